@@ -1,0 +1,191 @@
+/**
+ * The one config schema. It validates the file (YAML or JSON), the env (`NET_SYNC_*`) and the
+ * flags alike; every default carries the reason it was chosen. Durations are in ms, sizes in
+ * bytes, after parsing.
+ */
+import { z } from 'zod';
+import { defaultStreams, StreamSpecSchema } from '../core/stream-spec.js';
+import { zBytes, zDurationMs } from '../core/units.js';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7654');
+const natsUrl = z
+  .string()
+  .regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be a NATS URL, e.g. nats://127.0.0.1:4222');
+const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^\s]+$/, 'not a multiaddr');
+const peerAddr = multiaddr.refine((s) => /\/p2p\/[A-Za-z0-9]+$/.test(s), 'must end in /p2p/<peerId>');
+
+export const NatsSchema = z
+  .object({
+    /** Server URLs of one cluster. Default: the local server the demo and dev setups run. */
+    servers: z.array(natsUrl).min(1).default(['nats://127.0.0.1:4222']),
+    /** Connection name shown in the server's monitoring (`connz`). */
+    name: z.string().default('net-sync'),
+    /** User/password auth. */
+    user: z.string().optional(),
+    /** Secret: masked by `config print`. */
+    pass: z.string().optional(),
+    /** Token auth. Secret. */
+    token: z.string().optional(),
+    /** Path to an NKey seed file (`SU...`). */
+    nkeySeedFile: z.string().optional(),
+    /** Path to a `.creds` file (JWT + seed). */
+    credsFile: z.string().optional(),
+    /** TLS to the server. Enabled when any field is set or a URL uses tls://. */
+    tls: z
+      .object({
+        caFile: z.string().optional(),
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+      })
+      .strict()
+      .default({}),
+    /** Base wait between reconnect attempts; nats.js adds jitter. 2 s is the nats.js default. */
+    reconnectWaitMs: zDurationMs.default(2_000),
+    /** Jitter added to each reconnect wait, so a fleet does not reconnect in lockstep. */
+    reconnectJitterMs: zDurationMs.default(1_000),
+    /** PubAck wait. 5 s is nats.js' default and the seed's ack budget. */
+    publishTimeoutMs: zDurationMs.default(5_000),
+  })
+  .strict();
+
+export const ApiSchema = z
+  .object({
+    /** Loopback by default: the API is for the local agent only. */
+    listen: hostPort.default('127.0.0.1:7654'),
+    /** Optional bearer token required on every route but /healthz. Secret. */
+    token: z.string().optional(),
+    /** Largest agent payload accepted (JSON bytes). 64 KiB keeps one intent in one gossip frame. */
+    maxPayloadBytes: zBytes.default(65_536),
+  })
+  .strict();
+
+export const BufferSchema = z
+  .object({
+    /** SQLite outbox file. Relative to the working directory. */
+    path: z.string().min(1).default('./net-sync.db'),
+    /** FULL: an accepted intent survives power loss, not just a process crash. */
+    synchronous: z.enum(['FULL', 'NORMAL', 'EXTRA']).default('FULL'),
+    /** Rows per group-commit transaction; bounds the latency one batch adds. */
+    groupCommitMaxRows: z.number().int().positive().default(1_000),
+    /** Cap on buffered telemetry rows; past it the oldest telemetry is dropped and counted. Intents are never dropped. */
+    telemetryCap: z.number().int().positive().default(100_000),
+  })
+  .strict();
+
+export const CommitSchema = z
+  .object({
+    /** PubAcks in flight at once. 1,024 matches the raw baseline we compare against. */
+    window: z.number().int().positive().default(1_024),
+    /** Rows claimed per round. */
+    batchRows: z.number().int().positive().default(512),
+    /** First retry delay after NATS fails. */
+    backoffBaseMs: zDurationMs.default(100),
+    /** Longest delay between retries while NATS is away: short enough to replay promptly. */
+    backoffMaxMs: zDurationMs.default(5_000),
+    /**
+     * Wall-clock slack subtracted from a row's first attempt time when scanning the stream
+     * for it, to cover clock skew between this host and the server.
+     */
+    scanSkewMs: zDurationMs.default(5_000),
+  })
+  .strict();
+
+export const MeshSchema = z
+  .object({
+    /** Enable the libp2p mesh. Off means single-node: the sidecar is its own quorum. */
+    enabled: z.boolean().default(false),
+    /** Listen multiaddrs. Loopback, ephemeral port by default. */
+    listen: z.array(multiaddr).default(['/ip4/127.0.0.1/tcp/0']),
+    /** Addresses announced to peers instead of the listen ones (e.g. a proxy). */
+    announce: z.array(multiaddr).default([]),
+    /** Static peers, kept connected with redial and backoff. */
+    peers: z.array(peerAddr).default([]),
+    /** Optional bootstrap list (dialled at start). */
+    bootstrap: z.array(peerAddr).default([]),
+    /** mDNS discovery; off because production meshes are configured explicitly. */
+    mdns: z.boolean().default(false),
+    /** Ed25519 identity file (protobuf), mode 0600. Created on first start if missing. */
+    keyFile: z.string().default('./net-sync.key'),
+    /** Gossip topic for intents. */
+    topic: z.string().default('/root-solar/sentiment/1.0.0'),
+  })
+  .strict();
+
+export const ConsensusSchema = z
+  .object({
+    /** Endorsements needed: a count, or `majority` of the cohort. 1 = the node alone. */
+    quorum: z.union([z.number().int().positive(), z.literal('majority')]).default(1),
+    /** Peer IDs allowed to endorse. Empty = open mode. */
+    cohort: z.array(z.string()).default([]),
+    /** Endorsement policy: auto (schema + allow-list) or agent (asked over SSE). */
+    policy: z.enum(['auto', 'agent']).default('auto'),
+    /** How long an intent may wait for quorum before it expires. */
+    ttlMs: zDurationMs.default(60_000),
+    /** Wait before the next-ranked endorser takes over the commit. */
+    takeoverMs: zDurationMs.default(3_000),
+    /** How long the agent has to answer under `policy: agent`; silence is an abstention. */
+    agentTimeoutMs: zDurationMs.default(2_000),
+  })
+  .strict();
+
+export const TelemetrySchema = z
+  .object({
+    /** Act as an observability scout (summarise telemetry gossip into NATS). */
+    scout: z.boolean().default(false),
+    /** Burst window length. */
+    windowMs: zDurationMs.default(1_000),
+    /** A window also flushes after this many points. */
+    windowMaxPoints: z.number().int().positive().default(100_000),
+    /** How often the agent's points are batched into one gossip message. */
+    batchMs: zDurationMs.default(100),
+    /** Period of peer health and pipeline lag reports. */
+    healthIntervalMs: zDurationMs.default(10_000),
+  })
+  .strict();
+
+export const SubjectsSchema = z
+  .object({
+    /** Root of the taxonomy (seed 000). */
+    prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens').default('root.solar'),
+  })
+  .strict();
+
+export const LogSchema = z
+  .object({
+    /** info: lifecycle events only; debug is per message. */
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+/** The whole config. */
+export const ConfigSchema = z
+  .object({
+    nats: NatsSchema.default(NatsSchema.parse({})),
+    api: ApiSchema.default(ApiSchema.parse({})),
+    buffer: BufferSchema.default(BufferSchema.parse({})),
+    commit: CommitSchema.default(CommitSchema.parse({})),
+    mesh: MeshSchema.default(MeshSchema.parse({})),
+    consensus: ConsensusSchema.default(ConsensusSchema.parse({})),
+    telemetry: TelemetrySchema.default(TelemetrySchema.parse({})),
+    subjects: SubjectsSchema.default(SubjectsSchema.parse({})),
+    log: LogSchema.default(LogSchema.parse({})),
+    /** Declarative streams. Default: the root.solar taxonomy under `subjects.prefix`. */
+    streams: z.array(StreamSpecSchema).optional(),
+  })
+  .strict()
+  .transform((c) => ({ ...c, streams: c.streams ?? defaultStreams(c.subjects.prefix) }));
+
+/** The validated config every part receives a slice of. */
+export type Config = z.output<typeof ConfigSchema>;
+export type NatsConfig = Config['nats'];
+export type ApiConfig = Config['api'];
+export type BufferConfig = Config['buffer'];
+export type CommitConfig = Config['commit'];
+export type MeshConfig = Config['mesh'];
+export type ConsensusConfig = Config['consensus'];
+export type TelemetryConfig = Config['telemetry'];
+
+/** Config keys whose values are secrets, masked by `config print`. */
+export const SECRET_KEYS: ReadonlyArray<string> = ['nats.pass', 'nats.token', 'api.token'];

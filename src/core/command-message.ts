@@ -1,0 +1,91 @@
+/**
+ * The JetStream message net-sync publishes for a committed intent: a versioned JSON body
+ * and the header set of DESIGN.md. Built once, stored in the outbox, republished byte for byte.
+ */
+import type { NewOutboxRow } from './intent.js';
+
+/** Version of the command body and of the `Net-Sync-Schema-Version` header. */
+export const COMMAND_SCHEMA_VERSION = 1;
+
+/** Header names (DESIGN.md contract). */
+export const HEADER = {
+  msgId: 'Nats-Msg-Id',
+  correlationId: 'Net-Sync-Correlation-Id',
+  schemaVersion: 'Net-Sync-Schema-Version',
+  origin: 'Net-Sync-Origin',
+  traceparent: 'traceparent',
+  endorsers: 'Net-Sync-Endorsers',
+  kind: 'Net-Sync-Kind',
+} as const;
+
+/** One endorsement: a peer's signature over (correlationId, payload digest). */
+export interface Endorsement {
+  /** libp2p peer ID of the endorser. */
+  peerId: string;
+  /** Base64url signature by the peer's libp2p key. */
+  signature: string;
+}
+
+/** The JSON body of a command message. */
+export interface CommandBody {
+  schemaVersion: number;
+  correlationId: string;
+  subject: string;
+  /** The agent's payload, unchanged. */
+  payload: unknown;
+  /** Peer ID of the proposer. */
+  origin: string;
+  /** ISO-8601 time the intent was accepted. */
+  proposedAt: string;
+  /** Hex SHA-256 of the canonical payload, the value endorsers sign with the correlation ID. */
+  payloadDigest?: string;
+  /** The endorser set, so that any consumer can verify the quorum offline. */
+  endorsements: Endorsement[];
+}
+
+/** Inputs to build a command row. */
+export interface CommandInput {
+  correlationId: string;
+  subject: string;
+  payload: unknown;
+  origin: string;
+  traceparent: string;
+  createdAtMs: number;
+  payloadDigest?: string;
+  endorsements?: Endorsement[];
+  state?: NewOutboxRow['state'];
+}
+
+const encoder = new TextEncoder();
+
+/** Builds the outbox row (body bytes and headers) for a command intent. */
+export function buildCommandRow(input: CommandInput): NewOutboxRow {
+  const endorsements = input.endorsements ?? [];
+  const body: CommandBody = {
+    schemaVersion: COMMAND_SCHEMA_VERSION,
+    correlationId: input.correlationId,
+    subject: input.subject,
+    payload: input.payload,
+    origin: input.origin,
+    proposedAt: new Date(input.createdAtMs).toISOString(),
+    ...(input.payloadDigest === undefined ? {} : { payloadDigest: input.payloadDigest }),
+    endorsements,
+  };
+  const headers: Record<string, string> = {
+    [HEADER.correlationId]: input.correlationId,
+    [HEADER.schemaVersion]: String(COMMAND_SCHEMA_VERSION),
+    [HEADER.origin]: input.origin,
+    [HEADER.traceparent]: input.traceparent,
+    [HEADER.kind]: 'command',
+  };
+  if (endorsements.length > 0) headers[HEADER.endorsers] = endorsements.map((e) => e.peerId).join(',');
+  return {
+    correlationId: input.correlationId,
+    subject: input.subject,
+    body: encoder.encode(JSON.stringify(body)),
+    headers,
+    kind: 'command',
+    state: input.state ?? 'pending-commit',
+    createdAtMs: input.createdAtMs,
+  };
+}

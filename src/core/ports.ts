@@ -1,0 +1,102 @@
+/**
+ * The small interfaces the use cases see. Adapters (SQLite, NATS, libp2p, HTTP) implement
+ * them; memory fakes implement them in unit tests.
+ */
+import type { IntentState, NewOutboxRow, OutboxRow, RowKind, StreamLocation } from './intent.js';
+
+/** Time, injected so that logic can be tested with a manual clock. */
+export interface Clock {
+  /** Wall-clock ms since epoch. */
+  now(): number;
+  /** Resolves after `ms`, or rejects with an ABORTED NetSyncError when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Counts of rows by state. Every state is present (0 when none). */
+export type StateCounts = Record<IntentState, number>;
+
+/** The durable buffer of intents. Implemented by `SqliteOutbox`, faked by `MemoryOutbox`. */
+export interface Outbox {
+  /**
+   * Durably adds rows. Resolves only once they are on disk (fsync'd as configured);
+   * concurrent calls are grouped into one transaction. Rejects with OUTBOX_IO on failure,
+   * in which case none of this call's rows were stored. A duplicate correlationId is ignored.
+   */
+  append(rows: NewOutboxRow[]): Promise<void>;
+  /** One row by correlation ID. */
+  get(correlationId: string): OutboxRow | undefined;
+  /**
+   * Up to `limit` publishable rows (`pending-commit`, or `in-flight` when `includeInFlight`)
+   * in insertion order, with `seq` greater than `afterSeq`.
+   */
+  listPublishable(limit: number, afterSeq?: number, includeInFlight?: boolean): OutboxRow[];
+  /** Rows in `in-flight`, oldest first: their publish outcome is unknown. */
+  listInFlight(limit: number): OutboxRow[];
+  /** Rows in any of `states`, in insertion order, with `seq` greater than `afterSeq`. */
+  listByState(states: readonly IntentState[], limit: number, afterSeq?: number): OutboxRow[];
+  /** Marks rows as sent with unknown outcome, counts an attempt. One transaction. */
+  markInFlight(correlationIds: readonly string[], atMs: number): void;
+  /** Records committed rows with their stream location. One transaction. Idempotent. */
+  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void;
+  /** Returns rows to `pending-commit` after a retryable failure, keeping the error text. */
+  markRetry(correlationIds: readonly string[], error: string, atMs: number): void;
+  /** Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason. */
+  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void;
+  /** Row counts by state, optionally for one kind. */
+  counts(kind?: RowKind): StateCounts;
+  /** Creation time of the oldest row not yet committed nor terminal, or null. */
+  oldestPendingCreatedAtMs(): number | null;
+}
+
+/** One message for JetStream. */
+export interface OutboundMessage {
+  subject: string;
+  body: Uint8Array;
+  /** `Nats-Msg-Id`: the correlation ID. */
+  msgId: string;
+  /** Extra headers (the Net-Sync-* set and traceparent). */
+  headers: Record<string, string>;
+}
+
+/** The outcome of one publish, as a value (never thrown). */
+export type PublishResult =
+  | { kind: 'acked'; stream: string; seq: number; duplicate: boolean }
+  | {
+      kind: 'failed';
+      /** Retryable: disconnected, no responders, timeout. Permanent: the row goes dead. */
+      retryable: boolean;
+      /** True when the message may have reached the stream (a timeout after sending). */
+      outcomeUnknown: boolean;
+      code: string;
+      reason: string;
+    };
+
+/** Listener for connection state changes. */
+export type ConnectionListener = (state: ConnectionState) => void;
+/** NATS connection state as the use cases see it. */
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+/** Publishes to JetStream and waits for the PubAck. Implemented by `JetStreamPublisher`. */
+export interface CommandPublisher {
+  /** Publishes one message; resolves with the PubAck or a classified failure. */
+  publish(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult>;
+  /** Current connection state. */
+  readonly state: ConnectionState;
+  /** Subscribes to state changes; returns an unsubscribe function. */
+  onState(listener: ConnectionListener): () => void;
+}
+
+/** Reads a stream back. Implemented by `JetStreamReader`. */
+export interface StreamReader {
+  /**
+   * Scans the messages on `subject` stored at or after `sinceMs` (wall clock) up to the
+   * stream's last sequence at call time, and returns where each of `msgIds` was found.
+   * IDs not in the result were not found in that range.
+   */
+  findMsgIds(
+    subject: string,
+    sinceMs: number,
+    msgIds: ReadonlySet<string>,
+    signal?: AbortSignal,
+  ): Promise<Map<string, StreamLocation>>;
+}

@@ -1,0 +1,88 @@
+/**
+ * Streams as code: the declarative JetStream stream spec, its defaults (the root.solar
+ * taxonomy of seed 000), and the pure diff between a desired spec and what a server holds.
+ */
+import { z } from 'zod';
+import { zBytes, zDurationMs } from './units.js';
+
+/** One stream, as written in config (`streams:`). */
+export const StreamSpecSchema = z
+  .object({
+    /** Stream name, e.g. `COMMANDS`. */
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only'),
+    /** Subjects the stream captures; wildcards allowed. */
+    subjects: z.array(z.string().min(1)).min(1),
+    /** limits (keep by size/age, the seed's default), workqueue, or interest. */
+    retention: z.enum(['limits', 'workqueue', 'interest']).default('limits'),
+    /** file (durable) or memory. */
+    storage: z.enum(['file', 'memory']).default('file'),
+    /** Max age of a message; explicit by policy (seed 000). 0 = unlimited. */
+    maxAge: zDurationMs,
+    /** Max bytes of the stream; explicit by policy (seed 000). -1 = unlimited. */
+    maxBytes: zBytes,
+    /** Max messages. -1 = unlimited (the server default). */
+    maxMsgs: z.number().int().default(-1),
+    /** Max messages per subject. -1 = unlimited. */
+    maxMsgsPerSubject: z.number().int().default(-1),
+    /** Max size of one message. -1 = the server's max_payload. */
+    maxMsgSize: zBytes.default(-1),
+    /** JetStream duplicate window for `Nats-Msg-Id`. 2 min is the server's default. */
+    duplicateWindow: zDurationMs.default(120_000),
+    /** 1, or 3 on a cluster (R3). */
+    replicas: z.union([z.literal(1), z.literal(3)]).default(1),
+    /** Which message goes when a limit is hit: old (keep accepting) or new (refuse). */
+    discard: z.enum(['old', 'new']).default('old'),
+  })
+  .strict();
+
+/** A validated stream spec; durations in ms, sizes in bytes. */
+export type StreamSpec = z.output<typeof StreamSpecSchema>;
+
+/** The root.solar taxonomy (seed 000) under `prefix`, with Limits retention and explicit limits. */
+export function defaultStreams(prefix: string): StreamSpec[] {
+  const day = 86_400_000;
+  const base = { retention: 'limits', storage: 'file', maxMsgs: -1, maxMsgsPerSubject: -1, maxMsgSize: -1, replicas: 1, discard: 'old' } as const;
+  return [
+    // Commands are the audited record: a month of history, 2 min dedupe (server default).
+    { ...base, name: 'COMMANDS', subjects: [`${prefix}.command.>`], maxAge: 30 * day, maxBytes: 1 << 30, duplicateWindow: 120_000 },
+    // Telemetry summaries are high volume and re-derivable: a week, like seed 002's TELEMETRY.
+    { ...base, name: 'TELEMETRY', subjects: [`${prefix}.telemetry.>`], maxAge: 7 * day, maxBytes: 1 << 30, duplicateWindow: 120_000 },
+    // Federation envelopes are relayed to partners and must be replayable for a month.
+    { ...base, name: 'FEDERATION', subjects: [`${prefix}.federation.>`], maxAge: 30 * day, maxBytes: 1 << 30, duplicateWindow: 120_000 },
+    // Dashboard signals only (seed 000): a day is enough to draw recent charts.
+    { ...base, name: 'OBSERVABILITY', subjects: [`${prefix}.observability.>`], maxAge: day, maxBytes: 256 << 20, duplicateWindow: 120_000 },
+    // Dead letters wait for a human: keep them long, they are small.
+    { ...base, name: 'DEADLETTER', subjects: [`${prefix}.deadletter.>`], maxAge: 90 * day, maxBytes: 256 << 20, duplicateWindow: 120_000 },
+  ];
+}
+
+/** One field that differs between the desired spec and the server. */
+export interface StreamFieldDrift {
+  field: keyof StreamSpec;
+  want: unknown;
+  have: unknown;
+}
+
+/** The difference for one stream. */
+export type StreamDiff =
+  | { stream: string; action: 'create' }
+  | { stream: string; action: 'update'; drift: StreamFieldDrift[] }
+  | { stream: string; action: 'none' };
+
+const COMPARED: ReadonlyArray<keyof StreamSpec> = [
+  'subjects', 'retention', 'storage', 'maxAge', 'maxBytes', 'maxMsgs', 'maxMsgsPerSubject',
+  'maxMsgSize', 'duplicateWindow', 'replicas', 'discard',
+];
+
+/** Pure diff of a desired spec against the server's current spec (undefined = absent). */
+export function diffStream(want: StreamSpec, have: StreamSpec | undefined): StreamDiff {
+  if (have === undefined) return { stream: want.name, action: 'create' };
+  const drift: StreamFieldDrift[] = [];
+  for (const field of COMPARED) {
+    const a = want[field];
+    const b = have[field];
+    const same = Array.isArray(a) && Array.isArray(b) ? [...a].sort().join(',') === [...b].sort().join(',') : a === b;
+    if (!same) drift.push({ field, want: a, have: b });
+  }
+  return drift.length === 0 ? { stream: want.name, action: 'none' } : { stream: want.name, action: 'update', drift };
+}

@@ -1,0 +1,28 @@
+/**
+ * NATS subject rules of the root.solar taxonomy (seed 000): tokens are non-empty and free of
+ * whitespace and wildcards, and the depth after the prefix is at most 4.
+ */
+
+/** Maximum number of tokens after the configured prefix. */
+export const MAX_SUBJECT_DEPTH = 4;
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Checks that `subject` is a concrete subject under `<prefix>.<area>.` with a depth of at most
+ * 4 after the prefix. Returns an error message, or null when valid.
+ */
+export function checkSubject(subject: unknown, prefix: string, area: string): string | null {
+  if (typeof subject !== 'string' || subject.length === 0) return 'must be a non-empty string';
+  const root = `${prefix}.${area}.`;
+  if (!subject.startsWith(root)) return `must start with "${root}"`;
+  const rest = subject.slice(prefix.length + 1).split('.');
+  if (rest.length > MAX_SUBJECT_DEPTH) {
+    return `depth after "${prefix}" must be at most ${MAX_SUBJECT_DEPTH} tokens (got ${rest.length})`;
+  }
+  if (rest.length < 2) return `needs at least one token after "${root}"`;
+  for (const token of rest) {
+    if (!TOKEN.test(token)) return `token "${token}" must match ${TOKEN.source}`;
+  }
+  return null;
+}

@@ -1,0 +1,38 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects: `unit` (pure logic, memory fakes), `integration` (real nats-server,
+// real SQLite, real libp2p) and `chaos` (real processes under injected faults).
+// `npm test` runs unit + integration plus the fast chaos subset tagged "fast".
+export default defineConfig({
+  test: {
+    setupFiles: ['./src/polyfills.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          // Real servers on 2 cores: run files one or two at a time to keep timings honest.
+          maxConcurrency: 1,
+          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
