@@ -46,6 +46,16 @@ export interface Outbox {
   counts(kind?: RowKind): StateCounts;
   /** Creation time of the oldest row not yet committed nor terminal, or null. */
   oldestPendingCreatedAtMs(): number | null;
+  /**
+   * Takes or renews the publisher lease for `owner` until `nowMs + ttlMs`. Only the holder
+   * publishes, so a `net-sync reconcile` on the same file as a running sidecar never
+   * double-publishes. Returns false when another owner holds an unexpired lease.
+   */
+  tryLease(owner: string, ttlMs: number, nowMs: number): boolean;
+  /** Gives the lease up if `owner` holds it. */
+  releaseLease(owner: string): void;
+  /** The current lease holder and expiry, if any. */
+  leaseHolder(nowMs: number): { owner: string; expiresAtMs: number } | null;
 }
 
 /** One message for JetStream. */
