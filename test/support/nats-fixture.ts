@@ -1,0 +1,35 @@
+/**
+ * Vitest fixtures for real nats-server processes. Inside a test, or at a test file's top level:
+ *
+ *   const nats = await useNatsServer();          // nats.url, nats.restart(), nats.kill('SIGSTOP')…
+ *   const cluster = await useNatsCluster();      // cluster.urls, cluster.servers[i]
+ *
+ * Each registers its own disposal: `onTestFinished` inside a test, `afterAll` otherwise. Vitest
+ * runs both kinds of cleanup last-in, first-out.
+ */
+import { afterAll, onTestFinished } from 'vitest';
+import { startNatsCluster, type NatsCluster, type NatsClusterOptions } from '../../src/nats/nats-cluster.js';
+import { NatsServerProcess, type NatsServerOptions } from '../../src/nats/nats-server-process.js';
+
+/** Registers `cleanup` for the current test, or for the file when called outside a test. */
+export function registerCleanup(cleanup: () => Promise<void>): void {
+  try {
+    onTestFinished(cleanup);
+  } catch {
+    afterAll(cleanup);
+  }
+}
+
+/** Starts a JetStream nats-server on a free loopback port and disposes it after the test/file. */
+export async function useNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerProcess> {
+  const server = await NatsServerProcess.start(opts);
+  registerCleanup(() => server.dispose());
+  return server;
+}
+
+/** Starts an `n`-node JetStream cluster (default 3) and disposes it after the test/file. */
+export async function useNatsCluster(n = 3, opts: NatsClusterOptions = {}): Promise<NatsCluster> {
+  const cluster = await startNatsCluster(n, opts);
+  registerCleanup(() => cluster.dispose());
+  return cluster;
+}
