@@ -1,0 +1,140 @@
+/**
+ * The local HTTP API (DESIGN.md contract): intents, SSE events, health, readiness, metrics.
+ * Loopback by default; an optional bearer token guards every route but /healthz.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { NetSyncError } from '../core/errors.js';
+import type { Logger } from '../observability/logger.js';
+import { SseHub } from './sse-hub.js';
+
+/** What the API shows of one intent. */
+export interface IntentView {
+  correlationId: string;
+  state: string;
+  subject: string;
+  streamSeq?: number;
+  stream?: string;
+  endorsements: Array<{ peerId: string; signature?: string }>;
+  attempts: number;
+  lastError?: string;
+  reason?: string;
+  createdAt: string;
+  committedAt?: string;
+}
+
+/** The use cases the API calls. Implemented in the composition root. */
+export interface ApiBackend {
+  /** Validates and durably accepts; throws INPUT_INVALID naming the field. */
+  acceptIntent(body: unknown, traceparent: string | undefined): Promise<{ correlationId: string; state: string }>;
+  getIntent(correlationId: string): IntentView | undefined;
+  /** Validates and accepts telemetry points; throws INPUT_INVALID naming the field. */
+  acceptTelemetry?(body: unknown): Promise<{ accepted: number }>;
+  /** Readiness with the reason of each failing check. */
+  readiness(): { ready: boolean; checks: Record<string, boolean | string> };
+  /** Prometheus text exposition. */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** A JSON status snapshot for `net-sync status`. */
+  status(): Promise<unknown>;
+}
+
+/** Options of the API server. */
+export interface ApiServerOptions {
+  listen: string;
+  token?: string;
+  maxPayloadBytes: number;
+  backend: ApiBackend;
+  logger: Logger;
+}
+
+function errorBody(code: string, message: string, field?: string): { error: { code: string; message: string; field?: string } } {
+  return { error: { code, message, ...(field === undefined ? {} : { field }) } };
+}
+
+/** The HTTP API. start() binds, stop() closes SSE streams and the listener (safe twice). */
+export class ApiServer {
+  readonly events = new SseHub();
+  private readonly app: FastifyInstance;
+  private address: string | null = null;
+
+  constructor(private readonly opts: ApiServerOptions) {
+    // Our own payload check (400 naming `payload`) must fire before the transport limit.
+    this.app = Fastify({ logger: false, bodyLimit: opts.maxPayloadBytes * 4 + 65_536 });
+    this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.onError(err, reply));
+    this.app.addHook('onRequest', async (req, reply) => this.authorize(req, reply));
+    this.routes();
+  }
+
+  /** The bound `host:port` once started. */
+  get boundAddress(): string | null {
+    return this.address;
+  }
+
+  async start(): Promise<void> {
+    const idx = this.opts.listen.lastIndexOf(':');
+    const host = this.opts.listen.slice(0, idx).replace(/^\[|\]$/g, '');
+    const port = Number(this.opts.listen.slice(idx + 1));
+    await this.app.listen({ host, port });
+    const addr = this.app.server.address();
+    this.address = typeof addr === 'object' && addr !== null ? `${host}:${addr.port}` : this.opts.listen;
+  }
+
+  async stop(): Promise<void> {
+    if (this.address === null) return;
+    this.address = null;
+    this.events.closeAll();
+    await this.app.close();
+  }
+
+  private async authorize(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (this.opts.token === undefined || req.url === '/healthz') return;
+    if (req.headers.authorization !== `Bearer ${this.opts.token}`) {
+      await reply.code(401).send(errorBody('UNAUTHORIZED', 'missing or wrong bearer token', 'authorization'));
+    }
+  }
+
+  private onError(err: Error & { statusCode?: number; code?: string }, reply: FastifyReply): void {
+    if (err instanceof NetSyncError && err.code === 'INPUT_INVALID') {
+      void reply.code(400).send(errorBody(err.code, err.message, err.field));
+    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      void reply.code(413).send(errorBody('INPUT_INVALID', `body: larger than ${this.opts.maxPayloadBytes * 4 + 65_536} bytes`, 'body'));
+    } else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      void reply.code(err.statusCode).send(errorBody('INPUT_INVALID', `body: ${err.message}`, 'body'));
+    } else {
+      this.opts.logger.error({ err }, 'api request failed');
+      const code = err instanceof NetSyncError ? err.code : 'INTERNAL';
+      void reply.code(503).send(errorBody(code, err.message));
+    }
+  }
+
+  private routes(): void {
+    const { backend } = this.opts;
+    this.app.post('/v1/intents', async (req, reply) => {
+      const tp = req.headers.traceparent;
+      const accepted = await backend.acceptIntent(req.body, typeof tp === 'string' ? tp : undefined);
+      return reply.code(202).send(accepted);
+    });
+    this.app.get<{ Params: { id: string } }>('/v1/intents/:id', async (req, reply) => {
+      const view = backend.getIntent(req.params.id);
+      if (view === undefined) return reply.code(404).send(errorBody('NOT_FOUND', `correlationId: no intent ${req.params.id}`, 'correlationId'));
+      return view;
+    });
+    this.app.post('/v1/telemetry', async (req, reply) => {
+      if (backend.acceptTelemetry === undefined) return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'telemetry is not enabled'));
+      return reply.code(202).send(await backend.acceptTelemetry(req.body));
+    });
+    this.app.get('/v1/events', (req, reply) => {
+      reply.hijack();
+      this.events.attach(req.raw, reply.raw);
+    });
+    this.app.get('/v1/status', async () => backend.status());
+    this.app.get('/healthz', async () => ({ ok: true }));
+    this.app.get('/readyz', async (_req, reply) => {
+      const r = backend.readiness();
+      return reply.code(r.ready ? 200 : 503).send(r);
+    });
+    this.app.get('/metrics', async (_req, reply) => {
+      const m = await backend.metrics();
+      return reply.header('content-type', m.contentType).send(m.body);
+    });
+  }
+}

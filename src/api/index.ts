@@ -1,0 +1,6 @@
+/**
+ * src/api owns the local HTTP API: routes, input errors as 4xx naming the field, SSE events,
+ * health, readiness and the Prometheus endpoint.
+ */
+export { ApiServer, type ApiBackend, type ApiServerOptions, type IntentView } from './api-server.js';
+export { SseHub } from './sse-hub.js';

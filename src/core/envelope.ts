@@ -1,0 +1,269 @@
+/**
+ * The gossip envelope: the versioned JSON message every net-sync node publishes on the mesh
+ * topic. Pure codec and schemas (zod 4); the JSON Schema in `schemas/envelope.v1.json` is
+ * generated from them and a unit test keeps it in sync.
+ *
+ * Compatibility: within `schemaVersion` 1, fields may be added (decoders strip unknown keys)
+ * and kinds may be added (decoders report `unknown-kind`, which the mesh ignores without
+ * penalty). Anything else is a new `schemaVersion`.
+ */
+import { z } from 'zod';
+import { payloadDigest } from './digest.js';
+import { NetSyncError } from './errors.js';
+
+/** The envelope version this code writes and reads. */
+export const ENVELOPE_SCHEMA_VERSION = 1;
+
+/**
+ * Default largest envelope, in bytes of encoded JSON: 256 KiB. It holds one intent at the API's
+ * 64 KiB payload limit with room for escaping, or about 1,500 batched endorsements, and stays far
+ * below gossipsub's RPC frame cap so an oversized message is refused by our validator (a
+ * counted, scored verdict), never by the frame decoder (a silent stall, LIBP2P-NOTES pitfall 2).
+ */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 256 * 1024;
+
+/** Deepest JSON nesting accepted in an envelope; deeper input could exhaust the stack. */
+export const MAX_ENVELOPE_DEPTH = 64;
+
+/** Most items in one batched envelope (endorsements or commits). */
+// 1,024 keeps signature checks of one full endorsement batch under the validator's ~100 ms
+// budget (gossipsub penalises slow validation) and fits 256 KiB.
+export const MAX_BATCH_ITEMS = 1_024;
+
+/** Envelope kinds this version understands. `telemetry` will join them later. */
+export const ENVELOPE_KINDS = ['intent.propose', 'intent.endorse', 'intent.committed', 'heartbeat'] as const;
+export type EnvelopeKind = (typeof ENVELOPE_KINDS)[number];
+
+const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a ULID');
+// libp2p peer IDs as strings: base58btc multihash (12D3Koo…, Qm…) or a base32 CID (b…).
+const peerId = z.string().regex(/^[A-Za-z0-9]{32,128}$/, 'must be a libp2p peer ID');
+const digest = z.string().regex(/^[0-9a-f]{64}$/, 'must be lower-case hex SHA-256');
+const subject = z
+  .string()
+  .max(256)
+  .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/, 'must be a concrete NATS subject');
+const msSinceEpoch = z.number().int().nonnegative();
+const traceparent = z
+  .string()
+  .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'must be a W3C traceparent');
+// Ed25519 signatures are 64 bytes (86 base64url characters); the bound leaves room for other key types.
+const signature = z.string().regex(/^[A-Za-z0-9_-]{16,1024}$/, 'must be base64url without padding');
+const streamName = z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a JetStream stream name');
+
+/** `intent.propose`: a node asks the cohort to endorse an intent. */
+export const ProposeEnvelopeSchema = z.object({
+  schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
+  kind: z.literal('intent.propose'),
+  /** ULID assigned by the proposer; also the JetStream `Nats-Msg-Id`. */
+  correlationId: ulid,
+  /** Target command subject, e.g. `root.solar.command.sentiment.set`. */
+  subject,
+  /** The agent's JSON payload, unchanged. */
+  payload: z.json(),
+  /** `payloadDigest(payload)`: hex SHA-256 of its canonical JSON. */
+  payloadDigest: digest,
+  /** Peer ID of the proposer; must be the gossip message's signed `from`. */
+  origin: peerId,
+  /** Proposer's wall clock when it accepted the intent, ms since epoch. */
+  createdAtMs: msSinceEpoch,
+  /** How long the intent may wait for quorum, ms (at most a day). */
+  ttlMs: z.number().int().positive().max(86_400_000),
+  /** W3C trace context of the agent's request. */
+  traceparent,
+});
+
+/** One endorsement inside a batched `intent.endorse`. */
+export const EndorsementItemSchema = z.object({
+  correlationId: ulid,
+  /** The digest the endorser saw and signed. */
+  payloadDigest: digest,
+  /** Base64url signature over `endorsementBytes(correlationId, payloadDigest)`. */
+  signature,
+});
+
+/** `intent.endorse`: one endorser's signatures over several intents, batched to save messages. */
+export const EndorseEnvelopeSchema = z.object({
+  schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
+  kind: z.literal('intent.endorse'),
+  /** Peer ID whose key made every signature; must be the gossip message's signed `from`. */
+  endorser: peerId,
+  endorsements: z.array(EndorsementItemSchema).min(1).max(MAX_BATCH_ITEMS),
+});
+
+/** One commit inside a batched `intent.committed`. */
+export const CommitItemSchema = z.object({
+  correlationId: ulid,
+  /** JetStream stream that stored the command. */
+  stream: streamName,
+  /** Its stream sequence. */
+  seq: z.number().int().positive(),
+});
+
+/** `intent.committed`: a committer reports PubAcks, batched. */
+export const CommittedEnvelopeSchema = z.object({
+  schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
+  kind: z.literal('intent.committed'),
+  /** Peer ID of the committer; must be the gossip message's signed `from`. */
+  committer: peerId,
+  commits: z.array(CommitItemSchema).min(1).max(MAX_BATCH_ITEMS),
+});
+
+/** `heartbeat`: liveness and roles, e.g. `scout` for telemetry ownership. */
+export const HeartbeatEnvelopeSchema = z.object({
+  schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
+  kind: z.literal('heartbeat'),
+  /** The sender; must be the gossip message's signed `from`. */
+  peerId,
+  /** Roles this node plays. Unknown roles are kept, so new roles need no version bump. */
+  roles: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(16),
+  /** Sender's wall clock, ms since epoch. */
+  atMs: msSinceEpoch,
+});
+
+/** Any v1 envelope. */
+export const EnvelopeSchema = z
+  .discriminatedUnion('kind', [
+    ProposeEnvelopeSchema,
+    EndorseEnvelopeSchema,
+    CommittedEnvelopeSchema,
+    HeartbeatEnvelopeSchema,
+  ])
+  .meta({ id: 'NetSyncEnvelopeV1', title: 'net-sync gossip envelope, schemaVersion 1' });
+
+export type ProposeEnvelope = z.output<typeof ProposeEnvelopeSchema>;
+export type EndorseEnvelope = z.output<typeof EndorseEnvelopeSchema>;
+export type EndorsementItem = z.output<typeof EndorsementItemSchema>;
+export type CommittedEnvelope = z.output<typeof CommittedEnvelopeSchema>;
+export type CommitItem = z.output<typeof CommitItemSchema>;
+export type HeartbeatEnvelope = z.output<typeof HeartbeatEnvelopeSchema>;
+/** Any v1 envelope, discriminated on `kind`. */
+export type Envelope = z.output<typeof EnvelopeSchema>;
+
+/** Why an envelope was refused by the codec. */
+export type DecodeFailureReason = 'oversized' | 'malformed' | 'unknown-version' | 'unknown-kind' | 'schema';
+
+/** Outcome of `decodeEnvelope`, as a value. `detail` never contains payload data. */
+export type DecodeResult =
+  | { ok: true; envelope: Envelope }
+  | { ok: false; reason: DecodeFailureReason; detail: string };
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+
+/**
+ * Decodes and validates one envelope. Checks, in order: size (`bytes.length > maxBytes` is
+ * `oversized`, before any parsing), UTF-8 and JSON (`malformed`), a JSON object with a numeric
+ * `schemaVersion` (`malformed`), the version (`unknown-version`), nesting depth and the
+ * schema (`schema`), the kind (`unknown-kind`). Never throws.
+ */
+export function decodeEnvelope(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_ENVELOPE_BYTES): DecodeResult {
+  if (bytes.length > maxBytes) {
+    return { ok: false, reason: 'oversized', detail: `${bytes.length} bytes > limit ${maxBytes}` };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(bytes));
+  } catch {
+    return { ok: false, reason: 'malformed', detail: 'not UTF-8 JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, reason: 'malformed', detail: 'not a JSON object' };
+  }
+  const { schemaVersion, kind } = raw as { schemaVersion?: unknown; kind?: unknown };
+  if (typeof schemaVersion !== 'number') {
+    return { ok: false, reason: 'malformed', detail: 'no numeric schemaVersion' };
+  }
+  if (schemaVersion !== ENVELOPE_SCHEMA_VERSION) {
+    return { ok: false, reason: 'unknown-version', detail: `schemaVersion ${String(schemaVersion).slice(0, 20)}` };
+  }
+  if (exceedsDepth(raw, MAX_ENVELOPE_DEPTH)) {
+    return { ok: false, reason: 'schema', detail: `nesting deeper than ${MAX_ENVELOPE_DEPTH}` };
+  }
+  if (typeof kind === 'string' && !(ENVELOPE_KINDS as readonly string[]).includes(kind)) {
+    return { ok: false, reason: 'unknown-kind', detail: `kind ${JSON.stringify(kind.slice(0, 40))}` };
+  }
+  const parsed = EnvelopeSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, reason: 'schema', detail: describeIssues(parsed.error) };
+  return { ok: true, envelope: parsed.data };
+}
+
+/**
+ * Encodes an envelope to UTF-8 JSON after validating it against the schema, so that a bug
+ * shows up here rather than as rejections (and score penalties) on every peer. Throws
+ * INPUT_INVALID when `envelope` does not conform. Size is the publisher's check.
+ */
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  const parsed = EnvelopeSchema.safeParse(envelope);
+  if (!parsed.success) {
+    throw new NetSyncError('INPUT_INVALID', `envelope does not conform: ${describeIssues(parsed.error)}`);
+  }
+  return encoder.encode(JSON.stringify(parsed.data));
+}
+
+/**
+ * The peer ID an envelope claims as its author (`origin`, `endorser`, `committer` or
+ * `peerId`). Under StrictSign the gossip message's `from` is authenticated, so the mesh
+ * rejects an envelope whose claim differs from it.
+ */
+export function envelopeAuthor(envelope: Envelope): string {
+  switch (envelope.kind) {
+    case 'intent.propose':
+      return envelope.origin;
+    case 'intent.endorse':
+      return envelope.endorser;
+    case 'intent.committed':
+      return envelope.committer;
+    case 'heartbeat':
+      return envelope.peerId;
+  }
+}
+
+/** True when a proposal's `payloadDigest` is the digest of its `payload`. */
+export function proposeDigestMatches(envelope: ProposeEnvelope): boolean {
+  try {
+    return payloadDigest(envelope.payload) === envelope.payloadDigest;
+  } catch {
+    return false;
+  }
+}
+
+/** Domain tag of endorsement signatures; a new meaning of a signature gets a new tag. */
+export const ENDORSEMENT_DOMAIN = 'net-sync/endorse/v1';
+
+/**
+ * The bytes an endorser signs: UTF-8 of `net-sync/endorse/v1\n<correlationId>\n<payloadDigest>`.
+ * The domain tag keeps a signature made for this purpose from being valid for any other.
+ */
+export function endorsementBytes(correlationId: string, payloadDigest: string): Uint8Array {
+  return encoder.encode(`${ENDORSEMENT_DOMAIN}\n${correlationId}\n${payloadDigest}`);
+}
+
+/** Base64url (RFC 4648 §5, no padding) of signature bytes, as carried in envelopes. */
+export function encodeSignature(bytes: Uint8Array): string {
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Bytes of a base64url signature, or null when `text` is not base64url. */
+export function decodeSignature(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+function exceedsDepth(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (max === 0) return true;
+  const children = Array.isArray(value) ? value : Object.values(value);
+  return children.some((child) => exceedsDepth(child, max - 1));
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}

@@ -1,0 +1,44 @@
+/**
+ * Validation of an agent's intent submission (`POST /v1/intents`). Errors name the field.
+ */
+import { NetSyncError } from './errors.js';
+import { checkSubject } from './subject.js';
+
+/** A valid submission. */
+export interface IntentInput {
+  subject: string;
+  payload: unknown;
+  /** Size of the payload as compact JSON, bytes. */
+  payloadBytes: number;
+}
+
+/** Limits that apply to a submission. */
+export interface IntentLimits {
+  prefix: string;
+  maxPayloadBytes: number;
+}
+
+const encoder = new TextEncoder();
+
+function invalid(field: string, message: string): NetSyncError {
+  return new NetSyncError('INPUT_INVALID', `${field}: ${message}`, { field });
+}
+
+/** Checks a parsed JSON body; throws INPUT_INVALID naming the field. */
+export function parseIntentInput(body: unknown, limits: IntentLimits): IntentInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid('body', 'must be a JSON object {subject, payload}');
+  }
+  const record = body as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (key !== 'subject' && key !== 'payload') throw invalid(key, 'unknown field (expected subject, payload)');
+  }
+  const subjectError = checkSubject(record['subject'], limits.prefix, 'command');
+  if (subjectError !== null) throw invalid('subject', subjectError);
+  if (!('payload' in record) || record['payload'] === undefined) throw invalid('payload', 'is required');
+  const payloadBytes = encoder.encode(JSON.stringify(record['payload'])).length;
+  if (payloadBytes > limits.maxPayloadBytes) {
+    throw invalid('payload', `is ${payloadBytes} bytes, over the limit of ${limits.maxPayloadBytes}`);
+  }
+  return { subject: record['subject'] as string, payload: record['payload'], payloadBytes };
+}
