@@ -1,0 +1,80 @@
+/**
+ * A memory JetStream for unit tests of pure logic: a CommandPublisher and a StreamReader over
+ * one array, with Nats-Msg-Id dedupe inside a configurable window, and scripted failures.
+ */
+import type { StreamLocation } from '../../src/core/intent.js';
+import type {
+  CommandPublisher,
+  ConnectionListener,
+  ConnectionState,
+  OutboundMessage,
+  PublishResult,
+  StreamReader,
+} from '../../src/core/ports.js';
+
+export interface StoredMessage {
+  seq: number;
+  subject: string;
+  msgId: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  storedAtMs: number;
+}
+
+/** What the next publishes do. `store-then-timeout` stores the message but loses the ack. */
+export type FakeFault = 'timeout' | 'store-then-timeout' | 'disconnected' | 'no-stream' | 'ok';
+
+export class FakeJetStream implements CommandPublisher, StreamReader {
+  readonly messages: StoredMessage[] = [];
+  state: ConnectionState = 'connected';
+  /** Faults consumed one per publish, in order; then `defaultFault`. */
+  faults: FakeFault[] = [];
+  defaultFault: FakeFault = 'ok';
+  publishCalls = 0;
+  scans = 0;
+  private listeners = new Set<ConnectionListener>();
+
+  constructor(private readonly now: () => number, private readonly duplicateWindowMs = 120_000) {}
+
+  setState(state: ConnectionState): void {
+    this.state = state;
+    for (const l of this.listeners) l(state);
+  }
+
+  onState(listener: ConnectionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async publish(msg: OutboundMessage): Promise<PublishResult> {
+    this.publishCalls++;
+    await Promise.resolve();
+    if (this.state !== 'connected') return { kind: 'failed', retryable: true, outcomeUnknown: false, code: 'NATS_DISCONNECTED', reason: 'not connected' };
+    const fault = this.faults.shift() ?? this.defaultFault;
+    if (fault === 'disconnected') return { kind: 'failed', retryable: true, outcomeUnknown: false, code: 'NATS_DISCONNECTED', reason: 'disconnected' };
+    if (fault === 'timeout') return { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'timeout' };
+    if (fault === 'no-stream') return { kind: 'failed', retryable: false, outcomeUnknown: false, code: 'NATS_NO_STREAM', reason: 'no stream' };
+    const dup = this.messages.find((m) => m.msgId === msg.msgId && this.now() - m.storedAtMs < this.duplicateWindowMs);
+    if (dup !== undefined) return { kind: 'acked', stream: 'FAKE', seq: dup.seq, duplicate: true };
+    const stored: StoredMessage = { seq: this.messages.length + 1, subject: msg.subject, msgId: msg.msgId, headers: msg.headers, body: msg.body, storedAtMs: this.now() };
+    this.messages.push(stored);
+    if (fault === 'store-then-timeout') return { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'timeout' };
+    return { kind: 'acked', stream: 'FAKE', seq: stored.seq, duplicate: false };
+  }
+
+  async findMsgIds(subject: string, sinceMs: number, msgIds: ReadonlySet<string>): Promise<Map<string, StreamLocation>> {
+    this.scans++;
+    const out = new Map<string, StreamLocation>();
+    for (const m of this.messages) {
+      if (m.subject === subject && m.storedAtMs >= sinceMs && msgIds.has(m.msgId) && !out.has(m.msgId)) out.set(m.msgId, { stream: 'FAKE', seq: m.seq });
+    }
+    return out;
+  }
+
+  /** Count of messages per msgId, for oracles. */
+  idCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const m of this.messages) counts.set(m.msgId, (counts.get(m.msgId) ?? 0) + 1);
+    return counts;
+  }
+}

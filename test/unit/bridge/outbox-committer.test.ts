@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { OutboxCommitter } from '../../../src/bridge/outbox-committer.js';
+import { buildCommandRow } from '../../../src/core/command-message.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { SystemClock } from '../../../src/runtime/system-clock.js';
+import { FakeJetStream } from '../../support/fake-jetstream.js';
+import { MemoryOutbox } from '../../support/memory-outbox.js';
+import { waitFor } from '../../support/wait-for.js';
+
+const clock = new SystemClock();
+const stops: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
+
+function rows(n: number, subject = 'root.solar.command.a.b') {
+  return Array.from({ length: n }, (_, i) =>
+    buildCommandRow({ correlationId: `id-${String(i).padStart(5, '0')}`, subject, payload: { i }, origin: 'me', traceparent: '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01', createdAtMs: clock.now() }),
+  );
+}
+
+function setup(opts: { duplicateWindowMs?: number; window?: number } = {}) {
+  const outbox = new MemoryOutbox();
+  const js = new FakeJetStream(() => clock.now(), opts.duplicateWindowMs ?? 120_000);
+  const committer = new OutboxCommitter({
+    outbox, publisher: js, reader: js, clock, logger: silentLogger(), window: opts.window ?? 16, batchRows: 8,
+    backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, scanSkewMs: 1_000, leaseOwner: 'sidecar:me', idleMs: 20,
+  });
+  stops.push(() => committer.stop());
+  return { outbox, js, committer };
+}
+
+function expectExactlyOnce(js: FakeJetStream, ids: string[]): void {
+  const counts = js.idCounts();
+  for (const id of ids) expect(counts.get(id), `copies of ${id}`).toBe(1);
+  expect(js.messages.length).toBe(ids.length);
+}
+
+describe('OutboxCommitter', () => {
+  it('publishes every row once, in order, and records the stream seq', async () => {
+    const { outbox, js, committer } = setup();
+    const batch = rows(50);
+    await outbox.append(batch);
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 50, '50 committed');
+    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expect(js.messages.map((m) => m.msgId)).toEqual(batch.map((r) => r.correlationId));
+    expect(outbox.get('id-00007')).toMatchObject({ state: 'committed', stream: 'FAKE', streamSeq: 8 });
+  });
+
+  it('resolves a lost PubAck by reading the stream, without republishing, even with no dedupe window', async () => {
+    const { outbox, js, committer } = setup({ duplicateWindowMs: 0 });
+    const batch = rows(3);
+    js.faults = ['ok', 'store-then-timeout', 'ok'];
+    await outbox.append(batch);
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 3, '3 committed');
+    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expect(js.scans).toBeGreaterThan(0);
+  });
+
+  it('republishes a timed-out row the stream does not hold', async () => {
+    const { outbox, js, committer } = setup({ duplicateWindowMs: 0 });
+    const batch = rows(3);
+    js.faults = ['timeout'];
+    await outbox.append(batch);
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 3, '3 committed');
+    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+  });
+
+  it('buffers while disconnected and replays when the connection returns', async () => {
+    const { outbox, js, committer } = setup();
+    js.setState('disconnected');
+    committer.start();
+    const batch = rows(20);
+    await outbox.append(batch);
+    committer.wake();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(outbox.counts()['pending-commit']).toBe(20);
+    expect(js.messages.length).toBe(0);
+    js.setState('connected');
+    await waitFor(() => outbox.counts().committed === 20, '20 committed after reconnect');
+    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+  });
+
+  it('sends a permanently refused row to dead with its reason and goes on', async () => {
+    const { outbox, js, committer } = setup();
+    const batch = rows(3);
+    js.faults = ['ok', 'no-stream', 'ok'];
+    const dead: string[] = [];
+    committer.on('intent:dead', (list) => dead.push(...list.map((d) => d.correlationId)));
+    await outbox.append(batch);
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 2 && outbox.counts().dead === 1, '2 committed, 1 dead');
+    expect(outbox.get('id-00001')).toMatchObject({ state: 'dead', reason: 'NATS_NO_STREAM: no stream' });
+    expect(dead).toEqual(['id-00001']);
+  });
+
+  it('does not publish while another owner holds the lease', async () => {
+    const { outbox, js, committer } = setup();
+    expect(outbox.tryLease('reconcile:1', 60_000, clock.now())).toBe(true);
+    await outbox.append(rows(2));
+    committer.start();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(js.publishCalls).toBe(0);
+    outbox.releaseLease('reconcile:1');
+    await waitFor(() => outbox.counts().committed === 2, '2 committed after the lease is free');
+  });
+
+  it('recovers rows left in-flight by a crash without duplicates', async () => {
+    const { outbox, js, committer } = setup({ duplicateWindowMs: 0 });
+    const batch = rows(10);
+    await outbox.append(batch);
+    // A previous process published the first 6, then died before recording the acks.
+    outbox.markInFlight(batch.map((r) => r.correlationId), clock.now());
+    for (const r of batch.slice(0, 6)) await js.publish({ subject: r.subject, body: r.body, msgId: r.correlationId, headers: r.headers });
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 10, '10 committed');
+    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+  });
+});
