@@ -2,6 +2,7 @@
  * The small interfaces the use cases see. Adapters (SQLite, NATS, libp2p, HTTP) implement
  * them; memory fakes implement them in unit tests.
  */
+import type { Envelope } from './envelope.js';
 import type { IntentState, NewOutboxRow, OutboxRow, RowKind, StreamLocation } from './intent.js';
 
 /** Time, injected so that logic can be tested with a manual clock. */
@@ -109,4 +110,38 @@ export interface StreamReader {
     msgIds: ReadonlySet<string>,
     signal?: AbortSignal,
   ): Promise<Map<string, StreamLocation>>;
+}
+
+/** Verdict on an inbound gossip message: deliver and forward, drop quietly, or drop and penalise the sender. */
+export type GossipVerdict = 'accept' | 'ignore' | 'reject';
+
+/** Receives validated envelopes with the author's peer ID (the signed gossip `from`). */
+export type EnvelopeListener = (envelope: Envelope, fromPeerId: string) => void;
+
+/**
+ * The gossip mesh as the use cases see it: publish and receive validated envelopes on the one
+ * net-sync topic, sign with this node's key, verify other peers' signatures. Implemented by
+ * `MeshNode`. Delivery is best effort: no store and forward, no backpressure (rate-limit and
+ * batch in the caller).
+ */
+export interface Gossip {
+  /** This node's libp2p peer ID (base58btc string). */
+  readonly peerId: string;
+  /**
+   * Publishes one envelope to the topic. Rejects with MESH_PUBLISH (cause kept) when it is
+   * oversized, when no peer is subscribed, or when the node is not started; ABORTED on `signal`.
+   */
+  publish(envelope: Envelope, signal?: AbortSignal): Promise<void>;
+  /**
+   * Calls `listener` for every envelope from another peer that passed validation (own
+   * publications are not echoed). Returns an unsubscribe function. A throwing listener is
+   * logged and counted, never propagated into the mesh.
+   */
+  onEnvelope(listener: EnvelopeListener): () => void;
+  /** Signs `bytes` with this node's private key (Ed25519: 64-byte signature). */
+  sign(bytes: Uint8Array): Promise<Uint8Array>;
+  /** True when `signature` over `bytes` verifies against `peerId`'s public key; false for any malformed input. */
+  verify(peerId: string, bytes: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /** Peer IDs currently connected. */
+  peers(): string[];
 }

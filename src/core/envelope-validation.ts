@@ -1,0 +1,109 @@
+/**
+ * The gossip validator's decision, as a pure function: bytes in, a verdict and a bounded
+ * reason out. The mesh adapter maps the verdict to gossipsub's TopicValidatorResult, so that a
+ * peer sending junk loses score (reject) while a peer we merely do not listen to does not (ignore).
+ */
+import {
+  decodeEnvelope,
+  decodeSignature,
+  endorsementBytes,
+  envelopeAuthor,
+  proposeDigestMatches,
+  type DecodeFailureReason,
+  type Envelope,
+} from './envelope.js';
+import type { GossipVerdict } from './ports.js';
+
+/** Every reason an inbound envelope can be refused. Bounded: used as a metric label. */
+export type EnvelopeRefusalReason =
+  | DecodeFailureReason
+  /** The envelope's claimed author differs from the gossip message's signed `from`. */
+  | 'author-mismatch'
+  /** A proposal whose `payloadDigest` is not the digest of its payload. */
+  | 'digest-mismatch'
+  /** An endorsement signature that does not verify against the endorser's key. */
+  | 'bad-signature'
+  /** The author is not in the configured cohort. */
+  | 'not-in-cohort';
+
+/** All refusal reasons, for pre-registering metric label values. */
+export const ENVELOPE_REFUSAL_REASONS: readonly EnvelopeRefusalReason[] = [
+  'oversized',
+  'malformed',
+  'unknown-version',
+  'unknown-kind',
+  'schema',
+  'author-mismatch',
+  'digest-mismatch',
+  'bad-signature',
+  'not-in-cohort',
+];
+
+/**
+ * Verdict per reason. Forged, corrupt or oversized input is `reject` (gossipsub penalises the
+ * forwarding peer). A newer version or kind is `ignore`: during a rolling upgrade, upgraded
+ * peers must not be graylisted by the ones not yet upgraded. Cohort outsiders are `ignore`:
+ * open-mode peers may relay them legitimately.
+ */
+export const REFUSAL_VERDICT: Readonly<Record<EnvelopeRefusalReason, Exclude<GossipVerdict, 'accept'>>> = {
+  oversized: 'reject',
+  malformed: 'reject',
+  'unknown-version': 'ignore',
+  'unknown-kind': 'ignore',
+  schema: 'reject',
+  'author-mismatch': 'reject',
+  'digest-mismatch': 'reject',
+  'bad-signature': 'reject',
+  'not-in-cohort': 'ignore',
+};
+
+/** Checks a signature by `peerId`'s key; false (never a throw) when it does not verify. */
+export type SignatureVerifier = (peerId: string, bytes: Uint8Array, signature: Uint8Array) => Promise<boolean>;
+
+/** What the validator knows besides the bytes. */
+export interface EnvelopeValidationContext {
+  /** Largest envelope accepted, bytes. */
+  maxBytes: number;
+  /** Peer IDs whose envelopes are delivered; empty means everyone (open mode). */
+  cohort: ReadonlySet<string>;
+  /** Verifies endorsement signatures. */
+  verify: SignatureVerifier;
+}
+
+/** The validator's outcome. */
+export type EnvelopeValidation =
+  | { verdict: 'accept'; envelope: Envelope }
+  | { verdict: 'ignore' | 'reject'; reason: EnvelopeRefusalReason; detail: string };
+
+/**
+ * Validates one inbound envelope published by `author` (the gossip message's signed `from`):
+ * decode (size first), claimed author, cohort, proposal digest, endorsement signatures.
+ */
+export async function validateEnvelope(
+  bytes: Uint8Array,
+  author: string,
+  ctx: EnvelopeValidationContext,
+): Promise<EnvelopeValidation> {
+  const decoded = decodeEnvelope(bytes, ctx.maxBytes);
+  if (!decoded.ok) return refuse(decoded.reason, decoded.detail);
+  const envelope = decoded.envelope;
+  if (envelopeAuthor(envelope) !== author) {
+    return refuse('author-mismatch', `${envelope.kind} claims another author than its signer`);
+  }
+  if (ctx.cohort.size > 0 && !ctx.cohort.has(author)) return refuse('not-in-cohort', 'author outside cohort');
+  if (envelope.kind === 'intent.propose' && !proposeDigestMatches(envelope)) {
+    return refuse('digest-mismatch', `payloadDigest of ${envelope.correlationId}`);
+  }
+  if (envelope.kind === 'intent.endorse') {
+    for (const item of envelope.endorsements) {
+      const sig = decodeSignature(item.signature);
+      const ok = sig !== null && (await ctx.verify(author, endorsementBytes(item.correlationId, item.payloadDigest), sig));
+      if (!ok) return refuse('bad-signature', `endorsement of ${item.correlationId}`);
+    }
+  }
+  return { verdict: 'accept', envelope };
+}
+
+function refuse(reason: EnvelopeRefusalReason, detail: string): EnvelopeValidation {
+  return { verdict: REFUSAL_VERDICT[reason], reason, detail };
+}

@@ -1,0 +1,96 @@
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { payloadDigest } from '../../../src/core/digest.js';
+import { encodeEnvelope, encodeSignature, endorsementBytes, type Envelope } from '../../../src/core/envelope.js';
+import { validateEnvelope, type EnvelopeValidationContext } from '../../../src/core/envelope-validation.js';
+
+const ID = '01J9ZQ4Y6T8K3M5N7P9R1S2T3V';
+const te = new TextEncoder();
+
+// Real Ed25519 keys, verified the way the mesh does: public key from the peer ID.
+const verify: EnvelopeValidationContext['verify'] = async (peerId, bytes, sig) => {
+  const key = peerIdFromString(peerId).publicKey;
+  return key === undefined ? false : await key.verify(bytes, sig);
+};
+const open: EnvelopeValidationContext = { maxBytes: 4096, cohort: new Set(), verify };
+
+let alice: string;
+let bob: string;
+let endorse: (digest: string) => Promise<Envelope>;
+
+beforeAll(async () => {
+  const aliceKey = await generateKeyPair('Ed25519');
+  alice = peerIdFromPrivateKey(aliceKey).toString();
+  bob = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+  endorse = async (digest) => ({
+    schemaVersion: 1,
+    kind: 'intent.endorse',
+    endorser: alice,
+    endorsements: [
+      { correlationId: ID, payloadDigest: digest, signature: encodeSignature(await aliceKey.sign(endorsementBytes(ID, digest))) },
+    ],
+  });
+});
+
+function propose(origin: string, payload: unknown, digest = payloadDigest(payload)): Envelope {
+  return {
+    schemaVersion: 1,
+    kind: 'intent.propose',
+    correlationId: ID,
+    subject: 'root.solar.command.x.y',
+    payload,
+    payloadDigest: digest,
+    origin,
+    createdAtMs: 1,
+    ttlMs: 1000,
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  } as Envelope;
+}
+
+describe('validateEnvelope', () => {
+  test('accepts a well-formed proposal from its origin', async () => {
+    const r = await validateEnvelope(encodeEnvelope(propose(alice, { a: 1 })), alice, open);
+    expect(r.verdict).toBe('accept');
+  });
+
+  test('accepts endorsements signed by the endorser', async () => {
+    const r = await validateEnvelope(encodeEnvelope(await endorse('c'.repeat(64))), alice, open);
+    expect(r.verdict).toBe('accept');
+  });
+
+  test.each([
+    ['oversized', () => new Uint8Array(5000), 'reject'],
+    ['malformed', () => te.encode('nope'), 'reject'],
+    ['schema', () => te.encode('{"schemaVersion":1,"kind":"heartbeat"}'), 'reject'],
+    ['unknown-version', () => te.encode('{"schemaVersion":9}'), 'ignore'],
+    ['unknown-kind', () => te.encode('{"schemaVersion":1,"kind":"telemetry"}'), 'ignore'],
+  ] as const)('%s → %s', async (reason, bytes, verdict) => {
+    expect(await validateEnvelope(bytes(), alice, open)).toMatchObject({ verdict, reason });
+  });
+
+  test('author-mismatch: a proposal claiming another origin than its signer is rejected', async () => {
+    const r = await validateEnvelope(encodeEnvelope(propose(bob, { a: 1 })), alice, open);
+    expect(r).toMatchObject({ verdict: 'reject', reason: 'author-mismatch' });
+  });
+
+  test('digest-mismatch: a payload that does not hash to its digest is rejected', async () => {
+    const r = await validateEnvelope(encodeEnvelope(propose(alice, { a: 1 }, payloadDigest({ a: 2 }))), alice, open);
+    expect(r).toMatchObject({ verdict: 'reject', reason: 'digest-mismatch' });
+  });
+
+  test('bad-signature: an endorsement altered after signing is rejected', async () => {
+    const env = (await endorse('c'.repeat(64))) as Extract<Envelope, { kind: 'intent.endorse' }>;
+    const tampered = { ...env, endorsements: [{ ...env.endorsements[0]!, payloadDigest: 'd'.repeat(64) }] };
+    expect(await validateEnvelope(encodeEnvelope(tampered), alice, open)).toMatchObject({ verdict: 'reject', reason: 'bad-signature' });
+    // Another endorser's signature, replayed under alice's name by bob, fails too.
+    const relabelled = { ...env, endorser: bob };
+    expect(await validateEnvelope(encodeEnvelope(relabelled), bob, open)).toMatchObject({ reason: 'bad-signature' });
+  });
+
+  test('not-in-cohort: ignored, not rejected', async () => {
+    const ctx = { ...open, cohort: new Set([bob]) };
+    const r = await validateEnvelope(encodeEnvelope(propose(alice, { a: 1 })), alice, ctx);
+    expect(r).toMatchObject({ verdict: 'ignore', reason: 'not-in-cohort' });
+  });
+});
