@@ -1,0 +1,61 @@
+/**
+ * Every SQL statement of the outbox, prepared once. State guards live in the WHERE clauses
+ * so that two processes on the same file can never move a row backwards.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+
+/** States that still need work: neither committed nor terminal. */
+export const OPEN_STATES_SQL = `('proposed', 'pending-commit', 'in-flight')`;
+/** The single lease row's name. */
+export const PUBLISHER_LEASE = 'publisher';
+
+/** What each statement is for. */
+type StatementName =
+  | 'insert' | 'get' | 'byState'
+  | 'markInFlight' | 'markCommitted' | 'markRetry' | 'markTerminal'
+  | 'countsAll' | 'countsByKind' | 'oldestOpen' | 'openTelemetry' | 'dropOldestTelemetry'
+  | 'tryLease' | 'releaseLease' | 'leaseHolder';
+
+/** The prepared statements, by purpose. */
+export type OutboxStatements = Readonly<Record<StatementName, Statement>>;
+
+/** Prepares every statement on `db` (which must already be migrated). */
+export function prepareOutboxStatements(db: Database): OutboxStatements {
+  const s = (sql: string): Statement => db.prepare(sql);
+  return {
+    // Not INSERT OR IGNORE: that would also swallow CHECK and NOT NULL failures. Only a
+    // duplicate correlation ID is ignored; anything else fails the batch.
+    insert: s(`INSERT INTO outbox
+      (correlation_id, subject, body, headers, kind, state, created_at_ms, updated_at_ms)
+      VALUES (@correlationId, @subject, @body, @headers, @kind, @state, @createdAtMs, @createdAtMs)
+      ON CONFLICT (correlation_id) DO NOTHING`),
+    get: s(`SELECT * FROM outbox WHERE correlation_id = ?`),
+    byState: s(`SELECT * FROM outbox WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`),
+    markInFlight: s(`UPDATE outbox SET state = 'in-flight', attempts = attempts + 1,
+      first_attempt_at_ms = COALESCE(first_attempt_at_ms, @at), last_attempt_at_ms = @at,
+      updated_at_ms = @at
+      WHERE correlation_id = @id AND state IN ('pending-commit', 'in-flight')`),
+    markCommitted: s(`UPDATE outbox SET state = 'committed', stream = @stream, stream_seq = @seq,
+      committed_at_ms = @at, updated_at_ms = @at
+      WHERE correlation_id = @id AND state <> 'committed'`),
+    markRetry: s(`UPDATE outbox SET state = 'pending-commit', last_error = @error, updated_at_ms = @at
+      WHERE correlation_id = @id AND state IN ('in-flight', 'pending-commit')`),
+    markTerminal: s(`UPDATE outbox SET state = @state, reason = @reason, updated_at_ms = @at
+      WHERE correlation_id = @id AND state <> 'committed'`),
+    countsAll: s(`SELECT state, count(*) AS n FROM outbox GROUP BY state`),
+    countsByKind: s(`SELECT state, count(*) AS n FROM outbox WHERE kind = ? GROUP BY state`),
+    oldestOpen: s(`SELECT min(created_at_ms) AS t FROM outbox WHERE state IN ${OPEN_STATES_SQL}`),
+    openTelemetry: s(`SELECT count(*) AS n FROM outbox
+      WHERE kind = 'telemetry' AND state IN ${OPEN_STATES_SQL}`),
+    dropOldestTelemetry: s(`DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+      WHERE kind = 'telemetry' AND state IN ${OPEN_STATES_SQL} ORDER BY seq LIMIT ?)`),
+    // The DO UPDATE's WHERE makes take-or-renew atomic: it only fires for the same owner
+    // or an expired lease, and `changes` tells which happened.
+    tryLease: s(`INSERT INTO lease (name, owner, expires_at_ms) VALUES ('${PUBLISHER_LEASE}', @owner, @expires)
+      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms
+      WHERE lease.owner = excluded.owner OR lease.expires_at_ms <= @now`),
+    releaseLease: s(`DELETE FROM lease WHERE name = '${PUBLISHER_LEASE}' AND owner = ?`),
+    leaseHolder: s(`SELECT owner, expires_at_ms FROM lease
+      WHERE name = '${PUBLISHER_LEASE}' AND expires_at_ms > ?`),
+  };
+}

@@ -1,0 +1,250 @@
+/**
+ * The `Outbox` port on one SQLite file. Appends are group-committed; every state change is
+ * a guarded UPDATE so a sidecar and a `net-sync reconcile` on the same file stay consistent.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { NetSyncError } from '../core/errors.js';
+import { INTENT_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../core/intent.js';
+import type { Outbox, StateCounts } from '../core/ports.js';
+import { GroupCommit } from './group-commit.js';
+import { createBufferMetrics, type BufferMetrics } from './metrics.js';
+import { migrate } from './migrations.js';
+import { openDatabase, restrictSideFiles, type SynchronousLevel } from './open-database.js';
+import { toOutboxError } from './outbox-error.js';
+import { prepareOutboxStatements, type OutboxStatements } from './outbox-statements.js';
+import { decodeRow, encodeRow, type OutboxRecord } from './row-codec.js';
+
+/** Options of {@link SqliteOutbox.open}. Mirrors `BufferConfig` plus injected parts. */
+export interface SqliteOutboxOptions {
+  /** SQLite file, created with mode 0600 when missing. */
+  path: string;
+  /** `PRAGMA synchronous`. Default FULL: an accepted intent survives power loss. */
+  synchronous?: SynchronousLevel;
+  /** Soft cap on rows per group-commit transaction. Default 1,000. */
+  groupCommitMaxRows?: number;
+  /** Cap on buffered (open) telemetry rows; past it the oldest are dropped. Default 100,000. */
+  telemetryCap?: number;
+  /** How long a write waits for another process's lock, in ms. Default 5,000. */
+  busyTimeoutMs?: number;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Default: registered on a private registry. */
+  metrics?: BufferMetrics;
+}
+
+/** The durable outbox on SQLite. Create with {@link SqliteOutbox.open}; end with `close()`. */
+export class SqliteOutbox implements Outbox {
+  /** Telemetry rows dropped by this instance to stay under the cap. */
+  droppedTelemetryTotal = 0;
+  readonly #db: Database;
+  readonly #sql: OutboxStatements;
+  readonly #log: Logger;
+  readonly #metrics: BufferMetrics;
+  readonly #telemetryCap: number;
+  readonly #path: string;
+  readonly #commits: GroupCommit<NewOutboxRow>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(db: Database, opts: SqliteOutboxOptions) {
+    this.#db = db;
+    this.#path = opts.path;
+    this.#sql = prepareOutboxStatements(db);
+    this.#log = opts.logger ?? pino({ level: 'silent' });
+    this.#metrics = opts.metrics ?? createBufferMetrics(new Registry());
+    this.#telemetryCap = opts.telemetryCap ?? 100_000;
+    this.#commits = new GroupCommit({
+      maxItems: opts.groupCommitMaxRows ?? 1_000,
+      write: (rows) => this.#writeBatch(rows),
+    });
+  }
+
+  /**
+   * Opens (creating and migrating when needed) the outbox at `opts.path`.
+   * Throws OUTBOX_IO when the file cannot be opened, OUTBOX_SCHEMA when it is newer than
+   * this code.
+   */
+  static open(opts: SqliteOutboxOptions): SqliteOutbox {
+    const db = openDatabase({
+      path: opts.path,
+      synchronous: opts.synchronous ?? 'FULL',
+      busyTimeoutMs: opts.busyTimeoutMs ?? 5_000,
+    });
+    try {
+      const { from, to } = migrate(db);
+      restrictSideFiles(opts.path);
+      const outbox = new SqliteOutbox(db, opts);
+      outbox.#log.info({ path: opts.path, schemaFrom: from, schemaTo: to }, 'outbox opened');
+      return outbox;
+    } catch (err) {
+      db.close();
+      throw toOutboxError('open', err);
+    }
+  }
+
+  /** The underlying connection, for diagnostics and tests (pragmas, raw reads). */
+  get database(): Database {
+    return this.#db;
+  }
+
+  /**
+   * Writes every queued append, then closes the file. Safe to call twice (the second call
+   * returns the first's promise). Appends after close reject with OUTBOX_IO.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeNow();
+    return this.#closing;
+  }
+
+  async #closeNow(): Promise<void> {
+    try {
+      this.#commits.flushAll();
+    } finally {
+      this.#db.close();
+      this.#log.info({ path: this.#path }, 'outbox closed');
+    }
+  }
+
+  /** See {@link Outbox.append}. */
+  append(rows: NewOutboxRow[]): Promise<void> {
+    if (this.#closing !== undefined) {
+      return Promise.reject(new NetSyncError('OUTBOX_IO', 'outbox append failed: outbox is closed'));
+    }
+    if (rows.length === 0) return Promise.resolve();
+    return this.#commits.enqueue(rows);
+  }
+
+  #writeBatch(rows: NewOutboxRow[]): void {
+    const started = process.hrtime.bigint();
+    const stored = { command: 0, telemetry: 0 };
+    let dropped = 0;
+    try {
+      this.#db.transaction(() => {
+        for (const row of rows) stored[row.kind] += this.#sql.insert.run(encodeRow(row)).changes;
+        if (stored.telemetry > 0) dropped = this.#enforceTelemetryCap();
+      }).immediate();
+    } catch (err) {
+      this.#log.error({ rows: rows.length, err }, 'outbox append failed');
+      throw toOutboxError('append', err);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.#metrics.groupCommitRows.observe(rows.length);
+    this.#metrics.groupCommitSeconds.observe(seconds);
+    if (stored.command > 0) this.#metrics.appendRowsTotal.inc({ kind: 'command' }, stored.command);
+    if (stored.telemetry > 0) this.#metrics.appendRowsTotal.inc({ kind: 'telemetry' }, stored.telemetry);
+    if (dropped > 0) this.#recordDropped(dropped);
+    this.#log.debug({ rows: rows.length, seconds }, 'outbox group commit');
+  }
+
+  /** Runs inside the append transaction; returns how many telemetry rows it deleted. */
+  #enforceTelemetryCap(): number {
+    const { n } = this.#sql.openTelemetry.get() as { n: number };
+    const excess = n - this.#telemetryCap;
+    return excess > 0 ? this.#sql.dropOldestTelemetry.run(excess).changes : 0;
+  }
+
+  #recordDropped(dropped: number): void {
+    this.droppedTelemetryTotal += dropped;
+    this.#metrics.telemetryDroppedTotal.inc(dropped);
+    this.#log.warn({ dropped, cap: this.#telemetryCap }, 'outbox telemetry cap reached, oldest dropped');
+  }
+
+  /** See {@link Outbox.get}. */
+  get(correlationId: string): OutboxRow | undefined {
+    const r = this.#io('get', () => this.#sql.get.get(correlationId) as OutboxRecord | undefined);
+    return r === undefined ? undefined : decodeRow(r);
+  }
+
+  /** See {@link Outbox.listPublishable}. */
+  listPublishable(limit: number, afterSeq = 0, includeInFlight = false): OutboxRow[] {
+    const states: IntentState[] = includeInFlight ? ['pending-commit', 'in-flight'] : ['pending-commit'];
+    return this.listByState(states, limit, afterSeq);
+  }
+
+  /** See {@link Outbox.listInFlight}. */
+  listInFlight(limit: number): OutboxRow[] {
+    return this.listByState(['in-flight'], limit);
+  }
+
+  /**
+   * See {@link Outbox.listByState}. One indexed range scan per state, merged by seq, in a
+   * single read transaction so the states come from one snapshot.
+   */
+  listByState(states: readonly IntentState[], limit: number, afterSeq = 0): OutboxRow[] {
+    if (limit <= 0 || states.length === 0) return [];
+    const unique = [...new Set(states)];
+    const records = this.#io('list', () =>
+      this.#db.transaction(() => unique.flatMap((st) => this.#sql.byState.all(st, afterSeq, limit) as OutboxRecord[]))(),
+    );
+    if (unique.length > 1) records.sort((a, b) => a.seq - b.seq);
+    return records.slice(0, limit).map(decodeRow);
+  }
+
+  /** See {@link Outbox.markInFlight}. Only `pending-commit` and `in-flight` rows move. */
+  markInFlight(correlationIds: readonly string[], atMs: number): void {
+    this.#updateEach('markInFlight', this.#sql.markInFlight, correlationIds.map((id) => ({ id, at: atMs })));
+  }
+
+  /** See {@link Outbox.markCommitted}. A committed row keeps its first stream location. */
+  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
+    const params = entries.map((e) => ({ id: e.correlationId, stream: e.stream, seq: e.seq, at: atMs }));
+    this.#updateEach('markCommitted', this.#sql.markCommitted, params);
+  }
+
+  /** See {@link Outbox.markRetry}. Only `in-flight` and `pending-commit` rows move. */
+  markRetry(correlationIds: readonly string[], error: string, atMs: number): void {
+    this.#updateEach('markRetry', this.#sql.markRetry, correlationIds.map((id) => ({ id, error, at: atMs })));
+  }
+
+  /** See {@link Outbox.markTerminal}. Committed rows never move. */
+  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void {
+    const params = correlationIds.map((id) => ({ id, state, reason, at: atMs }));
+    this.#updateEach('markTerminal', this.#sql.markTerminal, params);
+  }
+
+  #updateEach(op: string, stmt: Statement, params: readonly object[]): void {
+    if (params.length === 0) return;
+    this.#io(op, () => this.#db.transaction(() => params.forEach((p) => stmt.run(p))).immediate());
+  }
+
+  /** See {@link Outbox.counts}. */
+  counts(kind?: RowKind): StateCounts {
+    const rows = this.#io('counts', () =>
+      (kind === undefined ? this.#sql.countsAll.all() : this.#sql.countsByKind.all(kind)) as Array<{ state: IntentState; n: number }>,
+    );
+    const out = Object.fromEntries(INTENT_STATES.map((s) => [s, 0])) as StateCounts;
+    for (const r of rows) out[r.state] = r.n;
+    return out;
+  }
+
+  /** See {@link Outbox.oldestPendingCreatedAtMs}. */
+  oldestPendingCreatedAtMs(): number | null {
+    return this.#io('oldestPending', () => (this.#sql.oldestOpen.get() as { t: number | null }).t);
+  }
+
+  /** See {@link Outbox.tryLease}. Atomic across processes (one UPSERT). */
+  tryLease(owner: string, ttlMs: number, nowMs: number): boolean {
+    const params = { owner, expires: nowMs + ttlMs, now: nowMs };
+    return this.#io('tryLease', () => this.#sql.tryLease.run(params).changes === 1);
+  }
+
+  /** See {@link Outbox.releaseLease}. */
+  releaseLease(owner: string): void {
+    this.#io('releaseLease', () => this.#sql.releaseLease.run(owner));
+  }
+
+  /** See {@link Outbox.leaseHolder}. */
+  leaseHolder(nowMs: number): { owner: string; expiresAtMs: number } | null {
+    const r = this.#io('leaseHolder', () => this.#sql.leaseHolder.get(nowMs) as { owner: string; expires_at_ms: number } | undefined);
+    return r === undefined ? null : { owner: r.owner, expiresAtMs: r.expires_at_ms };
+  }
+
+  #io<T>(op: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw toOutboxError(op, err);
+    }
+  }
+}

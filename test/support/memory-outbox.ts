@@ -1,0 +1,164 @@
+/**
+ * An in-memory `Outbox` with the same semantics as `SqliteOutbox` (guarded transitions,
+ * duplicate appends ignored, telemetry cap, lease), for unit tests of the committer and
+ * reconcile. Nothing is durable. `append` resolves on a microtask.
+ */
+import { INTENT_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../../src/core/intent.js';
+import type { Outbox, StateCounts } from '../../src/core/ports.js';
+
+const OPEN_STATES: ReadonlySet<IntentState> = new Set(['proposed', 'pending-commit', 'in-flight']);
+
+/** Options of {@link MemoryOutbox}. */
+export interface MemoryOutboxOptions {
+  /** Cap on open telemetry rows; past it the oldest are dropped. Default 100,000. */
+  telemetryCap?: number;
+}
+
+/** In-memory fake of the `Outbox` port. */
+export class MemoryOutbox implements Outbox {
+  /** Telemetry rows dropped to stay under the cap. */
+  droppedTelemetryTotal = 0;
+  /** Times `append` was called with at least one row (a stand-in for transactions). */
+  appendCalls = 0;
+  readonly #rows = new Map<string, OutboxRow>(); // insertion order = seq order
+  readonly #telemetryCap: number;
+  #nextSeq = 1;
+  #lease: { owner: string; expiresAtMs: number } | null = null;
+
+  constructor(opts: MemoryOutboxOptions = {}) {
+    this.#telemetryCap = opts.telemetryCap ?? 100_000;
+  }
+
+  append(rows: NewOutboxRow[]): Promise<void> {
+    const copies = rows.map((r) => ({ ...r, headers: { ...r.headers }, body: r.body.slice() }));
+    return Promise.resolve().then(() => {
+      if (copies.length === 0) return;
+      this.appendCalls += 1;
+      let telemetry = 0;
+      for (const r of copies) {
+        if (this.#rows.has(r.correlationId)) continue;
+        this.#rows.set(r.correlationId, this.#newRow(r));
+        if (r.kind === 'telemetry') telemetry += 1;
+      }
+      if (telemetry > 0) this.#enforceTelemetryCap();
+    });
+  }
+
+  #newRow(r: NewOutboxRow): OutboxRow {
+    return {
+      ...r,
+      seq: this.#nextSeq++,
+      attempts: 0,
+      firstAttemptAtMs: null,
+      lastAttemptAtMs: null,
+      lastError: null,
+      updatedAtMs: r.createdAtMs,
+      stream: null,
+      streamSeq: null,
+      committedAtMs: null,
+      reason: null,
+    };
+  }
+
+  #enforceTelemetryCap(): void {
+    const open = [...this.#rows.values()].filter((r) => r.kind === 'telemetry' && OPEN_STATES.has(r.state));
+    const excess = open.length - this.#telemetryCap;
+    for (const r of open.slice(0, Math.max(0, excess))) this.#rows.delete(r.correlationId);
+    if (excess > 0) this.droppedTelemetryTotal += excess;
+  }
+
+  get(correlationId: string): OutboxRow | undefined {
+    const r = this.#rows.get(correlationId);
+    return r === undefined ? undefined : copy(r);
+  }
+
+  listPublishable(limit: number, afterSeq = 0, includeInFlight = false): OutboxRow[] {
+    return this.listByState(includeInFlight ? ['pending-commit', 'in-flight'] : ['pending-commit'], limit, afterSeq);
+  }
+
+  listInFlight(limit: number): OutboxRow[] {
+    return this.listByState(['in-flight'], limit);
+  }
+
+  listByState(states: readonly IntentState[], limit: number, afterSeq = 0): OutboxRow[] {
+    const out: OutboxRow[] = [];
+    for (const r of this.#rows.values()) {
+      if (out.length >= limit) break;
+      if (r.seq > afterSeq && states.includes(r.state)) out.push(copy(r));
+    }
+    return out;
+  }
+
+  markInFlight(correlationIds: readonly string[], atMs: number): void {
+    this.#each(correlationIds, (r) => {
+      if (r.state !== 'pending-commit' && r.state !== 'in-flight') return;
+      r.state = 'in-flight';
+      r.attempts += 1;
+      r.firstAttemptAtMs ??= atMs;
+      r.lastAttemptAtMs = atMs;
+      r.updatedAtMs = atMs;
+    });
+  }
+
+  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
+    for (const e of entries) {
+      const r = this.#rows.get(e.correlationId);
+      if (r === undefined || r.state === 'committed') continue;
+      Object.assign(r, { state: 'committed', stream: e.stream, streamSeq: e.seq, committedAtMs: atMs, updatedAtMs: atMs });
+    }
+  }
+
+  markRetry(correlationIds: readonly string[], error: string, atMs: number): void {
+    this.#each(correlationIds, (r) => {
+      if (r.state !== 'pending-commit' && r.state !== 'in-flight') return;
+      Object.assign(r, { state: 'pending-commit', lastError: error, updatedAtMs: atMs });
+    });
+  }
+
+  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void {
+    this.#each(correlationIds, (r) => {
+      if (r.state !== 'committed') Object.assign(r, { state, reason, updatedAtMs: atMs });
+    });
+  }
+
+  #each(ids: readonly string[], fn: (r: OutboxRow) => void): void {
+    for (const id of ids) {
+      const r = this.#rows.get(id);
+      if (r !== undefined) fn(r);
+    }
+  }
+
+  counts(kind?: RowKind): StateCounts {
+    const out = Object.fromEntries(INTENT_STATES.map((s) => [s, 0])) as StateCounts;
+    for (const r of this.#rows.values()) if (kind === undefined || r.kind === kind) out[r.state] += 1;
+    return out;
+  }
+
+  oldestPendingCreatedAtMs(): number | null {
+    let oldest: number | null = null;
+    for (const r of this.#rows.values()) {
+      if (OPEN_STATES.has(r.state) && (oldest === null || r.createdAtMs < oldest)) oldest = r.createdAtMs;
+    }
+    return oldest;
+  }
+
+  tryLease(owner: string, ttlMs: number, nowMs: number): boolean {
+    const l = this.#lease;
+    if (l !== null && l.owner !== owner && l.expiresAtMs > nowMs) return false;
+    this.#lease = { owner, expiresAtMs: nowMs + ttlMs };
+    return true;
+  }
+
+  releaseLease(owner: string): void {
+    if (this.#lease?.owner === owner) this.#lease = null;
+  }
+
+  leaseHolder(nowMs: number): { owner: string; expiresAtMs: number } | null {
+    const l = this.#lease;
+    return l !== null && l.expiresAtMs > nowMs ? { ...l } : null;
+  }
+}
+
+function copy(r: OutboxRow): OutboxRow {
+  return { ...r, headers: { ...r.headers } };
+}

@@ -1,0 +1,215 @@
+/**
+ * The `Outbox` contract as a shared vitest suite, run against every implementation
+ * (SqliteOutbox in integration, MemoryOutbox in unit) so the fake cannot drift.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { NewOutboxRow, RowKind } from '../../src/core/intent.js';
+import type { Outbox } from '../../src/core/ports.js';
+
+/** What a contract run needs from an implementation. */
+export interface OutboxFixture {
+  outbox: Outbox;
+  /** Telemetry rows dropped so far (both implementations expose `droppedTelemetryTotal`). */
+  dropped(): number;
+  dispose(): Promise<void>;
+}
+
+/** Creates a fresh, empty outbox for one test. */
+export type OutboxFactory = (opts: { telemetryCap?: number }) => Promise<OutboxFixture>;
+
+const T0 = 1_700_000_000_000;
+
+/** A new row with defaults; `n` makes the ID, subject and body distinct. */
+export function newRow(n: number, over: Partial<NewOutboxRow> = {}): NewOutboxRow {
+  return {
+    correlationId: `01TEST${String(n).padStart(8, '0')}`,
+    subject: `root.solar.command.test.n${n}`,
+    body: new TextEncoder().encode(JSON.stringify({ n })),
+    headers: { 'Net-Sync-Correlation-Id': `01TEST${n}`, traceparent: '00-abc-def-01' },
+    kind: 'command',
+    state: 'pending-commit',
+    createdAtMs: T0 + n,
+    ...over,
+  };
+}
+
+const id = (n: number): string => newRow(n).correlationId;
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** Registers the contract suite for one implementation. */
+export function describeOutboxContract(name: string, factory: OutboxFactory): void {
+  describe(`Outbox contract: ${name}`, () => {
+    const fixtures: OutboxFixture[] = [];
+    const make = async (opts: { telemetryCap?: number } = {}): Promise<Outbox> => {
+      const f = await factory(opts);
+      fixtures.push(f);
+      return f.outbox;
+    };
+    afterEach(async () => {
+      for (const f of fixtures.splice(0).reverse()) await f.dispose();
+    });
+
+    it('stores a row byte for byte with fresh bookkeeping', async () => {
+      const ob = await make();
+      const row = newRow(1, { body: new Uint8Array([0, 255, 1, 128]) });
+      await ob.append([row]);
+      const got = ob.get(row.correlationId);
+      expect(got).toMatchObject({
+        correlationId: row.correlationId, subject: row.subject, headers: row.headers, kind: 'command',
+        state: 'pending-commit', createdAtMs: row.createdAtMs, attempts: 0, firstAttemptAtMs: null,
+        lastAttemptAtMs: null, lastError: null, stream: null, streamSeq: null, committedAtMs: null, reason: null,
+      });
+      expect(Array.from(got!.body)).toEqual([0, 255, 1, 128]);
+      expect(got!.body).toBeInstanceOf(Uint8Array);
+      expect(ob.get('missing')).toBeUndefined();
+    });
+
+    it('ignores a duplicate correlationId, within one call and across calls', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(1, { subject: 'root.solar.command.other.x' })]);
+      await ob.append([newRow(1, { subject: 'root.solar.command.third.x' }), newRow(2)]);
+      expect(ob.get(id(1))?.subject).toBe(newRow(1).subject);
+      expect(ob.counts()['pending-commit']).toBe(2);
+    });
+
+    it('resolves concurrent appends, all stored in insertion order', async () => {
+      const ob = await make();
+      await Promise.all(range(1, 300).map((n) => ob.append([newRow(n)])));
+      await ob.append([]);
+      const rows = ob.listPublishable(1_000);
+      expect(rows.map((r) => r.correlationId)).toEqual(range(1, 300).map(id));
+      expect(rows.every((r, i) => i === 0 || r.seq > rows[i - 1]!.seq)).toBe(true);
+    });
+
+    it('lists publishable rows by seq with limit, afterSeq and includeInFlight', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2, { state: 'proposed' }), newRow(3), newRow(4), newRow(5)]);
+      ob.markInFlight([id(3)], T0);
+      expect(ob.listPublishable(10).map((r) => r.correlationId)).toEqual([id(1), id(4), id(5)]);
+      expect(ob.listPublishable(10, 0, true).map((r) => r.correlationId)).toEqual([id(1), id(3), id(4), id(5)]);
+      expect(ob.listPublishable(2, 0, true).map((r) => r.correlationId)).toEqual([id(1), id(3)]);
+      const seq3 = ob.get(id(3))!.seq;
+      expect(ob.listPublishable(10, seq3, true).map((r) => r.correlationId)).toEqual([id(4), id(5)]);
+      expect(ob.listPublishable(0)).toEqual([]);
+      expect(ob.listInFlight(10).map((r) => r.correlationId)).toEqual([id(3)]);
+      expect(ob.listByState(['proposed', 'in-flight'], 10).map((r) => r.correlationId)).toEqual([id(2), id(3)]);
+    });
+
+    it('markInFlight counts attempts and keeps the first attempt time', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2, { state: 'proposed' })]);
+      ob.markInFlight([id(1), id(2), 'missing'], T0 + 10);
+      ob.markInFlight([id(1)], T0 + 20);
+      expect(ob.get(id(1))).toMatchObject({ state: 'in-flight', attempts: 2, firstAttemptAtMs: T0 + 10, lastAttemptAtMs: T0 + 20 });
+      expect(ob.get(id(2))).toMatchObject({ state: 'proposed', attempts: 0 });
+    });
+
+    it('markInFlight never moves committed or terminal rows', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2)]);
+      ob.markCommitted([{ correlationId: id(1), stream: 'CMD', seq: 7 }], T0);
+      ob.markTerminal([id(2)], 'dead', 'permission denied', T0);
+      ob.markInFlight([id(1), id(2)], T0 + 1);
+      expect(ob.get(id(1))).toMatchObject({ state: 'committed', attempts: 0 });
+      expect(ob.get(id(2))).toMatchObject({ state: 'dead', attempts: 0 });
+    });
+
+    it('markCommitted is idempotent and never changes a committed seq', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2)]);
+      ob.markInFlight([id(1)], T0 + 1);
+      ob.markCommitted([{ correlationId: id(1), stream: 'CMD', seq: 42 }], T0 + 2);
+      ob.markCommitted([{ correlationId: id(1), stream: 'OTHER', seq: 99 }], T0 + 3);
+      expect(ob.get(id(1))).toMatchObject({ state: 'committed', stream: 'CMD', streamSeq: 42, committedAtMs: T0 + 2 });
+      ob.markCommitted([{ correlationId: id(2), stream: 'CMD', seq: 43 }, { correlationId: 'missing', stream: 'CMD', seq: 1 }], T0 + 4);
+      expect(ob.get(id(2))).toMatchObject({ state: 'committed', streamSeq: 43 });
+    });
+
+    it('markCommitted moves a terminal row found in the stream', async () => {
+      const ob = await make();
+      await ob.append([newRow(1)]);
+      ob.markTerminal([id(1)], 'expired', 'duplicate window passed', T0);
+      ob.markCommitted([{ correlationId: id(1), stream: 'CMD', seq: 5 }], T0 + 1);
+      expect(ob.get(id(1))).toMatchObject({ state: 'committed', streamSeq: 5 });
+    });
+
+    it('markRetry returns in-flight rows to pending-commit with the error, nothing else', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2), newRow(3, { state: 'proposed' })]);
+      ob.markInFlight([id(1), id(2)], T0 + 1);
+      ob.markCommitted([{ correlationId: id(2), stream: 'CMD', seq: 1 }], T0 + 2);
+      ob.markRetry([id(1), id(2), id(3)], 'no responders', T0 + 3);
+      expect(ob.get(id(1))).toMatchObject({ state: 'pending-commit', lastError: 'no responders', attempts: 1, updatedAtMs: T0 + 3 });
+      expect(ob.get(id(2))).toMatchObject({ state: 'committed', lastError: null });
+      expect(ob.get(id(3))).toMatchObject({ state: 'proposed', lastError: null });
+    });
+
+    it('markTerminal sets the state and reason, never on committed rows', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2), newRow(3, { state: 'proposed' })]);
+      ob.markCommitted([{ correlationId: id(2), stream: 'CMD', seq: 1 }], T0);
+      ob.markTerminal([id(1), id(2)], 'dead', 'payload too large', T0 + 1);
+      ob.markTerminal([id(3)], 'rejected', 'vetoed', T0 + 1);
+      expect(ob.get(id(1))).toMatchObject({ state: 'dead', reason: 'payload too large' });
+      expect(ob.get(id(2))).toMatchObject({ state: 'committed', reason: null });
+      expect(ob.get(id(3))).toMatchObject({ state: 'rejected', reason: 'vetoed' });
+      ob.markTerminal([], 'dead', 'x', T0);
+      ob.markInFlight([], T0);
+      ob.markRetry([], 'x', T0);
+      ob.markCommitted([], T0);
+    });
+
+    it('counts every state, for all rows or one kind', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2), newRow(3, { kind: 'telemetry' }), newRow(4, { state: 'proposed' })]);
+      ob.markInFlight([id(2)], T0);
+      expect(ob.counts()).toEqual({
+        proposed: 1, 'pending-commit': 2, 'in-flight': 1, committed: 0, expired: 0, rejected: 0, dead: 0,
+      });
+      expect(ob.counts('telemetry')['pending-commit']).toBe(1);
+      expect(ob.counts('command')['pending-commit']).toBe(1);
+    });
+
+    it('reports the oldest open row creation time', async () => {
+      const ob = await make();
+      expect(ob.oldestPendingCreatedAtMs()).toBeNull();
+      await ob.append([newRow(5, { createdAtMs: T0 + 50 }), newRow(6, { createdAtMs: T0 + 20 }), newRow(7)]);
+      expect(ob.oldestPendingCreatedAtMs()).toBe(T0 + 7);
+      ob.markCommitted([{ correlationId: id(7), stream: 'CMD', seq: 1 }], T0);
+      expect(ob.oldestPendingCreatedAtMs()).toBe(T0 + 20);
+      ob.markTerminal([id(6)], 'dead', 'x', T0);
+      expect(ob.oldestPendingCreatedAtMs()).toBe(T0 + 50);
+    });
+
+    it('drops the oldest open telemetry past the cap, never commands', async () => {
+      const ob = await make({ telemetryCap: 3 });
+      const tel = (n: number): NewOutboxRow => newRow(n, { kind: 'telemetry' as RowKind });
+      await ob.append([tel(1), newRow(2)]);
+      ob.markCommitted([{ correlationId: id(1), stream: 'TEL', seq: 1 }], T0);
+      await ob.append([tel(3), tel(4), newRow(5), tel(6), tel(7), tel(8)]);
+      expect(ob.get(id(1))?.state).toBe('committed');
+      expect(ob.get(id(3))).toBeUndefined();
+      expect(ob.get(id(4))).toBeUndefined();
+      expect(ob.counts('telemetry')['pending-commit']).toBe(3);
+      expect(ob.counts('command')['pending-commit']).toBe(2);
+      const f = fixtures[fixtures.length - 1]!;
+      expect(f.dropped()).toBe(2);
+    });
+
+    it('grants the publisher lease to one owner at a time', async () => {
+      const ob = await make();
+      expect(ob.leaseHolder(T0)).toBeNull();
+      expect(ob.tryLease('sidecar', 1_000, T0)).toBe(true);
+      expect(ob.tryLease('reconcile', 1_000, T0 + 500)).toBe(false);
+      expect(ob.tryLease('sidecar', 1_000, T0 + 500)).toBe(true);
+      expect(ob.leaseHolder(T0 + 600)).toEqual({ owner: 'sidecar', expiresAtMs: T0 + 1_500 });
+      ob.releaseLease('reconcile');
+      expect(ob.leaseHolder(T0 + 600)?.owner).toBe('sidecar');
+      expect(ob.leaseHolder(T0 + 1_500)).toBeNull();
+      expect(ob.tryLease('reconcile', 1_000, T0 + 1_500)).toBe(true);
+      ob.releaseLease('reconcile');
+      expect(ob.leaseHolder(T0 + 1_600)).toBeNull();
+      expect(ob.tryLease('sidecar', 1_000, T0 + 1_600)).toBe(true);
+    });
+  });
+}
