@@ -43,7 +43,7 @@ describe('SqliteOutbox on a real file', () => {
     return ob;
   };
   const histogramCount = async (register: Registry, name: string): Promise<{ count: number; sum: number }> => {
-    const values = (await register.getSingleMetric(name)!.get()).values;
+    const values = (await register.getSingleMetric(name)!.get()).values as Array<{ metricName?: string; value: number }>;
     const pick = (suffix: string): number => values.find((v) => v.metricName === name + suffix)?.value ?? 0;
     return { count: pick('_count'), sum: pick('_sum') };
   };
