@@ -1,0 +1,85 @@
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nkeys } from 'nats';
+import { describe, expect, it } from 'vitest';
+import type { ConnectionState } from '../../../src/core/ports.js';
+import { freePort } from '../../../src/nats/nats-server-process.js';
+import { NatsConnector } from '../../../src/nats/nats-connector.js';
+import { useNatsServer } from '../../support/nats-fixture.js';
+import { natsConfig, useConnector, waitFor } from './helpers.js';
+
+describe('NatsConnector', () => {
+  it('authenticates with user/password and reaches JetStream', async () => {
+    const nats = await useNatsServer({ config: 'authorization { users: [ { user: "svc", password: "s3cret" } ] }' });
+    const connector = await useConnector([nats.url], { user: 'svc', pass: 's3cret' });
+    expect(connector.state).toBe('connected');
+    const info = await connector.manager!.getAccountInfo();
+    expect(info.limits).toBeDefined();
+  });
+
+  it('authenticates with a token', async () => {
+    const nats = await useNatsServer({ config: 'authorization { token: "t0ken" }' });
+    const connector = await useConnector([nats.url], { token: 't0ken' });
+    expect(connector.state).toBe('connected');
+  });
+
+  it('authenticates with an NKey seed file', async () => {
+    const kp = nkeys.createUser();
+    const dir = await mkdtemp(join(tmpdir(), 'net-sync-nkey-'));
+    const seedFile = join(dir, 'user.nk');
+    await writeFile(seedFile, new TextDecoder().decode(kp.getSeed()) + '\n', { mode: 0o600 });
+    const nats = await useNatsServer({ config: `authorization { users: [ { nkey: ${kp.getPublicKey()} } ] }` });
+    const connector = await useConnector([nats.url], { nkeySeedFile: seedFile });
+    expect(connector.state).toBe('connected');
+  });
+
+  it('keeps trying with wrong credentials without blocking start()', async () => {
+    const nats = await useNatsServer({ config: 'authorization { token: "right" }' });
+    const connector = await useConnector([nats.url], { token: 'wrong' });
+    expect(connector.state).toBe('connecting');
+    expect(String(connector.lastError)).toMatch(/AUTHORIZATION/i);
+  });
+
+  it('rejects an unreadable seed file as CONFIG_INVALID', async () => {
+    const connector = new NatsConnector({ config: natsConfig(['nats://127.0.0.1:1'], { nkeySeedFile: '/nonexistent/seed' }) });
+    await expect(connector.start()).rejects.toMatchObject({ code: 'CONFIG_INVALID', field: 'nats.nkeySeedFile' });
+  });
+
+  it('starts while NATS is down and connects once it comes up', async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    const connector = await useConnector([`nats://127.0.0.1:${port}`]);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(connector.state).toBe('connecting');
+    expect(connector.jetstream).toBeUndefined();
+    await useNatsServer({ port });
+    await connector.waitConnected(10_000);
+    expect(connector.state).toBe('connected');
+  });
+
+  it('reports disconnected/connected across a server restart on the same port', async () => {
+    const nats = await useNatsServer();
+    const connector = await useConnector([nats.url]);
+    const seen: ConnectionState[] = [];
+    connector.onState((s) => seen.push(s));
+    await nats.stop();
+    await waitFor('disconnected', () => connector.state === 'disconnected');
+    await nats.restart();
+    await connector.waitConnected(10_000);
+    expect(seen).toEqual(['disconnected', 'connected']);
+    await connector.stop();
+    await connector.stop();
+    expect(connector.state).toBe('closed');
+    expect(seen.at(-1)).toBe('closed');
+  });
+
+  it('stop() ends the first-connect loop', async () => {
+    const port = await freePort();
+    const connector = new NatsConnector({ config: natsConfig([`nats://127.0.0.1:${port}`]) });
+    await connector.start();
+    await connector.stop();
+    expect(connector.state).toBe('closed');
+    await expect(connector.waitConnected(100)).rejects.toMatchObject({ code: 'NATS_TIMEOUT' });
+  });
+});
