@@ -1,0 +1,13 @@
+/**
+ * src/mesh owns the libp2p side of net-sync: the node's identity file, the libp2p node
+ * (TCP, Noise, Yamux, gossipsub with signed messages and deliberate peer scores), the topic
+ * validator that maps core envelope verdicts to gossipsub's accept/ignore/reject, static-peer
+ * redial, and the mesh metrics. It implements the core `Gossip` port; nothing here decides
+ * consensus. Import `src/polyfills.ts` before this module on Node 20.
+ */
+export * from './identity.js';
+export { buildLibp2p, fastMsgId, type Libp2pFactoryOptions, type MeshLibp2p, type MeshServices } from './libp2p-factory.js';
+export { MeshNode, staticPeers, type MeshNodeOptions } from './mesh-node.js';
+export { createMeshMetrics, type MeshMetrics, type PublishFailureLabel } from './metrics.js';
+export { MESH_SCORE_THRESHOLDS, MESH_TOPIC_SCORE, meshScoreParams } from './score-params.js';
+export { StaticPeerKeeper, type StaticPeer, type StaticPeerKeeperOptions } from './static-peers.js';

@@ -1,0 +1,306 @@
+/**
+ * MeshNode: the libp2p + gossipsub adapter behind the `Gossip` port. It validates every inbound
+ * envelope (core `validateEnvelope`, mapped to gossipsub verdicts so junk costs the sender
+ * score), delivers the accepted ones to listeners, enforces the size limit on publish too, and
+ * keeps configured static peers connected.
+ */
+import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
+import type { PeerId, PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { MeshConfig } from '../config/schema.js';
+import type { BackoffPolicy } from '../core/backoff.js';
+import { validateEnvelope, type EnvelopeValidationContext } from '../core/envelope-validation.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, encodeEnvelope, envelopeAuthor, type Envelope } from '../core/envelope.js';
+import { NetSyncError } from '../core/errors.js';
+import type { Clock, EnvelopeListener, Gossip, GossipVerdict } from '../core/ports.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import { SystemClock } from '../runtime/system-clock.js';
+import { buildLibp2p, type MeshLibp2p } from './libp2p-factory.js';
+import type { MeshMetrics, PublishFailureLabel } from './metrics.js';
+import { StaticPeerKeeper, type StaticPeer } from './static-peers.js';
+
+/** Options of {@link MeshNode}. */
+export interface MeshNodeOptions {
+  /** The node's key (see `loadOrCreateIdentity`). */
+  privateKey: PrivateKey;
+  /** The `mesh` slice of the config (`enabled` and `keyFile` are the caller's business). */
+  config: Pick<MeshConfig, 'listen' | 'announce' | 'peers' | 'bootstrap' | 'mdns' | 'topic'>;
+  /** Peer IDs whose envelopes are delivered (`consensus.cohort`); empty = open mode. */
+  cohort?: readonly string[];
+  /** Largest envelope sent or accepted, bytes. Default {@link DEFAULT_MAX_ENVELOPE_BYTES}. */
+  maxEnvelopeBytes?: number;
+  /** Static-peer redial delays. Default base 1 s, max 30 s, min 250 ms (full jitter). */
+  redialBackoff?: BackoffPolicy;
+  /** Static-peer dial timeout, ms. Default 10 s. */
+  dialTimeoutMs?: number;
+  metrics?: MeshMetrics;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+// Runtime methods of gossipsub that its exported service type omits (LIBP2P-NOTES).
+interface GossipSubInternals {
+  getMeshPeers(topic: string): string[];
+  getScore(peerId: string): number;
+}
+
+const GOSSIPSUB_VERDICT: Record<GossipVerdict, TopicValidatorResult> = {
+  accept: TopicValidatorResult.Accept,
+  ignore: TopicValidatorResult.Ignore,
+  reject: TopicValidatorResult.Reject,
+};
+
+/** A libp2p node on the net-sync topic. Implements {@link Gossip}. */
+export class MeshNode implements Gossip {
+  /** This node's peer ID (known before `start()`). */
+  readonly peerId: string;
+  /** The gossip topic. */
+  readonly topic: string;
+  private readonly opts: MeshNodeOptions;
+  private readonly log: Logger;
+  private readonly maxBytes: number;
+  private readonly listeners = new Set<EnvelopeListener>();
+  // Envelopes decoded by the validator, handed to the message event without decoding twice.
+  private readonly accepted = new WeakMap<Message, Envelope>();
+  private readonly validation: EnvelopeValidationContext;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private node: MeshLibp2p | undefined;
+  private keeper: StaticPeerKeeper | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(opts: MeshNodeOptions) {
+    this.opts = opts;
+    this.peerId = peerIdFromPrivateKey(opts.privateKey).toString();
+    this.topic = opts.config.topic;
+    this.log = (opts.logger ?? silentLogger()).child({ component: 'mesh' });
+    this.maxBytes = opts.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES;
+    this.validation = {
+      maxBytes: this.maxBytes,
+      cohort: new Set(opts.cohort ?? []),
+      verify: (peerId, bytes, sig) => this.verify(peerId, bytes, sig),
+    };
+  }
+
+  /**
+   * Creates and starts the libp2p node, subscribes to the topic and starts the static-peer
+   * loops. Rejects with CONFIG_INVALID for `mdns: true` or a malformed peer address.
+   */
+  async start(): Promise<void> {
+    if (this.node !== undefined) return;
+    const cfg = this.opts.config;
+    const statics = staticPeers(cfg.peers, this.peerId);
+    const node = await buildLibp2p({ ...cfg, privateKey: this.opts.privateKey, maxEnvelopeBytes: this.maxBytes });
+    const pubsub = node.services.pubsub;
+    pubsub.topicValidators.set(this.topic, (_from, msg) => this.validate(msg));
+    pubsub.addEventListener('message', (evt) => this.deliver(evt.detail));
+    node.addEventListener('peer:connect', () => this.refreshGauges());
+    node.addEventListener('peer:disconnect', (evt) => {
+      this.keeper?.notifyDisconnected(evt.detail.toString());
+      this.refreshGauges();
+    });
+    pubsub.addEventListener('gossipsub:heartbeat', () => this.refreshGauges());
+    await node.start();
+    pubsub.subscribe(this.topic);
+    this.node = node;
+    for (const p of statics) {
+      // A tag keeps the connection manager from pruning static peers under connection pressure.
+      await node.peerStore.merge(peerIdFromString(p.peerId), {
+        multiaddrs: [multiaddr(p.addr)],
+        tags: { 'net-sync-static': { value: 100 } },
+      });
+    }
+    this.keeper = new StaticPeerKeeper({
+      peers: statics,
+      dial: async (addr, signal) => {
+        await node.dial(multiaddr(addr), { signal });
+      },
+      isConnected: (id) => node.getConnections(peerIdFromString(id)).length > 0,
+      backoff: this.opts.redialBackoff ?? { baseMs: 1_000, maxMs: 30_000, minMs: 250 },
+      dialTimeoutMs: this.opts.dialTimeoutMs ?? 10_000,
+      checkIntervalMs: 5_000,
+      clock: this.opts.clock ?? new SystemClock(),
+      log: this.log,
+      metrics: this.opts.metrics,
+    });
+    this.keeper.start();
+    this.log.info({ peerId: this.peerId, addrs: this.multiaddrs(), topic: this.topic, staticPeers: statics.length }, 'mesh started');
+  }
+
+  /** Stops the redial loops, waits for in-flight publishes, stops libp2p. Safe to call twice. */
+  async stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    await this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const node = this.node;
+    if (node === undefined) return;
+    await this.keeper?.stop();
+    await Promise.allSettled([...this.inFlight]);
+    await node.stop();
+    this.refreshGauges();
+    this.log.info({ peerId: this.peerId }, 'mesh stopped');
+  }
+
+  /** Listen addresses with `/p2p/<peerId>`, dialable by peers. Empty before `start()`. */
+  multiaddrs(): string[] {
+    return this.node?.getMultiaddrs().map(String) ?? [];
+  }
+
+  /** {@inheritDoc Gossip.publish} Also INPUT_INVALID when the envelope does not conform or names another author. */
+  async publish(envelope: Envelope, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true) throw new NetSyncError('ABORTED', 'publish aborted');
+    const pubsub = this.pubsub();
+    if (pubsub === undefined) throw this.publishError('not-started', 'mesh node is not started');
+    if (envelopeAuthor(envelope) !== this.peerId) {
+      // Peers would reject it as author-mismatch and lower our score.
+      throw new NetSyncError('INPUT_INVALID', `${envelope.kind} names another author than this node`);
+    }
+    const bytes = encodeEnvelope(envelope);
+    if (bytes.length > this.maxBytes) {
+      throw this.publishError('oversized', `envelope of ${bytes.length} bytes exceeds the limit of ${this.maxBytes}`);
+    }
+    const sent = pubsub.publish(this.topic, bytes);
+    this.inFlight.add(sent);
+    try {
+      await sent;
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      const label: PublishFailureLabel = message.includes('NoPeersSubscribedToTopic') ? 'no-peers' : 'other';
+      throw this.publishError(label, `gossip publish failed: ${message}`, err);
+    } finally {
+      this.inFlight.delete(sent);
+    }
+    this.opts.metrics?.messages.inc({ direction: 'out', kind: envelope.kind });
+    this.log.debug({ kind: envelope.kind, bytes: bytes.length }, 'envelope published');
+  }
+
+  /** {@inheritDoc Gossip.onEnvelope} */
+  onEnvelope(listener: EnvelopeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** {@inheritDoc Gossip.sign} */
+  async sign(bytes: Uint8Array): Promise<Uint8Array> {
+    return await this.opts.privateKey.sign(bytes);
+  }
+
+  /** {@inheritDoc Gossip.verify} The key comes from the peer ID itself (Ed25519, secp256k1). */
+  async verify(peerId: string, bytes: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    try {
+      const key = peerIdFromString(peerId).publicKey;
+      return key === undefined ? false : await key.verify(bytes, signature);
+    } catch {
+      return false;
+    }
+  }
+
+  /** {@inheritDoc Gossip.peers} */
+  peers(): string[] {
+    return this.node?.getPeers().map(String) ?? [];
+  }
+
+  /** Peers in our gossipsub mesh for the topic (they get full messages, not just gossip). */
+  meshPeers(): string[] {
+    return this.internals()?.getMeshPeers(this.topic) ?? [];
+  }
+
+  /** Peers we know to be subscribed to the topic. */
+  subscribers(): string[] {
+    return this.pubsub()?.getSubscribers(this.topic).map(String) ?? [];
+  }
+
+  /** Round-trip time to `peerId` over the ping protocol, ms. Rejects when unreachable. */
+  async ping(peerId: string, signal?: AbortSignal): Promise<number> {
+    const node = this.requireNode();
+    return node.services.ping.ping(peerIdFromString(peerId), { signal });
+  }
+
+  /** Gossipsub score of every connected peer. */
+  scores(): Record<string, number> {
+    const internals = this.internals();
+    const out: Record<string, number> = {};
+    if (internals === undefined) return out;
+    for (const p of this.peers()) out[p] = internals.getScore(p);
+    return out;
+  }
+
+  /** Gossipsub score of one peer (0 when unknown). */
+  score(peerId: string): number {
+    return this.internals()?.getScore(peerId) ?? 0;
+  }
+
+  private async validate(msg: Message): Promise<TopicValidatorResult> {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject; // StrictSign makes this unreachable
+    const author = msg.from.toString();
+    const result = await validateEnvelope(msg.data, author, this.validation);
+    if (result.verdict === 'accept') {
+      this.accepted.set(msg, result.envelope);
+    } else {
+      this.opts.metrics?.rejected.inc({ reason: result.reason });
+      this.log.debug({ from: author, reason: result.reason, detail: result.detail, verdict: result.verdict }, 'envelope refused');
+    }
+    return GOSSIPSUB_VERDICT[result.verdict];
+  }
+
+  private deliver(msg: Message): void {
+    if (msg.topic !== this.topic || msg.type !== 'signed') return;
+    const envelope = this.accepted.get(msg);
+    if (envelope === undefined) return;
+    this.accepted.delete(msg);
+    this.opts.metrics?.messages.inc({ direction: 'in', kind: envelope.kind });
+    const from = msg.from.toString();
+    for (const listener of this.listeners) {
+      try {
+        listener(envelope, from);
+      } catch (err) {
+        this.opts.metrics?.listenerErrors.inc();
+        this.log.warn({ err, kind: envelope.kind }, 'envelope listener threw');
+      }
+    }
+  }
+
+  private publishError(label: PublishFailureLabel, message: string, cause?: unknown): NetSyncError {
+    this.opts.metrics?.publishFailures.inc({ reason: label });
+    return new NetSyncError('MESH_PUBLISH', message, cause === undefined ? undefined : { cause });
+  }
+
+  private refreshGauges(): void {
+    this.opts.metrics?.peers.set(this.node?.status === 'started' ? this.peers().length : 0);
+    this.opts.metrics?.meshPeers.set(this.node?.status === 'started' ? this.meshPeers().length : 0);
+  }
+
+  private requireNode(): MeshLibp2p {
+    if (this.node === undefined || this.node.status !== 'started') throw new NetSyncError('INTERNAL', 'mesh node is not started');
+    return this.node;
+  }
+
+  private pubsub(): GossipSub | undefined {
+    return this.node?.status === 'started' ? this.node.services.pubsub : undefined;
+  }
+
+  private internals(): GossipSubInternals | undefined {
+    return this.pubsub() as unknown as GossipSubInternals | undefined;
+  }
+}
+
+/** Parses `mesh.peers` into static peers, dropping this node's own entry (shared cohort configs list everyone). */
+export function staticPeers(addrs: readonly string[], self: string): StaticPeer[] {
+  const out: StaticPeer[] = [];
+  addrs.forEach((addr, i) => {
+    let peerId: PeerId;
+    try {
+      const id = multiaddr(addr).getComponents().findLast((c) => c.name === 'p2p')?.value;
+      peerId = peerIdFromString(id ?? '');
+    } catch (err) {
+      throw new NetSyncError('CONFIG_INVALID', `mesh.peers[${i}]: not a multiaddr ending in /p2p/<peerId>`, {
+        cause: err,
+        field: `mesh.peers[${i}]`,
+      });
+    }
+    if (peerId.toString() !== self) out.push({ peerId: peerId.toString(), addr });
+  });
+  return out;
+}
