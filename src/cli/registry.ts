@@ -1,0 +1,128 @@
+/**
+ * Every `net-sync` command: its name, help text, options and handler. The shell builds the
+ * commander program from this list; handlers live one per file in `./commands/`.
+ */
+import type { CommandHandler } from './command-context.js';
+import { runConfigPrint } from './commands/config-print.js';
+import { runDemo } from './commands/demo.js';
+import { runKeygen } from './commands/keygen.js';
+import { runReconcile } from './commands/reconcile.js';
+import { runStart } from './commands/start.js';
+import { runStatus } from './commands/status.js';
+import { runStreamsApply } from './commands/streams-apply.js';
+import { runStreamsVerify } from './commands/streams-verify.js';
+import { runVerify } from './commands/verify.js';
+import { parseDuration, parseHttpUrl, parsePositiveInt } from './option-parsers.js';
+
+/** One command-specific option. */
+export interface OptionSpec {
+  /** Commander syntax: `--dry-run` (boolean, false when absent), `--since <duration>`. */
+  flags: string;
+  description: string;
+  /** Parses and validates the value; throw commander's InvalidArgumentError (→ exit 2). */
+  parse?: (value: string) => unknown;
+  /** Value when the option is absent (shown in --help). */
+  defaultValue?: unknown;
+  /** Name in the handler's options object when it differs from commander's (`since` → `sinceMs`). */
+  key?: string;
+}
+
+/** One command. `name` may have two words (`streams apply`): the first is the group. */
+export interface CommandSpec {
+  name: string;
+  /** One line, shown in the command list and atop its --help. */
+  summary: string;
+  /** More help, shown after the options in its --help. */
+  help?: string;
+  options: readonly OptionSpec[];
+  handler: CommandHandler<Record<string, unknown>>;
+}
+
+/** Ties a typed handler to its spec; the shell builds the options object from `options`. */
+function defineCommand<O>(spec: Omit<CommandSpec, 'handler'> & { handler: CommandHandler<O> }): CommandSpec {
+  return spec as unknown as CommandSpec;
+}
+
+/** Descriptions of the command groups. */
+export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
+  streams: 'Declarative JetStream streams: apply the spec in config, or verify the server matches it',
+  config: 'Inspect the effective config',
+};
+
+/** All commands, in help order. */
+export const COMMANDS: readonly CommandSpec[] = [
+  defineCommand({
+    name: 'start',
+    summary: 'Run the sidecar until SIGINT/SIGTERM',
+    help: '\nWith no config at all it runs on defaults: NATS at nats://127.0.0.1:4222, ./net-sync.db, quorum 1.',
+    options: [],
+    handler: runStart,
+  }),
+  defineCommand({
+    name: 'reconcile',
+    summary: 'Align the outbox with the stream: mark rows found in JetStream committed, publish the rest',
+    options: [
+      { flags: '--dry-run', description: 'print the plan, change nothing' },
+      { flags: '--verify', description: 'afterwards check every outbox row is in the stream once (exit 1 if not)' },
+      {
+        flags: '--since <duration>',
+        description: 'scan the stream from this long ago (e.g. 2h) instead of from the oldest uncertain row',
+        parse: parseDuration,
+        key: 'sinceMs',
+      },
+    ],
+    handler: runReconcile,
+  }),
+  defineCommand({
+    name: 'status',
+    summary: "Show a running sidecar's state: outbox counts, NATS and mesh health, lag",
+    options: [
+      { flags: '--url <http://host:port>', description: 'sidecar API base URL (default: http://<api.listen>)', parse: parseHttpUrl },
+    ],
+    handler: runStatus,
+  }),
+  defineCommand({
+    name: 'streams apply',
+    summary: 'Create or update the declared streams; idempotent',
+    options: [{ flags: '--dry-run', description: 'print the diff, change nothing' }],
+    handler: runStreamsApply,
+  }),
+  defineCommand({
+    name: 'streams verify',
+    summary: 'Compare the declared streams with the server; exit 1 on drift',
+    options: [],
+    handler: runStreamsVerify,
+  }),
+  defineCommand({
+    name: 'keygen',
+    summary: 'Write a new Ed25519 libp2p identity (mode 0600) and print its peer ID',
+    options: [
+      { flags: '--out <file>', description: 'key file to write (default: mesh.keyFile)' },
+      { flags: '--force', description: 'replace an existing key file (its peer ID is lost)' },
+    ],
+    handler: runKeygen,
+  }),
+  defineCommand({
+    name: 'demo',
+    summary: 'Local end-to-end run: intents in, NATS away and back, nothing lost or duplicated',
+    options: [
+      // Defaults are placeholders for the demo's owner to tune.
+      { flags: '--intents <n>', description: 'intents submitted while NATS is up', parse: parsePositiveInt, defaultValue: 1_000 },
+      { flags: '--outage-intents <n>', description: 'intents submitted while NATS is away', parse: parsePositiveInt, defaultValue: 200 },
+      { flags: '--keep', description: 'keep the temp dir (stores, logs) afterwards' },
+    ],
+    handler: runDemo,
+  }),
+  defineCommand({
+    name: 'verify',
+    summary: 'Check the outbox against JetStream: every committed row present once; exit 1 on mismatch',
+    options: [],
+    handler: runVerify,
+  }),
+  defineCommand({
+    name: 'config print',
+    summary: 'Print the effective config (defaults < file < env < flags), secrets masked',
+    options: [],
+    handler: runConfigPrint,
+  }),
+];
