@@ -3,12 +3,9 @@
  * as events. The sidecar must come up while NATS is down, so the first connect is our own
  * cancellable loop (see `start()`); after that nats.js reconnects by itself.
  */
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connect,
-  credsAuthenticator,
-  nkeyAuthenticator,
   type ConnectionOptions,
   type JetStreamClient,
   type JetStreamManager,
@@ -18,6 +15,7 @@ import type { NatsConfig } from '../config/schema.js';
 import { NetSyncError } from '../core/errors.js';
 import type { ConnectionListener, ConnectionState } from '../core/ports.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import { buildConnectionOptions } from './connection-options.js';
 import type { NatsMetrics } from './metrics.js';
 
 /** Options of {@link NatsConnector}. */
@@ -108,7 +106,7 @@ export class NatsConnector {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    this.options = await this.buildOptions();
+    this.options = await buildConnectionOptions(this.config, { connectTimeoutMs: this.connectTimeoutMs, pingIntervalMs: this.pingIntervalMs });
     if (await this.attempt()) return;
     this.loop = this.retryLoop();
   }
@@ -153,48 +151,6 @@ export class NatsConnector {
       await nc.close().catch(() => undefined);
     }
     this.setState('closed');
-  }
-
-  private async buildOptions(): Promise<ConnectionOptions> {
-    const c = this.config;
-    const o: ConnectionOptions = {
-      servers: c.servers,
-      name: c.name,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: c.reconnectWaitMs,
-      reconnectJitter: c.reconnectJitterMs,
-      reconnectJitterTLS: c.reconnectJitterMs,
-      // A rejected credential may be fixed server-side: keep trying, never give up.
-      ignoreAuthErrorAbort: true,
-      waitOnFirstConnect: false,
-      timeout: this.connectTimeoutMs,
-      pingInterval: this.pingIntervalMs,
-      maxPingOut: 2,
-      // nats.js otherwise captures a stack trace per request: ~40% of publish throughput.
-      noAsyncTraces: true,
-    };
-    if (c.user !== undefined) o.user = c.user;
-    if (c.pass !== undefined) o.pass = c.pass;
-    if (c.token !== undefined) o.token = c.token;
-    const authenticators = [];
-    if (c.nkeySeedFile !== undefined) {
-      const seed = (await readConfigFile(c.nkeySeedFile, 'nats.nkeySeedFile')).toString('utf8').trim();
-      authenticators.push(nkeyAuthenticator(new TextEncoder().encode(seed)));
-    }
-    if (c.credsFile !== undefined) {
-      authenticators.push(credsAuthenticator(new Uint8Array(await readConfigFile(c.credsFile, 'nats.credsFile'))));
-    }
-    if (authenticators.length > 0) o.authenticator = authenticators;
-    const { caFile, certFile, keyFile } = c.tls;
-    const tlsUrl = c.servers.some((s) => s.startsWith('tls://'));
-    if (caFile !== undefined || certFile !== undefined || keyFile !== undefined || tlsUrl) {
-      o.tls = {
-        ...(caFile === undefined ? {} : { caFile }),
-        ...(certFile === undefined ? {} : { certFile }),
-        ...(keyFile === undefined ? {} : { keyFile }),
-      };
-    }
-    return o;
   }
 
   // One pass over all servers. True when connected.
@@ -287,14 +243,6 @@ export class NatsConnector {
         this.log.error({ err: describe(err) }, 'nats state listener threw');
       }
     }
-  }
-}
-
-async function readConfigFile(path: string, field: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new NetSyncError('CONFIG_INVALID', `${field}: cannot read ${path}`, { cause: err, field });
   }
 }
 

@@ -10,6 +10,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetSyncError } from '../core/errors.js';
+import { reapOnExit } from './child-reaper.js';
 
 /** Debian's nats-server (v2.9.10 here). */
 export const NATS_SERVER_BINARY = '/usr/sbin/nats-server';
@@ -46,50 +47,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-// On a normal exit (or an unhandled signal) kill what we started, by PID.
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  const killAll = (): void => {
-    for (const child of live) {
-      try {
-        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    live.clear();
-  };
-  process.once('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    const onSignal = (): void => {
-      killAll();
-      // Only re-raise when nobody else handles the signal: then we were the only reason the
-      // default behaviour (exit) was suppressed.
-      if (process.listenerCount(sig) === 1) {
-        process.removeListener(sig, onSignal);
-        process.kill(process.pid, sig);
-      }
-    };
-    process.on(sig, onSignal);
-  }
-}
-
-// A watchdog `sh` that SIGKILLs `pid` when our end of its stdin pipe closes (we died).
-function spawnWatchdog(pid: number): ChildProcess {
-  const dog = spawn('/bin/sh', ['-c', 'read _ignored; kill -9 "$0" 2>/dev/null', String(pid)], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-    detached: true,
-  });
-  dog.on('error', () => undefined);
-  dog.unref();
-  (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  return dog;
-}
-
 /** One nats-server child process with JetStream on a loopback port. */
 export class NatsServerProcess {
   /** Loopback host the server listens on. */
@@ -97,7 +54,6 @@ export class NatsServerProcess {
   /** Last lines of the server's log (stderr), for diagnostics. */
   readonly logTail: string[] = [];
   private child: ChildProcess | undefined;
-  private dog: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private configFile = '';
   private readonly opts: NatsServerOptions;
@@ -175,18 +131,14 @@ export class NatsServerProcess {
   }
 
   private async launch(): Promise<void> {
-    installExitHook();
     const child = spawn(this.opts.binary ?? NATS_SERVER_BINARY, ['-c', this.configFile], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;
-    live.add(child);
-    if (child.pid !== undefined) this.dog = spawnWatchdog(child.pid);
+    reapOnExit(child);
     this.exited = new Promise((resolve) => {
       child.once('exit', () => {
-        live.delete(child);
         if (this.child === child) this.child = undefined;
-        this.killDog();
         resolve();
       });
     });
@@ -281,17 +233,6 @@ export class NatsServerProcess {
     await this.stop();
     // The work dir holds the config and, when we created it, the store dir.
     await rm(join(this.configFile, '..'), { recursive: true, force: true });
-  }
-
-  private killDog(): void {
-    const dog = this.dog;
-    this.dog = undefined;
-    if (dog?.pid === undefined) return;
-    try {
-      process.kill(dog.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
   }
 }
 

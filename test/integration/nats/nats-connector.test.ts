@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,22 @@ describe('NatsConnector', () => {
     const nats = await useNatsServer({ config: `authorization { users: [ { nkey: ${kp.getPublicKey()} } ] }` });
     const connector = await useConnector([nats.url], { nkeySeedFile: seedFile });
     expect(connector.state).toBe('connected');
+  });
+
+  it('connects over TLS with a CA file (server requires TLS)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'net-sync-tls-'));
+    const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=net-sync test CA');
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf');
+    const nats = await useNatsServer({ config: `tls { cert_file: "${join(dir, 'server.pem')}", key_file: "${join(dir, 'server.key')}" }` });
+    const connector = await useConnector([nats.url], { tls: { caFile: join(dir, 'ca.pem') } });
+    expect(connector.state).toBe('connected');
+    expect(connector.connection!.info?.tls_required).toBe(true);
+    // Without our CA the handshake fails, and start() still returns.
+    const untrusted = await useConnector([nats.url]);
+    expect(untrusted.state).toBe('connecting');
   });
 
   it('keeps trying with wrong credentials without blocking start()', async () => {

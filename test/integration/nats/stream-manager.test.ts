@@ -1,0 +1,118 @@
+import { readFile } from 'node:fs/promises';
+import { nanos } from 'nats';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { ConfigSchema } from '../../../src/config/schema.js';
+import { StreamSpecSchema, type StreamSpec } from '../../../src/core/stream-spec.js';
+import { StreamManager } from '../../../src/nats/stream-manager.js';
+import { useNatsCluster, useNatsServer } from '../../support/nats-fixture.js';
+import { useConnector } from './helpers.js';
+
+async function loadExample(file: string): Promise<StreamSpec[]> {
+  const doc = parse(await readFile(new URL(`../../../examples/${file}`, import.meta.url), 'utf8')) as { streams: unknown };
+  ConfigSchema.parse(doc); // the whole file is a valid net-sync config
+  return z.array(StreamSpecSchema).parse(doc.streams);
+}
+
+const spec = (over: Partial<StreamSpec> = {}): StreamSpec =>
+  StreamSpecSchema.parse({ name: 'CMDS', subjects: ['root.solar.command.>'], maxAge: '30d', maxBytes: '1GiB', ...over });
+
+describe('StreamManager', () => {
+  it('applies once, then a second apply is a no-op; verify catches a max-age changed behind its back', async () => {
+    const nats = await useNatsServer();
+    const connector = await useConnector([nats.url]);
+    const manager = new StreamManager({ connector });
+    const specs = [spec(), spec({ name: 'TEL', subjects: ['root.solar.telemetry.>'], maxAge: '1m', maxMsgsPerSubject: 10, discard: 'new' })];
+
+    expect((await manager.apply(specs, { dryRun: true })).map((r) => [r.diff.action, r.outcome])).toEqual([['create', 'planned'], ['create', 'planned']]);
+    expect(await connector.manager!.streams.names().next()).toEqual([]);
+
+    const first = await manager.apply(specs);
+    expect(first.map((r) => [r.diff.action, r.outcome])).toEqual([['create', 'applied'], ['create', 'applied']]);
+    const second = await manager.apply(specs);
+    expect(second.map((r) => [r.diff, r.outcome])).toEqual([[{ stream: 'CMDS', action: 'none' }, 'unchanged'], [{ stream: 'TEL', action: 'none' }, 'unchanged']]);
+    expect(await manager.verify(specs)).toEqual([]);
+
+    const info = await connector.manager!.streams.info('CMDS');
+    expect(info.config.max_age).toBe(nanos(30 * 86_400_000));
+    expect(info.config.max_bytes).toBe(1 << 30);
+    // TEL: 1 min max age lowers the 2 min duplicate window on the server; still no drift.
+    expect((await connector.manager!.streams.info('TEL')).config.duplicate_window).toBe(nanos(60_000));
+
+    await connector.manager!.streams.update('CMDS', { max_age: nanos(86_400_000) });
+    expect(await manager.verify(specs)).toEqual([
+      { stream: 'CMDS', action: 'update', drift: [{ field: 'maxAge', want: 30 * 86_400_000, have: 86_400_000 }] },
+    ]);
+    const fixed = await manager.apply(specs);
+    expect(fixed.map((r) => r.outcome)).toEqual(['applied', 'unchanged']);
+    expect(await manager.verify(specs)).toEqual([]);
+
+    await connector.manager!.streams.delete('TEL');
+    expect(await manager.verify(specs)).toEqual([{ stream: 'TEL', action: 'create' }]);
+  });
+
+  it('reports fields the server cannot change in place, and server refusals, without recreating', async () => {
+    const nats = await useNatsServer();
+    const connector = await useConnector([nats.url]);
+    const manager = new StreamManager({ connector });
+    await manager.apply([spec()]);
+    const [storage] = await manager.apply([spec({ storage: 'memory', maxAge: '1d' })]);
+    expect(storage!.outcome).toBe('failed');
+    expect(storage!.error).toMatchObject({ code: 'NATS_STREAM_CONFLICT', field: 'storage' });
+    expect(storage!.error!.message).toMatch(/storage cannot be changed in place \(file → memory\)/);
+    expect((await connector.manager!.streams.info('CMDS')).config.max_age).toBe(nanos(30 * 86_400_000)); // untouched
+
+    const [retention] = await manager.apply([spec({ retention: 'workqueue' })]);
+    expect(retention!.error).toMatchObject({ code: 'NATS_STREAM_CONFLICT', field: 'retention' });
+
+    // Overlapping subjects across streams: the server's reason comes back, other streams still apply.
+    const results = await manager.apply([
+      spec({ name: 'OVERLAP', subjects: ['root.solar.command.a.*'] }),
+      spec({ name: 'FINE', subjects: ['fine.>'] }),
+    ]);
+    expect(results[0]).toMatchObject({ outcome: 'failed', error: { code: 'NATS_STREAM_CONFLICT' } });
+    expect(results[0]!.error!.message).toMatch(/subjects overlap with an existing stream \(err_code 10065\)/);
+    expect(results[1]!.outcome).toBe('applied');
+
+    // R3 on a single server is refused by the server, reported, not thrown.
+    const [r3] = await manager.apply([spec({ name: 'R3', subjects: ['r3.>'], replicas: 3 })]);
+    expect(r3).toMatchObject({ outcome: 'failed', error: { code: 'NATS_STREAM_CONFLICT' } });
+  });
+
+  it('examples/seed-002.yaml and seed-004.yaml apply and verify on one server', async () => {
+    const nats = await useNatsServer();
+    const connector = await useConnector([nats.url]);
+    const manager = new StreamManager({ connector });
+    for (const file of ['seed-002.yaml', 'seed-004.yaml']) {
+      const specs = await loadExample(file);
+      // Both seeds name a NOTIFICATIONS stream: start clean for each file.
+      for (const name of await connector.manager!.streams.names().next()) await connector.manager!.streams.delete(name);
+      const applied = await manager.apply(specs);
+      expect(applied.filter((r) => r.outcome !== 'applied').map((r) => `${r.diff.stream}: ${r.error?.message}`)).toEqual([]);
+      expect(await manager.verify(specs)).toEqual([]);
+      expect((await manager.apply(specs)).every((r) => r.outcome === 'unchanged')).toBe(true);
+    }
+    const wq = await connector.manager!.streams.info('AUTH');
+    expect(wq.config.max_bytes).toBe(800 * 1024 * 1024);
+  });
+
+  it('examples/seed-003.yaml (R3, memory, workqueue with max msgs per subject) applies and verifies on a 3-node cluster', async () => {
+    const cluster = await useNatsCluster();
+    const connector = await useConnector(cluster.urls);
+    const manager = new StreamManager({ connector });
+    const specs = await loadExample('seed-003.yaml');
+    const applied = await manager.apply(specs);
+    expect(applied.filter((r) => r.outcome !== 'applied').map((r) => `${r.diff.stream}: ${r.error?.message}`)).toEqual([]);
+    expect(await manager.verify(specs)).toEqual([]);
+    expect((await manager.apply(specs)).every((r) => r.outcome === 'unchanged')).toBe(true);
+    const users = await connector.manager!.streams.info('USER_EVENTS');
+    expect(users.config.num_replicas).toBe(3);
+    expect(users.cluster?.replicas).toHaveLength(2);
+    const inbox = await connector.manager!.streams.info('AGENT_INBOX');
+    expect(inbox.config).toMatchObject({ retention: 'workqueue', storage: 'memory', max_msgs_per_subject: 1000, num_replicas: 1 });
+    // The seed as written (AGENT_EVENTS on choiros.agent.>) overlaps AGENT_INBOX: refused.
+    const [asWritten] = await manager.apply([{ ...specs[1]!, name: 'AGENT_EVENTS_SEED', subjects: ['choiros.agent.>'] }]);
+    expect(asWritten!.error!.message).toMatch(/subjects overlap/);
+  });
+});
