@@ -4,19 +4,29 @@
  *   const nats = await useNatsServer();          // nats.url, nats.restart(), nats.kill('SIGSTOP')…
  *   const cluster = await useNatsCluster();      // cluster.urls, cluster.servers[i]
  *
- * Each registers its own disposal: `onTestFinished` inside a test, `afterAll` otherwise. Vitest
- * runs both kinds of cleanup last-in, first-out.
+ * Each registers its own disposal: `onTestFinished` inside a test; otherwise (file top level,
+ * `beforeAll`) a file-level stack emptied by one `afterAll`. Both run last-in, first-out.
  */
 import { afterAll, onTestFinished } from 'vitest';
 import { startNatsCluster, type NatsCluster, type NatsClusterOptions } from '../../src/nats/nats-cluster.js';
 import { NatsServerProcess, type NatsServerOptions } from '../../src/nats/nats-server-process.js';
+
+// An afterAll registered while a beforeAll runs is silently dropped by vitest, so file-level
+// cleanups go on a stack that one afterAll, registered when a test file imports this module
+// (vitest isolates modules per file), empties.
+const fileCleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  const errors: unknown[] = [];
+  for (let c = fileCleanups.pop(); c !== undefined; c = fileCleanups.pop()) await c().catch((e: unknown) => errors.push(e));
+  if (errors.length > 0) throw errors[0];
+});
 
 /** Registers `cleanup` for the current test, or for the file when called outside a test. */
 export function registerCleanup(cleanup: () => Promise<void>): void {
   try {
     onTestFinished(cleanup);
   } catch {
-    afterAll(cleanup);
+    fileCleanups.push(cleanup);
   }
 }
 

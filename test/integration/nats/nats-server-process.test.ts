@@ -1,8 +1,20 @@
 import { connect } from 'nats';
 import { describe, expect, it } from 'vitest';
+import type { NatsServerProcess } from '../../../src/nats/nats-server-process.js';
 import { useNatsCluster, useNatsServer } from '../../support/nats-fixture.js';
 
+let fromEarlierTest: NatsServerProcess | undefined;
+
 describe('NatsServerProcess', () => {
+  it('fixture: a server started in a test…', async () => {
+    fromEarlierTest = await useNatsServer();
+    expect(fromEarlierTest.running).toBe(true);
+  });
+
+  it('…is disposed when that test finishes', () => {
+    expect(fromEarlierTest?.running).toBe(false);
+  });
+
   it('starts with JetStream, restarts on the same port and store, stops by PID twice', async () => {
     const nats = await useNatsServer({ httpPort: true });
     const nc = await connect({ servers: nats.url });
