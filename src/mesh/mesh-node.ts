@@ -18,6 +18,7 @@ import { silentLogger, type Logger } from '../observability/logger.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { buildLibp2p, type MeshLibp2p } from './libp2p-factory.js';
 import type { MeshMetrics, PublishFailureLabel } from './metrics.js';
+import { StaleConnectionGuard } from './stale-connections.js';
 import { StaticPeerKeeper, type StaticPeer } from './static-peers.js';
 
 /** Options of {@link MeshNode}. */
@@ -95,6 +96,7 @@ export class MeshNode implements Gossip {
     pubsub.topicValidators.set(this.topic, (_from, msg) => this.validate(msg));
     pubsub.addEventListener('message', (evt) => this.deliver(evt.detail));
     node.addEventListener('peer:connect', () => this.refreshGauges());
+    node.addEventListener('connection:open', new StaleConnectionGuard(node, this.log, this.opts.metrics).onConnectionOpen);
     node.addEventListener('peer:disconnect', (evt) => {
       this.keeper?.notifyDisconnected(evt.detail.toString());
       this.refreshGauges();

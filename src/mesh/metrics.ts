@@ -24,6 +24,8 @@ export interface MeshMetrics {
   meshPeers: Gauge;
   /** Dials of configured static peers by outcome (`connected`, `failed`). */
   redials: Counter<'outcome'>;
+  /** Half-open connections aborted because the peer answered on a newer one. */
+  staleConnections: Counter;
 }
 
 /** Registers the mesh adapter's metrics on `register`. Label values are pre-initialised to 0. */
@@ -62,6 +64,11 @@ export function createMeshMetrics(register: Registry): MeshMetrics {
       name: 'net_sync_mesh_redials_total',
       help: 'Dials of configured static peers by outcome (connected, failed)',
       labelNames: ['outcome'],
+      registers: [register],
+    }),
+    staleConnections: new Counter({
+      name: 'net_sync_mesh_stale_connections_total',
+      help: 'Half-open connections aborted because the peer came back on a newer connection',
       registers: [register],
     }),
   };

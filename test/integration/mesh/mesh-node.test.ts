@@ -8,6 +8,15 @@ import { addrOf, counter, disposeAll, heartbeat, startEvilNode, startNode, type 
 
 afterEach(disposeAll);
 
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
 const ULID = '01J9ZQ4Y6T8K3M5N7P9R1S2T3V';
 
 async function trio(): Promise<[TestNode, TestNode, TestNode]> {
@@ -60,6 +69,30 @@ describe('MeshNode over TCP', () => {
     expect(await counter(a, 'net_sync_gossip_messages_total', { direction: 'out', kind: 'intent.propose' })).toBe(1);
     expect(await a.node.ping(b.node.peerId)).toBeGreaterThanOrEqual(0);
     await waitFor(() => a.node.meshPeers().length === 2, 'a grafts b and c');
+  });
+
+  test('mutual static peers dialling at once keep their healthy duplicate connections', async () => {
+    const { generateIdentity } = await import('../../../src/mesh/identity.js');
+    const [ka, kb] = [await generateIdentity(), await generateIdentity()];
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
+    const [pa, pb] = [await freePort(), await freePort()];
+    const addrA = `/ip4/127.0.0.1/tcp/${pa}/p2p/${peerIdFromPrivateKey(ka).toString()}`;
+    const addrB = `/ip4/127.0.0.1/tcp/${pb}/p2p/${peerIdFromPrivateKey(kb).toString()}`;
+    // The same shared list on both: each drops its own entry and dials the other.
+    const [a, b] = await Promise.all([
+      startNode({ key: ka, listen: [`/ip4/127.0.0.1/tcp/${pa}`], peers: [addrA, addrB] }),
+      startNode({ key: kb, listen: [`/ip4/127.0.0.1/tcp/${pb}`], peers: [addrA, addrB] }),
+    ]);
+    await waitFor(async () => {
+      await a.node.publish(heartbeat(a.node.peerId)).catch(() => undefined);
+      return b.received.length > 0;
+    }, 'b hears a', 10_000, 50);
+    await waitFor(async () => {
+      await b.node.publish(heartbeat(b.node.peerId)).catch(() => undefined);
+      return a.received.length > 0;
+    }, 'a hears b', 10_000, 50);
+    expect(await counter(a, 'net_sync_mesh_stale_connections_total')).toBe(0);
+    expect(await counter(b, 'net_sync_mesh_stale_connections_total')).toBe(0);
   });
 
   test('publish failures are MESH_PUBLISH with the cause kept; wrong author is INPUT_INVALID', async () => {
