@@ -129,7 +129,9 @@ export interface Gossip {
   readonly peerId: string;
   /**
    * Publishes one envelope to the topic. Rejects with MESH_PUBLISH (cause kept) when it is
-   * oversized, when no peer is subscribed, or when the node is not started; ABORTED on `signal`.
+   * oversized, when no peer is subscribed, or when the node is not started; INPUT_INVALID when
+   * the envelope does not conform or names another author than this node; ABORTED when `signal`
+   * is already aborted (a started publish is not cancellable: it is one local enqueue).
    */
   publish(envelope: Envelope, signal?: AbortSignal): Promise<void>;
   /**

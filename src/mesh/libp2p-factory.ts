@@ -45,9 +45,13 @@ export interface Libp2pFactoryOptions {
  * A full hash, not a 32-bit one: a collision here drops a distinct message silently.
  */
 export function fastMsgId(msg: { from?: Uint8Array; seqno?: Uint8Array; data?: Uint8Array }): string {
+  const from = msg.from ?? new Uint8Array();
+  const seqno = msg.seqno ?? new Uint8Array();
   const h = createHash('sha256');
-  h.update(msg.from ?? new Uint8Array());
-  h.update(msg.seqno ?? new Uint8Array());
+  // Length-prefixed, so that no two (from, seqno) splits of the same bytes collide.
+  h.update(Uint8Array.of(from.length & 0xff, seqno.length & 0xff));
+  h.update(from);
+  h.update(seqno);
   h.update(msg.data ?? new Uint8Array());
   return h.digest('base64');
 }
