@@ -107,13 +107,24 @@ export class NatsConnector {
     if (this.started) return;
     this.started = true;
     this.options = await buildConnectionOptions(this.config, { connectTimeoutMs: this.connectTimeoutMs, pingIntervalMs: this.pingIntervalMs });
-    if (await this.attempt()) return;
-    this.loop = this.retryLoop();
+    let firstDone!: () => void;
+    const first = new Promise<void>((resolve) => (firstDone = resolve));
+    // stop() awaits `loop`, so it also waits for a first attempt still in flight.
+    this.loop = (async () => {
+      const ok = await this.attempt();
+      firstDone();
+      if (!ok) await this.retryLoop();
+    })();
+    await first;
   }
 
-  /** Resolves once connected; rejects with ABORTED on `signal` or NATS_TIMEOUT after `timeoutMs`. */
+  /**
+   * Resolves once connected; rejects with ABORTED on `signal`, NATS_TIMEOUT after `timeoutMs`
+   * (default 30 s), or NATS_DISCONNECTED once stopped.
+   */
   async waitConnected(timeoutMs = 30_000, signal?: AbortSignal): Promise<void> {
     if (this.current === 'connected') return;
+    if (this.current === 'closed') throw new NetSyncError('NATS_DISCONNECTED', 'NATS connector stopped');
     await new Promise<void>((resolve, reject) => {
       const done = (err?: NetSyncError): void => {
         clearTimeout(timer);
@@ -163,11 +174,13 @@ export class NatsConnector {
       this.log.warn({ err: describe(err), servers: this.config.servers }, 'nats connect failed');
       return false;
     }
+    // checkAPI: false — no round trip here; JetStream may be starting (cluster elections).
+    const jsm = await nc.jetstreamManager({ checkAPI: false, timeout: this.config.publishTimeoutMs });
     if (this.abort.signal.aborted) {
       await nc.close().catch(() => undefined);
       return false;
     }
-    await this.adopt(nc);
+    this.adopt(nc, jsm);
     return true;
   }
 
@@ -183,9 +196,8 @@ export class NatsConnector {
     }
   }
 
-  private async adopt(nc: NatsConnection): Promise<void> {
-    // checkAPI: false — no round trip here; JetStream may be starting (cluster elections).
-    this.jsm = await nc.jetstreamManager({ checkAPI: false, timeout: this.config.publishTimeoutMs });
+  private adopt(nc: NatsConnection, jsm: JetStreamManager): void {
+    this.jsm = jsm;
     this.js = nc.jetstream({ timeout: this.config.publishTimeoutMs });
     this.nc = nc;
     this.lastErr = undefined;

@@ -21,7 +21,10 @@ export interface NatsServerOptions {
   port?: number;
   /** JetStream store dir. Default: a new temp dir, removed by `dispose()`. */
   storeDir?: string;
-  /** Extra config text appended to the generated file (auth, tls, max_payload, cluster…). */
+  /**
+   * Extra config text appended to the generated file (authorization, tls, max_payload,
+   * cluster…). `host`, `port`, `server_name`, `jetstream` and `http` are generated: don't repeat them.
+   */
   config?: string;
   /** Monitoring port: a number, `true` for a free one, or off (default). */
   httpPort?: number | boolean;
@@ -219,7 +222,11 @@ export class NatsServerProcess {
     clearTimeout(timer);
   }
 
-  /** Starts the server again on the same port, store dir and config (stopping it first if needed). */
+  /**
+   * Starts the server again on the same port, store dir and config (stopping it first if
+   * needed). Resolves when this server is ready; in a cluster, stream leaders may still be
+   * electing then, so wait on the condition you need.
+   */
   async restart(): Promise<void> {
     if (this.disposed) throw new NetSyncError('INTERNAL', 'nats-server process was disposed');
     await this.stop();

@@ -91,12 +91,17 @@ describe('NatsConnector', () => {
     expect(seen.at(-1)).toBe('closed');
   });
 
+  it('waitConnected times out with NATS_TIMEOUT while NATS is away', async () => {
+    const connector = await useConnector([`nats://127.0.0.1:${await freePort()}`]);
+    await expect(connector.waitConnected(200)).rejects.toMatchObject({ code: 'NATS_TIMEOUT' });
+  });
+
   it('stop() ends the first-connect loop', async () => {
     const port = await freePort();
     const connector = new NatsConnector({ config: natsConfig([`nats://127.0.0.1:${port}`]) });
     await connector.start();
     await connector.stop();
     expect(connector.state).toBe('closed');
-    await expect(connector.waitConnected(100)).rejects.toMatchObject({ code: 'NATS_TIMEOUT' });
+    await expect(connector.waitConnected(100)).rejects.toMatchObject({ code: 'NATS_DISCONNECTED' });
   });
 });
