@@ -12,6 +12,8 @@ export async function locateRows(
   rows: readonly OutboxRow[],
   skewMs: number,
   signal?: AbortSignal,
+  /** Scan from this wall-clock time instead of from each subject's oldest row. */
+  fromMs?: number,
 ): Promise<Map<string, StreamLocation>> {
   const bySubject = new Map<string, OutboxRow[]>();
   for (const row of rows) {
@@ -21,7 +23,7 @@ export async function locateRows(
   }
   const found = new Map<string, StreamLocation>();
   for (const [subject, list] of bySubject) {
-    const sinceMs = Math.min(...list.map((r) => r.firstAttemptAtMs ?? r.createdAtMs)) - skewMs;
+    const sinceMs = fromMs ?? list.reduce((min, r) => Math.min(min, r.firstAttemptAtMs ?? r.createdAtMs), Infinity) - skewMs;
     const ids = new Set(list.map((r) => r.correlationId));
     const hits = await reader.findMsgIds(subject, Math.max(0, sinceMs), ids, signal);
     for (const [id, loc] of hits) found.set(id, loc);

@@ -26,6 +26,8 @@ export interface ReconcileOptions {
   dryRun: boolean;
   /** Also check committed rows against the stream (acknowledged-but-lost detection). */
   verify: boolean;
+  /** Scan the stream from this wall-clock time instead of from the oldest row's time. */
+  scanFromMs?: number;
   /** First sequence per stream, to tell retention from loss. */
   firstSeq?: (stream: string) => Promise<number | undefined>;
   /** Progress callback: phase and rows done/total. */
@@ -81,7 +83,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
     const rows = loadRows(outbox, states);
     opts.onProgress?.('scan', 0, rows.length);
     const lookup = rows.filter((r) => r.state !== 'dead');
-    const found = await locateRows(opts.reader, lookup, opts.scanSkewMs, opts.signal);
+    const found = await locateRows(opts.reader, lookup, opts.scanSkewMs, opts.signal, opts.scanFromMs);
     opts.onProgress?.('scan', rows.length, rows.length);
     const firstSeq = await firstSeqs(opts, rows.filter((r) => r.state === 'committed' && !found.has(r.correlationId)));
     const plan = planReconcile(rows, found, firstSeq);

@@ -1,24 +1,77 @@
 /**
  * `net-sync reconcile`: aligns the outbox with the stream: rows found in JetStream are marked
- * committed without republishing, the rest are published.
+ * committed without republishing, the rest are published; `--verify` also checks committed
+ * rows are still there. Exit 0 when aligned, 1 when anything is unresolved.
  */
+import { SingleBar, Presets } from 'cli-progress';
+import { SqliteOutbox } from '../../buffer/index.js';
+import { reconcile, type ReconcileReport } from '../../reconcile/reconciler.js';
+import { SystemClock } from '../../runtime/system-clock.js';
+import { openAdminSession } from '../../service/admin-session.js';
 import type { CommandContext } from '../command-context.js';
-import { notImplemented } from './not-implemented.js';
 
 /** Options of `net-sync reconcile` (parsed and validated by the CLI; see src/cli/registry.ts). */
 export interface ReconcileOptions {
   /** --dry-run: print the plan, change nothing. */
   dryRun: boolean;
-  /** --verify: afterwards check every outbox row is in the stream exactly once; 1 if not. */
+  /** --verify: also check committed rows are still in the stream; 1 if any were lost. */
   verify: boolean;
   /** --since: scan the stream from this long ago (ms) instead of from the oldest uncertain row. */
   sinceMs?: number;
 }
 
-// wired by the service owner: replace this body with the real run; return 0 ok / 1 failure,
-// print results through ctx.out (ctx.out.result(doc, render) covers --json and humans).
 /** Runs `net-sync reconcile`; returns the exit code. */
 export async function runReconcile(ctx: CommandContext, options: ReconcileOptions): Promise<number> {
-  void options;
-  return notImplemented(ctx, 'reconcile');
+  const clock = new SystemClock();
+  const outbox = SqliteOutbox.open({ ...ctx.config.buffer, logger: ctx.logger });
+  const bar = ctx.tty && !ctx.json ? new SingleBar({ format: '{phase} [{bar}] {value}/{total}', hideCursor: true }, Presets.shades_classic) : null;
+  try {
+    const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
+    try {
+      let phase = '';
+      const report = await reconcile({
+        outbox, publisher: session.publisher, reader: session.reader, clock, logger: ctx.logger,
+        leaseOwner: `reconcile:${process.pid}`, scanSkewMs: ctx.config.commit.scanSkewMs, window: ctx.config.commit.window,
+        batchRows: ctx.config.commit.batchRows, dryRun: options.dryRun, verify: options.verify, firstSeq: session.firstSeq,
+        ...(options.sinceMs === undefined ? {} : { scanFromMs: clock.now() - options.sinceMs }),
+        signal: ctx.signal,
+        onProgress: (p, done, total) => {
+          if (bar === null) return;
+          if (p !== phase) {
+            if (phase !== '') bar.stop();
+            phase = p;
+            bar.start(total, done, { phase: p });
+          } else bar.update(done);
+        },
+      });
+      bar?.stop();
+      print(ctx, report);
+      return report.aligned ? 0 : 1;
+    } finally {
+      await session.close();
+    }
+  } finally {
+    bar?.stop();
+    await outbox.close();
+  }
+}
+
+function print(ctx: CommandContext, r: ReconcileReport): void {
+  ctx.out.result(r, () => {
+    ctx.out.table(['figure', 'value'], [
+      ['rows examined', r.examined],
+      ['found in stream (marked committed, not republished)', r.foundInStream],
+      [r.dryRun ? 'would publish' : 'published', r.published],
+      ['unresolved', r.unresolved],
+      ['verified committed', r.verified],
+      ['acknowledged but lost', r.lost.length],
+      ['removed by retention', r.retentionExpired],
+      ['dead (refused by NATS)', r.dead.length],
+    ]);
+    for (const d of r.dead) ctx.out.text(`dead ${d.correlationId} ${d.subject}: ${d.reason}`);
+    for (const l of r.lost) ctx.out.text(`LOST ${l.correlationId} ${l.subject} ${l.stream ?? '?'}#${l.seq ?? '?'} (${l.kind})`);
+    if (r.deferredTo !== null) ctx.out.text(`publishing deferred to ${r.deferredTo}, which holds the publisher lease`);
+    if (r.publishError !== null) ctx.out.text(`publishing stopped: ${r.publishError}`);
+    ctx.out.text(r.aligned ? 'aligned: the outbox and the stream agree' : 'NOT aligned');
+  });
 }

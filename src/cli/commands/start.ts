@@ -1,19 +1,40 @@
 /**
  * `net-sync start`: runs the sidecar (HTTP API, outbox committer, mesh and telemetry scout
- * when enabled) until SIGINT/SIGTERM, then stops in reverse order.
+ * when enabled) until SIGINT/SIGTERM, then stops in reverse order within a bounded time.
  */
+import { Sidecar } from '../../service/sidecar.js';
 import type { CommandContext } from '../command-context.js';
-import { notImplemented } from './not-implemented.js';
 
 /** Options of `net-sync start` (parsed and validated by the CLI; see src/cli/registry.ts). */
 export interface StartOptions {
-  // none yet: start reads everything from config
+  // none: start reads everything from config
 }
 
-// wired by the service owner: replace this body with the real run; return 0 ok / 1 failure,
-// print results through ctx.out (ctx.out.result(doc, render) covers --json and humans).
-/** Runs `net-sync start`; returns the exit code. */
+/** How long SIGTERM may take to drain in-flight publishes before we exit anyway. */
+const DRAIN_TIMEOUT_MS = 15_000;
+
+/** Runs `net-sync start`; returns the exit code once stopped by a signal. */
 export async function runStart(ctx: CommandContext, options: StartOptions): Promise<number> {
   void options;
-  return notImplemented(ctx, 'start');
+  const sidecar = await Sidecar.create(ctx.config, ctx.logger);
+  try {
+    await sidecar.start();
+  } catch (err) {
+    await sidecar.stop();
+    throw err;
+  }
+  ctx.out.result({ started: true, peerId: sidecar.peerId, api: sidecar.api.boundAddress, nats: sidecar.connector.state }, () => {
+    ctx.out.text(`net-sync ${sidecar.peerId} listening on http://${sidecar.api.boundAddress} (NATS ${sidecar.connector.state})`);
+  });
+  await new Promise<void>((resolve) => {
+    if (ctx.signal.aborted) resolve();
+    else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS).unref());
+  const outcome = await Promise.race([sidecar.stop().then(() => 'stopped' as const), timeout]);
+  if (outcome === 'timeout') {
+    ctx.logger.error({ timeoutMs: DRAIN_TIMEOUT_MS }, 'drain timed out; rows in flight stay in-flight and are looked up on restart');
+    return 1;
+  }
+  return 0;
 }

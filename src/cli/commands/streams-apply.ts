@@ -1,20 +1,32 @@
 /**
- * `net-sync streams apply`: creates or updates the declared streams (`streams` in config) so
- * the server matches them; idempotent.
+ * `net-sync streams apply [--dry-run]`: creates or updates the configured streams; idempotent,
+ * prints the diff. Exit 1 when any stream could not be applied.
  */
+import { openAdminSession } from '../../service/admin-session.js';
 import type { CommandContext } from '../command-context.js';
-import { notImplemented } from './not-implemented.js';
+import { diffRows } from './streams-verify.js';
 
-/** Options of `net-sync streams apply` (parsed and validated by the CLI; see src/cli/registry.ts). */
+/** Options of `net-sync streams apply`. */
 export interface StreamsApplyOptions {
   /** --dry-run: print the diff, change nothing. */
   dryRun: boolean;
 }
 
-// wired by the service owner: replace this body with the real run; return 0 ok / 1 failure,
-// print results through ctx.out (ctx.out.result(doc, render) covers --json and humans).
 /** Runs `net-sync streams apply`; returns the exit code. */
 export async function runStreamsApply(ctx: CommandContext, options: StreamsApplyOptions): Promise<number> {
-  void options;
-  return notImplemented(ctx, 'streams apply');
+  const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
+  try {
+    const results = await session.streams.apply(ctx.config.streams, { dryRun: options.dryRun });
+    const failed = results.filter((r) => r.outcome === 'failed');
+    const doc = {
+      dryRun: options.dryRun,
+      streams: results.map((r) => ({ ...r.diff, outcome: r.outcome, ...(r.error === undefined ? {} : { error: r.error.message }) })),
+    };
+    ctx.out.result(doc, () => {
+      ctx.out.table(['stream', 'action', 'outcome', 'field', 'want', 'have'], results.flatMap((r) => diffRows(r.diff, r.outcome, r.error?.message)));
+    });
+    return failed.length > 0 ? 1 : 0;
+  } finally {
+    await session.close();
+  }
 }

@@ -1,19 +1,38 @@
 /**
- * `net-sync streams verify`: compares the declared streams with the server; exits 1 on any
- * drift or missing stream.
+ * `net-sync streams verify`: compares the configured streams with the server and lists drift.
+ * Exit 1 when any stream is missing or differs.
  */
+import type { StreamDiff } from '../../core/stream-spec.js';
+import { openAdminSession } from '../../service/admin-session.js';
 import type { CommandContext } from '../command-context.js';
-import { notImplemented } from './not-implemented.js';
+import type { Cell } from '../output.js';
 
-/** Options of `net-sync streams verify` (parsed and validated by the CLI; see src/cli/registry.ts). */
+/** Options of `net-sync streams verify`. */
 export interface StreamsVerifyOptions {
-  // none yet: the desired streams come from config
+  // none
 }
 
-// wired by the service owner: replace this body with the real run; return 0 ok / 1 failure,
-// print results through ctx.out (ctx.out.result(doc, render) covers --json and humans).
+/** Table rows for one diff: one per drifting field, or one summary row. */
+export function diffRows(diff: StreamDiff, outcome: string, error?: string): Cell[][] {
+  if (diff.action === 'update') {
+    return diff.drift.map((d) => [diff.stream, 'update', outcome, d.field, JSON.stringify(d.want), JSON.stringify(d.have)]);
+  }
+  return [[diff.stream, diff.action, error === undefined ? outcome : `${outcome}: ${error}`, '', '', '']];
+}
+
 /** Runs `net-sync streams verify`; returns the exit code. */
 export async function runStreamsVerify(ctx: CommandContext, options: StreamsVerifyOptions): Promise<number> {
   void options;
-  return notImplemented(ctx, 'streams verify');
+  const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
+  try {
+    const diffs = await session.streams.verify(ctx.config.streams);
+    const drift = diffs.filter((d) => d.action !== 'none');
+    ctx.out.result({ ok: drift.length === 0, streams: diffs }, () => {
+      ctx.out.table(['stream', 'action', 'status', 'field', 'want', 'have'], diffs.flatMap((d) => diffRows(d, d.action === 'none' ? 'ok' : 'drift')));
+      ctx.out.text(drift.length === 0 ? 'streams match the spec' : `${drift.length} stream(s) drift from the spec`);
+    });
+    return drift.length === 0 ? 0 : 1;
+  } finally {
+    await session.close();
+  }
 }

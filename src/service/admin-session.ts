@@ -1,0 +1,45 @@
+/**
+ * A short-lived NATS session for operator commands (`reconcile`, `streams`, `verify`): one
+ * connection, the publisher, the reader and the stream manager, closed together.
+ */
+import type { Config } from '../config/schema.js';
+import { NetSyncError } from '../core/errors.js';
+import { JetStreamPublisher, JetStreamReader, NatsConnector, StreamManager } from '../nats/index.js';
+import type { Logger } from '../observability/logger.js';
+
+/** Connected parts for one operator command. */
+export interface AdminSession {
+  connector: NatsConnector;
+  publisher: JetStreamPublisher;
+  reader: JetStreamReader;
+  streams: StreamManager;
+  /** First sequence still held by `stream`, or undefined when the stream is unknown. */
+  firstSeq(stream: string): Promise<number | undefined>;
+  close(): Promise<void>;
+}
+
+/** Connects, waiting up to `timeoutMs`; throws NATS_DISCONNECTED naming the servers on failure. */
+export async function openAdminSession(config: Config, logger: Logger, timeoutMs = 10_000, signal?: AbortSignal): Promise<AdminSession> {
+  const connector = new NatsConnector({ config: config.nats, logger });
+  await connector.start();
+  try {
+    await connector.waitConnected(timeoutMs, signal);
+  } catch (err) {
+    await connector.stop();
+    throw new NetSyncError('NATS_DISCONNECTED', `could not reach NATS at ${config.nats.servers.join(', ')} within ${timeoutMs} ms`, { cause: err });
+  }
+  return {
+    connector,
+    publisher: new JetStreamPublisher({ connector, timeoutMs: config.nats.publishTimeoutMs, logger }),
+    reader: new JetStreamReader({ connector }),
+    streams: new StreamManager({ connector, logger }),
+    firstSeq: async (stream) => {
+      try {
+        return (await connector.manager!.streams.info(stream)).state.first_seq;
+      } catch {
+        return undefined;
+      }
+    },
+    close: () => connector.stop(),
+  };
+}

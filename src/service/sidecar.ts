@@ -1,0 +1,170 @@
+/**
+ * The composition root: config, then adapters, then use cases. Start in order, stop in
+ * reverse. One Sidecar is one `net-sync start`.
+ */
+import { randomBytes } from 'node:crypto';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { monotonicFactory } from 'ulid';
+import { ApiServer, type ApiBackend, type IntentView } from '../api/index.js';
+import { createBridgeMetrics } from '../bridge/metrics.js';
+import { IntentIntake } from '../bridge/intent-intake.js';
+import { OutboxCommitter } from '../bridge/outbox-committer.js';
+import { createBufferMetrics, SqliteOutbox } from '../buffer/index.js';
+import type { Config } from '../config/schema.js';
+import type { CommandBody } from '../core/command-message.js';
+import type { OutboxRow } from '../core/intent.js';
+import { loadOrCreateIdentity } from '../mesh/identity.js';
+import { createNatsMetrics, JetStreamPublisher, JetStreamReader, NatsConnector, StreamManager } from '../nats/index.js';
+import type { Logger } from '../observability/logger.js';
+import { registerOutboxGauges } from '../observability/outbox-gauges.js';
+import { SystemClock } from '../runtime/system-clock.js';
+import { ReadyPublisher } from './ready-publisher.js';
+
+/** A running sidecar's parts, for the CLI, the demo, tests and benchmarks. */
+export class Sidecar {
+  readonly clock = new SystemClock();
+  readonly registry = new Registry();
+  readonly outbox: SqliteOutbox;
+  readonly connector: NatsConnector;
+  readonly publisher: ReadyPublisher;
+  readonly reader: JetStreamReader;
+  readonly streams: StreamManager;
+  readonly committer: OutboxCommitter;
+  readonly intake: IntentIntake;
+  readonly api: ApiServer;
+  private stopping: Promise<void> | null = null;
+  private ensuring: Promise<void> | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  private constructor(readonly config: Config, readonly peerId: string, private readonly log: Logger) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'net_sync_process_' });
+    const bridgeMetrics = createBridgeMetrics(this.registry);
+    this.outbox = SqliteOutbox.open({ ...config.buffer, logger: log, metrics: createBufferMetrics(this.registry) });
+    registerOutboxGauges(this.registry, this.outbox, this.clock);
+    this.connector = new NatsConnector({ config: config.nats, logger: log, metrics: createNatsMetrics(this.registry) });
+    this.publisher = new ReadyPublisher(new JetStreamPublisher({ connector: this.connector, timeoutMs: config.nats.publishTimeoutMs, logger: log }));
+    this.reader = new JetStreamReader({ connector: this.connector });
+    this.streams = new StreamManager({ connector: this.connector, logger: log });
+    this.committer = new OutboxCommitter({
+      outbox: this.outbox, publisher: this.publisher, reader: this.reader, clock: this.clock, logger: log.child({ component: 'committer' }),
+      metrics: bridgeMetrics, window: config.commit.window, batchRows: config.commit.batchRows, scanSkewMs: config.commit.scanSkewMs,
+      backoff: { baseMs: config.commit.backoffBaseMs, maxMs: config.commit.backoffMaxMs, minMs: 10 }, leaseOwner: `sidecar:${peerId}`,
+    });
+    const newId = monotonicFactory();
+    this.intake = new IntentIntake({
+      outbox: this.outbox, clock: this.clock, origin: peerId, metrics: bridgeMetrics,
+      limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
+      newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex'), onAccepted: () => this.committer.wake(),
+    });
+    this.api = new ApiServer({ listen: config.api.listen, token: config.api.token, maxPayloadBytes: config.api.maxPayloadBytes, backend: this.backend(), logger: log });
+    this.committer.on('intent:committed', (rows) => { for (const r of rows) this.api.events.publish('intent:committed', { correlationId: r.correlationId, state: 'committed', stream: r.stream, streamSeq: r.seq }); });
+    this.committer.on('intent:dead', (rows) => { for (const r of rows) this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason }); });
+  }
+
+  /** Builds the parts; opens the outbox and loads (or creates) the identity. */
+  static async create(config: Config, log: Logger): Promise<Sidecar> {
+    const identity = await loadOrCreateIdentity(config.mesh.keyFile);
+    if (identity.created) log.info({ keyFile: config.mesh.keyFile, peerId: identity.peerId }, 'created identity');
+    return new Sidecar(config, identity.peerId, log);
+  }
+
+  /** Starts NATS (without waiting for it), the committer and the API. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.connector.onState((s) => {
+      if (s === 'connected') void this.ensureStreams();
+    });
+    await this.connector.start();
+    if (this.connector.state === 'connected') await this.ensureStreams();
+    await this.ensuring;
+    this.committer.start();
+    await this.api.start();
+    this.log.info({ peerId: this.peerId, api: this.api.boundAddress, nats: this.connector.state }, 'sidecar started');
+  }
+
+  /** Stops the API, drains the committer, closes NATS and the outbox. Safe twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.unsubscribe?.();
+      await this.api.stop();
+      await this.committer.stop();
+      await this.connector.stop();
+      await this.outbox.close();
+      this.log.info({}, 'sidecar stopped');
+    })();
+    return this.stopping;
+  }
+
+  // Creates missing streams on every (re)connect; existing streams are left to `streams apply`.
+  private ensureStreams(): Promise<void> {
+    this.ensuring ??= this.checkStreams().finally(() => (this.ensuring = null));
+    return this.ensuring;
+  }
+
+  private async checkStreams(): Promise<void> {
+    try {
+      const plan = await this.streams.plan(this.config.streams);
+      const missing = this.config.streams.filter((_, i) => plan[i]?.action === 'create');
+      if (missing.length > 0) {
+        const results = await this.streams.apply(missing);
+        this.log.info({ created: results.filter((r) => r.outcome === 'applied').map((r) => r.diff.stream) }, 'created missing streams');
+      }
+      const drifted = plan.filter((d) => d.action === 'update').map((d) => d.stream);
+      if (drifted.length > 0) this.log.warn({ streams: drifted }, 'streams drift from the spec; run `net-sync streams apply`');
+      this.publisher.open();
+    } catch (err) {
+      this.log.warn({ err }, 'could not check streams; will retry on the next connect');
+    }
+  }
+
+  private backend(): ApiBackend {
+    return {
+      acceptIntent: (body, tp) => this.intake.accept(body, tp),
+      getIntent: (id) => {
+        const row = this.outbox.get(id);
+        return row === undefined ? undefined : intentView(row);
+      },
+      readiness: () => {
+        const nats = this.publisher.state === 'connected';
+        return { ready: nats, checks: { nats: nats ? true : this.connector.state } };
+      },
+      metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
+      status: async () => this.status(),
+    };
+  }
+
+  /** A snapshot for `net-sync status`. */
+  status(): Record<string, unknown> {
+    const oldest = this.outbox.oldestPendingCreatedAtMs();
+    return {
+      peerId: this.peerId,
+      nats: { state: this.connector.state, streamsReady: this.publisher.state === 'connected', servers: this.config.nats.servers },
+      outbox: { command: this.outbox.counts('command'), telemetry: this.outbox.counts('telemetry') },
+      oldestPendingAgeMs: oldest === null ? 0 : Math.max(0, this.clock.now() - oldest),
+    };
+  }
+}
+
+const decoder = new TextDecoder();
+
+/** The API view of an outbox row. */
+export function intentView(row: OutboxRow): IntentView {
+  let endorsements: IntentView['endorsements'] = [];
+  try {
+    endorsements = (JSON.parse(decoder.decode(row.body)) as CommandBody).endorsements ?? [];
+  } catch {
+    // Telemetry rows carry no endorsements.
+  }
+  return {
+    correlationId: row.correlationId,
+    state: row.state,
+    subject: row.subject,
+    ...(row.streamSeq === null ? {} : { streamSeq: row.streamSeq }),
+    ...(row.stream === null ? {} : { stream: row.stream }),
+    endorsements,
+    attempts: row.attempts,
+    ...(row.lastError === null ? {} : { lastError: row.lastError }),
+    ...(row.reason === null ? {} : { reason: row.reason }),
+    createdAt: new Date(row.createdAtMs).toISOString(),
+    ...(row.committedAtMs === null ? {} : { committedAt: new Date(row.committedAtMs).toISOString() }),
+  };
+}
