@@ -16,6 +16,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['./test/support/global-build.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
           // Real servers on 2 cores: run files one or two at a time to keep timings honest.
@@ -28,6 +29,7 @@ export default defineConfig({
         test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],
+          globalSetup: ['./test/support/global-build.ts'],
           testTimeout: 600_000,
           hookTimeout: 120_000,
           fileParallelism: false,

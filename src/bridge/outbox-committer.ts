@@ -3,7 +3,7 @@
  * resolves rows whose outcome is unknown by reading the stream before any resend, publishes
  * in insertion order with a bounded window, and backs off with jitter while NATS is away.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { hasCode } from '../core/errors.js';
 import type { StreamLocation } from '../core/intent.js';
@@ -63,6 +63,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   start(): void {
     if (this.loop !== null) return;
     this.abort = new AbortController();
+    // Every publish in the window listens on this signal.
+    setMaxListeners(this.opts.window + 64, this.abort.signal);
     this.unsubscribe = this.opts.publisher.onState((s) => {
       if (s === 'connected') this.wake(true);
     });

@@ -15,7 +15,8 @@ export function createLogger(level: string, bindings: Record<string, unknown> = 
       redact: { paths: ['pass', 'token', '*.pass', '*.token', 'payload', '*.payload'], censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    pino.destination({ fd: 2, sync: false }),
+    // Synchronous: lines must survive a SIGKILL; info and above are lifecycle events only.
+    pino.destination({ fd: 2, sync: true }),
   );
 }
 

@@ -1,6 +1,4 @@
 // Runs the built CLI (`node dist/src/cli/main.js`) as a user would: exit codes, stderr, --json.
-// The build uses --noEmitOnError false so that type errors elsewhere in the tree do not hide
-// the CLI; the test only needs dist/src/cli/main.js to be emitted.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,9 +9,8 @@ const root = resolve(import.meta.dirname, '../../..');
 const main = join(root, 'dist/src/cli/main.js');
 const dir = mkdtempSync(join(tmpdir(), 'net-sync-cli-it-'));
 
+// The integration project's global setup (test/support/global-build.ts) builds dist/ once.
 beforeAll(() => {
-  const tsc = join(root, 'node_modules/typescript/bin/tsc');
-  spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmitOnError', 'false'], { cwd: root, encoding: 'utf8' });
   if (!existsSync(main)) throw new Error(`build did not emit ${main}`);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
