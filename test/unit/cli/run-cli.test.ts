@@ -147,15 +147,7 @@ describe('keygen', () => {
   });
 });
 
-describe('handlers not wired yet', () => {
-  it('say so and exit 1', async () => {
-    for (const argv of [['start'], ['reconcile'], ['status'], ['streams', 'apply'], ['streams', 'verify'], ['demo'], ['verify']]) {
-      const r = await run(argv);
-      expect(r.code, argv.join(' ')).toBe(1);
-      expect(r.stderr, argv.join(' ')).toContain('not implemented yet');
-    }
-  });
-
+describe('handlers', () => {
   it('receive their parsed, typed options', async () => {
     const seen: Record<string, Record<string, unknown>> = {};
     const io: CliIo = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
@@ -172,7 +164,7 @@ describe('handlers not wired yet', () => {
       await program.parseAsync(argv, { from: 'user' });
     }
     expect(seen['reconcile']).toEqual({ dryRun: true, verify: false, sinceMs: 7_200_000 });
-    expect(seen['demo']).toEqual({ intents: 10, outageIntents: 200, keep: true });
+    expect(seen['demo']).toEqual({ intents: 10, outageIntents: 500, sidecars: 3, keep: true });
     expect(seen['status']).toEqual({ url: 'http://127.0.0.1:7654' });
     expect(seen['streams apply']).toEqual({ dryRun: false });
   });
