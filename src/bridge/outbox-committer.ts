@@ -117,10 +117,12 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     if (publisher.state !== 'connected') return idleMs;
     if (!outbox.tryLease(this.opts.leaseOwner, this.opts.leaseTtlMs ?? 10_000, clock.now())) return idleMs;
     if (!(await this.resolveUnknown(signal))) return this.backoffMs();
+    const ttl = this.opts.leaseTtlMs ?? 10_000;
     const pass = await runPublishPass({
       outbox,
       publisher,
       now: () => clock.now(),
+      renewLease: () => outbox.tryLease(this.opts.leaseOwner, ttl, clock.now()),
       window: this.opts.window,
       batchRows: this.opts.batchRows,
       logger: this.opts.logger,

@@ -29,6 +29,11 @@ export interface PassOptions {
   logger: Logger;
   metrics: BridgeMetrics | undefined;
   signal: AbortSignal;
+  /**
+   * Renews the publisher lease before each claim; false means another owner holds it and the
+   * pass stops claiming at once.
+   */
+  renewLease: () => boolean;
   /** Called whenever rows settle, so that listeners (SSE, gossip) hear promptly. */
   onSettled: (committed: PassResult['committed'], dead: PassResult['dead']) => void;
 }
@@ -76,6 +81,7 @@ export async function runPublishPass(opts: PassOptions): Promise<PassResult> {
   };
 
   while (result.retryableError === null && !opts.signal.aborted) {
+    if (!opts.renewLease()) break;
     const rows = opts.outbox.listPublishable(opts.batchRows, afterSeq);
     if (rows.length === 0) break;
     afterSeq = rows[rows.length - 1]!.seq;

@@ -61,6 +61,8 @@ export interface ReconcileReport {
 }
 
 const PAGE = 10_000;
+/** Reconcile's lease lifetime; renewed before every claim while it publishes. */
+const LEASE_TTL_MS = 60_000;
 
 function loadRows(outbox: Outbox, states: readonly IntentState[]) {
   const rows = [];
@@ -76,7 +78,7 @@ function loadRows(outbox: Outbox, states: readonly IntentState[]) {
 /** Runs reconcile once. Throws only when the stream cannot be read at all. */
 export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport> {
   const { outbox, clock } = opts;
-  const holdsLease = opts.dryRun || outbox.tryLease(opts.leaseOwner, 60_000, clock.now());
+  const holdsLease = opts.dryRun || outbox.tryLease(opts.leaseOwner, LEASE_TTL_MS, clock.now());
   const deferredTo = holdsLease ? null : (outbox.leaseHolder(clock.now())?.owner ?? null);
   try {
     const states: IntentState[] = ['pending-commit', 'in-flight', 'dead', ...(opts.verify ? (['committed'] as const) : [])];
@@ -134,6 +136,7 @@ async function publishMissing(opts: ReconcileOptions, total: number, report: Rec
     outbox: opts.outbox,
     publisher: opts.publisher,
     now: () => opts.clock.now(),
+    renewLease: () => opts.outbox.tryLease(opts.leaseOwner, LEASE_TTL_MS, opts.clock.now()),
     window: opts.window,
     batchRows: opts.batchRows,
     logger: opts.logger,
