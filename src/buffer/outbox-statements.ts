@@ -12,7 +12,7 @@ export const PUBLISHER_LEASE = 'publisher';
 /** What each statement is for. */
 type StatementName =
   | 'insert' | 'get' | 'byState'
-  | 'markInFlight' | 'markCommitted' | 'markRetry' | 'markTerminal'
+  | 'markInFlight' | 'markCommitted' | 'markRetry' | 'markTerminal' | 'promote'
   | 'countsAll' | 'countsByKind' | 'oldestOpen' | 'openTelemetry' | 'dropOldestTelemetry'
   | 'tryLease' | 'releaseLease' | 'leaseHolder';
 
@@ -40,6 +40,9 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
       WHERE correlation_id = @id AND state <> 'committed'`),
     markRetry: s(`UPDATE outbox SET state = 'pending-commit', last_error = @error, updated_at_ms = @at
       WHERE correlation_id = @id AND state IN ('in-flight', 'pending-commit')`),
+    // Only a proposed row is promoted: a row committed, expired or already promoted elsewhere stays.
+    promote: s(`UPDATE outbox SET state = @target, body = @body, headers = @headers, updated_at_ms = @at
+      WHERE correlation_id = @id AND state = 'proposed'`),
     markTerminal: s(`UPDATE outbox SET state = @state, reason = @reason, updated_at_ms = @at
       WHERE correlation_id = @id AND state <> 'committed'`),
     countsAll: s(`SELECT state, count(*) AS n FROM outbox GROUP BY state`),

@@ -206,6 +206,24 @@ export class SqliteOutbox implements Outbox {
     this.#updateEach('markRetry', this.#sql.markRetry, correlationIds.map((id) => ({ id, error, at: atMs })));
   }
 
+  /** See {@link Outbox.promote}. */
+  promote(
+    correlationId: string,
+    body: Uint8Array,
+    headers: Record<string, string>,
+    atMs: number,
+    target: 'pending-commit' | 'in-flight' = 'pending-commit',
+  ): boolean {
+    const params = {
+      id: correlationId,
+      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      headers: JSON.stringify(headers),
+      at: atMs,
+      target,
+    };
+    return this.#io('promote', () => this.#sql.promote.run(params).changes === 1);
+  }
+
   /** See {@link Outbox.markTerminal}. Committed rows never move. */
   markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void {
     const params = correlationIds.map((id) => ({ id, state, reason, at: atMs }));

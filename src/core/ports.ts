@@ -41,6 +41,20 @@ export interface Outbox {
   markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void;
   /** Returns rows to `pending-commit` after a retryable failure, keeping the error text. */
   markRetry(correlationIds: readonly string[], error: string, atMs: number): void;
+  /**
+   * Promotes a `proposed` row once its quorum is held: replaces its body and headers with the
+   * final ones (carrying the endorsement set) and moves it to `target`: `pending-commit` (the
+   * committer publishes it), or `in-flight` when another node may already have published it
+   * (a takeover), so the committer looks it up in the stream (from its creation time) before
+   * any publish. Guarded: only a row still in `proposed` moves. Returns true when it moved.
+   */
+  promote(
+    correlationId: string,
+    body: Uint8Array,
+    headers: Record<string, string>,
+    atMs: number,
+    target?: 'pending-commit' | 'in-flight',
+  ): boolean;
   /** Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason. */
   markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void;
   /** Row counts by state, optionally for one kind. */

@@ -115,6 +115,19 @@ export class MemoryOutbox implements Outbox {
     });
   }
 
+  promote(
+    correlationId: string,
+    body: Uint8Array,
+    headers: Record<string, string>,
+    atMs: number,
+    target: 'pending-commit' | 'in-flight' = 'pending-commit',
+  ): boolean {
+    const r = this.#rows.get(correlationId);
+    if (r === undefined || r.state !== 'proposed') return false;
+    Object.assign(r, { state: target, body: body.slice(), headers: { ...headers }, updatedAtMs: atMs });
+    return true;
+  }
+
   markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void {
     this.#each(correlationIds, (r) => {
       if (r.state !== 'committed') Object.assign(r, { state, reason, updatedAtMs: atMs });

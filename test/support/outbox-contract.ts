@@ -159,6 +159,28 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       ob.markCommitted([], T0);
     });
 
+    it('promote moves only a proposed row, replacing its body and headers', async () => {
+      const ob = await make();
+      await ob.append([newRow(1, { state: 'proposed' }), newRow(2), newRow(3, { state: 'proposed' }), newRow(4, { state: 'proposed' })]);
+      const body = new TextEncoder().encode(JSON.stringify({ n: 1, endorsements: [{ peerId: 'p', signature: 's' }] }));
+      const headers = { 'Net-Sync-Correlation-Id': id(1), 'Net-Sync-Endorsers': 'p' };
+      expect(ob.promote(id(1), body, headers, T0 + 5)).toBe(true);
+      const got = ob.get(id(1))!;
+      expect(got).toMatchObject({ state: 'pending-commit', headers, updatedAtMs: T0 + 5, attempts: 0 });
+      expect(new TextDecoder().decode(got.body)).toBe(new TextDecoder().decode(body));
+      expect(ob.promote(id(1), new Uint8Array([1]), {}, T0 + 6)).toBe(false);
+      expect(ob.get(id(1))!.headers).toEqual(headers);
+      expect(ob.promote(id(2), body, headers, T0 + 6)).toBe(false);
+      expect(ob.get(id(2))!.headers).toEqual(newRow(2).headers);
+      ob.markTerminal([id(3)], 'expired', 'ttl', T0);
+      expect(ob.promote(id(3), body, headers, T0 + 6)).toBe(false);
+      expect(ob.get(id(3))!.state).toBe('expired');
+      expect(ob.promote('missing', body, headers, T0 + 6)).toBe(false);
+      expect(ob.promote(id(4), body, headers, T0 + 7, 'in-flight')).toBe(true);
+      expect(ob.get(id(4))).toMatchObject({ state: 'in-flight', attempts: 0, firstAttemptAtMs: null });
+      expect(ob.listInFlight(10).map((r) => r.correlationId)).toEqual([id(4)]);
+    });
+
     it('counts every state, for all rows or one kind', async () => {
       const ob = await make();
       await ob.append([newRow(1), newRow(2), newRow(3, { kind: 'telemetry' }), newRow(4, { state: 'proposed' })]);
