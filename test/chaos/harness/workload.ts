@@ -1,0 +1,179 @@
+/**
+ * The workload: `proposers` agents, each submitting intents one after another to a sidecar's
+ * HTTP API at a bounded total rate, for a bounded time and count. Every attempt is recorded
+ * with its outcome: acked (202 + correlation ID), rejected (4xx), refused (connection refused:
+ * never reached the sidecar) or unknown (timeout, reset, 5xx: it may or may not be durable).
+ */
+import type { Prng } from './prng.js';
+
+/** What happened to one submission. */
+export type AttemptOutcome = 'pending' | 'acked' | 'rejected' | 'refused' | 'unknown';
+
+/** One submission. `key` is unique per run and travels in the payload. */
+export interface Attempt {
+  key: string;
+  proposer: string;
+  /** Position in the proposer's sequence (0-based); a proposer's attempts never overlap. */
+  n: number;
+  subject: string;
+  /** The sidecar it was sent to. */
+  target: string;
+  sentAtMs: number;
+  doneAtMs: number | null;
+  outcome: AttemptOutcome;
+  correlationId: string | null;
+  httpStatus: number | null;
+  error: string | null;
+}
+
+/** The payload of every workload intent; the oracle finds attempts in the stream by `key`. */
+export interface WorkloadPayload {
+  chaos: { run: string; key: string; proposer: string; n: number };
+  pad: string;
+}
+
+/** Options of {@link Workload}. */
+export interface WorkloadOptions {
+  /** Unique per scenario run; part of every key. */
+  runId: string;
+  /** API base URL for proposer `i` (a function, so a scenario can spread proposers over sidecars). */
+  target: (proposer: number) => string;
+  /** Number of sequential proposers (agents). */
+  proposers: number;
+  /** Total submissions per second across proposers (upper bound). */
+  ratePerSec: number;
+  /** Stop issuing after this long. */
+  durationMs: number;
+  /** Stop issuing after this many attempts. */
+  maxAttempts: number;
+  /** Per-request timeout; a timeout is an unknown outcome. Default 3 s. */
+  timeoutMs?: number;
+  /** Extra payload bytes per intent. Default 64. */
+  padBytes?: number;
+  rng: Prng;
+  /** Subject prefix. Default `root.solar.command`. */
+  subjectPrefix?: string;
+}
+
+/** Runs the proposers; `stop()` ends issuing and waits for the requests in flight. */
+export class Workload {
+  readonly attempts: Attempt[] = [];
+  private readonly opts: WorkloadOptions;
+  private stopping = false;
+  private wakers = new Set<() => void>();
+  private run: Promise<void> | null = null;
+  private startedAtMs = 0;
+
+  constructor(opts: WorkloadOptions) {
+    this.opts = opts;
+  }
+
+  /** Starts issuing in the background. */
+  start(): this {
+    this.startedAtMs = Date.now();
+    const loops: Promise<void>[] = [];
+    for (let i = 0; i < this.opts.proposers; i++) loops.push(this.proposer(i, this.opts.rng.fork(`proposer-${i}`)));
+    this.run = Promise.all(loops).then(() => undefined);
+    return this;
+  }
+
+  /** Resolves when every proposer has finished (duration or count reached, or stopped). */
+  async done(): Promise<void> {
+    await this.run;
+  }
+
+  /** Stops issuing now and waits for the requests in flight. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const w of this.wakers) w();
+    await this.run;
+  }
+
+  /** Attempts by outcome. */
+  tally(): Record<AttemptOutcome, number> {
+    const t: Record<AttemptOutcome, number> = { pending: 0, acked: 0, rejected: 0, refused: 0, unknown: 0 };
+    for (const a of this.attempts) t[a.outcome]++;
+    return t;
+  }
+
+  private async proposer(i: number, rng: Prng): Promise<void> {
+    const name = `p${i}`;
+    const periodMs = (1000 * this.opts.proposers) / this.opts.ratePerSec;
+    const deadline = this.startedAtMs + this.opts.durationMs;
+    // Spread the proposers' phases over one period.
+    let nextAt = this.startedAtMs + rng.range(0, periodMs);
+    for (let n = 0; ; n++) {
+      await this.sleepUntil(nextAt);
+      if (this.stopping || Date.now() >= deadline || this.attempts.length >= this.opts.maxAttempts) return;
+      await this.submit(name, n, i, rng);
+      // Bounded rate, no bursts to catch up after a slow request.
+      nextAt = Math.max(nextAt + periodMs, Date.now());
+    }
+  }
+
+  private async submit(proposer: string, n: number, index: number, rng: Prng): Promise<void> {
+    const key = `${this.opts.runId}/${proposer}/${n}`;
+    const subject = `${this.opts.subjectPrefix ?? 'root.solar.command'}.${proposer}.${rng.pick(['set', 'move', 'scan', 'hold'])}`;
+    const target = this.opts.target(index);
+    const attempt: Attempt = {
+      key, proposer, n, subject, target, sentAtMs: Date.now(), doneAtMs: null,
+      outcome: 'pending', correlationId: null, httpStatus: null, error: null,
+    };
+    this.attempts.push(attempt);
+    const payload: WorkloadPayload = { chaos: { run: this.opts.runId, key, proposer, n }, pad: 'x'.repeat(this.opts.padBytes ?? 64) };
+    try {
+      const res = await fetch(`${target}/v1/intents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ subject, payload }),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3_000),
+      });
+      attempt.httpStatus = res.status;
+      const text = await res.text();
+      if (res.status === 202) {
+        const body = JSON.parse(text) as { correlationId?: unknown };
+        if (typeof body.correlationId !== 'string') throw new Error(`202 without a correlationId: ${text.slice(0, 200)}`);
+        attempt.correlationId = body.correlationId;
+        attempt.outcome = 'acked';
+      } else if (res.status >= 400 && res.status < 500) {
+        attempt.outcome = 'rejected';
+        attempt.error = text.slice(0, 200);
+      } else {
+        attempt.outcome = 'unknown';
+        attempt.error = `HTTP ${res.status}: ${text.slice(0, 200)}`;
+      }
+    } catch (err) {
+      const code = errorCode(err);
+      // Refused: the TCP connection never opened, so the sidecar never saw the request.
+      attempt.outcome = code === 'ECONNREFUSED' ? 'refused' : 'unknown';
+      attempt.error = code ?? String(err);
+    } finally {
+      attempt.doneAtMs = Date.now();
+    }
+  }
+
+  private sleepUntil(atMs: number): Promise<void> {
+    const ms = atMs - Date.now();
+    if (ms <= 0 || this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(t);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.wakers.add(wake);
+    });
+  }
+}
+
+// The errno-like code of a fetch failure (undici nests it in `cause`).
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    if ((e as { name?: unknown }).name === 'TimeoutError') return 'TIMEOUT';
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
