@@ -29,6 +29,11 @@ export interface ApiBackend {
   getIntent(correlationId: string): IntentView | undefined;
   /** Validates and accepts telemetry points; throws INPUT_INVALID naming the field. */
   acceptTelemetry?(body: unknown): Promise<{ accepted: number }>;
+  /**
+   * The local agent's answer to an `intent:endorsement-requested` event (`consensus.policy:
+   * agent`). False when no request is pending for that ID (answered, timed out, or unknown).
+   */
+  answerEndorsement?(correlationId: string, endorse: boolean): boolean;
   /** Readiness with the reason of each failing check. */
   readiness(): { ready: boolean; checks: Record<string, boolean | string> };
   /** Prometheus text exposition. */
@@ -117,6 +122,17 @@ export class ApiServer {
       const view = backend.getIntent(req.params.id);
       if (view === undefined) return reply.code(404).send(errorBody('NOT_FOUND', `correlationId: no intent ${req.params.id}`, 'correlationId'));
       return view;
+    });
+    this.app.post<{ Params: { id: string } }>('/v1/intents/:id/endorsement', async (req, reply) => {
+      const body = req.body as { endorse?: unknown } | null;
+      if (typeof body !== 'object' || body === null || typeof body.endorse !== 'boolean') {
+        return reply.code(400).send(errorBody('INPUT_INVALID', 'endorse: must be true or false', 'endorse'));
+      }
+      if (backend.answerEndorsement === undefined) return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'consensus is not enabled'));
+      if (!backend.answerEndorsement(req.params.id, body.endorse)) {
+        return reply.code(404).send(errorBody('NOT_FOUND', `correlationId: no endorsement request pending for ${req.params.id}`, 'correlationId'));
+      }
+      return reply.code(200).send({ correlationId: req.params.id, endorse: body.endorse });
     });
     this.app.post('/v1/telemetry', async (req, reply) => {
       if (backend.acceptTelemetry === undefined) return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'telemetry is not enabled'));

@@ -398,10 +398,7 @@ export class ConsensusDriver {
   }
 
   private promote(t: Tracked, rank: number, now: number): void {
-    const endorsements = [...t.endorsements]
-      .filter(([p]) => inCohort(p, this.cohort))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([peerId, signature]) => ({ peerId, signature }));
+    const endorsements = this.finalEndorsements(t);
     const row = rowOf(t, 'pending-commit', endorsements);
     const lookupFirst = rank > 0 || now - t.createdAtMs > (this.opts.lookupAfterMs ?? 30_000);
     const moved = this.opts.outbox.promote(t.correlationId, row.body, row.headers, now, lookupFirst ? 'in-flight' : 'pending-commit');
@@ -411,15 +408,32 @@ export class ConsensusDriver {
     this.opts.wakeCommitter();
   }
 
+  /** Cohort endorsements held, sorted by peer ID: the set a promoted row carries. */
+  private finalEndorsements(t: Tracked): Endorsement[] {
+    return [...t.endorsements]
+      .filter(([p]) => inCohort(p, this.cohort))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([peerId, signature]) => ({ peerId, signature }));
+  }
+
   private onCommittedGossip(e: CommittedEnvelope): void {
     const settled: Array<{ correlationId: string } & StreamLocation> = [];
+    const now = this.opts.clock.now();
     for (const c of e.commits) {
+      const t = this.tracks.get(c.correlationId);
       this.finish(c.correlationId);
       const row = this.opts.outbox.get(c.correlationId);
-      if (row !== undefined && row.state !== 'committed') settled.push({ correlationId: c.correlationId, stream: c.stream, seq: c.seq });
+      if (row === undefined || row.state === 'committed') continue;
+      if (t !== undefined && row.state === 'proposed') {
+        // Keep the endorsements we saw on our copy. In-flight, never pending-commit: the
+        // committer would look it up before publishing, and it is marked committed just below.
+        const final = rowOf(t, 'pending-commit', this.finalEndorsements(t));
+        this.opts.outbox.promote(c.correlationId, final.body, final.headers, now, 'in-flight');
+      }
+      settled.push({ correlationId: c.correlationId, stream: c.stream, seq: c.seq });
     }
     if (settled.length === 0) return;
-    this.opts.outbox.markCommitted(settled, this.opts.clock.now());
+    this.opts.outbox.markCommitted(settled, now);
     for (const s of settled) {
       this.opts.emit('intent:committed', { correlationId: s.correlationId, state: 'committed', stream: s.stream, streamSeq: s.seq, committer: e.committer });
     }

@@ -116,8 +116,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   }),
   defineCommand({
     name: 'verify',
-    summary: 'Check the outbox against JetStream: every committed row present once; exit 1 on mismatch',
-    options: [],
+    summary: 'Check every command in JetStream: endorsements verify, quorum met, no Nats-Msg-Id twice; exit 1 on failure',
+    options: [
+      { flags: '--since <duration>', description: 'only messages stored this long ago or later (e.g. 2h); default: the whole stream', parse: parseDuration, key: 'sinceMs' },
+      { flags: '--allow-unendorsed', description: 'accept messages without endorsements (published with consensus off)' },
+    ],
     handler: runVerify,
   }),
   defineCommand({

@@ -10,6 +10,7 @@ import { createBridgeMetrics } from '../bridge/metrics.js';
 import { IntentIntake } from '../bridge/intent-intake.js';
 import { OutboxCommitter } from '../bridge/outbox-committer.js';
 import { createBufferMetrics, SqliteOutbox } from '../buffer/index.js';
+import type { PrivateKey } from '@libp2p/interface';
 import type { Config } from '../config/schema.js';
 import type { CommandBody } from '../core/command-message.js';
 import type { OutboxRow } from '../core/intent.js';
@@ -18,6 +19,7 @@ import { createNatsMetrics, JetStreamPublisher, JetStreamReader, NatsConnector, 
 import type { Logger } from '../observability/logger.js';
 import { registerOutboxGauges } from '../observability/outbox-gauges.js';
 import { SystemClock } from '../runtime/system-clock.js';
+import { consensusWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 
 /** A running sidecar's parts, for the CLI, the demo, tests and benchmarks. */
@@ -32,11 +34,13 @@ export class Sidecar {
   readonly committer: OutboxCommitter;
   readonly intake: IntentIntake;
   readonly api: ApiServer;
+  /** Mesh and consensus; null when consensus is off (single node). */
+  readonly mesh: MeshWiring | null;
   private stopping: Promise<void> | null = null;
   private ensuring: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
 
-  private constructor(readonly config: Config, readonly peerId: string, private readonly log: Logger) {
+  private constructor(readonly config: Config, readonly peerId: string, private readonly log: Logger, privateKey: PrivateKey) {
     collectDefaultMetrics({ register: this.registry, prefix: 'net_sync_process_' });
     const bridgeMetrics = createBridgeMetrics(this.registry);
     this.outbox = SqliteOutbox.open({ ...config.buffer, logger: log, metrics: createBufferMetrics(this.registry) });
@@ -58,6 +62,9 @@ export class Sidecar {
     });
     this.api = new ApiServer({ listen: config.api.listen, token: config.api.token, maxPayloadBytes: config.api.maxPayloadBytes, backend: this.backend(), logger: log });
     this.committer.on('intent:committed', (rows) => { for (const r of rows) this.api.events.publish('intent:committed', { correlationId: r.correlationId, state: 'committed', stream: r.stream, streamSeq: r.seq }); });
+    this.mesh = consensusWanted(config)
+      ? new MeshWiring({ config, privateKey, outbox: this.outbox, committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex') })
+      : null;
     this.committer.on('intent:dead', (rows) => { for (const r of rows) this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason }); });
   }
 
@@ -65,7 +72,7 @@ export class Sidecar {
   static async create(config: Config, log: Logger): Promise<Sidecar> {
     const identity = await loadOrCreateIdentity(config.mesh.keyFile);
     if (identity.created) log.info({ keyFile: config.mesh.keyFile, peerId: identity.peerId }, 'created identity');
-    return new Sidecar(config, identity.peerId, log);
+    return new Sidecar(config, identity.peerId, log, identity.privateKey);
   }
 
   /** Starts NATS (without waiting for it), the committer and the API. */
@@ -77,6 +84,7 @@ export class Sidecar {
     if (this.connector.state === 'connected') await this.ensureStreams();
     await this.ensuring;
     this.committer.start();
+    await this.mesh?.start();
     await this.api.start();
     this.log.info({ peerId: this.peerId, api: this.api.boundAddress, nats: this.connector.state }, 'sidecar started');
   }
@@ -86,6 +94,7 @@ export class Sidecar {
     this.stopping ??= (async () => {
       this.unsubscribe?.();
       await this.api.stop();
+      await this.mesh?.stop();
       await this.committer.stop();
       await this.connector.stop();
       await this.outbox.close();
@@ -118,11 +127,13 @@ export class Sidecar {
 
   private backend(): ApiBackend {
     return {
-      acceptIntent: (body, tp) => this.intake.accept(body, tp),
+      acceptIntent: (body, tp) => this.mesh?.accept(body, tp) ?? this.intake.accept(body, tp),
       getIntent: (id) => {
         const row = this.outbox.get(id);
-        return row === undefined ? undefined : intentView(row);
+        if (row === undefined) return undefined;
+        return this.mesh?.overlay(intentView(row)) ?? intentView(row);
       },
+      answerEndorsement: (id, endorse) => this.mesh?.driver.answerEndorsement(id, endorse) ?? false,
       readiness: () => {
         const nats = this.publisher.state === 'connected';
         return { ready: nats, checks: { nats: nats ? true : this.connector.state } };
@@ -139,6 +150,7 @@ export class Sidecar {
       peerId: this.peerId,
       nats: { state: this.connector.state, streamsReady: this.publisher.state === 'connected', servers: this.config.nats.servers },
       outbox: { command: this.outbox.counts('command'), telemetry: this.outbox.counts('telemetry') },
+      ...(this.mesh === null ? {} : { mesh: this.mesh.status() }),
       oldestPendingAgeMs: oldest === null ? 0 : Math.max(0, this.clock.now() - oldest),
     };
   }

@@ -1,0 +1,107 @@
+/**
+ * A small typed client of the local HTTP API, on the platform `fetch` (Node 20, browsers):
+ * propose an intent, read its state, answer an endorsement request, follow the SSE events.
+ */
+import { NetSyncError } from '../core/errors.js';
+import type { IntentView } from './api-server.js';
+
+/** Options of {@link NetSyncClient}. */
+export interface NetSyncClientOptions {
+  /** Base URL of the sidecar API. Default `http://127.0.0.1:7654`. */
+  baseUrl?: string;
+  /** Bearer token when `api.token` is set. */
+  token?: string;
+  /** A fetch implementation. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** One server-sent event: its name (`intent:committed`…) and its JSON data. */
+export interface NetSyncEvent {
+  event: string;
+  data: unknown;
+}
+
+/** Typed access to one sidecar. Errors: INPUT_INVALID (4xx, `field` set) or INTERNAL (other). */
+export class NetSyncClient {
+  private readonly base: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly opts: NetSyncClientOptions = {}) {
+    this.base = (opts.baseUrl ?? 'http://127.0.0.1:7654').replace(/\/+$/, '');
+    this.fetchImpl = opts.fetch ?? fetch;
+  }
+
+  /** `POST /v1/intents`: resolves once the sidecar stored it (202). */
+  async propose(subject: string, payload: unknown, signal?: AbortSignal): Promise<{ correlationId: string; state: string }> {
+    return (await this.request('POST', '/v1/intents', { subject, payload }, signal)) as { correlationId: string; state: string };
+  }
+
+  /** `GET /v1/intents/:id`, or undefined when the sidecar does not know the ID. */
+  async get(correlationId: string, signal?: AbortSignal): Promise<IntentView | undefined> {
+    return (await this.request('GET', `/v1/intents/${encodeURIComponent(correlationId)}`, undefined, signal, true)) as IntentView | undefined;
+  }
+
+  /** `POST /v1/intents/:id/endorsement` (agent policy). False when no request was pending. */
+  async endorse(correlationId: string, endorse: boolean, signal?: AbortSignal): Promise<boolean> {
+    const r = await this.request('POST', `/v1/intents/${encodeURIComponent(correlationId)}/endorsement`, { endorse }, signal, true);
+    return r !== undefined;
+  }
+
+  /** `GET /v1/events` as an async iterable; ends when `signal` aborts or the server closes. */
+  async *events(signal?: AbortSignal): AsyncIterable<NetSyncEvent> {
+    const res = await this.fetchImpl(`${this.base}/v1/events`, { headers: this.headers(), ...(signal === undefined ? {} : { signal }) });
+    if (!res.ok || res.body === null) throw new NetSyncError('INTERNAL', `GET /v1/events: HTTP ${res.status}`);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const event = parseEvent(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          if (event !== null) yield event;
+        }
+      }
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw err;
+    }
+  }
+
+  private headers(json = false): Record<string, string> {
+    return {
+      ...(json ? { 'content-type': 'application/json' } : {}),
+      ...(this.opts.token === undefined ? {} : { authorization: `Bearer ${this.opts.token}` }),
+    };
+  }
+
+  private async request(method: string, path: string, body: unknown, signal?: AbortSignal, notFoundOk = false): Promise<unknown> {
+    const res = await this.fetchImpl(`${this.base}${path}`, {
+      method,
+      headers: this.headers(body !== undefined),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(signal === undefined ? {} : { signal }),
+    });
+    const json = (await res.json().catch(() => ({}))) as { error?: { message?: string; field?: string } };
+    if (res.ok) return json;
+    if (res.status === 404 && notFoundOk) return undefined;
+    const message = `${method} ${path}: HTTP ${res.status} ${json.error?.message ?? ''}`.trim();
+    if (res.status >= 400 && res.status < 500) throw new NetSyncError('INPUT_INVALID', message, json.error?.field === undefined ? undefined : { field: json.error.field });
+    throw new NetSyncError('INTERNAL', message);
+  }
+}
+
+function parseEvent(block: string): NetSyncEvent | null {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) event = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+  }
+  if (data.length === 0) return null;
+  try {
+    return { event, data: JSON.parse(data.join('\n')) };
+  } catch {
+    return { event, data: data.join('\n') };
+  }
+}

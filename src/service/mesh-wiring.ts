@@ -1,0 +1,110 @@
+/**
+ * The mesh and consensus half of the composition root: the libp2p node, the consensus driver,
+ * and their hooks into the committer and the API. Built by the Sidecar when consensus is on
+ * (`mesh.enabled`, or a quorum above 1, which needs the mesh). Starts after the outbox and
+ * the committer, stops before them.
+ */
+import type { PrivateKey } from '@libp2p/interface';
+import type { Registry } from 'prom-client';
+import type { IntentView } from '../api/index.js';
+import { ConsensusDriver } from '../bridge/consensus-driver.js';
+import type { OutboxCommitter } from '../bridge/outbox-committer.js';
+import type { Config } from '../config/schema.js';
+import { consensusEnabled, resolveQuorum } from '../core/consensus.js';
+import type { Clock, Outbox } from '../core/ports.js';
+import { createMeshMetrics, MeshNode } from '../mesh/index.js';
+import type { Logger } from '../observability/logger.js';
+
+/** What {@link MeshWiring} is built from. */
+export interface MeshWiringOptions {
+  config: Config;
+  privateKey: PrivateKey;
+  outbox: Outbox;
+  committer: OutboxCommitter;
+  /** The API's SSE hub. */
+  events: { publish(event: string, data: unknown): void };
+  clock: Clock;
+  logger: Logger;
+  registry: Registry;
+  newId: (nowMs: number) => string;
+  randomHex: (bytes: number) => string;
+}
+
+/** True when `config` asks for consensus (and so for the mesh). */
+export function consensusWanted(config: Config): boolean {
+  return consensusEnabled(config.consensus.quorum, config.mesh.enabled);
+}
+
+/** The mesh node and the consensus driver, wired. */
+export class MeshWiring {
+  readonly mesh: MeshNode;
+  readonly driver: ConsensusDriver;
+  private readonly quorum: number;
+
+  /** Throws CONFIG_INVALID naming `consensus.quorum` when the quorum cannot be met. */
+  constructor(opts: MeshWiringOptions) {
+    const { config, logger } = opts;
+    this.quorum = resolveQuorum(config.consensus.quorum, config.consensus.cohort);
+    this.mesh = new MeshNode({
+      privateKey: opts.privateKey,
+      config: config.mesh,
+      cohort: config.consensus.cohort,
+      metrics: createMeshMetrics(opts.registry),
+      logger,
+      clock: opts.clock,
+    });
+    this.driver = new ConsensusDriver({
+      outbox: opts.outbox,
+      gossip: this.mesh,
+      clock: opts.clock,
+      logger: logger.child({ component: 'consensus' }),
+      wakeCommitter: () => opts.committer.wake(),
+      emit: (event, data) => opts.events.publish(event, data),
+      limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
+      quorum: this.quorum,
+      cohort: config.consensus.cohort,
+      policy: config.consensus.policy,
+      ttlMs: config.consensus.ttlMs,
+      takeoverMs: config.consensus.takeoverMs,
+      agentTimeoutMs: config.consensus.agentTimeoutMs,
+      newId: opts.newId,
+      randomHex: opts.randomHex,
+    });
+    opts.committer.on('intent:committed', (rows) => this.driver.onCommitted(rows));
+  }
+
+  /** Starts libp2p, then the driver (which reloads `proposed` rows and re-gossips its own). */
+  async start(): Promise<void> {
+    await this.mesh.start();
+    this.driver.start();
+  }
+
+  /** Stops the driver (sending queued batches), then libp2p. Safe twice. */
+  async stop(): Promise<void> {
+    await this.driver.stop();
+    await this.mesh.stop();
+  }
+
+  /** Accepts a local intent as `proposed` and gossips it. */
+  accept(body: unknown, traceparent: string | undefined): Promise<{ correlationId: string; state: string }> {
+    return this.driver.accept(body, traceparent);
+  }
+
+  /** `view` with the endorsements collected so far while the intent is still `proposed`. */
+  overlay(view: IntentView): IntentView {
+    const held = view.state === 'proposed' ? this.driver.endorsementsOf(view.correlationId) : undefined;
+    return held === undefined ? view : { ...view, endorsements: held };
+  }
+
+  /** A status snapshot. */
+  status(): Record<string, unknown> {
+    return {
+      peerId: this.mesh.peerId,
+      addrs: this.mesh.multiaddrs(),
+      peers: this.mesh.peers().length,
+      meshPeers: this.mesh.meshPeers().length,
+      quorum: this.quorum,
+      ...this.driver.snapshot(),
+    };
+  }
+}
