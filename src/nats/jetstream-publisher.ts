@@ -2,7 +2,7 @@
  * Publishes outbox rows to JetStream with `Nats-Msg-Id` and the Net-Sync headers, and turns
  * every outcome into a PublishResult value.
  */
-import { headers as natsHeaders } from 'nats';
+import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import type { CommandPublisher, ConnectionListener, ConnectionState, OutboundMessage, PublishResult } from '../core/ports.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { classifyNoResponders, classifyPublishError, type PublishFailure } from './classify-publish-error.js';
@@ -53,6 +53,7 @@ export class JetStreamPublisher implements CommandPublisher {
   private readonly metrics: NatsMetrics | undefined;
   private readonly log: Logger;
   private readonly streamChecks = new Map<string, { atMs: number; exists: Promise<boolean | undefined> }>();
+  private inbox: PubAckInbox | undefined;
 
   constructor(opts: JetStreamPublisherOptions) {
     this.connector = opts.connector;
@@ -86,22 +87,20 @@ export class JetStreamPublisher implements CommandPublisher {
 
   private async send(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult> {
     if (signal?.aborted) return { ...NOT_CONNECTED, code: 'ABORTED', reason: 'aborted before sending' };
-    const js = this.connector.jetstream;
-    if (js === undefined || this.connector.state !== 'connected') return NOT_CONNECTED;
+    const nc = this.connector.connection;
+    if (nc === undefined || this.connector.jetstream === undefined || this.connector.state !== 'connected') return NOT_CONNECTED;
     const h = natsHeaders();
-    for (const [k, v] of Object.entries(msg.headers)) h.set(k, v);
-    try {
-      const sent = js.publish(msg.subject, msg.body, { msgID: msg.msgId, headers: h, timeout: this.timeoutMs });
-      const pa = await (signal === undefined ? sent : raceAbort(sent, signal));
-      return { kind: 'acked', stream: pa.stream, seq: pa.seq, duplicate: pa.duplicate };
-    } catch (err) {
-      if (err === ABORTED) {
-        return { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'ABORTED', reason: 'aborted while waiting for the PubAck' };
-      }
-      const verdict = classifyPublishError(err);
-      if (verdict !== 'no-responders') return verdict;
-      return classifyNoResponders(msg.subject, await this.streamExists(msg.subject));
-    }
+    h.set(MSG_ID, msg.msgId);
+    for (const k in msg.headers) h.set(k, msg.headers[k]!);
+    const outcome = await this.inboxFor(nc).publish(msg.subject, msg.body, h, signal);
+    if (outcome !== 'no-responders') return outcome;
+    return classifyNoResponders(msg.subject, await this.streamExists(msg.subject));
+  }
+
+  // One PubAck inbox per connection; a new connection (after an unexpected close) gets a new one.
+  private inboxFor(nc: NatsConnection): PubAckInbox {
+    if (this.inbox?.nc !== nc) this.inbox = new PubAckInbox(nc, this.timeoutMs);
+    return this.inbox;
   }
 
   // Whether a stream captures `subject`, single-flight and cached; undefined when unknown.
@@ -130,17 +129,147 @@ export class JetStreamPublisher implements CommandPublisher {
   }
 }
 
-const ABORTED = Symbol('aborted');
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(ABORTED);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
 function label(r: PublishResult): PublishResultLabel {
   if (r.kind === 'acked') return r.duplicate ? 'duplicate' : 'acked';
   return r.retryable ? 'retryable' : 'permanent';
+}
+
+const MSG_ID = 'Nats-Msg-Id';
+const decoder = new TextDecoder();
+const TIMED_OUT: PublishFailure = { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'no PubAck before the timeout' };
+const ABORTED_WAITING: PublishFailure = { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'ABORTED', reason: 'aborted while waiting for the PubAck' };
+
+type Outcome = PublishResult | 'no-responders';
+
+interface Pending {
+  subject: string;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  settle(outcome: Outcome): void;
+}
+
+/**
+ * Pipelined publishing on one connection: each message is a core publish whose reply subject
+ * is `<inbox>.<token>`, and every PubAck arrives on ONE wildcard subscription. This is what
+ * `js.publish()` does underneath, minus its per-message request object, timer, cancellation
+ * error (with a stack trace) and abort listener: one timeout sweep and one abort listener per
+ * signal serve every message in flight. Outcomes mirror `js.publish()`: a PubAck or its API
+ * error, a 503 (no responders), a publish permission error (matched by subject, oldest
+ * first, as nats.js does), a synchronous refusal (max_payload), a timeout, a closed connection.
+ */
+class PubAckInbox {
+  private readonly prefix: string;
+  private readonly pending = new Map<string, Pending>();
+  private readonly bySignal = new WeakMap<AbortSignal, Set<string>>();
+  private readonly sub: Subscription;
+  private sweeper: NodeJS.Timeout | undefined;
+  private next = 0;
+
+  constructor(readonly nc: NatsConnection, private readonly timeoutMs: number) {
+    this.prefix = `${createInbox()}.`;
+    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, m) => this.onAck(err, m) });
+    void this.watchPermissions();
+    void nc.closed().then(() => this.failAll({ code: 'CONNECTION_CLOSED', message: 'connection closed' }));
+  }
+
+  /** Sends one message and resolves with its outcome; never rejects. */
+  publish(subject: string, body: Uint8Array, h: MsgHdrs, signal: AbortSignal | undefined): Promise<Outcome> {
+    const token = (this.next++).toString(36);
+    try {
+      this.nc.publish(subject, body, { reply: this.prefix + token, headers: h });
+    } catch (err) {
+      // Refused before sending (max_payload, bad subject, closed): nothing reached the server.
+      const verdict = classifyPublishError(err);
+      return Promise.resolve(verdict === 'no-responders' ? verdict : { ...verdict, outcomeUnknown: false });
+    }
+    return new Promise<Outcome>((resolve) => {
+      this.pending.set(token, { subject, deadline: performance.now() + this.timeoutMs, signal, settle: resolve });
+      if (signal !== undefined) this.track(signal, token);
+      this.sweeper ??= setInterval(() => this.sweep(), Math.max(5, Math.min(100, this.timeoutMs / 10))).unref();
+    });
+  }
+
+  private take(token: string): Pending | undefined {
+    const p = this.pending.get(token);
+    if (p === undefined) return undefined;
+    this.pending.delete(token);
+    if (p.signal !== undefined) this.bySignal.get(p.signal)?.delete(token);
+    if (this.pending.size === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+    return p;
+  }
+
+  private onAck(err: NatsError | null, m: Msg): void {
+    if (err !== null) return this.failAll(err);
+    const p = this.take(m.subject.slice(this.prefix.length));
+    if (p === undefined) return; // late: already timed out or aborted
+    p.settle(parseAck(m));
+  }
+
+  // Publish permission errors come as connection status events naming the subject.
+  private async watchPermissions(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      const ctx = s.permissionContext;
+      if (s.type !== 'error' || ctx?.operation !== 'publish') continue;
+      for (const [token, p] of this.pending) {
+        if (p.subject !== ctx.subject) continue;
+        this.take(token)?.settle(classify({ code: 'PERMISSIONS_VIOLATION', message: `Permissions Violation for Publish to "${ctx.subject}"` }));
+        break;
+      }
+    }
+  }
+
+  private track(signal: AbortSignal, token: string): void {
+    let tokens = this.bySignal.get(signal);
+    if (tokens === undefined) {
+      const set = new Set<string>();
+      tokens = set;
+      this.bySignal.set(signal, set);
+      signal.addEventListener('abort', () => {
+        for (const t of [...set]) this.take(t)?.settle(ABORTED_WAITING);
+      }, { once: true });
+    }
+    tokens.add(token);
+  }
+
+  // Deadlines grow with insertion order (one timeout for all), so the sweep stops at the first live one.
+  private sweep(): void {
+    const now = performance.now();
+    for (const [token, p] of this.pending) {
+      if (p.deadline > now) break;
+      this.take(token)?.settle(TIMED_OUT);
+    }
+  }
+
+  private failAll(err: unknown): void {
+    const outcome = classify(err);
+    for (const token of [...this.pending.keys()]) this.take(token)?.settle(outcome);
+    if (this.nc.isClosed()) this.sub.unsubscribe();
+  }
+}
+
+function classify(err: unknown): Outcome {
+  return classifyPublishError(err);
+}
+
+// A PubAck, a JetStream API error, or a status message (503 = no responders).
+function parseAck(m: Msg): Outcome {
+  if (m.data.length === 0 && m.headers?.hasError) {
+    return m.headers.code === 503 ? 'no-responders' : classify({ code: String(m.headers.code), message: m.headers.description });
+  }
+  let ack: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };
+  try {
+    ack = JSON.parse(decoder.decode(m.data)) as typeof ack;
+  } catch (err) {
+    return classify({ code: 'BAD_JSON', message: `unreadable PubAck: ${String(err)}` });
+  }
+  if (ack.error !== undefined && (ack.error.code ?? 0) >= 300) {
+    return classify({ code: String(ack.error.code), message: ack.error.description, api_error: ack.error });
+  }
+  if (typeof ack.stream !== 'string' || ack.stream === '' || typeof ack.seq !== 'number') {
+    return classify({ code: 'BAD_JSON', message: 'invalid PubAck' });
+  }
+  return { kind: 'acked', stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate === true };
 }

@@ -1,0 +1,108 @@
+/**
+ * `npm run bench`: net-sync's throughput and latency as ratios to raw baselines, measured
+ * side by side in one run. Flags: `--quick` (small counts, smoke test), `--only a,a2,c`
+ * (rows: a, a2 (a′), b, c, c2 (c′), d, latency, rss), `--out DIR` (default bench/results).
+ * Repetitions are interleaved (a, a′, … then again) so drifting load on a shared machine
+ * hits every row alike.
+ */
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measureNatsJs, measurePipelined, measureSqlite } from './baselines.js';
+import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample } from './common.js';
+import { measureLatency } from './latency.js';
+import { measureHttp, measureLibrary, measureReplay } from './netsync.js';
+import { addRow, computeRatios, machineFacts, renderTable, writeResults, type BenchResults, type RowKey } from './report.js';
+import { measureRss } from './rss.js';
+
+const ALL = ['a', 'a2', 'b', 'c', 'c2', 'd', 'latency', 'rss'] as const;
+type Part = (typeof ALL)[number];
+const ALIASES: Record<string, Part> = { "a'": 'a2', 'a′': 'a2', "c'": 'c2', 'c′': 'c2', lat: 'latency' };
+
+interface Args {
+  quick: boolean;
+  only: Set<Part>;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const root = join(fileURLToPath(new URL('.', import.meta.url)), '../..');
+  const args: Args = { quick: false, only: new Set(ALL), out: join(root, 'bench/results') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--only' || a === '--out') {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      if (a === '--out') args.out = v;
+      else args.only = new Set(v.split(',').map((s) => toPart(s.trim())));
+    } else throw new Error(`unknown argument ${a} (use --quick, --only a,a2,b,c,c2,d,latency,rss, --out DIR)`);
+  }
+  return args;
+}
+
+function toPart(s: string): Part {
+  const p = ALIASES[s] ?? s;
+  if (!(ALL as readonly string[]).includes(p)) throw new Error(`--only: unknown row "${s}" (one of ${ALL.join(', ')})`);
+  return p as Part;
+}
+
+function progress(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
+  const results: BenchResults = { startedAt: new Date().toISOString(), argv: process.argv.slice(2), sizes, machine: machineFacts(), rows: {}, notes: [] };
+  // The latency run is paced at half of (c), so it needs (c).
+  const parts = new Set(args.only);
+  if (parts.has('latency')) parts.add('c');
+  const samples = new Map<RowKey, Sample[]>();
+  const push = (k: RowKey, s: Sample): void => {
+    samples.set(k, [...(samples.get(k) ?? []), s]);
+    progress(`${k}: ${Math.round(s.rate).toLocaleString('en-US')}/s (${s.count} in ${s.seconds.toFixed(2)} s)`);
+  };
+  for (let rep = 1; rep <= sizes.repeats; rep++) {
+    progress(`repetition ${rep}/${sizes.repeats}`);
+    if (parts.has('a')) push('a', await measureNatsJs(sizes));
+    if (parts.has('a2')) push('a2', await measurePipelined(sizes));
+    if (parts.has('b')) {
+      const b = await withTempDir(async (dir) => measureSqlite(sizes, dir));
+      push('b', b.batched);
+      push('b1', b.perRow);
+    }
+    if (parts.has('c')) push('c', await measureLibrary(sizes));
+    if (parts.has('c2')) push('c2', await measureHttp(sizes));
+    if (parts.has('d')) push('d', await measureReplay(sizes));
+  }
+  for (const [k, s] of samples) addRow(results, k, s);
+  computeRatios(results);
+  const c = samples.get('c');
+  if (parts.has('latency') && c !== undefined) {
+    progress('latency at half of (c)');
+    results.latency = await measureLatency(sizes, medianSample(c).rate / 2);
+  }
+  if (parts.has('rss')) {
+    progress(`rss with ${sizes.rssIntents} intents buffered`);
+    results.rss = await measureRss(sizes.rssIntents);
+  }
+  results.finishedAt = new Date().toISOString();
+  results.machine['loadavgAtEnd'] = loadavg();
+  results.notes.push(
+    'Payloads are 256 bytes: the raw body for (a)/(a′)/(b), the agent JSON payload for (c)/(c′)/(d); net-sync publishes it inside its command body with the Net-Sync headers.',
+    '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, client in the same process as the sidecar.',
+    '(d) is timed from the publisher being ready again after the restart; reconnectMs and rateFromServerUp show the outage tail.',
+  );
+  process.stdout.write(renderTable(results) + '\n');
+  const file = writeResults(results, args.out);
+  process.stdout.write(`results: ${file}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
