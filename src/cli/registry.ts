@@ -107,9 +107,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Local end-to-end run: intents in, NATS away and back, nothing lost or duplicated',
     options: [
       // Big enough to show group commit and replay at work, small enough to finish in seconds.
-      { flags: '--intents <n>', description: 'intents submitted while NATS is up', parse: parsePositiveInt, defaultValue: 1_000 },
-      { flags: '--outage-intents <n>', description: 'intents submitted while NATS is away', parse: parsePositiveInt, defaultValue: 500 },
+      { flags: '--intents <n>', description: 'intents submitted while NATS is up', parse: parsePositiveInt, defaultValue: 500 },
+      { flags: '--outage-intents <n>', description: 'intents submitted while NATS is away', parse: parsePositiveInt, defaultValue: 300 },
       { flags: '--sidecars <n>', description: 'sidecar processes to run', parse: parsePositiveInt, defaultValue: 3 },
+      { flags: '--no-mesh', description: 'skip the libp2p mesh: each sidecar commits alone (consensus off)' },
       { flags: '--keep', description: 'keep the temp dir (stores, logs) afterwards' },
     ],
     handler: runDemo,

@@ -23,10 +23,11 @@ export interface DemoSidecar {
   child: ChildProcess | null;
 }
 
-/** Starts nats-server and the sidecars under `dir`. */
-export async function startDemoCluster(dir: string, count: number): Promise<{ nats: NatsServerProcess; sidecars: DemoSidecar[] }> {
+/** Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum. */
+export async function startDemoCluster(dir: string, count: number, mesh: boolean): Promise<{ nats: NatsServerProcess; sidecars: DemoSidecar[] }> {
   const nats = await NatsServerProcess.start({ storeDir: join(dir, 'jetstream') });
   const sidecars: DemoSidecar[] = [];
+  const meshPorts: number[] = [];
   for (let i = 0; i < count; i++) {
     const sdir = join(dir, `sidecar-${i + 1}`);
     mkdirSync(sdir, { recursive: true });
@@ -45,9 +46,26 @@ export async function startDemoCluster(dir: string, count: number): Promise<{ na
       NET_SYNC_COMMIT_BACKOFF_MAX_MS: '1000',
     };
     sidecars.push({ name: `sidecar-${i + 1}`, dir: sdir, peerId: identityPeerId(key), api, bufferPath, env, child: null });
+    meshPorts.push(await freePort());
   }
+  if (mesh) wireMesh(sidecars, meshPorts);
   await Promise.all(sidecars.map((s) => launch(s)));
   return { nats, sidecars };
+}
+
+// Every sidecar listens on its own loopback port and keeps the others as static peers; the
+// cohort is the three peer IDs and a majority must endorse each intent.
+function wireMesh(sidecars: DemoSidecar[], ports: number[]): void {
+  const addr = (i: number): string => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${sidecars[i]!.peerId}`;
+  sidecars.forEach((s, i) => {
+    Object.assign(s.env, {
+      NET_SYNC_MESH_ENABLED: 'true',
+      NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
+      NET_SYNC_MESH_PEERS: sidecars.map((_, j) => j).filter((j) => j !== i).map(addr).join(','),
+      NET_SYNC_CONSENSUS_COHORT: sidecars.map((p) => p.peerId).join(','),
+      NET_SYNC_CONSENSUS_QUORUM: 'majority',
+    });
+  });
 }
 
 async function launch(s: DemoSidecar): Promise<void> {

@@ -15,6 +15,8 @@ export interface DemoOptions {
   sidecars: number;
   /** --keep: keep the temp dir (stores, logs) instead of deleting it. */
   keep: boolean;
+  /** --no-mesh: each sidecar commits alone (consensus off). */
+  mesh: boolean;
 }
 
 /** Runs `net-sync demo`; exit 0 when the stream holds every intent exactly once. */

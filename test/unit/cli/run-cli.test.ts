@@ -164,7 +164,7 @@ describe('handlers', () => {
       await program.parseAsync(argv, { from: 'user' });
     }
     expect(seen['reconcile']).toEqual({ dryRun: true, verify: false, sinceMs: 7_200_000 });
-    expect(seen['demo']).toEqual({ intents: 10, outageIntents: 500, sidecars: 3, keep: true });
+    expect(seen['demo']).toEqual({ intents: 10, outageIntents: 300, sidecars: 3, mesh: true, keep: true });
     expect(seen['status']).toEqual({ url: 'http://127.0.0.1:7654' });
     expect(seen['streams apply']).toEqual({ dryRun: false });
   });
