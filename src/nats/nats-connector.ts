@@ -31,6 +31,19 @@ export interface NatsConnectorOptions {
    * reconnect. Default 10 s: a frozen server is noticed in ~30 s instead of nats.js' 4 min.
    */
   pingIntervalMs?: number;
+  /**
+   * Period of the responsiveness probe (a PING/PONG round trip on the live connection).
+   * Default 1 s: one PING a second is nothing for the server.
+   */
+  probeIntervalMs?: number;
+  /**
+   * A probe unanswered for this long marks the connection `disconnected` (a frozen server or a
+   * silent partition: no RST, no FIN) until an answer arrives or nats.js reconnects, so that
+   * readiness drops and the committer stops sending into the void. The client PING above
+   * (2 × `pingIntervalMs` unanswered) still decides when to drop the socket. Default 3 s:
+   * with the 1 s probe period, a stall shows within 4 s, inside the 5 s readiness budget.
+   */
+  stallTimeoutMs?: number;
 }
 
 /**
@@ -47,6 +60,10 @@ export class NatsConnector {
   private readonly metrics: NatsMetrics | undefined;
   private readonly connectTimeoutMs: number;
   private readonly pingIntervalMs: number;
+  private readonly probeIntervalMs: number;
+  private readonly stallTimeoutMs: number;
+  // Set while the probe finds the connection unresponsive; cleared by an answer or a status event.
+  private stalled = false;
   private readonly listeners = new Set<ConnectionListener>();
   private readonly abort = new AbortController();
   private current: ConnectionState = 'connecting';
@@ -65,6 +82,8 @@ export class NatsConnector {
     this.metrics = opts.metrics;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
     this.pingIntervalMs = opts.pingIntervalMs ?? 10_000;
+    this.probeIntervalMs = opts.probeIntervalMs ?? 1_000;
+    this.stallTimeoutMs = opts.stallTimeoutMs ?? 3_000;
   }
 
   /** Current state: `connecting` until the first connect, then `connected`/`disconnected`, `closed` after stop(). */
@@ -204,17 +223,47 @@ export class NatsConnector {
     this.log.info({ server: nc.getServer() }, 'nats connected');
     this.setState('connected');
     void this.watchStatus(nc);
+    void this.probe(nc);
     void nc.closed().then((err) => this.onClosed(nc, err));
+  }
+
+  // Round trips on the live connection; an answer late by `stallTimeoutMs` marks it disconnected.
+  private async probe(nc: NatsConnection): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted && this.nc === nc && !nc.isClosed()) {
+      try {
+        await sleep(this.probeIntervalMs, undefined, { signal });
+      } catch {
+        return; // stopped
+      }
+      if (this.nc !== nc || nc.isClosed() || this.current !== 'connected') continue;
+      const answered = nc.flush().then(() => true, () => false);
+      const timer = sleep(this.stallTimeoutMs, false, { ref: false }).catch(() => false);
+      if (await Promise.race([answered, timer])) continue;
+      if (this.nc !== nc || this.current !== 'connected') continue;
+      this.stalled = true;
+      this.log.warn({ server: nc.getServer(), stallTimeoutMs: this.stallTimeoutMs }, 'nats unresponsive');
+      this.setState('disconnected');
+      // The answer may still come (a pause, not a partition); nats.js' own PINGs decide when to drop the socket.
+      const late = await answered;
+      if (late && this.stalled && this.nc === nc && !nc.isClosed()) {
+        this.stalled = false;
+        this.log.info({ server: nc.getServer() }, 'nats responsive again');
+        this.setState('connected');
+      }
+    }
   }
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       switch (s.type) {
         case 'disconnect':
+          this.stalled = false;
           this.log.warn({ server: s.data }, 'nats disconnected');
           this.setState('disconnected');
           break;
         case 'reconnect':
+          this.stalled = false;
           this.metrics?.reconnects.inc();
           this.log.info({ server: s.data }, 'nats reconnected');
           this.setState('connected');

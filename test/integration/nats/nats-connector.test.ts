@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectionState } from '../../../src/core/ports.js';
 import { freePort } from '../../../src/nats/nats-server-process.js';
 import { NatsConnector } from '../../../src/nats/nats-connector.js';
-import { useNatsServer } from '../../support/nats-fixture.js';
+import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { natsConfig, useConnector, waitFor } from './helpers.js';
 
 describe('NatsConnector', () => {
@@ -89,6 +89,25 @@ describe('NatsConnector', () => {
     await connector.stop();
     expect(connector.state).toBe('closed');
     expect(seen.at(-1)).toBe('closed');
+  });
+
+  it('reports a frozen server (SIGSTOP: no RST, no FIN) as disconnected within 5 s, connected once it answers', async () => {
+    const nats = await useNatsServer();
+    // Client PINGs at the 10 s default would take ~20-30 s; the probe must see it first.
+    const connector = new NatsConnector({ config: natsConfig([nats.url]), connectTimeoutMs: 1_000 });
+    await connector.start();
+    registerCleanup(() => connector.stop());
+    await connector.waitConnected(5_000);
+    const seen: ConnectionState[] = [];
+    connector.onState((s) => seen.push(s));
+    nats.kill('SIGSTOP');
+    registerCleanup(async () => nats.kill('SIGCONT'));
+    const frozenAt = Date.now();
+    await waitFor('disconnected after SIGSTOP', () => connector.state === 'disconnected', 6_000);
+    expect(Date.now() - frozenAt).toBeLessThanOrEqual(5_000);
+    nats.kill('SIGCONT');
+    await connector.waitConnected(5_000);
+    expect(seen).toEqual(['disconnected', 'connected']);
   });
 
   it('waitConnected times out with NATS_TIMEOUT while NATS is away', async () => {
