@@ -178,6 +178,27 @@ export class SidecarProcess {
     return total;
   }
 
+  /** Sum of numeric field `field` over every log line (all starts) whose `msg` is `msg`. */
+  logSum(msg: string, field: string): number {
+    let total = 0;
+    let text = '';
+    try {
+      text = readFileSync(this.logPath, 'utf8');
+    } catch {
+      return 0;
+    }
+    for (const line of text.split('\n')) {
+      if (!line.includes(msg)) continue;
+      try {
+        const rec = JSON.parse(line) as Record<string, unknown>;
+        if (rec['msg'] === msg && typeof rec[field] === 'number') total += rec[field] as number;
+      } catch {
+        // not a log record
+      }
+    }
+    return total;
+  }
+
   /** The last `n` lines of the sidecar's log, for failure reports. */
   logTail(n = 20): string {
     try {
