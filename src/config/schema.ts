@@ -142,8 +142,49 @@ export const TelemetrySchema = z
     batchMs: zDurationMs.default(100),
     /** Period of peer health and pipeline lag reports. */
     healthIntervalMs: zDurationMs.default(10_000),
+    /**
+     * How long after its end a window still takes points at the origin; older points are
+     * summarised apart as `late`. 500 ms covers a point made at the very end of a window and
+     * held up to `batchMs` (100 ms) before it is sent, with room for a slow event loop.
+     */
+    allowedLatenessMs: zDurationMs.default(500),
+    /**
+     * Extra wait before a scout closes a window, covering gossip latency and clock skew between
+     * origin and scout. Gossip p99 is ~50 ms at moderate load (LIBP2P-NOTES); NTP keeps hosts
+     * within tens of ms. 500 ms leaves room for a loaded mesh; a batch later than this is still
+     * counted, as a `straggler` summary.
+     */
+    closeSlackMs: zDurationMs.default(500),
+    /** Scout heartbeat period. 1 s: a dead scout's origins move within 3 s, for one tiny message/s per scout. */
+    heartbeatMs: zDurationMs.default(1_000),
+    /**
+     * How long a scout keeps a closed window of an origin it does not own, so that it can publish
+     * it if the owner turns out to be dead. Must exceed 3 heartbeats (liveness): 8 s covers
+     * 3 s of liveness plus windows flushed by the dead owner but not yet committed.
+     */
+    handoffHoldMs: zDurationMs.default(8_000),
+    /**
+     * Time a new scout listens before it may own windows (rounded up to a window boundary):
+     * dialling static peers and grafting the mesh takes ~0.5 s with 5 nodes (LIBP2P-NOTES).
+     */
+    warmupMs: zDurationMs.default(2_000),
+    /** Points per telemetry gossip message; 4,096 (~150 KiB) stays under the 256 KiB envelope cap. */
+    batchMaxPoints: z.number().int().positive().max(8_192).default(4_096),
+    /** Points queued at the origin before the API refuses more: gossip has no backpressure. */
+    maxQueuedPoints: z.number().int().positive().default(200_000),
+    /**
+     * Metric → subject suffix after `<prefix>.telemetry.` (1-3 tokens). Keys are metric names, or
+     * `area.*` for a whole area. Empty: the metric name itself (`sentiment.delta` →
+     * `root.solar.telemetry.sentiment.delta`), see `telemetrySubject`.
+     */
+    subjectMap: z
+      .record(z.string(), z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,2}$/, 'must be 1-3 tokens after "telemetry."'))
+      .default({}),
+    /** Scouts the deployment expects; fewer live ones are reported in peer health and logged. 0: no check. */
+    expectedScouts: z.number().int().nonnegative().default(0),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.handoffHoldMs > 3 * t.heartbeatMs, { message: 'must exceed 3 × telemetry.heartbeatMs', path: ['handoffHoldMs'] });
 
 export const SubjectsSchema = z
   .object({

@@ -30,8 +30,8 @@ export const MAX_ENVELOPE_DEPTH = 64;
 // budget (gossipsub penalises slow validation) and fits 256 KiB.
 export const MAX_BATCH_ITEMS = 1_024;
 
-/** Envelope kinds this version understands. `telemetry` will join them later. */
-export const ENVELOPE_KINDS = ['intent.propose', 'intent.endorse', 'intent.committed', 'heartbeat'] as const;
+/** Envelope kinds this version understands. */
+export const ENVELOPE_KINDS = ['intent.propose', 'intent.endorse', 'intent.committed', 'heartbeat', 'telemetry'] as const;
 export type EnvelopeKind = (typeof ENVELOPE_KINDS)[number];
 
 const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a ULID');
@@ -118,6 +118,75 @@ export const HeartbeatEnvelopeSchema = z.object({
   roles: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(16),
   /** Sender's wall clock, ms since epoch. */
   atMs: msSinceEpoch,
+  /**
+   * Scouts only: the first window start (ms) for which this scout has heard every origin from
+   * the window's beginning. Windows that start earlier are not assigned to it, so a scout that
+   * joins mid-window never becomes the owner of a window it saw only half of.
+   */
+  scoutSinceMs: msSinceEpoch.optional(),
+});
+
+/** Most points in one `telemetry` envelope: 8,192 points of ~40 JSON bytes stay far under 256 KiB. */
+export const MAX_TELEMETRY_POINTS = 8_192;
+/** Most series chunks in one `telemetry` envelope. */
+export const MAX_TELEMETRY_SERIES = 1_024;
+/** Most tags on one point. */
+export const MAX_TELEMETRY_TAGS = 8;
+
+const metricName = z
+  .string()
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,7}$/, 'must be 1-8 dot-separated tokens of [A-Za-z0-9_-]');
+const tagKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'must be a tag key');
+const tags = z
+  .record(tagKey, z.string().max(128))
+  .refine((t) => Object.keys(t).length <= MAX_TELEMETRY_TAGS, `at most ${MAX_TELEMETRY_TAGS} tags`);
+
+/**
+ * One series chunk: points of one (metric, tags) that the origin assigned to one window part.
+ * Columnar (`ts[i]`, `v[i]`) to keep the JSON small.
+ */
+export const TelemetrySeriesSchema = z
+  .object({
+    metric: metricName,
+    /** Bounded tags; absent when none. Keys sorted by the origin. */
+    tags: tags.optional(),
+    /** Start of the window, ms since epoch, a multiple of the envelope's `windowMs`. */
+    window: msSinceEpoch,
+    /** Which `windowMaxPoints`-sized part of the window, by the origin's point ordinal. */
+    part: z.number().int().nonnegative(),
+    /** True for points that were late (or early) at the origin, summarised apart in `window`. */
+    late: z.boolean().optional(),
+    /** Origin timestamps of the points, ms since epoch. */
+    ts: z.array(msSinceEpoch).min(1).max(MAX_TELEMETRY_POINTS),
+    /** Values; finite numbers (JSON has no NaN or Infinity). */
+    v: z.array(z.number()).min(1).max(MAX_TELEMETRY_POINTS),
+  })
+  .refine((s) => s.ts.length === s.v.length, { message: 'ts and v differ in length', path: ['v'] });
+
+/**
+ * `telemetry`: a batch of the origin's points, grouped by series and window. Windows, parts and
+ * lateness are decided by the origin, so every scout that receives the batch files each point
+ * under the same key (see `src/core/telemetry-window.ts`).
+ */
+export const TelemetryEnvelopeSchema = z.object({
+  schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
+  kind: z.literal('telemetry'),
+  /** The agent host's peer ID; must be the gossip message's signed `from`. */
+  origin: peerId,
+  /** The origin's start time, ms: part ordinals restart with it, so it is part of every key. */
+  epoch: msSinceEpoch,
+  /** Batch number within the epoch, from 0; a gap tells a scout it missed a batch. */
+  seq: z.number().int().nonnegative(),
+  /** Origin's wall clock when it sent the batch, ms since epoch. */
+  sentAtMs: msSinceEpoch,
+  /** The origin's window length, ms. */
+  windowMs: z.number().int().positive().max(3_600_000),
+  series: z
+    .array(TelemetrySeriesSchema)
+    .min(1)
+    .max(MAX_TELEMETRY_SERIES)
+    .refine((all) => all.reduce((n, s) => n + s.ts.length, 0) <= MAX_TELEMETRY_POINTS, `at most ${MAX_TELEMETRY_POINTS} points in all`),
 });
 
 /** Any v1 envelope. */
@@ -127,6 +196,7 @@ export const EnvelopeSchema = z
     EndorseEnvelopeSchema,
     CommittedEnvelopeSchema,
     HeartbeatEnvelopeSchema,
+    TelemetryEnvelopeSchema,
   ])
   .meta({ id: 'NetSyncEnvelopeV1', title: 'net-sync gossip envelope, schemaVersion 1' });
 
@@ -136,6 +206,8 @@ export type EndorsementItem = z.output<typeof EndorsementItemSchema>;
 export type CommittedEnvelope = z.output<typeof CommittedEnvelopeSchema>;
 export type CommitItem = z.output<typeof CommitItemSchema>;
 export type HeartbeatEnvelope = z.output<typeof HeartbeatEnvelopeSchema>;
+export type TelemetryEnvelope = z.output<typeof TelemetryEnvelopeSchema>;
+export type TelemetrySeries = z.output<typeof TelemetrySeriesSchema>;
 /** Any v1 envelope, discriminated on `kind`. */
 export type Envelope = z.output<typeof EnvelopeSchema>;
 
@@ -202,7 +274,7 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
 
 /**
  * The peer ID an envelope claims as its author (`origin`, `endorser`, `committer` or
- * `peerId`). Under StrictSign the gossip message's `from` is authenticated, so the mesh
+ * `peerId`; `origin` for telemetry). Under StrictSign the gossip message's `from` is authenticated, so the mesh
  * rejects an envelope whose claim differs from it.
  */
 export function envelopeAuthor(envelope: Envelope): string {
@@ -215,6 +287,8 @@ export function envelopeAuthor(envelope: Envelope): string {
       return envelope.committer;
     case 'heartbeat':
       return envelope.peerId;
+    case 'telemetry':
+      return envelope.origin;
   }
 }
 

@@ -21,6 +21,7 @@ import { registerOutboxGauges } from '../observability/outbox-gauges.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { consensusWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
+import { TelemetryWiring } from './telemetry-wiring.js';
 
 /** A running sidecar's parts, for the CLI, the demo, tests and benchmarks. */
 export class Sidecar {
@@ -36,6 +37,8 @@ export class Sidecar {
   readonly api: ApiServer;
   /** Mesh and consensus; null when consensus is off (single node). */
   readonly mesh: MeshWiring | null;
+  /** Telemetry: the agent's points out, scout summaries and peer health in the outbox. */
+  readonly telemetry: TelemetryWiring;
   private stopping: Promise<void> | null = null;
   private ensuring: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -65,6 +68,7 @@ export class Sidecar {
     this.mesh = consensusWanted(config)
       ? new MeshWiring({ config, privateKey, outbox: this.outbox, committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex') })
       : null;
+    this.telemetry = new TelemetryWiring({ config, peerId, outbox: this.outbox, committer: this.committer, mesh: this.mesh?.mesh ?? null, clock: this.clock, logger: log, registry: this.registry });
     this.committer.on('intent:dead', (rows) => { for (const r of rows) this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason }); });
   }
 
@@ -85,6 +89,7 @@ export class Sidecar {
     await this.ensuring;
     this.committer.start();
     await this.mesh?.start();
+    this.telemetry.start();
     await this.api.start();
     this.log.info({ peerId: this.peerId, api: this.api.boundAddress, nats: this.connector.state }, 'sidecar started');
   }
@@ -94,6 +99,7 @@ export class Sidecar {
     this.stopping ??= (async () => {
       this.unsubscribe?.();
       await this.api.stop();
+      await this.telemetry.stop();
       await this.mesh?.stop();
       await this.committer.stop();
       await this.connector.stop();
@@ -127,6 +133,7 @@ export class Sidecar {
 
   private backend(): ApiBackend {
     return {
+      acceptTelemetry: (body) => this.telemetry.accept(body),
       acceptIntent: (body, tp) => this.mesh?.accept(body, tp) ?? this.intake.accept(body, tp),
       getIntent: (id) => {
         const row = this.outbox.get(id);

@@ -64,7 +64,7 @@ describe('validateEnvelope', () => {
     ['malformed', () => te.encode('nope'), 'reject'],
     ['schema', () => te.encode('{"schemaVersion":1,"kind":"heartbeat"}'), 'reject'],
     ['unknown-version', () => te.encode('{"schemaVersion":9}'), 'ignore'],
-    ['unknown-kind', () => te.encode('{"schemaVersion":1,"kind":"telemetry"}'), 'ignore'],
+    ['unknown-kind', () => te.encode('{"schemaVersion":1,"kind":"metrics"}'), 'ignore'],
   ] as const)('%s → %s', async (reason, bytes, verdict) => {
     expect(await validateEnvelope(bytes(), alice, open)).toMatchObject({ verdict, reason });
   });

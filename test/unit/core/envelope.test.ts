@@ -48,6 +48,16 @@ const samples: Envelope[] = [
   },
   { schemaVersion: 1, kind: 'intent.committed', committer: PEER, commits: [{ correlationId: ID, stream: 'ROOT_SOLAR_COMMAND', seq: 42 }] },
   { schemaVersion: 1, kind: 'heartbeat', peerId: PEER, roles: ['scout'], atMs: 1_700_000_000_000 },
+  {
+    schemaVersion: 1,
+    kind: 'telemetry',
+    origin: PEER,
+    epoch: 1_700_000_000_000,
+    seq: 0,
+    sentAtMs: 1_700_000_000_100,
+    windowMs: 1_000,
+    series: [{ metric: 'sentiment.delta', tags: { region: 'eu' }, window: 1_700_000_000_000, part: 0, ts: [1_700_000_000_001], v: [0.5] }],
+  },
 ];
 
 describe('envelope codec', () => {
@@ -79,7 +89,7 @@ describe('envelope codec', () => {
 
   test('unknown version and unknown kind are told apart from schema errors', () => {
     expect(decodeEnvelope(bytesOf({ ...samples[3], schemaVersion: 2 }))).toMatchObject({ ok: false, reason: 'unknown-version' });
-    expect(decodeEnvelope(bytesOf({ schemaVersion: 1, kind: 'telemetry', points: [] }))).toMatchObject({
+    expect(decodeEnvelope(bytesOf({ schemaVersion: 1, kind: 'metrics', points: [] }))).toMatchObject({
       ok: false,
       reason: 'unknown-kind',
     });
@@ -97,6 +107,10 @@ describe('envelope codec', () => {
     ['empty endorsement batch', { ...samples[1], endorsements: [] }],
     ['signature not base64url', { ...samples[1], endorsements: [{ correlationId: ID, payloadDigest: 'a'.repeat(64), signature: 'a+b/c=' }] }],
     ['role not a token', { ...samples[3], roles: ['Scout Master'] }],
+    ['telemetry ts and v of different lengths', { ...samples[4], series: [{ metric: 'm', window: 0, part: 0, ts: [1, 2], v: [1] }] }],
+    ['telemetry tag key not a token', { ...samples[4], series: [{ metric: 'm', tags: { 'a b': 'x' }, window: 0, part: 0, ts: [1], v: [1] }] }],
+    ['telemetry too many tags', { ...samples[4], series: [{ metric: 'm', tags: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'x'])), window: 0, part: 0, ts: [1], v: [1] }] }],
+    ['telemetry bad metric', { ...samples[4], series: [{ metric: 'a..b', window: 0, part: 0, ts: [1], v: [1] }] }],
   ])('schema: %s', (_name, value) => {
     const r = decodeEnvelope(bytesOf(value));
     expect(r).toMatchObject({ ok: false, reason: 'schema' });

@@ -1,0 +1,59 @@
+/**
+ * Metrics of the telemetry use cases: points in at the origin, gossip batches, scout ingest,
+ * summaries by outcome, stragglers, gossip gaps, and window lag (close to PubAck).
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Bounded values of the `outcome` label of `net_sync_telemetry_summaries_total`. */
+export type SummaryOutcome = 'published' | 'taken-over' | 'handed-off';
+
+/** Telemetry metrics. */
+export interface TelemetryMetrics {
+  /** Points accepted from the local agent. */
+  accepted: Counter;
+  /** Points refused because the origin queue was full. */
+  refused: Counter;
+  /** Points that reached no scout (no mesh peer and no local scout): counted, never silent. */
+  lost: Counter;
+  /** Telemetry gossip messages sent. */
+  gossipMessages: Counter;
+  /** Points a scout ingested (own and peers'). */
+  ingested: Counter;
+  /** Telemetry batches a scout missed, by gap in an origin's batch sequence. */
+  gaps: Counter;
+  /** Points that reached this scout after their window closed (summarised as stragglers). */
+  stragglers: Counter;
+  /** Closed windows by outcome: published (owner), taken-over (published after the owner left), handed-off (owner lives). */
+  summaries: Counter<'outcome'>;
+  /** Window close to PubAck, for summaries this scout published. */
+  windowLag: Histogram;
+  /** Windows held in memory (open, held for handoff, or done). */
+  windows: Gauge;
+  /** Live scouts as this node sees them. */
+  liveScouts: Gauge;
+}
+
+/** Registers the telemetry metrics on `register`. */
+export function createTelemetryMetrics(register: Registry): TelemetryMetrics {
+  const registers = [register];
+  const m: TelemetryMetrics = {
+    accepted: new Counter({ name: 'net_sync_telemetry_points_accepted_total', help: 'Telemetry points accepted from the local agent', registers }),
+    refused: new Counter({ name: 'net_sync_telemetry_points_refused_total', help: 'Telemetry points refused (origin queue full)', registers }),
+    lost: new Counter({ name: 'net_sync_telemetry_points_unrouted_total', help: 'Telemetry points that reached no scout', registers }),
+    gossipMessages: new Counter({ name: 'net_sync_telemetry_gossip_messages_total', help: 'Telemetry gossip batches sent', registers }),
+    ingested: new Counter({ name: 'net_sync_telemetry_points_ingested_total', help: 'Telemetry points ingested by this scout', registers }),
+    gaps: new Counter({ name: 'net_sync_telemetry_gossip_gaps_total', help: 'Telemetry batches missed (gaps in origin sequences)', registers }),
+    stragglers: new Counter({ name: 'net_sync_telemetry_straggler_points_total', help: 'Points that arrived after their window closed', registers }),
+    summaries: new Counter({ name: 'net_sync_telemetry_summaries_total', help: 'Closed windows by outcome', labelNames: ['outcome'], registers }),
+    windowLag: new Histogram({
+      name: 'net_sync_telemetry_window_lag_seconds',
+      help: 'Window close to PubAck of its summary',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    windows: new Gauge({ name: 'net_sync_telemetry_windows', help: 'Windows held by this scout', registers }),
+    liveScouts: new Gauge({ name: 'net_sync_telemetry_live_scouts', help: 'Live scouts as this node sees them', registers }),
+  };
+  for (const outcome of ['published', 'taken-over', 'handed-off'] as const) m.summaries.inc({ outcome }, 0);
+  return m;
+}

@@ -1,0 +1,51 @@
+/**
+ * Exactly rounded floating-point sum (Shewchuk's algorithm, as Python's `math.fsum`). The
+ * result is the exact sum of the inputs rounded once, so it does not depend on the order the
+ * values were added in: two scouts that receive the same points in different orders produce
+ * the same `sum` to the last bit, and so byte-identical summaries.
+ */
+
+/** An order-independent, exactly rounded running sum of finite numbers. */
+export class ExactSum {
+  // Non-overlapping partial sums, increasing magnitude. A handful in practice (at most ~40).
+  private partials: number[] = [];
+
+  /** Adds one finite value. */
+  add(x: number): void {
+    const partials = this.partials;
+    let i = 0;
+    for (let j = 0; j < partials.length; j++) {
+      let y = partials[j]!;
+      if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
+      const hi = x + y;
+      const lo = y - (hi - x);
+      if (lo !== 0) partials[i++] = lo;
+      x = hi;
+    }
+    partials.length = i;
+    partials.push(x);
+  }
+
+  /** The exactly rounded sum of everything added (0 when empty). */
+  value(): number {
+    const p = this.partials;
+    let n = p.length;
+    if (n === 0) return 0;
+    let hi = p[--n]!;
+    let lo = 0;
+    while (n > 0) {
+      const x = hi;
+      const y = p[--n]!;
+      hi = x + y;
+      lo = y - (hi - x);
+      if (lo !== 0) break;
+    }
+    // Round-half-even correction when the remaining partials push the tie one way.
+    if (n > 0 && ((lo < 0 && p[n - 1]! < 0) || (lo > 0 && p[n - 1]! > 0))) {
+      const y = lo * 2;
+      const x = hi + y;
+      if (y === x - hi) hi = x;
+    }
+    return hi;
+  }
+}

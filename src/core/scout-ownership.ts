@@ -1,0 +1,116 @@
+/**
+ * Which scout owns an origin: rendezvous (highest random weight) hashing over the live scouts.
+ * Scouts announce themselves in heartbeats; one is live while its heartbeats arrive within
+ * `3 × heartbeatMs` (on the receiver's clock, so sender clock skew does not matter). A window
+ * is only assigned to scouts whose `scoutSinceMs` is at or before its start: a scout that
+ * joined mid-window never owns a window it saw half of. Removing a scout moves only its own
+ * origins; adding one takes over only the origins it now ranks first for.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+
+/** Heartbeats missed before a scout counts as gone. */
+export const LIVENESS_HEARTBEATS = 3;
+
+interface ScoutEntry {
+  lastSeenMs: number;
+  sinceMs: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Rendezvous weight of `scout` for `origin`: the first 48 bits of SHA-256(origin, scout). */
+export function rendezvousWeight(origin: string, scout: string): number {
+  const h = sha256(encoder.encode(`${origin}\n${scout}`));
+  return ((h[0]! * 256 + h[1]!) * 256 + h[2]!) * 16_777_216 + ((h[3]! * 256 + h[4]!) * 256 + h[5]!);
+}
+
+/** The scout with the highest weight for `origin` (ties: the smaller ID), or null when none. */
+export function rendezvousOwner(origin: string, scouts: Iterable<string>, weight = rendezvousWeight): string | null {
+  let best: string | null = null;
+  let bestW = -1;
+  for (const s of scouts) {
+    const w = weight(origin, s);
+    if (w > bestW || (w === bestW && best !== null && s < best)) {
+      best = s;
+      bestW = w;
+    }
+  }
+  return best;
+}
+
+/** The live scouts as one node sees them, and ownership derived from them. Pure. */
+export class ScoutDirectory {
+  private readonly scouts = new Map<string, ScoutEntry>();
+  private readonly weights = new Map<string, number>();
+  private readonly livenessMs: number;
+
+  /** `self` is this node's ID and `selfSinceMs` its coverage start, when it is a scout itself. */
+  constructor(
+    heartbeatMs: number,
+    private readonly self: { peerId: string; sinceMs: number } | null,
+  ) {
+    this.livenessMs = LIVENESS_HEARTBEATS * heartbeatMs;
+  }
+
+  /**
+   * Records a heartbeat received at `nowMs`. A heartbeat without the `scout` role removes the
+   * sender (a scout that stops announces it, so its origins move at once). Returns true when the
+   * live set changed.
+   */
+  heartbeat(peerId: string, roles: readonly string[], sinceMs: number | undefined, nowMs: number): boolean {
+    if (this.self !== null && peerId === this.self.peerId) return false;
+    if (!roles.includes('scout')) return this.scouts.delete(peerId);
+    const known = this.scouts.get(peerId);
+    const sinceEff = sinceMs ?? 0;
+    this.scouts.set(peerId, { lastSeenMs: nowMs, sinceMs: sinceEff });
+    return known === undefined || known.lastSeenMs < nowMs - this.livenessMs || known.sinceMs !== sinceEff;
+  }
+
+  /** Forgets scouts whose last heartbeat is older than the liveness limit. Returns the IDs dropped. */
+  expire(nowMs: number): string[] {
+    const gone: string[] = [];
+    for (const [id, e] of this.scouts) {
+      if (e.lastSeenMs < nowMs - this.livenessMs) {
+        this.scouts.delete(id);
+        gone.push(id);
+      }
+    }
+    return gone;
+  }
+
+  /** Live scouts, this node first when it is one. */
+  live(nowMs: number): string[] {
+    const out = this.self === null ? [] : [this.self.peerId];
+    for (const [id, e] of this.scouts) if (e.lastSeenMs >= nowMs - this.livenessMs) out.push(id);
+    return out;
+  }
+
+  /**
+   * The owner of (`origin`, window starting at `windowStart`): rendezvous over the live scouts
+   * eligible for that window, or over all live scouts when none is eligible yet (start-up).
+   */
+  owner(origin: string, windowStart: number, nowMs: number): string | null {
+    const eligible: string[] = [];
+    const all: string[] = [];
+    if (this.self !== null) {
+      all.push(this.self.peerId);
+      if (this.self.sinceMs <= windowStart) eligible.push(this.self.peerId);
+    }
+    for (const [id, e] of this.scouts) {
+      if (e.lastSeenMs < nowMs - this.livenessMs) continue;
+      all.push(id);
+      if (e.sinceMs <= windowStart) eligible.push(id);
+    }
+    return rendezvousOwner(origin, eligible.length > 0 ? eligible : all, (o, s) => this.weight(o, s));
+  }
+
+  private weight(origin: string, scout: string): number {
+    const k = `${origin}\n${scout}`;
+    let w = this.weights.get(k);
+    if (w === undefined) {
+      if (this.weights.size > 100_000) this.weights.clear(); // bounded cache
+      this.weights.set(k, (w = rendezvousWeight(origin, scout)));
+    }
+    return w;
+  }
+}

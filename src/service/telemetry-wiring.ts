@@ -1,0 +1,164 @@
+/**
+ * The telemetry half of the composition root: the origin-side emitter (`POST /v1/telemetry`),
+ * the scout (when `telemetry.scout`), its heartbeats, and the peer health reporter. Built after
+ * the outbox, the committer and the mesh (which may be absent: then this node only hears its
+ * own agent). Starts after them, stops before them.
+ *
+ * Topic: telemetry travels on the mesh's one topic (`mesh.topic`, the sentiment topic), as a
+ * new envelope kind. Batching makes it ~10 messages/s per origin; a separate topic would not
+ * save the signature checks that dominate gossip cost (LIBP2P-NOTES), would need a second set
+ * of score parameters, and every node has to relay telemetry anyway. Unknown kinds are
+ * `ignore`d by older peers, so the rollout needs no new topic either.
+ */
+import type { Registry } from 'prom-client';
+import { createTelemetryMetrics } from '../bridge/telemetry-metrics.js';
+import { PeerHealthReporter, type MeshProbe } from '../bridge/peer-health.js';
+import { TelemetryEmitter } from '../bridge/telemetry-emitter.js';
+import { TelemetryScout } from '../bridge/telemetry-scout.js';
+import type { OutboxCommitter } from '../bridge/outbox-committer.js';
+import type { Config } from '../config/schema.js';
+import type { Envelope } from '../core/envelope.js';
+import { hasCode } from '../core/errors.js';
+import type { Clock, Gossip, Outbox } from '../core/ports.js';
+import { parseTelemetryBody } from '../core/telemetry-point.js';
+import type { Logger } from '../observability/logger.js';
+
+/** What {@link TelemetryWiring} is built from. */
+export interface TelemetryWiringOptions {
+  config: Config;
+  peerId: string;
+  outbox: Outbox & { droppedTelemetryTotal?: number };
+  committer: OutboxCommitter;
+  /** The mesh node, or null when the mesh is off. */
+  mesh: (Gossip & MeshProbe) | null;
+  clock: Clock;
+  logger: Logger;
+  registry: Registry;
+  /** Where the scout reports points in and summaries out (the reduction factor), if anywhere. */
+  reduction?: { record(points: number, summaries: number): void };
+}
+
+/** Emitter, scout, heartbeats and peer health, wired. */
+export class TelemetryWiring {
+  readonly emitter: TelemetryEmitter;
+  readonly scout: TelemetryScout | null;
+  readonly health: PeerHealthReporter;
+  private readonly opts: TelemetryWiringOptions;
+  private readonly log: Logger;
+  private unsubscribe: (() => void) | null = null;
+  private heartbeats: AbortController | null = null;
+  private heartbeatLoop: Promise<void> | null = null;
+
+  constructor(opts: TelemetryWiringOptions) {
+    this.opts = opts;
+    const t = opts.config.telemetry;
+    this.log = opts.logger.child({ component: 'telemetry' });
+    const metrics = createTelemetryMetrics(opts.registry);
+    const wakeCommitter = (): void => opts.committer.wake();
+    const now = opts.clock.now();
+    this.scout = t.scout
+      ? new TelemetryScout({
+          peerId: opts.peerId, clock: opts.clock, outbox: opts.outbox, wakeCommitter, prefix: opts.config.subjects.prefix, subjectMap: t.subjectMap,
+          allowedLatenessMs: t.allowedLatenessMs, closeSlackMs: t.closeSlackMs, maxPoints: t.windowMaxPoints, heartbeatMs: t.heartbeatMs,
+          handoffHoldMs: t.handoffHoldMs, sinceMs: Math.ceil((now + t.warmupMs) / t.windowMs) * t.windowMs, logger: this.log, metrics, reduction: opts.reduction,
+        })
+      : null;
+    const scout = this.scout;
+    this.emitter = new TelemetryEmitter({
+      origin: opts.peerId, clock: opts.clock, rules: { windowMs: t.windowMs, allowedLatenessMs: t.allowedLatenessMs, maxPoints: t.windowMaxPoints },
+      batchMs: t.batchMs, batchMaxPoints: t.batchMaxPoints, maxQueuedPoints: t.maxQueuedPoints, gossip: opts.mesh,
+      localScout: scout === null ? null : (env) => scout.ingest(env), logger: this.log, metrics,
+    });
+    this.health = new PeerHealthReporter({
+      peerId: opts.peerId, prefix: opts.config.subjects.prefix, clock: opts.clock, outbox: opts.outbox, wakeCommitter, intervalMs: t.healthIntervalMs,
+      mesh: opts.mesh, validatorRejects: () => counterValues(opts.registry, 'net_sync_gossip_rejected_total', 'reason'),
+      scouts: () => ({ live: scout?.directory.live(opts.clock.now()) ?? [], expected: t.expectedScouts }), logger: this.log,
+    });
+    opts.committer.on('intent:committed', (rows) => this.onCommitted(rows.map((r) => r.correlationId)));
+  }
+
+  /** Starts listening to gossip, the scout, its heartbeats and the health reports. */
+  start(): void {
+    const mesh = this.opts.mesh;
+    if (mesh !== null) this.unsubscribe = mesh.onEnvelope((env, from) => this.receive(env, from));
+    this.scout?.start();
+    if (this.scout !== null && mesh !== null) this.startHeartbeats(mesh);
+    this.health.start();
+    this.log.info({ scout: this.scout !== null, sinceMs: this.scout?.snapshot().sinceMs }, 'telemetry started');
+  }
+
+  /** Sends queued points, says goodbye as a scout, stops the loops. Safe twice. */
+  async stop(): Promise<void> {
+    await this.emitter.stop();
+    this.heartbeats?.abort();
+    await this.heartbeatLoop;
+    if (this.heartbeatLoop !== null && this.opts.mesh !== null) {
+      this.heartbeatLoop = null;
+      // Leaving: peers move our origins at once instead of after 3 missed heartbeats.
+      await this.opts.mesh.publish(this.heartbeat([])).catch(() => undefined);
+    }
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    await this.scout?.stop();
+    await this.health.stop();
+  }
+
+  /** `POST /v1/telemetry`: validates (INPUT_INVALID naming the field) and queues the points. */
+  async accept(body: unknown): Promise<{ accepted: number }> {
+    const points = parseTelemetryBody(body, this.opts.clock.now());
+    return { accepted: this.emitter.accept(points) };
+  }
+
+  /** A status snapshot. */
+  status(): Record<string, unknown> {
+    return { scout: this.scout?.snapshot() ?? null, epoch: this.emitter.epoch };
+  }
+
+  private receive(env: Envelope, from: string): void {
+    if (env.kind === 'telemetry') this.scout?.ingest(env);
+    else if (env.kind === 'heartbeat') this.scout?.heartbeat(from, env.roles, env.scoutSinceMs);
+  }
+
+  private onCommitted(ids: string[]): void {
+    const now = this.opts.clock.now();
+    for (const lag of this.scout?.onCommitted(ids, now) ?? []) this.health.recordWindowLag(lag);
+    for (const id of ids) {
+      if (id.startsWith('tlm-') || id.startsWith('health-') || id.startsWith('lag-')) continue;
+      const row = this.opts.outbox.get(id);
+      if (row?.kind === 'command') this.health.recordCommitLatency(Math.max(0, now - row.createdAtMs));
+    }
+  }
+
+  private heartbeat(roles: string[]): Envelope {
+    const since = this.scout?.snapshot().sinceMs;
+    return { schemaVersion: 1, kind: 'heartbeat', peerId: this.opts.peerId, roles, atMs: this.opts.clock.now(), ...(since === undefined ? {} : { scoutSinceMs: since }) };
+  }
+
+  private startHeartbeats(mesh: Gossip): void {
+    this.heartbeats = new AbortController();
+    const signal = this.heartbeats.signal;
+    this.heartbeatLoop = (async () => {
+      while (!signal.aborted) {
+        await mesh.publish(this.heartbeat(['scout'])).catch((err: unknown) => {
+          if (!hasCode(err, 'MESH_PUBLISH')) this.log.warn({ err }, 'scout heartbeat failed');
+        });
+        try {
+          await this.opts.clock.sleep(this.opts.config.telemetry.heartbeatMs, signal);
+        } catch {
+          break; // aborted
+        }
+      }
+    })();
+  }
+}
+
+/** Values of a labelled counter in `registry`, by one label; {} when it is not registered. */
+async function counterValues(registry: Registry, name: string, label: string): Promise<Record<string, number>> {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) return {};
+  const out: Record<string, number> = {};
+  for (const v of (await metric.get()).values) {
+    if (v.value > 0) out[String(v.labels[label])] = v.value;
+  }
+  return out;
+}

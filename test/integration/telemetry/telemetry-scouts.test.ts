@@ -1,0 +1,169 @@
+// Acceptance (issue 4, "Exact accounting with 2 scouts" and "Scout failover"): real sidecar
+// processes (built CLI) on a loopback libp2p mesh and a real nats-server. Default: 3 sidecars,
+// 2 scouts, ~5,000 points over ~2.5 s. NET_SYNC_FULL=1: 5 sidecars, 2 scouts, 50,000 points
+// over 10 s.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rendezvousOwner } from '../../../src/core/scout-ownership.js';
+import type { TelemetrySummary } from '../../../src/core/telemetry-summary.js';
+import { freePort } from '../../../src/nats/index.js';
+import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
+import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
+import { readStream } from '../../support/stream-contents.js';
+import { waitFor } from '../../support/wait-for.js';
+
+const FULL = process.env['NET_SYNC_FULL'] === '1';
+const SIDECARS = FULL ? 5 : 3;
+const SCOUTS = 2;
+const POINTS = FULL ? 50_000 : 5_000;
+const DURATION_MS = FULL ? 10_000 : 2_500;
+const TICK_MS = 100;
+const HEARTBEAT_MS = 1_000;
+const decoder = new TextDecoder();
+
+interface Cluster {
+  natsUrl: string;
+  sidecars: SidecarProcess[];
+  peerIds: string[];
+}
+
+async function startCluster(n: number): Promise<Cluster> {
+  const nats = await useNatsServer();
+  const dirs = Array.from({ length: n }, () => mkdtempSync(join(tmpdir(), 'net-sync-telemetry-')));
+  const peerIds: string[] = [];
+  for (const dir of dirs) {
+    const r = await runCliProcess(['keygen', '--out', join(dir, 'net-sync.key'), '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
+    expect(r.code, r.stderr).toBe(0);
+    peerIds.push(JSON.parse(r.stdout).peerId);
+  }
+  const ports = await Promise.all(dirs.map(() => freePort()));
+  const addr = (i: number): string => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerIds[i]}`;
+  const sidecars = dirs.map((dir, i) => new SidecarProcess({
+    natsUrl: nats.url,
+    dir,
+    env: {
+      NET_SYNC_LOG_LEVEL: 'warn',
+      NET_SYNC_MESH_ENABLED: 'true',
+      NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
+      NET_SYNC_MESH_PEERS: dirs.map((_, j) => addr(j)).filter((_, j) => j !== i).join(','),
+      NET_SYNC_TELEMETRY_SCOUT: String(i < SCOUTS),
+      NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
+      NET_SYNC_TELEMETRY_HEALTH_INTERVAL_MS: '1000',
+      NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS),
+    },
+  }));
+  for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
+  await Promise.all(sidecars.map((s) => s.start()));
+  for (const s of sidecars) await waitFor(async () => (await metric(s, 'net_sync_mesh_topic_mesh_peers')) >= n - 1, `sidecar :${s.port} to mesh with ${n - 1} peers`, 30_000, 50);
+  for (const s of sidecars.slice(0, SCOUTS)) await waitFor(async () => (await metric(s, 'net_sync_telemetry_live_scouts')) === SCOUTS, `scout :${s.port} to see ${SCOUTS} scouts`, 10_000, 50);
+  return { natsUrl: nats.url, sidecars, peerIds };
+}
+
+async function metric(s: SidecarProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? Number.NaN : Number(line.split(' ')[1]);
+}
+
+/** Posts `total` points spread over `origins` and `durationMs`; returns the points accepted (202). */
+async function emit(origins: SidecarProcess[], total: number, durationMs: number, prefix: string, onTick?: (tick: number) => Promise<void>): Promise<number> {
+  const ticks = durationMs / TICK_MS;
+  const perPost = Math.ceil(total / ticks / origins.length);
+  let sent = 0;
+  let accepted = 0;
+  const start = Date.now();
+  for (let t = 0; t < ticks && sent < total; t++) {
+    await onTick?.(t);
+    const posts = origins.map((s, i) => {
+      const n = Math.min(perPost, total - sent);
+      sent += n;
+      if (n <= 0) return Promise.resolve();
+      const points = Array.from({ length: n }, (_, k) => ({ metric: k % 2 === 0 ? `${prefix}.delta` : `${prefix}.load`, value: Math.random() * 100, tags: { agent: `a${i}` } }));
+      return s.post('/v1/telemetry', { points }).then((r) => {
+        expect(r.status, JSON.stringify(r.json)).toBe(202);
+        accepted += r.json.accepted as number;
+      });
+    });
+    await Promise.all(posts);
+    const wait = start + (t + 1) * TICK_MS - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait)); // pacing the workload, not waiting on a condition
+  }
+  return accepted;
+}
+
+async function summaries(natsUrl: string, metricPrefix: string): Promise<{ list: TelemetrySummary[]; ids: Map<string, number> }> {
+  const { messages, idCounts } = await readStream(natsUrl, `root.solar.telemetry.${metricPrefix}.>`);
+  return { list: messages.map((m) => JSON.parse(decoder.decode(m.data)) as TelemetrySummary), ids: idCounts };
+}
+
+function assertExact(list: TelemetrySummary[], ids: Map<string, number>, expected: number): void {
+  for (const [id, n] of ids) expect(n, `copies of ${id}`).toBe(1);
+  const keys = list.map((s) => `${s.origin}/${s.epoch}/${s.windowStart}/${s.metric}/${JSON.stringify(s.tags)}/${s.part}/${s.late}`);
+  expect(new Set(keys).size, 'each (origin, window, metric) once').toBe(keys.length);
+  expect(list.reduce((n, s) => n + s.count, 0)).toBe(expected);
+  for (const s of list) {
+    expect(s.windowStart % 1_000, `window ${s.windowStart} aligned`).toBe(0);
+    expect(s.straggler, `straggler window ${s.windowStart}`).toBe(false);
+  }
+}
+
+describe(`telemetry over ${SIDECARS} real sidecars, ${SCOUTS} scouts`, () => {
+  it(`summarises ${POINTS} points exactly once, publishes peer health and pipeline lag, survives a scout SIGKILL`, async () => {
+    const { natsUrl, sidecars, peerIds } = await startCluster(SIDECARS);
+
+    // 1. Exact accounting: every sidecar's agent emits.
+    const t1 = Date.now();
+    const accepted = await emit(sidecars, POINTS, DURATION_MS, 'acct');
+    expect(accepted).toBe(POINTS);
+    let got = { list: [] as TelemetrySummary[], ids: new Map<string, number>() };
+    await waitFor(async () => {
+      got = await summaries(natsUrl, 'acct');
+      return got.list.reduce((n, s) => n + s.count, 0) >= POINTS;
+    }, `summaries of ${POINTS} points in JetStream`, 30_000, 200);
+    assertExact(got.list, got.ids, POINTS);
+    const publishers = new Set(got.list.map((s) => s.origin));
+    expect(publishers.size).toBe(SIDECARS);
+    console.log(`[telemetry] ${POINTS} points → ${got.list.length} summaries in ${Date.now() - t1} ms (emit ${DURATION_MS} ms)`);
+
+    // Peer health and pipeline lag, as telemetry rows.
+    const health = await readStream(natsUrl, 'root.solar.telemetry.libp2p.peer.health');
+    const lag = await readStream(natsUrl, 'root.solar.observability.pipeline.lag');
+    expect(health.messages.length).toBeGreaterThan(0);
+    expect(lag.messages.length).toBeGreaterThan(0);
+    const h = JSON.parse(decoder.decode(health.messages.at(-1)!.data));
+    expect(h).toMatchObject({ connections: SIDECARS - 1, scouts: { expected: SCOUTS } });
+    expect(Object.keys(h.pingRttMs)).toHaveLength(SIDECARS - 1);
+    expect(Object.keys(h.scores)).toHaveLength(SIDECARS - 1);
+    expect(h.outbox.telemetry).toBeDefined();
+    expect(JSON.parse(decoder.decode(lag.messages.at(-1)!.data))).toHaveProperty('oldestPendingIntentAgeMs');
+
+    // 2. Failover: only non-scout agents emit; SIGKILL the scout that owns the most of them mid-stream.
+    const origins = sidecars.slice(SCOUTS);
+    const originIds = peerIds.slice(SCOUTS);
+    const scoutIds = peerIds.slice(0, SCOUTS);
+    const owned = scoutIds.map((s) => originIds.filter((o) => rendezvousOwner(o, scoutIds) === s).length);
+    const victim = owned[0]! >= owned[1]! ? 0 : 1;
+    const survivor = sidecars[1 - victim]!;
+    let killedAt = 0;
+    const failoverPoints = Math.min(POINTS, 3_000 * origins.length);
+    const accepted2 = await emit(origins, failoverPoints, DURATION_MS, 'fail', async (tick) => {
+      if (tick === Math.floor(DURATION_MS / TICK_MS / 2)) {
+        killedAt = Date.now();
+        await sidecars[victim]!.kill('SIGKILL');
+      }
+    });
+    expect(accepted2).toBe(failoverPoints);
+    await waitFor(async () => (await metric(survivor, 'net_sync_telemetry_live_scouts')) === 1, 'survivor to drop the dead scout', 10_000, 20);
+    const detectedMs = Date.now() - killedAt;
+    await waitFor(async () => {
+      got = await summaries(natsUrl, 'fail');
+      return got.list.reduce((n, s) => n + s.count, 0) >= failoverPoints;
+    }, `summaries of ${failoverPoints} points after failover`, 30_000, 200);
+    assertExact(got.list, got.ids, failoverPoints);
+    const takenOver = await metric(survivor, 'net_sync_telemetry_summaries_total{outcome="taken-over"}');
+    console.log(`[telemetry] failover: scout ${victim} owned ${owned[victim]} origins; dead scout dropped after ${detectedMs} ms; survivor took over ${takenOver} held windows`);
+    expect(detectedMs).toBeLessThanOrEqual(3 * HEARTBEAT_MS + 1_500);
+  });
+});

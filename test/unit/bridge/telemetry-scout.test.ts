@@ -1,0 +1,159 @@
+import { describe, expect, test } from 'vitest';
+import { TelemetryEmitter } from '../../../src/bridge/telemetry-emitter.js';
+import { TelemetryScout } from '../../../src/bridge/telemetry-scout.js';
+import type { TelemetryEnvelope } from '../../../src/core/envelope.js';
+import type { TelemetrySummary } from '../../../src/core/telemetry-summary.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { ManualClock } from '../../support/manual-clock.js';
+import { MemoryOutbox } from '../../support/memory-outbox.js';
+import { seededRandom } from '../../support/seeded-random.js';
+
+const T0 = 1_700_000_000_000;
+const WINDOW = { windowMs: 1_000, allowedLatenessMs: 500, maxPoints: 100_000 };
+const decoder = new TextDecoder();
+
+interface Node {
+  id: string;
+  emitter: TelemetryEmitter;
+  scout: TelemetryScout | null;
+  outbox: MemoryOutbox;
+  alive: boolean;
+}
+
+/** A tiny mesh: every batch reaches every live scout (the origin's own one directly). */
+function cluster(clock: ManualClock, ids: string[], scouts: string[], maxPoints = WINDOW.maxPoints): Node[] {
+  const nodes: Node[] = [];
+  const deliver = (env: TelemetryEnvelope): void => {
+    for (const n of nodes) if (n.alive && n.scout !== null && n.id !== env.origin) n.scout.ingest(structuredClone(env));
+  };
+  for (const id of ids) {
+    const outbox = new MemoryOutbox();
+    const scout = scouts.includes(id)
+      ? new TelemetryScout({
+          peerId: id, clock, outbox, wakeCommitter: () => {}, prefix: 'root.solar', subjectMap: {}, allowedLatenessMs: 500, closeSlackMs: 500,
+          maxPoints, heartbeatMs: 1_000, handoffHoldMs: 8_000, sinceMs: 0, logger: silentLogger(),
+        })
+      : null;
+    const emitter = new TelemetryEmitter({
+      origin: id, clock, rules: { ...WINDOW, maxPoints }, batchMs: 100, batchMaxPoints: 500, maxQueuedPoints: 1e6, logger: silentLogger(),
+      gossip: { publish: async (env) => deliver(env as TelemetryEnvelope) } as never,
+      localScout: scout === null ? null : (env) => scout.ingest(env),
+    });
+    nodes.push({ id, emitter, scout, outbox, alive: true });
+  }
+  return nodes;
+}
+
+function heartbeats(nodes: Node[]): void {
+  for (const a of nodes) for (const b of nodes) if (a.alive && b.alive && a !== b && a.scout !== null && b.scout !== null) b.scout.heartbeat(a.id, ['scout'], 0);
+}
+
+async function step(clock: ManualClock, nodes: Node[], ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 100) {
+    clock.advance(100);
+    await Promise.resolve();
+    if (t % 1_000 === 0) heartbeats(nodes);
+    for (const n of nodes) if (n.alive) await n.scout?.tick();
+  }
+}
+
+function summaries(nodes: Node[]): Map<string, { summary: TelemetrySummary; body: string; by: string[] }> {
+  const out = new Map<string, { summary: TelemetrySummary; body: string; by: string[] }>();
+  for (const n of nodes) {
+    for (const r of n.outbox.listByState(['pending-commit'], 1e6)) {
+      if (!r.correlationId.startsWith('tlm-')) continue;
+      const body = decoder.decode(r.body);
+      const seen = out.get(r.correlationId);
+      if (seen !== undefined) {
+        expect(body, `two scouts, one ID ${r.correlationId}, different bodies`).toBe(seen.body);
+        seen.by.push(n.id);
+      } else {
+        out.set(r.correlationId, { summary: JSON.parse(body) as TelemetrySummary, body, by: [n.id] });
+      }
+    }
+  }
+  return out;
+}
+
+function emit(clock: ManualClock, nodes: Node[], perNode: number, rnd: () => number): number {
+  let total = 0;
+  for (const n of nodes) {
+    const points = Array.from({ length: perNode }, () => ({ metric: rnd() < 0.5 ? 'sentiment.delta' : 'agent.load', value: rnd() * 10, tags: {}, ts: clock.now() - Math.floor(rnd() * 50) }));
+    n.emitter.accept(points);
+    total += points.length;
+  }
+  return total;
+}
+
+describe('TelemetryScout', () => {
+  test('two scouts: every point counted once, each (origin, window, metric) written by one owner', async () => {
+    const clock = new ManualClock(T0);
+    const nodes = cluster(clock, ['A', 'B', 'C', 'D', 'E'], ['A', 'B']);
+    heartbeats(nodes);
+    const rnd = seededRandom(11);
+    let total = 0;
+    for (let i = 0; i < 30; i++) {
+      total += emit(clock, nodes, 40, rnd);
+      await step(clock, nodes, 100);
+    }
+    await step(clock, nodes, 3_000);
+    const all = summaries(nodes);
+    expect([...all.values()].reduce((n, s) => n + s.summary.count, 0)).toBe(total);
+    for (const [id, s] of all) expect(s.by, id).toHaveLength(1);
+    const writers = new Set([...all.values()].map((s) => s.by[0]));
+    expect(writers).toEqual(new Set(['A', 'B'])); // both own some origins
+    const keys = [...all.values()].map((s) => `${s.summary.origin}/${s.summary.windowStart}/${s.summary.metric}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const s of all.values()) expect(s.summary.windowStart % 1_000).toBe(0);
+  });
+
+  test('failover: the survivor writes the dead owner\'s held and later windows, counts stay exact', async () => {
+    const clock = new ManualClock(T0);
+    const nodes = cluster(clock, ['A', 'B', 'C', 'D', 'E', 'F'], ['A', 'B']);
+    heartbeats(nodes);
+    const rnd = seededRandom(5);
+    let total = 0;
+    for (let i = 0; i < 40; i++) {
+      total += emit(clock, nodes.filter((n) => n.id !== 'A'), 30, rnd);
+      if (i === 17) nodes[0]!.alive = false; // SIGKILL A: windows in flight, some closed but held by B
+      await step(clock, nodes, 100);
+    }
+    await step(clock, nodes, 12_000);
+    const all = summaries(nodes);
+    expect([...all.values()].reduce((n, s) => n + s.summary.count, 0)).toBe(total);
+    const ownedByA = new Set([...all.values()].filter((s) => s.by.includes('A')).map((s) => s.summary.origin));
+    expect(ownedByA.size).toBeGreaterThan(0);
+    const takenOver = [...all.values()].filter((s) => s.by.includes('B') && ownedByA.has(s.summary.origin));
+    expect(takenOver.length).toBeGreaterThan(0);
+  });
+
+  test('a full part flushes at once; a batch after close is a straggler, still counted', async () => {
+    const clock = new ManualClock(T0);
+    const [a] = cluster(clock, ['A'], ['A'], 3);
+    a!.emitter.accept(Array.from({ length: 7 }, (_, i) => ({ metric: 'm', value: i, tags: {}, ts: T0 + i })));
+    a!.emitter.flush();
+    await a!.scout!.tick();
+    const parts = summaries([a!]);
+    expect([...parts.values()].map((s) => [s.summary.part, s.summary.count])).toEqual([[0, 3], [1, 3]]);
+    await step(clock, [a!], 2_100);
+    expect(summaries([a!]).size).toBe(3);
+    // A batch that comes in after the window closed here (a stall longer than closeSlackMs).
+    const late: TelemetryEnvelope = {
+      schemaVersion: 1, kind: 'telemetry', origin: 'Z', epoch: 1, seq: 0, sentAtMs: T0 + 100, windowMs: 1_000,
+      series: [{ metric: 'm', window: T0, part: 0, ts: [T0 + 1, T0 + 2], v: [1, 2] }],
+    };
+    a!.scout!.ingest(late);
+    await step(clock, [a!], 1_000);
+    const straggler = [...summaries([a!]).values()].find((s) => s.summary.straggler);
+    expect(straggler?.summary).toMatchObject({ origin: 'Z', count: 2, windowStart: T0, straggler: true });
+  });
+
+  test('late points at the origin go to a separate late summary of the current window', async () => {
+    const clock = new ManualClock(T0 + 5_000);
+    const [a] = cluster(clock, ['A'], ['A']);
+    a!.emitter.accept([{ metric: 'm', value: 1, tags: {}, ts: T0 }, { metric: 'm', value: 2, tags: {}, ts: T0 + 5_001 }]);
+    await step(clock, [a!], 3_000);
+    const all = [...summaries([a!]).values()].map((s) => [s.summary.windowStart, s.summary.late, s.summary.count, s.summary.firstTs]);
+    expect(all.sort()).toEqual([[T0 + 5_000, false, 1, T0 + 5_001], [T0 + 5_000, true, 1, T0]].sort());
+  });
+});
