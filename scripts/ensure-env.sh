@@ -13,6 +13,15 @@ if [[ ! -x /usr/sbin/nats-server ]]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
 fi
 
+# Debian's Chromium drives the status page test (playwright-core, executablePath /usr/bin/chromium).
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "net-sync: installing chromium with apt" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 if [[ ! -d node_modules/better-sqlite3/build/Release || ! -d node_modules/.bin ]]; then
   echo "net-sync: installing npm dependencies (better-sqlite3 compiles from source, ~1 min)" >&2
   npm ci --no-audit --no-fund

@@ -2,10 +2,13 @@
  * The local HTTP API (DESIGN.md contract): intents, SSE events, health, readiness, metrics.
  * Loopback by default; an optional bearer token guards every route but /healthz.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { NetSyncError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
+import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
 import { SseHub } from './sse-hub.js';
+import { renderStatusPage, renderUnauthorizedPage, type StatusPageModel } from './status-page.js';
 
 /** What the API shows of one intent. */
 export interface IntentView {
@@ -40,6 +43,8 @@ export interface ApiBackend {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** A JSON status snapshot for `net-sync status`. */
   status(): Promise<unknown>;
+  /** What the status page at `GET /` shows; absent: no page (404). */
+  statusPage?(): Promise<StatusPageModel>;
 }
 
 /** Options of the API server. */
@@ -49,6 +54,13 @@ export interface ApiServerOptions {
   maxPayloadBytes: number;
   backend: ApiBackend;
   logger: Logger;
+}
+
+/** Constant-time comparison of a presented secret with the expected one. */
+function sameSecret(presented: unknown, expected: string): boolean {
+  if (typeof presented !== 'string') return false;
+  const digest = (v: string): Buffer => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 function errorBody(code: string, message: string, field?: string): { error: { code: string; message: string; field?: string } } {
@@ -91,10 +103,17 @@ export class ApiServer {
   }
 
   private async authorize(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (this.opts.token === undefined || req.url === '/healthz') return;
-    if (req.headers.authorization !== `Bearer ${this.opts.token}`) {
-      await reply.code(401).send(errorBody('UNAUTHORIZED', 'missing or wrong bearer token', 'authorization'));
+    const token = this.opts.token;
+    const path = req.url.split('?', 1)[0];
+    if (token === undefined || path === '/healthz') return;
+    if (sameSecret(req.headers.authorization, `Bearer ${token}`)) return;
+    // A browser cannot send the header on a plain visit: the page alone also takes `?token=`.
+    if (path === '/') {
+      if (sameSecret((req.query as { token?: unknown } | undefined)?.token, token)) return;
+      await reply.code(401).type('text/html; charset=utf-8').send(renderUnauthorizedPage());
+      return;
     }
+    await reply.code(401).send(errorBody('UNAUTHORIZED', 'missing or wrong bearer token', 'authorization'));
   }
 
   private onError(err: Error & { statusCode?: number; code?: string }, reply: FastifyReply): void {
@@ -114,9 +133,19 @@ export class ApiServer {
   private routes(): void {
     const { backend } = this.opts;
     this.app.post('/v1/intents', async (req, reply) => {
-      const tp = req.headers.traceparent;
-      const accepted = await backend.acceptIntent(req.body, typeof tp === 'string' ? tp : undefined);
-      return reply.code(202).send(accepted);
+      const header = req.headers.traceparent;
+      const tp = typeof header === 'string' ? header : undefined;
+      // `intent.accept` continues the agent's trace; the row's traceparent becomes its child.
+      const span = startSpan('intent.accept', tp, SpanKind.SERVER, { 'http.request.method': 'POST', 'http.route': '/v1/intents' });
+      try {
+        const accepted = await backend.acceptIntent(req.body, traceparentOf(span) ?? tp);
+        span.setAttribute('net_sync.correlation_id', accepted.correlationId);
+        endSpan(span);
+        return reply.code(202).send(accepted);
+      } catch (err) {
+        endSpan(span, err instanceof NetSyncError ? err.code : 'INTERNAL');
+        throw err;
+      }
     });
     this.app.get<{ Params: { id: string } }>('/v1/intents/:id', async (req, reply) => {
       const view = backend.getIntent(req.params.id);
@@ -143,6 +172,11 @@ export class ApiServer {
       this.events.attach(req.raw, reply.raw);
     });
     this.app.get('/v1/status', async () => backend.status());
+    this.app.get('/', async (_req, reply) => {
+      if (backend.statusPage === undefined) return reply.code(404).send(errorBody('NOT_FOUND', 'no status page'));
+      const html = renderStatusPage(await backend.statusPage());
+      return reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(html);
+    });
     this.app.get('/healthz', async () => ({ ok: true }));
     this.app.get('/readyz', async (_req, reply) => {
       const r = backend.readiness();

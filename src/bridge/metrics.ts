@@ -9,8 +9,8 @@ export interface BridgeMetrics {
   commits: Counter<'result'>;
   /** Rows whose unknown outcome was resolved by reading the stream: found or missing. */
   lookups: Counter<'result'>;
-  /** From acceptance to PubAck. */
-  commitLatency: Histogram;
+  /** From acceptance to PubAck, by row kind (`command`, `telemetry`). */
+  commitLatency: Histogram<'kind'>;
   /** HTTP accept to durable (group commit). */
   acceptLatency: Histogram;
   /** Intents accepted, by kind. */
@@ -25,8 +25,10 @@ export function createBridgeMetrics(register: Registry): BridgeMetrics {
     lookups: new Counter({ name: 'net_sync_commit_lookups_total', help: 'Unknown-outcome rows resolved by a stream scan', labelNames: ['result'], registers }),
     commitLatency: new Histogram({
       name: 'net_sync_commit_latency_seconds',
-      help: 'Time from acceptance to PubAck',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      help: 'Time from acceptance to PubAck, by kind',
+      labelNames: ['kind'],
+      // 0.5 and 2 are the seed's SLAs (commands, telemetry): `status` reads them exactly.
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10, 30, 60, 300],
       registers,
     }),
     acceptLatency: new Histogram({

@@ -7,6 +7,7 @@
 import type { OutboxRow, StreamLocation } from '../core/intent.js';
 import type { CommandPublisher, Outbox, PublishResult } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
+import { endSpan, SpanKind, startSpan } from '../observability/tracing.js';
 import type { BridgeMetrics } from './metrics.js';
 
 /** What a pass did. */
@@ -66,7 +67,7 @@ export async function runPublishPass(opts: PassOptions): Promise<PassResult> {
     if (r.kind === 'acked') {
       acked.push({ correlationId: row.correlationId, stream: r.stream, seq: r.seq });
       opts.metrics?.commits.inc({ result: r.duplicate ? 'duplicate' : 'committed' });
-      opts.metrics?.commitLatency.observe(Math.max(0, opts.now() - row.createdAtMs) / 1000);
+      opts.metrics?.commitLatency.observe({ kind: row.kind }, Math.max(0, opts.now() - row.createdAtMs) / 1000);
     } else if (!r.retryable) {
       dead.push({ correlationId: row.correlationId, reason: `${r.code}: ${r.reason}` });
       opts.metrics?.commits.inc({ result: 'dead' });
@@ -92,9 +93,18 @@ export async function runPublishPass(opts: PassOptions): Promise<PassResult> {
       if (result.retryableError !== null || opts.signal.aborted) break;
       while (inflight.size >= opts.window) await Promise.race(inflight);
       if (result.retryableError !== null) break;
+      // `intent.commit`: one publish, a child of the trace the agent started (no-op without an SDK).
+      const span = startSpan('intent.commit', row.headers['traceparent'], SpanKind.PRODUCER, {
+        'messaging.system': 'nats',
+        'messaging.destination.name': row.subject,
+        'net_sync.correlation_id': row.correlationId,
+      });
       const p = opts.publisher
         .publish({ subject: row.subject, body: row.body, msgId: row.correlationId, headers: row.headers }, opts.signal)
-        .then((r) => record(row, r));
+        .then((r) => {
+          endSpan(span, r.kind === 'failed' ? r.code : undefined);
+          record(row, r);
+        });
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
       sent++;

@@ -13,7 +13,7 @@ export const PUBLISHER_LEASE = 'publisher';
 type StatementName =
   | 'insert' | 'get' | 'byState'
   | 'markInFlight' | 'markCommitted' | 'markRetry' | 'markTerminal' | 'promote'
-  | 'countsAll' | 'countsByKind' | 'oldestOpen' | 'openTelemetry' | 'dropOldestTelemetry'
+  | 'countsAll' | 'countsByKind' | 'oldestOpen' | 'oldestOpenByKind' | 'openTelemetry' | 'dropOldestTelemetry'
   | 'tryLease' | 'releaseLease' | 'leaseHolder';
 
 /** The prepared statements, by purpose. */
@@ -48,6 +48,7 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
     countsAll: s(`SELECT state, count(*) AS n FROM outbox GROUP BY state`),
     countsByKind: s(`SELECT state, count(*) AS n FROM outbox WHERE kind = ? GROUP BY state`),
     oldestOpen: s(`SELECT min(created_at_ms) AS t FROM outbox WHERE state IN ${OPEN_STATES_SQL}`),
+    oldestOpenByKind: s(`SELECT min(created_at_ms) AS t FROM outbox WHERE kind = ? AND state IN ${OPEN_STATES_SQL}`),
     openTelemetry: s(`SELECT count(*) AS n FROM outbox
       WHERE kind = 'telemetry' AND state IN ${OPEN_STATES_SQL}`),
     dropOldestTelemetry: s(`DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox

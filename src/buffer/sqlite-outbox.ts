@@ -246,8 +246,8 @@ export class SqliteOutbox implements Outbox {
   }
 
   /** See {@link Outbox.oldestPendingCreatedAtMs}. */
-  oldestPendingCreatedAtMs(): number | null {
-    return this.#io('oldestPending', () => (this.#sql.oldestOpen.get() as { t: number | null }).t);
+  oldestPendingCreatedAtMs(kind?: RowKind): number | null {
+    return this.#io('oldestPending', () => ((kind === undefined ? this.#sql.oldestOpen.get() : this.#sql.oldestOpenByKind.get(kind)) as { t: number | null }).t);
   }
 
   /** See {@link Outbox.tryLease}. Atomic across processes (one UPSERT). */

@@ -58,6 +58,8 @@ export const ApiSchema = z
     token: z.string().optional(),
     /** Largest agent payload accepted (JSON bytes). 64 KiB keeps one intent in one gossip frame. */
     maxPayloadBytes: zBytes.default(65_536),
+    /** Period of the status samples (page charts, recent lag): 5 s keeps 10 min in 120 samples. */
+    statusSampleMs: zDurationMs.default(5_000),
   })
   .strict();
 

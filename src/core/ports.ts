@@ -59,8 +59,8 @@ export interface Outbox {
   markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void;
   /** Row counts by state, optionally for one kind. */
   counts(kind?: RowKind): StateCounts;
-  /** Creation time of the oldest row not yet committed nor terminal, or null. */
-  oldestPendingCreatedAtMs(): number | null;
+  /** Creation time of the oldest row not yet committed nor terminal (of `kind` when given), or null. */
+  oldestPendingCreatedAtMs(kind?: RowKind): number | null;
   /**
    * Takes or renews the publisher lease for `owner` until `nowMs + ttlMs`. Only the holder
    * publishes, so a `net-sync reconcile` on the same file as a running sidecar never

@@ -22,6 +22,7 @@ import { SystemClock } from '../runtime/system-clock.js';
 import { consensusWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
+import { SidecarOps } from './sidecar-ops.js';
 
 /** A running sidecar's parts, for the CLI, the demo, tests and benchmarks. */
 export class Sidecar {
@@ -39,6 +40,8 @@ export class Sidecar {
   readonly mesh: MeshWiring | null;
   /** Telemetry: the agent's points out, scout summaries and peer health in the outbox. */
   readonly telemetry: TelemetryWiring;
+  /** Lag and SLA figures, status page, cross-part metrics (telemetry reduction sink). */
+  readonly ops: SidecarOps;
   private stopping: Promise<void> | null = null;
   private ensuring: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -63,10 +66,11 @@ export class Sidecar {
       limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
       newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex'), onAccepted: () => this.committer.wake(),
     });
-    this.api = new ApiServer({ listen: config.api.listen, token: config.api.token, maxPayloadBytes: config.api.maxPayloadBytes, backend: this.backend(), logger: log });
+    this.ops = new SidecarOps(this, log);
+    this.api = new ApiServer({ listen: config.api.listen, token: config.api.token, maxPayloadBytes: config.api.maxPayloadBytes, backend: this.ops.wrap(this.backend()), logger: log });
     this.committer.on('intent:committed', (rows) => { for (const r of rows) this.api.events.publish('intent:committed', { correlationId: r.correlationId, state: 'committed', stream: r.stream, streamSeq: r.seq }); });
     this.mesh = consensusWanted(config)
-      ? new MeshWiring({ config, privateKey, outbox: this.outbox, committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex') })
+      ? new MeshWiring({ config, privateKey, outbox: this.ops.timedOutbox(this.outbox), committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex') })
       : null;
     this.telemetry = new TelemetryWiring({ config, peerId, outbox: this.outbox, committer: this.committer, mesh: this.mesh?.mesh ?? null, clock: this.clock, logger: log, registry: this.registry });
     this.committer.on('intent:dead', (rows) => { for (const r of rows) this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason }); });
@@ -91,6 +95,7 @@ export class Sidecar {
     await this.mesh?.start();
     this.telemetry.start();
     await this.api.start();
+    this.ops.start();
     this.log.info({ peerId: this.peerId, api: this.api.boundAddress, nats: this.connector.state }, 'sidecar started');
   }
 
@@ -98,6 +103,7 @@ export class Sidecar {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.unsubscribe?.();
+      this.ops.stop();
       await this.api.stop();
       await this.telemetry.stop();
       await this.mesh?.stop();

@@ -147,10 +147,10 @@ export class MemoryOutbox implements Outbox {
     return out;
   }
 
-  oldestPendingCreatedAtMs(): number | null {
+  oldestPendingCreatedAtMs(kind?: RowKind): number | null {
     let oldest: number | null = null;
     for (const r of this.#rows.values()) {
-      if (OPEN_STATES.has(r.state) && (oldest === null || r.createdAtMs < oldest)) oldest = r.createdAtMs;
+      if (OPEN_STATES.has(r.state) && (kind === undefined || r.kind === kind) && (oldest === null || r.createdAtMs < oldest)) oldest = r.createdAtMs;
     }
     return oldest;
   }

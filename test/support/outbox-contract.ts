@@ -203,6 +203,16 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.oldestPendingCreatedAtMs()).toBe(T0 + 50);
     });
 
+    it('reports the oldest open row creation time per kind', async () => {
+      const ob = await make();
+      await ob.append([newRow(8, { createdAtMs: T0 + 30, kind: 'telemetry' }), newRow(9, { createdAtMs: T0 + 40 })]);
+      expect(ob.oldestPendingCreatedAtMs('telemetry')).toBe(T0 + 30);
+      expect(ob.oldestPendingCreatedAtMs('command')).toBe(T0 + 40);
+      ob.markCommitted([{ correlationId: id(8), stream: 'TEL', seq: 1 }], T0);
+      expect(ob.oldestPendingCreatedAtMs('telemetry')).toBeNull();
+      expect(ob.oldestPendingCreatedAtMs()).toBe(T0 + 40);
+    });
+
     it('drops the oldest open telemetry past the cap, never commands', async () => {
       const ob = await make({ telemetryCap: 3 });
       const tel = (n: number): NewOutboxRow => newRow(n, { kind: 'telemetry' as RowKind });
