@@ -72,7 +72,7 @@ export class Sidecar {
     this.mesh = consensusWanted(config)
       ? new MeshWiring({ config, privateKey, outbox: this.ops.timedOutbox(this.outbox), committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex') })
       : null;
-    this.telemetry = new TelemetryWiring({ config, peerId, outbox: this.outbox, committer: this.committer, mesh: this.mesh?.mesh ?? null, clock: this.clock, logger: log, registry: this.registry });
+    this.telemetry = new TelemetryWiring({ config, peerId, outbox: this.outbox, committer: this.committer, mesh: this.mesh?.mesh ?? null, clock: this.clock, logger: log, registry: this.registry, reduction: this.ops.telemetryReduction });
     this.committer.on('intent:dead', (rows) => { for (const r of rows) this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason }); });
   }
 
