@@ -2,7 +2,7 @@
  * The composition root: config, then adapters, then use cases. Start in order, stop in
  * reverse. One Sidecar is one `net-sync start`.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { monotonicFactory } from 'ulid';
 import { ApiServer, type ApiBackend, type IntentView } from '../api/index.js';
@@ -64,13 +64,13 @@ export class Sidecar {
     this.intake = new IntentIntake({
       outbox: this.outbox, clock: this.clock, origin: peerId, metrics: bridgeMetrics,
       limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
-      newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex'), onAccepted: () => this.committer.wake(),
+      newId: (now) => newId(now), randomHex, onAccepted: () => this.committer.wake(),
     });
     this.ops = new SidecarOps(this, log);
     this.api = new ApiServer({ listen: config.api.listen, token: config.api.token, maxPayloadBytes: config.api.maxPayloadBytes, backend: this.ops.wrap(this.backend()), logger: log });
     this.committer.on('intent:committed', (rows) => { for (const r of rows) this.api.events.publish('intent:committed', { correlationId: r.correlationId, state: 'committed', stream: r.stream, streamSeq: r.seq }); });
     this.mesh = consensusWanted(config)
-      ? new MeshWiring({ config, privateKey, outbox: this.ops.timedOutbox(this.outbox), committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex: (n) => randomBytes(n).toString('hex') })
+      ? new MeshWiring({ config, privateKey, outbox: this.ops.timedOutbox(this.outbox), committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex })
       : null;
     this.telemetry = new TelemetryWiring({ config, peerId, outbox: this.outbox, committer: this.committer, mesh: this.mesh?.mesh ?? null, clock: this.clock, logger: log, registry: this.registry, reduction: this.ops.telemetryReduction });
     this.committer.on('intent:dead', (rows) => { for (const r of rows) this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason }); });
@@ -192,4 +192,21 @@ export function intentView(row: OutboxRow): IntentView {
     createdAt: new Date(row.createdAtMs).toISOString(),
     ...(row.committedAtMs === null ? {} : { committedAt: new Date(row.committedAtMs).toISOString() }),
   };
+}
+
+// Trace and span ids for every accept: one randomFillSync per 4 KiB instead of a
+// randomBytes call (a syscall and a Buffer) per id. Each byte is handed out once.
+const RANDOM_POOL_BYTES = 4_096;
+const randomPool = Buffer.allocUnsafe(RANDOM_POOL_BYTES);
+let randomPoolOffset = RANDOM_POOL_BYTES;
+
+function randomHex(bytes: number): string {
+  if (bytes > RANDOM_POOL_BYTES) return randomBytes(bytes).toString('hex');
+  if (randomPoolOffset + bytes > RANDOM_POOL_BYTES) {
+    randomFillSync(randomPool);
+    randomPoolOffset = 0;
+  }
+  const hex = randomPool.toString('hex', randomPoolOffset, randomPoolOffset + bytes);
+  randomPoolOffset += bytes;
+  return hex;
 }
