@@ -15,7 +15,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // The fast chaos subset (short A, B, D) runs with the integration tests in `npm test`.
+          include: ['test/integration/**/*.test.ts', 'test/chaos/fast/**/*.test.ts'],
           globalSetup: ['./test/support/global-build.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,

@@ -28,6 +28,8 @@ export interface StreamEntry {
   correlationId: string | null;
   /** The workload key from the payload, or null when the body is not a workload intent. */
   key: string | null;
+  /** Peer IDs in the `Net-Sync-Endorsers` header (empty without consensus). */
+  endorsers: string[];
   timeMs: number;
 }
 
@@ -180,7 +182,8 @@ export function toEntry(m: { stream: string; seq: number; msgId: string | undefi
   } catch {
     // not JSON: unexpected by construction
   }
-  return { stream: m.stream, seq: m.seq, msgId: m.msgId ?? null, correlationId: m.headers[HEADER.correlationId] ?? null, key, timeMs: m.timeMs };
+  const endorsers = (m.headers[HEADER.endorsers] ?? '').split(',').filter((s) => s !== '');
+  return { stream: m.stream, seq: m.seq, msgId: m.msgId ?? null, correlationId: m.headers[HEADER.correlationId] ?? null, key, endorsers, timeMs: m.timeMs };
 }
 
 /** Scans every message on `subject` stored since `sinceMs` (a direct connection, no proxy). */

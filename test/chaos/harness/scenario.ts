@@ -136,7 +136,7 @@ export class ScenarioRun {
     return Date.now() - started;
   }
 
-  /** Waits until `sidecar`'s outbox has nothing pending or in flight; returns the ms it took. */
+  /** Waits until `sidecar`'s outbox has nothing proposed, pending or in flight; returns the ms it took. */
   async drained(sidecar: SidecarProcess, timeoutMs: number): Promise<number> {
     const started = Date.now();
     let last: unknown;
@@ -144,7 +144,7 @@ export class ScenarioRun {
       await waitFor(async () => {
         const c = await sidecar.outboxCounts();
         last = c;
-        return c !== undefined && c['pending-commit'] === 0 && c['in-flight'] === 0;
+        return c !== undefined && c['pending-commit'] === 0 && c['in-flight'] === 0 && (c['proposed'] ?? 0) === 0;
       }, `the outbox of ${sidecar.name} to drain`, timeoutMs, 100);
     } catch (err) {
       throw new Error(`${(err as Error).message}; last counts ${JSON.stringify(last)}\n${sidecar.logTail()}`);

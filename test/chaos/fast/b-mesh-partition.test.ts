@@ -1,0 +1,17 @@
+// Scenario B (fast, part of `npm test`): a short majority/minority partition of the mesh.
+import { describe, it } from 'vitest';
+import { chaosSeeds } from '../harness/prng.js';
+import { B_FAST, consensusUnavailable, scenarioB } from '../scenarios/b-mesh-partition.js';
+
+describe('chaos B (fast): mesh partitioned', () => {
+  for (const seed of chaosSeeds()) {
+    it(`short partition (seed ${seed})`, async (ctx) => {
+      const why = consensusUnavailable();
+      if (why !== null) {
+        console.log(`[chaos] scenario B skipped: ${why}`);
+        ctx.skip();
+      }
+      await scenarioB(seed, B_FAST);
+    });
+  }
+});
