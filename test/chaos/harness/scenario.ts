@@ -50,16 +50,29 @@ export interface ScenarioResult {
   extra: Record<string, unknown>;
 }
 
-/** A YAML config with the COMMANDS stream (small, explicit limits) for the sidecars. */
+/**
+ * A YAML config with the whole root.solar taxonomy as streams: COMMANDS (the one the oracle
+ * judges; limits as asked) and the telemetry, federation, observability and dead-letter
+ * streams with small limits, so that the sidecar's own telemetry (peer health, pipeline lag)
+ * has somewhere to go instead of ending `dead` for lack of a stream.
+ */
 export function streamsConfig(opts: { duplicateWindow?: string; replicas?: 1 | 3; maxBytes?: string; maxAge?: string } = {}): string {
+  const stream = (name: string, subject: string, limits: { maxAge: string; maxBytes: string; duplicateWindow: string }): string[] => [
+    `  - name: ${name}`,
+    `    subjects: ["root.solar.${subject}.>"]`,
+    `    maxAge: ${limits.maxAge}`,
+    `    maxBytes: ${limits.maxBytes}`,
+    `    duplicateWindow: ${limits.duplicateWindow}`,
+    `    replicas: ${opts.replicas ?? 1}`,
+  ];
+  const side = { maxAge: '1h', maxBytes: '64MiB', duplicateWindow: '2m' };
   return [
     'streams:',
-    '  - name: COMMANDS',
-    '    subjects: ["root.solar.command.>"]',
-    `    maxAge: ${opts.maxAge ?? '1h'}`,
-    `    maxBytes: ${opts.maxBytes ?? '256MiB'}`,
-    `    duplicateWindow: ${opts.duplicateWindow ?? '2m'}`,
-    `    replicas: ${opts.replicas ?? 1}`,
+    ...stream('COMMANDS', 'command', { maxAge: opts.maxAge ?? '1h', maxBytes: opts.maxBytes ?? '256MiB', duplicateWindow: opts.duplicateWindow ?? '2m' }),
+    ...stream('TELEMETRY', 'telemetry', side),
+    ...stream('FEDERATION', 'federation', side),
+    ...stream('OBSERVABILITY', 'observability', side),
+    ...stream('DEADLETTER', 'deadletter', side),
     '',
   ].join('\n');
 }
