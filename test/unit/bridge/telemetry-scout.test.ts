@@ -127,6 +127,28 @@ describe('TelemetryScout', () => {
     expect(takenOver.length).toBeGreaterThan(0);
   });
 
+  test('partition: both sides publish what they hear, overlapping windows share IDs and bodies, none counted twice after the heal', async () => {
+    const clock = new ManualClock(T0);
+    const nodes = cluster(clock, ['A', 'B', 'C', 'D'], ['A', 'B']);
+    heartbeats(nodes);
+    const rnd = seededRandom(9);
+    let total = 0;
+    const [a, b] = nodes;
+    for (let i = 0; i < 60; i++) {
+      total += emit(clock, nodes, 20, rnd);
+      clock.advance(100);
+      await Promise.resolve();
+      // Scouts A and B cannot hear each other's heartbeats from 1 s to 4 s; origins still reach both.
+      if (i % 10 === 0 && (i < 10 || i >= 40)) heartbeats(nodes);
+      await a!.scout!.tick();
+      await b!.scout!.tick();
+    }
+    await step(clock, nodes, 12_000);
+    const all = summaries(nodes); // asserts equal bodies for equal IDs
+    expect([...all.values()].reduce((n, s) => n + s.summary.count, 0)).toBe(total);
+    expect([...all.values()].some((s) => s.by.length === 2)).toBe(true); // both sides wrote some windows
+  });
+
   test('a full part flushes at once; a batch after close is a straggler, still counted', async () => {
     const clock = new ManualClock(T0);
     const [a] = cluster(clock, ['A'], ['A'], 3);
