@@ -136,16 +136,20 @@ export class SidecarProcess {
     await this.launch();
   }
 
-  /** `GET /v1/status` → the command outbox counts, or undefined when unreachable. */
-  async outboxCounts(timeoutMs = 2_000): Promise<OutboxCounts | undefined> {
+  /** `GET /v1/status`, or undefined when unreachable. */
+  async status(timeoutMs = 2_000): Promise<{ outbox: { command: OutboxCounts }; mesh?: { peers?: number } } | undefined> {
     try {
       const res = await fetch(`${this.apiUrl}/v1/status`, { signal: AbortSignal.timeout(timeoutMs) });
       if (!res.ok) return undefined;
-      const body = (await res.json()) as { outbox: { command: OutboxCounts } };
-      return body.outbox.command;
+      return (await res.json()) as { outbox: { command: OutboxCounts }; mesh?: { peers?: number } };
     } catch {
       return undefined;
     }
+  }
+
+  /** The command outbox counts from `GET /v1/status`, or undefined when unreachable. */
+  async outboxCounts(timeoutMs = 2_000): Promise<OutboxCounts | undefined> {
+    return (await this.status(timeoutMs))?.outbox.command;
   }
 
   /** `GET /readyz` → true on 200, false on 503 or when unreachable. */

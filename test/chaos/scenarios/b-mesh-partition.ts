@@ -81,7 +81,7 @@ export async function scenarioB(seed: number, p: ScenarioBParams): Promise<Scena
     }
     for (const s of sidecars) await waitFor(() => s.ready(), `${s.name} ready`, 30_000, 100);
     // The mesh is formed once each node sees its two peers.
-    await waitFor(async () => (await Promise.all(sidecars.map((s) => meshPeers(s)))).every((n) => n >= 2), 'every node to see 2 mesh peers', 30_000, 200);
+    await waitFor(async () => (await Promise.all(sidecars.map((s) => s.status()))).every((st) => (st?.mesh?.peers ?? 0) >= 2), 'every node to see 2 mesh peers', 30_000, 200);
     const w = run.workload({ target: (i) => sidecars[i % 3]!.apiUrl, proposers: 3, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
     await hold(faults.range(0.15, 0.3) * p.loadMs);
     const minorityLinks = [links[2]![0]!, links[2]![1]!, links[0]![2]!, links[1]![2]!];
@@ -122,15 +122,4 @@ export async function scenarioB(seed: number, p: ScenarioBParams): Promise<Scena
     expect(withoutQuorum.map((e) => `${e.msgId}: ${e.endorsers.join(',')}`), 'messages without a quorum of cohort endorsers').toEqual([]);
   });
   return result;
-}
-
-// `GET /v1/status` → mesh.peers, or 0.
-async function meshPeers(s: SidecarProcess): Promise<number> {
-  try {
-    const res = await fetch(`${s.apiUrl}/v1/status`, { signal: AbortSignal.timeout(2_000) });
-    const body = (await res.json()) as { mesh?: { peers?: number } };
-    return body.mesh?.peers ?? 0;
-  } catch {
-    return 0;
-  }
 }
