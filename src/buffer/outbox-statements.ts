@@ -9,6 +9,9 @@ export const OPEN_STATES_SQL = `('proposed', 'pending-commit', 'in-flight')`;
 /** The single lease row's name. */
 export const PUBLISHER_LEASE = 'publisher';
 
+const IN_FLIGHT_SET = `state = 'in-flight', attempts = attempts + 1,
+      first_attempt_at_ms = COALESCE(first_attempt_at_ms, @at), last_attempt_at_ms = @at, updated_at_ms = @at`;
+
 /** What each statement is for. */
 type StatementName =
   | 'insert' | 'get' | 'byState'
@@ -31,13 +34,15 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
       ON CONFLICT (correlation_id) DO NOTHING`),
     get: s(`SELECT * FROM outbox WHERE correlation_id = ?`),
     byState: s(`SELECT * FROM outbox WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`),
-    markInFlight: s(`UPDATE outbox SET state = 'in-flight', attempts = attempts + 1,
-      first_attempt_at_ms = COALESCE(first_attempt_at_ms, @at), last_attempt_at_ms = @at,
-      updated_at_ms = @at
-      WHERE correlation_id = @id AND state IN ('pending-commit', 'in-flight')`),
-    markCommitted: s(`UPDATE outbox SET state = 'committed', stream = @stream, stream_seq = @seq,
+    // Batch statements take their rows as one JSON array (json_each): one statement per batch
+    // instead of one per row. `+state` keeps the planner on the correlation_id index; on the
+    // (state, seq) index it would walk every row in that state, per batch.
+    markInFlight: s(`UPDATE outbox SET ${IN_FLIGHT_SET}
+      WHERE correlation_id IN (SELECT value FROM json_each(@ids)) AND +state IN ('pending-commit', 'in-flight')`),
+    // @rows: [[correlationId, stream, seq], ...]
+    markCommitted: s(`UPDATE outbox SET state = 'committed', stream = j.value ->> 1, stream_seq = j.value ->> 2,
       committed_at_ms = @at, updated_at_ms = @at
-      WHERE correlation_id = @id AND state <> 'committed'`),
+      FROM json_each(@rows) AS j WHERE outbox.correlation_id = j.value ->> 0 AND +outbox.state <> 'committed'`),
     markRetry: s(`UPDATE outbox SET state = 'pending-commit', last_error = @error, updated_at_ms = @at
       WHERE correlation_id = @id AND state IN ('in-flight', 'pending-commit')`),
     // Only a proposed row is promoted: a row committed, expired or already promoted elsewhere stays.

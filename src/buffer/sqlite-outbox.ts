@@ -190,15 +190,17 @@ export class SqliteOutbox implements Outbox {
     return records.slice(0, limit).map(decodeRow);
   }
 
-  /** See {@link Outbox.markInFlight}. Only `pending-commit` and `in-flight` rows move. */
+  /** See {@link Outbox.markInFlight}. Only `pending-commit` and `in-flight` rows move. One statement. */
   markInFlight(correlationIds: readonly string[], atMs: number): void {
-    this.#updateEach('markInFlight', this.#sql.markInFlight, correlationIds.map((id) => ({ id, at: atMs })));
+    if (correlationIds.length === 0) return;
+    this.#io('markInFlight', () => this.#sql.markInFlight.run({ ids: JSON.stringify(correlationIds), at: atMs }));
   }
 
-  /** See {@link Outbox.markCommitted}. A committed row keeps its first stream location. */
+  /** See {@link Outbox.markCommitted}. A committed row keeps its first stream location. One statement. */
   markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
-    const params = entries.map((e) => ({ id: e.correlationId, stream: e.stream, seq: e.seq, at: atMs }));
-    this.#updateEach('markCommitted', this.#sql.markCommitted, params);
+    if (entries.length === 0) return;
+    const rows = JSON.stringify(entries.map((e) => [e.correlationId, e.stream, e.seq]));
+    this.#io('markCommitted', () => this.#sql.markCommitted.run({ rows, at: atMs }));
   }
 
   /** See {@link Outbox.markRetry}. Only `in-flight` and `pending-commit` rows move. */
