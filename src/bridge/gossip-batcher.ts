@@ -1,7 +1,9 @@
 /**
  * Groups items into one gossip message: each message costs every peer a signature check and a
- * validator run, so endorsements and commit announcements travel in batches. A batch goes out
- * when it holds `maxItems`, or `delayMs` after its first item.
+ * validator run, so proposals, endorsements and commit announcements travel in batches. A batch
+ * goes out when it holds `maxItems`, when the next item would take it past `maxBytes`, or
+ * `delayMs` after its first item. With `leading`, an item that arrives after a quiet period
+ * goes out at once instead (a throttle: at most about one batch per `delayMs` under load).
  */
 import { hasCode } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
@@ -16,11 +18,22 @@ export interface GossipBatcherOptions<T> {
   /** Sends one batch. A rejection is passed to `onError`; the batch is not retried. */
   send: (items: T[]) => Promise<void>;
   onError: (err: unknown, items: number) => void;
+  /** Encoded size of one item, bytes (counted against `maxBytes`). Default: not measured. */
+  sizeOf?: (item: T) => number;
+  /**
+   * Most bytes of items per batch (`sizeOf` summed). Set it below the envelope size limit minus
+   * the envelope's own fields. An item larger than this on its own is sent alone. Default: none.
+   */
+  maxBytes?: number;
+  /** Send an item at once when no batch went out in the last `delayMs`. Default false. */
+  leading?: boolean;
 }
 
 /** Batches items for gossip. `stop()` sends what is queued. */
 export class GossipBatcher<T> {
   private queue: T[] = [];
+  private queuedBytes = 0;
+  private lastSentAtMs = Number.NEGATIVE_INFINITY;
   private timer: AbortController | null = null;
   private readonly sending = new Set<Promise<void>>();
 
@@ -28,8 +41,12 @@ export class GossipBatcher<T> {
 
   /** Queues one item. */
   add(item: T): void {
+    const bytes = this.opts.sizeOf?.(item) ?? 0;
+    if (this.queue.length > 0 && this.queuedBytes + bytes > (this.opts.maxBytes ?? Number.POSITIVE_INFINITY)) this.flush();
     this.queue.push(item);
-    if (this.queue.length >= this.opts.maxItems) this.flush();
+    this.queuedBytes += bytes;
+    const quiet = this.opts.leading === true && this.timer === null && this.opts.clock.now() - this.lastSentAtMs >= this.opts.delayMs;
+    if (this.queue.length >= this.opts.maxItems || quiet) this.flush();
     else if (this.timer === null) this.arm();
   }
 
@@ -37,6 +54,8 @@ export class GossipBatcher<T> {
   flush(): void {
     this.timer?.abort();
     this.timer = null;
+    if (this.queue.length > 0) this.lastSentAtMs = this.opts.clock.now();
+    this.queuedBytes = 0;
     while (this.queue.length > 0) {
       const items = this.queue.splice(0, this.opts.maxItems);
       const sent = this.opts.send(items).catch((err: unknown) => this.opts.onError(err, items.length));

@@ -19,7 +19,7 @@ export type EnvelopeRefusalReason =
   | DecodeFailureReason
   /** The envelope's claimed author differs from the gossip message's signed `from`. */
   | 'author-mismatch'
-  /** A proposal whose `payloadDigest` is not the digest of its payload. */
+  /** A proposed intent whose `payloadDigest` is not the digest of its payload. */
   | 'digest-mismatch'
   /** An endorsement signature that does not verify against the endorser's key. */
   | 'bad-signature'
@@ -77,7 +77,7 @@ export type EnvelopeValidation =
 
 /**
  * Validates one inbound envelope published by `author` (the gossip message's signed `from`):
- * decode (size first), claimed author, cohort, proposal digest, endorsement signatures.
+ * decode (size first), claimed author, cohort, proposal digests, endorsement signatures.
  */
 export async function validateEnvelope(
   bytes: Uint8Array,
@@ -91,8 +91,9 @@ export async function validateEnvelope(
     return refuse('author-mismatch', `${envelope.kind} claims another author than its signer`);
   }
   if (ctx.cohort.size > 0 && !ctx.cohort.has(author)) return refuse('not-in-cohort', 'author outside cohort');
-  if (envelope.kind === 'intent.propose' && !proposeDigestMatches(envelope)) {
-    return refuse('digest-mismatch', `payloadDigest of ${envelope.correlationId}`);
+  if (envelope.kind === 'intent.propose') {
+    const bad = envelope.intents.find((item) => !proposeDigestMatches(item));
+    if (bad !== undefined) return refuse('digest-mismatch', `payloadDigest of ${bad.correlationId}`);
   }
   if (envelope.kind === 'intent.endorse') {
     for (const item of envelope.endorsements) {

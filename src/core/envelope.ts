@@ -25,7 +25,7 @@ export const DEFAULT_MAX_ENVELOPE_BYTES = 256 * 1024;
 /** Deepest JSON nesting accepted in an envelope; deeper input could exhaust the stack. */
 export const MAX_ENVELOPE_DEPTH = 64;
 
-/** Most items in one batched envelope (endorsements or commits). */
+/** Most items in one batched envelope (proposals, endorsements or commits). */
 // 1,024 keeps signature checks of one full endorsement batch under the validator's ~100 ms
 // budget (gossipsub penalises slow validation) and fits 256 KiB.
 export const MAX_BATCH_ITEMS = 1_024;
@@ -50,10 +50,8 @@ const traceparent = z
 const signature = z.string().regex(/^[A-Za-z0-9_-]{16,1024}$/, 'must be base64url without padding');
 const streamName = z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a JetStream stream name');
 
-/** `intent.propose`: a node asks the cohort to endorse an intent. */
-export const ProposeEnvelopeSchema = z.object({
-  schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
-  kind: z.literal('intent.propose'),
+/** One intent inside a batched `intent.propose`. */
+export const ProposeItemSchema = z.object({
   /** ULID assigned by the proposer; also the JetStream `Nats-Msg-Id`. */
   correlationId: ulid,
   /** Target command subject, e.g. `root.solar.command.sentiment.set`. */
@@ -62,14 +60,25 @@ export const ProposeEnvelopeSchema = z.object({
   payload: z.json(),
   /** `payloadDigest(payload)`: hex SHA-256 of its canonical JSON. */
   payloadDigest: digest,
-  /** Peer ID of the proposer; must be the gossip message's signed `from`. */
-  origin: peerId,
   /** Proposer's wall clock when it accepted the intent, ms since epoch. */
   createdAtMs: msSinceEpoch,
   /** How long the intent may wait for quorum, ms (at most a day). */
   ttlMs: z.number().int().positive().max(86_400_000),
   /** W3C trace context of the agent's request. */
   traceparent,
+});
+
+/**
+ * `intent.propose`: a node asks the cohort to endorse its intents, batched to save messages
+ * (one intent per message capped a 5-node mesh at ~30 intents/s). This replaced the
+ * one-intent form before any release; a released v1 would have needed a new kind instead.
+ */
+export const ProposeEnvelopeSchema = z.object({
+  schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
+  kind: z.literal('intent.propose'),
+  /** Peer ID of the proposer of every intent; must be the gossip message's signed `from`. */
+  origin: peerId,
+  intents: z.array(ProposeItemSchema).min(1).max(MAX_BATCH_ITEMS),
 });
 
 /** One endorsement inside a batched `intent.endorse`. */
@@ -201,6 +210,7 @@ export const EnvelopeSchema = z
   .meta({ id: 'NetSyncEnvelopeV1', title: 'net-sync gossip envelope, schemaVersion 1' });
 
 export type ProposeEnvelope = z.output<typeof ProposeEnvelopeSchema>;
+export type ProposeItem = z.output<typeof ProposeItemSchema>;
 export type EndorseEnvelope = z.output<typeof EndorseEnvelopeSchema>;
 export type EndorsementItem = z.output<typeof EndorsementItemSchema>;
 export type CommittedEnvelope = z.output<typeof CommittedEnvelopeSchema>;
@@ -292,10 +302,10 @@ export function envelopeAuthor(envelope: Envelope): string {
   }
 }
 
-/** True when a proposal's `payloadDigest` is the digest of its `payload`. */
-export function proposeDigestMatches(envelope: ProposeEnvelope): boolean {
+/** True when a proposed intent's `payloadDigest` is the digest of its `payload`. */
+export function proposeDigestMatches(item: Pick<ProposeItem, 'payload' | 'payloadDigest'>): boolean {
   try {
-    return payloadDigest(envelope.payload) === envelope.payloadDigest;
+    return payloadDigest(item.payload) === item.payloadDigest;
   } catch {
     return false;
   }

@@ -8,6 +8,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { Registry } from 'prom-client';
 import type { IntentView } from '../api/index.js';
 import { ConsensusDriver } from '../bridge/consensus-driver.js';
+import { createConsensusMetrics } from '../bridge/consensus-metrics.js';
 import type { OutboxCommitter } from '../bridge/outbox-committer.js';
 import type { Config } from '../config/schema.js';
 import { consensusEnabled, resolveQuorum } from '../core/consensus.js';
@@ -69,6 +70,7 @@ export class MeshWiring {
       agentTimeoutMs: config.consensus.agentTimeoutMs,
       newId: opts.newId,
       randomHex: opts.randomHex,
+      metrics: createConsensusMetrics(opts.registry),
     });
     opts.committer.on('intent:committed', (rows) => this.driver.onCommitted(rows));
   }

@@ -36,14 +36,16 @@ describe('MeshNode over TCP', () => {
     const propose: Envelope = {
       schemaVersion: 1,
       kind: 'intent.propose',
-      correlationId: ULID,
-      subject: 'root.solar.command.sentiment.set',
-      payload,
-      payloadDigest: payloadDigest(payload),
       origin: a.node.peerId,
-      createdAtMs: Date.now(),
-      ttlMs: 60_000,
-      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      intents: [{
+        correlationId: ULID,
+        subject: 'root.solar.command.sentiment.set',
+        payload,
+        payloadDigest: payloadDigest(payload),
+        createdAtMs: Date.now(),
+        ttlMs: 60_000,
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      }],
     };
     await a.node.publish(propose);
     const sig = await b.node.sign(endorsementBytes(ULID, payloadDigest(payload)));
@@ -114,9 +116,10 @@ describe('MeshNode over TCP', () => {
     const envelope = (n: number): Envelope => ({ ...heartbeat(a.node.peerId), roles: roles.slice(0, n) });
     const payload = { blob: 'x'.repeat(8_000) };
     await a.node.publish({
-      schemaVersion: 1, kind: 'intent.propose', correlationId: ULID, subject: 'root.solar.command.x.y', payload,
-      payloadDigest: payloadDigest(payload), origin: a.node.peerId, createdAtMs: 1, ttlMs: 1_000,
-      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      schemaVersion: 1, kind: 'intent.propose', origin: a.node.peerId, intents: [{
+        correlationId: ULID, subject: 'root.solar.command.x.y', payload, payloadDigest: payloadDigest(payload), createdAtMs: 1, ttlMs: 1_000,
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      }],
     });
     await waitFor(() => big.received.length === 1, 'the default-limit peer receives the 8 KB intent');
     await waitFor(async () => (await counter(small, 'net_sync_gossip_rejected_total', { reason: 'oversized' })) === 1, 'small peer counts oversized');

@@ -1,9 +1,12 @@
 // Consensus driver over a memory gossip bus: real keys and the real validator, MemoryOutbox,
 // a manual clock, and a small fake committer over one shared stream with Nats-Msg-Id dedupe.
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsensusDriver, type ConsensusEvent } from '../../../src/bridge/consensus-driver.js';
+import { createConsensusMetrics, type ConsensusMetrics, type ConsensusOutcome } from '../../../src/bridge/consensus-metrics.js';
 import { verifyCommit } from '../../../src/core/commit-verification.js';
 import { committerRank, rankCommitters } from '../../../src/core/consensus.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, encodeEnvelope, type Envelope } from '../../../src/core/envelope.js';
 import type { OutboxRow } from '../../../src/core/intent.js';
 import { verifyPeerSignature } from '../../../src/mesh/peer-signature.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -23,6 +26,11 @@ interface TestNode {
   events: Array<{ event: ConsensusEvent; data: Record<string, unknown> }>;
   /** The node's NATS is away: its committer publishes nothing. */
   natsAway: boolean;
+  metrics: ConsensusMetrics;
+}
+
+async function outcomes(node: TestNode, outcome: ConsensusOutcome): Promise<number> {
+  return (await node.metrics.intents.get()).values.find((v) => v.labels.outcome === outcome)?.value ?? 0;
 }
 
 interface Stored {
@@ -69,8 +77,10 @@ async function cluster(n: number, opts: { quorum: number; policy?: (i: number) =
 
   const make = (i: number, outbox = new MemoryOutbox()): TestNode => {
     const gossip = bus.nodes[i]!;
-    const node = { name: String.fromCharCode(65 + i), gossip, outbox, events: [], natsAway: false } as unknown as TestNode;
+    const metrics = createConsensusMetrics(new Registry());
+    const node = { name: String.fromCharCode(65 + i), gossip, outbox, events: [], natsAway: false, metrics } as unknown as TestNode;
     node.driver = new ConsensusDriver({
+      metrics,
       outbox, gossip, clock, logger: silentLogger(),
       wakeCommitter: () => queueMicrotask(() => commitRound(node)),
       emit: (event, data) => node.events.push({ event, data }),
@@ -132,6 +142,7 @@ describe('ConsensusDriver', () => {
     expect(committerRank(correlationId, v.validEndorsers, c.nodes.find((n) => n.name === stored.by)!.gossip.peerId)).toBe(0);
     const others = c.nodes.filter((n) => n.name !== stored.by).flatMap((n) => n.events.map((e) => e.event));
     expect(others).toEqual(expect.arrayContaining(['intent:proposed', 'intent:endorsed', 'intent:committed']));
+    for (const n of c.nodes) expect(await outcomes(n, 'committed'), `${n.name} counts its copy committed once`).toBe(1);
   });
 
   it('batches endorsements: 100 intents cost far fewer endorse messages than endorsements', async () => {
@@ -141,8 +152,45 @@ describe('ConsensusDriver', () => {
     expect(c.stream.size).toBe(100);
     expect(c.publishCalls()).toBe(100);
     for (const { correlationId } of ids) for (const n of c.nodes) expect(n.outbox.get(correlationId)?.state, `${n.name} ${correlationId}`).toBe('committed');
+    expect(c.bus.published.get('intent.propose') ?? 0).toBeLessThan(30);
     expect(c.bus.published.get('intent.endorse') ?? 0).toBeLessThan(30);
     expect(c.bus.published.get('intent.committed') ?? 0).toBeLessThan(30);
+  });
+
+  it('cuts proposal batches by size: large payloads travel in several envelopes, each under the limit', async () => {
+    const c = await cluster(3, { quorum: 2 });
+    const sizes: number[] = [];
+    const publish = c.nodes[0]!.gossip.publish.bind(c.nodes[0]!.gossip);
+    c.nodes[0]!.gossip.publish = (e: Envelope) => {
+      if (e.kind === 'intent.propose') sizes.push(encodeEnvelope(e).length);
+      return publish(e);
+    };
+    // 60 KB each (the API allows 64 KiB): at most four fit in 256 KiB.
+    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => propose(c.nodes[0]!, { i, blob: 'x'.repeat(60_000) })));
+    await c.step(300);
+    expect(c.stream.size).toBe(12);
+    for (const { correlationId } of ids) expect(c.nodes[1]!.outbox.get(correlationId)?.state, correlationId).toBe('committed');
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    expect(sizes.length).toBeLessThan(12);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(DEFAULT_MAX_ENVELOPE_BYTES);
+  });
+
+  it('the accept resolves once the row is durable, without waiting for gossip', async () => {
+    const c = await cluster(3, { quorum: 2 });
+    const stuck: Array<() => void> = [];
+    const gossip = c.nodes[0]!.gossip;
+    const publish = gossip.publish.bind(gossip);
+    gossip.publish = () => new Promise<void>((resolve) => stuck.push(resolve)); // a mesh that does not answer
+    const accepted = await Promise.race([
+      propose(c.nodes[0]!),
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 2_000)),
+    ]);
+    expect(accepted).not.toBe('timeout');
+    const { correlationId } = accepted as { correlationId: string };
+    expect(c.nodes[0]!.outbox.get(correlationId)?.state).toBe('proposed');
+    expect(stuck.length, 'the proposal was handed to the mesh').toBeGreaterThanOrEqual(1);
+    gossip.publish = publish;
+    for (const r of stuck) r();
   });
 
   it('proposer dies right after proposing: another endorser commits exactly once', async () => {
@@ -178,6 +226,8 @@ describe('ConsensusDriver', () => {
     expect(second.outbox.get(correlationId)?.state, 'rank 1 waits one takeover slot').toBe('proposed');
     await c.step(400);
     expect(c.stream.get(correlationId)?.by, 'rank 1 took over').toBe(second.name);
+    expect(await second.metrics.takeovers.get().then((m) => m.values[0]?.value)).toBe(1);
+    expect(await first.metrics.takeovers.get().then((m) => m.values[0]?.value ?? 0)).toBe(0);
     await c.step(TAKEOVER_MS * 2);
     expect(c.publishCalls()).toBe(1);
     expect(third.outbox.get(correlationId)?.state).toBe('committed');
@@ -216,6 +266,8 @@ describe('ConsensusDriver', () => {
     expect(d.outbox.get(correlationId)).toMatchObject({ state: 'expired' });
     expect(e.outbox.get(correlationId)?.state).toBe('expired');
     expect(d.events.find((x) => x.event === 'intent:expired')?.data).toMatchObject({ correlationId, state: 'expired' });
+    expect(await outcomes(d, 'expired')).toBe(1);
+    expect(await outcomes(e, 'expired')).toBe(1);
     c.bus.heal();
     await c.step(6_000);
     expect(c.stream.size).toBe(0);
@@ -242,6 +294,7 @@ describe('ConsensusDriver', () => {
     expect(b.driver.answerEndorsement(third.correlationId, false)).toBe(true);
     await c.step(100);
     expect(c.stream.has(third.correlationId)).toBe(false);
+    expect(await outcomes(b, 'rejected'), 'silence and veto, each counted once').toBe(2);
   });
 
   it('quorum 1 with two nodes: the views settle on one committer', async () => {

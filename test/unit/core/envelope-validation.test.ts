@@ -6,6 +6,7 @@ import { encodeEnvelope, encodeSignature, endorsementBytes, type Envelope } from
 import { validateEnvelope, type EnvelopeValidationContext } from '../../../src/core/envelope-validation.js';
 
 const ID = '01J9ZQ4Y6T8K3M5N7P9R1S2T3V';
+const ID2 = '01J9ZQ4Y6T8K3M5N7P9R1S2T3W';
 const te = new TextEncoder();
 
 // Real Ed25519 keys, verified the way the mesh does: public key from the peer ID.
@@ -34,18 +35,17 @@ beforeAll(async () => {
 });
 
 function propose(origin: string, payload: unknown, digest = payloadDigest(payload)): Envelope {
-  return {
-    schemaVersion: 1,
-    kind: 'intent.propose',
-    correlationId: ID,
+  const intent = (correlationId: string, p: unknown, d: string) => ({
+    correlationId,
     subject: 'root.solar.command.x.y',
-    payload,
-    payloadDigest: digest,
-    origin,
+    payload: p,
+    payloadDigest: d,
     createdAtMs: 1,
     ttlMs: 1000,
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-  } as Envelope;
+  });
+  // A batch: a sound intent first, so a bad digest must be found beyond the first item.
+  return { schemaVersion: 1, kind: 'intent.propose', origin, intents: [intent(ID2, { ok: 1 }, payloadDigest({ ok: 1 })), intent(ID, payload, digest)] } as Envelope;
 }
 
 describe('validateEnvelope', () => {

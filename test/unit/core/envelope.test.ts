@@ -11,8 +11,10 @@ import {
   endorsementBytes,
   envelopeAuthor,
   EnvelopeSchema,
+  MAX_BATCH_ITEMS,
   MAX_ENVELOPE_DEPTH,
   type Envelope,
+  type ProposeEnvelope,
 } from '../../../src/core/envelope.js';
 import { hasCode } from '../../../src/core/errors.js';
 
@@ -21,21 +23,20 @@ const ID = '01J9ZQ4Y6T8K3M5N7P9R1S2T3V';
 const te = new TextEncoder();
 const bytesOf = (v: unknown): Uint8Array => te.encode(JSON.stringify(v));
 
+/** A one-intent `intent.propose`; `over` replaces fields of the intent. */
 function propose(over: Record<string, unknown> = {}): Envelope {
   const payload = { b: [1, 2, { y: true, x: null }], a: 'é' };
-  return {
-    schemaVersion: 1,
-    kind: 'intent.propose',
+  const intent = {
     correlationId: ID,
     subject: 'root.solar.command.sentiment.set',
     payload,
     payloadDigest: payloadDigest(payload),
-    origin: PEER,
     createdAtMs: 1_700_000_000_000,
     ttlMs: 60_000,
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     ...over,
-  } as Envelope;
+  };
+  return { schemaVersion: 1, kind: 'intent.propose', origin: PEER, intents: [intent] } as Envelope;
 }
 
 const samples: Envelope[] = [
@@ -102,7 +103,9 @@ describe('envelope codec', () => {
     ['bad digest', propose({ payloadDigest: 'ABC' })],
     ['bad traceparent', propose({ traceparent: 'x' })],
     ['wildcard subject', propose({ subject: 'root.solar.command.>' })],
-    ['missing payload', { ...propose(), payload: undefined }],
+    ['missing payload', propose({ payload: undefined })],
+    ['empty proposal batch', { ...propose(), intents: [] }],
+    ['intent without its origin at the batch level', { ...propose(), origin: undefined }],
     ['negative seq', { ...samples[2], commits: [{ correlationId: ID, stream: 'S', seq: -1 }] }],
     ['empty endorsement batch', { ...samples[1], endorsements: [] }],
     ['signature not base64url', { ...samples[1], endorsements: [{ correlationId: ID, payloadDigest: 'a'.repeat(64), signature: 'a+b/c=' }] }],
@@ -117,10 +120,18 @@ describe('envelope codec', () => {
     if (!r.ok) expect(r.detail.length).toBeGreaterThan(0);
   });
 
+  test('a proposal batch holds at most MAX_BATCH_ITEMS intents, whatever the size limit', () => {
+    const one = (propose() as ProposeEnvelope).intents[0]!;
+    const batch = (n: number) => bytesOf({ ...propose(), intents: Array.from({ length: n }, () => one) });
+    expect(decodeEnvelope(batch(MAX_BATCH_ITEMS), Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: true });
+    expect(decodeEnvelope(batch(MAX_BATCH_ITEMS + 1), Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: false, reason: 'schema' });
+  });
+
   test('deep nesting is a schema error, not a stack overflow', () => {
     const deep = `{"schemaVersion":1,"kind":"heartbeat","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
     expect(decodeEnvelope(te.encode(deep))).toMatchObject({ ok: false, reason: 'schema' });
-    const justDeepEnough = JSON.parse(`${'['.repeat(MAX_ENVELOPE_DEPTH - 2)}1${']'.repeat(MAX_ENVELOPE_DEPTH - 2)}`);
+    // The payload sits 4 levels down: envelope, intents array, intent, payload.
+    const justDeepEnough = JSON.parse(`${'['.repeat(MAX_ENVELOPE_DEPTH - 4)}1${']'.repeat(MAX_ENVELOPE_DEPTH - 4)}`);
     expect(decodeEnvelope(bytesOf(propose({ payload: justDeepEnough, payloadDigest: payloadDigest(justDeepEnough) })))).toMatchObject({ ok: true });
   });
 

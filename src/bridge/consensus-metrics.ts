@@ -1,0 +1,45 @@
+/**
+ * Metrics of the consensus driver: how intents end on this node, and how often a lower-ranked
+ * endorser had to take a commit over. `net_sync_endorsement_latency_seconds` is registered by
+ * `observability/ops-metrics.ts` (timed at promotion), so it is not registered twice here.
+ */
+import { Counter, type Registry } from 'prom-client';
+
+/** How an intent ended on this node, as counted by `net_sync_consensus_intents_total`. */
+export type ConsensusOutcome = 'committed' | 'expired' | 'rejected';
+
+/** Every outcome, for pre-registering the label values. */
+export const CONSENSUS_OUTCOMES: readonly ConsensusOutcome[] = ['committed', 'expired', 'rejected'];
+
+/** The consensus driver's metrics. */
+export interface ConsensusMetrics {
+  /**
+   * Intents by outcome on this node: `committed` (this node's copy was committed, by its own
+   * PubAck or by `intent.committed` gossip), `expired` (its copy reached the TTL without
+   * quorum), `rejected` (this node declined to endorse a proposal: checks failed, or the agent
+   * vetoed or abstained; counted once per intent).
+   */
+  intents: Counter<'outcome'>;
+  /** Promotions by an endorser of rank ≥ 1, i.e. after the higher-ranked ones' slots passed. */
+  takeovers: Counter;
+}
+
+/** Registers the consensus metrics on `register`. Label values are pre-initialised to 0. */
+export function createConsensusMetrics(register: Registry): ConsensusMetrics {
+  const registers = [register];
+  const metrics: ConsensusMetrics = {
+    intents: new Counter({
+      name: 'net_sync_consensus_intents_total',
+      help: 'Intents by how they ended on this node: committed, expired, or rejected (not endorsed here)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    takeovers: new Counter({
+      name: 'net_sync_consensus_takeovers_total',
+      help: 'Commits promoted by an endorser of rank 1 or lower after the higher ranks did not commit',
+      registers,
+    }),
+  };
+  for (const outcome of CONSENSUS_OUTCOMES) metrics.intents.inc({ outcome }, 0);
+  return metrics;
+}

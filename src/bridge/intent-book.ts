@@ -1,0 +1,167 @@
+/**
+ * What the consensus driver knows about intents: those whose local row is `proposed`
+ * (tracked), those settled here (finished: late gossip about them is dropped), and endorsements
+ * that arrived before their proposal (orphans). Also the conversions between a tracked intent,
+ * its outbox row and its gossip items.
+ */
+import { buildCommandRow, type CommandBody, type Endorsement } from '../core/command-message.js';
+import type { EndorsementItem, ProposeItem } from '../core/envelope.js';
+import type { OutboxRow } from '../core/intent.js';
+import type { Outbox } from '../core/ports.js';
+
+/** What the driver holds for an intent whose local row is `proposed`. */
+export interface TrackedIntent {
+  correlationId: string;
+  subject: string;
+  payload: unknown;
+  payloadDigest: string;
+  origin: string;
+  createdAtMs: number;
+  ttlMs: number;
+  traceparent: string;
+  /** peerId → base64url signature, every one verified (by the mesh validator or by us). */
+  endorsements: Map<string, string>;
+  quorumAtMs: number | null;
+  lastProposedAtMs: number;
+}
+
+/** An endorsement that arrived before its proposal. */
+export interface Orphan {
+  peerId: string;
+  item: EndorsementItem;
+}
+
+/** Longest TTL an intent may carry, ms (a day), as the envelope schema allows. */
+export const MAX_TTL_MS = 86_400_000;
+const ORPHAN_CAP = 10_000;
+const ORPHANS_PER_INTENT = 1_024;
+const FINISHED_CAP = 100_000;
+const decoder = new TextDecoder();
+
+/** The driver's bounded, in-memory view of intents; the outbox stays the source of truth. */
+export class IntentBook {
+  private readonly tracks = new Map<string, TrackedIntent>();
+  private readonly finished = new Set<string>();
+  private readonly orphans = new Map<string, Orphan[]>();
+
+  constructor(private readonly outbox: Outbox, private readonly ttlMs: number) {}
+
+  /** Tracks every `proposed` row of the outbox (after a restart); returns them. */
+  reload(): TrackedIntent[] {
+    const loaded: TrackedIntent[] = [];
+    for (const row of this.outbox.listByState(['proposed'], 1_000_000)) {
+      const t = row.kind === 'command' ? trackFromRow(row, this.ttlMs) : undefined;
+      if (t === undefined) continue;
+      this.tracks.set(t.correlationId, t);
+      loaded.push(t);
+    }
+    return loaded;
+  }
+
+  track(t: TrackedIntent): void {
+    this.tracks.set(t.correlationId, t);
+  }
+
+  /** The tracked intent, without loading it from the outbox. */
+  tracked(id: string): TrackedIntent | undefined {
+    return this.tracks.get(id);
+  }
+
+  /** A copy of the tracked intents, safe to iterate while finishing some. */
+  all(): TrackedIntent[] {
+    return [...this.tracks.values()];
+  }
+
+  get size(): number {
+    return this.tracks.size;
+  }
+
+  /** The tracked intent, 'done' when settled here, undefined when unknown. Loads `proposed` rows lazily. */
+  find(id: string): TrackedIntent | 'done' | undefined {
+    const t = this.tracks.get(id);
+    if (t !== undefined) return t;
+    if (this.finished.has(id)) return 'done';
+    const row = this.outbox.get(id);
+    if (row === undefined) return undefined;
+    const rebuilt = row.state === 'proposed' ? trackFromRow(row, this.ttlMs) : undefined;
+    if (rebuilt === undefined) {
+      this.finish(id);
+      return 'done';
+    }
+    this.tracks.set(id, rebuilt);
+    return rebuilt;
+  }
+
+  /** Stops tracking `id`: it was promoted, committed or expired here. */
+  finish(id: string): void {
+    this.tracks.delete(id);
+    if (this.finished.size >= FINISHED_CAP) this.finished.delete(this.finished.values().next().value!);
+    this.finished.add(id);
+  }
+
+  /** Keeps an endorsement of an intent not seen yet (bounded: oldest intents are dropped first). */
+  keepOrphan(peerId: string, item: EndorsementItem): void {
+    const list = this.orphans.get(item.correlationId);
+    if (list !== undefined) {
+      if (list.length < ORPHANS_PER_INTENT) list.push({ peerId, item });
+      return;
+    }
+    if (this.orphans.size >= ORPHAN_CAP) this.orphans.delete(this.orphans.keys().next().value!);
+    this.orphans.set(item.correlationId, [{ peerId, item }]);
+  }
+
+  /** Removes and returns the early endorsements of `id`. */
+  takeOrphans(id: string): Orphan[] {
+    const early = this.orphans.get(id) ?? [];
+    this.orphans.delete(id);
+    return early;
+  }
+}
+
+/** This node's endorsement of `t` as a gossip item. */
+export function endorsementItemOf(t: TrackedIntent, signature: string): EndorsementItem {
+  return { correlationId: t.correlationId, payloadDigest: t.payloadDigest, signature };
+}
+
+/** `t` as an item of an `intent.propose` batch. */
+export function proposeItemOf(t: TrackedIntent): ProposeItem {
+  return {
+    correlationId: t.correlationId, subject: t.subject, payload: t.payload as ProposeItem['payload'], payloadDigest: t.payloadDigest,
+    createdAtMs: t.createdAtMs, ttlMs: t.ttlMs, traceparent: t.traceparent,
+  };
+}
+
+/** A peer's proposed intent, tracked with no endorsements yet. */
+export function trackFromProposal(item: ProposeItem, origin: string): TrackedIntent {
+  return {
+    correlationId: item.correlationId, subject: item.subject, payload: item.payload, payloadDigest: item.payloadDigest, origin,
+    createdAtMs: item.createdAtMs, ttlMs: item.ttlMs, traceparent: item.traceparent, endorsements: new Map(), quorumAtMs: null, lastProposedAtMs: 0,
+  };
+}
+
+/** The outbox row of `t` in `state`, carrying `endorsements` (default: all held). */
+export function rowOf(t: TrackedIntent, state: 'proposed' | 'pending-commit', endorsements?: Endorsement[]): ReturnType<typeof buildCommandRow> {
+  return buildCommandRow({
+    correlationId: t.correlationId, subject: t.subject, payload: t.payload, origin: t.origin, traceparent: t.traceparent,
+    createdAtMs: t.createdAtMs, payloadDigest: t.payloadDigest, state,
+    endorsements: endorsements ?? [...t.endorsements].map(([peerId, signature]) => ({ peerId, signature })),
+  });
+}
+
+/** Rebuilds what the driver tracks from a stored `proposed` row (after a restart). */
+function trackFromRow(row: OutboxRow, ttlMs: number): TrackedIntent | undefined {
+  let body: CommandBody;
+  try {
+    body = JSON.parse(decoder.decode(row.body)) as CommandBody;
+  } catch {
+    return undefined;
+  }
+  const traceparent = row.headers['traceparent'];
+  if (body.payloadDigest === undefined || traceparent === undefined) return undefined;
+  return {
+    correlationId: row.correlationId, subject: row.subject, payload: body.payload, payloadDigest: body.payloadDigest,
+    origin: body.origin, createdAtMs: row.createdAtMs, ttlMs: Math.min(ttlMs, MAX_TTL_MS), traceparent,
+    endorsements: new Map((body.endorsements ?? []).map((e) => [e.peerId, e.signature])),
+    quorumAtMs: null, lastProposedAtMs: 0,
+  };
+}

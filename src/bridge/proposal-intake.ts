@@ -1,0 +1,169 @@
+/**
+ * Proposal intake: the local agent's intents (validated, signed, durable as `proposed`, then
+ * gossiped in a batch), peers' proposals (checked, optionally put to the local agent, stored and
+ * endorsed), and re-proposals of own intents still short of quorum.
+ */
+import { inCohort, isExpired } from '../core/consensus.js';
+import { payloadDigest } from '../core/digest.js';
+import { encodeSignature, endorsementBytes, proposeDigestMatches, type ProposeItem } from '../core/envelope.js';
+import { parseIntentInput } from '../core/intent-input.js';
+import type { IntentState } from '../core/intent.js';
+import { checkSubject } from '../core/subject.js';
+import { childTraceparent } from '../core/trace-context.js';
+import type { ConsensusContext } from './consensus-context.js';
+import type { CommitSettlement } from './commit-settlement.js';
+import type { EndorsementQuorum } from './endorsement-quorum.js';
+import { endorsementItemOf, MAX_TTL_MS, proposeItemOf, rowOf, trackFromProposal, type TrackedIntent } from './intent-book.js';
+
+const REFUSED_CAP = 10_000;
+const encoder = new TextEncoder();
+
+/** Takes intents in, from the local agent and from peers. */
+export class ProposalIntake {
+  private readonly inProgress = new Set<string>();
+  private readonly asks = new Map<string, (endorse: boolean) => void>();
+  /** Proposals not endorsed here, so that re-proposals count once as `rejected`. */
+  private readonly refused = new Set<string>();
+  private readonly reproposeQueue = new Set<string>();
+
+  constructor(
+    private readonly ctx: ConsensusContext,
+    private readonly quorum: EndorsementQuorum,
+    private readonly settlement: CommitSettlement,
+  ) {}
+
+  /**
+   * Accepts a local intent: validates it (INPUT_INVALID naming the field), signs its
+   * endorsement, stores it as `proposed`, and queues its proposal. Resolves once the row is
+   * durable, never waiting for gossip: the batch leaves at once after a quiet period, else within
+   * `batchDelayMs`. A proposer killed before that keeps the row and re-proposes it on restart.
+   */
+  async accept(body: unknown, traceparent?: string): Promise<{ correlationId: string; state: IntentState }> {
+    const { opts, self, cohort } = this.ctx;
+    const input = parseIntentInput(body, opts.limits);
+    const now = opts.clock.now();
+    const t: TrackedIntent = {
+      correlationId: opts.newId(now), subject: input.subject, payload: input.payload, payloadDigest: payloadDigest(input.payload),
+      origin: self, createdAtMs: now, ttlMs: Math.min(opts.ttlMs, MAX_TTL_MS), traceparent: childTraceparent(traceparent, opts.randomHex),
+      endorsements: new Map(), quorumAtMs: null, lastProposedAtMs: now,
+    };
+    const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
+    if (inCohort(self, cohort)) t.endorsements.set(self, signature);
+    await opts.outbox.append([rowOf(t, 'proposed')]);
+    this.ctx.book.track(t);
+    opts.emit('intent:proposed', { correlationId: t.correlationId, state: 'proposed', subject: t.subject, origin: t.origin });
+    this.ctx.proposals.add(proposeItemOf(t));
+    if (t.endorsements.has(self)) this.ctx.endorsements.add(endorsementItemOf(t, signature));
+    this.quorum.evaluate(t);
+    return { correlationId: t.correlationId, state: opts.outbox.get(t.correlationId)?.state ?? 'proposed' };
+  }
+
+  /** The agent's answer under `agent` policy. False when nothing is being asked about that ID. */
+  answerEndorsement(correlationId: string, endorse: boolean): boolean {
+    const answer = this.asks.get(correlationId);
+    if (answer === undefined) return false;
+    answer(endorse);
+    return true;
+  }
+
+  /** Answers every pending agent ask as an abstention (on stop). */
+  abstainAll(): void {
+    for (const answer of this.asks.values()) answer(false);
+  }
+
+  /** One intent of a peer's `intent.propose` from `origin` (the batch's authenticated author). */
+  async onPropose(item: ProposeItem, origin: string): Promise<void> {
+    const { opts, book } = this.ctx;
+    const id = item.correlationId;
+    if (this.inProgress.has(id)) return;
+    const known = book.find(id);
+    if (known === 'done') return this.settlement.answerDone(id);
+    if (known !== undefined) return this.resendEndorsement(known);
+    const refusal = this.checkProposal(item, origin);
+    if (refusal !== null) {
+      opts.logger.debug({ correlationId: id, origin, refusal }, 'proposal not endorsed');
+      return this.countRefusal(id);
+    }
+    this.inProgress.add(id);
+    try {
+      if (opts.policy === 'agent' && !(await this.askAgent(item, origin))) {
+        opts.logger.info({ correlationId: id, origin }, 'agent vetoed or abstained');
+        return this.countRefusal(id);
+      }
+      await this.endorse(trackFromProposal(item, origin));
+    } finally {
+      this.inProgress.delete(id);
+    }
+  }
+
+  /** Queues an own intent for re-proposal (sent by `drainReproposals`). */
+  queueReproposal(id: string): void {
+    this.reproposeQueue.add(id);
+  }
+
+  /** Re-gossips up to `reproposePerTick` queued proposals (gossip has no backpressure) with our endorsement. */
+  drainReproposals(now: number): void {
+    let budget = this.ctx.opts.reproposePerTick ?? 20;
+    for (const id of this.reproposeQueue) {
+      if (budget-- <= 0) break;
+      this.reproposeQueue.delete(id);
+      const t = this.ctx.book.tracked(id);
+      if (t === undefined) continue;
+      t.lastProposedAtMs = now;
+      this.ctx.proposals.add(proposeItemOf(t));
+      this.resendEndorsement(t);
+    }
+  }
+
+  private checkProposal(item: ProposeItem, origin: string): string | null {
+    const { opts, self, cohort } = this.ctx;
+    if (isExpired(item.createdAtMs, item.ttlMs, opts.clock.now())) return 'expired';
+    if (!inCohort(origin, cohort)) return 'origin-not-in-cohort';
+    if (!inCohort(self, cohort)) return 'self-not-in-cohort';
+    if (checkSubject(item.subject, opts.limits.prefix, 'command') !== null) return 'subject-not-allowed';
+    if (!proposeDigestMatches(item)) return 'digest-mismatch';
+    if (encoder.encode(JSON.stringify(item.payload)).length > opts.limits.maxPayloadBytes) return 'payload-too-large';
+    return null;
+  }
+
+  /** Stores the intent as `proposed`, then gossips this node's signature over it. */
+  private async endorse(t: TrackedIntent): Promise<void> {
+    const { opts, book, self } = this.ctx;
+    const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
+    t.endorsements.set(self, signature);
+    await opts.outbox.append([rowOf(t, 'proposed')]);
+    if (opts.outbox.get(t.correlationId)?.state !== 'proposed') return; // settled meanwhile
+    book.track(t);
+    this.ctx.endorsements.add(endorsementItemOf(t, signature));
+    opts.emit('intent:proposed', { correlationId: t.correlationId, state: 'proposed', subject: t.subject, origin: t.origin });
+    this.quorum.adoptOrphans(t);
+  }
+
+  private resendEndorsement(t: TrackedIntent): void {
+    const own = t.endorsements.get(this.ctx.self);
+    if (own !== undefined) this.ctx.endorsements.add(endorsementItemOf(t, own));
+  }
+
+  private countRefusal(id: string): void {
+    if (this.refused.has(id)) return;
+    if (this.refused.size >= REFUSED_CAP) this.refused.delete(this.refused.values().next().value!);
+    this.refused.add(id);
+    this.ctx.opts.metrics?.intents.inc({ outcome: 'rejected' });
+  }
+
+  private async askAgent(item: ProposeItem, origin: string): Promise<boolean> {
+    const { opts } = this.ctx;
+    const timer = new AbortController();
+    const answered = new Promise<boolean>((resolve) => this.asks.set(item.correlationId, resolve));
+    opts.emit('intent:endorsement-requested', {
+      correlationId: item.correlationId, subject: item.subject, payload: item.payload, origin, timeoutMs: opts.agentTimeoutMs,
+    });
+    const timeout = opts.clock.sleep(opts.agentTimeoutMs, timer.signal).then(() => false, () => false);
+    try {
+      return await Promise.race([answered, timeout]);
+    } finally {
+      timer.abort();
+      this.asks.delete(item.correlationId);
+    }
+  }
+}
