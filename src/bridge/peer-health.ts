@@ -37,6 +37,11 @@ export interface PeerHealthReporterOptions {
   validatorRejects: () => Promise<Record<string, number>>;
   /** Live scouts as this node sees them, and how many are expected (0: no check). */
   scouts: () => { live: string[]; expected: number };
+  /**
+   * Whether a configured stream captures a subject. Reports whose subject no stream captures
+   * are not written (they could only go dead); the reporter says so once at start.
+   */
+  captured: (subject: string) => boolean;
   logger: Logger;
 }
 
@@ -63,7 +68,13 @@ export class PeerHealthReporter {
   private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
 
-  constructor(private readonly opts: PeerHealthReporterOptions) {}
+  private readonly healthSubject: string;
+  private readonly lagSubject: string;
+
+  constructor(private readonly opts: PeerHealthReporterOptions) {
+    this.healthSubject = `${opts.prefix}.telemetry.libp2p.peer.health`;
+    this.lagSubject = `${opts.prefix}.observability.pipeline.lag`;
+  }
 
   /** Records an intent's acceptance-to-PubAck latency, ms. */
   recordCommitLatency(ms: number): void {
@@ -77,6 +88,12 @@ export class PeerHealthReporter {
 
   start(): void {
     if (this.loop !== null) return;
+    const off = [this.healthSubject, this.lagSubject].filter((s) => !this.opts.captured(s));
+    if (off.length === 2) {
+      this.opts.logger.info({ subjects: off }, 'health and lag reports off: no configured stream captures their subjects');
+      return;
+    }
+    if (off.length > 0) this.opts.logger.info({ subjects: off }, 'some health reports off: no configured stream captures their subjects');
     this.abort = new AbortController();
     this.loop = this.run(this.abort.signal);
   }
@@ -94,10 +111,11 @@ export class PeerHealthReporter {
     const at = opts.clock.now();
     const health = await this.health(at, signal);
     const lag = this.lag(at);
-    await opts.outbox.append([
-      buildTelemetryRow({ subject: `${opts.prefix}.telemetry.libp2p.peer.health`, msgId: `health-${opts.peerId}-${at}`, body: health, origin: opts.peerId, publisher: opts.peerId, createdAtMs: at }),
-      buildTelemetryRow({ subject: `${opts.prefix}.observability.pipeline.lag`, msgId: `lag-${opts.peerId}-${at}`, body: lag, origin: opts.peerId, publisher: opts.peerId, createdAtMs: at }),
-    ]);
+    const rows = [
+      buildTelemetryRow({ subject: this.healthSubject, msgId: `health-${opts.peerId}-${at}`, body: health, origin: opts.peerId, publisher: opts.peerId, createdAtMs: at }),
+      buildTelemetryRow({ subject: this.lagSubject, msgId: `lag-${opts.peerId}-${at}`, body: lag, origin: opts.peerId, publisher: opts.peerId, createdAtMs: at }),
+    ];
+    await opts.outbox.append(rows.filter((r) => opts.captured(r.subject)));
     opts.wakeCommitter();
   }
 

@@ -13,6 +13,7 @@
 import type { Registry } from 'prom-client';
 import { createTelemetryMetrics } from '../bridge/telemetry-metrics.js';
 import { PeerHealthReporter, type MeshProbe } from '../bridge/peer-health.js';
+import { subjectMatches } from '../nats/subject-filter.js';
 import { TelemetryEmitter } from '../bridge/telemetry-emitter.js';
 import { TelemetryScout } from '../bridge/telemetry-scout.js';
 import type { OutboxCommitter } from '../bridge/outbox-committer.js';
@@ -73,6 +74,7 @@ export class TelemetryWiring {
       peerId: opts.peerId, prefix: opts.config.subjects.prefix, clock: opts.clock, outbox: opts.outbox, wakeCommitter, intervalMs: t.healthIntervalMs,
       mesh: opts.mesh, validatorRejects: () => counterValues(opts.registry, 'net_sync_gossip_rejected_total', 'reason'),
       scouts: () => ({ live: scout?.directory.live(opts.clock.now()) ?? [], expected: t.expectedScouts }), logger: this.log,
+      captured: (subject) => opts.config.streams.some((st) => st.subjects.some((pattern) => subjectMatches(subject, pattern))),
     });
     opts.committer.on('intent:committed', (rows) => this.onCommitted(rows.map((r) => r.correlationId)));
   }
