@@ -11,6 +11,7 @@ import { locateRows } from '../core/locate-rows.js';
 import type { Clock, CommandPublisher, Outbox, StreamReader } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { BridgeMetrics } from './metrics.js';
+import { PublishFeed } from './publish-feed.js';
 import { runPublishPass, type PassResult } from './publish-pass.js';
 
 /** Collaborators and tuning of the committer. */
@@ -34,6 +35,11 @@ export interface OutboxCommitterOptions {
   leaseTtlMs?: number;
   /** Idle poll period when nothing wakes the loop. Default 1 s. */
   idleMs?: number;
+  /**
+   * New rows held in memory to publish without reading them back from the outbox; past it the
+   * outbox is read instead. Default 8,192 (8 windows of the default 1,024; a few MB).
+   */
+  memoryRows?: number;
   random?: () => number;
 }
 
@@ -53,10 +59,13 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   private failures = 0;
   private backingOff = false;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeAppends: (() => void) | null = null;
+  private readonly feed: PublishFeed;
 
   constructor(opts: OutboxCommitterOptions) {
     super();
     this.opts = opts;
+    this.feed = new PublishFeed(opts.outbox, opts.memoryRows ?? 8_192);
   }
 
   /** Starts the background loop. */
@@ -68,6 +77,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     this.unsubscribe = this.opts.publisher.onState((s) => {
       if (s === 'connected') this.wake(true);
     });
+    this.unsubscribeAppends = this.opts.outbox.onAppended((rows) => this.feed.offer(rows));
     this.loop = this.run(this.abort.signal);
   }
 
@@ -77,6 +87,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    * hot retry loop against a failing server.
    */
   wake(force = false): void {
+    // Rows may have become publishable without an append (a promotion): look once memory runs dry.
+    this.feed.rescan();
     if (!force && this.backingOff) return;
     this.woken = true;
     this.wakeUp?.();
@@ -90,6 +102,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     await this.loop;
     this.loop = null;
     this.unsubscribe?.();
+    this.unsubscribeAppends?.();
+    this.unsubscribeAppends = null;
     this.opts.outbox.releaseLease(this.opts.leaseOwner);
   }
 
@@ -102,6 +116,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       } catch (err) {
         if (signal.aborted || hasCode(err, 'ABORTED')) break;
         // Never throw into the void: log, count, back off, keep going.
+        this.feed.invalidate();
         this.failures++;
         this.backingOff = true;
         this.opts.logger.warn({ err }, 'commit round failed');
@@ -115,14 +130,19 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     const { outbox, publisher, clock } = this.opts;
     const idleMs = this.opts.idleMs ?? 1_000;
     if (publisher.state !== 'connected') return idleMs;
-    if (!outbox.tryLease(this.opts.leaseOwner, this.opts.leaseTtlMs ?? 10_000, clock.now())) return idleMs;
+    const ttlMs = this.opts.leaseTtlMs ?? 10_000;
+    if (!outbox.tryLease(this.opts.leaseOwner, ttlMs, clock.now())) {
+      // Another owner may move rows meanwhile: memory is not to be trusted once we are back.
+      this.feed.invalidate();
+      return idleMs;
+    }
     if (!(await this.resolveUnknown(signal))) return this.backoffMs();
-    const ttl = this.opts.leaseTtlMs ?? 10_000;
     const pass = await runPublishPass({
       outbox,
       publisher,
       now: () => clock.now(),
-      renewLease: () => outbox.tryLease(this.opts.leaseOwner, ttl, clock.now()),
+      lease: { owner: this.opts.leaseOwner, ttlMs },
+      feed: this.feed,
       window: this.opts.window,
       batchRows: this.opts.batchRows,
       logger: this.opts.logger,
@@ -166,7 +186,10 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       const missing = rows.filter((r) => !found.has(r.correlationId)).map((r) => r.correlationId);
       const at = clock.now();
       if (committed.length > 0) outbox.markCommitted(committed, at);
-      if (missing.length > 0) outbox.markRetry(missing, 'outcome unknown; not found in stream', at);
+      if (missing.length > 0) {
+        outbox.markRetry(missing, 'outcome unknown; not found in stream', at);
+        this.feed.invalidate();
+      }
       metrics?.lookups.inc({ result: 'found' }, committed.length);
       metrics?.lookups.inc({ result: 'missing' }, missing.length);
       logger.info({ found: committed.length, missing: missing.length }, 'resolved unknown outcomes from the stream');

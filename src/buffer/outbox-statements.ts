@@ -15,7 +15,7 @@ const IN_FLIGHT_SET = `state = 'in-flight', attempts = attempts + 1,
 /** What each statement is for. */
 type StatementName =
   | 'insert' | 'get' | 'byState'
-  | 'markInFlight' | 'markCommitted' | 'markRetry' | 'markTerminal' | 'promote'
+  | 'markInFlight' | 'claim' | 'claimOne' | 'markCommitted' | 'markRetry' | 'markTerminal' | 'promote'
   | 'countsAll' | 'countsByKind' | 'oldestOpen' | 'oldestOpenByKind' | 'openTelemetry' | 'dropOldestTelemetry'
   | 'tryLease' | 'releaseLease' | 'leaseHolder';
 
@@ -39,6 +39,9 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
     // (state, seq) index it would walk every row in that state, per batch.
     markInFlight: s(`UPDATE outbox SET ${IN_FLIGHT_SET}
       WHERE correlation_id IN (SELECT value FROM json_each(@ids)) AND +state IN ('pending-commit', 'in-flight')`),
+    claim: s(`UPDATE outbox SET ${IN_FLIGHT_SET}
+      WHERE correlation_id IN (SELECT value FROM json_each(@ids)) AND +state = 'pending-commit'`),
+    claimOne: s(`UPDATE outbox SET ${IN_FLIGHT_SET} WHERE correlation_id = @id AND state = 'pending-commit'`),
     // @rows: [[correlationId, stream, seq], ...]
     markCommitted: s(`UPDATE outbox SET state = 'committed', stream = j.value ->> 1, stream_seq = j.value ->> 2,
       committed_at_ms = @at, updated_at_ms = @at

@@ -16,6 +16,18 @@ export interface Clock {
 /** Counts of rows by state. Every state is present (0 when none). */
 export type StateCounts = Record<IntentState, number>;
 
+/** What {@link Outbox.claim} does in its one transaction. */
+export interface ClaimRequest {
+  /** Rows to move from `pending-commit` to `in-flight`, in publish order. May be empty. */
+  ids: readonly string[];
+  /** Wall-clock ms: the attempt time, the commit time and the lease's `now`. */
+  atMs: number;
+  /** PubAcks received since the last claim, recorded first. May be empty. */
+  committed: ReadonlyArray<{ correlationId: string } & StreamLocation>;
+  /** The lease to renew (for `ttlMs` from `atMs`); nothing is claimed unless it is held. */
+  lease?: { owner: string; ttlMs: number };
+}
+
 /** The durable buffer of intents. Implemented by `SqliteOutbox`, faked by `MemoryOutbox`. */
 export interface Outbox {
   /**
@@ -37,8 +49,30 @@ export interface Outbox {
   listByState(states: readonly IntentState[], limit: number, afterSeq?: number): OutboxRow[];
   /** Marks rows as sent with unknown outcome, counts an attempt. One transaction. */
   markInFlight(correlationIds: readonly string[], atMs: number): void;
-  /** Records committed rows with their stream location. One transaction. Idempotent. */
-  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void;
+  /**
+   * The committer's claim, in ONE durable transaction: records `req.committed` (as
+   * {@link Outbox.markCommitted}); renews the publisher lease when `req.lease` is given (as
+   * {@link Outbox.tryLease}); then, only while the lease is held, moves the rows of `req.ids`
+   * that are still `pending-commit` to `in-flight`, counting an attempt. Returns the IDs it
+   * moved, in the given order: all of them unless another party changed a row meanwhile (only
+   * those may be sent). Returns null when another owner holds the lease: nothing is claimed,
+   * the committed marks still stand.
+   */
+  claim(req: ClaimRequest): readonly string[] | null;
+  /**
+   * Subscribes to durable appends: `listener` runs synchronously right after each append
+   * transaction commits, with the rows it stored (duplicates left out) in `seq` order, so
+   * the committer can publish them without reading them back. The rows are shared: never
+   * mutate them. A throwing listener is logged, never propagated. Returns an unsubscribe function.
+   */
+  onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void;
+  /**
+   * Records committed rows with their stream location. One transaction. Idempotent. With
+   * `opts.durable === false` the transaction is not fsync'd: a power loss (never a process
+   * crash) may undo it, so only use it for rows whose `in-flight` mark is durable: they fall
+   * back to it and are looked up in the stream before any resend.
+   */
+  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number, opts?: { durable?: boolean }): void;
   /** Returns rows to `pending-commit` after a retryable failure, keeping the error text. */
   markRetry(correlationIds: readonly string[], error: string, atMs: number): void;
   /**

@@ -4,7 +4,7 @@
  * reconcile. Nothing is durable. `append` resolves on a microtask.
  */
 import { INTENT_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../../src/core/intent.js';
-import type { Outbox, StateCounts } from '../../src/core/ports.js';
+import type { ClaimRequest, Outbox, StateCounts } from '../../src/core/ports.js';
 
 const OPEN_STATES: ReadonlySet<IntentState> = new Set(['proposed', 'pending-commit', 'in-flight']);
 
@@ -24,6 +24,7 @@ export class MemoryOutbox implements Outbox {
   readonly #telemetryCap: number;
   #nextSeq = 1;
   #lease: { owner: string; expiresAtMs: number } | null = null;
+  readonly #appendListeners = new Set<(rows: readonly OutboxRow[]) => void>();
 
   constructor(opts: MemoryOutboxOptions = {}) {
     this.#telemetryCap = opts.telemetryCap ?? 100_000;
@@ -35,12 +36,38 @@ export class MemoryOutbox implements Outbox {
       if (copies.length === 0) return;
       this.appendCalls += 1;
       let telemetry = 0;
+      const stored: OutboxRow[] = [];
       for (const r of copies) {
         if (this.#rows.has(r.correlationId)) continue;
-        this.#rows.set(r.correlationId, this.#newRow(r));
+        const row = this.#newRow(r);
+        this.#rows.set(r.correlationId, row);
+        stored.push(copy(row));
         if (r.kind === 'telemetry') telemetry += 1;
       }
       if (telemetry > 0) this.#enforceTelemetryCap();
+      for (const l of stored.length > 0 ? this.#appendListeners : []) {
+        try {
+          l(stored);
+        } catch {
+          // As in SqliteOutbox: a listener never fails the append.
+        }
+      }
+    });
+  }
+
+  onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void {
+    this.#appendListeners.add(listener);
+    return () => this.#appendListeners.delete(listener);
+  }
+
+  claim(req: ClaimRequest): readonly string[] | null {
+    this.markCommitted(req.committed, req.atMs);
+    if (req.lease !== undefined && !this.tryLease(req.lease.owner, req.lease.ttlMs, req.atMs)) return null;
+    return req.ids.filter((id) => {
+      const r = this.#rows.get(id);
+      if (r?.state !== 'pending-commit') return false;
+      this.markInFlight([id], req.atMs);
+      return true;
     });
   }
 
@@ -100,7 +127,7 @@ export class MemoryOutbox implements Outbox {
     });
   }
 
-  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
+  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number, _opts?: { durable?: boolean }): void {
     for (const e of entries) {
       const r = this.#rows.get(e.correlationId);
       if (r === undefined || r.state === 'committed') continue;

@@ -125,6 +125,48 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.get(id(2))).toMatchObject({ state: 'committed', streamSeq: 43 });
     });
 
+    it('claim records commits, renews the lease and moves only pending-commit rows', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2), newRow(3), newRow(4, { state: 'proposed' }), newRow(5)]);
+      ob.markTerminal([id(3)], 'dead', 'permission denied', T0);
+      const lease = { owner: 'sidecar', ttlMs: 1_000 };
+      expect(ob.claim({ ids: [id(1), id(2)], atMs: T0 + 10, committed: [], lease })).toEqual([id(1), id(2)]);
+      expect(ob.leaseHolder(T0 + 10)).toEqual({ owner: 'sidecar', expiresAtMs: T0 + 1_010 });
+      const claimed = ob.claim({ ids: [id(2), id(3), id(4), id(5), 'missing'], atMs: T0 + 20, committed: [{ correlationId: id(1), stream: 'CMD', seq: 9 }], lease });
+      expect(claimed).toEqual([id(5)]);
+      expect(ob.get(id(1))).toMatchObject({ state: 'committed', streamSeq: 9, committedAtMs: T0 + 20 });
+      expect(ob.get(id(2))).toMatchObject({ state: 'in-flight', attempts: 1, firstAttemptAtMs: T0 + 10 });
+      expect(ob.get(id(3))?.state).toBe('dead');
+      expect(ob.get(id(4))?.state).toBe('proposed');
+      expect(ob.get(id(5))).toMatchObject({ state: 'in-flight', attempts: 1, firstAttemptAtMs: T0 + 20, lastAttemptAtMs: T0 + 20 });
+      expect(ob.claim({ ids: [], atMs: T0 + 30, committed: [] })).toEqual([]);
+    });
+
+    it('claim moves nothing while another owner holds the lease, but records commits', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2)]);
+      expect(ob.tryLease('reconcile', 1_000, T0)).toBe(true);
+      const claimed = ob.claim({ ids: [id(2)], atMs: T0 + 1, committed: [{ correlationId: id(1), stream: 'CMD', seq: 3 }], lease: { owner: 'sidecar', ttlMs: 1_000 } });
+      expect(claimed).toBeNull();
+      expect(ob.get(id(1))?.state).toBe('committed');
+      expect(ob.get(id(2))).toMatchObject({ state: 'pending-commit', attempts: 0 });
+      expect(ob.leaseHolder(T0 + 1)?.owner).toBe('reconcile');
+    });
+
+    it('tells append listeners the rows each append stored, with their seq, duplicates left out', async () => {
+      const ob = await make();
+      const seen: Array<{ id: string; seq: number; state: string }> = [];
+      const off = ob.onAppended((rows) => seen.push(...rows.map((r) => ({ id: r.correlationId, seq: r.seq, state: r.state }))));
+      await ob.append([newRow(1), newRow(2, { state: 'proposed' })]);
+      await ob.append([newRow(1), newRow(3)]);
+      expect(seen.map((r) => r.id)).toEqual([id(1), id(2), id(3)]);
+      expect(seen.map((r) => r.seq)).toEqual([id(1), id(2), id(3)].map((i) => ob.get(i)!.seq));
+      expect(seen.map((r) => r.state)).toEqual(['pending-commit', 'proposed', 'pending-commit']);
+      off();
+      await ob.append([newRow(4)]);
+      expect(seen).toHaveLength(3);
+    });
+
     it('markCommitted moves a terminal row found in the stream', async () => {
       const ob = await make();
       await ob.append([newRow(1)]);

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { PublishFeed } from '../../../src/bridge/publish-feed.js';
+import { runPublishPass } from '../../../src/bridge/publish-pass.js';
+import type { NewOutboxRow } from '../../../src/core/intent.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { FakeJetStream } from '../../support/fake-jetstream.js';
+import { MemoryOutbox } from '../../support/memory-outbox.js';
+
+const row = (n: number, over: Partial<NewOutboxRow> = {}): NewOutboxRow => ({
+  correlationId: `id-${String(n).padStart(4, '0')}`,
+  subject: 'root.solar.command.a.b',
+  body: new TextEncoder().encode(JSON.stringify({ n })),
+  headers: {},
+  kind: 'command',
+  state: 'pending-commit',
+  createdAtMs: 1_000 + n,
+  ...over,
+});
+const ids = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => row(from + i).correlationId);
+
+// Counts outbox reads, so a test can tell memory from the outbox.
+function countingOutbox(): MemoryOutbox & { reads: number } {
+  const outbox = new MemoryOutbox() as MemoryOutbox & { reads: number };
+  outbox.reads = 0;
+  const list = outbox.listPublishable.bind(outbox);
+  outbox.listPublishable = (...a) => (outbox.reads++, list(...a));
+  return outbox;
+}
+
+function feedOn(outbox: MemoryOutbox, maxRows: number): PublishFeed {
+  const feed = new PublishFeed(outbox, maxRows);
+  outbox.onAppended((rows) => feed.offer(rows));
+  return feed;
+}
+
+describe('PublishFeed', () => {
+  it('reads the outbox first, then serves appended rows from memory in order', async () => {
+    const outbox = countingOutbox();
+    await outbox.append([row(1), row(2)]);
+    const feed = feedOn(outbox, 100);
+    expect(feed.take(10).map((r) => r.correlationId)).toEqual(ids(1, 2));
+    expect(outbox.reads).toBe(1);
+    await outbox.append([row(3), row(4, { state: 'proposed' }), row(5)]);
+    expect(feed.take(1).map((r) => r.correlationId)).toEqual(ids(3, 3));
+    expect(feed.take(10).map((r) => r.correlationId)).toEqual([row(5).correlationId]);
+    expect(feed.take(10)).toEqual([]);
+    expect(outbox.reads).toBe(1);
+  });
+
+  it('falls back to the outbox past its bound, without losing or repeating a row', async () => {
+    const outbox = countingOutbox();
+    const feed = feedOn(outbox, 3);
+    expect(feed.take(10)).toEqual([]);
+    await outbox.append([row(1), row(2)]);
+    await outbox.append([row(3), row(4), row(5)]);
+    const got = [...feed.take(2), ...feed.take(10), ...feed.take(10)].map((r) => r.correlationId);
+    expect(got).toEqual(ids(1, 5));
+    expect(outbox.reads).toBeGreaterThan(1);
+  });
+
+  it('reads the outbox again once memory runs dry after a rescan (a promoted row)', async () => {
+    const outbox = countingOutbox();
+    await outbox.append([row(1, { state: 'proposed' })]);
+    const feed = feedOn(outbox, 100);
+    expect(feed.take(10)).toEqual([]);
+    await outbox.append([row(2)]);
+    outbox.promote(row(1).correlationId, row(1).body, {}, 2_000);
+    feed.rescan();
+    expect(feed.take(10).map((r) => r.correlationId)).toEqual(ids(2, 2));
+    outbox.claim({ ids: ids(2, 2), atMs: 2_000, committed: [] }); // as a pass would, before sending
+    expect(feed.take(10).map((r) => r.correlationId)).toEqual(ids(1, 1));
+  });
+
+  it('lets a pass publish from memory and sends only the rows its claim moved', async () => {
+    const outbox = countingOutbox();
+    const feed = feedOn(outbox, 100);
+    const js = new FakeJetStream(() => Date.now());
+    const pass = () => runPublishPass({ outbox, publisher: js, now: () => Date.now(), window: 4, batchRows: 8, logger: silentLogger(), metrics: undefined, lease: { owner: 'me', ttlMs: 10_000 }, feed, signal: new AbortController().signal, onSettled: () => undefined });
+    expect((await pass()).claimed).toBe(0);
+    await outbox.append([row(1), row(2), row(3)]);
+    outbox.markTerminal([row(2).correlationId], 'dead', 'test', 1);
+    const reads = outbox.reads;
+    const result = await pass();
+    expect(result.committed.map((c) => c.correlationId)).toEqual([row(1).correlationId, row(3).correlationId]);
+    expect(outbox.get(row(2).correlationId)?.state).toBe('dead');
+    expect(outbox.counts().committed).toBe(2);
+    // The claim mismatch makes the feed read the outbox again; the rows themselves came from memory.
+    expect(outbox.reads - reads).toBeLessThanOrEqual(2);
+  });
+});
