@@ -4,13 +4,18 @@
  * past their TTL without quorum become `expired`, visibly to the agent.
  */
 import type { CommittedEnvelope } from '../core/envelope.js';
-import type { StreamLocation } from '../core/intent.js';
+import type { OutboxRow, StreamLocation } from '../core/intent.js';
+import { locateRows } from '../core/locate-rows.js';
+import type { StreamReader } from '../core/ports.js';
 import type { ConsensusContext } from './consensus-context.js';
 import type { EndorsementQuorum } from './endorsement-quorum.js';
 import { rowOf, type TrackedIntent } from './intent-book.js';
 
 /** Settles intents: committed (here or elsewhere) or expired. */
 export class CommitSettlement {
+  private looking = false;
+  private nextLookAtMs = 0;
+
   constructor(private readonly ctx: ConsensusContext, private readonly quorum: EndorsementQuorum) {}
 
   /** Rows this node's committer published (PubAck): announce them as `intent.committed`. */
@@ -34,10 +39,15 @@ export class CommitSettlement {
 
   /** A peer's `intent.committed`: every copy held here that is not committed yet becomes committed. */
   onCommittedGossip(e: CommittedEnvelope): void {
+    this.settle(e.commits, e.committer);
+  }
+
+  // Every copy held here that is not committed yet becomes committed at `commits`' locations.
+  private settle(commits: ReadonlyArray<{ correlationId: string } & StreamLocation>, committer: string): void {
     const { opts, book } = this.ctx;
     const settled: Array<{ correlationId: string } & StreamLocation> = [];
     const now = opts.clock.now();
-    for (const c of e.commits) {
+    for (const c of commits) {
       const t = book.tracked(c.correlationId);
       book.finish(c.correlationId);
       const row = opts.outbox.get(c.correlationId);
@@ -54,12 +64,40 @@ export class CommitSettlement {
     opts.outbox.markCommitted(settled, now);
     opts.metrics?.intents.inc({ outcome: 'committed' }, settled.length);
     for (const s of settled) {
-      opts.emit('intent:committed', { correlationId: s.correlationId, state: 'committed', stream: s.stream, streamSeq: s.seq, committer: e.committer });
+      opts.emit('intent:committed', { correlationId: s.correlationId, state: 'committed', stream: s.stream, streamSeq: s.seq, committer });
     }
   }
 
-  /** Marks intents past their TTL without quorum `expired` and tells the agent. */
+  /**
+   * Intents past their TTL without quorum seen here. With a stream reader, they are looked up
+   * first (one lookup at a time): committed elsewhere → committed here; absent → `expired`;
+   * lookup failed (NATS away) → kept `proposed` and retried after 5 s, never guessed.
+   */
   expire(expired: readonly TrackedIntent[], now: number): void {
+    if (expired.length === 0) return;
+    const reader = this.ctx.opts.reader;
+    if (reader === undefined) return this.markExpired(expired, now);
+    if (this.looking || now < this.nextLookAtMs) return;
+    this.looking = true;
+    void this.lookThenExpire(reader, expired).finally(() => (this.looking = false));
+  }
+
+  private async lookThenExpire(reader: StreamReader, expired: readonly TrackedIntent[]): Promise<void> {
+    const { opts } = this.ctx;
+    const rows = expired.map((t) => opts.outbox.get(t.correlationId)).filter((r): r is OutboxRow => r !== undefined && r.state === 'proposed');
+    let found: Map<string, StreamLocation>;
+    try {
+      found = await locateRows(reader, rows, opts.scanSkewMs ?? 5_000);
+    } catch (err) {
+      this.nextLookAtMs = opts.clock.now() + 5_000;
+      opts.logger.warn({ err, intents: rows.length }, 'expiry deferred: the stream could not be read');
+      return;
+    }
+    this.settle([...found].map(([correlationId, loc]) => ({ correlationId, ...loc })), 'stream');
+    this.markExpired(expired.filter((t) => !found.has(t.correlationId)), opts.clock.now());
+  }
+
+  private markExpired(expired: readonly TrackedIntent[], now: number): void {
     if (expired.length === 0) return;
     const { opts, book } = this.ctx;
     opts.outbox.markTerminal(expired.map((t) => t.correlationId), 'expired', `no quorum of ${opts.quorum} within the ttl`, now);

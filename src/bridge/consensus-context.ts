@@ -4,7 +4,7 @@
  */
 import type { CommitItem, EndorsementItem, ProposeItem } from '../core/envelope.js';
 import type { IntentLimits } from '../core/intent-input.js';
-import type { Clock, Gossip, Outbox } from '../core/ports.js';
+import type { Clock, Gossip, Outbox, StreamReader } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { ConsensusMetrics } from './consensus-metrics.js';
 import type { GossipBatcher } from './gossip-batcher.js';
@@ -46,6 +46,14 @@ export interface ConsensusDriverOptions {
   randomHex: (bytes: number) => string;
   /** Consensus metrics; none are recorded when absent. */
   metrics?: ConsensusMetrics;
+  /**
+   * Reads the stream back. When given, an intent reaching its TTL here is first looked up in
+   * the stream: a peer may have committed it while this node missed the `intent.committed`
+   * gossip (a partition). Found → committed; absent → expired; unreadable → retried later.
+   */
+  reader?: StreamReader;
+  /** Clock-skew allowance for that lookup, ms. Default 5,000. */
+  scanSkewMs?: number;
   /** Scheduling period (takeovers, expiry, re-proposals), ms. Default 100. */
   tickMs?: number;
   /** Longest wait of a proposal, endorsement or commit before its batch is sent, ms. Default 20. */

@@ -32,6 +32,8 @@ export interface GossipBatcherOptions<T> {
 /** Batches items for gossip. `stop()` sends what is queued. */
 export class GossipBatcher<T> {
   private queue: T[] = [];
+  /** Per queued item: resolves when the batch holding it has been handed to gossip (or failed). */
+  private waiters: Array<(() => void) | null> = [];
   private queuedBytes = 0;
   private lastSentAtMs = Number.NEGATIVE_INFINITY;
   private timer: AbortController | null = null;
@@ -41,9 +43,19 @@ export class GossipBatcher<T> {
 
   /** Queues one item. */
   add(item: T): void {
+    this.enqueue(item, null);
+  }
+
+  /** Queues one item; resolves once the batch holding it was sent (or its send failed). */
+  submit(item: T): Promise<void> {
+    return new Promise((resolve) => this.enqueue(item, resolve));
+  }
+
+  private enqueue(item: T, waiter: (() => void) | null): void {
     const bytes = this.opts.sizeOf?.(item) ?? 0;
     if (this.queue.length > 0 && this.queuedBytes + bytes > (this.opts.maxBytes ?? Number.POSITIVE_INFINITY)) this.flush();
     this.queue.push(item);
+    this.waiters.push(waiter);
     this.queuedBytes += bytes;
     const quiet = this.opts.leading === true && this.timer === null && this.opts.clock.now() - this.lastSentAtMs >= this.opts.delayMs;
     if (this.queue.length >= this.opts.maxItems || quiet) this.flush();
@@ -58,7 +70,12 @@ export class GossipBatcher<T> {
     this.queuedBytes = 0;
     while (this.queue.length > 0) {
       const items = this.queue.splice(0, this.opts.maxItems);
-      const sent = this.opts.send(items).catch((err: unknown) => this.opts.onError(err, items.length));
+      const waiters = this.waiters.splice(0, items.length);
+      const sent = this.opts.send(items)
+        .catch((err: unknown) => this.opts.onError(err, items.length))
+        .finally(() => {
+          for (const w of waiters) w?.();
+        });
       this.sending.add(sent);
       void sent.finally(() => this.sending.delete(sent));
     }

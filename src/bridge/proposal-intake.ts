@@ -15,6 +15,9 @@ import type { CommitSettlement } from './commit-settlement.js';
 import type { EndorsementQuorum } from './endorsement-quorum.js';
 import { endorsementItemOf, MAX_TTL_MS, proposeItemOf, rowOf, trackFromProposal, type TrackedIntent } from './intent-book.js';
 
+/** Longest wait for a proposal's gossip send before the 202, ms (one batch delay is ~20 ms). */
+const PROPOSAL_SEND_WAIT_MS = 250;
+
 const REFUSED_CAP = 10_000;
 const encoder = new TextEncoder();
 
@@ -52,9 +55,14 @@ export class ProposalIntake {
     await opts.outbox.append([rowOf(t, 'proposed')]);
     this.ctx.book.track(t);
     opts.emit('intent:proposed', { correlationId: t.correlationId, state: 'proposed', subject: t.subject, origin: t.origin });
-    this.ctx.proposals.add(proposeItemOf(t));
+    const sent = this.ctx.proposals.submit(proposeItemOf(t));
     if (t.endorsements.has(self)) this.ctx.endorsements.add(endorsementItemOf(t, signature));
     this.quorum.evaluate(t);
+    // The row is durable already. Also wait (briefly) for the proposal to leave this node, so
+    // that peers can commit it even if this node dies right after the 202. Real time, bounded.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([sent, new Promise<void>((r) => (timer = setTimeout(r, PROPOSAL_SEND_WAIT_MS)))]);
+    clearTimeout(timer);
     return { correlationId: t.correlationId, state: opts.outbox.get(t.correlationId)?.state ?? 'proposed' };
   }
 

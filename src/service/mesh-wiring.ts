@@ -12,7 +12,7 @@ import { createConsensusMetrics } from '../bridge/consensus-metrics.js';
 import type { OutboxCommitter } from '../bridge/outbox-committer.js';
 import type { Config } from '../config/schema.js';
 import { consensusEnabled, resolveQuorum } from '../core/consensus.js';
-import type { Clock, Outbox } from '../core/ports.js';
+import type { Clock, Outbox, StreamReader } from '../core/ports.js';
 import { createMeshMetrics, MeshNode } from '../mesh/index.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -29,6 +29,8 @@ export interface MeshWiringOptions {
   registry: Registry;
   newId: (nowMs: number) => string;
   randomHex: (bytes: number) => string;
+  /** Reads the stream back before an intent is declared expired here. */
+  reader: StreamReader;
 }
 
 /** True when `config` asks for consensus (and so for the mesh). */
@@ -71,6 +73,8 @@ export class MeshWiring {
       newId: opts.newId,
       randomHex: opts.randomHex,
       metrics: createConsensusMetrics(opts.registry),
+      reader: opts.reader,
+      scanSkewMs: config.commit.scanSkewMs,
     });
     opts.committer.on('intent:committed', (rows) => this.driver.onCommitted(rows));
   }

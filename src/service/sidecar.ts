@@ -70,7 +70,7 @@ export class Sidecar {
     this.api = new ApiServer({ listen: config.api.listen, token: config.api.token, maxPayloadBytes: config.api.maxPayloadBytes, backend: this.ops.wrap(this.backend()), logger: log });
     this.committer.on('intent:committed', (rows) => { for (const r of rows) this.api.events.publish('intent:committed', { correlationId: r.correlationId, state: 'committed', stream: r.stream, streamSeq: r.seq }); });
     this.mesh = consensusWanted(config)
-      ? new MeshWiring({ config, privateKey, outbox: this.ops.timedOutbox(this.outbox), committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex })
+      ? new MeshWiring({ config, privateKey, outbox: this.ops.timedOutbox(this.outbox), committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex, reader: this.reader })
       : null;
     this.telemetry = new TelemetryWiring({ config, peerId, outbox: this.outbox, committer: this.committer, mesh: this.mesh?.mesh ?? null, clock: this.clock, logger: log, registry: this.registry, reduction: this.ops.telemetryReduction });
     this.committer.on('intent:dead', (rows) => { for (const r of rows) this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason }); });

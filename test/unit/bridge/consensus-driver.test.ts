@@ -24,8 +24,10 @@ interface TestNode {
   outbox: MemoryOutbox;
   driver: ConsensusDriver;
   events: Array<{ event: ConsensusEvent; data: Record<string, unknown> }>;
-  /** The node's NATS is away: its committer publishes nothing. */
+  /** The node's NATS is away: its committer publishes nothing, and it cannot read the stream. */
   natsAway: boolean;
+  /** Stream lookups this node's driver made (before expiring intents). */
+  lookups: number;
   metrics: ConsensusMetrics;
 }
 
@@ -78,9 +80,16 @@ async function cluster(n: number, opts: { quorum: number; policy?: (i: number) =
   const make = (i: number, outbox = new MemoryOutbox()): TestNode => {
     const gossip = bus.nodes[i]!;
     const metrics = createConsensusMetrics(new Registry());
-    const node = { name: String.fromCharCode(65 + i), gossip, outbox, events: [], natsAway: false, metrics } as unknown as TestNode;
+    const node = { name: String.fromCharCode(65 + i), gossip, outbox, events: [], natsAway: false, lookups: 0, metrics } as unknown as TestNode;
+    const reader = {
+      findMsgIds: async (_subject: string, _since: number, ids: ReadonlySet<string>) => {
+        node.lookups++;
+        if (node.natsAway) throw new Error('NATS away');
+        return new Map([...ids].filter((id) => stream.has(id)).map((id) => [id, { stream: 'CMD', seq: stream.get(id)!.seq }]));
+      },
+    };
     node.driver = new ConsensusDriver({
-      metrics,
+      metrics, reader,
       outbox, gossip, clock, logger: silentLogger(),
       wakeCommitter: () => queueMicrotask(() => commitRound(node)),
       emit: (event, data) => node.events.push({ event, data }),
@@ -253,6 +262,28 @@ describe('ConsensusDriver', () => {
     expect(c.stream.size).toBe(1);
     expect(c.publishCalls()).toBe(1);
     for (const n of c.nodes) expect(n.outbox.get(correlationId)?.state, `${n.name} ${correlationId}`).toBe('committed');
+  });
+
+  it('a node that missed the commit gossip reads the stream at the TTL instead of expiring a committed intent', async () => {
+    const c = await cluster(3, { quorum: 2 });
+    const [a, b, cc] = c.nodes as [TestNode, TestNode, TestNode];
+    // C never hears the others: it only learns of the intent through its own copy.
+    const { correlationId } = await propose(a);
+    await c.settle();
+    c.bus.partition([a.gossip, b.gossip], [cc.gossip]);
+    await c.step(500);
+    expect(c.stream.size).toBe(1);
+    expect(cc.outbox.get(correlationId)?.state, 'C holds a proposed copy').toBe('proposed');
+    cc.natsAway = true;
+    await c.step(TTL_MS);
+    expect(cc.lookups, 'C looked the intent up before expiring it').toBeGreaterThan(0);
+    expect(cc.outbox.get(correlationId)?.state, 'stream unreadable: kept, not guessed').toBe('proposed');
+    cc.natsAway = false;
+    await c.step(6_000);
+    expect(cc.outbox.get(correlationId)).toMatchObject({ state: 'committed', streamSeq: 1 });
+    expect(cc.events.some((x) => x.event === 'intent:expired')).toBe(false);
+    expect(c.publishCalls()).toBe(1);
+    void b;
   });
 
   it('a minority expires its intents visibly at the TTL', async () => {
