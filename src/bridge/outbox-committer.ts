@@ -45,7 +45,7 @@ export interface OutboxCommitterOptions {
 
 /** Events: `intent:committed` and `intent:dead` with lists of rows. */
 export interface CommitterEvents {
-  'intent:committed': [Array<{ correlationId: string } & StreamLocation>];
+  'intent:committed': [PassResult['committed']];
   'intent:dead': [Array<{ correlationId: string; reason: string }>];
 }
 

@@ -7,7 +7,7 @@
  * the window drain, and reports it, so the caller backs off and restarts from the oldest
  * unsettled row.
  */
-import type { OutboxRow, StreamLocation } from '../core/intent.js';
+import type { OutboxRow, RowKind, StreamLocation } from '../core/intent.js';
 import type { CommandPublisher, Outbox, PublishResult } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan } from '../observability/tracing.js';
@@ -16,7 +16,8 @@ import { PublishFeed } from './publish-feed.js';
 
 /** What a pass did. */
 export interface PassResult {
-  committed: Array<{ correlationId: string } & StreamLocation>;
+  /** Committed rows; `kind` and `createdAtMs` spare listeners a read of the row. */
+  committed: Array<{ correlationId: string; kind?: RowKind; createdAtMs?: number } & StreamLocation>;
   dead: Array<{ correlationId: string; reason: string }>;
   /** Set when a retryable failure stopped the pass. */
   retryableError: string | null;
@@ -184,7 +185,7 @@ class Pass {
   private record(row: OutboxRow, r: PublishResult): void {
     const { opts, result } = this;
     if (r.kind === 'acked') {
-      this.acked.push({ correlationId: row.correlationId, stream: r.stream, seq: r.seq });
+      this.acked.push({ correlationId: row.correlationId, stream: r.stream, seq: r.seq, kind: row.kind, createdAtMs: row.createdAtMs });
       opts.metrics?.commits.inc({ result: r.duplicate ? 'duplicate' : 'committed' });
       opts.metrics?.commitLatency.observe({ kind: row.kind }, Math.max(0, opts.now() - row.createdAtMs) / 1000);
     } else if (!r.retryable) {

@@ -76,7 +76,7 @@ export class TelemetryWiring {
       scouts: () => ({ live: scout?.directory.live(opts.clock.now()) ?? [], expected: t.expectedScouts }), logger: this.log,
       captured: (subject) => opts.config.streams.some((st) => st.subjects.some((pattern) => subjectMatches(subject, pattern))),
     });
-    opts.committer.on('intent:committed', (rows) => this.onCommitted(rows.map((r) => r.correlationId)));
+    opts.committer.on('intent:committed', (rows) => this.onCommitted(rows));
   }
 
   /** Starts listening to gossip, the scout, its heartbeats and the health reports. */
@@ -121,13 +121,14 @@ export class TelemetryWiring {
     else if (env.kind === 'heartbeat') this.scout?.heartbeat(from, env.roles, env.scoutSinceMs);
   }
 
-  private onCommitted(ids: string[]): void {
+  private onCommitted(rows: ReadonlyArray<{ correlationId: string; kind?: string; createdAtMs?: number }>): void {
     const now = this.opts.clock.now();
-    for (const lag of this.scout?.onCommitted(ids, now) ?? []) this.health.recordWindowLag(lag);
-    for (const id of ids) {
-      if (id.startsWith('tlm-') || id.startsWith('health-') || id.startsWith('lag-')) continue;
-      const row = this.opts.outbox.get(id);
-      if (row?.kind === 'command') this.health.recordCommitLatency(Math.max(0, now - row.createdAtMs));
+    for (const lag of this.scout?.onCommitted(rows.map((r) => r.correlationId), now) ?? []) this.health.recordWindowLag(lag);
+    for (const r of rows) {
+      if (r.correlationId.startsWith('tlm-') || r.correlationId.startsWith('health-') || r.correlationId.startsWith('lag-')) continue;
+      // Rows resolved from the stream carry no kind/createdAtMs: read those back.
+      const row = r.kind === undefined ? this.opts.outbox.get(r.correlationId) : r;
+      if (row?.kind === 'command' && row.createdAtMs !== undefined) this.health.recordCommitLatency(Math.max(0, now - row.createdAtMs));
     }
   }
 

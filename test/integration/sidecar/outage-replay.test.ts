@@ -42,7 +42,7 @@ describe('outage and replay (real nats-server, real sidecar process)', () => {
 
     await sidecar.kill('SIGTERM');
     const db = new Database(sidecar.bufferPath, { readonly: true });
-    const rows = db.prepare('SELECT state, stream_seq AS seq FROM outbox').all() as Array<{ state: string; seq: number | null }>;
+    const rows = db.prepare("SELECT state, stream_seq AS seq FROM outbox WHERE kind = 'command'").all() as Array<{ state: string; seq: number | null }>;
     db.close();
     expect(rows.length).toBe(N);
     expect(rows.every((r) => r.state === 'committed' && r.seq !== null)).toBe(true);
