@@ -71,20 +71,20 @@ function files(args: Args): string[] {
 function summarize(sinceMs: number): void {
   if (!existsSync(RESULTS)) return;
   const t = new Table({
-    head: ['scenario', 'seed', 'attempts', 'acks', 'committed', 'lost', 'dup', 'unexpected', 'recovered', 'order inv.', 'recovery ms', 'reconcile'],
+    head: ['scenario', 'seed', 'attempts', 'acks', 'committed', 'lost', 'dup', 'unexpected', 'recovered', 'order inv.', 'recovery ms', 'reconcile', 'outbox = stream'],
     style: { head: [], border: [] },
   });
   const reports = readdirSync(RESULTS)
     .filter((f) => f.endsWith('.json') && statSync(join(RESULTS, f)).mtimeMs >= sinceMs)
     .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as {
-      scenario: string; variant: string; seed: number; recoveryMs: number | null; reconcile: Array<{ code: number | null }>;
+      scenario: string; variant: string; seed: number; recoveryMs: number | null; reconcile: Array<{ code: number | null }>; outboxDiffs: string[];
       oracle: Record<'attempts' | 'acked' | 'committed' | 'lost' | 'duplicated' | 'unexpected' | 'recovered' | 'orderViolations', number>;
     })
     .sort((a, b) => `${a.scenario}${a.variant}${a.seed}`.localeCompare(`${b.scenario}${b.variant}${b.seed}`));
   for (const r of reports) {
     const o = r.oracle;
     t.push([`${r.scenario}/${r.variant}`, r.seed, o.attempts, o.acked, o.committed, o.lost, o.duplicated, o.unexpected, o.recovered, o.orderViolations,
-      r.recoveryMs ?? '-', r.reconcile.every((x) => x.code === 0) ? 'ok' : 'FAILED']);
+      r.recoveryMs ?? '-', r.reconcile.every((x) => x.code === 0) ? 'ok' : 'FAILED', r.outboxDiffs.length === 0 ? 'yes' : `NO (${r.outboxDiffs.length})`]);
   }
   process.stdout.write(`\nchaos reports since the start of this run (${reports.length}, in ${RESULTS}):\n${t.toString()}\n`);
 }
