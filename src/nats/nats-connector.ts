@@ -190,7 +190,7 @@ export class NatsConnector {
       nc = await connect(this.options);
     } catch (err) {
       this.lastErr = err;
-      this.log.warn({ err: describe(err), servers: this.config.servers }, 'nats connect failed');
+      this.log.warn({ err: describe(err), servers: this.config.servers.map(redactUrl) }, 'nats connect failed');
       return false;
     }
     // checkAPI: false — no round trip here; JetStream may be starting (cluster elections).
@@ -312,4 +312,9 @@ function describe(err: unknown): string | undefined {
   if (err === undefined) return undefined;
   if (err instanceof Error) return `${(err as { code?: string }).code ?? err.name}: ${err.message}`;
   return String(err);
+}
+
+/** A server URL without its user:password part, for logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//****@');
 }

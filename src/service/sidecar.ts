@@ -12,6 +12,7 @@ import { OutboxCommitter } from '../bridge/outbox-committer.js';
 import { createBufferMetrics, SqliteOutbox } from '../buffer/index.js';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Config } from '../config/schema.js';
+import { backoffDelayMs } from '../core/backoff.js';
 import type { CommandBody } from '../core/command-message.js';
 import type { OutboxRow } from '../core/intent.js';
 import { loadOrCreateIdentity } from '../mesh/identity.js';
@@ -44,6 +45,7 @@ export class Sidecar {
   readonly ops: SidecarOps;
   private stopping: Promise<void> | null = null;
   private ensuring: Promise<void> | null = null;
+  private readonly halt = new AbortController();
   private unsubscribe: (() => void) | null = null;
 
   private constructor(readonly config: Config, readonly peerId: string, private readonly log: Logger, privateKey: PrivateKey) {
@@ -89,8 +91,8 @@ export class Sidecar {
       if (s === 'connected') void this.ensureStreams();
     });
     await this.connector.start();
-    if (this.connector.state === 'connected') await this.ensureStreams();
-    await this.ensuring;
+    // The committer waits for the streams (ReadyPublisher), so start() need not.
+    if (this.connector.state === 'connected') void this.ensureStreams();
     this.committer.start();
     await this.mesh?.start();
     this.telemetry.start();
@@ -102,6 +104,7 @@ export class Sidecar {
   /** Stops the API, drains the committer, closes NATS and the outbox. Safe twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.halt.abort();
       this.unsubscribe?.();
       this.ops.stop();
       await this.api.stop();
@@ -117,11 +120,25 @@ export class Sidecar {
 
   // Creates missing streams on every (re)connect; existing streams are left to `streams apply`.
   private ensureStreams(): Promise<void> {
-    this.ensuring ??= this.checkStreams().finally(() => (this.ensuring = null));
+    this.ensuring ??= this.checkStreamsUntilReady().finally(() => (this.ensuring = null));
     return this.ensuring;
   }
 
-  private async checkStreams(): Promise<void> {
+  // A failed check (a JetStream timeout while a stream leader moves, say) is retried with
+  // backoff for as long as the connection holds: publishing stays closed until it succeeds,
+  // and waiting for the next reconnect could mean waiting forever.
+  private async checkStreamsUntilReady(): Promise<void> {
+    for (let attempt = 0; !this.halt.signal.aborted && this.connector.state === 'connected'; attempt++) {
+      if (await this.checkStreams()) return;
+      try {
+        await this.clock.sleep(backoffDelayMs({ baseMs: 250, maxMs: 5_000, minMs: 100 }, attempt, Math.random), this.halt.signal);
+      } catch {
+        return; // stopping
+      }
+    }
+  }
+
+  private async checkStreams(): Promise<boolean> {
     try {
       const plan = await this.streams.plan(this.config.streams);
       const missing = this.config.streams.filter((_, i) => plan[i]?.action === 'create');
@@ -132,8 +149,10 @@ export class Sidecar {
       const drifted = plan.filter((d) => d.action === 'update').map((d) => d.stream);
       if (drifted.length > 0) this.log.warn({ streams: drifted }, 'streams drift from the spec; run `net-sync streams apply`');
       this.publisher.open();
+      return true;
     } catch (err) {
-      this.log.warn({ err }, 'could not check streams; will retry on the next connect');
+      this.log.warn({ err }, 'could not check streams; retrying');
+      return false;
     }
   }
 
