@@ -24,7 +24,7 @@ fi
 
 if [[ ! -d node_modules/better-sqlite3/build/Release || ! -d node_modules/.bin ]]; then
   echo "net-sync: installing npm dependencies (better-sqlite3 compiles from source, ~1 min)" >&2
-  npm ci --no-audit --no-fund
+  bash scripts/install-deps.sh
 fi
 
 if [[ ! -f dist/src/cli/main.js || -n "$(find src bench test/support -newer dist/src/cli/main.js -name '*.ts' -print -quit 2>/dev/null)" ]]; then
