@@ -4,15 +4,13 @@
 // knows another's real port. Cutting the 6 proxies between {A, B, C} and {D, E} isolates the
 // minority while every process keeps running. D's intent stays `proposed` until the heal, then
 // commits once; E's intent, with a short TTL, expires visibly (GET and SSE) and never commits.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../../src/nats/index.js';
 import { FaultProxy } from '../../chaos/harness/fault-proxy.js';
 import { Prng } from '../../chaos/harness/prng.js';
+import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
-import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
+import { SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream } from '../../support/stream-contents.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -61,14 +59,7 @@ async function listen(s: SidecarProcess): Promise<Array<{ event: string; data: a
 describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition', () => {
   it('a partitioned minority cannot commit; after the heal it commits once; a short TTL expires visibly', async () => {
     const nats = await useNatsServer();
-    const dirs = Array.from({ length: N }, () => mkdtempSync(join(tmpdir(), 'net-sync-minority-')));
-    const peerIds: string[] = [];
-    for (const dir of dirs) {
-      const r = await runCliProcess(['keygen', '--out', join(dir, 'net-sync.key'), '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
-      expect(r.code, r.stderr).toBe(0);
-      peerIds.push(JSON.parse(r.stdout).peerId);
-    }
-    const ports = await Promise.all(dirs.map(() => freePort()));
+    const { dirs, peerIds, ports } = await meshIdentities(N, 'minority');
     const rng = new Prng(3); // unused by cut/heal; the proxy wants one for jitter
     const links: Link[] = [];
     for (let from = 0; from < N; from++) {

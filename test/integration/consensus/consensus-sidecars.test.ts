@@ -1,13 +1,12 @@
 // Acceptance (issue 3, "Commit path" and "Proposer dies"): real sidecar processes on a loopback
 // libp2p mesh and a real nats-server. Default: 3 sidecars, 150 intents. NET_SYNC_FULL=1: 5
 // sidecars, 1,000 intents, quorum = majority.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HEADER } from '../../../src/core/command-message.js';
 import { verifyCommit } from '../../../src/index.js';
-import { freePort } from '../../../src/nats/index.js';
+import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream } from '../../support/stream-contents.js';
@@ -30,15 +29,7 @@ interface Mesh {
 async function startMesh(n: number): Promise<Mesh> {
   const nats = await useNatsServer();
   const natsUrl = nats.url;
-  const dirs = Array.from({ length: n }, () => mkdtempSync(join(tmpdir(), 'net-sync-consensus-')));
-  const peerIds: string[] = [];
-  for (const dir of dirs) {
-    const r = await runCliProcess(['keygen', '--out', join(dir, 'net-sync.key'), '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
-    expect(r.code, r.stderr).toBe(0);
-    peerIds.push(JSON.parse(r.stdout).peerId);
-  }
-  const ports = await Promise.all(dirs.map(() => freePort()));
-  const addr = (i: number) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerIds[i]}`;
+  const { dirs, peerIds, ports, addr } = await meshIdentities(n, 'consensus');
   const sidecars = dirs.map((dir, i) => new SidecarProcess({
     natsUrl,
     dir,

@@ -2,15 +2,13 @@
 // processes (built CLI) on a loopback libp2p mesh and a real nats-server. Default: 3 sidecars,
 // 2 scouts, ~5,000 points over ~2.5 s. NET_SYNC_FULL=1: 5 sidecars, 2 scouts, 50,000 points
 // over 10 s.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rendezvousOwner } from '../../../src/core/scout-ownership.js';
 import type { TelemetrySummary } from '../../../src/core/telemetry-summary.js';
-import { freePort } from '../../../src/nats/index.js';
+import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
-import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
+import { SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream } from '../../support/stream-contents.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -31,15 +29,7 @@ interface Cluster {
 
 async function startCluster(n: number): Promise<Cluster> {
   const nats = await useNatsServer();
-  const dirs = Array.from({ length: n }, () => mkdtempSync(join(tmpdir(), 'net-sync-telemetry-')));
-  const peerIds: string[] = [];
-  for (const dir of dirs) {
-    const r = await runCliProcess(['keygen', '--out', join(dir, 'net-sync.key'), '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
-    expect(r.code, r.stderr).toBe(0);
-    peerIds.push(JSON.parse(r.stdout).peerId);
-  }
-  const ports = await Promise.all(dirs.map(() => freePort()));
-  const addr = (i: number): string => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerIds[i]}`;
+  const { dirs, peerIds, ports, addr } = await meshIdentities(n, 'telemetry');
   const sidecars = dirs.map((dir, i) => new SidecarProcess({
     natsUrl: nats.url,
     dir,

@@ -1,0 +1,30 @@
+/**
+ * Identities for a mesh of real sidecar processes: a temp dir per node with a key from
+ * `net-sync keygen` (the real CLI), its peer ID, and a free loopback port for its mesh listener.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { freePort } from '../../src/nats/nats-server-process.js';
+import { runCliProcess } from './sidecar-process.js';
+
+export interface MeshIdentities {
+  dirs: string[];
+  peerIds: string[];
+  ports: number[];
+  /** `/ip4/127.0.0.1/tcp/<port>/p2p/<peerId>` of node `i`. */
+  addr(i: number): string;
+}
+
+export async function meshIdentities(n: number, label: string): Promise<MeshIdentities> {
+  const dirs = Array.from({ length: n }, () => mkdtempSync(join(tmpdir(), `net-sync-${label}-`)));
+  const peerIds: string[] = [];
+  for (const dir of dirs) {
+    const r = await runCliProcess(['keygen', '--out', join(dir, 'net-sync.key'), '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
+    expect(r.code, r.stderr).toBe(0);
+    peerIds.push(JSON.parse(r.stdout).peerId);
+  }
+  const ports = await Promise.all(dirs.map(() => freePort()));
+  return { dirs, peerIds, ports, addr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerIds[i]}` };
+}
