@@ -53,8 +53,9 @@ export class Sidecar {
     const bridgeMetrics = createBridgeMetrics(this.registry);
     this.outbox = SqliteOutbox.open({ ...config.buffer, logger: log, metrics: createBufferMetrics(this.registry) });
     registerOutboxGauges(this.registry, this.outbox, this.clock);
-    this.connector = new NatsConnector({ config: config.nats, logger: log, metrics: createNatsMetrics(this.registry) });
-    this.publisher = new ReadyPublisher(new JetStreamPublisher({ connector: this.connector, timeoutMs: config.nats.publishTimeoutMs, logger: log }));
+    const natsMetrics = createNatsMetrics(this.registry);
+    this.connector = new NatsConnector({ config: config.nats, logger: log, metrics: natsMetrics });
+    this.publisher = new ReadyPublisher(new JetStreamPublisher({ connector: this.connector, timeoutMs: config.nats.publishTimeoutMs, logger: log, metrics: natsMetrics }));
     this.reader = new JetStreamReader({ connector: this.connector });
     this.streams = new StreamManager({ connector: this.connector, logger: log });
     this.committer = new OutboxCommitter({

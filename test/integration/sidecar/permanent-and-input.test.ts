@@ -42,6 +42,7 @@ describe('permanent failures', () => {
 
     const metrics = await (await fetch(`${sidecar.url}/metrics`)).text();
     expect(metrics).toMatch(/net_sync_commit_rows_total\{result="dead"\} 2/);
+    expect(metrics).toMatch(/net_sync_jetstream_publish_duration_seconds_count [1-9]/);
     expect(metrics).toMatch(/net_sync_outbox_rows\{state="dead",kind="command"\} 2/);
 
     const stream = await readStream(natsUrl);
