@@ -2,12 +2,11 @@
  * Identities for a mesh of real sidecar processes: a temp dir per node with a key from
  * `net-sync keygen` (the real CLI), its peer ID, and a free loopback port for its mesh listener.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { freePort } from '../../src/nats/nats-server-process.js';
 import { runCliProcess } from './sidecar-process.js';
+import { tempDir } from './temp-dir.js';
 
 export interface MeshIdentities {
   dirs: string[];
@@ -18,7 +17,7 @@ export interface MeshIdentities {
 }
 
 export async function meshIdentities(n: number, label: string): Promise<MeshIdentities> {
-  const dirs = Array.from({ length: n }, () => mkdtempSync(join(tmpdir(), `net-sync-${label}-`)));
+  const dirs = Array.from({ length: n }, () => tempDir(label));
   const peerIds: string[] = [];
   for (const dir of dirs) {
     const r = await runCliProcess(['keygen', '--out', join(dir, 'net-sync.key'), '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);

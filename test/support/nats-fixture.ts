@@ -31,6 +31,11 @@ export function registerCleanup(cleanup: () => Promise<void>): void {
 }
 
 /** Starts a JetStream nats-server on a free loopback port and disposes it after the test/file. */
+/** Registers `cleanup` for the end of the test file, even when called inside a test. */
+export function registerFileCleanup(cleanup: () => Promise<void>): void {
+  fileCleanups.push(cleanup);
+}
+
 export async function useNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerProcess> {
   const server = await NatsServerProcess.start(opts);
   registerCleanup(() => server.dispose());

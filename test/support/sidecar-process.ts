@@ -3,10 +3,10 @@
  * buffer file and key, env-based config, stopped by PID. Restart keeps the buffer and key.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../src/nats/nats-server-process.js';
+import { tempDir } from './temp-dir.js';
 import { waitFor } from './wait-for.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -27,7 +27,7 @@ export class SidecarProcess {
   port = 0;
 
   constructor(private readonly opts: SidecarProcessOptions) {
-    this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'net-sync-sidecar-'));
+    this.dir = opts.dir ?? tempDir('sidecar');
   }
 
   get url(): string {

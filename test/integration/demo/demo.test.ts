@@ -1,13 +1,11 @@
 // The README's first command runs `net-sync demo`; this runs it small, through the built CLI.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCliProcess } from '../../support/sidecar-process.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 describe('net-sync demo', () => {
   it('commits, buffers through a NATS outage, replays, and proves exactly once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'net-sync-demo-test-'));
+    const dir = tempDir('demo-test');
     const r = await runCliProcess(['demo', '--intents', '60', '--outage-intents', '40', '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     const summary = JSON.parse(r.stdout);

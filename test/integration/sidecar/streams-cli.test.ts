@@ -1,19 +1,17 @@
 // Acceptance (issue 2, "Streams"): `streams apply` twice changes nothing the second time,
 // and `streams verify` catches a changed max-age (exit 1). Also: SIGTERM drains and exits
 // within a bounded time.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { useNatsServer, registerCleanup } from '../../support/nats-fixture.js';
 import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
 import { waitFor } from '../../support/wait-for.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 describe('streams as code through the CLI', () => {
   it('applies idempotently and detects drift', async () => {
     const nats = await useNatsServer();
-    const dir = mkdtempSync(join(tmpdir(), 'net-sync-streams-'));
+    const dir = tempDir('streams');
     const env = { PATH: process.env['PATH'] ?? '', HOME: dir, NET_SYNC_NATS_SERVERS: nats.url };
 
     const first = await runCliProcess(['streams', 'apply', '--json'], env, dir);
