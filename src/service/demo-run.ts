@@ -128,7 +128,7 @@ export async function runDemoScenario(opts: DemoOptions, logger: Logger, say: (l
     return await prove(opts, dir, nats.url, sidecars, [...first, ...outage], phases, logger, say);
   } finally {
     await stopSidecars(sidecars);
-    await nats.stop();
+    await nats.dispose();
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
