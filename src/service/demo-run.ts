@@ -14,13 +14,17 @@ import { SystemClock } from '../runtime/system-clock.js';
 import { openAdminSession } from './admin-session.js';
 import { ok, startDemoCluster, stopSidecars, type DemoSidecar } from './demo-cluster.js';
 
-/** Demo sizes. */
+/** Options of `net-sync demo` (parsed and validated by the CLI; see src/cli/registry.ts). */
 export interface DemoOptions {
+  /** --intents: intents submitted while NATS is up. */
   intents: number;
+  /** --outage-intents: intents submitted while NATS is away. */
   outageIntents: number;
+  /** --sidecars: sidecar processes to run. */
   sidecars: number;
+  /** --keep: keep the temp dir (stores, logs) instead of deleting it. */
   keep: boolean;
-  /** Endorse over the libp2p mesh with a majority quorum (default) instead of committing alone. */
+  /** Endorse over the libp2p mesh with a majority quorum (default); --no-mesh: each sidecar commits alone. */
   mesh: boolean;
 }
 

@@ -2,22 +2,10 @@
  * `net-sync demo`: starts a local nats-server and sidecars, submits intents, takes NATS away
  * mid-run, brings it back, and shows nothing was lost or duplicated.
  */
-import { runDemoScenario } from '../../service/demo-run.js';
+import { runDemoScenario, type DemoOptions } from '../../service/demo-run.js';
 import type { CommandContext } from '../command-context.js';
 
-/** Options of `net-sync demo` (parsed and validated by the CLI; see src/cli/registry.ts). */
-export interface DemoOptions {
-  /** --intents: intents submitted while NATS is up. */
-  intents: number;
-  /** --outage-intents: intents submitted while NATS is away. */
-  outageIntents: number;
-  /** --sidecars: sidecar processes to run. */
-  sidecars: number;
-  /** --keep: keep the temp dir (stores, logs) instead of deleting it. */
-  keep: boolean;
-  /** --no-mesh: each sidecar commits alone (consensus off). */
-  mesh: boolean;
-}
+export type { DemoOptions };
 
 /** Runs `net-sync demo`; exit 0 when the stream holds every intent exactly once. */
 export async function runDemo(ctx: CommandContext, options: DemoOptions): Promise<number> {
