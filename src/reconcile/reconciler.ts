@@ -7,8 +7,6 @@
 import type { IntentState } from '../core/intent.js';
 import { locateRows } from '../core/locate-rows.js';
 import type { Clock, CommandPublisher, Outbox, StreamReader } from '../core/ports.js';
-import { runPublishPass } from '../bridge/publish-pass.js';
-import type { Logger } from '../observability/logger.js';
 import { planReconcile, type LostRow, type ReconcilePlan } from './plan.js';
 
 /** Collaborators and options of one reconcile run. */
@@ -17,12 +15,14 @@ export interface ReconcileOptions {
   publisher: CommandPublisher;
   reader: StreamReader;
   clock: Clock;
-  logger: Logger;
   /** Owner name for the publisher lease, e.g. `reconcile:<pid>`. */
   leaseOwner: string;
   scanSkewMs: number;
-  window: number;
-  batchRows: number;
+  /**
+   * Publishes the publishable rows in insertion order, renewing the lease with `renewLease`
+   * before each claim (the committer's publish pass, wired by the composition root).
+   */
+  publishPending: PublishPending;
   dryRun: boolean;
   /** Also check committed rows against the stream (acknowledged-but-lost detection). */
   verify: boolean;
@@ -34,6 +34,16 @@ export interface ReconcileOptions {
   onProgress?: (phase: 'scan' | 'publish', done: number, total: number) => void;
   signal?: AbortSignal;
 }
+
+/** Rows that settled during a publish: how many committed, and those refused for good. */
+export type SettledRows = (committed: number, dead: ReadonlyArray<{ correlationId: string; reason: string }>) => void;
+
+/** How reconcile publishes the rows the stream lacks; see {@link ReconcileOptions.publishPending}. */
+export type PublishPending = (req: {
+  renewLease: () => boolean;
+  onSettled: SettledRows;
+  signal: AbortSignal;
+}) => Promise<{ committed: number; retryableError: string | null }>;
 
 /** The outcome of a reconcile run. */
 export interface ReconcileReport {
@@ -132,23 +142,16 @@ function baseReport(opts: ReconcileOptions, examined: number, plan: ReconcilePla
 async function publishMissing(opts: ReconcileOptions, total: number, report: ReconcileReport): Promise<number> {
   const signal = opts.signal ?? new AbortController().signal;
   let done = 0;
-  const pass = await runPublishPass({
-    outbox: opts.outbox,
-    publisher: opts.publisher,
-    now: () => opts.clock.now(),
+  const pass = await opts.publishPending({
     renewLease: () => opts.outbox.tryLease(opts.leaseOwner, LEASE_TTL_MS, opts.clock.now()),
-    window: opts.window,
-    batchRows: opts.batchRows,
-    logger: opts.logger,
-    metrics: undefined,
     signal,
     onSettled: (committed, dead) => {
-      done += committed.length + dead.length;
+      done += committed + dead.length;
       opts.onProgress?.('publish', done, total);
       report.dead.push(...dead.map((d) => ({ correlationId: d.correlationId, subject: opts.outbox.get(d.correlationId)?.subject ?? '', reason: d.reason })));
     },
   });
-  report.published = pass.committed.length;
+  report.published = pass.committed;
   report.publishError = pass.retryableError;
   const counts = opts.outbox.counts();
   return counts['pending-commit'] + counts['in-flight'];

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { SqliteOutbox } from '../buffer/index.js';
 import { ConfigSchema } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { reconcile } from '../reconcile/reconciler.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { openAdminSession } from './admin-session.js';
 import { ok, startDemoCluster, stopSidecars, type DemoSidecar } from './demo-cluster.js';
+import { reconcileOutbox } from './reconcile-outbox.js';
 
 /** Options of `net-sync demo` (parsed and validated by the CLI; see src/cli/registry.ts). */
 export interface DemoOptions {
@@ -145,7 +145,7 @@ async function prove(opts: DemoOptions, dir: string, natsUrl: string, sidecars: 
     for (const s of sidecars) {
       const outbox = SqliteOutbox.open({ path: s.bufferPath });
       try {
-        const r = await reconcile({
+        const r = await reconcileOutbox({
           outbox, publisher: session.publisher, reader: session.reader, clock: new SystemClock(), logger, leaseOwner: `demo:${process.pid}`,
           scanSkewMs: 5_000, window: 256, batchRows: 256, dryRun: false, verify: true, firstSeq: session.firstSeq,
         });

@@ -5,9 +5,10 @@
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { SqliteOutbox } from '../../buffer/index.js';
-import { reconcile, type ReconcileReport } from '../../reconcile/reconciler.js';
+import type { ReconcileReport } from '../../reconcile/reconciler.js';
 import { SystemClock } from '../../runtime/system-clock.js';
 import { openAdminSession } from '../../service/admin-session.js';
+import { reconcileOutbox } from '../../service/reconcile-outbox.js';
 import type { CommandContext } from '../command-context.js';
 
 /** Options of `net-sync reconcile` (parsed and validated by the CLI; see src/cli/registry.ts). */
@@ -29,7 +30,7 @@ export async function runReconcile(ctx: CommandContext, options: ReconcileOption
     const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
     try {
       let phase = '';
-      const report = await reconcile({
+      const report = await reconcileOutbox({
         outbox, publisher: session.publisher, reader: session.reader, clock, logger: ctx.logger,
         leaseOwner: `reconcile:${process.pid}`, scanSkewMs: ctx.config.commit.scanSkewMs, window: ctx.config.commit.window,
         batchRows: ctx.config.commit.batchRows, dryRun: options.dryRun, verify: options.verify, firstSeq: session.firstSeq,

@@ -11,7 +11,7 @@ import { SqliteOutbox } from '../../../src/buffer/index.js';
 import { ConfigSchema } from '../../../src/config/schema.js';
 import { buildCommandRow } from '../../../src/core/command-message.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { reconcile } from '../../../src/reconcile/reconciler.js';
+import { reconcileOutbox } from '../../../src/service/reconcile-outbox.js';
 import { SystemClock } from '../../../src/runtime/system-clock.js';
 import { openAdminSession } from '../../../src/service/admin-session.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
@@ -34,7 +34,7 @@ async function setup() {
     origin: 'peer', traceparent: '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01', createdAtMs: clock.now(),
   }));
   await outbox.append(rows);
-  const run = (over: Partial<Parameters<typeof reconcile>[0]> = {}) => reconcile({
+  const run = (over: Partial<Parameters<typeof reconcileOutbox>[0]> = {}) => reconcileOutbox({
     outbox, publisher: session.publisher, reader: session.reader, clock, logger: silentLogger(), leaseOwner: 'reconcile:test',
     scanSkewMs: 2_000, window: 64, batchRows: 64, dryRun: false, verify: false, firstSeq: session.firstSeq, ...over,
   });

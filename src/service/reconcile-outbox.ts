@@ -1,0 +1,39 @@
+/**
+ * `reconcile` wired to the committer's publish pass: the rows the stream lacks are published
+ * exactly as the sidecar would publish them (claims, window, outcome classification).
+ */
+import { runPublishPass } from '../bridge/publish-pass.js';
+import type { Logger } from '../observability/logger.js';
+import { reconcile, type ReconcileOptions, type ReconcileReport } from '../reconcile/reconciler.js';
+
+/** Reconcile options, with the publish window and batch size of the pass instead of the pass itself. */
+export type ReconcileOutboxOptions = Omit<ReconcileOptions, 'publishPending'> & {
+  logger: Logger;
+  /** PubAcks in flight at once while publishing missing rows. */
+  window: number;
+  /** Rows claimed per transaction. */
+  batchRows: number;
+};
+
+/** Runs reconcile once; see {@link reconcile}. */
+export function reconcileOutbox(opts: ReconcileOutboxOptions): Promise<ReconcileReport> {
+  const { logger, window, batchRows, ...rest } = opts;
+  return reconcile({
+    ...rest,
+    publishPending: async ({ renewLease, onSettled, signal }) => {
+      const pass = await runPublishPass({
+        outbox: opts.outbox,
+        publisher: opts.publisher,
+        now: () => opts.clock.now(),
+        renewLease,
+        window,
+        batchRows,
+        logger,
+        metrics: undefined,
+        signal,
+        onSettled: (committed, dead) => onSettled(committed.length, dead),
+      });
+      return { committed: pass.committed.length, retryableError: pass.retryableError };
+    },
+  });
+}
