@@ -15,7 +15,7 @@ import type { LatencyResult } from './latency.js';
 import type { RssReport } from './rss-child.js';
 
 /** Row keys, in table order. */
-export const ROWS = ['a', 'a2', 'b', 'b1', 'c', 'c2', 'd'] as const;
+export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd'] as const;
 export type RowKey = (typeof ROWS)[number];
 
 /** What each row measures. */
@@ -24,6 +24,7 @@ export const ROW_LABELS: Record<RowKey, string> = {
   a2: '(a′) pipelined core publish + inbox PubAcks, window 1024',
   b: '(b) better-sqlite3 insert, 1000/txn, FULL, WAL',
   b1: '(b) better-sqlite3 insert, 1 row/txn (context)',
+  b2: '(b″) net-sync outbox alone: append + claim + commit mark (context)',
   c: '(c) net-sync library accept → committed',
   c2: '(c′) net-sync HTTP POST → committed',
   d: '(d) net-sync replay of backlog after outage',
@@ -35,6 +36,8 @@ export const GOALS: ReadonlyArray<{ name: string; num: RowKey; den: RowKey; min:
   { name: '(c)/(a′)', num: 'c', den: 'a2', min: 0.5 },
   { name: '(d)/(a)', num: 'd', den: 'a', min: 0.8 },
   { name: '(c′)/(a)', num: 'c2', den: 'a', min: null },
+  { name: '(b″)/(a)', num: 'b2', den: 'a', min: null },
+  { name: '(c)/(b″)', num: 'c', den: 'b2', min: null },
 ];
 
 /** Everything one run produced. */

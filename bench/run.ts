@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: net-sync's throughput and latency as ratios to raw baselines, measured
  * side by side in one run. Flags: `--quick` (small counts, smoke test), `--only a,a2,c`
- * (rows: a, a2 (a′), b, c, c2 (c′), d, latency, rss), `--out DIR` (default bench/results).
+ * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), d, latency, rss), `--out DIR` (default bench/results).
  * Repetitions are interleaved (a, a′, … then again) so drifting load on a shared machine
  * hits every row alike.
  */
@@ -12,6 +12,7 @@ import { measureNatsJs, measurePipelined, measureSqlite } from './baselines.js';
 import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample } from './common.js';
 import { measureLatency } from './latency.js';
 import { measureHttp, measureLibrary, measureReplay } from './netsync.js';
+import { measureOutboxFloor } from './outbox-floor.js';
 import { addRow, computeRatios, machineFacts, renderTable, writeResults, type BenchResults, type RowKey } from './report.js';
 import { measureRss } from './rss.js';
 
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
       const b = await withTempDir(async (dir) => measureSqlite(sizes, dir));
       push('b', b.batched);
       push('b1', b.perRow);
+      push('b2', await withTempDir((dir) => measureOutboxFloor(sizes, dir)));
     }
     if (parts.has('c')) push('c', await measureLibrary(sizes));
     if (parts.has('c2')) push('c2', await measureHttp(sizes));
