@@ -183,7 +183,7 @@ export class TelemetryScout {
         w = this.open(w === undefined ? id : `${id}\u0000${now}`, key, now + this.opts.closeSlackMs);
       }
     }
-    for (let i = 0; i < s.ts.length; i++) w.acc.add(s.ts[i]!, s.v[i]!);
+    w.acc.addColumns(s.ts, s.v);
     // A part holds at most maxPoints points (origin ordinals), so a full part is complete.
     if (w.key.straggler === undefined && w.acc.count >= this.opts.maxPoints) this.close(w, now);
   }

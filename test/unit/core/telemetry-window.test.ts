@@ -62,6 +62,18 @@ describe('ExactSum', () => {
     const naive = values.reduce((a, b) => a + b, 0);
     expect(naive).not.toBe(2.3);
   });
+
+  test('stays exact with many non-overlapping partials (more than its initial room for 8)', () => {
+    // Integers 2^(60k) and ±1 need one partial each; BigInt gives the exact sum and Number() rounds it once.
+    const values = [...Array.from({ length: 17 }, (_, k) => 2 ** (60 * k)), 1, -1, 3, 2 ** 1000 + 2 ** 948, -(2 ** 947)];
+    const exact = Number(values.reduce((a, v) => a + BigInt(v), 0n));
+    const rnd = seededRandom(11);
+    for (let round = 0; round < 20; round++) {
+      const s = new ExactSum();
+      for (const v of [...values].sort(() => rnd() - 0.5)) s.add(v);
+      expect(s.value(), `round ${round}`).toBe(exact);
+    }
+  });
 });
 
 type Dist = [string, (r: () => number) => number];
@@ -101,6 +113,19 @@ describe('window accumulator', () => {
       const err = Math.min(...candidates.map((x) => (x === 0 ? Math.abs(got) : Math.abs(got - x) / Math.abs(x))));
       expect(err, `q=${q} got ${got} exact ${candidates.join('|')}`).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY + 1e-12);
     }
+  });
+
+  test('addColumns gives the same statistics as add per point', () => {
+    const rnd = seededRandom(5);
+    const ts = Array.from({ length: 3_000 }, (_, i) => T0 + ((i * 7) % 1_000));
+    const v = ts.map(() => (rnd() - 0.4) * 1e4);
+    const one = new WindowAccumulator();
+    ts.forEach((t, i) => one.add(t, v[i]!));
+    const columns = new WindowAccumulator();
+    columns.addColumns(ts.slice(0, 1_000), v.slice(0, 1_000));
+    columns.addColumns(ts.slice(1_000), v.slice(1_000));
+    expect(columns.count).toBe(3_000);
+    expect(columns.stats()).toEqual(one.stats());
   });
 
   test('the summary is byte-identical whatever order the points arrive in', () => {
