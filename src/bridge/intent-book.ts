@@ -6,7 +6,7 @@
  */
 import { buildCommandRow, type CommandBody, type Endorsement } from '../core/command-message.js';
 import type { EndorsementItem, ProposeItem } from '../core/envelope.js';
-import type { OutboxRow } from '../core/intent.js';
+import { MAX_INTENT_TTL_MS, type OutboxRow } from '../core/intent.js';
 import type { Outbox } from '../core/ports.js';
 
 /** What the driver holds for an intent whose local row is `proposed`. */
@@ -32,7 +32,7 @@ export interface Orphan {
 }
 
 /** Longest TTL an intent may carry, ms (a day), as the envelope schema allows. */
-export const MAX_TTL_MS = 86_400_000;
+export const MAX_TTL_MS = MAX_INTENT_TTL_MS;
 const ORPHAN_CAP = 10_000;
 const ORPHANS_PER_INTENT = 1_024;
 const FINISHED_CAP = 100_000;

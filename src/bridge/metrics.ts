@@ -15,6 +15,8 @@ export interface BridgeMetrics {
   acceptLatency: Histogram;
   /** Intents accepted, by kind. */
   accepted: Counter<'kind'>;
+  /** Settled rows deleted by the retention. */
+  pruned: Counter;
 }
 
 /** Registers the commit-path metrics on `register`. */
@@ -38,5 +40,6 @@ export function createBridgeMetrics(register: Registry): BridgeMetrics {
       registers,
     }),
     accepted: new Counter({ name: 'net_sync_intents_accepted_total', help: 'Intents accepted', labelNames: ['kind'], registers }),
+    pruned: new Counter({ name: 'net_sync_outbox_pruned_rows_total', help: 'Settled outbox rows deleted by buffer.retainSettledMs', registers }),
   };
 }

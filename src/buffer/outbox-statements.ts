@@ -16,6 +16,7 @@ const IN_FLIGHT_SET = `state = 'in-flight', attempts = attempts + 1,
 type StatementName =
   | 'insert' | 'get' | 'byState'
   | 'markInFlight' | 'claim' | 'claimOne' | 'markCommitted' | 'markRetry' | 'markTerminal' | 'promote'
+  | 'settledPage' | 'deleteSeqs'
   | 'countsAll' | 'countsByKind' | 'oldestOpen' | 'oldestOpenByKind' | 'openTelemetry' | 'dropOldestTelemetry'
   | 'tryLease' | 'releaseLease' | 'leaseHolder';
 
@@ -53,6 +54,9 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
       WHERE correlation_id = @id AND state = 'proposed'`),
     markTerminal: s(`UPDATE outbox SET state = @state, reason = @reason, updated_at_ms = @at
       WHERE correlation_id = @id AND state <> 'committed'`),
+    // Oldest rows of one settled state, on the (state, seq) index; the caller keeps the old prefix.
+    settledPage: s(`SELECT seq, updated_at_ms FROM outbox WHERE state = ? ORDER BY seq LIMIT ?`),
+    deleteSeqs: s(`DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))`),
     countsAll: s(`SELECT state, count(*) AS n FROM outbox GROUP BY state`),
     countsByKind: s(`SELECT state, count(*) AS n FROM outbox WHERE kind = ? GROUP BY state`),
     oldestOpen: s(`SELECT min(created_at_ms) AS t FROM outbox WHERE state IN ${OPEN_STATES_SQL}`),

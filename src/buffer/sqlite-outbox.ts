@@ -6,7 +6,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { NetSyncError } from '../core/errors.js';
-import { INTENT_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../core/intent.js';
+import { INTENT_STATES, PRUNABLE_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../core/intent.js';
 import type { ClaimRequest, Outbox, StateCounts } from '../core/ports.js';
 import { GroupCommit } from './group-commit.js';
 import { createBufferMetrics, type BufferMetrics } from './metrics.js';
@@ -253,15 +253,18 @@ export class SqliteOutbox implements Outbox {
    */
   markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number, opts: { durable?: boolean } = {}): void {
     if (entries.length === 0) return;
-    const relaxed = opts.durable === false && this.#synchronous !== 'NORMAL';
-    this.#io('markCommitted', () => {
-      if (relaxed) this.#db.pragma('synchronous = NORMAL');
-      try {
-        this.#markCommittedNow(entries, atMs);
-      } finally {
-        if (relaxed) this.#db.pragma(`synchronous = ${this.#synchronous}`);
-      }
-    });
+    this.#io('markCommitted', () => this.#withDurability(opts.durable !== false, () => this.#markCommittedNow(entries, atMs)));
+  }
+
+  // Runs `fn` at `synchronous=NORMAL` when not `durable` (see markCommitted), else as configured.
+  #withDurability<T>(durable: boolean, fn: () => T): T {
+    const relaxed = !durable && this.#synchronous !== 'NORMAL';
+    if (relaxed) this.#db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      if (relaxed) this.#db.pragma(`synchronous = ${this.#synchronous}`);
+    }
   }
 
   #markCommittedNow(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
@@ -301,6 +304,26 @@ export class SqliteOutbox implements Outbox {
   #updateEach(op: string, stmt: Statement, params: readonly object[]): void {
     if (params.length === 0) return;
     this.#io(op, () => this.#db.transaction(() => params.forEach((p) => stmt.run(p))).immediate());
+  }
+
+  /** See {@link Outbox.pruneSettled}. One IMMEDIATE transaction, not fsync'd. */
+  pruneSettled(beforeMs: number, limit: number): number {
+    if (limit <= 0) return 0;
+    return this.#io('prune', () =>
+      this.#withDurability(false, () =>
+        this.#db.transaction(() => {
+          let deleted = 0;
+          for (const state of PRUNABLE_STATES) {
+            if (deleted >= limit) break;
+            const page = this.#sql.settledPage.all(state, limit - deleted) as Array<{ seq: number; updated_at_ms: number }>;
+            const end = page.findIndex((r) => r.updated_at_ms >= beforeMs);
+            const old = (end < 0 ? page : page.slice(0, end)).map((r) => r.seq);
+            if (old.length > 0) deleted += this.#sql.deleteSeqs.run(JSON.stringify(old)).changes;
+          }
+          return deleted;
+        }).immediate(),
+      ),
+    );
   }
 
   /** See {@link Outbox.counts}. */

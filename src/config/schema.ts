@@ -4,6 +4,7 @@
  * bytes, after parsing.
  */
 import { z } from 'zod';
+import { MAX_INTENT_TTL_MS } from '../core/intent.js';
 import { defaultStreams, StreamSpecSchema } from '../core/stream-spec.js';
 import { zBytes, zDurationMs } from '../core/units.js';
 
@@ -73,6 +74,15 @@ export const BufferSchema = z
     groupCommitMaxRows: z.number().int().positive().default(1_000),
     /** Cap on buffered telemetry rows; past it the oldest telemetry is dropped and counted. Intents are never dropped. */
     telemetryCap: z.number().int().positive().default(100_000),
+    /**
+     * Settled rows (committed, expired, rejected) are deleted this long after they settled;
+     * 0 keeps them forever. Two days: a day of history for `reconcile --verify` and intent
+     * lookups, on top of the longest intent TTL (24 h), so a late copy of a proposal is refused
+     * as expired before its ID can be forgotten. Dead rows are never pruned.
+     */
+    retainSettledMs: zDurationMs
+      .refine((v) => v === 0 || v > MAX_INTENT_TTL_MS, `must be 0 (keep forever) or longer than the longest intent TTL (${MAX_INTENT_TTL_MS / 3_600_000} h)`)
+      .default(2 * 86_400_000),
   })
   .strict();
 

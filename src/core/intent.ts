@@ -14,6 +14,16 @@ export const INTENT_STATES = [
 ] as const;
 export type IntentState = (typeof INTENT_STATES)[number];
 
+/**
+ * States whose rows may be pruned once old: the outcome is final and nothing acts on them
+ * again. `dead` is not among them: a row JetStream refused waits for an operator, and
+ * `reconcile` keeps reporting it.
+ */
+export const PRUNABLE_STATES = ['committed', 'expired', 'rejected'] as const satisfies readonly IntentState[];
+
+/** Longest TTL an intent can have (the gossip envelope's bound): a proposal older than this is refused. */
+export const MAX_INTENT_TTL_MS = 86_400_000;
+
 /** What an outbox row carries: a command intent or a telemetry summary. */
 export type RowKind = 'command' | 'telemetry';
 

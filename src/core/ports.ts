@@ -3,7 +3,7 @@
  * them; memory fakes implement them in unit tests.
  */
 import type { Envelope } from './envelope.js';
-import type { IntentState, NewOutboxRow, OutboxRow, RowKind, StreamLocation } from './intent.js';
+import type { IntentState, NewOutboxRow, OutboxRow, PRUNABLE_STATES, RowKind, StreamLocation } from './intent.js';
 
 /** Time, injected so that logic can be tested with a manual clock. */
 export interface Clock {
@@ -91,6 +91,13 @@ export interface Outbox {
   ): boolean;
   /** Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason. */
   markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void;
+  /**
+   * Deletes up to `limit` rows in a {@link PRUNABLE_STATES} state last changed before
+   * `beforeMs`, oldest seq first. Per state it stops at the first row not old enough, so one
+   * call costs one index range per state; later rows wait until that one ages out. Returns
+   * how many rows were deleted. Not durable on its own: a lost delete is simply redone.
+   */
+  pruneSettled(beforeMs: number, limit: number): number;
   /** Row counts by state, optionally for one kind. */
   counts(kind?: RowKind): StateCounts;
   /** Creation time of the oldest row not yet committed nor terminal (of `kind` when given), or null. */

@@ -9,6 +9,7 @@ import { ApiServer, type ApiBackend, type IntentView } from '../api/index.js';
 import { createBridgeMetrics } from '../bridge/metrics.js';
 import { IntentIntake } from '../bridge/intent-intake.js';
 import { OutboxCommitter } from '../bridge/outbox-committer.js';
+import { OutboxPruner } from '../bridge/outbox-pruner.js';
 import { createBufferMetrics, SqliteOutbox } from '../buffer/index.js';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Config } from '../config/schema.js';
@@ -35,6 +36,8 @@ export class Sidecar {
   readonly reader: JetStreamReader;
   readonly streams: StreamManager;
   readonly committer: OutboxCommitter;
+  /** Retention of settled rows; null when `buffer.retainSettledMs` is 0. */
+  readonly pruner: OutboxPruner | null;
   readonly intake: IntentIntake;
   readonly api: ApiServer;
   /** Mesh and consensus; null when consensus is off (single node). */
@@ -63,6 +66,9 @@ export class Sidecar {
       metrics: bridgeMetrics, window: config.commit.window, batchRows: config.commit.batchRows, scanSkewMs: config.commit.scanSkewMs,
       backoff: { baseMs: config.commit.backoffBaseMs, maxMs: config.commit.backoffMaxMs, minMs: 10 }, leaseOwner: `sidecar:${peerId}`,
     });
+    this.pruner = config.buffer.retainSettledMs > 0
+      ? new OutboxPruner({ outbox: this.outbox, clock: this.clock, logger: log.child({ component: 'pruner' }), retainMs: config.buffer.retainSettledMs, pruned: bridgeMetrics.pruned })
+      : null;
     const newId = monotonicFactory();
     this.intake = new IntentIntake({
       outbox: this.outbox, clock: this.clock, origin: peerId, metrics: bridgeMetrics,
@@ -95,6 +101,7 @@ export class Sidecar {
     // The committer waits for the streams (ReadyPublisher), so start() need not.
     if (this.connector.state === 'connected') void this.ensureStreams();
     this.committer.start();
+    this.pruner?.start();
     await this.mesh?.start();
     this.telemetry.start();
     await this.api.start();
@@ -111,6 +118,7 @@ export class Sidecar {
       await this.api.stop();
       await this.telemetry.stop();
       await this.mesh?.stop();
+      await this.pruner?.stop();
       await this.committer.stop();
       await this.connector.stop();
       await this.outbox.close();

@@ -21,6 +21,7 @@ export class ManualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(new NetSyncError('ABORTED', 'aborted'));
+      if (ms <= 0) return resolve(); // already due: a yield, as setTimeout(0) would be
       const sleeper: Sleeper = { until: this.t + ms, resolve };
       this.sleepers.push(sleeper);
       signal?.addEventListener('abort', () => {

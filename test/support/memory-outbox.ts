@@ -3,7 +3,7 @@
  * duplicate appends ignored, telemetry cap, lease), for unit tests of the committer and
  * reconcile. Nothing is durable. `append` resolves on a microtask.
  */
-import { INTENT_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../../src/core/intent.js';
+import { INTENT_STATES, PRUNABLE_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../../src/core/intent.js';
 import type { ClaimRequest, Outbox, StateCounts } from '../../src/core/ports.js';
 
 const OPEN_STATES: ReadonlySet<IntentState> = new Set(['proposed', 'pending-commit', 'in-flight']);
@@ -153,6 +153,19 @@ export class MemoryOutbox implements Outbox {
     if (r === undefined || r.state !== 'proposed') return false;
     Object.assign(r, { state: target, body: body.slice(), headers: { ...headers }, updatedAtMs: atMs });
     return true;
+  }
+
+  pruneSettled(beforeMs: number, limit: number): number {
+    let deleted = 0;
+    for (const state of PRUNABLE_STATES) {
+      // Oldest seq first, stopping at the first row of the state that is not old enough.
+      for (const r of [...this.#rows.values()].filter((x) => x.state === state)) {
+        if (deleted >= limit || r.updatedAtMs >= beforeMs) break;
+        this.#rows.delete(r.correlationId);
+        deleted += 1;
+      }
+    }
+    return deleted;
   }
 
   markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void {

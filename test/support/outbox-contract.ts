@@ -201,6 +201,38 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       ob.markCommitted([], T0);
     });
 
+    it('pruneSettled deletes old committed, expired and rejected rows only, oldest first, within the limit', async () => {
+      const ob = await make();
+      await ob.append(range(1, 9).map((n) => newRow(n)));
+      await ob.append([newRow(10, { state: 'proposed' }), newRow(11, { state: 'proposed' })]);
+      ob.markCommitted([1, 2, 3].map((n) => ({ correlationId: id(n), stream: 'CMD', seq: n })), T0 + 100);
+      ob.markCommitted([{ correlationId: id(4), stream: 'CMD', seq: 4 }], T0 + 500); // young
+      ob.markCommitted([{ correlationId: id(5), stream: 'CMD', seq: 5 }], T0 + 100); // old, behind a young one
+      ob.markTerminal([id(6)], 'dead', 'refused', T0 + 100);
+      ob.markInFlight([id(7)], T0 + 100);
+      ob.markTerminal([id(10)], 'expired', 'ttl', T0 + 100);
+      ob.markTerminal([id(11)], 'rejected', 'vetoed', T0 + 100);
+
+      expect(ob.pruneSettled(T0 + 200, 0)).toBe(0);
+      expect(ob.pruneSettled(T0 + 200, 2)).toBe(2);
+      expect(ob.get(id(1))).toBeUndefined();
+      expect(ob.get(id(2))).toBeUndefined();
+      expect(ob.get(id(3))?.state).toBe('committed');
+      // Row 5 waits behind row 4, which is not old enough yet.
+      expect(ob.pruneSettled(T0 + 200, 100)).toBe(3);
+      expect(range(1, 11).filter((n) => ob.get(id(n)) !== undefined)).toEqual([4, 5, 6, 7, 8, 9]);
+      expect(ob.pruneSettled(T0 + 200, 100)).toBe(0);
+      expect(ob.pruneSettled(T0 + 501, 100)).toBe(2);
+      // Dead, in-flight and pending rows are never pruned, however old.
+      expect(ob.pruneSettled(T0 + 1e9, 100)).toBe(0);
+      expect(range(1, 11).filter((n) => ob.get(id(n)) !== undefined)).toEqual([6, 7, 8, 9]);
+      expect(ob.counts()).toMatchObject({ committed: 0, dead: 1, 'in-flight': 1, 'pending-commit': 2, expired: 0, rejected: 0 });
+      // A pruned ID can't be reused to sneak in below the cursor: seqs keep growing.
+      await ob.append([newRow(12)]);
+      expect(ob.listPublishable(10).map((r) => r.correlationId)).toEqual([id(8), id(9), id(12)]);
+      expect(ob.get(id(12))!.seq).toBeGreaterThan(ob.get(id(9))!.seq);
+    });
+
     it('promote moves only a proposed row, replacing its body and headers', async () => {
       const ob = await make();
       await ob.append([newRow(1, { state: 'proposed' }), newRow(2), newRow(3, { state: 'proposed' }), newRow(4, { state: 'proposed' })]);

@@ -3,7 +3,7 @@
  * stream with small retention limits (max-bytes and max-age), under stated budgets:
  * - sidecar RSS ≤ RSS_BUDGET_BYTES throughout;
  * - SQLite file (+WAL) ≤ SQLITE_BASE_BYTES + SQLITE_PER_ROW_BYTES per accepted intent (the outbox
- *   keeps committed rows; see the README);
+ *   keeps committed rows for `buffer.retainSettledMs`, 48 h by default, far longer than a soak);
  * - the stream never holds more than its max-bytes, nor a message older than max-age (+ slack);
  * - the buffer drains to 0 within DRAIN_BUDGET_MS after the heal and after the load.
  * A tail reads every message as it is stored, so the oracle is exact even after retention.

@@ -171,6 +171,16 @@ describe('loadConfig errors name the key', () => {
     expect(message).toContain('nats.serverz: unknown key');
   });
 
+  it('buffer.retainSettledMs: 0 or longer than the longest intent TTL, from env or file', () => {
+    expect(loadConfig({ env: {} }).buffer.retainSettledMs).toBe(2 * 86_400_000);
+    expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '72h' } }).buffer.retainSettledMs).toBe(3 * 86_400_000);
+    expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '0' } }).buffer.retainSettledMs).toBe(0);
+    expect(issuesOf({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '1h' } }).message).toContain(
+      'buffer.retainSettledMs (from NET_SYNC_BUFFER_RETAIN_SETTLED_MS): must be 0 (keep forever) or longer than the longest intent TTL (24 h)',
+    );
+    expect(issuesOf({ file: file('r.yaml', 'buffer:\n  retainSettledMs: 24h\n'), env: {} }).message).toContain('buffer.retainSettledMs: must be 0');
+  });
+
   it('a bad multiaddr, with its index', () => {
     const { message } = issuesOf({ file: file('m.yaml', 'mesh:\n  listen: [/ip4/0.0.0.0/tcp/1, "tcp://x:1"]\n'), env: {} });
     expect(message).toContain('mesh.listen[1]: not a multiaddr');
