@@ -9,6 +9,10 @@
  *    committer) fed by 50 synthetic origins batching every 100 ms into 1 s windows. Reduction =
  *    gossip batches (and points) per NATS summary; lag = window close → PubAck, p99 ≤ 250 ms.
  *
+ * The ingest runs are interleaved (raw, scout, raw, scout, …; `INGEST_REPS` each) and the ratio is
+ * the median of the per-repetition ratios, so a burst of load from another process on the machine
+ * moves one repetition, not the result. Every repetition is in the JSON.
+ *
  * Prints a table and writes JSON to bench/results/telemetry-<time>.json. `--quick` shrinks it.
  */
 import '../src/polyfills.js';
@@ -33,6 +37,7 @@ const QUICK = process.argv.includes('--quick');
 const TOPIC = '/root-solar/sentiment/1.0.0';
 const POINTS_PER_BATCH = 1_000;
 const INGEST_MESSAGES = QUICK ? 300 : 1_500;
+const INGEST_REPS = QUICK ? 1 : 3;
 const ORIGINS = 50;
 const LAG_SECONDS = QUICK ? 4 : 10;
 const POINTS_PER_ORIGIN_PER_S = 400;
@@ -42,6 +47,12 @@ interface Row { measure: string; value: string; goal: string; ok: boolean | null
 
 function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))]!;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Telemetry batches of one origin: `POINTS_PER_BATCH` points of one series. */
@@ -185,18 +196,25 @@ async function main(): Promise<void> {
   const keys = [await generateIdentity(), await generateIdentity()];
   const envs = batches(identityPeerId(keys[0]!), INGEST_MESSAGES, Date.now());
   const messageBytes = encodeEnvelope(envs[0]!).length;
-  const raw = await rawGossip(messageBytes);
-  const ingest = await scoutIngest(envs, keys);
+  const reps: Array<{ raw: number; scout: number; pointsPerS: number; ratio: number }> = [];
+  for (let r = 0; r < INGEST_REPS; r++) {
+    const rawRep = await rawGossip(messageBytes);
+    const scoutRep = await scoutIngest(envs, keys);
+    reps.push({ raw: rawRep, scout: scoutRep.msgsPerS, pointsPerS: scoutRep.pointsPerS, ratio: scoutRep.msgsPerS / rawRep });
+  }
+  const raw = median(reps.map((r) => r.raw));
+  const ingest = { msgsPerS: median(reps.map((r) => r.scout)), pointsPerS: median(reps.map((r) => r.pointsPerS)) };
+  const ratio = median(reps.map((r) => r.ratio));
   const red = await reductionAndLag();
   const lagSorted = [...red.lags].sort((a, b) => a - b);
-  const ratio = ingest.msgsPerS / raw;
   const rows: Row[] = [
     { measure: 'message size (bytes, 1,000 points)', value: String(messageBytes), goal: '', ok: null },
     { measure: 'raw gossip receive (msg/s)', value: raw.toFixed(0), goal: '', ok: null },
     { measure: 'raw gossip receive (MB/s)', value: ((raw * messageBytes) / 1e6).toFixed(1), goal: '', ok: null },
     { measure: 'scout ingest (msg/s)', value: ingest.msgsPerS.toFixed(0), goal: '', ok: null },
     { measure: 'scout ingest (points/s)', value: ingest.pointsPerS.toFixed(0), goal: '≥ 50,000', ok: ingest.pointsPerS >= 50_000 },
-    { measure: 'scout / raw (same message size)', value: ratio.toFixed(2), goal: '≥ 0.80', ok: ratio >= 0.8 },
+    { measure: `scout / raw (same message size, median of ${INGEST_REPS})`, value: ratio.toFixed(2), goal: '≥ 0.80', ok: ratio >= 0.8 },
+    { measure: 'scout / raw per repetition', value: reps.map((r) => r.ratio.toFixed(2)).join(' '), goal: '', ok: null },
     { measure: `reduction: points per NATS msg (${ORIGINS} origins, 1 s)`, value: (red.points / Math.max(1, red.summaries)).toFixed(0), goal: '≥ 100', ok: red.points / Math.max(1, red.summaries) >= 100 },
     { measure: 'reduction: gossip batches per NATS msg', value: (red.gossip / Math.max(1, red.summaries)).toFixed(1), goal: '(100 ms batches)', ok: null },
     { measure: 'window lag close→PubAck p50 (ms)', value: String(quantile(lagSorted, 0.5)), goal: '', ok: null },
@@ -209,7 +227,7 @@ async function main(): Promise<void> {
   const out = resolve(import.meta.dirname, '../../bench/results');
   mkdirSync(out, { recursive: true });
   const file = join(out, `telemetry-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ quick: QUICK, messageBytes, raw, ingest, reduction: { gossip: red.gossip, points: red.points, summaries: red.summaries }, lagMs: { p50: quantile(lagSorted, 0.5), p99: quantile(lagSorted, 0.99), n: lagSorted.length }, rows }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ quick: QUICK, messageBytes, raw, ingest, ratio, reps, reduction: { gossip: red.gossip, points: red.points, summaries: red.summaries }, lagMs: { p50: quantile(lagSorted, 0.5), p99: quantile(lagSorted, 0.99), n: lagSorted.length }, rows }, null, 2)}\n`);
   console.log(`\nwritten ${file}`);
 }
 
