@@ -16,6 +16,7 @@ import type { Envelope } from '../../../src/core/envelope.js';
 import { generateIdentity } from '../../../src/mesh/identity.js';
 import { MeshNode, type MeshNodeOptions } from '../../../src/mesh/mesh-node.js';
 import { createMeshMetrics, type MeshMetrics } from '../../../src/mesh/metrics.js';
+import { waitFor } from '../../support/wait-for.js';
 
 export const TOPIC = '/root-solar/sentiment/1.0.0';
 
@@ -103,6 +104,9 @@ export async function startEvilNode(dialAddr: string): Promise<EvilNode> {
   disposers.push(() => libp2p.stop());
   libp2p.services.pubsub.subscribe(TOPIC);
   await libp2p.dial(multiaddr(dialAddr));
+  // It publishes to zero peers without complaint: wait until it knows the dialled node subscribes,
+  // or a loaded machine can make its first messages go nowhere.
+  await waitFor(() => libp2p.services.pubsub.getSubscribers(TOPIC).length > 0, 'the evil node sees a subscriber');
   return {
     libp2p,
     peerId: libp2p.peerId.toString(),
