@@ -2,6 +2,7 @@
  * `reconcile` wired to the committer's publish pass: the rows the stream lacks are published
  * exactly as the sidecar would publish them (claims, window, outcome classification).
  */
+import { setMaxListeners } from 'node:events';
 import { runPublishPass } from '../bridge/publish-pass.js';
 import type { Logger } from '../observability/logger.js';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../reconcile/reconciler.js';
@@ -21,6 +22,8 @@ export function reconcileOutbox(opts: ReconcileOutboxOptions): Promise<Reconcile
   return reconcile({
     ...rest,
     publishPending: async ({ renewLease, onSettled, signal }) => {
+      // Every publish in the window listens on the signal while it waits for its PubAck.
+      setMaxListeners(window + 64, signal);
       const pass = await runPublishPass({
         outbox: opts.outbox,
         publisher: opts.publisher,
