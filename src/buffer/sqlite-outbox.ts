@@ -8,13 +8,13 @@ import { Registry } from 'prom-client';
 import { NetSyncError } from '../core/errors.js';
 import { INTENT_STATES, PRUNABLE_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../core/intent.js';
 import type { ClaimRequest, Outbox, StateCounts } from '../core/ports.js';
-import { GroupCommit } from './group-commit.js';
 import { createBufferMetrics, type BufferMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
 import { openDatabase, restrictSideFiles, type SynchronousLevel } from './open-database.js';
+import { OutboxAppender } from './outbox-appender.js';
 import { toOutboxError } from './outbox-error.js';
 import { prepareOutboxStatements, type OutboxStatements } from './outbox-statements.js';
-import { decodeRow, encodeRow, type OutboxRecord } from './row-codec.js';
+import { decodeRow, type OutboxRecord } from './row-codec.js';
 
 /** Options of {@link SqliteOutbox.open}. Mirrors `BufferConfig` plus injected parts. */
 export interface SqliteOutboxOptions {
@@ -36,23 +36,13 @@ export interface SqliteOutboxOptions {
 
 /** The durable outbox on SQLite. Create with {@link SqliteOutbox.open}; end with `close()`. */
 export class SqliteOutbox implements Outbox {
-  /** Telemetry rows dropped by this instance to stay under the cap. */
-  droppedTelemetryTotal = 0;
   readonly #db: Database;
   readonly #sql: OutboxStatements;
   readonly #log: Logger;
-  readonly #metrics: BufferMetrics;
-  readonly #telemetryCap: number;
   readonly #path: string;
   readonly #synchronous: SynchronousLevel;
-  readonly #commits: GroupCommit<NewOutboxRow>;
+  readonly #appender: OutboxAppender;
   #closing: Promise<void> | undefined;
-  readonly #appendListeners = new Set<(rows: readonly OutboxRow[]) => void>();
-  // Upper bound on open telemetry rows, so the exact count (a scan of up to `telemetryCap`
-  // index entries, ~3.5 ms at 100k) only runs when the cap may be exceeded. Rows only
-  // leave the open set elsewhere, so the bound holds as long as this instance is the only
-  // one appending telemetry (reconcile never does); otherwise the cap is enforced late.
-  #openTelemetryBound = Number.POSITIVE_INFINITY;
 
   private constructor(db: Database, opts: SqliteOutboxOptions) {
     this.#db = db;
@@ -60,11 +50,13 @@ export class SqliteOutbox implements Outbox {
     this.#synchronous = opts.synchronous ?? 'FULL';
     this.#sql = prepareOutboxStatements(db);
     this.#log = opts.logger ?? pino({ level: 'silent' });
-    this.#metrics = opts.metrics ?? createBufferMetrics(new Registry());
-    this.#telemetryCap = opts.telemetryCap ?? 100_000;
-    this.#commits = new GroupCommit({
-      maxItems: opts.groupCommitMaxRows ?? 1_000,
-      write: (rows) => this.#writeBatch(rows),
+    this.#appender = new OutboxAppender({
+      db,
+      sql: this.#sql,
+      log: this.#log,
+      metrics: opts.metrics ?? createBufferMetrics(new Registry()),
+      telemetryCap: opts.telemetryCap ?? 100_000,
+      groupCommitMaxRows: opts.groupCommitMaxRows ?? 1_000,
     });
   }
 
@@ -96,6 +88,11 @@ export class SqliteOutbox implements Outbox {
     return this.#db;
   }
 
+  /** Telemetry rows dropped by this instance to stay under the cap. */
+  get droppedTelemetryTotal(): number {
+    return this.#appender.droppedTelemetryTotal;
+  }
+
   /**
    * Writes every queued append, then closes the file. Safe to call twice (the second call
    * returns the first's promise). Appends after close reject with OUTBOX_IO.
@@ -107,7 +104,7 @@ export class SqliteOutbox implements Outbox {
 
   async #closeNow(): Promise<void> {
     try {
-      this.#commits.flushAll();
+      this.#appender.flushAll();
     } finally {
       this.#db.close();
       this.#log.info({ path: this.#path }, 'outbox closed');
@@ -120,68 +117,12 @@ export class SqliteOutbox implements Outbox {
       return Promise.reject(new NetSyncError('OUTBOX_IO', 'outbox append failed: outbox is closed'));
     }
     if (rows.length === 0) return Promise.resolve();
-    return this.#commits.enqueue(rows);
-  }
-
-  #writeBatch(rows: NewOutboxRow[]): void {
-    const started = process.hrtime.bigint();
-    const stored = { command: 0, telemetry: 0 };
-    const appended: OutboxRow[] | null = this.#appendListeners.size > 0 ? [] : null;
-    let dropped = 0;
-    try {
-      this.#db.transaction(() => {
-        for (const row of rows) {
-          const r = this.#sql.insert.run(encodeRow(row));
-          stored[row.kind] += r.changes;
-          if (appended !== null && r.changes === 1) appended.push(storedRow(row, Number(r.lastInsertRowid)));
-        }
-        if (stored.telemetry > 0) dropped = this.#enforceTelemetryCap(stored.telemetry);
-      }).immediate();
-    } catch (err) {
-      this.#log.error({ rows: rows.length, err }, 'outbox append failed');
-      throw toOutboxError('append', err);
-    }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.#metrics.groupCommitRows.observe(rows.length);
-    this.#metrics.groupCommitSeconds.observe(seconds);
-    if (stored.command > 0) this.#metrics.appendRowsTotal.inc({ kind: 'command' }, stored.command);
-    if (stored.telemetry > 0) this.#metrics.appendRowsTotal.inc({ kind: 'telemetry' }, stored.telemetry);
-    if (dropped > 0) this.#recordDropped(dropped);
-    this.#log.debug({ rows: rows.length, seconds }, 'outbox group commit');
-    if (appended !== null && appended.length > 0) this.#notifyAppended(appended);
-  }
-
-  #notifyAppended(rows: readonly OutboxRow[]): void {
-    for (const listener of this.#appendListeners) {
-      try {
-        listener(rows);
-      } catch (err) {
-        this.#log.error({ err, rows: rows.length }, 'outbox append listener failed');
-      }
-    }
+    return this.#appender.append(rows);
   }
 
   /** See {@link Outbox.onAppended}. */
   onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void {
-    this.#appendListeners.add(listener);
-    return () => this.#appendListeners.delete(listener);
-  }
-
-  /** Runs inside the append transaction; returns how many telemetry rows it deleted. */
-  #enforceTelemetryCap(stored: number): number {
-    this.#openTelemetryBound += stored;
-    if (this.#openTelemetryBound <= this.#telemetryCap) return 0;
-    const { n } = this.#sql.openTelemetry.get() as { n: number };
-    const excess = n - this.#telemetryCap;
-    const dropped = excess > 0 ? this.#sql.dropOldestTelemetry.run(excess).changes : 0;
-    this.#openTelemetryBound = n - dropped;
-    return dropped;
-  }
-
-  #recordDropped(dropped: number): void {
-    this.droppedTelemetryTotal += dropped;
-    this.#metrics.telemetryDroppedTotal.inc(dropped);
-    this.#log.warn({ dropped, cap: this.#telemetryCap }, 'outbox telemetry cap reached, oldest dropped');
+    return this.#appender.onAppended(listener);
   }
 
   /** See {@link Outbox.get}. */
@@ -368,12 +309,3 @@ export class SqliteOutbox implements Outbox {
 }
 
 const CLAIM_MISMATCH = Symbol('claim mismatch');
-
-/** The row `append` stored as `seq`, as {@link Outbox.onAppended} hands it out (body and headers shared). */
-function storedRow(row: NewOutboxRow, seq: number): OutboxRow {
-  return {
-    seq, correlationId: row.correlationId, subject: row.subject, body: row.body, headers: row.headers, kind: row.kind,
-    state: row.state, createdAtMs: row.createdAtMs, updatedAtMs: row.createdAtMs, attempts: 0, firstAttemptAtMs: null,
-    lastAttemptAtMs: null, lastError: null, stream: null, streamSeq: null, committedAtMs: null, reason: null,
-  };
-}
