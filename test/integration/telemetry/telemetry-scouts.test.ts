@@ -2,14 +2,13 @@
 // processes (built CLI) on a loopback libp2p mesh and a real nats-server. Default: 3 sidecars,
 // 2 scouts, ~5,000 points over ~2.5 s. NET_SYNC_FULL=1: 5 sidecars, 2 scouts, 50,000 points
 // over 10 s.
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rendezvousOwner } from '../../../src/core/scout-ownership.js';
-import type { TelemetrySummary } from '../../../src/core/telemetry-summary.js';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream } from '../../support/stream-contents.js';
+import { assertExact, EMIT_TICK_MS, emitPoints, metric, readSummaries } from '../../support/telemetry-cluster.js';
 import { waitFor } from '../../support/wait-for.js';
 
 const FULL = process.env['NET_SYNC_FULL'] === '1';
@@ -17,7 +16,6 @@ const SIDECARS = FULL ? 5 : 3;
 const SCOUTS = 2;
 const POINTS = FULL ? 50_000 : 5_000;
 const DURATION_MS = FULL ? 10_000 : 2_500;
-const TICK_MS = 100;
 const HEARTBEAT_MS = 1_000;
 const decoder = new TextDecoder();
 
@@ -54,65 +52,17 @@ async function startCluster(n: number): Promise<Cluster> {
   return { natsUrl: nats.url, sidecars, peerIds };
 }
 
-async function metric(s: SidecarProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${s.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? Number.NaN : Number(line.split(' ')[1]);
-}
-
-/** Posts `total` points spread over `origins` and `durationMs`; returns the points accepted (202). */
-async function emit(origins: SidecarProcess[], total: number, durationMs: number, prefix: string, onTick?: (tick: number) => Promise<void>): Promise<number> {
-  const ticks = durationMs / TICK_MS;
-  const perPost = Math.ceil(total / ticks / origins.length);
-  let sent = 0;
-  let accepted = 0;
-  const start = Date.now();
-  for (let t = 0; t < ticks && sent < total; t++) {
-    await onTick?.(t);
-    const posts = origins.map((s, i) => {
-      const n = Math.min(perPost, total - sent);
-      sent += n;
-      if (n <= 0) return Promise.resolve();
-      const points = Array.from({ length: n }, (_, k) => ({ metric: k % 2 === 0 ? `${prefix}.delta` : `${prefix}.load`, value: Math.random() * 100, tags: { agent: `a${i}` } }));
-      return s.post('/v1/telemetry', { points }).then((r) => {
-        expect(r.status, JSON.stringify(r.json)).toBe(202);
-        accepted += r.json.accepted as number;
-      });
-    });
-    await Promise.all(posts);
-    const wait = start + (t + 1) * TICK_MS - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait)); // pacing the workload, not waiting on a condition
-  }
-  return accepted;
-}
-
-async function summaries(natsUrl: string, metricPrefix: string): Promise<{ list: TelemetrySummary[]; ids: Map<string, number> }> {
-  const { messages, idCounts } = await readStream(natsUrl, `root.solar.telemetry.${metricPrefix}.>`);
-  return { list: messages.map((m) => JSON.parse(decoder.decode(m.data)) as TelemetrySummary), ids: idCounts };
-}
-
-function assertExact(list: TelemetrySummary[], ids: Map<string, number>, expected: number): void {
-  for (const [id, n] of ids) expect(n, `copies of ${id}`).toBe(1);
-  const keys = list.map((s) => `${s.origin}/${s.epoch}/${s.windowStart}/${s.metric}/${JSON.stringify(s.tags)}/${s.part}/${s.late}`);
-  expect(new Set(keys).size, 'each (origin, window, metric) once').toBe(keys.length);
-  expect(list.reduce((n, s) => n + s.count, 0)).toBe(expected);
-  for (const s of list) {
-    expect(s.windowStart % 1_000, `window ${s.windowStart} aligned`).toBe(0);
-    expect(s.straggler, `straggler window ${s.windowStart}`).toBe(false);
-  }
-}
-
 describe(`telemetry over ${SIDECARS} real sidecars, ${SCOUTS} scouts`, () => {
   it(`summarises ${POINTS} points exactly once, publishes peer health and pipeline lag, survives a scout SIGKILL`, async () => {
     const { natsUrl, sidecars, peerIds } = await startCluster(SIDECARS);
 
     // 1. Exact accounting: every sidecar's agent emits.
     const t1 = Date.now();
-    const accepted = await emit(sidecars, POINTS, DURATION_MS, 'acct');
+    const { accepted } = await emitPoints(sidecars, POINTS, DURATION_MS, 'acct');
     expect(accepted).toBe(POINTS);
-    let got = { list: [] as TelemetrySummary[], ids: new Map<string, number>() };
+    let got: Awaited<ReturnType<typeof readSummaries>> = { list: [], messages: [], ids: new Map() };
     await waitFor(async () => {
-      got = await summaries(natsUrl, 'acct');
+      got = await readSummaries(natsUrl, 'acct');
       return got.list.reduce((n, s) => n + s.count, 0) >= POINTS;
     }, `summaries of ${POINTS} points in JetStream`, 30_000, 200);
     assertExact(got.list, got.ids, POINTS);
@@ -142,8 +92,8 @@ describe(`telemetry over ${SIDECARS} real sidecars, ${SCOUTS} scouts`, () => {
     let killedAt = 0;
     let detected: Promise<number> = Promise.resolve(Number.NaN);
     const failoverPoints = Math.min(POINTS, 3_000 * origins.length);
-    const accepted2 = await emit(origins, failoverPoints, DURATION_MS, 'fail', async (tick) => {
-      if (tick === Math.floor(DURATION_MS / TICK_MS / 2)) {
+    const { accepted: accepted2 } = await emitPoints(origins, failoverPoints, DURATION_MS, 'fail', async (tick) => {
+      if (tick === Math.floor(DURATION_MS / EMIT_TICK_MS / 2)) {
         killedAt = Date.now();
         await sidecars[victim]!.kill('SIGKILL');
         // Watched alongside the workload: when does the survivor stop counting the dead scout?
@@ -153,7 +103,7 @@ describe(`telemetry over ${SIDECARS} real sidecars, ${SCOUTS} scouts`, () => {
     expect(accepted2).toBe(failoverPoints);
     const detectedMs = await detected;
     await waitFor(async () => {
-      got = await summaries(natsUrl, 'fail');
+      got = await readSummaries(natsUrl, 'fail');
       return got.list.reduce((n, s) => n + s.count, 0) >= failoverPoints;
     }, `summaries of ${failoverPoints} points after failover`, 30_000, 200);
     assertExact(got.list, got.ids, failoverPoints);
