@@ -77,6 +77,11 @@ export class TelemetryEmitter {
     for (const envelope of this.pack(this.assigner.assign(points, now), now)) this.send(envelope);
   }
 
+  /** The last batch sent (`seq` in `epoch`), or null before the first: the origin's watermark in heartbeats. */
+  watermark(): { epoch: number; seq: number } | null {
+    return this.seq === 0 ? null : { epoch: this.epoch, seq: this.seq - 1 };
+  }
+
   /** Sends what is queued and waits for the gossip publishes to settle. Safe twice. */
   async stop(): Promise<void> {
     this.flush();

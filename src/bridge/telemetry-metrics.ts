@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Bounded values of the `outcome` label of `net_sync_telemetry_summaries_total`. */
-export type SummaryOutcome = 'published' | 'taken-over' | 'handed-off';
+export type SummaryOutcome = 'published' | 'taken-over' | 'backup' | 'handed-off' | 'incomplete';
 
 /** Telemetry metrics. */
 export interface TelemetryMetrics {
@@ -21,9 +21,13 @@ export interface TelemetryMetrics {
   ingested: Counter;
   /** Telemetry batches a scout missed, by gap in an origin's batch sequence. */
   gaps: Counter;
-  /** Points that reached this scout after their window closed (summarised as stragglers). */
+  /** Points that reached this scout after their window was decided, or in a gap it gave up on (not summarised here, or as stragglers for origins without watermarks). */
   stragglers: Counter;
-  /** Closed windows by outcome: published (owner), taken-over (published after the owner left), handed-off (owner lives). */
+  /**
+   * Closed windows by outcome: published (owner), taken-over (published after the owner left),
+   * backup (a whole copy published as well because the owner's heartbeats faltered since the
+   * window began), handed-off (owner lives), incomplete (this scout missed batches of it).
+   */
   summaries: Counter<'outcome'>;
   /** Window close to PubAck, for summaries this scout published. */
   windowLag: Histogram;
@@ -54,6 +58,6 @@ export function createTelemetryMetrics(register: Registry): TelemetryMetrics {
     windows: new Gauge({ name: 'net_sync_telemetry_windows', help: 'Windows held by this scout', registers }),
     liveScouts: new Gauge({ name: 'net_sync_telemetry_live_scouts', help: 'Live scouts as this node sees them', registers }),
   };
-  for (const outcome of ['published', 'taken-over', 'handed-off'] as const) m.summaries.inc({ outcome }, 0);
+  for (const outcome of ['published', 'taken-over', 'backup', 'handed-off', 'incomplete'] as const) m.summaries.inc({ outcome }, 0);
   return m;
 }

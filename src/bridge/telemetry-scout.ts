@@ -10,18 +10,32 @@
  * files every point and the accumulator is order-independent, the survivor's summary is
  * byte-identical to the one the dead owner may already have published, and the shared
  * `Nats-Msg-Id` makes JetStream keep one: points in flight at the kill are counted once.
- * A partition works the same way: each side owns what it hears; after the heal, overlapping
- * windows carry the same ID, so none is counted twice (within the stream's duplicate window).
  *
- * Limits: exactness needs every scout that may publish a window to have received all of its
- * batches (gossip lost to one scout shows as `gaps`), and batches to arrive within
- * `closeSlackMs` of the window's end (later ones are `straggler` summaries: counted, but their
- * ID is per scout, so a straggler during a failover may be counted by both scouts).
+ * Completeness. A summary goes out under the window's shared ID only if this scout holds every
+ * batch of the window: origins number their batches and heartbeat a watermark (the last batch
+ * sent), so a scout proves it has a gap-free run from before the window to past its end (see
+ * BatchCoverage). A partition breaks that on both sides: at the cut, a scout misses the far
+ * side's batches without knowing yet; after the heal it sees the gap. A window this scout cannot
+ * prove waits (`awaiting`); one it can never complete is left to the others (`incomplete`). If
+ * the origin falls silent, it is dead (publish what every scout has) or cut off from this side
+ * (the scouts on its side have it): silence together with a scout's is taken as a cut.
+ * Ownership alone cannot tell whether the owner's copy is whole, so a scout that holds a whole
+ * copy also publishes it at the end of the hold when the owner's heartbeats were missing or
+ * late since the window began (`backup`; a duplicate ID if the owner published, else the only
+ * copy). Each side thus publishes the origins it hears, and after the heal every (origin,
+ * window, metric) is stored once with all its points (within the stream's duplicate window).
+ *
+ * Limits: exactness needs a scout that heard the whole window and could publish it; an origin
+ * cut off from every scout loses those points (counted at the origin). Origins that send no
+ * watermark (older versions) are closed by the timer as before: a batch later than
+ * `closeSlackMs` then goes to a `straggler` summary whose ID is per scout, so it may be counted
+ * by two scouts during a failover.
  */
 import type { TelemetryEnvelope, TelemetrySeries } from '../core/envelope.js';
 import type { NewOutboxRow } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
-import { ScoutDirectory } from '../core/scout-ownership.js';
+import { OriginStreams } from '../core/origin-streams.js';
+import { LIVENESS_HEARTBEATS, ScoutDirectory } from '../core/scout-ownership.js';
 import { buildSummary, buildTelemetryRow, summaryMsgId, telemetrySubject, type SummaryKey } from '../core/telemetry-summary.js';
 import { tagsKey, WindowAccumulator } from '../core/telemetry-window.js';
 import type { Logger } from '../observability/logger.js';
@@ -59,7 +73,11 @@ interface WindowState {
   acc: WindowAccumulator;
   /** When the window closes (or closed), scout clock. */
   closeAtMs: number;
-  phase: 'open' | 'held' | 'done';
+  /**
+   * open: taking points; awaiting: closed by the timer, not yet proven complete (still takes
+   * points); held: complete, owned by another scout; done: written here; dropped: incomplete here.
+   */
+  phase: 'open' | 'awaiting' | 'held' | 'done' | 'dropped';
   /** When a held or done window is forgotten. */
   forgetAtMs: number;
   /** Directory version at the last ownership check of a held window. */
@@ -69,6 +87,7 @@ interface WindowState {
 /** Summarises telemetry gossip for the origins this scout owns. */
 export class TelemetryScout {
   readonly directory: ScoutDirectory;
+  private readonly streams: OriginStreams;
   private readonly windows = new Map<string, WindowState>();
   private readonly lastSeq = new Map<string, { epoch: number; seq: number }>();
   /** msgId → close time, until its PubAck; for the window-lag metric. */
@@ -81,24 +100,36 @@ export class TelemetryScout {
 
   constructor(private readonly opts: TelemetryScoutOptions) {
     this.directory = new ScoutDirectory(opts.heartbeatMs, { peerId: opts.peerId, sinceMs: opts.sinceMs });
+    // A gap in an origin's batches may be reordering for up to closeSlackMs, then it is a gap.
+    this.streams = new OriginStreams(opts.closeSlackMs);
   }
 
-  /** Merges one telemetry batch (from gossip, or this node's own emitter). */
+  /** Merges one telemetry batch (from gossip, or this node's own emitter). A batch seen before is skipped. */
   ingest(env: TelemetryEnvelope): void {
     const now = this.opts.clock.now();
     this.trackSeq(env);
+    const verdict = this.streams.batch(env.origin, env.epoch, env.seq, env.sentAtMs, now);
+    if (verdict === 'duplicate') return;
     let points = 0;
-    for (const s of env.series) {
-      points += s.ts.length;
-      this.merge(env, s, now);
+    for (const s of env.series) points += s.ts.length;
+    // Before a gap this scout gave up on: those windows are incomplete here (others have them).
+    if (verdict === 'outside' && this.streams.watermarked(env.origin)) {
+      this.opts.metrics?.stragglers.inc(points);
+      return;
     }
+    for (const s of env.series) this.merge(env, s, now);
     this.opts.metrics?.ingested.inc(points);
     this.opts.reduction?.record(points, 0);
   }
 
-  /** Records a heartbeat from `peerId`. */
-  heartbeat(peerId: string, roles: readonly string[], sinceMs: number | undefined): void {
-    if (this.directory.heartbeat(peerId, roles, sinceMs, this.opts.clock.now())) this.version++;
+  /**
+   * Records a heartbeat from `peerId`: its roles (scouts), and its telemetry watermark as an
+   * origin (every batch of `telemetry.epoch` up to `telemetry.seq` was sent before `atMs`).
+   */
+  heartbeat(peerId: string, roles: readonly string[], sinceMs: number | undefined, watermark?: { epoch: number; seq: number; atMs: number }): void {
+    const now = this.opts.clock.now();
+    if (this.directory.heartbeat(peerId, roles, sinceMs, now)) this.version++;
+    if (watermark !== undefined) this.streams.watermark(peerId, watermark.epoch, watermark.seq, watermark.atMs, now);
   }
 
   /** Starts the close/handoff loop. */
@@ -147,14 +178,16 @@ export class TelemetryScout {
   async tick(): Promise<void> {
     const now = this.opts.clock.now();
     if (this.directory.expire(now).length > 0) this.version++;
+    this.streams.settle(now);
     for (const [id, w] of this.windows) {
-      if (w.phase === 'open' && now >= w.closeAtMs) this.close(w, now);
+      if ((w.phase === 'open' && now >= w.closeAtMs) || w.phase === 'awaiting') this.close(w, now);
       else if (w.phase === 'held' && w.checkedVersion !== this.version) this.recheck(w, now);
-      if (w.phase !== 'open' && now >= w.forgetAtMs) {
-        if (w.phase === 'held') this.count('handed-off');
+      if (w.phase !== 'open' && w.phase !== 'awaiting' && now >= w.forgetAtMs) {
+        if (w.phase === 'held') this.release(w, now);
         this.windows.delete(id);
       }
     }
+    this.streams.prune(now, Math.max(60_000, 4 * this.opts.handoffHoldMs));
     this.opts.metrics?.windows.set(this.windows.size);
     this.opts.metrics?.liveScouts.set(this.directory.live(now).length);
     await this.writePending();
@@ -170,12 +203,17 @@ export class TelemetryScout {
     const base = `${env.origin}\u0000${env.epoch}\u0000${s.metric}\u0000${tagsKey(tags)}\u0000${s.window}\u0000${env.windowMs}\u0000${s.part}\u0000${s.late === true ? 'L' : ''}`;
     let w = this.windows.get(base);
     const closeAtMs = this.closeAt(s.window, env.windowMs);
-    if (w === undefined && now < closeAtMs) {
+    // With watermarks a window is decided by its batches, not by the timer: one that comes late
+    // (all its batches delayed) still opens, and is decided at the next tick.
+    const legacy = !this.streams.watermarked(env.origin);
+    if (w === undefined && (now < closeAtMs || !legacy)) {
       const key: SummaryKey = { metric: s.metric, origin: env.origin, epoch: env.epoch, tags, windowStart: s.window, windowMs: env.windowMs, part: s.part, late: s.late === true };
       w = this.open(base, key, closeAtMs);
-    } else if (w === undefined || w.phase !== 'open') {
-      // After the window closed here: counted in this scout's straggler summary of the window.
+    } else if (w === undefined || (w.phase !== 'open' && w.phase !== 'awaiting')) {
       this.opts.metrics?.stragglers.inc(s.ts.length);
+      // Decided already. With watermarks that was on a whole copy (or it is incomplete here):
+      // nothing of it is missing. Without, these points go to this scout's straggler summary.
+      if (!legacy) return;
       const id = `${base}\u0000S`;
       w = this.windows.get(id);
       if (w === undefined || w.phase !== 'open') {
@@ -185,7 +223,7 @@ export class TelemetryScout {
     }
     w.acc.addColumns(s.ts, s.v);
     // A part holds at most maxPoints points (origin ordinals), so a full part is complete.
-    if (w.key.straggler === undefined && w.acc.count >= this.opts.maxPoints) this.close(w, now);
+    if (w.key.straggler === undefined && w.acc.count >= this.opts.maxPoints) this.decide(w, now, 'complete');
   }
 
   private open(id: string, key: SummaryKey, closeAtMs: number): WindowState {
@@ -194,11 +232,44 @@ export class TelemetryScout {
     return w;
   }
 
+  // At or after the close time: is this copy whole? Pending ones wait for the proof.
   private close(w: WindowState, now: number): void {
+    const k = w.key;
+    let coverage = k.straggler === undefined ? this.streams.coverage(k.origin, k.epoch, k.windowStart, k.windowStart + k.windowMs + this.opts.allowedLatenessMs) : 'legacy';
+    // An origin that restarted sends nothing more for its old epoch: every scout has what came.
+    if (coverage === 'pending' && this.streams.superseded(k.origin, k.epoch)) coverage = 'complete';
+    if (coverage === 'pending') {
+      const heard = this.streams.lastHeardMs(k.origin) ?? 0;
+      const silent = now - heard > (LIVENESS_HEARTBEATS + 1) * this.opts.heartbeatMs;
+      if (!silent && now < w.closeAtMs + 3 * this.opts.handoffHoldMs) {
+        w.phase = 'awaiting';
+        return;
+      }
+      // The origin fell silent: dead (every scout has what it sent), or cut off from this side
+      // (a scout on its side has more). Silence shared with a scout's says cut off.
+      coverage = silent && !this.directory.churnSince(heard, now) ? 'complete' : 'incomplete';
+    }
+    this.decide(w, now, coverage);
+  }
+
+  private decide(w: WindowState, now: number, coverage: 'complete' | 'incomplete' | 'legacy'): void {
     w.forgetAtMs = Math.max(w.closeAtMs, now) + this.opts.handoffHoldMs;
+    if (coverage === 'incomplete') {
+      w.phase = 'dropped';
+      this.count('incomplete');
+      return;
+    }
     w.checkedVersion = this.version;
     if (this.owns(w, now)) this.emit(w, now, 'published');
     else w.phase = 'held';
+  }
+
+  // End of the hold of a whole copy owned by another scout: publish it too when the owner's
+  // heartbeats were missing or late since the window began (its copy may lack batches).
+  private release(w: WindowState, now: number): void {
+    const owner = this.directory.owner(w.key.origin, w.key.windowStart, now);
+    if (owner !== null && this.directory.doubtful(owner, w.key.windowStart - w.key.windowMs, now)) this.emit(w, now, 'backup');
+    else this.count('handed-off');
   }
 
   private recheck(w: WindowState, now: number): void {

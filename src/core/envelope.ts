@@ -118,7 +118,7 @@ export const CommittedEnvelopeSchema = z.object({
   commits: z.array(CommitItemSchema).min(1).max(MAX_BATCH_ITEMS),
 });
 
-/** `heartbeat`: liveness and roles, e.g. `scout` for telemetry ownership. */
+/** `heartbeat`: liveness and roles, e.g. `scout` for telemetry ownership; sent by every node with a mesh. */
 export const HeartbeatEnvelopeSchema = z.object({
   schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
   kind: z.literal('heartbeat'),
@@ -134,6 +134,12 @@ export const HeartbeatEnvelopeSchema = z.object({
    * joins mid-window never becomes the owner of a window it saw only half of.
    */
   scoutSinceMs: msSinceEpoch.optional(),
+  /**
+   * The sender's telemetry watermark as an origin: every telemetry batch of `epoch` up to `seq`
+   * was sent before `atMs`. Absent until it sent one. Scouts use it to prove they hold every
+   * batch of a window before publishing it (see src/core/batch-coverage.ts).
+   */
+  telemetry: z.object({ epoch: msSinceEpoch, seq: z.number().int().nonnegative() }).optional(),
 });
 
 /** Most points in one `telemetry` envelope: 8,192 points of ~40 JSON bytes stay far under 256 KiB. */

@@ -5,6 +5,11 @@
  * is only assigned to scouts whose `scoutSinceMs` is at or before its start: a scout that
  * joined mid-window never owns a window it saw half of. Removing a scout moves only its own
  * origins; adding one takes over only the origins it now ranks first for.
+ *
+ * The directory also remembers how steady each scout's heartbeats have been: a scout that was
+ * gone or late since a window began may have missed batches of that window (a partition cuts
+ * its heartbeats and the origins' batches alike), so the scouts holding the window publish it
+ * too rather than trust the owner's copy (see TelemetryScout).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 
@@ -14,7 +19,14 @@ export const LIVENESS_HEARTBEATS = 3;
 interface ScoutEntry {
   lastSeenMs: number;
   sinceMs: number;
+  /** Arrival of the first heartbeat of its current run of timely ones (after an absence or a late one). */
+  steadySinceMs: number;
+  /** Counted as gone (by `expire`); the entry stays a while for `churnSince`. */
+  gone: boolean;
 }
+
+/** A heartbeat later than this many intervals after the previous one starts a new steady run. */
+const LATE_HEARTBEATS = 1.5;
 
 const encoder = new TextEncoder();
 
@@ -43,6 +55,9 @@ export class ScoutDirectory {
   private readonly scouts = new Map<string, ScoutEntry>();
   private readonly weights = new Map<string, number>();
   private readonly livenessMs: number;
+  private readonly lateMs: number;
+  // Gone scouts are remembered this long, so that churn around an origin's silence stays visible.
+  private readonly retainMs: number;
 
   /** `self` is this node's ID and `selfSinceMs` its coverage start, when it is a scout itself. */
   constructor(
@@ -50,6 +65,8 @@ export class ScoutDirectory {
     private readonly self: { peerId: string; sinceMs: number } | null,
   ) {
     this.livenessMs = LIVENESS_HEARTBEATS * heartbeatMs;
+    this.lateMs = LATE_HEARTBEATS * heartbeatMs;
+    this.retainMs = 20 * this.livenessMs;
   }
 
   /**
@@ -59,23 +76,50 @@ export class ScoutDirectory {
    */
   heartbeat(peerId: string, roles: readonly string[], sinceMs: number | undefined, nowMs: number): boolean {
     if (this.self !== null && peerId === this.self.peerId) return false;
-    if (!roles.includes('scout')) return this.scouts.delete(peerId);
     const known = this.scouts.get(peerId);
+    if (!roles.includes('scout')) return this.scouts.delete(peerId) && !known!.gone;
     const sinceEff = sinceMs ?? 0;
-    this.scouts.set(peerId, { lastSeenMs: nowMs, sinceMs: sinceEff });
+    const late = known === undefined || nowMs - known.lastSeenMs > this.lateMs;
+    this.scouts.set(peerId, { lastSeenMs: nowMs, sinceMs: sinceEff, steadySinceMs: late ? nowMs : known.steadySinceMs, gone: false });
     return known === undefined || known.lastSeenMs < nowMs - this.livenessMs || known.sinceMs !== sinceEff;
   }
 
-  /** Forgets scouts whose last heartbeat is older than the liveness limit. Returns the IDs dropped. */
+  /**
+   * Counts scouts whose last heartbeat is older than the liveness limit as gone, and returns the
+   * IDs that are newly gone. Gone scouts are forgotten after 20 liveness periods.
+   */
   expire(nowMs: number): string[] {
     const gone: string[] = [];
     for (const [id, e] of this.scouts) {
-      if (e.lastSeenMs < nowMs - this.livenessMs) {
-        this.scouts.delete(id);
-        gone.push(id);
-      }
+      if (e.lastSeenMs >= nowMs - this.livenessMs) continue;
+      if (!e.gone) gone.push(id);
+      e.gone = true;
+      if (e.lastSeenMs < nowMs - this.retainMs) this.scouts.delete(id);
     }
     return gone;
+  }
+
+  /**
+   * True when `peerId`'s copy of a window that began at `sinceMs` may lack batches: it is not a
+   * live scout now, or its heartbeats were missing or late at some point since `sinceMs`.
+   */
+  doubtful(peerId: string, sinceMs: number, nowMs: number): boolean {
+    if (this.self !== null && peerId === this.self.peerId) return false;
+    const e = this.scouts.get(peerId);
+    return e === undefined || e.lastSeenMs < nowMs - this.livenessMs || e.steadySinceMs > sinceMs;
+  }
+
+  /**
+   * True when another scout went silent or came back late around or after `sinceMs`: a sign of
+   * a partition rather than of one dead node (an origin falling silent at the same time as a
+   * scout is more likely cut off from this side than dead).
+   */
+  churnSince(sinceMs: number, nowMs: number): boolean {
+    for (const e of this.scouts.values()) {
+      const live = e.lastSeenMs >= nowMs - this.livenessMs;
+      if (live ? e.steadySinceMs > sinceMs : e.lastSeenMs >= sinceMs - this.livenessMs) return true;
+    }
+    return false;
   }
 
   /** Live scouts, this node first when it is one. */

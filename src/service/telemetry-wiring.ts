@@ -1,6 +1,7 @@
 /**
  * The telemetry half of the composition root: the origin-side emitter (`POST /v1/telemetry`),
- * the scout (when `telemetry.scout`), its heartbeats, and the peer health reporter. Built after
+ * the scout (when `telemetry.scout`), heartbeats (every node: scouts say so, origins carry their
+ * telemetry watermark), and the peer health reporter. Built after
  * the outbox, the committer and the mesh (which may be absent: then this node only hears its
  * own agent). Starts after them, stops before them.
  *
@@ -84,7 +85,7 @@ export class TelemetryWiring {
     const mesh = this.opts.mesh;
     if (mesh !== null) this.unsubscribe = mesh.onEnvelope((env, from) => this.receive(env, from));
     this.scout?.start();
-    if (this.scout !== null && mesh !== null) this.startHeartbeats(mesh);
+    if (mesh !== null) this.startHeartbeats(mesh);
     this.health.start();
     this.log.info({ scout: this.scout !== null, sinceMs: this.scout?.snapshot().sinceMs }, 'telemetry started');
   }
@@ -94,7 +95,7 @@ export class TelemetryWiring {
     await this.emitter.stop();
     this.heartbeats?.abort();
     await this.heartbeatLoop;
-    if (this.heartbeatLoop !== null && this.opts.mesh !== null) {
+    if (this.heartbeatLoop !== null && this.opts.mesh !== null && this.scout !== null) {
       this.heartbeatLoop = null;
       // Leaving: peers move our origins at once instead of after 3 missed heartbeats.
       await this.opts.mesh.publish(this.heartbeat([])).catch(() => undefined);
@@ -118,7 +119,7 @@ export class TelemetryWiring {
 
   private receive(env: Envelope, from: string): void {
     if (env.kind === 'telemetry') this.scout?.ingest(env);
-    else if (env.kind === 'heartbeat') this.scout?.heartbeat(from, env.roles, env.scoutSinceMs);
+    else if (env.kind === 'heartbeat') this.scout?.heartbeat(from, env.roles, env.scoutSinceMs, env.telemetry === undefined ? undefined : { ...env.telemetry, atMs: env.atMs });
   }
 
   private onCommitted(rows: ReadonlyArray<{ correlationId: string; kind?: string; createdAtMs?: number }>): void {
@@ -132,9 +133,17 @@ export class TelemetryWiring {
     }
   }
 
+  // Every node heartbeats: scouts announce their role, and every origin its telemetry watermark
+  // (the local scout gets its own directly: gossip does not echo our messages).
   private heartbeat(roles: string[]): Envelope {
     const since = this.scout?.snapshot().sinceMs;
-    return { schemaVersion: 1, kind: 'heartbeat', peerId: this.opts.peerId, roles, atMs: this.opts.clock.now(), ...(since === undefined ? {} : { scoutSinceMs: since }) };
+    const atMs = this.opts.clock.now();
+    const telemetry = this.emitter.watermark();
+    if (telemetry !== null) this.scout?.heartbeat(this.opts.peerId, roles, since, { ...telemetry, atMs });
+    return {
+      schemaVersion: 1, kind: 'heartbeat', peerId: this.opts.peerId, roles, atMs,
+      ...(since === undefined ? {} : { scoutSinceMs: since }), ...(telemetry === null ? {} : { telemetry }),
+    };
   }
 
   private startHeartbeats(mesh: Gossip): void {
@@ -142,8 +151,8 @@ export class TelemetryWiring {
     const signal = this.heartbeats.signal;
     this.heartbeatLoop = (async () => {
       while (!signal.aborted) {
-        await mesh.publish(this.heartbeat(['scout'])).catch((err: unknown) => {
-          if (!hasCode(err, 'MESH_PUBLISH')) this.log.warn({ err }, 'scout heartbeat failed');
+        await mesh.publish(this.heartbeat(this.scout === null ? [] : ['scout'])).catch((err: unknown) => {
+          if (!hasCode(err, 'MESH_PUBLISH')) this.log.warn({ err }, 'heartbeat failed');
         });
         try {
           await this.opts.clock.sleep(this.opts.config.telemetry.heartbeatMs, signal);

@@ -64,4 +64,31 @@ describe('ScoutDirectory', () => {
     const owners0 = new Set(origins.map((o) => d.owner(o, 0, 4_000)));
     expect(owners0).toEqual(new Set(['self', 'late']));
   });
+
+  test('gone scouts stay known for a while: late or missing heartbeats make a scout doubtful and show as churn', () => {
+    const d = new ScoutDirectory(HB, { peerId: 'self', sinceMs: 0 });
+    for (let t = 0; t <= 5_000; t += 1_000) d.heartbeat('b', ['scout'], 0, t);
+    expect(d.doubtful('b', 2_000, 5_000)).toBe(false);
+    expect(d.doubtful('self', 2_000, 5_000)).toBe(false);
+    expect(d.churnSince(2_000, 5_000)).toBe(false);
+    // A cut: b's heartbeats stop at 5 s; gone after 8 s, and expire reports it once.
+    expect(d.doubtful('b', 2_000, 8_001)).toBe(true);
+    expect(d.expire(8_001)).toEqual(['b']);
+    expect(d.expire(9_000)).toEqual([]);
+    expect(d.churnSince(4_000, 9_000)).toBe(true); // went silent around 4 s
+    expect(d.churnSince(9_000, 9_000)).toBe(false); // long before 9 s
+    // The heal: b is back, steady from 12 s. Windows before that are doubtful, later ones not.
+    expect(d.heartbeat('b', ['scout'], 0, 12_000)).toBe(true);
+    d.heartbeat('b', ['scout'], 0, 13_000);
+    expect(d.doubtful('b', 11_000, 13_000)).toBe(true);
+    expect(d.doubtful('b', 12_000, 13_000)).toBe(false);
+    expect(d.churnSince(11_000, 13_000)).toBe(true);
+    // A late heartbeat (1.6 intervals) without a miss counts as a hiccup too.
+    d.heartbeat('b', ['scout'], 0, 14_600);
+    expect(d.doubtful('b', 13_000, 14_600)).toBe(true);
+    // Forgotten 20 liveness periods after the last heartbeat.
+    d.expire(14_600 + 60_001);
+    expect(d.doubtful('b', 0, 14_600 + 60_001)).toBe(true);
+    expect(d.churnSince(0, 14_600 + 60_001)).toBe(false);
+  });
 });
