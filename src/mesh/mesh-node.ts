@@ -62,8 +62,11 @@ export class MeshNode implements Gossip {
   private readonly log: Logger;
   private readonly maxBytes: number;
   private readonly listeners = new Set<EnvelopeListener>();
-  // Envelopes decoded by the validator, handed to the message event without decoding twice.
-  private readonly accepted = new WeakMap<Message, Envelope>();
+  // Envelopes decoded by the validator, with their author, handed to the message event without
+  // decoding twice.
+  private readonly accepted = new WeakMap<Message, { envelope: Envelope; from: string }>();
+  // Peer ID strings by multihash bytes: base58 of every message's `from` cost more than its validation checks.
+  private readonly authors = new Map<string, string>();
   private readonly validation: EnvelopeValidationContext;
   private readonly inFlight = new Set<Promise<unknown>>();
   private node: MeshLibp2p | undefined;
@@ -236,10 +239,10 @@ export class MeshNode implements Gossip {
 
   private async validate(msg: Message): Promise<TopicValidatorResult> {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject; // StrictSign makes this unreachable
-    const author = msg.from.toString();
+    const author = this.authorOf(msg.from);
     const result = await validateEnvelope(msg.data, author, this.validation);
     if (result.verdict === 'accept') {
-      this.accepted.set(msg, result.envelope);
+      this.accepted.set(msg, { envelope: result.envelope, from: author });
     } else {
       this.opts.metrics?.rejected.inc({ reason: result.reason });
       this.log.debug({ from: author, reason: result.reason, detail: result.detail, verdict: result.verdict }, 'envelope refused');
@@ -249,11 +252,11 @@ export class MeshNode implements Gossip {
 
   private deliver(msg: Message): void {
     if (msg.topic !== this.topic || msg.type !== 'signed') return;
-    const envelope = this.accepted.get(msg);
-    if (envelope === undefined) return;
+    const accepted = this.accepted.get(msg);
+    if (accepted === undefined) return;
     this.accepted.delete(msg);
+    const { envelope, from } = accepted;
     this.opts.metrics?.messages.inc({ direction: 'in', kind: envelope.kind });
-    const from = msg.from.toString();
     for (const listener of this.listeners) {
       try {
         listener(envelope, from);
@@ -262,6 +265,17 @@ export class MeshNode implements Gossip {
         this.log.warn({ err, kind: envelope.kind }, 'envelope listener threw');
       }
     }
+  }
+
+  private authorOf(from: PeerId): string {
+    const bytes = from.toMultihash().bytes;
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    let id = this.authors.get(key);
+    if (id === undefined) {
+      if (this.authors.size >= 10_000) this.authors.clear(); // bounded: peers, not messages
+      this.authors.set(key, (id = from.toString()));
+    }
+    return id;
   }
 
   private publishError(label: PublishFailureLabel, message: string, cause?: unknown): NetSyncError {
