@@ -15,11 +15,11 @@ import { CleanupStack } from './cleanup-stack.js';
 import { FaultProxy } from './fault-proxy.js';
 import { compareOutbox, judge, readOutbox, readStream, type OracleReport, type StreamEntry } from './oracle.js';
 import { Prng } from './prng.js';
-import { REPO_ROOT, SidecarProcess, type SidecarOptions } from './sidecar-process.js';
+import { ROOT, SidecarProcess, type SidecarProcessOptions } from '../../support/sidecar-process.js';
 import { Workload, type WorkloadOptions } from './workload.js';
 
 /** Where reports go. */
-export const RESULTS_DIR = process.env['NET_SYNC_CHAOS_RESULTS'] ?? join(REPO_ROOT, 'test/chaos/results');
+export const RESULTS_DIR = process.env['NET_SYNC_CHAOS_RESULTS'] ?? join(ROOT, 'test/chaos/results');
 
 /** What `net-sync reconcile --verify` said. */
 export interface ReconcileOutcome {
@@ -124,7 +124,7 @@ export class ScenarioRun {
   }
 
   /** Starts a sidecar process. */
-  async sidecar(opts: Omit<SidecarOptions, 'dir'>): Promise<SidecarProcess> {
+  async sidecar(opts: Omit<SidecarProcessOptions, 'dir'> & { name: string }): Promise<SidecarProcess> {
     const s = await SidecarProcess.start({ ...opts, dir: this.dir });
     return this.cleanup.push(`sidecar ${opts.name}`, () => s.dispose(), s);
   }

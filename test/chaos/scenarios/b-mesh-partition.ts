@@ -16,7 +16,7 @@ import { waitFor } from '../../support/wait-for.js';
 import type { FaultProxy } from '../harness/fault-proxy.js';
 import { readStream } from '../harness/oracle.js';
 import { assertClean, hold, streamsConfig, withRun, type ScenarioResult } from '../harness/scenario.js';
-import { CLI_MAIN, type SidecarProcess } from '../harness/sidecar-process.js';
+import { CLI, type SidecarProcess } from '../../support/sidecar-process.js';
 
 /** Sizes of one run. */
 export interface ScenarioBParams {
@@ -33,7 +33,7 @@ export const B_FAST: ScenarioBParams = { loadMs: 12_000, ratePerSec: 20, partiti
  * built CLI. Returns the reason when not, so that the skip says why.
  */
 export function consensusUnavailable(): string | null {
-  const dist = dirname(dirname(CLI_MAIN));
+  const dist = dirname(dirname(CLI));
   const needed = ['bridge/consensus-driver.js', 'service/mesh-wiring.js'].map((f) => join(dist, f));
   const missing = needed.filter((f) => !existsSync(f));
   return missing.length === 0 ? null : `consensus not available in the build under test (missing ${missing.join(', ')})`;
@@ -42,7 +42,7 @@ export function consensusUnavailable(): string | null {
 // `net-sync keygen --out FILE --json` → peer ID.
 async function keygen(file: string): Promise<string> {
   // A clean env: the CLI refuses unknown NET_SYNC_* variables, and NET_SYNC_CHAOS_* are ours.
-  const child = spawn(process.execPath, [CLI_MAIN, 'keygen', '--out', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
+  const child = spawn(process.execPath, [CLI, 'keygen', '--out', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const code = await new Promise<number | null>((r) => child.once('exit', r));

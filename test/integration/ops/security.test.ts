@@ -135,7 +135,7 @@ describe('API and files', () => {
   it('logs neither secrets nor payloads over the whole run (info level)', async () => {
     await bridge.kill('SIGTERM');
     // Both sidecars: the bridge and the scoped one whose refused row was logged at error level.
-    const log = started.map((s) => readFileSync(join(s.dir, 'sidecar.log'), 'utf8')).join('\n');
+    const log = started.map((s) => readFileSync(s.logPath, 'utf8')).join('\n');
     expect(log).toContain('row refused permanently');
     expect(log).toContain('sidecar started');
     expect(log).toContain('sidecar stopped');
