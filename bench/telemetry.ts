@@ -9,9 +9,11 @@
  *    committer) fed by 50 synthetic origins batching every 100 ms into 1 s windows. Reduction =
  *    gossip batches (and points) per NATS summary; lag = window close → PubAck, p99 ≤ 250 ms.
  *
- * The ingest runs are interleaved (raw, scout, raw, scout, …; `INGEST_REPS` each) and the ratio is
- * the median of the per-repetition ratios, so a burst of load from another process on the machine
- * moves one repetition, not the result. Every repetition is in the JSON.
+ * The ingest runs follow one unmeasured warm-up round (both paths JIT-compiled: the first raw run
+ * is ~30 % slower than the next ones, the first scout run much less), then alternate (raw, scout,
+ * raw, scout, …; `INGEST_REPS` each); the ratio is the median of the per-repetition ratios, so a
+ * burst of load from another process on the machine moves one repetition, not the result. Every
+ * repetition is in the JSON.
  *
  * Prints a table and writes JSON to bench/results/telemetry-<time>.json. `--quick` shrinks it.
  */
@@ -38,6 +40,7 @@ const TOPIC = '/root-solar/sentiment/1.0.0';
 const POINTS_PER_BATCH = 1_000;
 const INGEST_MESSAGES = QUICK ? 300 : 1_500;
 const INGEST_REPS = QUICK ? 1 : 3;
+const WARMUP_MESSAGES = QUICK ? 100 : 500;
 const ORIGINS = 50;
 const LAG_SECONDS = QUICK ? 4 : 10;
 const POINTS_PER_ORIGIN_PER_S = 400;
@@ -77,7 +80,7 @@ async function pump(messages: number, send: (i: number) => Promise<void>, receiv
   return { perS: (received() / ms) * 1000, ms };
 }
 
-async function rawGossip(messageBytes: number): Promise<number> {
+async function rawGossip(messageBytes: number, messages = INGEST_MESSAGES): Promise<number> {
   const ports = [await freePort(), await freePort()];
   const nodes = await Promise.all(ports.map(async (p) => buildLibp2p({ privateKey: await generateIdentity(), listen: [`/ip4/127.0.0.1/tcp/${p}`], announce: [], bootstrap: [], mdns: false, topic: TOPIC, maxEnvelopeBytes: 256 * 1024 })));
   let got = 0;
@@ -91,7 +94,7 @@ async function rawGossip(messageBytes: number): Promise<number> {
     await nodes[0]!.dial(multiaddr(`/ip4/127.0.0.1/tcp/${ports[1]}/p2p/${nodes[1]!.peerId.toString()}`));
     for (let spins = 0; nodes[0]!.services.pubsub.getSubscribers(TOPIC).length === 0 && spins < 5_000; spins++) await sleep(2);
     const body = new Uint8Array(messageBytes).fill(0x61);
-    const r = await pump(INGEST_MESSAGES, (i) => {
+    const r = await pump(messages, (i) => {
       body[0] = i & 0xff;
       body[1] = (i >> 8) & 0xff;
       return nodes[0]!.services.pubsub.publish(TOPIC, body.slice()).then(() => undefined);
@@ -197,6 +200,7 @@ async function main(): Promise<void> {
   const envs = batches(identityPeerId(keys[0]!), INGEST_MESSAGES, Date.now());
   const messageBytes = encodeEnvelope(envs[0]!).length;
   const reps: Array<{ raw: number; scout: number; pointsPerS: number; ratio: number }> = [];
+  const warmup = { raw: await rawGossip(messageBytes, WARMUP_MESSAGES), scout: (await scoutIngest(envs.slice(0, WARMUP_MESSAGES), keys)).msgsPerS };
   for (let r = 0; r < INGEST_REPS; r++) {
     const rawRep = await rawGossip(messageBytes);
     const scoutRep = await scoutIngest(envs, keys);
@@ -227,7 +231,7 @@ async function main(): Promise<void> {
   const out = resolve(import.meta.dirname, '../../bench/results');
   mkdirSync(out, { recursive: true });
   const file = join(out, `telemetry-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify({ quick: QUICK, messageBytes, raw, ingest, ratio, reps, reduction: { gossip: red.gossip, points: red.points, summaries: red.summaries }, lagMs: { p50: quantile(lagSorted, 0.5), p99: quantile(lagSorted, 0.99), n: lagSorted.length }, rows }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ quick: QUICK, messageBytes, raw, ingest, ratio, reps, warmup, reduction: { gossip: red.gossip, points: red.points, summaries: red.summaries }, lagMs: { p50: quantile(lagSorted, 0.5), p99: quantile(lagSorted, 0.99), n: lagSorted.length }, rows }, null, 2)}\n`);
   console.log(`\nwritten ${file}`);
 }
 
