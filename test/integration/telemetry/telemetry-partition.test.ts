@@ -19,7 +19,7 @@ const SIDES = [[0, 1], [2, 3]] as const; // sidecar 0 and 2 are the scouts
 const SCOUTS = [0, 2];
 const HEARTBEAT_MS = 1_000;
 const BEFORE_MS = 2_000; // emitting, connected
-const CUT_MS = 6_000; // emitting, partitioned: past the 3-heartbeat liveness limit, with whole windows inside
+const CUT_MS = 5_000; // emitting, partitioned: past the 3-heartbeat liveness limit (~3 s), with a whole window after it (longer cuts grow the redial backoff)
 const AFTER_MS = 3_000; // emitting, healed
 const POINTS_PER_S = 800;
 
