@@ -6,6 +6,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     setupFiles: ['./src/polyfills.ts'],
+    // One test file at a time, on any machine: real servers sharing the cores keep timings
+    // honest, and chaos scenarios must never overlap. (Per-project pool settings are not
+    // honoured by vitest 3, so this lives here.)
+    fileParallelism: false,
     projects: [
       {
         extends: true,
@@ -20,9 +24,7 @@ export default defineConfig({
           globalSetup: ['./test/support/global-build.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
-          // Real servers on 2 cores: run files one or two at a time to keep timings honest.
           maxConcurrency: 1,
-          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
         },
       },
       {
@@ -33,7 +35,6 @@ export default defineConfig({
           globalSetup: ['./test/support/global-build.ts'],
           testTimeout: 600_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
     ],

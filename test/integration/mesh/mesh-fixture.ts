@@ -12,7 +12,7 @@ import { tcp } from '@libp2p/tcp';
 import { multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { Registry } from 'prom-client';
-import type { Envelope } from '../../../src/core/envelope.js';
+import type { Envelope, HeartbeatEnvelope } from '../../../src/core/envelope.js';
 import { generateIdentity } from '../../../src/mesh/identity.js';
 import { MeshNode, type MeshNodeOptions } from '../../../src/mesh/mesh-node.js';
 import { createMeshMetrics, type MeshMetrics } from '../../../src/mesh/metrics.js';
@@ -70,7 +70,7 @@ export function addrOf(t: TestNode): string {
 }
 
 /** A heartbeat envelope from `peerId`. */
-export function heartbeat(peerId: string, atMs = Date.now()): Envelope {
+export function heartbeat(peerId: string, atMs = Date.now()): HeartbeatEnvelope {
   return { schemaVersion: 1, kind: 'heartbeat', peerId, roles: [], atMs };
 }
 
@@ -101,7 +101,9 @@ export async function startEvilNode(dialAddr: string): Promise<EvilNode> {
       pubsub: gossipsub({ globalSignaturePolicy: StrictSign, allowPublishToZeroTopicPeers: true, emitSelf: false }),
     },
   });
-  disposers.push(() => libp2p.stop());
+  disposers.push(async () => {
+    await libp2p.stop();
+  });
   libp2p.services.pubsub.subscribe(TOPIC);
   await libp2p.dial(multiaddr(dialAddr));
   // It publishes to zero peers without complaint: wait until it knows the dialled node subscribes,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { encodeSignature, endorsementBytes, type Envelope } from '../../../src/core/envelope.js';
+import { encodeSignature, endorsementBytes, type Envelope, type HeartbeatEnvelope } from '../../../src/core/envelope.js';
 import { hasCode } from '../../../src/core/errors.js';
 import { payloadDigest } from '../../../src/core/digest.js';
 import { MESH_SCORE_THRESHOLDS } from '../../../src/mesh/score-params.js';
@@ -113,7 +113,7 @@ describe('MeshNode over TCP', () => {
     const big = await startNode({ peers: [addrOf(a)] });
     await waitFor(() => a.node.subscribers().length === 2, 'a sees both subscribers');
     const roles = Array.from({ length: 16 }, (_, i) => `r${i}`.padEnd(32, 'x'));
-    const envelope = (n: number): Envelope => ({ ...heartbeat(a.node.peerId), roles: roles.slice(0, n) });
+    const envelope = (n: number): HeartbeatEnvelope => ({ ...heartbeat(a.node.peerId), roles: roles.slice(0, n) });
     const payload = { blob: 'x'.repeat(8_000) };
     await a.node.publish({
       schemaVersion: 1, kind: 'intent.propose', origin: a.node.peerId, intents: [{

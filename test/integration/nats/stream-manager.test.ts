@@ -15,7 +15,7 @@ async function loadExample(file: string): Promise<StreamSpec[]> {
   return z.array(StreamSpecSchema).parse(doc.streams);
 }
 
-const spec = (over: Partial<StreamSpec> = {}): StreamSpec =>
+const spec = (over: Partial<z.input<typeof StreamSpecSchema>> = {}): StreamSpec =>
   StreamSpecSchema.parse({ name: 'CMDS', subjects: ['root.solar.command.>'], maxAge: '30d', maxBytes: '1GiB', ...over });
 
 describe('StreamManager', () => {

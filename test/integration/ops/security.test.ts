@@ -116,7 +116,7 @@ describe('API and files', () => {
     for (const path of ['/v1/status', '/metrics', '/readyz', '/v1/intents/x']) {
       const res = await fetch(`${bridge.url}${path}`);
       expect(res.status, path).toBe(401);
-      expect((await res.json()).error).toMatchObject({ code: 'UNAUTHORIZED', field: 'authorization' });
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'UNAUTHORIZED', field: 'authorization' });
     }
     expect((await fetch(`${bridge.url}/v1/status`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await fetch(`${bridge.url}/healthz`)).status).toBe(200);

@@ -50,8 +50,8 @@ function cluster(clock: ManualClock, ids: string[], scouts: string[], maxPoints 
       : null;
     const emitter = new TelemetryEmitter({
       origin: id, clock, rules: { ...WINDOW, maxPoints }, batchMs: 100, batchMaxPoints: 500, maxQueuedPoints: 1e6, logger: silentLogger(),
-      gossip: { publish: async (env) => deliver(env as TelemetryEnvelope) } as never,
-      localScout: scout === null ? null : (env) => scout.ingest(env),
+      gossip: { publish: async (env: TelemetryEnvelope) => deliver(env) } as never,
+      localScout: scout === null ? null : (env: TelemetryEnvelope) => scout.ingest(env),
     });
     nodes.push({ id, emitter, scout, outbox, alive: true, net, metrics });
   }
