@@ -6,10 +6,9 @@
 // commits once; E's intent, with a short TTL, expires visibly (GET and SSE) and never commits.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FaultProxy } from '../../chaos/harness/fault-proxy.js';
-import { Prng } from '../../chaos/harness/prng.js';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
+import { proxiedMeshEnv, startMeshLinks } from '../../support/proxied-mesh.js';
 import { SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream } from '../../support/stream-contents.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -20,12 +19,6 @@ const SUBJECT = 'root.solar.command.sentiment.set';
 const LONG_TTL_MS = 60_000; // D: outlives the partition
 const SHORT_TTL_MS = 3_000; // E: expires during it
 const HOLD_MS = 6_000; // partition length: past one re-proposal period (5 s)
-
-interface Link {
-  from: number;
-  to: number;
-  proxy: FaultProxy;
-}
 
 async function peerCount(s: SidecarProcess): Promise<number> {
   return (await s.get('/v1/status')).json.mesh.peers as number;
@@ -60,26 +53,13 @@ describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition
   it('a partitioned minority cannot commit; after the heal it commits once; a short TTL expires visibly', async () => {
     const nats = await useNatsServer();
     const { dirs, peerIds, ports } = await meshIdentities(N, 'minority');
-    const rng = new Prng(3); // unused by cut/heal; the proxy wants one for jitter
-    const links: Link[] = [];
-    for (let from = 0; from < N; from++) {
-      for (let to = from + 1; to < N; to++) {
-        const proxy = await FaultProxy.start({ name: `${from}→${to}`, target: { host: '127.0.0.1', port: ports[to]! }, rng });
-        registerCleanup(() => proxy.stop());
-        links.push({ from, to, proxy });
-      }
-    }
+    const links = await startMeshLinks(ports, 3);
     const sidecars = dirs.map((dir, i) => new SidecarProcess({
       natsUrl: nats.url,
       dir,
       env: {
         NET_SYNC_LOG_LEVEL: 'warn',
-        NET_SYNC_MESH_ENABLED: 'true',
-        NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-        // Announce an address nobody listens on (discard): identify must not hand out the real
-        // port, or a reconnect by peer ID could go round the proxies.
-        NET_SYNC_MESH_ANNOUNCE: '/ip4/127.0.0.1/tcp/9',
-        NET_SYNC_MESH_PEERS: links.filter((l) => l.from === i).map((l) => `/ip4/127.0.0.1/tcp/${l.proxy.port}/p2p/${peerIds[l.to]}`).join(','),
+        ...proxiedMeshEnv(i, ports, peerIds, links),
         NET_SYNC_CONSENSUS_QUORUM: '3',
         NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
         NET_SYNC_CONSENSUS_TTL_MS: String(i === 4 ? SHORT_TTL_MS : LONG_TTL_MS),

@@ -6,10 +6,9 @@
 // must hold every (origin, window, metric) once, with exactly the points each agent had accepted
 // in that window, and during the cut each side's scout must have published its side's origins.
 import { describe, expect, it } from 'vitest';
-import { FaultProxy } from '../../chaos/harness/fault-proxy.js';
-import { Prng } from '../../chaos/harness/prng.js';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
+import { proxiedMeshEnv, startMeshLinks } from '../../support/proxied-mesh.js';
 import { SidecarProcess } from '../../support/sidecar-process.js';
 import { EMIT_TICK_MS, emitPoints, metric, readSummaries, summaryKey } from '../../support/telemetry-cluster.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -22,12 +21,6 @@ const BEFORE_MS = 2_000; // emitting, connected
 const CUT_MS = 5_000; // emitting, partitioned: past the 3-heartbeat liveness limit (~3 s), with a whole window after it (longer cuts grow the redial backoff)
 const AFTER_MS = 3_000; // emitting, healed
 const POINTS_PER_S = 800;
-
-interface Link {
-  from: number;
-  to: number;
-  proxy: FaultProxy;
-}
 
 const sideOf = (i: number): number => (SIDES[0].includes(i as 0 | 1) ? 0 : 1);
 
@@ -44,33 +37,13 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
   it('each side publishes the origins it hears; after the heal no (origin, window, metric) is counted twice and counts are exact', async () => {
     const nats = await useNatsServer();
     const { dirs, peerIds, ports } = await meshIdentities(N, 'tlm-partition');
-    const rng = new Prng(4); // unused by cut/heal; the proxy wants one for jitter
-    const links: Link[] = [];
-    for (let from = 0; from < N; from++) {
-      for (let to = from + 1; to < N; to++) {
-        let proxy = await FaultProxy.start({ name: `${from}→${to}`, target: { host: '127.0.0.1', port: ports[to]! }, rng });
-        // The OS may hand a proxy (port 0) a mesh port freePort() just released: take another.
-        for (let i = 0; i < 10 && ports.includes(proxy.port); i++) {
-          const taken = proxy;
-          proxy = await FaultProxy.start({ name: `${from}→${to}`, target: { host: '127.0.0.1', port: ports[to]! }, rng });
-          await taken.stop();
-        }
-        const p = proxy;
-        registerCleanup(() => p.stop());
-        links.push({ from, to, proxy });
-      }
-    }
+    const links = await startMeshLinks(ports, 4);
     const sidecars = dirs.map((dir, i) => new SidecarProcess({
       natsUrl: nats.url,
       dir,
       env: {
         NET_SYNC_LOG_LEVEL: 'warn',
-        NET_SYNC_MESH_ENABLED: 'true',
-        NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-        // Announce an address nobody listens on (discard): identify must not hand out the real
-        // port, or a reconnect by peer ID could go round the proxies.
-        NET_SYNC_MESH_ANNOUNCE: '/ip4/127.0.0.1/tcp/9',
-        NET_SYNC_MESH_PEERS: links.filter((l) => l.from === i).map((l) => `/ip4/127.0.0.1/tcp/${l.proxy.port}/p2p/${peerIds[l.to]}`).join(','),
+        ...proxiedMeshEnv(i, ports, peerIds, links),
         NET_SYNC_TELEMETRY_SCOUT: String(SCOUTS.includes(i)),
         NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
         NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS.length),
