@@ -3,13 +3,12 @@
  * reason out. The mesh adapter maps the verdict to gossipsub's TopicValidatorResult, so that a
  * peer sending junk loses score (reject) while a peer we merely do not listen to does not (ignore).
  */
+import { decodeEnvelope, type DecodeFailureReason } from './envelope-codec.js';
 import {
-  decodeEnvelope,
   decodeSignature,
   endorsementBytes,
   envelopeAuthor,
   proposeDigestMatches,
-  type DecodeFailureReason,
   type Envelope,
 } from './envelope.js';
 import type { GossipVerdict } from './ports.js';

@@ -1,7 +1,8 @@
 /**
  * The gossip envelope: the versioned JSON message every net-sync node publishes on the mesh
- * topic. Pure codec and schemas (zod 4); the JSON Schema in `schemas/envelope.v1.json` is
- * generated from them and a unit test keeps it in sync.
+ * topic: its schemas (zod 4), types and signature bytes; `envelope-codec.ts` decodes and
+ * encodes it. The JSON Schema in `schemas/envelope.v1.json` is generated from the schemas and a
+ * unit test keeps it in sync.
  *
  * Compatibility: within `schemaVersion` 1, fields may be added (decoders strip unknown keys)
  * and kinds may be added (decoders report `unknown-kind`, which the mesh ignores without
@@ -9,7 +10,7 @@
  */
 import { z } from 'zod';
 import { payloadDigest } from './digest.js';
-import { NetSyncError } from './errors.js';
+import { MAX_INTENT_TTL_MS } from './intent.js';
 import { numberColumn } from './number-column.js';
 
 /** The envelope version this code writes and reads. */
@@ -64,7 +65,7 @@ export const ProposeItemSchema = z.object({
   /** Proposer's wall clock when it accepted the intent, ms since epoch. */
   createdAtMs: msSinceEpoch,
   /** How long the intent may wait for quorum, ms (at most a day). */
-  ttlMs: z.number().int().positive().max(86_400_000),
+  ttlMs: z.number().int().positive().max(MAX_INTENT_TTL_MS),
   /** W3C trace context of the agent's request. */
   traceparent,
 });
@@ -233,9 +234,12 @@ export const EnvelopeSchema = z
   ])
   .meta({ id: 'NetSyncEnvelopeV1', title: 'net-sync gossip envelope, schemaVersion 1' });
 
-// What the codec checks: EnvelopeSchema, with the telemetry columns checked by a loop instead of
-// a zod schema per point (same rules; a unit test compares the two on valid and invalid input).
-const WireEnvelopeSchema = z.discriminatedUnion('kind', [
+/**
+ * What the codec checks: {@link EnvelopeSchema}, with the telemetry columns checked by a loop
+ * instead of a zod schema per point (same rules; a unit test compares the two on valid and
+ * invalid input).
+ */
+export const WireEnvelopeSchema = z.discriminatedUnion('kind', [
   ProposeEnvelopeSchema,
   EndorseEnvelopeSchema,
   CommittedEnvelopeSchema,
@@ -254,67 +258,6 @@ export type TelemetryEnvelope = z.output<typeof TelemetryEnvelopeSchema>;
 export type TelemetrySeries = z.output<typeof TelemetrySeriesSchema>;
 /** Any v1 envelope, discriminated on `kind`. */
 export type Envelope = z.output<typeof EnvelopeSchema>;
-
-/** Why an envelope was refused by the codec. */
-export type DecodeFailureReason = 'oversized' | 'malformed' | 'unknown-version' | 'unknown-kind' | 'schema';
-
-/** Outcome of `decodeEnvelope`, as a value. `detail` never contains payload data. */
-export type DecodeResult =
-  | { ok: true; envelope: Envelope }
-  | { ok: false; reason: DecodeFailureReason; detail: string };
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
-const encoder = new TextEncoder();
-
-/**
- * Decodes and validates one envelope. Checks, in order: size (`bytes.length > maxBytes` is
- * `oversized`, before any parsing), UTF-8 and JSON (`malformed`), a JSON object with a numeric
- * `schemaVersion` (`malformed`), the version (`unknown-version`), nesting depth and the
- * schema (`schema`), the kind (`unknown-kind`). Never throws.
- */
-export function decodeEnvelope(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_ENVELOPE_BYTES): DecodeResult {
-  if (bytes.length > maxBytes) {
-    return { ok: false, reason: 'oversized', detail: `${bytes.length} bytes > limit ${maxBytes}` };
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(decoder.decode(bytes));
-  } catch {
-    return { ok: false, reason: 'malformed', detail: 'not UTF-8 JSON' };
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return { ok: false, reason: 'malformed', detail: 'not a JSON object' };
-  }
-  const { schemaVersion, kind } = raw as { schemaVersion?: unknown; kind?: unknown };
-  if (typeof schemaVersion !== 'number') {
-    return { ok: false, reason: 'malformed', detail: 'no numeric schemaVersion' };
-  }
-  if (schemaVersion !== ENVELOPE_SCHEMA_VERSION) {
-    return { ok: false, reason: 'unknown-version', detail: `schemaVersion ${String(schemaVersion).slice(0, 20)}` };
-  }
-  if (tooDeep(raw as Record<string, unknown>)) {
-    return { ok: false, reason: 'schema', detail: `nesting deeper than ${MAX_ENVELOPE_DEPTH}` };
-  }
-  if (typeof kind === 'string' && !(ENVELOPE_KINDS as readonly string[]).includes(kind)) {
-    return { ok: false, reason: 'unknown-kind', detail: `kind ${JSON.stringify(kind.slice(0, 40))}` };
-  }
-  const parsed = WireEnvelopeSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, reason: 'schema', detail: describeIssues(parsed.error) };
-  return { ok: true, envelope: parsed.data };
-}
-
-/**
- * Encodes an envelope to UTF-8 JSON after validating it against the schema, so that a bug
- * shows up here rather than as rejections (and score penalties) on every peer. Throws
- * INPUT_INVALID when `envelope` does not conform. Size is the publisher's check.
- */
-export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  const parsed = WireEnvelopeSchema.safeParse(envelope);
-  if (!parsed.success) {
-    throw new NetSyncError('INPUT_INVALID', `envelope does not conform: ${describeIssues(parsed.error)}`);
-  }
-  return encoder.encode(JSON.stringify(parsed.data));
-}
 
 /**
  * The peer ID an envelope claims as its author (`origin`, `endorser`, `committer` or
@@ -345,6 +288,8 @@ export function proposeDigestMatches(item: Pick<ProposeItem, 'payload' | 'payloa
   }
 }
 
+const encoder = new TextEncoder();
+
 /** Domain tag of endorsement signatures; a new meaning of a signature gets a new tag. */
 export const ENDORSEMENT_DOMAIN = 'net-sync/endorse/v1';
 
@@ -370,49 +315,4 @@ export function decodeSignature(text: string): Uint8Array | null {
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
   return out;
-}
-
-// A telemetry batch is thousands of numbers in `series[i].ts` and `series[i].v`, and walking them
-// cost a quarter of its decode. The schema checks those columns flat (an element that is not a
-// number is refused there, as `schema` too, without recursing), so the walk skips them and every
-// verdict stays the same: an envelope the schema accepts has flat columns.
-function tooDeep(raw: Record<string, unknown>): boolean {
-  const series = raw['kind'] === 'telemetry' ? raw['series'] : undefined;
-  if (!Array.isArray(series)) return exceedsDepth(raw, MAX_ENVELOPE_DEPTH);
-  for (const key in raw) if (key !== 'series' && exceedsDepth(raw[key], MAX_ENVELOPE_DEPTH - 1)) return true;
-  for (const item of series as unknown[]) {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      if (exceedsDepth(item, MAX_ENVELOPE_DEPTH - 2)) return true;
-      continue;
-    }
-    for (const key in item) {
-      if (key !== 'ts' && key !== 'v' && exceedsDepth((item as Record<string, unknown>)[key], MAX_ENVELOPE_DEPTH - 3)) return true;
-    }
-  }
-  return false;
-}
-
-// Loops rather than Object.values(...).some(...): a telemetry batch holds thousands of numbers.
-function exceedsDepth(value: unknown, max: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (max === 0) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const child: unknown = value[i];
-      if (typeof child === 'object' && child !== null && exceedsDepth(child, max - 1)) return true;
-    }
-    return false;
-  }
-  for (const key in value) {
-    const child: unknown = (value as Record<string, unknown>)[key];
-    if (typeof child === 'object' && child !== null && exceedsDepth(child, max - 1)) return true;
-  }
-  return false;
-}
-
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
 }

@@ -6,7 +6,8 @@ import { ConsensusDriver, type ConsensusEvent } from '../../../src/bridge/consen
 import { createConsensusMetrics, type ConsensusMetrics, type ConsensusOutcome } from '../../../src/bridge/consensus-metrics.js';
 import { verifyCommit } from '../../../src/core/commit-verification.js';
 import { committerRank, rankCommitters } from '../../../src/core/consensus.js';
-import { DEFAULT_MAX_ENVELOPE_BYTES, encodeEnvelope, type Envelope } from '../../../src/core/envelope.js';
+import { encodeEnvelope } from '../../../src/core/envelope-codec.js';
+import { DEFAULT_MAX_ENVELOPE_BYTES, type Envelope } from '../../../src/core/envelope.js';
 import type { OutboxRow } from '../../../src/core/intent.js';
 import { verifyPeerSignature } from '../../../src/mesh/peer-signature.js';
 import { silentLogger } from '../../../src/observability/logger.js';

@@ -2,7 +2,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { payloadDigest } from '../../../src/core/digest.js';
-import { encodeEnvelope, encodeSignature, endorsementBytes, type Envelope } from '../../../src/core/envelope.js';
+import { encodeEnvelope } from '../../../src/core/envelope-codec.js';
+import { encodeSignature, endorsementBytes, type Envelope } from '../../../src/core/envelope.js';
 import { validateEnvelope, type EnvelopeValidationContext } from '../../../src/core/envelope-validation.js';
 
 const ID = '01J9ZQ4Y6T8K3M5N7P9R1S2T3V';

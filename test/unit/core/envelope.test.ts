@@ -2,11 +2,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { canonicalJson, payloadDigest } from '../../../src/core/digest.js';
+import { decodeEnvelope, encodeEnvelope } from '../../../src/core/envelope-codec.js';
 import {
   DEFAULT_MAX_ENVELOPE_BYTES,
-  decodeEnvelope,
   decodeSignature,
-  encodeEnvelope,
   encodeSignature,
   endorsementBytes,
   envelopeAuthor,

@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { decodeEnvelope, encodeEnvelope } from '../../../src/core/envelope-codec.js';
 import {
-  decodeEnvelope,
-  encodeEnvelope,
   EnvelopeSchema,
   MAX_ENVELOPE_DEPTH,
   MAX_TELEMETRY_POINTS,

@@ -1,0 +1,120 @@
+/**
+ * The envelope codec: bytes on the mesh topic to a validated envelope and back. Decoding never
+ * throws: a refusal is a value with a bounded reason, which the mesh maps to a gossip verdict.
+ */
+import type { z } from 'zod';
+import {
+  DEFAULT_MAX_ENVELOPE_BYTES,
+  ENVELOPE_KINDS,
+  ENVELOPE_SCHEMA_VERSION,
+  MAX_ENVELOPE_DEPTH,
+  WireEnvelopeSchema,
+  type Envelope,
+} from './envelope.js';
+import { NetSyncError } from './errors.js';
+
+/** Why an envelope was refused by the codec. */
+export type DecodeFailureReason = 'oversized' | 'malformed' | 'unknown-version' | 'unknown-kind' | 'schema';
+
+/** Outcome of `decodeEnvelope`, as a value. `detail` never contains payload data. */
+export type DecodeResult =
+  | { ok: true; envelope: Envelope }
+  | { ok: false; reason: DecodeFailureReason; detail: string };
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+
+/**
+ * Decodes and validates one envelope. Checks, in order: size (`bytes.length > maxBytes` is
+ * `oversized`, before any parsing), UTF-8 and JSON (`malformed`), a JSON object with a numeric
+ * `schemaVersion` (`malformed`), the version (`unknown-version`), nesting depth and the
+ * schema (`schema`), the kind (`unknown-kind`). Never throws.
+ */
+export function decodeEnvelope(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_ENVELOPE_BYTES): DecodeResult {
+  if (bytes.length > maxBytes) {
+    return { ok: false, reason: 'oversized', detail: `${bytes.length} bytes > limit ${maxBytes}` };
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(bytes));
+  } catch {
+    return { ok: false, reason: 'malformed', detail: 'not UTF-8 JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, reason: 'malformed', detail: 'not a JSON object' };
+  }
+  const { schemaVersion, kind } = raw as { schemaVersion?: unknown; kind?: unknown };
+  if (typeof schemaVersion !== 'number') {
+    return { ok: false, reason: 'malformed', detail: 'no numeric schemaVersion' };
+  }
+  if (schemaVersion !== ENVELOPE_SCHEMA_VERSION) {
+    return { ok: false, reason: 'unknown-version', detail: `schemaVersion ${String(schemaVersion).slice(0, 20)}` };
+  }
+  if (tooDeep(raw as Record<string, unknown>)) {
+    return { ok: false, reason: 'schema', detail: `nesting deeper than ${MAX_ENVELOPE_DEPTH}` };
+  }
+  if (typeof kind === 'string' && !(ENVELOPE_KINDS as readonly string[]).includes(kind)) {
+    return { ok: false, reason: 'unknown-kind', detail: `kind ${JSON.stringify(kind.slice(0, 40))}` };
+  }
+  const parsed = WireEnvelopeSchema.safeParse(raw);
+  if (!parsed.success) return { ok: false, reason: 'schema', detail: describeIssues(parsed.error) };
+  return { ok: true, envelope: parsed.data };
+}
+
+/**
+ * Encodes an envelope to UTF-8 JSON after validating it against the schema, so that a bug
+ * shows up here rather than as rejections (and score penalties) on every peer. Throws
+ * INPUT_INVALID when `envelope` does not conform. Size is the publisher's check.
+ */
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  const parsed = WireEnvelopeSchema.safeParse(envelope);
+  if (!parsed.success) {
+    throw new NetSyncError('INPUT_INVALID', `envelope does not conform: ${describeIssues(parsed.error)}`);
+  }
+  return encoder.encode(JSON.stringify(parsed.data));
+}
+
+// A telemetry batch is thousands of numbers in `series[i].ts` and `series[i].v`, and walking them
+// cost a quarter of its decode. The schema checks those columns flat (an element that is not a
+// number is refused there, as `schema` too, without recursing), so the walk skips them and every
+// verdict stays the same: an envelope the schema accepts has flat columns.
+function tooDeep(raw: Record<string, unknown>): boolean {
+  const series = raw['kind'] === 'telemetry' ? raw['series'] : undefined;
+  if (!Array.isArray(series)) return exceedsDepth(raw, MAX_ENVELOPE_DEPTH);
+  for (const key in raw) if (key !== 'series' && exceedsDepth(raw[key], MAX_ENVELOPE_DEPTH - 1)) return true;
+  for (const item of series as unknown[]) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      if (exceedsDepth(item, MAX_ENVELOPE_DEPTH - 2)) return true;
+      continue;
+    }
+    for (const key in item) {
+      if (key !== 'ts' && key !== 'v' && exceedsDepth((item as Record<string, unknown>)[key], MAX_ENVELOPE_DEPTH - 3)) return true;
+    }
+  }
+  return false;
+}
+
+// Loops rather than Object.values(...).some(...): a telemetry batch holds thousands of numbers.
+function exceedsDepth(value: unknown, max: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (max === 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      if (typeof child === 'object' && child !== null && exceedsDepth(child, max - 1)) return true;
+    }
+    return false;
+  }
+  for (const key in value) {
+    const child: unknown = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && exceedsDepth(child, max - 1)) return true;
+  }
+  return false;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
