@@ -3,10 +3,10 @@
  * retention are deleted in small batches, so the SQLite file stops growing with history.
  * Open rows and dead rows are never touched.
  */
-import { hasCode } from '../core/errors.js';
 import type { Clock, Outbox } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { Counter } from 'prom-client';
+import { PeriodicTask } from './periodic-task.js';
 
 /** Collaborators and tuning of the pruner. */
 export interface OutboxPrunerOptions {
@@ -27,21 +27,26 @@ export interface OutboxPrunerOptions {
 
 /** Deletes old settled rows every `intervalMs`. start() once, stop() to end. Safe twice. */
 export class OutboxPruner {
-  private abort: AbortController | null = null;
-  private loop: Promise<void> | null = null;
+  readonly #task: PeriodicTask;
 
-  constructor(private readonly opts: OutboxPrunerOptions) {}
-
-  start(): void {
-    if (this.loop !== null) return;
-    this.abort = new AbortController();
-    this.loop = this.run(this.abort.signal);
+  constructor(private readonly opts: OutboxPrunerOptions) {
+    this.#task = new PeriodicTask({
+      clock: opts.clock,
+      logger: opts.logger,
+      periodMs: opts.intervalMs ?? 60_000,
+      runAtStart: true,
+      // The outbox keeps working unpruned until the next round.
+      failureMessage: 'outbox prune failed',
+      round: (signal) => this.pruneOnce(signal),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.abort?.abort();
-    await this.loop;
-    this.loop = null;
+  start(): void {
+    this.#task.start();
+  }
+
+  stop(): Promise<void> {
+    return this.#task.stop();
   }
 
   /**
@@ -63,20 +68,5 @@ export class OutboxPruner {
     }
     if (total > 0) this.opts.logger.info({ rows: total, settledBeforeMs: before }, 'outbox pruned');
     return total;
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    const intervalMs = this.opts.intervalMs ?? 60_000;
-    while (!signal.aborted) {
-      try {
-        await this.pruneOnce(signal);
-        await this.opts.clock.sleep(intervalMs, signal);
-      } catch (err) {
-        if (signal.aborted || hasCode(err, 'ABORTED')) return;
-        // Never throw into the void: the outbox keeps working unpruned until the next round.
-        this.opts.logger.warn({ err }, 'outbox prune failed');
-        await this.opts.clock.sleep(intervalMs, signal).catch(() => undefined);
-      }
-    }
   }
 }

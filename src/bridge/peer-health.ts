@@ -7,11 +7,11 @@
  * - `<prefix>.observability.pipeline.lag`: age of the oldest pending intent, commit latency
  *   p50/p99 of the intents committed during the interval, and the telemetry window lag.
  */
-import type { StateCounts } from '../core/ports.js';
-import type { Clock, Outbox } from '../core/ports.js';
+import type { Clock, Outbox, StateCounts } from '../core/ports.js';
 import { buildTelemetryRow } from '../core/telemetry-summary.js';
 import { WindowAccumulator } from '../core/telemetry-window.js';
 import type { Logger } from '../observability/logger.js';
+import { PeriodicTask } from './periodic-task.js';
 
 /** What peer health reads from the mesh. `MeshNode` provides all of it. */
 export interface MeshProbe {
@@ -65,15 +65,17 @@ class LatencyWindow {
 export class PeerHealthReporter {
   private readonly commitLatency = new LatencyWindow();
   private readonly windowLag = new LatencyWindow();
-  private abort: AbortController | null = null;
-  private loop: Promise<void> | null = null;
-
+  private readonly task: PeriodicTask;
   private readonly healthSubject: string;
   private readonly lagSubject: string;
 
   constructor(private readonly opts: PeerHealthReporterOptions) {
     this.healthSubject = `${opts.prefix}.telemetry.libp2p.peer.health`;
     this.lagSubject = `${opts.prefix}.observability.pipeline.lag`;
+    this.task = new PeriodicTask({
+      clock: opts.clock, logger: opts.logger, periodMs: opts.intervalMs, runAtStart: false,
+      failureMessage: 'peer health report failed', round: (signal) => this.report(signal),
+    });
   }
 
   /** Records an intent's acceptance-to-PubAck latency, ms. */
@@ -87,22 +89,19 @@ export class PeerHealthReporter {
   }
 
   start(): void {
-    if (this.loop !== null) return;
+    if (this.task.running) return;
     const off = [this.healthSubject, this.lagSubject].filter((s) => !this.opts.captured(s));
     if (off.length === 2) {
       this.opts.logger.info({ subjects: off }, 'health and lag reports off: no configured stream captures their subjects');
       return;
     }
     if (off.length > 0) this.opts.logger.info({ subjects: off }, 'some health reports off: no configured stream captures their subjects');
-    this.abort = new AbortController();
-    this.loop = this.run(this.abort.signal);
+    this.task.start();
   }
 
   /** Stops the loop (a report being written completes). Safe twice. */
-  async stop(): Promise<void> {
-    this.abort?.abort();
-    await this.loop;
-    this.loop = null;
+  stop(): Promise<void> {
+    return this.task.stop();
   }
 
   /** Builds and stores one pair of reports. Exposed for tests. */
@@ -175,21 +174,6 @@ export class PeerHealthReporter {
       out[p] = r.status === 'fulfilled' ? round(r.value) : null;
     });
     return out;
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.opts.clock.sleep(this.opts.intervalMs, signal);
-      } catch {
-        break; // aborted
-      }
-      try {
-        await this.report(signal);
-      } catch (err) {
-        this.opts.logger.warn({ err }, 'peer health report failed');
-      }
-    }
   }
 }
 

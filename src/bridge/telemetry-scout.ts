@@ -39,6 +39,7 @@ import { LIVENESS_HEARTBEATS, ScoutDirectory } from '../core/scout-ownership.js'
 import { buildSummary, buildTelemetryRow, summaryMsgId, telemetrySubject, type SummaryKey } from '../core/telemetry-summary.js';
 import { tagsKey, WindowAccumulator } from '../core/telemetry-window.js';
 import type { Logger } from '../observability/logger.js';
+import { PeriodicTask } from './periodic-task.js';
 import type { SummaryOutcome, TelemetryMetrics } from './telemetry-metrics.js';
 
 /** Options of {@link TelemetryScout}. */
@@ -94,14 +95,17 @@ export class TelemetryScout {
   private readonly closedAt = new Map<string, number>();
   private pending: NewOutboxRow[] = [];
   private version = 0;
-  private abort: AbortController | null = null;
-  private loop: Promise<void> | null = null;
+  private readonly task: PeriodicTask;
   private appending: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: TelemetryScoutOptions) {
     this.directory = new ScoutDirectory(opts.heartbeatMs, { peerId: opts.peerId, sinceMs: opts.sinceMs });
     // A gap in an origin's batches may be reordering for up to closeSlackMs, then it is a gap.
     this.streams = new OriginStreams(opts.closeSlackMs);
+    this.task = new PeriodicTask({
+      clock: opts.clock, logger: opts.logger, periodMs: opts.tickMs ?? 50, runAtStart: true,
+      failureMessage: 'telemetry scout tick failed', round: () => this.tick(),
+    });
   }
 
   /** Merges one telemetry batch (from gossip, or this node's own emitter). A batch seen before is skipped. */
@@ -134,16 +138,13 @@ export class TelemetryScout {
 
   /** Starts the close/handoff loop. */
   start(): void {
-    if (this.loop !== null) return;
-    this.abort = new AbortController();
-    this.loop = this.run(this.abort.signal);
+    this.task.start();
   }
 
   /** Stops the loop and waits for the last rows to be stored. Open windows are left to the other scouts. Safe twice. */
   async stop(): Promise<void> {
-    this.abort?.abort();
-    await this.loop;
-    this.loop = null;
+    await this.task.stop();
+    await this.writePending().catch(() => undefined);
     await this.appending;
   }
 
@@ -320,22 +321,5 @@ export class TelemetryScout {
       }
     });
     await this.appending;
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    const tickMs = this.opts.tickMs ?? 50;
-    while (!signal.aborted) {
-      try {
-        await this.tick();
-      } catch (err) {
-        this.opts.logger.warn({ err }, 'telemetry scout tick failed');
-      }
-      try {
-        await this.opts.clock.sleep(tickMs, signal);
-      } catch {
-        break; // aborted
-      }
-    }
-    await this.writePending().catch(() => undefined);
   }
 }
