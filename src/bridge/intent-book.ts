@@ -31,8 +31,6 @@ export interface Orphan {
   item: EndorsementItem;
 }
 
-/** Longest TTL an intent may carry, ms (a day), as the envelope schema allows. */
-export const MAX_TTL_MS = MAX_INTENT_TTL_MS;
 const ORPHAN_CAP = 10_000;
 const ORPHANS_PER_INTENT = 1_024;
 const FINISHED_CAP = 100_000;
@@ -160,7 +158,7 @@ function trackFromRow(row: OutboxRow, ttlMs: number): TrackedIntent | undefined 
   if (body.payloadDigest === undefined || traceparent === undefined) return undefined;
   return {
     correlationId: row.correlationId, subject: row.subject, payload: body.payload, payloadDigest: body.payloadDigest,
-    origin: body.origin, createdAtMs: row.createdAtMs, ttlMs: Math.min(ttlMs, MAX_TTL_MS), traceparent,
+    origin: body.origin, createdAtMs: row.createdAtMs, ttlMs: Math.min(ttlMs, MAX_INTENT_TTL_MS), traceparent,
     endorsements: new Map((body.endorsements ?? []).map((e) => [e.peerId, e.signature])),
     quorumAtMs: null, lastProposedAtMs: 0,
   };

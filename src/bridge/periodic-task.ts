@@ -1,8 +1,9 @@
 /**
  * The background loop of a use case: one round every `periodMs` until stopped. A round that
  * throws is logged and the loop goes on (background loops never throw into the void); a round
- * cut short by the stop is not an error.
+ * aborted by the stop (an ABORTED error) is not an error.
  */
+import { hasCode } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -56,8 +57,7 @@ export class PeriodicTask {
       try {
         await this.opts.round(signal);
       } catch (err) {
-        if (signal.aborted) return;
-        this.opts.logger.warn({ err }, this.opts.failureMessage);
+        if (!(signal.aborted && hasCode(err, 'ABORTED'))) this.opts.logger.warn({ err }, this.opts.failureMessage);
       }
     }
   }

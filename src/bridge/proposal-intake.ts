@@ -7,13 +7,13 @@ import { inCohort, isExpired } from '../core/consensus.js';
 import { payloadDigest } from '../core/digest.js';
 import { encodeSignature, endorsementBytes, proposeDigestMatches, type ProposeItem } from '../core/envelope.js';
 import { parseIntentInput } from '../core/intent-input.js';
-import type { IntentState } from '../core/intent.js';
+import { MAX_INTENT_TTL_MS, type IntentState } from '../core/intent.js';
 import { checkSubject } from '../core/subject.js';
 import { childTraceparent } from '../core/trace-context.js';
 import type { ConsensusContext } from './consensus-context.js';
 import type { CommitSettlement } from './commit-settlement.js';
 import type { EndorsementQuorum } from './endorsement-quorum.js';
-import { endorsementItemOf, MAX_TTL_MS, proposeItemOf, rowOf, trackFromProposal, type TrackedIntent } from './intent-book.js';
+import { endorsementItemOf, proposeItemOf, rowOf, trackFromProposal, type TrackedIntent } from './intent-book.js';
 
 /** Longest wait for a proposal's gossip send before the 202, ms (one batch delay is ~20 ms). */
 const PROPOSAL_SEND_WAIT_MS = 250;
@@ -47,7 +47,7 @@ export class ProposalIntake {
     const now = opts.clock.now();
     const t: TrackedIntent = {
       correlationId: opts.newId(now), subject: input.subject, payload: input.payload, payloadDigest: payloadDigest(input.payload),
-      origin: self, createdAtMs: now, ttlMs: Math.min(opts.ttlMs, MAX_TTL_MS), traceparent: childTraceparent(traceparent, opts.randomHex),
+      origin: self, createdAtMs: now, ttlMs: Math.min(opts.ttlMs, MAX_INTENT_TTL_MS), traceparent: childTraceparent(traceparent, opts.randomHex),
       endorsements: new Map(), quorumAtMs: null, lastProposedAtMs: now,
     };
     const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));

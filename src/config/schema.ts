@@ -64,6 +64,9 @@ export const ApiSchema = z
   })
   .strict();
 
+/** Shortest non-zero `buffer.retainSettledMs`: the longest intent TTL plus an hour of clock skew. */
+export const MIN_RETAIN_SETTLED_MS = MAX_INTENT_TTL_MS + 3_600_000;
+
 export const BufferSchema = z
   .object({
     /** SQLite outbox file. Relative to the working directory. */
@@ -78,10 +81,11 @@ export const BufferSchema = z
      * Settled rows (committed, expired, rejected) are deleted this long after they settled;
      * 0 keeps them forever. Two days: a day of history for `reconcile --verify` and intent
      * lookups, on top of the longest intent TTL (24 h), so a late copy of a proposal is refused
-     * as expired before its ID can be forgotten. Dead rows are never pruned.
+     * as expired before its ID can be forgotten. The floor adds an hour for the proposer's clock
+     * running ahead. Dead rows are never pruned.
      */
     retainSettledMs: zDurationMs
-      .refine((v) => v === 0 || v > MAX_INTENT_TTL_MS, `must be 0 (keep forever) or longer than the longest intent TTL (${MAX_INTENT_TTL_MS / 3_600_000} h)`)
+      .refine((v) => v === 0 || v >= MIN_RETAIN_SETTLED_MS, `must be 0 (keep forever) or at least ${MIN_RETAIN_SETTLED_MS / 3_600_000} h (the longest intent TTL, 24 h, plus 1 h of clock skew)`)
       .default(2 * 86_400_000),
   })
   .strict();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PeriodicTask } from '../../../src/bridge/periodic-task.js';
+import { NetSyncError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { ManualClock } from '../../support/manual-clock.js';
 
@@ -34,13 +35,13 @@ describe('PeriodicTask', () => {
     }
   });
 
-  it('logs a failed round and goes on; a round cut short by the stop is not logged', async () => {
+  it('logs a failed round and goes on; a round aborted by the stop is not logged, other failures are', async () => {
     const clock = new ManualClock();
     let rounds = 0;
     const { t, warnings } = task(clock, true, async (signal) => {
       rounds++;
       if (rounds === 1) throw new Error('boom');
-      await new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+      await new Promise((_, reject) => signal.addEventListener('abort', () => reject(new NetSyncError('ABORTED', 'stopped'))));
     });
     t.start();
     await flush();
@@ -51,5 +52,15 @@ describe('PeriodicTask', () => {
     await t.stop();
     await t.stop();
     expect(warnings).toHaveLength(1);
+
+    // A round that fails for another reason while the task stops is still reported.
+    const other = task(clock, true, async (signal) => {
+      await new Promise((r) => signal.addEventListener('abort', r));
+      throw new Error('flush failed');
+    });
+    other.t.start();
+    await flush();
+    await other.t.stop();
+    expect(other.warnings).toHaveLength(1);
   });
 });

@@ -171,12 +171,13 @@ describe('loadConfig errors name the key', () => {
     expect(message).toContain('nats.serverz: unknown key');
   });
 
-  it('buffer.retainSettledMs: 0 or longer than the longest intent TTL, from env or file', () => {
+  it('buffer.retainSettledMs: 0, or at least the longest intent TTL plus an hour, from env or file', () => {
     expect(loadConfig({ env: {} }).buffer.retainSettledMs).toBe(2 * 86_400_000);
     expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '72h' } }).buffer.retainSettledMs).toBe(3 * 86_400_000);
     expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '0' } }).buffer.retainSettledMs).toBe(0);
+    expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '25h' } }).buffer.retainSettledMs).toBe(25 * 3_600_000);
     expect(issuesOf({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '1h' } }).message).toContain(
-      'buffer.retainSettledMs (from NET_SYNC_BUFFER_RETAIN_SETTLED_MS): must be 0 (keep forever) or longer than the longest intent TTL (24 h)',
+      'buffer.retainSettledMs (from NET_SYNC_BUFFER_RETAIN_SETTLED_MS): must be 0 (keep forever) or at least 25 h (the longest intent TTL, 24 h, plus 1 h of clock skew)',
     );
     expect(issuesOf({ file: file('r.yaml', 'buffer:\n  retainSettledMs: 24h\n'), env: {} }).message).toContain('buffer.retainSettledMs: must be 0');
   });
