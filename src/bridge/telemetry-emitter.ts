@@ -100,7 +100,8 @@ export class TelemetryEmitter {
     const sent = gossip.publish(envelope).then(
       () => this.opts.metrics?.gossipMessages.inc(),
       (err: unknown) => {
-        // No peer subscribed: only the local scout (if any) has these points.
+        // No peer subscribed: only the local scout (if any) has these points; it publishes them
+        // if it owns the origin or ranks second for it (a whole copy), else they are lost here.
         if (this.opts.localScout === null) this.lost(points, hasCode(err, 'MESH_PUBLISH') ? err.message : String(err));
         else this.opts.logger.debug({ err, points }, 'telemetry gossip failed; local scout has the points');
       },

@@ -47,7 +47,7 @@ export function createTelemetryMetrics(register: Registry): TelemetryMetrics {
     gossipMessages: new Counter({ name: 'net_sync_telemetry_gossip_messages_total', help: 'Telemetry gossip batches sent', registers }),
     ingested: new Counter({ name: 'net_sync_telemetry_points_ingested_total', help: 'Telemetry points ingested by this scout', registers }),
     gaps: new Counter({ name: 'net_sync_telemetry_gossip_gaps_total', help: 'Telemetry batches missed (gaps in origin sequences)', registers }),
-    stragglers: new Counter({ name: 'net_sync_telemetry_straggler_points_total', help: 'Points that arrived after their window closed', registers }),
+    stragglers: new Counter({ name: 'net_sync_telemetry_straggler_points_total', help: 'Points that reached a scout after their window was decided here, or inside a gap it gave up on', registers }),
     summaries: new Counter({ name: 'net_sync_telemetry_summaries_total', help: 'Closed windows by outcome', labelNames: ['outcome'], registers }),
     windowLag: new Histogram({
       name: 'net_sync_telemetry_window_lag_seconds',

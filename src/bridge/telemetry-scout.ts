@@ -19,14 +19,15 @@
  * prove waits (`awaiting`); one it can never complete is left to the others (`incomplete`). If
  * the origin falls silent, it is dead (publish what every scout has) or cut off from this side
  * (the scouts on its side have it): silence together with a scout's is taken as a cut.
- * Ownership alone cannot tell whether the owner's copy is whole, so a scout that holds a whole
- * copy also publishes it at the end of the hold when the owner's heartbeats were missing or
- * late since the window began (`backup`; a duplicate ID if the owner published, else the only
- * copy). Each side thus publishes the origins it hears, and after the heal every (origin,
+ * Ownership alone cannot tell whether the owner's copy is whole, so at the end of the hold a
+ * scout publishes its copy too (`backup`; a duplicate ID if the owner published, else the only
+ * copy) when the owner's heartbeats were missing or late since the window began, or when its copy
+ * is whole and it ranks second for the origin (the owner may have missed a batch alone). Each side thus publishes the origins it hears, and after the heal every (origin,
  * window, metric) is stored once with all its points (within the stream's duplicate window).
  *
- * Limits: exactness needs a scout that heard the whole window and could publish it; an origin
- * cut off from every scout loses those points (counted at the origin). Origins that send no
+ * Limits: exactness needs a scout that heard the whole window and could publish it; points of
+ * an origin cut off from every scout are lost (its own local scout, if it is one, keeps them;
+ * otherwise they are counted as unrouted only when the gossip publish itself failed). Origins that send no
  * watermark (older versions) are closed by the timer as before: a batch later than
  * `closeSlackMs` then goes to a `straggler` summary whose ID is per scout, so it may be counted
  * by two scouts during a failover.
@@ -55,6 +56,8 @@ export interface TelemetryScoutOptions {
   subjectMap: Readonly<Record<string, string>>;
   allowedLatenessMs: number;
   closeSlackMs: number;
+  /** How long a gap in an origin's batches may stay open before this scout gives up on it. Default 3 s. */
+  gapGraceMs?: number;
   /** Points per window part (`windowMaxPoints`): a full part flushes at once. */
   maxPoints: number;
   heartbeatMs: number;
@@ -79,6 +82,8 @@ interface WindowState {
    * points); held: complete, owned by another scout; done: written here; dropped: incomplete here.
    */
   phase: 'open' | 'awaiting' | 'held' | 'done' | 'dropped';
+  /** Decided on a proven whole copy (every batch of the window held here), not by the timer alone. */
+  whole: boolean;
   /** When a held or done window is forgotten. */
   forgetAtMs: number;
   /** Directory version at the last ownership check of a held window. */
@@ -100,8 +105,8 @@ export class TelemetryScout {
 
   constructor(private readonly opts: TelemetryScoutOptions) {
     this.directory = new ScoutDirectory(opts.heartbeatMs, { peerId: opts.peerId, sinceMs: opts.sinceMs });
-    // A gap in an origin's batches may be reordering for up to closeSlackMs, then it is a gap.
-    this.streams = new OriginStreams(opts.closeSlackMs);
+    // A gap in an origin's batches may be reordering or a gossip repair in progress for a while.
+    this.streams = new OriginStreams(opts.gapGraceMs ?? 3_000);
     this.task = new PeriodicTask({
       clock: opts.clock, logger: opts.logger, periodMs: opts.tickMs ?? 50, runAtStart: true,
       failureMessage: 'telemetry scout tick failed', round: () => this.tick(),
@@ -114,16 +119,15 @@ export class TelemetryScout {
     this.trackSeq(env);
     const verdict = this.streams.batch(env.origin, env.epoch, env.seq, env.sentAtMs, now);
     if (verdict === 'duplicate') return;
-    let points = 0;
-    for (const s of env.series) points += s.ts.length;
     // Before a gap this scout gave up on: those windows are incomplete here (others have them).
     if (verdict === 'outside' && this.streams.watermarked(env.origin)) {
-      this.opts.metrics?.stragglers.inc(points);
+      for (const s of env.series) this.opts.metrics?.stragglers.inc(s.ts.length);
       return;
     }
-    for (const s of env.series) this.merge(env, s, now);
-    this.opts.metrics?.ingested.inc(points);
-    this.opts.reduction?.record(points, 0);
+    let merged = 0;
+    for (const s of env.series) merged += this.merge(env, s, now);
+    this.opts.metrics?.ingested.inc(merged);
+    this.opts.reduction?.record(merged, 0);
   }
 
   /**
@@ -199,7 +203,8 @@ export class TelemetryScout {
     return { windows: this.windows.size, liveScouts: this.directory.live(this.opts.clock.now()), sinceMs: this.opts.sinceMs };
   }
 
-  private merge(env: TelemetryEnvelope, s: TelemetrySeries, now: number): void {
+  // Adds a series chunk to its window; returns the points summarised (0 when the window was decided here already).
+  private merge(env: TelemetryEnvelope, s: TelemetrySeries, now: number): number {
     const tags = s.tags ?? {};
     const base = `${env.origin}\u0000${env.epoch}\u0000${s.metric}\u0000${tagsKey(tags)}\u0000${s.window}\u0000${env.windowMs}\u0000${s.part}\u0000${s.late === true ? 'L' : ''}`;
     let w = this.windows.get(base);
@@ -214,7 +219,7 @@ export class TelemetryScout {
       this.opts.metrics?.stragglers.inc(s.ts.length);
       // Decided already. With watermarks that was on a whole copy (or it is incomplete here):
       // nothing of it is missing. Without, these points go to this scout's straggler summary.
-      if (!legacy) return;
+      if (!legacy) return 0;
       const id = `${base}\u0000S`;
       w = this.windows.get(id);
       if (w === undefined || w.phase !== 'open') {
@@ -225,10 +230,11 @@ export class TelemetryScout {
     w.acc.addColumns(s.ts, s.v);
     // A part holds at most maxPoints points (origin ordinals), so a full part is complete.
     if (w.key.straggler === undefined && w.acc.count >= this.opts.maxPoints) this.decide(w, now, 'complete');
+    return s.ts.length;
   }
 
   private open(id: string, key: SummaryKey, closeAtMs: number): WindowState {
-    const w: WindowState = { key, acc: new WindowAccumulator(), closeAtMs, phase: 'open', forgetAtMs: 0, checkedVersion: -1 };
+    const w: WindowState = { key, acc: new WindowAccumulator(), closeAtMs, phase: 'open', whole: false, forgetAtMs: 0, checkedVersion: -1 };
     this.windows.set(id, w);
     return w;
   }
@@ -237,8 +243,9 @@ export class TelemetryScout {
   private close(w: WindowState, now: number): void {
     const k = w.key;
     let coverage = k.straggler === undefined ? this.streams.coverage(k.origin, k.epoch, k.windowStart, k.windowStart + k.windowMs + this.opts.allowedLatenessMs) : 'legacy';
-    // An origin that restarted sends nothing more for its old epoch: every scout has what came.
-    if (coverage === 'pending' && this.streams.superseded(k.origin, k.epoch)) coverage = 'complete';
+    // An origin that restarted sends nothing more for its old epoch: unless a batch is still
+    // missing here, every scout has what came.
+    if (coverage === 'pending' && this.streams.superseded(k.origin, k.epoch) && !this.streams.gapOpen(k.origin, k.epoch)) coverage = 'complete';
     if (coverage === 'pending') {
       const heard = this.streams.lastHeardMs(k.origin) ?? 0;
       const silent = now - heard > (LIVENESS_HEARTBEATS + 1) * this.opts.heartbeatMs;
@@ -260,16 +267,22 @@ export class TelemetryScout {
       this.count('incomplete');
       return;
     }
+    w.whole = coverage === 'complete';
     w.checkedVersion = this.version;
     if (this.owns(w, now)) this.emit(w, now, 'published');
     else w.phase = 'held';
   }
 
-  // End of the hold of a whole copy owned by another scout: publish it too when the owner's
-  // heartbeats were missing or late since the window began (its copy may lack batches).
+  // End of the hold of a copy owned by another scout: publish it too when the owner's heartbeats
+  // were missing or late since the window began (its copy may lack batches), and, for a proven
+  // whole copy, always when this scout ranks second: the owner may have missed a batch alone and
+  // given the window up, which nothing tells the others. A whole copy is the same summary under
+  // the same ID, so JetStream keeps one.
   private release(w: WindowState, now: number): void {
-    const owner = this.directory.owner(w.key.origin, w.key.windowStart, now);
-    if (owner !== null && this.directory.doubtful(owner, w.key.windowStart - w.key.windowMs, now)) this.emit(w, now, 'backup');
+    const { origin, windowStart, windowMs } = w.key;
+    const owner = this.directory.owner(origin, windowStart, now);
+    const doubtful = owner !== null && this.directory.doubtful(owner, windowStart - windowMs, now);
+    if (doubtful || (w.whole && this.directory.runnerUp(origin, windowStart, now) === this.opts.peerId)) this.emit(w, now, 'backup');
     else this.count('handed-off');
   }
 

@@ -167,11 +167,23 @@ export const TelemetrySchema = z
     /**
      * Extra wait before a scout closes a window, covering gossip latency and clock skew between
      * origin and scout. Gossip p99 is ~50 ms at moderate load (LIBP2P-NOTES); NTP keeps hosts
-     * within tens of ms. 500 ms leaves room for a loaded mesh; a batch later than this is still
-     * counted, as a `straggler` summary.
+     * within tens of ms. 500 ms leaves room for a loaded mesh. A window then waits until the
+     * scout holds every batch of it (origins announce their last batch in heartbeats); only for
+     * origins that announce none (older versions) is a later batch a `straggler` summary.
      */
     closeSlackMs: zDurationMs.default(500),
-    /** Scout heartbeat period. 1 s: a dead scout's origins move within 3 s, for one tiny message/s per scout. */
+    /**
+     * How long a gap in an origin's batches may stay open at a scout before the scout gives up on
+     * the missing batch (and on the windows it belongs to, which a scout that heard them whole
+     * publishes). 3 s: gossipsub repairs a lost message through IHAVE/IWANT on its 1 s heartbeat,
+     * within the 3 heartbeats its message cache gossips.
+     */
+    gapGraceMs: zDurationMs.default(3_000),
+    /**
+     * Heartbeat period of every node with a mesh: scouts announce themselves, and every node its
+     * last telemetry batch. 1 s: a dead scout's origins move within 3 s, for one tiny message/s
+     * per node.
+     */
     heartbeatMs: zDurationMs.default(1_000),
     /**
      * How long a scout keeps a closed window of an origin it does not own, so that it can publish

@@ -67,6 +67,11 @@ export class OriginStreams {
     return restarted;
   }
 
+  /** True while `origin`'s run of `epoch` misses a batch it may still receive (within the grace period). */
+  gapOpen(origin: string, epoch: number): boolean {
+    return this.origins.get(origin)?.epochs.get(epoch)?.gapOpen === true;
+  }
+
   /** True when `origin` has started an epoch after `epoch` (it restarted: `epoch` is over). */
   superseded(origin: string, epoch: number): boolean {
     const o = this.origins.get(origin);

@@ -134,6 +134,18 @@ export class ScoutDirectory {
    * eligible for that window, or over all live scouts when none is eligible yet (start-up).
    */
   owner(origin: string, windowStart: number, nowMs: number): string | null {
+    return rendezvousOwner(origin, this.candidates(windowStart, nowMs), (o, s) => this.weight(o, s));
+  }
+
+  /** The scout ranked second for the window (the owner if it were gone), or null when there is none. */
+  runnerUp(origin: string, windowStart: number, nowMs: number): string | null {
+    const candidates = this.candidates(windowStart, nowMs);
+    const owner = rendezvousOwner(origin, candidates, (o, s) => this.weight(o, s));
+    return rendezvousOwner(origin, candidates.filter((s) => s !== owner), (o, s) => this.weight(o, s));
+  }
+
+  // Live scouts eligible for a window starting at `windowStart`; all live ones when none is yet.
+  private candidates(windowStart: number, nowMs: number): string[] {
     const eligible: string[] = [];
     const all: string[] = [];
     if (this.self !== null) {
@@ -145,7 +157,7 @@ export class ScoutDirectory {
       all.push(id);
       if (e.sinceMs <= windowStart) eligible.push(id);
     }
-    return rendezvousOwner(origin, eligible.length > 0 ? eligible : all, (o, s) => this.weight(o, s));
+    return eligible.length > 0 ? eligible : all;
   }
 
   private weight(origin: string, scout: string): number {

@@ -61,7 +61,7 @@ export class TelemetryWiring {
     this.scout = t.scout
       ? new TelemetryScout({
           peerId: opts.peerId, clock: opts.clock, outbox: opts.outbox, wakeCommitter, prefix: opts.config.subjects.prefix, subjectMap: t.subjectMap,
-          allowedLatenessMs: t.allowedLatenessMs, closeSlackMs: t.closeSlackMs, maxPoints: t.windowMaxPoints, heartbeatMs: t.heartbeatMs,
+          allowedLatenessMs: t.allowedLatenessMs, closeSlackMs: t.closeSlackMs, gapGraceMs: t.gapGraceMs, maxPoints: t.windowMaxPoints, heartbeatMs: t.heartbeatMs,
           handoffHoldMs: t.handoffHoldMs, sinceMs: Math.ceil((now + t.warmupMs) / t.windowMs) * t.windowMs, logger: this.log, metrics, reduction: opts.reduction,
         })
       : null;

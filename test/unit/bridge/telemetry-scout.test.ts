@@ -28,6 +28,8 @@ interface Node {
 interface Net {
   cut: boolean;
   side: Map<string, number>;
+  /** Drops one delivery: gossip lost to one scout only. */
+  drop?: (env: TelemetryEnvelope, to: string) => boolean;
 }
 
 const reach = (net: Net, a: string, b: string): boolean => !net.cut || net.side.get(a) === net.side.get(b);
@@ -37,7 +39,9 @@ function cluster(clock: ManualClock, ids: string[], scouts: string[], maxPoints 
   const nodes: Node[] = [];
   const net: Net = { cut: false, side: new Map(sides.flatMap((side, i) => side.map((id) => [id, i] as const))) };
   const deliver = (env: TelemetryEnvelope): void => {
-    for (const n of nodes) if (n.alive && n.scout !== null && n.id !== env.origin && reach(net, env.origin, n.id)) n.scout.ingest(structuredClone(env));
+    for (const n of nodes) {
+      if (n.alive && n.scout !== null && n.id !== env.origin && reach(net, env.origin, n.id) && net.drop?.(env, n.id) !== true) n.scout.ingest(structuredClone(env));
+    }
   };
   for (const id of ids) {
     const outbox = new MemoryOutbox();
@@ -269,7 +273,34 @@ describe('TelemetryScout', () => {
     await step(clock, nodes, 15_000);
     const list = [...summaries(nodes).values()];
     expect(list.reduce((n, x) => n + x.summary.count, 0)).toBe(total);
-    for (const x of list) expect(x.by, 'one writer: no backup while the owner is steady').toHaveLength(1);
+    // The owner publishes; the runner-up publishes its whole copy too (same ID, same body: JetStream keeps one).
+    for (const x of list) expect([...x.by].sort()).toEqual(['A', 'B']);
+  });
+
+  test('the owner alone misses a batch while every heartbeat is steady: the runner-up publishes the window whole', async () => {
+    const clock = new ManualClock(T0);
+    const nodes = cluster(clock, ['A', 'B', 'C'], ['A', 'B']);
+    await step(clock, nodes, 3_000);
+    const owner = nodes[0]!.scout!.directory.owner('C', clock.now(), clock.now())!;
+    let lost = 0;
+    nodes[0]!.net.drop = (env, to) => {
+      const hit = to === owner && env.origin === 'C' && env.seq === 12;
+      if (hit) lost += env.series.reduce((n, x) => n + x.ts.length, 0);
+      return hit;
+    };
+    const rnd = seededRandom(24);
+    let total = 0;
+    for (let i = 0; i < 30; i++) {
+      total += emit(clock, [nodes[2]!], 20, rnd);
+      await step(clock, nodes, 100);
+    }
+    await step(clock, nodes, 15_000);
+    expect(lost).toBeGreaterThan(0);
+    const list = [...summaries(nodes).values()];
+    expect(list.reduce((n, x) => n + x.summary.count, 0)).toBe(total);
+    const [o, r] = await Promise.all([outcomes(nodes.find((n) => n.id === owner)!), outcomes(nodes.find((n) => n.scout !== null && n.id !== owner)!)]);
+    expect(o['incomplete']).toBeGreaterThan(0); // the owner gave the windows with the gap up…
+    expect(r['backup']).toBeGreaterThan(0); // …and the runner-up's whole copies stand in
   });
 
   test('a batch delivered twice (a gossip replay) is counted once', async () => {
