@@ -28,13 +28,13 @@ import {
   type Envelope,
   type ProposeItem,
 } from '../core/envelope.js';
-import { hasCode } from '../core/errors.js';
 import type { IntentState, StreamLocation } from '../core/intent.js';
 import { CommitSettlement } from './commit-settlement.js';
 import type { ConsensusContext, ConsensusDriverOptions } from './consensus-context.js';
 import { EndorsementQuorum } from './endorsement-quorum.js';
 import { GossipBatcher } from './gossip-batcher.js';
 import { IntentBook, type TrackedIntent } from './intent-book.js';
+import { PeriodicTask } from './periodic-task.js';
 import { ProposalIntake } from './proposal-intake.js';
 
 export type { ConsensusDriverOptions, ConsensusEvent } from './consensus-context.js';
@@ -50,8 +50,7 @@ export class ConsensusDriver {
   private readonly quorum: EndorsementQuorum;
   private readonly settlement: CommitSettlement;
   private knownPeers = new Set<string>();
-  private abort: AbortController | null = null;
-  private loop: Promise<void> | null = null;
+  private readonly task: PeriodicTask;
   private unsubscribe: (() => void) | null = null;
 
   constructor(opts: ConsensusDriverOptions) {
@@ -89,25 +88,26 @@ export class ConsensusDriver {
     this.quorum = new EndorsementQuorum(this.ctx);
     this.settlement = new CommitSettlement(this.ctx, this.quorum);
     this.intake = new ProposalIntake(this.ctx, this.quorum, this.settlement);
+    this.task = new PeriodicTask({
+      clock: opts.clock, logger: opts.logger, periodMs: opts.tickMs ?? 100, runAtStart: true,
+      failureMessage: 'consensus tick failed', round: async () => this.tick(),
+    });
   }
 
   /** Reloads `proposed` rows from the outbox, subscribes to gossip and starts the scheduling loop. */
   start(): void {
-    if (this.loop !== null) return;
+    if (this.task.running) return;
     const { opts, self, book } = this.ctx;
     for (const t of book.reload()) if (t.origin === self) this.intake.queueReproposal(t.correlationId);
     this.unsubscribe = opts.gossip.onEnvelope((e, from) => this.receive(e, from));
-    this.abort = new AbortController();
-    this.loop = this.run(this.abort.signal);
+    this.task.start();
     opts.logger.info({ proposed: book.size, quorum: opts.quorum, cohort: this.ctx.cohort.size, policy: opts.policy }, 'consensus started');
   }
 
   /** Stops the loop, answers pending agent asks as abstentions, sends queued batches. Safe twice. */
   async stop(): Promise<void> {
-    if (this.loop === null) return;
-    this.abort?.abort();
-    await this.loop;
-    this.loop = null;
+    if (!this.task.running) return;
+    await this.task.stop();
     this.unsubscribe?.();
     this.intake.abstainAll();
     const { proposals, endorsements, commits } = this.ctx;
@@ -163,24 +163,6 @@ export class ConsensusDriver {
     }
     this.settlement.expire(expired, now);
     this.intake.drainReproposals(now);
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    const { opts } = this.ctx;
-    const tickMs = opts.tickMs ?? 100;
-    while (!signal.aborted) {
-      try {
-        this.tick();
-      } catch (err) {
-        opts.logger.warn({ err }, 'consensus tick failed');
-      }
-      try {
-        await opts.clock.sleep(tickMs, signal);
-      } catch (err) {
-        if (!hasCode(err, 'ABORTED')) opts.logger.warn({ err }, 'consensus sleep failed');
-        break;
-      }
-    }
   }
 
   private receive(envelope: Envelope, from: string): void {

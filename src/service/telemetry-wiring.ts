@@ -14,6 +14,7 @@
 import type { Registry } from 'prom-client';
 import { createTelemetryMetrics } from '../bridge/telemetry-metrics.js';
 import { PeerHealthReporter, type MeshProbe } from '../bridge/peer-health.js';
+import { PeriodicTask } from '../bridge/periodic-task.js';
 import { subjectMatches } from '../nats/subject-filter.js';
 import { TelemetryEmitter } from '../bridge/telemetry-emitter.js';
 import { TelemetryScout } from '../bridge/telemetry-scout.js';
@@ -48,8 +49,7 @@ export class TelemetryWiring {
   private readonly opts: TelemetryWiringOptions;
   private readonly log: Logger;
   private unsubscribe: (() => void) | null = null;
-  private heartbeats: AbortController | null = null;
-  private heartbeatLoop: Promise<void> | null = null;
+  private heartbeats: PeriodicTask | null = null;
 
   constructor(opts: TelemetryWiringOptions) {
     this.opts = opts;
@@ -93,10 +93,9 @@ export class TelemetryWiring {
   /** Sends queued points, says goodbye as a scout, stops the loops. Safe twice. */
   async stop(): Promise<void> {
     await this.emitter.stop();
-    this.heartbeats?.abort();
-    await this.heartbeatLoop;
-    if (this.heartbeatLoop !== null && this.opts.mesh !== null && this.scout !== null) {
-      this.heartbeatLoop = null;
+    const beating = this.heartbeats?.running === true;
+    await this.heartbeats?.stop();
+    if (beating && this.opts.mesh !== null && this.scout !== null) {
       // Leaving: peers move our origins at once instead of after 3 missed heartbeats.
       await this.opts.mesh.publish(this.heartbeat([])).catch(() => undefined);
     }
@@ -147,20 +146,16 @@ export class TelemetryWiring {
   }
 
   private startHeartbeats(mesh: Gossip): void {
-    this.heartbeats = new AbortController();
-    const signal = this.heartbeats.signal;
-    this.heartbeatLoop = (async () => {
-      while (!signal.aborted) {
+    this.heartbeats ??= new PeriodicTask({
+      clock: this.opts.clock, logger: this.log, periodMs: this.opts.config.telemetry.heartbeatMs, runAtStart: true, failureMessage: 'heartbeat failed',
+      round: async () => {
+        // No subscribed peer yet (MESH_PUBLISH) is normal at start-up.
         await mesh.publish(this.heartbeat(this.scout === null ? [] : ['scout'])).catch((err: unknown) => {
-          if (!hasCode(err, 'MESH_PUBLISH')) this.log.warn({ err }, 'heartbeat failed');
+          if (!hasCode(err, 'MESH_PUBLISH')) throw err;
         });
-        try {
-          await this.opts.clock.sleep(this.opts.config.telemetry.heartbeatMs, signal);
-        } catch {
-          break; // aborted
-        }
-      }
-    })();
+      },
+    });
+    this.heartbeats.start();
   }
 }
 
