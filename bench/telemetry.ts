@@ -35,6 +35,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { SystemClock } from '../src/runtime/system-clock.js';
 import { Sidecar } from '../src/service/sidecar.js';
 import { MemoryOutbox } from '../test/support/memory-outbox.js';
+import { quantile } from './common.js';
 
 const QUICK = process.argv.includes('--quick');
 const TOPIC = '/root-solar/sentiment/1.0.0';
@@ -49,15 +50,7 @@ const WINDOW_MS = 1_000;
 
 interface Row { measure: string; value: string; goal: string; ok: boolean | null }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))]!;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+const median = (values: readonly number[]): number => quantile(values, 0.5);
 
 /** Telemetry batches of one origin: `POINTS_PER_BATCH` points of one series. */
 function batches(origin: string, n: number, epoch: number): TelemetryEnvelope[] {
@@ -221,7 +214,8 @@ async function main(): Promise<void> {
     { measure: `scout / raw (same message size, median of ${INGEST_REPS})`, value: ratio.toFixed(2), goal: '≥ 0.80', ok: ratio >= 0.8 },
     { measure: 'scout / raw per repetition', value: reps.map((r) => r.ratio.toFixed(2)).join(' '), goal: '', ok: null },
     { measure: `reduction: points per NATS msg (${ORIGINS} origins, 1 s)`, value: (red.points / Math.max(1, red.summaries)).toFixed(0), goal: '≥ 100', ok: red.points / Math.max(1, red.summaries) >= 100 },
-    { measure: 'reduction: gossip batches per NATS msg', value: (red.gossip / Math.max(1, red.summaries)).toFixed(1), goal: '(100 ms batches)', ok: null },
+    // The issue's wording; at most 10 with 100 ms batches and one NATS message per (origin, window, metric): see README.
+    { measure: 'reduction: gossip batches per NATS msg', value: (red.gossip / Math.max(1, red.summaries)).toFixed(1), goal: '≥ 100 as worded (≤ 10 possible)', ok: red.gossip / Math.max(1, red.summaries) >= 100 },
     { measure: 'window lag close→PubAck p50 (ms)', value: String(quantile(lagSorted, 0.5)), goal: '', ok: null },
     { measure: 'window lag close→PubAck p99 (ms)', value: String(quantile(lagSorted, 0.99)), goal: '≤ 250', ok: quantile(lagSorted, 0.99) <= 250 },
   ];
