@@ -14,6 +14,8 @@ export interface MeshIdentities {
   ports: number[];
   /** `/ip4/127.0.0.1/tcp/<port>/p2p/<peerId>` of node `i`. */
   addr(i: number): string;
+  /** The mesh env of node `i` in a full mesh: listen on its port, dial every other node directly. */
+  meshEnv(i: number): Record<string, string>;
 }
 
 export async function meshIdentities(n: number, label: string): Promise<MeshIdentities> {
@@ -25,5 +27,11 @@ export async function meshIdentities(n: number, label: string): Promise<MeshIden
     peerIds.push(JSON.parse(r.stdout).peerId);
   }
   const ports = await Promise.all(dirs.map(() => freePort()));
-  return { dirs, peerIds, ports, addr: (i) => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerIds[i]}` };
+  const addr = (i: number): string => `/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerIds[i]}`;
+  const meshEnv = (i: number): Record<string, string> => ({
+    NET_SYNC_MESH_ENABLED: 'true',
+    NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
+    NET_SYNC_MESH_PEERS: dirs.map((_, j) => addr(j)).filter((_, j) => j !== i).join(','),
+  });
+  return { dirs, peerIds, ports, addr, meshEnv };
 }

@@ -29,15 +29,13 @@ interface Mesh {
 async function startMesh(n: number): Promise<Mesh> {
   const nats = await useNatsServer();
   const natsUrl = nats.url;
-  const { dirs, peerIds, ports, addr } = await meshIdentities(n, 'consensus');
+  const { dirs, peerIds, meshEnv } = await meshIdentities(n, 'consensus');
   const sidecars = dirs.map((dir, i) => new SidecarProcess({
     natsUrl,
     dir,
     env: {
       NET_SYNC_LOG_LEVEL: 'warn',
-      NET_SYNC_MESH_ENABLED: 'true',
-      NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-      NET_SYNC_MESH_PEERS: dirs.map((_, j) => addr(j)).filter((_, j) => j !== i).join(','),
+      ...meshEnv(i),
       NET_SYNC_CONSENSUS_QUORUM: QUORUM,
       NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
       NET_SYNC_CONSENSUS_TAKEOVER_MS: String(TAKEOVER_MS),

@@ -4,13 +4,13 @@
 // dead row with the reason, once (no retry loop); the API wants its bearer token; the key and
 // the database are 0600; the logs of the whole run hold neither secrets nor payloads.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { ROOT, runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
+import { tempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
 const BRIDGE_PASSWORD = `bridge-pw-${process.pid}-Zq81`;
@@ -52,7 +52,7 @@ function sidecar(user: string, pass: string): SidecarProcess {
 }
 
 beforeAll(async () => {
-  const tls = makeCa(mkdtempSync(join(tmpdir(), 'net-sync-ca-')));
+  const tls = makeCa(tempDir('ca'));
   caFile = tls.ca;
   // The example reads passwords from the server's environment; the launcher passes ours on.
   Object.assign(process.env, { NATS_ADMIN_PASSWORD: `admin-${process.pid}`, NATS_BRIDGE_PASSWORD: BRIDGE_PASSWORD, NATS_BRIDGE_SENTIMENT_PASSWORD: SCOPED_PASSWORD });

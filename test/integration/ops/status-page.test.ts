@@ -3,15 +3,16 @@
 // reaches the NATS header through the gossip envelope; `net-sync status` judges lag against the
 // seed SLAs (exit 1 on a breach); the status page, driven in Debian's headless Chromium, shows
 // NATS connected, the peer, and the intent with its state and endorsers.
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort, type NatsServerProcess } from '../../../src/nats/index.js';
+import type { NatsServerProcess } from '../../../src/nats/index.js';
+import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream } from '../../support/stream-contents.js';
+import { tempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -37,22 +38,16 @@ async function status(s: SidecarProcess): Promise<{ code: number | null; doc: an
 
 beforeAll(async () => {
   nats = await useNatsServer();
-  const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'net-sync-page-')));
-  for (const dir of dirs) {
-    const r = await runCliProcess(['keygen', '--out', join(dir, 'net-sync.key'), '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
-    expect(r.code, r.stderr).toBe(0);
-    peerIds.push(JSON.parse(r.stdout).peerId);
-  }
-  const ports = await Promise.all(dirs.map(() => freePort()));
+  const ids = await meshIdentities(2, 'page');
+  const dirs = ids.dirs;
+  peerIds.push(...ids.peerIds);
   [a, b] = dirs.map((dir, i) => new SidecarProcess({
     natsUrl: nats.url,
     dir,
     env: {
       NET_SYNC_API_TOKEN: TOKEN,
       NET_SYNC_API_STATUS_SAMPLE_MS: '1000',
-      NET_SYNC_MESH_ENABLED: 'true',
-      NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-      NET_SYNC_MESH_PEERS: `/ip4/127.0.0.1/tcp/${ports[1 - i]}/p2p/${peerIds[1 - i]}`,
+      ...ids.meshEnv(i),
       NET_SYNC_CONSENSUS_QUORUM: '2',
       NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
     },
@@ -138,7 +133,7 @@ describe('operating a two-sidecar mesh', () => {
     expect(await row.locator('code[title]').evaluateAll((els) => els.map((e) => e.getAttribute('title')).sort())).toEqual([...peerIds].sort());
     expect(await page.locator('svg polyline').count()).toBe(2);
     expect(await page.textContent('#sla')).toContain('within SLA');
-    const shot = join(mkdtempSync(join(tmpdir(), 'net-sync-shot-')), 'status-page.png');
+    const shot = join(tempDir('shot'), 'status-page.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(10_000);
     console.log(`status page screenshot: ${shot}`);

@@ -27,15 +27,13 @@ interface Cluster {
 
 async function startCluster(n: number): Promise<Cluster> {
   const nats = await useNatsServer();
-  const { dirs, peerIds, ports, addr } = await meshIdentities(n, 'telemetry');
+  const { dirs, peerIds, meshEnv } = await meshIdentities(n, 'telemetry');
   const sidecars = dirs.map((dir, i) => new SidecarProcess({
     natsUrl: nats.url,
     dir,
     env: {
       NET_SYNC_LOG_LEVEL: 'warn',
-      NET_SYNC_MESH_ENABLED: 'true',
-      NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-      NET_SYNC_MESH_PEERS: dirs.map((_, j) => addr(j)).filter((_, j) => j !== i).join(','),
+      ...meshEnv(i),
       NET_SYNC_TELEMETRY_SCOUT: String(i < SCOUTS),
       NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
       NET_SYNC_TELEMETRY_HEALTH_INTERVAL_MS: '1000',
