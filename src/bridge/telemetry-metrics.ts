@@ -19,7 +19,7 @@ export interface TelemetryMetrics {
   gossipMessages: Counter;
   /** Points a scout ingested (own and peers'). */
   ingested: Counter;
-  /** Telemetry batches a scout missed, by gap in an origin's batch sequence. */
+  /** Batches this scout gave up waiting for (missing past `telemetry.gapGraceMs`). */
   gaps: Counter;
   /** Points that reached this scout after their window was decided, or in a gap it gave up on (not summarised here, or as stragglers for origins without watermarks). */
   stragglers: Counter;
@@ -46,7 +46,7 @@ export function createTelemetryMetrics(register: Registry): TelemetryMetrics {
     lost: new Counter({ name: 'net_sync_telemetry_points_unrouted_total', help: 'Telemetry points that reached no scout', registers }),
     gossipMessages: new Counter({ name: 'net_sync_telemetry_gossip_messages_total', help: 'Telemetry gossip batches sent', registers }),
     ingested: new Counter({ name: 'net_sync_telemetry_points_ingested_total', help: 'Telemetry points ingested by this scout', registers }),
-    gaps: new Counter({ name: 'net_sync_telemetry_gossip_gaps_total', help: 'Telemetry batches missed (gaps in origin sequences)', registers }),
+    gaps: new Counter({ name: 'net_sync_telemetry_gossip_gaps_total', help: 'Telemetry batches a scout gave up waiting for (missing past telemetry.gapGraceMs)', registers }),
     stragglers: new Counter({ name: 'net_sync_telemetry_straggler_points_total', help: 'Points that reached a scout after their window was decided here, or inside a gap it gave up on', registers }),
     summaries: new Counter({ name: 'net_sync_telemetry_summaries_total', help: 'Closed windows by outcome', labelNames: ['outcome'], registers }),
     windowLag: new Histogram({

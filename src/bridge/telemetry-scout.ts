@@ -95,7 +95,6 @@ export class TelemetryScout {
   readonly directory: ScoutDirectory;
   private readonly streams: OriginStreams;
   private readonly windows = new Map<string, WindowState>();
-  private readonly lastSeq = new Map<string, { epoch: number; seq: number }>();
   /** msgId → close time, until its PubAck; for the window-lag metric. */
   private readonly closedAt = new Map<string, number>();
   private pending: NewOutboxRow[] = [];
@@ -116,7 +115,6 @@ export class TelemetryScout {
   /** Merges one telemetry batch (from gossip, or this node's own emitter). A batch seen before is skipped. */
   ingest(env: TelemetryEnvelope): void {
     const now = this.opts.clock.now();
-    this.trackSeq(env);
     const verdict = this.streams.batch(env.origin, env.epoch, env.seq, env.sentAtMs, now);
     if (verdict === 'duplicate') return;
     // Before a gap this scout gave up on: those windows are incomplete here (others have them).
@@ -183,7 +181,8 @@ export class TelemetryScout {
   async tick(): Promise<void> {
     const now = this.opts.clock.now();
     if (this.directory.expire(now).length > 0) this.version++;
-    this.streams.settle(now);
+    const givenUp = this.streams.settle(now);
+    if (givenUp > 0) this.opts.metrics?.gaps.inc(givenUp);
     for (const [id, w] of this.windows) {
       if ((w.phase === 'open' && now >= w.closeAtMs) || w.phase === 'awaiting') this.close(w, now);
       else if (w.phase === 'held' && w.checkedVersion !== this.version) this.recheck(w, now);
@@ -313,11 +312,6 @@ export class TelemetryScout {
     this.opts.metrics?.summaries.inc({ outcome });
   }
 
-  private trackSeq(env: TelemetryEnvelope): void {
-    const last = this.lastSeq.get(env.origin);
-    if (last !== undefined && last.epoch === env.epoch && env.seq > last.seq + 1) this.opts.metrics?.gaps.inc(env.seq - last.seq - 1);
-    if (last === undefined || last.epoch !== env.epoch || env.seq > last.seq) this.lastSeq.set(env.origin, { epoch: env.epoch, seq: env.seq });
-  }
 
   private async writePending(): Promise<void> {
     if (this.pending.length === 0) return;

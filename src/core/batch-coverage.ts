@@ -88,10 +88,12 @@ export class BatchCoverage {
   /**
    * Gives up on batches missing for `graceMs` or more: the run restarts after the gap, at the
    * first batch held past it (or, when only a watermark told of the gap, after the watermark).
-   * Returns true when it restarted: windows before the new start are then incomplete here.
+   * Returns how many batches it gave up on (0: no restart); after a restart, windows before the
+   * new start are incomplete here.
    */
-  settle(nowMs: number, graceMs: number): boolean {
-    if (this.gapSinceMs === null || nowMs - this.gapSinceMs < graceMs) return false;
+  settle(nowMs: number, graceMs: number): number {
+    if (this.gapSinceMs === null || nowMs - this.gapSinceMs < graceMs) return 0;
+    const heldTo = this.toSeq;
     this.past.push({ fromMs: this.fromSentAtMs, toMs: this.provenMs });
     if (this.past.length > MAX_PAST_RUNS) this.past.shift();
     if (this.ahead.size > 0) {
@@ -112,7 +114,7 @@ export class BatchCoverage {
     this.drain();
     // A gap further on (a watermark past what is held) gets its own grace period.
     this.gapSinceMs = this.ahead.size > 0 || this.marks.length > 0 ? nowMs : null;
-    return true;
+    return this.fromSeq - heldTo - 1;
   }
 
   /** Whether every batch of the window starting at `windowStart` whose batches end at `endMs` is held. */

@@ -52,19 +52,20 @@ export class OriginStreams {
 
   /**
    * Restarts runs whose gaps outlived the grace period, and starts runs from watermarks that
-   * waited one; returns the origins whose runs restarted.
+   * waited one; returns how many batches were given up (not those sent before this scout first
+   * heard the origin).
    */
-  settle(nowMs: number): string[] {
-    const restarted: string[] = [];
-    for (const [id, o] of this.origins) {
-      for (const run of o.epochs.values()) if (run.gapOpen && run.settle(nowMs, this.graceMs)) restarted.push(id);
+  settle(nowMs: number): number {
+    let givenUp = 0;
+    for (const o of this.origins.values()) {
+      for (const run of o.epochs.values()) if (run.gapOpen) givenUp += run.settle(nowMs, this.graceMs);
       for (const [epoch, e] of o.early) {
         if (nowMs - e.heardMs < this.graceMs) continue;
         o.early.delete(epoch);
         this.start(o, epoch, new BatchCoverage(e.seq, e.atMs, true));
       }
     }
-    return restarted;
+    return givenUp;
   }
 
   /** True while `origin`'s run of `epoch` misses a batch it may still receive (within the grace period). */

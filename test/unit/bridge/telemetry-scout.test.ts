@@ -300,6 +300,7 @@ describe('TelemetryScout', () => {
     expect(list.reduce((n, x) => n + x.summary.count, 0)).toBe(total);
     const [o, r] = await Promise.all([outcomes(nodes.find((n) => n.id === owner)!), outcomes(nodes.find((n) => n.scout !== null && n.id !== owner)!)]);
     expect(o['incomplete']).toBeGreaterThan(0); // the owner gave the windows with the gap up…
+    expect((await nodes.find((n) => n.id === owner)!.metrics.gaps.get()).values[0]!.value).toBe(1); // (the one batch)
     expect(r['backup']).toBeGreaterThan(0); // …and the runner-up's whole copies stand in
   });
 

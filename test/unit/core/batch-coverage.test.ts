@@ -31,12 +31,12 @@ describe('BatchCoverage', () => {
     const c = new BatchCoverage(0, at(0));
     expect(c.batch(2, at(2), 1_000)).toBe('new');
     expect(c.gapOpen).toBe(true);
-    expect(c.settle(1_000 + GRACE - 1, GRACE)).toBe(false);
+    expect(c.settle(1_000 + GRACE - 1, GRACE)).toBe(0);
     expect(c.batch(1, at(1), 1_100)).toBe('new');
     expect(c.gapOpen).toBe(false);
     c.batch(16, at(16), 1_200);
     c.batch(3, at(3), 1_200);
-    expect(c.settle(1_200 + GRACE, GRACE)).toBe(true); // 4..15 never came
+    expect(c.settle(1_200 + GRACE, GRACE)).toBe(12); // 4..15 never came
     expect(c.coverage(T0, END(T0))).toBe('incomplete');
   });
 
@@ -46,12 +46,12 @@ describe('BatchCoverage', () => {
     // A cut: 21..59 never arrive; after the heal 60.. do (T0 + 6,000 on).
     for (let seq = 60; seq <= 80; seq++) c.batch(seq, at(seq), 10_000);
     expect(c.batch(30, at(30), 10_100)).toBe('new'); // a replay, held ahead while the gap is open
-    expect(c.settle(10_000 + GRACE, GRACE)).toBe(true); // restarts at 30; 31..59 are still missing
+    expect(c.settle(10_000 + GRACE, GRACE)).toBe(9); // 21..29 given up, restarts at 30; 31..59 are still missing
     expect(c.coverage(T0, END(T0))).toBe('complete'); // before the cut, from the earlier run
     expect(c.coverage(T0 + 2_000, END(T0 + 2_000))).toBe('incomplete');
     expect(c.coverage(T0 + 6_000, END(T0 + 6_000))).toBe('pending');
     expect(c.batch(25, at(25), 10_600)).toBe('outside');
-    expect(c.settle(10_500 + GRACE, GRACE)).toBe(true); // restarts at 60
+    expect(c.settle(10_500 + GRACE, GRACE)).toBe(29); // 31..59 given up, restarts at 60
     expect(c.coverage(T0 + 6_000, END(T0 + 6_000))).toBe('incomplete'); // 60 is inside it: 59 may hold points of it
     expect(c.coverage(T0 + 7_000, END(T0 + 7_000))).toBe('pending'); // the run reaches T0 + 8,000 only
     for (let seq = 81; seq <= 85; seq++) c.batch(seq, at(seq), 11_000);
@@ -63,7 +63,7 @@ describe('BatchCoverage', () => {
     c.batch(1, at(1), 0);
     c.watermark(30, at(30) + 5, 5_000);
     expect(c.coverage(T0, END(T0))).toBe('pending');
-    expect(c.settle(5_000 + GRACE, GRACE)).toBe(true);
+    expect(c.settle(5_000 + GRACE, GRACE)).toBe(29); // 2..30
     expect(c.coverage(T0, END(T0))).toBe('incomplete');
     expect(c.batch(20, at(20), 5_600)).toBe('outside');
     expect(c.batch(31, at(31), 5_600)).toBe('new');
@@ -103,7 +103,7 @@ describe('OriginStreams', () => {
     expect(s.coverage('o', T0, T0, END(T0))).toBe('complete');
 
     s.watermark('p', T0, 3, at(3) + 1, 0);
-    s.settle(GRACE); // nothing came in time: batches up to 3 are gone for this scout
+    expect(s.settle(GRACE)).toBe(0); // nothing came in time: batches up to 3 were sent before this scout heard 'p'
     expect(s.batch('p', T0, 2, at(2), GRACE + 1)).toBe('outside');
     for (let seq = 4; seq <= 30; seq++) s.batch('p', T0, seq, at(seq), GRACE + 1);
     expect(s.coverage('p', T0, T0, END(T0))).toBe('incomplete');
