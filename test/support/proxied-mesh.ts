@@ -7,7 +7,10 @@
  */
 import { FaultProxy } from '../chaos/harness/fault-proxy.js';
 import { Prng } from '../chaos/harness/prng.js';
+import { meshIdentities } from './mesh-identities.js';
 import { registerCleanup } from './nats-fixture.js';
+import { SidecarProcess } from './sidecar-process.js';
+import { waitFor } from './wait-for.js';
 
 /** The proxy carrying the link from node `from` to node `to`. */
 export interface MeshLink {
@@ -46,4 +49,38 @@ export function proxiedMeshEnv(i: number, ports: readonly number[], peerIds: rea
     NET_SYNC_MESH_ANNOUNCE: '/ip4/127.0.0.1/tcp/9', // discard: nobody listens
     NET_SYNC_MESH_PEERS: links.filter((l) => l.from === i).map((l) => `/ip4/127.0.0.1/tcp/${l.proxy.port}/p2p/${peerIds[l.to]}`).join(','),
   };
+}
+
+/** A started proxied mesh: its sidecars, the links to cut, and the peer IDs by index. */
+export interface ProxiedMesh {
+  sidecars: SidecarProcess[];
+  links: MeshLink[];
+  peerIds: string[];
+}
+
+/**
+ * Starts `n` sidecar processes on a proxied mesh (warn-level logs, killed when the test file
+ * ends) and waits until each is connected to the other `n - 1`. `env(i, peerIds)` adds node
+ * `i`'s own settings.
+ */
+export async function startProxiedMesh(opts: {
+  natsUrl: string;
+  n: number;
+  label: string;
+  seed: number;
+  env: (i: number, peerIds: readonly string[]) => Record<string, string>;
+}): Promise<ProxiedMesh> {
+  const { dirs, peerIds, ports } = await meshIdentities(opts.n, opts.label);
+  const links = await startMeshLinks(ports, opts.seed);
+  const sidecars = dirs.map((dir, i) => new SidecarProcess({
+    natsUrl: opts.natsUrl,
+    dir,
+    env: { NET_SYNC_LOG_LEVEL: 'warn', ...proxiedMeshEnv(i, ports, peerIds, links), ...opts.env(i, peerIds) },
+  }));
+  for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
+  await Promise.all(sidecars.map((s) => s.start()));
+  for (const s of sidecars) {
+    await waitFor(async () => (await s.get('/v1/status')).json.mesh.peers === opts.n - 1, `sidecar :${s.port} to see ${opts.n - 1} peers`, 20_000, 50);
+  }
+  return { sidecars, links, peerIds };
 }

@@ -6,10 +6,9 @@
 // commits once; E's intent, with a short TTL, expires visibly (GET and SSE) and never commits.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
-import { proxiedMeshEnv, startMeshLinks } from '../../support/proxied-mesh.js';
-import { SidecarProcess } from '../../support/sidecar-process.js';
+import { startProxiedMesh } from '../../support/proxied-mesh.js';
+import type { SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream } from '../../support/stream-contents.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -52,22 +51,14 @@ async function listen(s: SidecarProcess): Promise<Array<{ event: string; data: a
 describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition', () => {
   it('a partitioned minority cannot commit; after the heal it commits once; a short TTL expires visibly', async () => {
     const nats = await useNatsServer();
-    const { dirs, peerIds, ports } = await meshIdentities(N, 'minority');
-    const links = await startMeshLinks(ports, 3);
-    const sidecars = dirs.map((dir, i) => new SidecarProcess({
-      natsUrl: nats.url,
-      dir,
-      env: {
-        NET_SYNC_LOG_LEVEL: 'warn',
-        ...proxiedMeshEnv(i, ports, peerIds, links),
+    const { sidecars, links, peerIds } = await startProxiedMesh({
+      natsUrl: nats.url, n: N, label: 'minority', seed: 3,
+      env: (i, ids) => ({
         NET_SYNC_CONSENSUS_QUORUM: '3',
-        NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
+        NET_SYNC_CONSENSUS_COHORT: ids.join(','),
         NET_SYNC_CONSENSUS_TTL_MS: String(i === 4 ? SHORT_TTL_MS : LONG_TTL_MS),
-      },
-    }));
-    for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
-    await Promise.all(sidecars.map((s) => s.start()));
-    for (const s of sidecars) await waitFor(async () => (await peerCount(s)) === N - 1, `sidecar :${s.port} to see ${N - 1} peers`, 20_000, 50);
+      }),
+    });
     const [a, , , d, e] = sidecars as [SidecarProcess, SidecarProcess, SidecarProcess, SidecarProcess, SidecarProcess];
 
     // Partition: cut every link between the majority and the minority.

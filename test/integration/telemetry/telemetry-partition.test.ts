@@ -6,10 +6,9 @@
 // must hold every (origin, window, metric) once, with exactly the points each agent had accepted
 // in that window, and during the cut each side's scout must have published its side's origins.
 import { describe, expect, it } from 'vitest';
-import { meshIdentities } from '../../support/mesh-identities.js';
-import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
-import { proxiedMeshEnv, startMeshLinks } from '../../support/proxied-mesh.js';
-import { SidecarProcess } from '../../support/sidecar-process.js';
+import { useNatsServer } from '../../support/nats-fixture.js';
+import { startProxiedMesh } from '../../support/proxied-mesh.js';
+import type { SidecarProcess } from '../../support/sidecar-process.js';
 import { assertExact, EMIT_TICK_MS, emitPoints, metric, readSummaries, summaryKey } from '../../support/telemetry-cluster.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -36,22 +35,14 @@ function when(cond: () => Promise<boolean>, what: string, timeoutMs: number): Pr
 describe('telemetry partition over 4 real sidecars, a scout on each side of a TCP partition', () => {
   it('each side publishes the origins it hears; after the heal no (origin, window, metric) is counted twice and counts are exact', async () => {
     const nats = await useNatsServer();
-    const { dirs, peerIds, ports } = await meshIdentities(N, 'tlm-partition');
-    const links = await startMeshLinks(ports, 4);
-    const sidecars = dirs.map((dir, i) => new SidecarProcess({
-      natsUrl: nats.url,
-      dir,
-      env: {
-        NET_SYNC_LOG_LEVEL: 'warn',
-        ...proxiedMeshEnv(i, ports, peerIds, links),
+    const { sidecars, links, peerIds } = await startProxiedMesh({
+      natsUrl: nats.url, n: N, label: 'tlm-partition', seed: 4,
+      env: (i) => ({
         NET_SYNC_TELEMETRY_SCOUT: String(SCOUTS.includes(i)),
         NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
         NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS.length),
-      },
-    }));
-    for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
-    await Promise.all(sidecars.map((s) => s.start()));
-    for (const s of sidecars) await waitFor(async () => (await peerCount(s)) === N - 1, `sidecar :${s.port} to see ${N - 1} peers`, 20_000, 50);
+      }),
+    });
     for (const i of SCOUTS) await waitFor(async () => (await metric(sidecars[i]!, 'net_sync_telemetry_live_scouts')) === 2, `scout ${i} to see both scouts`, 10_000, 50);
 
     const crossing = links.filter((l) => sideOf(l.from) !== sideOf(l.to));
