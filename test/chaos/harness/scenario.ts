@@ -129,6 +129,18 @@ export class ScenarioRun {
     return this.cleanup.push(`sidecar ${opts.name}`, () => s.dispose(), s);
   }
 
+  /**
+   * The single-sidecar setup: `s1` dials `nats` through the fault proxy `s1→nats`, with
+   * `streams` (default {@link streamsConfig}) as its config file; resolves once `s1` is ready.
+   */
+  async sidecarViaProxy(nats: { host: string; port: number }, opts: { streams?: string; env?: Record<string, string> } = {}): Promise<{ link: FaultProxy; s1: SidecarProcess }> {
+    const link = await this.proxy('s1→nats', { host: nats.host, port: nats.port });
+    const configFile = this.configFile('streams.yaml', opts.streams ?? streamsConfig());
+    const s1 = await this.sidecar({ name: 's1', natsServers: [link.natsUrl], configFile, ...(opts.env === undefined ? {} : { env: opts.env }) });
+    await waitFor(() => s1.ready(), 's1 ready', 20_000, 100);
+    return { link, s1 };
+  }
+
   /** Starts a workload (stopped by the cleanup if the scenario fails early). */
   workload(opts: Omit<WorkloadOptions, 'runId' | 'rng'>): Workload {
     const w = new Workload({ ...opts, runId: this.runId, rng: this.rng.fork('workload') }).start();

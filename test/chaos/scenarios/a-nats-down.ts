@@ -4,8 +4,7 @@
  * is SIGKILLed and restarted later on the same port and store dir. Intents are accepted
  * throughout, buffered, and replayed exactly once after the heal.
  */
-import { waitFor } from '../../support/wait-for.js';
-import { assertClean, hold, lastAcked, streamsConfig, withRun, type ScenarioResult } from '../harness/scenario.js';
+import { assertClean, hold, lastAcked, withRun, type ScenarioResult } from '../harness/scenario.js';
 
 /** Sizes of one run. */
 export interface ScenarioAParams {
@@ -24,9 +23,7 @@ export async function scenarioA(variant: 'cut' | 'kill', seed: number, p: Scenar
   await withRun('A', variant, seed, async (run) => {
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
-    const link = await run.proxy('s1→nats', { host: nats.host, port: nats.port });
-    const s1 = await run.sidecar({ name: 's1', natsServers: [link.natsUrl], configFile: run.configFile('streams.yaml', streamsConfig()) });
-    await waitFor(() => s1.ready(), 's1 ready before the load', 20_000, 100);
+    const { link, s1 } = await run.sidecarViaProxy(nats);
     const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
     await hold(faults.range(0.15, 0.3) * p.loadMs);
     const outageMs = faults.range(...p.outageMs);

@@ -5,8 +5,7 @@
  * the backlog must drain exactly once. (The mesh links join this scenario in the consensus
  * variant; see scenario B for the mesh under partition.)
  */
-import { waitFor } from '../../support/wait-for.js';
-import { assertClean, hold, lastAcked, streamsConfig, withRun, type ScenarioResult } from '../harness/scenario.js';
+import { assertClean, hold, lastAcked, withRun, type ScenarioResult } from '../harness/scenario.js';
 
 /** Sizes of one run. */
 export interface ScenarioCParams {
@@ -23,9 +22,7 @@ export async function scenarioC(seed: number, p: ScenarioCParams): Promise<Scena
   await withRun('C', 'latency+flap+restarts', seed, async (run) => {
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
-    const link = await run.proxy('s1→nats', { host: nats.host, port: nats.port });
-    const s1 = await run.sidecar({ name: 's1', natsServers: [link.natsUrl], configFile: run.configFile('streams.yaml', streamsConfig()) });
-    await waitFor(() => s1.ready(), 's1 ready before the load', 20_000, 100);
+    const { link, s1 } = await run.sidecarViaProxy(nats);
     const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
     // Latency is one-way per chunk: 100–1000 ms each way, 200–2000 ms per round trip.
     link.setLatency(100, 1_000);

@@ -4,7 +4,7 @@
  * restarted each time on the same buffer file, key and port. Ends with a drain and a reconcile.
  */
 import { waitFor } from '../../support/wait-for.js';
-import { assertClean, hold, streamsConfig, withRun, type ScenarioResult } from '../harness/scenario.js';
+import { assertClean, hold, withRun, type ScenarioResult } from '../harness/scenario.js';
 
 /** Sizes of one run. */
 export interface ScenarioDParams {
@@ -23,13 +23,8 @@ export async function scenarioD(seed: number, p: ScenarioDParams): Promise<Scena
   await withRun('D', 'kill-loop', seed, async (run) => {
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
-    const link = await run.proxy('s1→nats', { host: nats.host, port: nats.port });
     // Quick reconnects so that many replays fit in the run; the fault is the crash, not the wait.
-    const s1 = await run.sidecar({
-      name: 's1', natsServers: [link.natsUrl], configFile: run.configFile('streams.yaml', streamsConfig()),
-      env: { NET_SYNC_NATS_RECONNECT_WAIT_MS: '200', NET_SYNC_NATS_RECONNECT_JITTER_MS: '200' },
-    });
-    await waitFor(() => s1.ready(), 's1 ready before the load', 20_000, 100);
+    const { link, s1 } = await run.sidecarViaProxy(nats, { env: { NET_SYNC_NATS_RECONNECT_WAIT_MS: '200', NET_SYNC_NATS_RECONNECT_JITTER_MS: '200' } });
     const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.maxMs, maxAttempts: Math.ceil((p.ratePerSec * p.maxMs) / 1000), timeoutMs: 2_000 });
     const deadline = Date.now() + p.maxMs;
     const kills = { write: 0, replay: 0, backlogAtReplayKill: [] as number[] };

@@ -5,7 +5,6 @@
  * longer drop a blind resend. Variant `link`: the sidecar survives; variant `crash`: it is also
  * SIGKILLed while its rows are in flight and restarted after the window. Nothing may be stored twice.
  */
-import { waitFor } from '../../support/wait-for.js';
 import { assertClean, hold, lastAcked, streamsConfig, withRun, type ScenarioResult } from '../harness/scenario.js';
 
 /** Sizes of one run. */
@@ -26,9 +25,7 @@ export async function scenarioE(variant: 'link' | 'crash', seed: number, p: Scen
   await withRun('E', variant, seed, async (run) => {
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
-    const link = await run.proxy('s1→nats', { host: nats.host, port: nats.port });
-    const s1 = await run.sidecar({ name: 's1', natsServers: [link.natsUrl], configFile: run.configFile('streams.yaml', streamsConfig({ duplicateWindow: '1s' })) });
-    await waitFor(() => s1.ready(), 's1 ready before the load', 20_000, 100);
+    const { link, s1 } = await run.sidecarViaProxy(nats, { streams: streamsConfig({ duplicateWindow: '1s' }) });
     const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
     const slot = p.loadMs / (p.outages + 1);
     const inFlightAtCut: number[] = [];

@@ -37,10 +37,7 @@ export async function scenarioG(seed: number, p: ScenarioGParams): Promise<Scena
   await withRun('G', 'soak', seed, async (run) => {
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
-    const link = await run.proxy('s1→nats', { host: nats.host, port: nats.port });
-    const cfg = streamsConfig({ maxBytes: `${STREAM_MAX_BYTES}`, maxAge: `${STREAM_MAX_AGE_MS}ms` });
-    const s1 = await run.sidecar({ name: 's1', natsServers: [link.natsUrl], configFile: run.configFile('streams.yaml', cfg) });
-    await waitFor(() => s1.ready(), 's1 ready before the load', 20_000, 100);
+    const { link, s1 } = await run.sidecarViaProxy(nats, { streams: streamsConfig({ maxBytes: `${STREAM_MAX_BYTES}`, maxAge: `${STREAM_MAX_AGE_MS}ms` }) });
     const tail = await StreamTail.start([nats.url], 'COMMANDS');
     run.cleanup.push('stream tail', () => tail.stop());
     const jsm = await tail.connection.jetstreamManager();

@@ -6,7 +6,7 @@
  */
 import { expect } from 'vitest';
 import { waitFor } from '../../support/wait-for.js';
-import { assertClean, hold, lastAcked, streamsConfig, withRun, type ScenarioResult } from '../harness/scenario.js';
+import { assertClean, hold, lastAcked, withRun, type ScenarioResult } from '../harness/scenario.js';
 
 export type HVariant = 'cut' | 'kill' | 'freeze' | 'blackhole';
 
@@ -21,9 +21,7 @@ export async function scenarioH(variant: HVariant, seed: number): Promise<Scenar
   await withRun('H', variant, seed, async (run) => {
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
-    const link = await run.proxy('s1→nats', { host: nats.host, port: nats.port });
-    const s1 = await run.sidecar({ name: 's1', natsServers: [link.natsUrl], configFile: run.configFile('streams.yaml', streamsConfig()) });
-    await waitFor(() => s1.ready(), 's1 ready before the fault', 20_000, 100);
+    const { link, s1 } = await run.sidecarViaProxy(nats);
     const w = run.workload({ target: () => s1.apiUrl, proposers: 2, ratePerSec: 20, durationMs: 60_000, maxAttempts: 1_200 });
     await hold(faults.range(1_000, 2_000));
     const lostAt = Date.now();
