@@ -131,8 +131,9 @@ export class TelemetryEmitter {
       while (rest.ts.length > 0) {
         if (room === 0 || series.length === MAX_TELEMETRY_SERIES) close();
         const take = Math.min(room, rest.ts.length);
-        series.push(take === rest.ts.length ? rest : { ...rest, ts: rest.ts.slice(0, take), v: rest.v.slice(0, take) });
-        rest = { ...rest, ts: rest.ts.slice(take), v: rest.v.slice(take) };
+        // Views, not copies: encodeEnvelope packs a view's bytes only.
+        series.push(take === rest.ts.length ? rest : { ...rest, ts: rest.ts.subarray(0, take), v: rest.v.subarray(0, take) });
+        rest = { ...rest, ts: rest.ts.subarray(take), v: rest.v.subarray(take) };
         room -= take;
       }
     }

@@ -8,10 +8,13 @@ import {
   ENVELOPE_KINDS,
   ENVELOPE_SCHEMA_VERSION,
   MAX_ENVELOPE_DEPTH,
+  MemoryEnvelopeSchema,
   WireEnvelopeSchema,
   type Envelope,
+  type TelemetrySeries,
 } from './envelope.js';
 import { NetSyncError } from './errors.js';
+import { packFloat64 } from './packed-column.js';
 
 /** Why an envelope was refused by the codec. */
 export type DecodeFailureReason = 'oversized' | 'malformed' | 'unknown-version' | 'unknown-kind' | 'schema';
@@ -63,21 +66,29 @@ export function decodeEnvelope(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX
 
 /**
  * Encodes an envelope to UTF-8 JSON after validating it against the schema, so that a bug
- * shows up here rather than as rejections (and score penalties) on every peer. Throws
- * INPUT_INVALID when `envelope` does not conform. Size is the publisher's check.
+ * shows up here rather than as rejections (and score penalties) on every peer. Telemetry columns
+ * go out packed (`tsB64`, `vB64`). Throws INPUT_INVALID when `envelope` does not conform. Size is
+ * the publisher's check.
  */
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  const parsed = WireEnvelopeSchema.safeParse(envelope);
+  const parsed = MemoryEnvelopeSchema.safeParse(envelope);
   if (!parsed.success) {
     throw new NetSyncError('INPUT_INVALID', `envelope does not conform: ${describeIssues(parsed.error)}`);
   }
-  return encoder.encode(JSON.stringify(parsed.data));
+  const data = parsed.data;
+  return encoder.encode(JSON.stringify(data.kind === 'telemetry' ? { ...data, series: data.series.map(packSeries) } : data));
 }
 
-// A telemetry batch is thousands of numbers in `series[i].ts` and `series[i].v`, and walking them
-// cost a quarter of its decode. The schema checks those columns flat (an element that is not a
-// number is refused there, as `schema` too, without recursing), so the walk skips them and every
-// verdict stays the same: an envelope the schema accepts has flat columns.
+// The wire form of a series: its columns packed (`tsB64`, `vB64`; see packed-column.ts).
+function packSeries({ ts, v, ...rest }: TelemetrySeries): Record<string, unknown> {
+  return { ...rest, tsB64: packFloat64(ts), vB64: packFloat64(v) };
+}
+
+// A telemetry batch in the array form is thousands of numbers in `series[i].ts` and
+// `series[i].v`, and walking them cost a quarter of its decode. The schema checks those columns
+// flat (an element that is not a number is refused there, as `schema` too, without recursing), so
+// the walk skips them and every verdict stays the same: an envelope the schema accepts has flat
+// columns. The packed columns are strings, which the walk passes over in one step.
 function tooDeep(raw: Record<string, unknown>): boolean {
   const series = raw['kind'] === 'telemetry' ? raw['series'] : undefined;
   if (!Array.isArray(series)) return exceedsDepth(raw, MAX_ENVELOPE_DEPTH);

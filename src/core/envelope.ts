@@ -1,20 +1,24 @@
 /**
  * The gossip envelope: the versioned JSON message every net-sync node publishes on the mesh
  * topic: its schemas (zod 4), types and signature bytes; `envelope-codec.ts` decodes and
- * encodes it. The JSON Schema in `schemas/envelope.v1.json` is generated from the schemas and a
- * unit test keeps it in sync.
+ * encodes it, the `telemetry` kind is in `telemetry-envelope.ts`, shared fields in
+ * `envelope-fields.ts`. The JSON Schema in `schemas/envelope.v1.json` is generated from the
+ * schemas and a unit test keeps it in sync.
  *
  * Compatibility: within `schemaVersion` 1, fields may be added (decoders strip unknown keys)
  * and kinds may be added (decoders report `unknown-kind`, which the mesh ignores without
- * penalty). Anything else is a new `schemaVersion`.
+ * penalty). Anything else is a new `schemaVersion`. Two changes made before any release broke
+ * this, each said where it was made: batched intents, and packed telemetry columns
+ * (`TelemetrySeriesSchema`).
  */
 import { z } from 'zod';
 import { payloadDigest } from './digest.js';
 import { MAX_INTENT_TTL_MS } from './intent.js';
-import { numberColumn } from './number-column.js';
+import { ENVELOPE_SCHEMA_VERSION, digest, msSinceEpoch, peerId, signature, streamName, subject, traceparent, ulid } from './envelope-fields.js';
+import { MemoryTelemetryEnvelopeSchema, TelemetryEnvelopeSchema, TelemetrySeriesSchema, WireTelemetryEnvelopeSchema } from './telemetry-envelope.js';
 
-/** The envelope version this code writes and reads. */
-export const ENVELOPE_SCHEMA_VERSION = 1;
+export { ENVELOPE_SCHEMA_VERSION } from './envelope-fields.js';
+export { MAX_TELEMETRY_POINTS, MAX_TELEMETRY_SERIES, MAX_TELEMETRY_TAGS, TelemetryEnvelopeSchema, TelemetrySeriesSchema } from './telemetry-envelope.js';
 
 /**
  * Default largest envelope, in bytes of encoded JSON: 256 KiB. It holds one intent at the API's
@@ -35,22 +39,6 @@ export const MAX_BATCH_ITEMS = 1_024;
 /** Envelope kinds this version understands. */
 export const ENVELOPE_KINDS = ['intent.propose', 'intent.endorse', 'intent.committed', 'heartbeat', 'telemetry'] as const;
 export type EnvelopeKind = (typeof ENVELOPE_KINDS)[number];
-
-const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a ULID');
-// libp2p peer IDs as strings: base58btc multihash (12D3Koo…, Qm…) or a base32 CID (b…).
-const peerId = z.string().regex(/^[A-Za-z0-9]{32,128}$/, 'must be a libp2p peer ID');
-const digest = z.string().regex(/^[0-9a-f]{64}$/, 'must be lower-case hex SHA-256');
-const subject = z
-  .string()
-  .max(256)
-  .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/, 'must be a concrete NATS subject');
-const msSinceEpoch = z.number().int().nonnegative();
-const traceparent = z
-  .string()
-  .regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'must be a W3C traceparent');
-// Ed25519 signatures are 64 bytes (86 base64url characters); the bound leaves room for other key types.
-const signature = z.string().regex(/^[A-Za-z0-9_-]{16,1024}$/, 'must be base64url without padding');
-const streamName = z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'must be a JetStream stream name');
 
 /** One intent inside a batched `intent.propose`. */
 export const ProposeItemSchema = z.object({
@@ -143,86 +131,6 @@ export const HeartbeatEnvelopeSchema = z.object({
   telemetry: z.object({ epoch: msSinceEpoch, seq: z.number().int().nonnegative() }).optional(),
 });
 
-/** Most points in one `telemetry` envelope: 8,192 points of ~40 JSON bytes stay far under 256 KiB. */
-export const MAX_TELEMETRY_POINTS = 8_192;
-/** Most series chunks in one `telemetry` envelope. */
-export const MAX_TELEMETRY_SERIES = 1_024;
-/** Most tags on one point. */
-export const MAX_TELEMETRY_TAGS = 8;
-
-const metricName = z
-  .string()
-  .max(128)
-  .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,7}$/, 'must be 1-8 dot-separated tokens of [A-Za-z0-9_-]');
-const tagKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'must be a tag key');
-const tags = z
-  .record(tagKey, z.string().max(128))
-  .refine((t) => Object.keys(t).length <= MAX_TELEMETRY_TAGS, `at most ${MAX_TELEMETRY_TAGS} tags`);
-
-/**
- * The telemetry schemas, built around the given `ts` and `v` column schemas: zod arrays for the
- * declared schemas (and so the JSON Schema), loop-checked columns with the same rules for the
- * codec (see `number-column.ts`).
- */
-function telemetrySchemas(ts: z.ZodType<number[]>, v: z.ZodType<number[]>) {
-  const series = z
-    .object({
-      metric: metricName,
-      /** Bounded tags; absent when none. Keys sorted by the origin. */
-      tags: tags.optional(),
-      /** Start of the window, ms since epoch, a multiple of the envelope's `windowMs`. */
-      window: msSinceEpoch,
-      /** Which `windowMaxPoints`-sized part of the window, by the origin's point ordinal. */
-      part: z.number().int().nonnegative(),
-      /** True for points that were late (or early) at the origin, summarised apart in `window`. */
-      late: z.boolean().optional(),
-      /** Origin timestamps of the points, ms since epoch. */
-      ts,
-      /** Values; finite numbers (JSON has no NaN or Infinity). */
-      v,
-    })
-    .refine((s) => s.ts.length === s.v.length, { message: 'ts and v differ in length', path: ['v'] });
-  const envelope = z.object({
-    schemaVersion: z.literal(ENVELOPE_SCHEMA_VERSION),
-    kind: z.literal('telemetry'),
-    /** The agent host's peer ID; must be the gossip message's signed `from`. */
-    origin: peerId,
-    /** The origin's start time, ms: part ordinals restart with it, so it is part of every key. */
-    epoch: msSinceEpoch,
-    /** Batch number within the epoch, from 0; a gap tells a scout it missed a batch. */
-    seq: z.number().int().nonnegative(),
-    /** Origin's wall clock when it sent the batch, ms since epoch. */
-    sentAtMs: msSinceEpoch,
-    /** The origin's window length, ms. */
-    windowMs: z.number().int().positive().max(3_600_000),
-    series: z
-      .array(series)
-      .min(1)
-      .max(MAX_TELEMETRY_SERIES)
-      .refine((all) => all.reduce((n, s) => n + s.ts.length, 0) <= MAX_TELEMETRY_POINTS, `at most ${MAX_TELEMETRY_POINTS} points in all`),
-  });
-  return { series, envelope };
-}
-
-const declaredTelemetry = telemetrySchemas(
-  z.array(msSinceEpoch).min(1).max(MAX_TELEMETRY_POINTS),
-  z.array(z.number()).min(1).max(MAX_TELEMETRY_POINTS),
-);
-
-/**
- * One series chunk: points of one (metric, tags) that the origin assigned to one window part.
- * Columnar (`ts[i]`, `v[i]`) to keep the JSON small: `ts` holds 1 to MAX_TELEMETRY_POINTS
- * integer ms since epoch, `v` as many finite numbers.
- */
-export const TelemetrySeriesSchema = declaredTelemetry.series;
-
-/**
- * `telemetry`: a batch of the origin's points, grouped by series and window. Windows, parts and
- * lateness are decided by the origin, so every scout that receives the batch files each point
- * under the same key (see `src/core/telemetry-window.ts`).
- */
-export const TelemetryEnvelopeSchema = declaredTelemetry.envelope;
-
 /** Any v1 envelope. */
 export const EnvelopeSchema = z
   .discriminatedUnion('kind', [
@@ -235,16 +143,28 @@ export const EnvelopeSchema = z
   .meta({ id: 'NetSyncEnvelopeV1', title: 'net-sync gossip envelope, schemaVersion 1' });
 
 /**
- * What the codec checks: {@link EnvelopeSchema}, with the telemetry columns checked by a loop
+ * What the codec decodes: {@link EnvelopeSchema}, with the telemetry columns checked by a loop
  * instead of a zod schema per point (same rules; a unit test compares the two on valid and
- * invalid input).
+ * invalid input) and decoded to `Float64Array`s.
  */
 export const WireEnvelopeSchema = z.discriminatedUnion('kind', [
   ProposeEnvelopeSchema,
   EndorseEnvelopeSchema,
   CommittedEnvelopeSchema,
   HeartbeatEnvelopeSchema,
-  telemetrySchemas(numberColumn('ms-since-epoch', 1, MAX_TELEMETRY_POINTS), numberColumn('finite', 1, MAX_TELEMETRY_POINTS)).envelope,
+  WireTelemetryEnvelopeSchema,
+]);
+
+/**
+ * What `encodeEnvelope` checks: {@link EnvelopeSchema} as held in memory, before the telemetry
+ * columns are packed (the same rules as on the wire, on `Float64Array` columns).
+ */
+export const MemoryEnvelopeSchema = z.discriminatedUnion('kind', [
+  ProposeEnvelopeSchema,
+  EndorseEnvelopeSchema,
+  CommittedEnvelopeSchema,
+  HeartbeatEnvelopeSchema,
+  MemoryTelemetryEnvelopeSchema,
 ]);
 
 export type ProposeEnvelope = z.output<typeof ProposeEnvelopeSchema>;

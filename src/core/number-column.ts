@@ -14,7 +14,8 @@ export type NumberColumnElement =
   /** A finite number (what `z.number()` accepts). */
   | 'finite';
 
-const EXPECTED: Record<NumberColumnElement, string> = {
+/** What the refusal of an element says it must be, per kind (shared by both wire forms). */
+export const EXPECTED: Record<NumberColumnElement, string> = {
   'ms-since-epoch': 'an integer ms since epoch (0 to 2^53-1)',
   finite: 'a finite number',
 };
@@ -61,8 +62,8 @@ export function numberColumn(element: NumberColumnElement, minItems: number, max
   });
 }
 
-// Type or class of a refused value, never the value itself (decode errors must not echo payload data).
-function kindOf(x: unknown): string {
+/** Type or class of a refused value, never the value itself (decode errors must not echo payload data). */
+export function kindOf(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'array';
   if (typeof x === 'number') return Number.isInteger(x) ? 'an integer out of range' : Number.isFinite(x) ? 'a fraction' : 'a non-finite number';

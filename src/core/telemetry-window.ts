@@ -76,7 +76,7 @@ export class SeriesAssigner {
   /** Files `points` sent at `sentAtMs` into chunks, in first-seen order. */
   assign(points: readonly TelemetryPoint[], sentAtMs: number): TelemetrySeries[] {
     this.prune(sentAtMs);
-    const chunks = new Map<string, TelemetrySeries>();
+    const chunks = new Map<string, { head: Omit<TelemetrySeries, 'ts' | 'v'>; ts: number[]; v: number[] }>();
     for (const p of points) {
       const { window, late } = assignWindow(p.ts, sentAtMs, this.rules);
       const series = `${p.metric}\u0000${tagsKey(p.tags)}\u0000${window}\u0000${late ? 'L' : ''}`;
@@ -86,15 +86,15 @@ export class SeriesAssigner {
       const key = `${series}\u0000${part}`;
       let chunk = chunks.get(key);
       if (chunk === undefined) {
-        chunk = { metric: p.metric, window, part, ts: [], v: [] };
-        if (Object.keys(p.tags).length > 0) chunk.tags = p.tags;
-        if (late) chunk.late = true;
-        chunks.set(key, chunk);
+        const head: Omit<TelemetrySeries, 'ts' | 'v'> = { metric: p.metric, window, part };
+        if (Object.keys(p.tags).length > 0) head.tags = p.tags;
+        if (late) head.late = true;
+        chunks.set(key, (chunk = { head, ts: [], v: [] }));
       }
       chunk.ts.push(p.ts);
       chunk.v.push(p.value);
     }
-    return [...chunks.values()];
+    return Array.from(chunks.values(), (c) => ({ ...c.head, ts: new Float64Array(c.ts), v: new Float64Array(c.v) }));
   }
 
   /** Series counters held (for tests and metrics). */
@@ -149,9 +149,10 @@ export class WindowAccumulator {
 
   /**
    * Adds the points `(ts[i], v[i])` for every `i < ts.length` (`v` at least as long): a series
-   * chunk at once. The same result as `add` per point, with the running fields kept in locals.
+   * chunk at once, columns as decoded. The same result as `add` per point, with the running
+   * fields kept in locals.
    */
-  addColumns(ts: readonly number[], v: readonly number[]): void {
+  addColumns(ts: Float64Array, v: Float64Array): void {
     let { min, max, firstTs, lastTs } = this;
     const { sum, sketch } = this;
     for (let i = 0; i < ts.length; i++) {

@@ -193,7 +193,7 @@ describe('TelemetryScout', () => {
     // A batch that comes in after the window closed here (a stall longer than closeSlackMs).
     const late: TelemetryEnvelope = {
       schemaVersion: 1, kind: 'telemetry', origin: 'Z', epoch: 1, seq: 0, sentAtMs: T0 + 100, windowMs: 1_000,
-      series: [{ metric: 'm', window: T0, part: 0, ts: [T0 + 1, T0 + 2], v: [1, 2] }],
+      series: [{ metric: 'm', window: T0, part: 0, ts: new Float64Array([T0 + 1, T0 + 2]), v: new Float64Array([1, 2]) }],
     };
     a!.scout!.ingest(late);
     await step(clock, [a!], 1_000);
@@ -309,7 +309,7 @@ describe('TelemetryScout', () => {
     const [a] = cluster(clock, ['A'], ['A']);
     const env: TelemetryEnvelope = {
       schemaVersion: 1, kind: 'telemetry', origin: 'Z', epoch: 1, seq: 0, sentAtMs: T0 + 100, windowMs: 1_000,
-      series: [{ metric: 'm', window: T0, part: 0, ts: [T0 + 1, T0 + 2], v: [1, 2] }],
+      series: [{ metric: 'm', window: T0, part: 0, ts: new Float64Array([T0 + 1, T0 + 2]), v: new Float64Array([1, 2]) }],
     };
     a!.scout!.ingest(env);
     a!.scout!.ingest(structuredClone(env));

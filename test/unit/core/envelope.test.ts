@@ -56,7 +56,7 @@ const samples: Envelope[] = [
     seq: 0,
     sentAtMs: 1_700_000_000_100,
     windowMs: 1_000,
-    series: [{ metric: 'sentiment.delta', tags: { region: 'eu' }, window: 1_700_000_000_000, part: 0, ts: [1_700_000_000_001], v: [0.5] }],
+    series: [{ metric: 'sentiment.delta', tags: { region: 'eu' }, window: 1_700_000_000_000, part: 0, ts: new Float64Array([1_700_000_000_001]), v: new Float64Array([0.5]) }],
   },
 ];
 

@@ -78,7 +78,7 @@ describe('numberColumn', () => {
   });
 });
 
-describe('telemetry decode: the columns fast path', () => {
+describe('telemetry decode: the columns fast path, array form (older origins; packed form in packed-column.test.ts)', () => {
   test('errors name the field path: series, index, column, element', () => {
     expect(detailOf(telemetry([T0, 'x'], [1, 2]))).toBe('series.0.ts.1: must be an integer ms since epoch (0 to 2^53-1), received string');
     expect(detailOf(telemetry([T0, -5], [1, 2]))).toMatch(/^series\.0\.ts\.1: /);
@@ -89,7 +89,7 @@ describe('telemetry decode: the columns fast path', () => {
     expect(detailOf(telemetry([T0, T0], [1]))).toBe('series.0.v: ts and v differ in length');
     expect(detailOf(telemetry([], []))).toBe('series.0.ts: must hold 1 to 8192 items, holds 0; series.0.v: must hold 1 to 8192 items, holds 0');
     expect(detailOf(telemetry({ 0: T0 }, [1]))).toBe('series.0.ts: must be an array of numbers, received object');
-    expect(detailOf(telemetry(undefined, [1]))).toBe('series.0.ts: must be an array of numbers, received undefined');
+    expect(detailOf(telemetry(undefined, [1]))).toBe('series.0: must carry ts and v, or tsB64 and vB64 (one form)');
   });
 
   test('at most MAX_TELEMETRY_POINTS per series and per envelope', () => {
@@ -103,11 +103,11 @@ describe('telemetry decode: the columns fast path', () => {
     expect(decodeEnvelope(bytesOf(two), Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: false, reason: 'schema', detail: `series: at most ${n} points in all` });
   });
 
-  test('encode refuses non-finite values (which JSON cannot carry) with INPUT_INVALID', () => {
+  test('encode refuses non-finite values with INPUT_INVALID', () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
       let err: unknown;
       try {
-        encodeEnvelope(telemetry([T0], [bad]) as TelemetryEnvelope);
+        encodeEnvelope(telemetry(new Float64Array([T0]), new Float64Array([bad])) as TelemetryEnvelope);
       } catch (e) {
         err = e;
       }

@@ -122,8 +122,8 @@ describe('window accumulator', () => {
     const one = new WindowAccumulator();
     ts.forEach((t, i) => one.add(t, v[i]!));
     const columns = new WindowAccumulator();
-    columns.addColumns(ts.slice(0, 1_000), v.slice(0, 1_000));
-    columns.addColumns(ts.slice(1_000), v.slice(1_000));
+    columns.addColumns(new Float64Array(ts.slice(0, 1_000)), new Float64Array(v.slice(0, 1_000)));
+    columns.addColumns(new Float64Array(ts.slice(1_000)), new Float64Array(v.slice(1_000)));
     expect(columns.count).toBe(3_000);
     expect(columns.stats()).toEqual(one.stats());
   });
