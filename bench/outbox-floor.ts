@@ -1,9 +1,10 @@
 /**
- * (b″) net-sync's outbox alone, no NATS: the three writes every intent costs on the commit
- * path, in the batches the sidecar uses. Appends of 1,000 concurrent callers (one group
- * commit), claims of `batchRows` rows (durable, carrying the previous claim's commit marks),
- * and the last commit marks written non-durably, as the publish pass does. Context for (c):
- * the commit path cannot run faster than its outbox on the same thread.
+ * (b″) net-sync's outbox alone, no NATS: the writes every intent costs on the commit path while
+ * the committer keeps up, in the batches the sidecar uses. Appends of 1,000 concurrent callers
+ * (one group commit, durable), each claiming its rows for the committer (`claimAppends`, as a
+ * committer that has sent every older row does), and commit marks of `batchRows` rows written
+ * non-durably, as the publish pass does. Context for (c): the commit path cannot run faster
+ * than its outbox on the same thread.
  */
 import { join } from 'node:path';
 import { SqliteOutbox } from '../src/buffer/index.js';
@@ -30,22 +31,20 @@ export async function measureOutboxFloor(sizes: Sizes, dir: string): Promise<Sam
       traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
       createdAtMs: Date.now(),
     });
-  let pendingMarks: Array<{ correlationId: string; stream: string; seq: number }> = [];
+  outbox.claimAppends({ owner: 'bench', ttlMs: 10_000, now: () => Date.now(), room: () => APPEND_CALLERS });
+  let claimed = 0;
+  outbox.onAppended((rows) => (claimed += rows.filter((r) => r.state === 'in-flight').length));
   let streamSeq = 0;
   const round = async (n: number): Promise<void> => {
     const rows = Array.from({ length: n }, row);
     await Promise.all(rows.map((r) => outbox.append([r])));
     for (let i = 0; i < rows.length; i += batchRows) {
-      const ids = rows.slice(i, i + batchRows).map((r) => r.correlationId);
-      const moved = outbox.claim({ ids, atMs: Date.now(), committed: pendingMarks });
-      if (moved?.length !== ids.length) throw new Error(`(b″): claimed ${moved?.length ?? 'none'} of ${ids.length}`);
-      pendingMarks = ids.map((correlationId) => ({ correlationId, stream: 'COMMANDS', seq: ++streamSeq }));
+      const marks = rows.slice(i, i + batchRows).map((r) => ({ correlationId: r.correlationId, stream: 'COMMANDS', seq: ++streamSeq }));
+      outbox.markCommitted(marks, Date.now(), { durable: false });
     }
   };
   const run = async (total: number): Promise<void> => {
     for (let done = 0; done < total; done += APPEND_CALLERS) await round(Math.min(APPEND_CALLERS, total - done));
-    outbox.markCommitted(pendingMarks, Date.now(), { durable: false });
-    pendingMarks = [];
   };
   try {
     await run(sizes.warmup);
@@ -53,7 +52,8 @@ export async function measureOutboxFloor(sizes: Sizes, dir: string): Promise<Sam
     await run(sizes.netsync);
     const sample = sampleSince(sizes.netsync, started, { batchRows, appendCallers: APPEND_CALLERS, synchronous: defaults.buffer.synchronous });
     const committed = outbox.counts('command').committed;
-    if (committed !== sizes.warmup + sizes.netsync) throw new Error(`(b″): ${committed} rows committed, expected ${sizes.warmup + sizes.netsync}`);
+    const total = sizes.warmup + sizes.netsync;
+    if (committed !== total || claimed !== total) throw new Error(`(b″): ${committed} rows committed, ${claimed} claimed on append, expected ${total}`);
     return sample;
   } finally {
     await outbox.close();

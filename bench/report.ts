@@ -24,7 +24,7 @@ export const ROW_LABELS: Record<RowKey, string> = {
   a2: '(a′) pipelined core publish + inbox PubAcks, window 1024',
   b: '(b) better-sqlite3 insert, 1000/txn, FULL, WAL',
   b1: '(b) better-sqlite3 insert, 1 row/txn (context)',
-  b2: '(b″) net-sync outbox alone: append + claim + commit mark (context)',
+  b2: '(b″) net-sync outbox alone: append claiming its rows + commit mark (context)',
   c: '(c) net-sync library accept → committed',
   c2: '(c′) net-sync HTTP POST → committed',
   d: '(d) net-sync replay of backlog after outage',

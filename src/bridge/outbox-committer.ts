@@ -2,11 +2,13 @@
  * The committer: drains the outbox into JetStream, exactly once. It holds the publisher lease,
  * resolves rows whose outcome is unknown by reading the stream before any resend, publishes
  * in insertion order with a bounded window, and backs off with jitter while NATS is away.
+ * While it keeps up, appends claim their rows for it (`Outbox.claimAppends`), so a row costs
+ * one durable transaction (its append) instead of two.
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { hasCode } from '../core/errors.js';
-import type { StreamLocation } from '../core/intent.js';
+import type { OutboxRow, StreamLocation } from '../core/intent.js';
 import { locateRows } from '../core/locate-rows.js';
 import type { Clock, CommandPublisher, Outbox, StreamReader } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
@@ -61,6 +63,10 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   private unsubscribe: (() => void) | null = null;
   private unsubscribeAppends: (() => void) | null = null;
   private readonly feed: PublishFeed;
+  // Rows in-flight may exist whose outcome this committer does not know: look them up first.
+  private unknownMayExist = true;
+  // When the lease taken by the last round runs out, if nothing renewed it since.
+  private roundLeaseUntil = 0;
 
   constructor(opts: OutboxCommitterOptions) {
     super();
@@ -78,7 +84,28 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       if (s === 'connected') this.wake(true);
     });
     this.unsubscribeAppends = this.opts.outbox.onAppended((rows) => this.feed.offer(rows));
+    this.opts.outbox.claimAppends({
+      owner: this.opts.leaseOwner,
+      ttlMs: this.leaseTtlMs(),
+      now: () => this.opts.clock.now(),
+      room: () => this.appendClaimRoom(),
+    });
     this.loop = this.run(this.abort.signal);
+  }
+
+  /**
+   * Rows an append may claim for this committer: only while it is sending (connected, not
+   * backing off, no unknown outcome pending) and has handed out every older publishable row, up
+   * to one window held in memory.
+   */
+  private appendClaimRoom(): number {
+    if (this.abort?.signal.aborted !== false || this.backingOff || this.unknownMayExist) return 0;
+    if (this.opts.publisher.state !== 'connected') return 0;
+    return this.feed.claimRoom(this.opts.window);
+  }
+
+  private leaseTtlMs(): number {
+    return this.opts.leaseTtlMs ?? 10_000;
   }
 
   /**
@@ -87,16 +114,25 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    * hot retry loop against a failing server.
    */
   wake(force = false): void {
-    // Rows may have become publishable without an append (a promotion): look once memory runs dry.
-    this.feed.rescan();
     if (!force && this.backingOff) return;
     this.woken = true;
     this.wakeUp?.();
   }
 
+  /**
+   * Rows became publishable without an append (a promotion), possibly `in-flight` (a takeover,
+   * to be looked up in the stream first): read the outbox again once memory runs dry, and wake.
+   */
+  promoted(): void {
+    this.feed.rescan();
+    this.unknownMayExist = true;
+    this.wake();
+  }
+
   /** Stops after the current pass drains its in-flight publishes, and releases the lease. Safe twice. */
   async stop(): Promise<void> {
     if (this.loop === null) return;
+    this.opts.outbox.claimAppends(null);
     this.abort?.abort();
     this.wake(true);
     await this.loop;
@@ -104,6 +140,10 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     this.unsubscribe?.();
     this.unsubscribeAppends?.();
     this.unsubscribeAppends = null;
+    // Rows claimed on append and never sent go back to pending, while the lease still covers them.
+    this.feed.invalidate();
+    const now = this.opts.clock.now();
+    if (this.opts.outbox.tryLease(this.opts.leaseOwner, this.leaseTtlMs(), now)) this.returnDroppedClaims(now);
     this.opts.outbox.releaseLease(this.opts.leaseOwner);
   }
 
@@ -117,6 +157,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
         if (signal.aborted || hasCode(err, 'ABORTED')) break;
         // Never throw into the void: log, count, back off, keep going.
         this.feed.invalidate();
+        this.unknownMayExist = true;
         this.failures++;
         this.backingOff = true;
         this.opts.logger.warn({ err }, 'commit round failed');
@@ -130,13 +171,22 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     const { outbox, publisher, clock } = this.opts;
     const idleMs = this.opts.idleMs ?? 1_000;
     if (publisher.state !== 'connected') return idleMs;
-    const ttlMs = this.opts.leaseTtlMs ?? 10_000;
-    if (!outbox.tryLease(this.opts.leaseOwner, ttlMs, clock.now())) {
+    const ttlMs = this.leaseTtlMs();
+    const now = clock.now();
+    if (!outbox.tryLease(this.opts.leaseOwner, ttlMs, now)) {
       // Another owner may move rows meanwhile: memory is not to be trusted once we are back.
       this.feed.invalidate();
+      this.unknownMayExist = true;
       return idleMs;
     }
-    if (!(await this.resolveUnknown(signal))) return this.backoffMs();
+    // Held without a break since the last round? Otherwise another owner may have left rows in-flight.
+    if (now >= this.roundLeaseUntil) this.unknownMayExist = true;
+    this.roundLeaseUntil = now + ttlMs;
+    this.returnDroppedClaims(now);
+    if (this.unknownMayExist) {
+      if (!(await this.resolveUnknown(signal))) return this.backoffMs();
+      this.unknownMayExist = false;
+    }
     const pass = await runPublishPass({
       outbox,
       publisher,
@@ -154,6 +204,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   }
 
   private afterPass(pass: PassResult, idleMs: number): number {
+    // A timeout leaves rows in-flight, a lapsed lease leaves claimed rows unsent in-flight.
+    if (pass.retryableError !== null || pass.leaseLapsed) this.unknownMayExist = true;
     if (pass.retryableError !== null) {
       this.failures++;
       const delay = this.backoffMs();
@@ -165,14 +217,36 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   }
 
   /**
+   * Rows claimed on append that memory let go of unsent: back to pending while the lease that
+   * covered their claim is still ours (we renewed it at `now`, before it ran out); otherwise
+   * another owner may have handled them since, so they are left to a stream lookup.
+   */
+  private returnDroppedClaims(now: number): void {
+    const dropped = this.feed.takeDroppedClaims();
+    if (dropped.length === 0) return;
+    const covered = (r: OutboxRow): boolean => (r.lastAttemptAtMs ?? 0) + this.leaseTtlMs() > now;
+    const back = dropped.filter(covered).map((r) => r.correlationId);
+    if (back.length < dropped.length) this.unknownMayExist = true;
+    if (back.length === 0) return;
+    this.opts.outbox.markRetry(back, 'claimed on append, not sent', now);
+    // Pending again below the feed's cursor: read the outbox from its start.
+    this.feed.invalidate();
+  }
+
+  /**
    * Rows in-flight may be in the stream already. Each is looked up before any resend:
-   * found → committed with its seq, missing → back to pending. False when NATS failed us.
+   * found → committed with its seq, missing → back to pending. Rows claimed on append that
+   * memory holds for sending are ours, not unknown. False when NATS failed us.
    */
   private async resolveUnknown(signal: AbortSignal): Promise<boolean> {
     const { outbox, clock, logger, metrics } = this.opts;
-    for (;;) {
-      const rows = outbox.listInFlight(5_000);
-      if (rows.length === 0) return true;
+    const held = new Set(this.feed.heldClaims().map((r) => r.seq));
+    for (let afterSeq = 0; ; ) {
+      const page = outbox.listByState(['in-flight'], 5_000, afterSeq);
+      if (page.length === 0) return true;
+      afterSeq = page[page.length - 1]!.seq;
+      const rows = page.filter((r) => !held.has(r.seq));
+      if (rows.length === 0) continue;
       let found: Map<string, StreamLocation>;
       try {
         found = await locateRows(this.opts.reader, rows, this.opts.scanSkewMs, signal);
@@ -194,7 +268,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       metrics?.lookups.inc({ result: 'missing' }, missing.length);
       logger.info({ found: committed.length, missing: missing.length }, 'resolved unknown outcomes from the stream');
       this.announce(committed, []);
-      if (rows.length < 5_000) return true;
+      if (page.length < 5_000) return true;
     }
   }
 

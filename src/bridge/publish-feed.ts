@@ -13,6 +13,10 @@ import type { Outbox } from '../core/ports.js';
  * handed out, or {@link PublishFeed.rescan} was asked for). It is established by reading the
  * outbox up to a short batch (one synchronous read, so no append can slip between the read and
  * the next offer), and lost when the queue overflows or {@link PublishFeed.invalidate} is called.
+ *
+ * The queue also holds rows the append transaction claimed for the committer (`in-flight`, see
+ * `Outbox.claimAppends`). Those are ours to send: when memory drops one unsent, it is kept aside
+ * for {@link PublishFeed.takeDroppedClaims}, so the committer can put it back, never forget it.
  */
 export class PublishFeed {
   readonly #outbox: Outbox;
@@ -22,6 +26,8 @@ export class PublishFeed {
   #cursor = 0;
   #complete = false;
   #rescan = false;
+  #lastUnclaimedSeq = 0;
+  #dropped: OutboxRow[] = [];
   #listener: (() => void) | null = null;
 
   /** `maxRows` bounds the queue; past it the feed falls back to reading the outbox. 0 = never from memory. */
@@ -40,19 +46,49 @@ export class PublishFeed {
     return this.#complete && this.#maxRows > 0 && !(this.#rescan && this.size === 0) ? this.size : Number.POSITIVE_INFINITY;
   }
 
-  /** Takes rows just made durable (from `Outbox.onAppended`). Only `pending-commit` rows are publishable. */
+  /**
+   * How many of the next appended rows the append transaction may claim, up to `cap` rows held
+   * in memory: only while every publishable row older than them has been handed out, so that
+   * sending claimed rows at once keeps insertion order. 0 otherwise.
+   */
+  claimRoom(cap: number): number {
+    if (!this.#complete || this.#rescan || this.#lastUnclaimedSeq > this.#cursor) return 0;
+    return Math.max(0, Math.min(cap, this.#maxRows) - this.size);
+  }
+
+  /**
+   * Takes rows just made durable (from `Outbox.onAppended`): `pending-commit` rows, and the
+   * `in-flight` rows the append claimed for us. Other states are not publishable.
+   */
   offer(rows: readonly OutboxRow[]): void {
-    // Not complete: the outbox read that restores completeness will see these rows anyway.
-    if (!this.#complete) return;
-    for (const r of rows) {
-      if (r.state !== 'pending-commit') continue;
+    let i = 0;
+    // Not complete: the outbox read that restores completeness will see pending rows anyway.
+    for (; this.#complete && i < rows.length; i++) {
+      const r = rows[i]!;
+      if (r.state !== 'pending-commit' && r.state !== 'in-flight') continue;
       if (this.size >= this.#maxRows) {
         this.invalidate(this.#cursor);
         break;
       }
       this.#queue.push(r);
+      if (r.state === 'pending-commit') this.#lastUnclaimedSeq = r.seq;
     }
+    for (; i < rows.length; i++) if (rows[i]!.state === 'in-flight') this.#dropped.push(rows[i]!);
     this.#listener?.();
+  }
+
+  /** Claimed rows memory let go of before they were handed out (see the class comment); clears them. */
+  takeDroppedClaims(): OutboxRow[] {
+    const out = this.#dropped;
+    this.#dropped = [];
+    return out;
+  }
+
+  /** The claimed rows memory holds, not yet handed out. */
+  heldClaims(): OutboxRow[] {
+    const out: OutboxRow[] = [];
+    for (let i = this.#head; i < this.#queue.length; i++) if (this.#queue[i]!.state === 'in-flight') out.push(this.#queue[i]!);
+    return out;
   }
 
   /**
@@ -60,6 +96,7 @@ export class PublishFeed {
    * take reads the outbox from `fromSeq` (default: its start).
    */
   invalidate(fromSeq = 0): void {
+    this.#dropped.push(...this.heldClaims());
     this.#complete = false;
     this.#cursor = Math.min(this.#cursor, fromSeq);
     this.#queue = [];
@@ -109,6 +146,7 @@ export class PublishFeed {
     if (rows.length < limit) {
       // Every pending row up to now was read; from here on appends arrive through offer().
       this.#complete = true;
+      this.#lastUnclaimedSeq = 0;
       this.#queue = [];
       this.#head = 0;
     }

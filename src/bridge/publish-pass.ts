@@ -2,7 +2,9 @@
  * One pass of the commit pipeline: claims publishable rows in insertion order, publishes them
  * with a bounded window of PubAcks in flight, and records every outcome in the outbox.
  * Each claim is one durable transaction (the PubAcks since the last claim, the lease, the
- * in-flight mark) that commits before any of its rows is sent. The pass lasts while rows keep
+ * in-flight mark) that commits before any of its rows is sent; rows their append transaction
+ * already claimed (`Outbox.claimAppends`) are sent without one. No row is sent once the lease
+ * that covered its claim may have run out. The pass lasts while rows keep
  * coming or PubAcks are outstanding. A retryable failure stops the pass (no new sends), lets
  * the window drain, and reports it, so the caller backs off and restarts from the oldest
  * unsettled row.
@@ -21,8 +23,13 @@ export interface PassResult {
   dead: Array<{ correlationId: string; reason: string }>;
   /** Set when a retryable failure stopped the pass. */
   retryableError: string | null;
-  /** Rows claimed by the pass. 0 means nothing was publishable. */
+  /** Rows claimed by the pass (or for it, by their append). 0 means nothing was publishable. */
   claimed: number;
+  /**
+   * Set when the pass stopped because the lease covering claimed rows may have run out (or
+   * was lost): rows it claimed and did not send stay `in-flight`, for a stream lookup.
+   */
+  leaseLapsed: boolean;
 }
 
 /** Inputs of a pass. */
@@ -49,6 +56,9 @@ export interface PassOptions {
 }
 
 /** Runs one pass over the publishable rows. */
+/** A row is not sent when the lease that covered its claim runs out within this margin. */
+export const LEASE_SEND_MARGIN_MS = 2_000;
+
 export async function runPublishPass(opts: PassOptions): Promise<PassResult> {
   const pass = new Pass(opts);
   try {
@@ -61,13 +71,15 @@ export async function runPublishPass(opts: PassOptions): Promise<PassResult> {
 // One pass's state: the outcomes not yet written, and the count of publishes awaiting a PubAck
 // with a single waiter (the loop) woken by a PubAck, new rows, or the abort.
 class Pass {
-  readonly result: PassResult = { committed: [], dead: [], retryableError: null, claimed: 0 };
+  readonly result: PassResult = { committed: [], dead: [], retryableError: null, claimed: 0, leaseLapsed: false };
   private readonly feed: PublishFeed;
   private acked: PassResult['committed'] = [];
   private dead: PassResult['dead'] = [];
   private retry: string[] = [];
   private lastError: string | null = null;
   private inflight = 0;
+  // Until when the lease is known to be ours (from the last renewal that claimed rows).
+  private leaseUntil = 0;
   private waiter: (() => void) | null = null;
   private readonly wakeLoop = (): void => {
     const w = this.waiter;
@@ -87,7 +99,7 @@ class Pass {
   }
 
   private stopped(): boolean {
-    return this.result.retryableError !== null || this.opts.signal.aborted;
+    return this.result.retryableError !== null || this.result.leaseLapsed || this.opts.signal.aborted;
   }
 
   private wait(): Promise<void> {
@@ -113,35 +125,57 @@ class Pass {
       const claimed = this.claim(rows);
       if (claimed === null) break;
       await this.send(claimed);
+      // Rows claimed on append bring no claim transaction to carry their PubAcks: write them now and then.
+      if (this.acked.length >= this.opts.batchRows) this.settle();
     }
     while (this.inflight > 0) await this.wait();
     this.settle();
     return this.result;
   }
 
-  // One transaction: the PubAcks so far, the lease, the in-flight mark. Null: the lease is lost.
+  /**
+   * One transaction for the rows still `pending-commit`: the PubAcks so far, the lease, the
+   * in-flight mark. Rows their append claimed (`in-flight`) need none. Null: the lease is lost.
+   */
   private claim(rows: OutboxRow[]): OutboxRow[] | null {
     const { opts } = this;
+    const fresh = rows.filter((r) => r.state === 'pending-commit');
+    for (const r of rows) if (r.state === 'in-flight') this.coveredUntil(r.lastAttemptAtMs ?? 0);
+    this.result.claimed += rows.length - fresh.length;
+    if (fresh.length === 0) return rows;
     if (opts.renewLease !== undefined && !opts.renewLease()) return this.unclaimed(rows);
     const committed = this.acked;
     this.acked = [];
-    const ids = rows.map((r) => r.correlationId);
+    const atMs = opts.now();
     const lease = opts.lease === undefined ? {} : { lease: opts.lease };
-    const moved = opts.outbox.claim({ ids, atMs: opts.now(), committed, ...lease });
+    const moved = opts.outbox.claim({ ids: fresh.map((r) => r.correlationId), atMs, committed, ...lease });
     this.announce(committed, []);
     if (moved === null) return this.unclaimed(rows);
+    this.coveredUntil(atMs);
     this.result.claimed += moved.length;
-    if (moved.length === rows.length) return rows;
+    if (moved.length === fresh.length) return rows;
     // Someone else moved a row since it was read: send only what this claim moved.
-    opts.logger.warn({ claimed: rows.length, moved: moved.length }, 'rows changed state before their claim; sending only those claimed');
+    opts.logger.warn({ claimed: fresh.length, moved: moved.length }, 'rows changed state before their claim; sending only those claimed');
     this.feed.invalidate();
     const ours = new Set(moved);
-    return rows.filter((r) => ours.has(r.correlationId));
+    return rows.filter((r) => r.state === 'in-flight' || ours.has(r.correlationId));
+  }
+
+  // The lease was renewed at `atMs` by a claim of rows this pass sends.
+  private coveredUntil(atMs: number): void {
+    if (this.opts.lease !== undefined) this.leaseUntil = Math.max(this.leaseUntil, atMs + this.opts.lease.ttlMs);
+  }
+
+  // True once the lease covering the claims so far may run out before a publish lands.
+  private leaseLapsing(): boolean {
+    return this.opts.lease !== undefined && this.opts.now() >= this.leaseUntil - LEASE_SEND_MARGIN_MS;
   }
 
   private unclaimed(rows: OutboxRow[]): null {
-    // Taken from the feed but never claimed: they are still pending-commit in the outbox.
+    // Taken from the feed but never claimed: pending rows are still pending-commit in the
+    // outbox; rows claimed on append are in-flight under a lease that is no longer ours.
     if (rows.length > 0) this.feed.invalidate();
+    if (rows.some((r) => r.state === 'in-flight')) this.result.leaseLapsed = true;
     return null;
   }
 
@@ -150,15 +184,18 @@ class Pass {
     let sent = 0;
     for (const row of rows) {
       while (this.inflight >= opts.window && !this.stopped()) await this.wait();
+      if (!this.stopped() && this.leaseLapsing()) this.result.leaseLapsed = true;
       if (this.stopped()) break;
       this.publish(row);
       sent++;
     }
     if (sent === rows.length) return;
+    this.feed.invalidate();
+    // Another owner may hold the lease by now: leave the rest in-flight, to a stream lookup.
+    if (this.result.leaseLapsed) return;
     // Rows claimed but never sent go straight back: their outcome is known (not sent).
     const unsent = rows.slice(sent).map((r) => r.correlationId);
     opts.outbox.markRetry(unsent, this.result.retryableError ?? 'pass stopped', opts.now());
-    this.feed.invalidate();
   }
 
   private publish(row: OutboxRow): void {

@@ -5,6 +5,7 @@
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { NewOutboxRow, OutboxRow } from '../core/intent.js';
+import type { AppendClaim } from '../core/ports.js';
 import { GroupCommit } from './group-commit.js';
 import type { BufferMetrics } from './metrics.js';
 import { toOutboxError } from './outbox-error.js';
@@ -35,6 +36,7 @@ export class OutboxAppender {
   // leave the open set elsewhere, so the bound holds as long as this instance is the only
   // one appending telemetry (reconcile never does); otherwise the cap is enforced late.
   #openTelemetryBound = Number.POSITIVE_INFINITY;
+  #claim: AppendClaim | null = null;
 
   constructor(opts: OutboxAppenderOptions) {
     this.#opts = opts;
@@ -51,6 +53,11 @@ export class OutboxAppender {
     this.#commits.flushAll();
   }
 
+  /** See `Outbox.claimAppends`. */
+  claimAppends(claim: AppendClaim | null): void {
+    this.#claim = claim;
+  }
+
   /** See `Outbox.onAppended`. */
   onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void {
     this.#listeners.add(listener);
@@ -65,10 +72,15 @@ export class OutboxAppender {
     let dropped = 0;
     try {
       db.transaction(() => {
+        const claim = this.#claimFor(rows);
+        let room = claim?.room ?? 0;
         for (const row of rows) {
-          const r = sql.insert.run(encodeRow(row));
+          const claimed = room > 0 && row.state === 'pending-commit';
+          const r = claimed ? sql.insertClaimed.run({ ...encodeRow(row), at: claim!.at }) : sql.insert.run(encodeRow(row));
           stored[row.kind] += r.changes;
-          if (appended !== null && r.changes === 1) appended.push(storedRow(row, Number(r.lastInsertRowid)));
+          if (r.changes !== 1) continue;
+          if (claimed) room--;
+          if (appended !== null) appended.push(storedRow(row, Number(r.lastInsertRowid), claimed ? claim!.at : null));
         }
         if (stored.telemetry > 0) dropped = this.#enforceTelemetryCap(stored.telemetry);
       }).immediate();
@@ -84,6 +96,18 @@ export class OutboxAppender {
     if (dropped > 0) this.#recordDropped(dropped);
     log.debug({ rows: rows.length, seconds }, 'outbox group commit');
     if (appended !== null && appended.length > 0) this.#notify(appended);
+  }
+
+  // Inside the append transaction: how many publishable rows to store claimed, and when. Renews
+  // the claimer's lease first; nothing is claimed unless it holds.
+  #claimFor(rows: readonly NewOutboxRow[]): { room: number; at: number } | null {
+    const claim = this.#claim;
+    if (claim === null || !rows.some((r) => r.state === 'pending-commit')) return null;
+    const room = claim.room();
+    if (room <= 0) return null;
+    const at = claim.now();
+    const renewed = this.#opts.sql.tryLease.run({ owner: claim.owner, expires: at + claim.ttlMs, now: at }).changes === 1;
+    return renewed ? { room, at } : null;
   }
 
   #notify(rows: readonly OutboxRow[]): void {
@@ -115,11 +139,15 @@ export class OutboxAppender {
   }
 }
 
-/** The row `append` stored as `seq`, as `Outbox.onAppended` hands it out (body and headers shared). */
-function storedRow(row: NewOutboxRow, seq: number): OutboxRow {
+/**
+ * The row `append` stored as `seq`, as `Outbox.onAppended` hands it out (body and headers shared);
+ * `claimedAt` when the append claimed it.
+ */
+function storedRow(row: NewOutboxRow, seq: number, claimedAt: number | null): OutboxRow {
   return {
     seq, correlationId: row.correlationId, subject: row.subject, body: row.body, headers: row.headers, kind: row.kind,
-    state: row.state, createdAtMs: row.createdAtMs, updatedAtMs: row.createdAtMs, attempts: 0, firstAttemptAtMs: null,
-    lastAttemptAtMs: null, lastError: null, stream: null, streamSeq: null, committedAtMs: null, reason: null,
+    state: claimedAt === null ? row.state : 'in-flight', createdAtMs: row.createdAtMs, updatedAtMs: claimedAt ?? row.createdAtMs,
+    attempts: claimedAt === null ? 0 : 1, firstAttemptAtMs: claimedAt, lastAttemptAtMs: claimedAt,
+    lastError: null, stream: null, streamSeq: null, committedAtMs: null, reason: null,
   };
 }

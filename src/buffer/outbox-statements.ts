@@ -14,7 +14,7 @@ const IN_FLIGHT_SET = `state = 'in-flight', attempts = attempts + 1,
 
 /** What each statement is for. */
 type StatementName =
-  | 'insert' | 'get' | 'byState'
+  | 'insert' | 'insertClaimed' | 'get' | 'byState'
   | 'markInFlight' | 'claim' | 'claimOne' | 'markCommitted' | 'markRetry' | 'markTerminal' | 'promote'
   | 'settledPage' | 'deleteSeqs'
   | 'countsAll' | 'countsByKind' | 'oldestOpen' | 'oldestOpenByKind' | 'openTelemetry' | 'dropOldestTelemetry'
@@ -32,6 +32,12 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
     insert: s(`INSERT INTO outbox
       (correlation_id, subject, body, headers, kind, state, created_at_ms, updated_at_ms)
       VALUES (@correlationId, @subject, @body, @headers, @kind, @state, @createdAtMs, @createdAtMs)
+      ON CONFLICT (correlation_id) DO NOTHING`),
+    // A row claimed by its own append transaction: stored as a claim would leave it.
+    insertClaimed: s(`INSERT INTO outbox
+      (correlation_id, subject, body, headers, kind, state, created_at_ms, updated_at_ms,
+       attempts, first_attempt_at_ms, last_attempt_at_ms)
+      VALUES (@correlationId, @subject, @body, @headers, @kind, 'in-flight', @createdAtMs, @at, 1, @at, @at)
       ON CONFLICT (correlation_id) DO NOTHING`),
     get: s(`SELECT * FROM outbox WHERE correlation_id = ?`),
     byState: s(`SELECT * FROM outbox WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`),

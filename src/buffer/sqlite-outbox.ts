@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { NetSyncError } from '../core/errors.js';
 import { INTENT_STATES, PRUNABLE_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../core/intent.js';
-import type { ClaimRequest, Outbox, StateCounts } from '../core/ports.js';
+import type { AppendClaim, ClaimRequest, Outbox, StateCounts } from '../core/ports.js';
 import { createBufferMetrics, type BufferMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
 import { openDatabase, restrictSideFiles, type SynchronousLevel } from './open-database.js';
@@ -123,6 +123,11 @@ export class SqliteOutbox implements Outbox {
   /** See {@link Outbox.onAppended}. */
   onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void {
     return this.#appender.onAppended(listener);
+  }
+
+  /** See {@link Outbox.claimAppends}. */
+  claimAppends(claim: AppendClaim | null): void {
+    this.#appender.claimAppends(claim);
   }
 
   /** See {@link Outbox.get}. */

@@ -28,6 +28,25 @@ export interface ClaimRequest {
   lease?: { owner: string; ttlMs: number };
 }
 
+/**
+ * A committer's standing claim on appends (see {@link Outbox.claimAppends}): the append
+ * transaction claims the new rows itself, so that rows the committer will send at once cost
+ * no claim transaction (and no fsync) of their own.
+ */
+export interface AppendClaim {
+  /** The publisher lease's owner: rows are only claimed while the transaction renews its lease. */
+  owner: string;
+  /** Lease lifetime, renewed from `now()` by every append transaction that claims. */
+  ttlMs: number;
+  /** Wall-clock ms: the lease's `now` and the claimed rows' attempt time. */
+  now(): number;
+  /**
+   * How many of this append's publishable rows to claim (0: none, and the lease is left alone).
+   * Called once per append transaction that stores a `pending-commit` row, inside the transaction.
+   */
+  room(): number;
+}
+
 /** The durable buffer of intents. Implemented by `SqliteOutbox`, faked by `MemoryOutbox`. */
 export interface Outbox {
   /**
@@ -66,6 +85,15 @@ export interface Outbox {
    * mutate them. A throwing listener is logged, never propagated. Returns an unsubscribe function.
    */
   onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void;
+  /**
+   * Sets (or with null, clears) the committer's claim on appends. While set, an append
+   * transaction that stores `pending-commit` rows asks `claim.room()`; when it is above 0 and the
+   * transaction renews `claim.owner`'s lease, the first `room` of those rows are stored
+   * `in-flight` instead (one attempt, at `claim.now()`), exactly as a {@link Outbox.claim} would
+   * have left them, and `onAppended` hands them out in that state. The caller must send them
+   * (or leave them to a stream lookup) as it would claimed rows. One claim at a time.
+   */
+  claimAppends(claim: AppendClaim | null): void;
   /**
    * Records committed rows with their stream location. One transaction. Idempotent. With
    * `opts.durable === false` the transaction is not fsync'd: a power loss (never a process

@@ -61,7 +61,7 @@ export class MeshWiring {
       gossip: this.mesh,
       clock: opts.clock,
       logger: logger.child({ component: 'consensus' }),
-      wakeCommitter: () => opts.committer.wake(),
+      wakeCommitter: () => opts.committer.promoted(),
       emit: (event, data) => opts.events.publish(event, data),
       limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
       quorum: this.quorum,

@@ -4,7 +4,7 @@
  * reconcile. Nothing is durable. `append` resolves on a microtask.
  */
 import { INTENT_STATES, PRUNABLE_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../../src/core/intent.js';
-import type { ClaimRequest, Outbox, StateCounts } from '../../src/core/ports.js';
+import type { AppendClaim, ClaimRequest, Outbox, StateCounts } from '../../src/core/ports.js';
 
 const OPEN_STATES: ReadonlySet<IntentState> = new Set(['proposed', 'pending-commit', 'in-flight']);
 
@@ -25,6 +25,7 @@ export class MemoryOutbox implements Outbox {
   #nextSeq = 1;
   #lease: { owner: string; expiresAtMs: number } | null = null;
   readonly #appendListeners = new Set<(rows: readonly OutboxRow[]) => void>();
+  #appendClaim: AppendClaim | null = null;
 
   constructor(opts: MemoryOutboxOptions = {}) {
     this.#telemetryCap = opts.telemetryCap ?? 100_000;
@@ -37,9 +38,15 @@ export class MemoryOutbox implements Outbox {
       this.appendCalls += 1;
       let telemetry = 0;
       const stored: OutboxRow[] = [];
+      const claim = this.#claimFor(copies);
+      let room = claim?.room ?? 0;
       for (const r of copies) {
         if (this.#rows.has(r.correlationId)) continue;
         const row = this.#newRow(r);
+        if (room > 0 && row.state === 'pending-commit') {
+          room -= 1;
+          Object.assign(row, { state: 'in-flight', attempts: 1, firstAttemptAtMs: claim!.at, lastAttemptAtMs: claim!.at, updatedAtMs: claim!.at });
+        }
         this.#rows.set(r.correlationId, row);
         stored.push(copy(row));
         if (r.kind === 'telemetry') telemetry += 1;
@@ -53,6 +60,20 @@ export class MemoryOutbox implements Outbox {
         }
       }
     });
+  }
+
+  // As SqliteOutbox: ask for room, then renew the claimer's lease; nothing is claimed unless it holds.
+  #claimFor(rows: readonly NewOutboxRow[]): { room: number; at: number } | null {
+    const claim = this.#appendClaim;
+    if (claim === null || !rows.some((r) => r.state === 'pending-commit' && !this.#rows.has(r.correlationId))) return null;
+    const room = claim.room();
+    if (room <= 0) return null;
+    const at = claim.now();
+    return this.tryLease(claim.owner, claim.ttlMs, at) ? { room, at } : null;
+  }
+
+  claimAppends(claim: AppendClaim | null): void {
+    this.#appendClaim = claim;
   }
 
   onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void {

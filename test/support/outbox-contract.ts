@@ -167,6 +167,51 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(seen).toHaveLength(3);
     });
 
+    it('claimAppends stores up to room publishable rows in-flight, renewing the lease, and hands them out so', async () => {
+      const ob = await make();
+      const seen: Array<{ id: string; state: string; attempts: number; at: number | null }> = [];
+      ob.onAppended((rows) => seen.push(...rows.map((r) => ({ id: r.correlationId, state: r.state, attempts: r.attempts, at: r.firstAttemptAtMs }))));
+      let rooms = 0;
+      ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0 + 50, room: () => (rooms++, 2) });
+      await ob.append([newRow(1, { state: 'proposed' }), newRow(2), newRow(3), newRow(4)]);
+      expect(seen).toEqual([
+        { id: id(1), state: 'proposed', attempts: 0, at: null },
+        { id: id(2), state: 'in-flight', attempts: 1, at: T0 + 50 },
+        { id: id(3), state: 'in-flight', attempts: 1, at: T0 + 50 },
+        { id: id(4), state: 'pending-commit', attempts: 0, at: null },
+      ]);
+      expect(ob.get(id(3))).toMatchObject({ state: 'in-flight', attempts: 1, firstAttemptAtMs: T0 + 50, lastAttemptAtMs: T0 + 50, updatedAtMs: T0 + 50 });
+      expect(ob.get(id(4))).toMatchObject({ state: 'pending-commit', attempts: 0 });
+      expect(ob.leaseHolder(T0 + 50)).toEqual({ owner: 'sidecar', expiresAtMs: T0 + 1_050 });
+      // Only proposed rows: room is not asked.
+      await ob.append([newRow(5, { state: 'proposed' })]);
+      expect(rooms).toBe(1);
+      // A duplicate takes no room.
+      await ob.append([newRow(3), newRow(6), newRow(7), newRow(8)]);
+      expect([6, 7, 8].map((n) => ob.get(id(n))?.state)).toEqual(['in-flight', 'in-flight', 'pending-commit']);
+      ob.claimAppends(null);
+      await ob.append([newRow(9)]);
+      expect(ob.get(id(9))?.state).toBe('pending-commit');
+    });
+
+    it('claimAppends claims nothing while another owner holds the lease, or with no room', async () => {
+      const ob = await make();
+      let room = 5;
+      ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0 + 10, room: () => room });
+      expect(ob.tryLease('reconcile', 1_000, T0)).toBe(true);
+      await ob.append([newRow(1)]);
+      expect(ob.get(id(1))).toMatchObject({ state: 'pending-commit', attempts: 0 });
+      expect(ob.leaseHolder(T0 + 10)?.owner).toBe('reconcile');
+      ob.releaseLease('reconcile');
+      room = 0;
+      await ob.append([newRow(2)]);
+      expect(ob.get(id(2))?.state).toBe('pending-commit');
+      expect(ob.leaseHolder(T0 + 10)).toBeNull();
+      room = 5;
+      await ob.append([newRow(3)]);
+      expect(ob.get(id(3))?.state).toBe('in-flight');
+    });
+
     it('markCommitted moves a terminal row found in the stream', async () => {
       const ob = await make();
       await ob.append([newRow(1)]);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutboxCommitter } from '../../../src/bridge/outbox-committer.js';
 import { buildCommandRow } from '../../../src/core/command-message.js';
+import type { Clock } from '../../../src/core/ports.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { SystemClock } from '../../../src/runtime/system-clock.js';
 import { FakeJetStream } from '../../support/fake-jetstream.js';
@@ -19,15 +20,34 @@ function rows(n: number, subject = 'root.solar.command.a.b') {
   );
 }
 
-function setup(opts: { duplicateWindowMs?: number; window?: number } = {}) {
+function setup(opts: { duplicateWindowMs?: number; window?: number; idleMs?: number; clock?: Clock } = {}) {
+  const clk = opts.clock ?? clock;
   const outbox = new MemoryOutbox();
-  const js = new FakeJetStream(() => clock.now(), opts.duplicateWindowMs ?? 120_000);
+  const js = new FakeJetStream(() => clk.now(), opts.duplicateWindowMs ?? 120_000);
   const committer = new OutboxCommitter({
-    outbox, publisher: js, reader: js, clock, logger: silentLogger(), window: opts.window ?? 16, batchRows: 8,
-    backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, scanSkewMs: 1_000, leaseOwner: 'sidecar:me', idleMs: 20,
+    outbox, publisher: js, reader: js, clock: clk, logger: silentLogger(), window: opts.window ?? 16, batchRows: 8,
+    backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, scanSkewMs: 1_000, leaseOwner: 'sidecar:me', idleMs: opts.idleMs ?? 20,
   });
   stops.push(() => committer.stop());
   return { outbox, js, committer };
+}
+
+/** Starts `committer` and waits until its first round has read the (empty) outbox and gone idle. */
+async function startIdle(committer: OutboxCommitter, outbox: MemoryOutbox, now: () => number): Promise<void> {
+  committer.start();
+  await waitFor(() => outbox.leaseHolder(now())?.owner === 'sidecar:me', 'lease taken');
+  await new Promise((r) => setTimeout(r, 30));
+}
+
+/** Counts the rows `outbox.claim` is asked to claim. */
+function countClaims(outbox: MemoryOutbox): { rows: number } {
+  const counted = { rows: 0 };
+  const claim = outbox.claim.bind(outbox);
+  outbox.claim = (req) => {
+    counted.rows += req.ids.length;
+    return claim(req);
+  };
+  return counted;
 }
 
 function expectExactlyOnce(js: FakeJetStream, ids: string[]): void {
@@ -118,5 +138,58 @@ describe('OutboxCommitter', () => {
     committer.start();
     await waitFor(() => outbox.counts().committed === 10, '10 committed');
     expectExactlyOnce(js, batch.map((r) => r.correlationId));
+  });
+
+  it('has appends claim their rows while it keeps up, so they cost no claim transaction of their own', async () => {
+    const { outbox, js, committer } = setup();
+    const claims = countClaims(outbox);
+    await startIdle(committer, outbox, () => clock.now());
+    const batch = rows(20);
+    for (let i = 0; i < 20; i += 4) {
+      await outbox.append(batch.slice(i, i + 4));
+      committer.wake();
+      await waitFor(() => outbox.counts().committed === i + 4, `${i + 4} committed`);
+    }
+    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expect(js.messages.map((m) => m.msgId)).toEqual(batch.map((r) => r.correlationId));
+    expect(claims.rows).toBe(0);
+    expect(outbox.get('id-00019')).toMatchObject({ state: 'committed', attempts: 1 });
+  });
+
+  it('puts rows claimed on append back to pending when it stops before sending them', async () => {
+    const { outbox, js, committer } = setup({ idleMs: 60_000 });
+    await startIdle(committer, outbox, () => clock.now());
+    await outbox.append(rows(3));
+    expect(outbox.counts()['in-flight']).toBe(3);
+    await committer.stop();
+    expect(js.publishCalls).toBe(0);
+    expect(outbox.counts()['pending-commit']).toBe(3);
+    expect(outbox.get('id-00000')?.lastError).toBe('claimed on append, not sent');
+  });
+
+  it('never sends a row claimed on append once the lease that covered it may have run out', async () => {
+    // The sidecar stalls past its lease; another owner (a reconcile) takes the lease and commits
+    // the rows itself. With no dedupe window, a late send from the sidecar would duplicate them.
+    const skew = { ms: 0 };
+    const shifted: Clock = { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) };
+    const { outbox, js, committer } = setup({ idleMs: 60_000, duplicateWindowMs: 0, clock: shifted });
+    await startIdle(committer, outbox, () => shifted.now());
+    const batch = rows(3);
+    await outbox.append(batch);
+    expect(outbox.counts()['in-flight']).toBe(3);
+    skew.ms = 11_000;
+    expect(outbox.tryLease('reconcile:1', 5_000, shifted.now())).toBe(true);
+    const acks = [];
+    for (const r of batch) {
+      const ack = await js.publish({ subject: r.subject, body: r.body, msgId: r.correlationId, headers: r.headers });
+      if (ack.kind === 'acked') acks.push({ correlationId: r.correlationId, stream: ack.stream, seq: ack.seq });
+    }
+    outbox.markCommitted(acks, shifted.now());
+    outbox.releaseLease('reconcile:1');
+    committer.wake();
+    await waitFor(() => outbox.leaseHolder(shifted.now())?.owner === 'sidecar:me', 'the committer took the lease back');
+    await new Promise((r) => setTimeout(r, 100));
+    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expect(outbox.counts().committed).toBe(3);
   });
 });

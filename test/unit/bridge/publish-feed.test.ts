@@ -71,6 +71,38 @@ describe('PublishFeed', () => {
     expect(feed.take(10).map((r) => r.correlationId)).toEqual(ids(1, 1));
   });
 
+  it('lets appends claim rows only while every older publishable row was handed out', async () => {
+    const outbox = countingOutbox();
+    const feed = feedOn(outbox, 100);
+    outbox.claimAppends({ owner: 'me', ttlMs: 10_000, now: () => 5_000, room: () => feed.claimRoom(3) });
+    expect(feed.claimRoom(3)).toBe(0); // not yet complete: the outbox was never read
+    expect(feed.take(10)).toEqual([]);
+    expect(feed.claimRoom(3)).toBe(3);
+    await outbox.append([row(1), row(2), row(3), row(4)]);
+    // Three claimed, the fourth left pending: no more claims until it is handed out.
+    expect(feed.claimRoom(3)).toBe(0);
+    await outbox.append([row(5)]);
+    expect(outbox.get(row(5).correlationId)?.state).toBe('pending-commit');
+    expect(feed.take(10).map((r) => [r.correlationId, r.state])).toEqual([
+      ...ids(1, 3).map((id) => [id, 'in-flight']),
+      ...ids(4, 5).map((id) => [id, 'pending-commit']),
+    ]);
+    expect(feed.claimRoom(3)).toBe(3);
+    feed.rescan();
+    expect(feed.claimRoom(3)).toBe(0); // a promoted row may be older
+  });
+
+  it('keeps claimed rows it lets go of unsent, for the committer to put back', async () => {
+    const outbox = countingOutbox();
+    const feed = feedOn(outbox, 2);
+    outbox.claimAppends({ owner: 'me', ttlMs: 10_000, now: () => 5_000, room: () => 5 });
+    expect(feed.take(10)).toEqual([]);
+    await outbox.append([row(1), row(2), row(3)]); // memory holds 2: the third overflows, memory is let go
+    expect(feed.takeDroppedClaims().map((r) => r.correlationId)).toEqual(ids(1, 3));
+    expect(feed.heldClaims().map((r) => r.correlationId)).toEqual([]);
+    expect(feed.takeDroppedClaims()).toEqual([]);
+  });
+
   it('lets a pass publish from memory and sends only the rows its claim moved', async () => {
     const outbox = countingOutbox();
     const feed = feedOn(outbox, 100);
