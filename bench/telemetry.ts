@@ -2,9 +2,10 @@
  * Telemetry benchmark (issue 4), separate from `bench/run.ts`: `npm run bench:telemetry`.
  *
  * 1. Ingest: two libp2p nodes in this process. Raw: gossipsub with an accept-all validator,
- *    opaque messages of the size of one telemetry batch. Scout: MeshNode (full envelope
- *    validation) feeding a TelemetryScout, telemetry batches of that size. Goal: scout
- *    messages/s ≥ 0.8 × raw at the same size, and ≥ 50,000 points/s.
+ *    opaque messages of the size of one telemetry batch as encodeEnvelope sends it (columns
+ *    packed). Scout: MeshNode (full envelope validation) feeding a TelemetryScout, telemetry
+ *    batches of that size. Goal: scout messages/s ≥ 0.8 × raw at the same size, and ≥ 50,000
+ *    points/s.
  * 2. Reduction and window lag: an in-process Sidecar (scout, real nats-server, SQLite outbox,
  *    committer) fed by 50 synthetic origins batching every 100 ms into 1 s windows. Reduction =
  *    gossip batches (and points) per NATS summary; lag = window close → PubAck, p99 ≤ 250 ms.
