@@ -14,7 +14,7 @@ import type { Clock, CommandPublisher, Outbox, StreamReader } from '../core/port
 import type { Logger } from '../observability/logger.js';
 import type { BridgeMetrics } from './metrics.js';
 import { PublishFeed } from './publish-feed.js';
-import { runPublishPass, type PassResult } from './publish-pass.js';
+import { LEASE_SEND_MARGIN_MS, runPublishPass, type PassResult } from './publish-pass.js';
 
 /** Collaborators and tuning of the committer. */
 export interface OutboxCommitterOptions {
@@ -182,10 +182,18 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     // Held without a break since the last round? Otherwise another owner may have left rows in-flight.
     if (now >= this.roundLeaseUntil) this.unknownMayExist = true;
     this.roundLeaseUntil = now + ttlMs;
+    // A claim held in memory longer than its lease is no longer ours for sure: to a lookup.
+    if (this.feed.heldClaims().some((r) => !this.claimCovered(r, now))) this.feed.invalidate();
     this.returnDroppedClaims(now);
     if (this.unknownMayExist) {
-      if (!(await this.resolveUnknown(signal))) return this.backoffMs();
+      // Cleared first: a promotion during the lookup sets it again for the next round.
       this.unknownMayExist = false;
+      if (!(await this.resolveUnknown(signal))) {
+        this.unknownMayExist = true;
+        return this.backoffMs();
+      }
+      // The lookup may have let memory go: put those claims back before newer rows go out.
+      this.returnDroppedClaims(now);
     }
     const pass = await runPublishPass({
       outbox,
@@ -213,24 +221,29 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       return delay;
     }
     this.failures = 0;
-    return pass.claimed === 0 ? idleMs : 0;
+    return pass.claimed === 0 && !this.feed.hasDroppedClaims ? idleMs : 0;
   }
 
   /**
    * Rows claimed on append that memory let go of unsent: back to pending while the lease that
-   * covered their claim is still ours (we renewed it at `now`, before it ran out); otherwise
-   * another owner may have handled them since, so they are left to a stream lookup.
+   * covered their claim is still ours (we renewed it at `renewedAt`, before it ran out, and it has
+   * not run out since); otherwise another owner may have handled them since, so they are left to a
+   * stream lookup.
    */
-  private returnDroppedClaims(now: number): void {
+  private returnDroppedClaims(renewedAt: number): void {
+    if (!this.feed.hasDroppedClaims || this.opts.clock.now() >= renewedAt + this.leaseTtlMs() - LEASE_SEND_MARGIN_MS) return;
     const dropped = this.feed.takeDroppedClaims();
-    if (dropped.length === 0) return;
-    const covered = (r: OutboxRow): boolean => (r.lastAttemptAtMs ?? 0) + this.leaseTtlMs() > now;
-    const back = dropped.filter(covered).map((r) => r.correlationId);
+    const back = dropped.filter((r) => this.claimCovered(r, renewedAt)).map((r) => r.correlationId);
     if (back.length < dropped.length) this.unknownMayExist = true;
     if (back.length === 0) return;
-    this.opts.outbox.markRetry(back, 'claimed on append, not sent', now);
+    this.opts.outbox.markRetry(back, 'claimed on append, not sent', this.opts.clock.now());
     // Pending again below the feed's cursor: read the outbox from its start.
     this.feed.invalidate();
+  }
+
+  // Whether the lease renewed by `row`'s claim on append still ran at `at`.
+  private claimCovered(row: OutboxRow, at: number): boolean {
+    return (row.lastAttemptAtMs ?? 0) + this.leaseTtlMs() > at;
   }
 
   /**

@@ -77,6 +77,11 @@ export class PublishFeed {
     this.#listener?.();
   }
 
+  /** True while claimed rows memory let go of wait for {@link PublishFeed.takeDroppedClaims}. */
+  get hasDroppedClaims(): boolean {
+    return this.#dropped.length > 0;
+  }
+
   /** Claimed rows memory let go of before they were handed out (see the class comment); clears them. */
   takeDroppedClaims(): OutboxRow[] {
     const out = this.#dropped;
@@ -117,8 +122,12 @@ export class PublishFeed {
     this.#listener = listener;
   }
 
-  /** Up to `limit` publishable rows after those already taken, in insertion order; [] when none. */
+  /**
+   * Up to `limit` publishable rows after those already taken, in insertion order; [] when none,
+   * and while dropped claims wait to be put back (newer rows must not overtake them).
+   */
   take(limit: number): OutboxRow[] {
+    if (this.#dropped.length > 0) return [];
     if (this.#complete && this.#rescan && this.size === 0) {
       this.#rescan = false;
       this.invalidate();

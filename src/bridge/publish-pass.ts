@@ -55,10 +55,19 @@ export interface PassOptions {
   onSettled: (committed: PassResult['committed'], dead: PassResult['dead']) => void;
 }
 
-/** Runs one pass over the publishable rows. */
 /** A row is not sent when the lease that covered its claim runs out within this margin. */
 export const LEASE_SEND_MARGIN_MS = 2_000;
 
+/**
+ * A claimed row and until when the lease renewed by its claim is ours: until then no other
+ * owner can have touched it, so it may be sent (less a margin) or put back to pending.
+ */
+interface Claimed {
+  row: OutboxRow;
+  coveredUntil: number;
+}
+
+/** Runs one pass over the publishable rows. */
 export async function runPublishPass(opts: PassOptions): Promise<PassResult> {
   const pass = new Pass(opts);
   try {
@@ -75,11 +84,9 @@ class Pass {
   private readonly feed: PublishFeed;
   private acked: PassResult['committed'] = [];
   private dead: PassResult['dead'] = [];
-  private retry: string[] = [];
+  private retry: Array<{ correlationId: string; coveredUntil: number }> = [];
   private lastError: string | null = null;
   private inflight = 0;
-  // Until when the lease is known to be ours (from the last renewal that claimed rows).
-  private leaseUntil = 0;
   private waiter: (() => void) | null = null;
   private readonly wakeLoop = (): void => {
     const w = this.waiter;
@@ -135,14 +142,14 @@ class Pass {
 
   /**
    * One transaction for the rows still `pending-commit`: the PubAcks so far, the lease, the
-   * in-flight mark. Rows their append claimed (`in-flight`) need none. Null: the lease is lost.
+   * in-flight mark. Rows their append claimed (`in-flight`) need none: their append renewed the
+   * lease. Null: the lease is lost.
    */
-  private claim(rows: OutboxRow[]): OutboxRow[] | null {
+  private claim(rows: OutboxRow[]): Claimed[] | null {
     const { opts } = this;
     const fresh = rows.filter((r) => r.state === 'pending-commit');
-    for (const r of rows) if (r.state === 'in-flight') this.coveredUntil(r.lastAttemptAtMs ?? 0);
     this.result.claimed += rows.length - fresh.length;
-    if (fresh.length === 0) return rows;
+    if (fresh.length === 0) return rows.map((r) => this.covered(r, r.lastAttemptAtMs ?? 0));
     if (opts.renewLease !== undefined && !opts.renewLease()) return this.unclaimed(rows);
     const committed = this.acked;
     this.acked = [];
@@ -151,24 +158,32 @@ class Pass {
     const moved = opts.outbox.claim({ ids: fresh.map((r) => r.correlationId), atMs, committed, ...lease });
     this.announce(committed, []);
     if (moved === null) return this.unclaimed(rows);
-    this.coveredUntil(atMs);
     this.result.claimed += moved.length;
-    if (moved.length === fresh.length) return rows;
+    const claimedAt = (r: OutboxRow): number => (r.state === 'in-flight' ? (r.lastAttemptAtMs ?? 0) : atMs);
+    if (moved.length === fresh.length) return rows.map((r) => this.covered(r, claimedAt(r)));
     // Someone else moved a row since it was read: send only what this claim moved.
     opts.logger.warn({ claimed: fresh.length, moved: moved.length }, 'rows changed state before their claim; sending only those claimed');
     this.feed.invalidate();
     const ours = new Set(moved);
-    return rows.filter((r) => r.state === 'in-flight' || ours.has(r.correlationId));
+    return rows.filter((r) => r.state === 'in-flight' || ours.has(r.correlationId)).map((r) => this.covered(r, claimedAt(r)));
   }
 
-  // The lease was renewed at `atMs` by a claim of rows this pass sends.
-  private coveredUntil(atMs: number): void {
-    if (this.opts.lease !== undefined) this.leaseUntil = Math.max(this.leaseUntil, atMs + this.opts.lease.ttlMs);
+  // `row`, claimed when the lease was renewed at `atMs` (without a lease of ours: the caller answers for it).
+  private covered(row: OutboxRow, atMs: number): Claimed {
+    return { row, coveredUntil: this.opts.lease === undefined ? Number.POSITIVE_INFINITY : atMs + this.opts.lease.ttlMs };
   }
 
-  // True once the lease covering the claims so far may run out before a publish lands.
-  private leaseLapsing(): boolean {
-    return this.opts.lease !== undefined && this.opts.now() >= this.leaseUntil - LEASE_SEND_MARGIN_MS;
+  /**
+   * Claimed rows known not to be in the stream go back to pending while their claim's lease is
+   * still ours; the others stay in-flight, for a stream lookup (another owner may hold them now).
+   */
+  private putBack(rows: ReadonlyArray<{ correlationId: string; coveredUntil: number }>, error: string): void {
+    if (rows.length === 0) return;
+    const now = this.opts.now();
+    const back = rows.filter((r) => now < r.coveredUntil).map((r) => r.correlationId);
+    if (back.length < rows.length) this.result.leaseLapsed = true;
+    if (back.length > 0) this.opts.outbox.markRetry(back, error, now);
+    this.feed.invalidate();
   }
 
   private unclaimed(rows: OutboxRow[]): null {
@@ -179,26 +194,25 @@ class Pass {
     return null;
   }
 
-  private async send(rows: OutboxRow[]): Promise<void> {
+  private async send(rows: Claimed[]): Promise<void> {
     const { opts } = this;
     let sent = 0;
-    for (const row of rows) {
+    for (const c of rows) {
       while (this.inflight >= opts.window && !this.stopped()) await this.wait();
-      if (!this.stopped() && this.leaseLapsing()) this.result.leaseLapsed = true;
+      // Never send once the lease that covered the claim may run out before the publish lands.
+      if (!this.stopped() && opts.now() >= c.coveredUntil - LEASE_SEND_MARGIN_MS) this.result.leaseLapsed = true;
       if (this.stopped()) break;
-      this.publish(row);
+      this.publish(c);
       sent++;
     }
-    if (sent === rows.length) return;
-    this.feed.invalidate();
-    // Another owner may hold the lease by now: leave the rest in-flight, to a stream lookup.
-    if (this.result.leaseLapsed) return;
-    // Rows claimed but never sent go straight back: their outcome is known (not sent).
-    const unsent = rows.slice(sent).map((r) => r.correlationId);
-    opts.outbox.markRetry(unsent, this.result.retryableError ?? 'pass stopped', opts.now());
+    // Rows claimed but never sent: their outcome is known (not sent).
+    if (sent < rows.length) {
+      const unsent = rows.slice(sent).map((c) => ({ correlationId: c.row.correlationId, coveredUntil: c.coveredUntil }));
+      this.putBack(unsent, this.result.retryableError ?? (this.result.leaseLapsed ? 'lease may have lapsed' : 'pass stopped'));
+    }
   }
 
-  private publish(row: OutboxRow): void {
+  private publish({ row, coveredUntil }: Claimed): void {
     const { opts } = this;
     // `intent.commit`: one publish, a child of the trace the agent started (no-op without an SDK).
     const span = startSpan('intent.commit', row.headers['traceparent'], SpanKind.PRODUCER, {
@@ -211,7 +225,7 @@ class Pass {
       .publish({ subject: row.subject, body: row.body, msgId: row.correlationId, headers: row.headers }, opts.signal)
       .then((r) => {
         endSpan(span, r.kind === 'failed' ? r.code : undefined);
-        this.record(row, r);
+        this.record(row, coveredUntil, r);
       })
       .finally(() => {
         this.inflight--;
@@ -219,7 +233,7 @@ class Pass {
       });
   }
 
-  private record(row: OutboxRow, r: PublishResult): void {
+  private record(row: OutboxRow, coveredUntil: number, r: PublishResult): void {
     const { opts, result } = this;
     if (r.kind === 'acked') {
       this.acked.push({ correlationId: row.correlationId, stream: r.stream, seq: r.seq, kind: row.kind, createdAtMs: row.createdAtMs });
@@ -233,7 +247,7 @@ class Pass {
       this.lastError = `${r.code}: ${r.reason}`;
       result.retryableError ??= this.lastError;
       // A row that may have reached the stream stays in-flight: it is looked up before any resend.
-      if (!r.outcomeUnknown) this.retry.push(row.correlationId);
+      if (!r.outcomeUnknown) this.retry.push({ correlationId: row.correlationId, coveredUntil });
       opts.metrics?.commits.inc({ result: r.outcomeUnknown ? 'unknown' : 'retry' });
     }
   }
@@ -249,10 +263,7 @@ class Pass {
     // Not durable: these rows are durably in-flight, where a lost mark sends them back (to a lookup).
     if (acked.length > 0) opts.outbox.markCommitted(acked, at, { durable: false });
     for (const d of dead) opts.outbox.markTerminal([d.correlationId], 'dead', d.reason, at);
-    if (retry.length > 0) {
-      opts.outbox.markRetry(retry, this.lastError ?? 'retryable failure', at);
-      this.feed.invalidate();
-    }
+    this.putBack(retry, this.lastError ?? 'retryable failure');
     this.announce(acked, dead);
   }
 

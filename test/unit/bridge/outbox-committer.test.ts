@@ -192,4 +192,43 @@ describe('OutboxCommitter', () => {
     expectExactlyOnce(js, batch.map((r) => r.correlationId));
     expect(outbox.counts().committed).toBe(3);
   });
+
+  it('never sends a claimed row whose own claim lease ran out, even when a newer claim renewed the lease', async () => {
+    const skew = { ms: 0 };
+    const shifted: Clock = { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) };
+    const { outbox, js, committer } = setup({ idleMs: 60_000, duplicateWindowMs: 0, clock: shifted });
+    await startIdle(committer, outbox, () => shifted.now());
+    const [a, b] = rows(2);
+    await outbox.append([a!]);
+    skew.ms = 11_000;
+    // Another owner takes the lapsed lease and commits A itself.
+    expect(outbox.tryLease('reconcile:1', 5_000, shifted.now())).toBe(true);
+    const ack = await js.publish({ subject: a!.subject, body: a!.body, msgId: a!.correlationId, headers: a!.headers });
+    if (ack.kind === 'acked') outbox.markCommitted([{ correlationId: a!.correlationId, stream: ack.stream, seq: ack.seq }], shifted.now());
+    outbox.releaseLease('reconcile:1');
+    // B's append claims it under a fresh lease, while A still sits in the committer's memory.
+    await outbox.append([b!]);
+    committer.wake();
+    await waitFor(() => outbox.get(b!.correlationId)?.state === 'committed', 'B committed');
+    await new Promise((r) => setTimeout(r, 50));
+    expectExactlyOnce(js, [a!.correlationId, b!.correlationId]);
+  });
+
+  it('looks up a row promoted to in-flight while a lookup was already running', async () => {
+    const { outbox, js, committer } = setup({ duplicateWindowMs: 0 });
+    const [unknown, promoted] = rows(2);
+    await outbox.append([unknown!, { ...promoted!, state: 'proposed' }]);
+    outbox.markInFlight([unknown!.correlationId], clock.now());
+    let release!: () => void;
+    js.scanGate = new Promise((r) => (release = r));
+    committer.start();
+    await waitFor(() => js.scans > 0, 'first lookup started');
+    // A takeover: the row may have been published by another node, so it goes to a lookup.
+    expect(outbox.promote(promoted!.correlationId, promoted!.body, promoted!.headers, clock.now(), 'in-flight')).toBe(true);
+    committer.promoted();
+    js.scanGate = null;
+    release();
+    await waitFor(() => outbox.counts().committed === 2, 'both committed');
+    expectExactlyOnce(js, [unknown!.correlationId, promoted!.correlationId]);
+  });
 });

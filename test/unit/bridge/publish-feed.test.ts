@@ -98,7 +98,15 @@ describe('PublishFeed', () => {
     outbox.claimAppends({ owner: 'me', ttlMs: 10_000, now: () => 5_000, room: () => 5 });
     expect(feed.take(10)).toEqual([]);
     await outbox.append([row(1), row(2), row(3)]); // memory holds 2: the third overflows, memory is let go
-    expect(feed.takeDroppedClaims().map((r) => r.correlationId)).toEqual(ids(1, 3));
+    await outbox.append([row(4), row(5, { state: 'proposed' })]); // memory is incomplete: 4's claim is kept aside too
+    outbox.promote(row(5).correlationId, row(5).body, {}, 5_500);
+    // Rows wait until the dropped claims are put back: they must not overtake them.
+    expect(feed.hasDroppedClaims).toBe(true);
+    expect(feed.take(10)).toEqual([]);
+    expect(feed.takeDroppedClaims().map((r) => r.correlationId)).toEqual(ids(1, 4));
+    outbox.markRetry(ids(1, 4), 'claimed on append, not sent', 6_000);
+    feed.invalidate();
+    expect(feed.take(10).map((r) => r.correlationId)).toEqual(ids(1, 5));
     expect(feed.heldClaims().map((r) => r.correlationId)).toEqual([]);
     expect(feed.takeDroppedClaims()).toEqual([]);
   });
