@@ -9,32 +9,11 @@ import {
 import { hasCode } from '../../../src/core/errors.js';
 import { numberColumn } from '../../../src/core/number-column.js';
 import { seededRandom } from '../../support/seeded-random.js';
-
-const PEER = '12D3KooWHFrmLWTTDD4NodngtRMEVYgxrsDMp4F6LPhWmrsP2uMD';
-const T0 = 1_700_000_000_000;
-const te = new TextEncoder();
-const bytesOf = (v: unknown): Uint8Array => te.encode(JSON.stringify(v));
+import { bytesOf, schemaRefusal, T0, telemetryWithSeries } from '../../support/telemetry-envelopes.js';
 
 /** A telemetry envelope whose first series has columns `ts` and `v` (any JSON, to test refusals). */
-function telemetry(ts: unknown, v: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    kind: 'telemetry',
-    origin: PEER,
-    epoch: T0,
-    seq: 0,
-    sentAtMs: T0 + 100,
-    windowMs: 1_000,
-    series: [{ metric: 'sentiment.delta', tags: { region: 'eu' }, window: T0, part: 0, ts, v, ...extra }],
-  };
-}
-
-function detailOf(value: unknown): string {
-  const r = decodeEnvelope(bytesOf(value));
-  if (r.ok) throw new Error('expected a refusal');
-  expect(r.reason).toBe('schema');
-  return r.detail;
-}
+const telemetry = (ts: unknown, v: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> => telemetryWithSeries({ ts, v, ...extra });
+const detailOf = schemaRefusal;
 
 describe('numberColumn', () => {
   const ms = numberColumn('ms-since-epoch', 1, 4);

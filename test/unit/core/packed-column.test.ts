@@ -3,39 +3,18 @@ import { decodeEnvelope, encodeEnvelope } from '../../../src/core/envelope-codec
 import { EnvelopeSchema, MAX_TELEMETRY_POINTS, type TelemetryEnvelope } from '../../../src/core/envelope.js';
 import { float64Column, float64sFromLE, packedColumn, packFloat64 } from '../../../src/core/packed-column.js';
 import { seededRandom } from '../../support/seeded-random.js';
+import { bytesOf, PEER, schemaRefusal, T0, telemetryWithSeries } from '../../support/telemetry-envelopes.js';
 
-const PEER = '12D3KooWHFrmLWTTDD4NodngtRMEVYgxrsDMp4F6LPhWmrsP2uMD';
-const T0 = 1_700_000_000_000;
-const te = new TextEncoder();
-const bytesOf = (v: unknown): Uint8Array => te.encode(JSON.stringify(v));
 const f64 = (xs: readonly number[]): Float64Array => new Float64Array(xs);
 const b64 = (xs: readonly number[]): string => packFloat64(f64(xs));
-
-/** A telemetry envelope whose one series carries the given column fields (any JSON, to test refusals). */
-function telemetry(columns: Record<string, unknown>): Record<string, unknown> {
-  return {
-    schemaVersion: 1,
-    kind: 'telemetry',
-    origin: PEER,
-    epoch: T0,
-    seq: 0,
-    sentAtMs: T0 + 100,
-    windowMs: 1_000,
-    series: [{ metric: 'sentiment.delta', tags: { region: 'eu' }, window: T0, part: 0, ...columns }],
-  };
-}
+const telemetry = telemetryWithSeries;
 
 function issuesOf(r: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }): string[] {
   expect(r.success).toBe(false);
   return r.error!.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
 
-function detailOf(value: unknown): string {
-  const r = decodeEnvelope(bytesOf(value));
-  if (r.ok) throw new Error('expected a refusal');
-  expect(r.reason).toBe('schema');
-  return r.detail;
-}
+const detailOf = schemaRefusal;
 
 describe('packFloat64 and float64sFromLE', () => {
   test('little-endian IEEE 754, canonical padded base64 (known vectors)', () => {
