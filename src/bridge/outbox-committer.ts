@@ -8,13 +8,13 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { hasCode } from '../core/errors.js';
-import type { OutboxRow, StreamLocation } from '../core/intent.js';
-import { locateRows } from '../core/locate-rows.js';
+import type { OutboxRow } from '../core/intent.js';
 import type { Clock, CommandPublisher, Outbox, StreamReader } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { BridgeMetrics } from './metrics.js';
 import { PublishFeed } from './publish-feed.js';
-import { LEASE_SEND_MARGIN_MS, runPublishPass, type PassResult } from './publish-pass.js';
+import { runPublishPass, type PassResult } from './publish-pass.js';
+import { resolveUnknownOutcomes } from './unknown-outcomes.js';
 
 /** Collaborators and tuning of the committer. */
 export interface OutboxCommitterOptions {
@@ -33,7 +33,13 @@ export interface OutboxCommitterOptions {
   scanSkewMs: number;
   /** Lease owner: stable per sidecar, so a restarted sidecar resumes at once. */
   leaseOwner: string;
-  /** Lease lifetime; renewed on every round. Default 10 s. */
+  /**
+   * No claimed row is sent, or put back to pending, once the lease covering its claim runs out
+   * within this margin: a send must land (or time out) while the lease is ours. Default 5 s, the
+   * default `nats.publishTimeoutMs`; the service passes the configured one.
+   */
+  sendMarginMs?: number;
+  /** Lease lifetime; renewed on every round. Default: the larger of 10 s and twice `sendMarginMs`. */
   leaseTtlMs?: number;
   /** Idle poll period when nothing wakes the loop. Default 1 s. */
   idleMs?: number;
@@ -63,6 +69,10 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   private unsubscribe: (() => void) | null = null;
   private unsubscribeAppends: (() => void) | null = null;
   private readonly feed: PublishFeed;
+  private readonly sendMarginMs: number;
+  private readonly leaseTtl: number;
+  // A lookup of unknown outcomes is running: appends claim nothing meanwhile.
+  private resolving = false;
   // Rows in-flight may exist whose outcome this committer does not know: look them up first.
   private unknownMayExist = true;
   // When the lease taken by the last round runs out, if nothing renewed it since.
@@ -72,6 +82,9 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     super();
     this.opts = opts;
     this.feed = new PublishFeed(opts.outbox, opts.memoryRows ?? 8_192);
+    this.sendMarginMs = opts.sendMarginMs ?? 5_000;
+    this.leaseTtl = opts.leaseTtlMs ?? Math.max(10_000, 2 * this.sendMarginMs);
+    if (this.leaseTtl <= this.sendMarginMs) throw new Error(`leaseTtlMs (${this.leaseTtl}) must exceed sendMarginMs (${this.sendMarginMs})`);
   }
 
   /** Starts the background loop. */
@@ -84,12 +97,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       if (s === 'connected') this.wake(true);
     });
     this.unsubscribeAppends = this.opts.outbox.onAppended((rows) => this.feed.offer(rows));
-    this.opts.outbox.claimAppends({
-      owner: this.opts.leaseOwner,
-      ttlMs: this.leaseTtlMs(),
-      now: () => this.opts.clock.now(),
-      room: () => this.appendClaimRoom(),
-    });
+    const { leaseOwner: owner, clock } = this.opts;
+    this.opts.outbox.claimAppends({ owner, ttlMs: this.leaseTtl, now: () => clock.now(), room: () => this.appendClaimRoom() });
     this.loop = this.run(this.abort.signal);
   }
 
@@ -99,13 +108,9 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    * to one window held in memory.
    */
   private appendClaimRoom(): number {
-    if (this.abort?.signal.aborted !== false || this.backingOff || this.unknownMayExist) return 0;
+    if (this.abort?.signal.aborted !== false || this.backingOff || this.unknownMayExist || this.resolving) return 0;
     if (this.opts.publisher.state !== 'connected') return 0;
     return this.feed.claimRoom(this.opts.window);
-  }
-
-  private leaseTtlMs(): number {
-    return this.opts.leaseTtlMs ?? 10_000;
   }
 
   /**
@@ -143,7 +148,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     // Rows claimed on append and never sent go back to pending, while the lease still covers them.
     this.feed.invalidate();
     const now = this.opts.clock.now();
-    if (this.opts.outbox.tryLease(this.opts.leaseOwner, this.leaseTtlMs(), now)) this.returnDroppedClaims(now);
+    if (this.opts.outbox.tryLease(this.opts.leaseOwner, this.leaseTtl, now)) this.returnDroppedClaims(now);
     this.opts.outbox.releaseLease(this.opts.leaseOwner);
   }
 
@@ -154,7 +159,10 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
         this.backingOff = this.failures > 0;
         if (delay > 0) await this.idle(delay, signal);
       } catch (err) {
-        if (signal.aborted || hasCode(err, 'ABORTED')) break;
+        if (signal.aborted || hasCode(err, 'ABORTED')) {
+          this.unknownMayExist = true;
+          break;
+        }
         // Never throw into the void: log, count, back off, keep going.
         this.feed.invalidate();
         this.unknownMayExist = true;
@@ -171,7 +179,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     const { outbox, publisher, clock } = this.opts;
     const idleMs = this.opts.idleMs ?? 1_000;
     if (publisher.state !== 'connected') return idleMs;
-    const ttlMs = this.leaseTtlMs();
+    const ttlMs = this.leaseTtl;
     const now = clock.now();
     if (!outbox.tryLease(this.opts.leaseOwner, ttlMs, now)) {
       // Another owner may move rows meanwhile: memory is not to be trusted once we are back.
@@ -183,12 +191,12 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     if (now >= this.roundLeaseUntil) this.unknownMayExist = true;
     this.roundLeaseUntil = now + ttlMs;
     // A claim held in memory longer than its lease is no longer ours for sure: to a lookup.
-    if (this.feed.heldClaims().some((r) => !this.claimCovered(r, now))) this.feed.invalidate();
+    if (this.feed.heldClaims().some((r) => !this.claimCovered(r, now + this.sendMarginMs))) this.feed.invalidate();
     this.returnDroppedClaims(now);
     if (this.unknownMayExist) {
       // Cleared first: a promotion during the lookup sets it again for the next round.
       this.unknownMayExist = false;
-      if (!(await this.resolveUnknown(signal))) {
+      if (!(await this.resolveUnknown(now, signal))) {
         this.unknownMayExist = true;
         return this.backoffMs();
       }
@@ -196,17 +204,9 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       this.returnDroppedClaims(now);
     }
     const pass = await runPublishPass({
-      outbox,
-      publisher,
-      now: () => clock.now(),
-      lease: { owner: this.opts.leaseOwner, ttlMs },
-      feed: this.feed,
-      window: this.opts.window,
-      batchRows: this.opts.batchRows,
-      logger: this.opts.logger,
-      metrics: this.opts.metrics,
-      signal,
-      onSettled: (committed, dead) => this.announce(committed, dead),
+      outbox, publisher, now: () => clock.now(), lease: { owner: this.opts.leaseOwner, ttlMs, sendMarginMs: this.sendMarginMs },
+      feed: this.feed, window: this.opts.window, batchRows: this.opts.batchRows, logger: this.opts.logger, metrics: this.opts.metrics,
+      signal, onSettled: (committed, dead) => this.announce(committed, dead),
     });
     return this.afterPass(pass, idleMs);
   }
@@ -231,57 +231,44 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    * stream lookup.
    */
   private returnDroppedClaims(renewedAt: number): void {
-    if (!this.feed.hasDroppedClaims || this.opts.clock.now() >= renewedAt + this.leaseTtlMs() - LEASE_SEND_MARGIN_MS) return;
-    const dropped = this.feed.takeDroppedClaims();
-    const back = dropped.filter((r) => this.claimCovered(r, renewedAt)).map((r) => r.correlationId);
-    if (back.length < dropped.length) this.unknownMayExist = true;
-    if (back.length === 0) return;
-    this.opts.outbox.markRetry(back, 'claimed on append, not sent', this.opts.clock.now());
-    // Pending again below the feed's cursor: read the outbox from its start.
-    this.feed.invalidate();
+    const now = this.opts.clock.now();
+    if (!this.feed.hasDroppedClaims || now >= renewedAt + this.leaseTtl - this.sendMarginMs) return;
+    if (this.feed.putBackDroppedClaims((r) => this.claimCovered(r, renewedAt), now) > 0) this.unknownMayExist = true;
   }
 
   // Whether the lease renewed by `row`'s claim on append still ran at `at`.
   private claimCovered(row: OutboxRow, at: number): boolean {
-    return (row.lastAttemptAtMs ?? 0) + this.leaseTtlMs() > at;
+    return (row.lastAttemptAtMs ?? 0) + this.leaseTtl > at;
   }
 
   /**
-   * Rows in-flight may be in the stream already. Each is looked up before any resend:
-   * found → committed with its seq, missing → back to pending. Rows claimed on append that
-   * memory holds for sending are ours, not unknown. False when NATS failed us.
+   * Looks up the in-flight rows whose outcome is unknown (see unknown-outcomes.ts); the claims
+   * memory holds for sending are ours, not unknown. Rows go back to pending only while the lease
+   * renewed at `renewedAt` is held without a break. False when the round should back off.
    */
-  private async resolveUnknown(signal: AbortSignal): Promise<boolean> {
-    const { outbox, clock, logger, metrics } = this.opts;
-    const held = new Set(this.feed.heldClaims().map((r) => r.seq));
-    for (let afterSeq = 0; ; ) {
-      const page = outbox.listByState(['in-flight'], 5_000, afterSeq);
-      if (page.length === 0) return true;
-      afterSeq = page[page.length - 1]!.seq;
-      const rows = page.filter((r) => !held.has(r.seq));
-      if (rows.length === 0) continue;
-      let found: Map<string, StreamLocation>;
-      try {
-        found = await locateRows(this.opts.reader, rows, this.opts.scanSkewMs, signal);
-      } catch (err) {
-        if (signal.aborted) throw err;
-        logger.warn({ err, rows: rows.length }, 'stream lookup failed');
-        this.failures++;
-        return false;
-      }
-      const committed = rows.filter((r) => found.has(r.correlationId)).map((r) => ({ correlationId: r.correlationId, ...found.get(r.correlationId)! }));
-      const missing = rows.filter((r) => !found.has(r.correlationId)).map((r) => r.correlationId);
-      const at = clock.now();
-      if (committed.length > 0) outbox.markCommitted(committed, at);
-      if (missing.length > 0) {
-        outbox.markRetry(missing, 'outcome unknown; not found in stream', at);
-        this.feed.invalidate();
-      }
-      metrics?.lookups.inc({ result: 'found' }, committed.length);
-      metrics?.lookups.inc({ result: 'missing' }, missing.length);
-      logger.info({ found: committed.length, missing: missing.length }, 'resolved unknown outcomes from the stream');
-      this.announce(committed, []);
-      if (page.length < 5_000) return true;
+  private async resolveUnknown(renewedAt: number, signal: AbortSignal): Promise<boolean> {
+    const { outbox, clock } = this.opts;
+    let heldSince = renewedAt;
+    this.resolving = true;
+    try {
+      const result = await resolveUnknownOutcomes({
+        outbox, reader: this.opts.reader, clock, logger: this.opts.logger, metrics: this.opts.metrics, scanSkewMs: this.opts.scanSkewMs,
+        skip: new Set(this.feed.heldClaims().map((r) => r.seq)),
+        holdLease: () => {
+          const now = clock.now();
+          if (now >= heldSince + this.leaseTtl - this.sendMarginMs || !outbox.tryLease(this.opts.leaseOwner, this.leaseTtl, now)) return false;
+          heldSince = now;
+          return true;
+        },
+        onCommitted: (rows) => this.announce(rows, []),
+        signal,
+      });
+      // Rows went back to pending below the feed's cursor: read the outbox from its start.
+      if (result.movedBack > 0) this.feed.invalidate();
+      if (result.status === 'lookup-failed') this.failures++;
+      return result.status === 'resolved';
+    } finally {
+      this.resolving = false;
     }
   }
 

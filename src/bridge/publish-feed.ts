@@ -77,16 +77,26 @@ export class PublishFeed {
     this.#listener?.();
   }
 
-  /** True while claimed rows memory let go of wait for {@link PublishFeed.takeDroppedClaims}. */
+  /** True while claimed rows memory let go of wait for {@link PublishFeed.putBackDroppedClaims}. */
   get hasDroppedClaims(): boolean {
     return this.#dropped.length > 0;
   }
 
-  /** Claimed rows memory let go of before they were handed out (see the class comment); clears them. */
-  takeDroppedClaims(): OutboxRow[] {
-    const out = this.#dropped;
+  /**
+   * Puts the claimed rows memory let go of (see the class comment) back to `pending-commit` when
+   * `covered(row)`: the lease that covered the row's claim is still ours, so no other owner can
+   * have touched it. The others stay `in-flight`, for a stream lookup. Returns how many those are.
+   */
+  putBackDroppedClaims(covered: (row: OutboxRow) => boolean, atMs: number): number {
+    const dropped = this.#dropped;
     this.#dropped = [];
-    return out;
+    const back = dropped.filter(covered).map((r) => r.correlationId);
+    if (back.length > 0) {
+      this.#outbox.markRetry(back, 'claimed on append, not sent', atMs);
+      // Pending again below the cursor: read the outbox from its start.
+      this.invalidate();
+    }
+    return dropped.length - back.length;
   }
 
   /** The claimed rows memory holds, not yet handed out. */

@@ -46,7 +46,12 @@ export interface PassOptions {
    * The publisher lease, renewed in every claim transaction; when another owner holds it the
    * pass stops claiming at once. Without it the caller answers for the lease.
    */
-  lease?: { owner: string; ttlMs: number };
+  lease?: {
+    owner: string;
+    ttlMs: number;
+    /** No row is sent once the lease covering its claim runs out within this margin (the publish timeout). */
+    sendMarginMs: number;
+  };
   /** An extra check before each claim; false stops claiming. */
   renewLease?: () => boolean;
   /** Where rows come from (kept across passes by the committer). Default: the outbox, read each time. */
@@ -54,9 +59,6 @@ export interface PassOptions {
   /** Called whenever rows settle, so that listeners (SSE, gossip) hear promptly. */
   onSettled: (committed: PassResult['committed'], dead: PassResult['dead']) => void;
 }
-
-/** A row is not sent when the lease that covered its claim runs out within this margin. */
-export const LEASE_SEND_MARGIN_MS = 2_000;
 
 /**
  * A claimed row and until when the lease renewed by its claim is ours: until then no other
@@ -200,7 +202,7 @@ class Pass {
     for (const c of rows) {
       while (this.inflight >= opts.window && !this.stopped()) await this.wait();
       // Never send once the lease that covered the claim may run out before the publish lands.
-      if (!this.stopped() && opts.now() >= c.coveredUntil - LEASE_SEND_MARGIN_MS) this.result.leaseLapsed = true;
+      if (!this.stopped() && opts.lease !== undefined && opts.now() >= c.coveredUntil - opts.lease.sendMarginMs) this.result.leaseLapsed = true;
       if (this.stopped()) break;
       this.publish(c);
       sent++;

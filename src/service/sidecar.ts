@@ -65,6 +65,7 @@ export class Sidecar {
       outbox: this.outbox, publisher: this.publisher, reader: this.reader, clock: this.clock, logger: log.child({ component: 'committer' }),
       metrics: bridgeMetrics, window: config.commit.window, batchRows: config.commit.batchRows, scanSkewMs: config.commit.scanSkewMs,
       backoff: { baseMs: config.commit.backoffBaseMs, maxMs: config.commit.backoffMaxMs, minMs: 10 }, leaseOwner: `sidecar:${peerId}`,
+      sendMarginMs: config.nats.publishTimeoutMs,
     });
     this.pruner = config.buffer.retainSettledMs > 0
       ? new OutboxPruner({ outbox: this.outbox, clock: this.clock, logger: log.child({ component: 'pruner' }), retainMs: config.buffer.retainSettledMs, pruned: bridgeMetrics.pruned })

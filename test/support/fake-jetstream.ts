@@ -32,7 +32,7 @@ export class FakeJetStream implements CommandPublisher, StreamReader {
   defaultFault: FakeFault = 'ok';
   publishCalls = 0;
   scans = 0;
-  /** While set, every stream scan waits for it (a slow lookup). */
+  /** While set, every stream scan waits for it before it answers (a slow lookup: the answer is as of its start). */
   scanGate: Promise<void> | null = null;
   private listeners = new Set<ConnectionListener>();
 
@@ -66,11 +66,11 @@ export class FakeJetStream implements CommandPublisher, StreamReader {
 
   async findMsgIds(subject: string, sinceMs: number, msgIds: ReadonlySet<string>): Promise<Map<string, StreamLocation>> {
     this.scans++;
-    if (this.scanGate !== null) await this.scanGate;
     const out = new Map<string, StreamLocation>();
     for (const m of this.messages) {
       if (m.subject === subject && m.storedAtMs >= sinceMs && msgIds.has(m.msgId) && !out.has(m.msgId)) out.set(m.msgId, { stream: 'FAKE', seq: m.seq });
     }
+    if (this.scanGate !== null) await this.scanGate;
     return out;
   }
 

@@ -231,4 +231,28 @@ describe('OutboxCommitter', () => {
     await waitFor(() => outbox.counts().committed === 2, 'both committed');
     expectExactlyOnce(js, [unknown!.correlationId, promoted!.correlationId]);
   });
+
+  it('leaves a row in-flight when its lookup outlasted the lease, and claims nothing on append during a lookup', async () => {
+    const skew = { ms: 0 };
+    const shifted: Clock = { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) };
+    const { outbox, js, committer } = setup({ duplicateWindowMs: 0, clock: shifted });
+    const [x, y] = rows(2);
+    await outbox.append([x!]);
+    outbox.markInFlight([x!.correlationId], shifted.now());
+    let release!: () => void;
+    js.scanGate = new Promise((r) => (release = r));
+    committer.start();
+    await waitFor(() => js.scans > 0, 'lookup started');
+    await outbox.append([y!]);
+    expect(outbox.get(y!.correlationId)?.state).toBe('pending-commit');
+    // The lookup outlasts the lease; another owner publishes X meanwhile and loses its PubAck.
+    skew.ms = 11_000;
+    expect(outbox.tryLease('reconcile:1', 5_000, shifted.now())).toBe(true);
+    await js.publish({ subject: x!.subject, body: x!.body, msgId: x!.correlationId, headers: x!.headers });
+    outbox.releaseLease('reconcile:1');
+    js.scanGate = null;
+    release();
+    await waitFor(() => outbox.counts().committed === 2, 'both committed');
+    expectExactlyOnce(js, [x!.correlationId, y!.correlationId]);
+  });
 });

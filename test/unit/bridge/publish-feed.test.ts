@@ -103,19 +103,20 @@ describe('PublishFeed', () => {
     // Rows wait until the dropped claims are put back: they must not overtake them.
     expect(feed.hasDroppedClaims).toBe(true);
     expect(feed.take(10)).toEqual([]);
-    expect(feed.takeDroppedClaims().map((r) => r.correlationId)).toEqual(ids(1, 4));
-    outbox.markRetry(ids(1, 4), 'claimed on append, not sent', 6_000);
-    feed.invalidate();
-    expect(feed.take(10).map((r) => r.correlationId)).toEqual(ids(1, 5));
+    // Those still covered by their claim's lease go back; the rest stay in-flight, for a lookup.
+    expect(feed.putBackDroppedClaims((r) => r.correlationId !== row(2).correlationId, 6_000)).toBe(1);
+    expect(feed.hasDroppedClaims).toBe(false);
+    expect(outbox.get(row(2).correlationId)?.state).toBe('in-flight');
+    expect(outbox.get(row(1).correlationId)).toMatchObject({ state: 'pending-commit', lastError: 'claimed on append, not sent' });
+    expect(feed.take(10).map((r) => r.correlationId)).toEqual([1, 3, 4, 5].map((n) => row(n).correlationId));
     expect(feed.heldClaims().map((r) => r.correlationId)).toEqual([]);
-    expect(feed.takeDroppedClaims()).toEqual([]);
   });
 
   it('lets a pass publish from memory and sends only the rows its claim moved', async () => {
     const outbox = countingOutbox();
     const feed = feedOn(outbox, 100);
     const js = new FakeJetStream(() => Date.now());
-    const pass = () => runPublishPass({ outbox, publisher: js, now: () => Date.now(), window: 4, batchRows: 8, logger: silentLogger(), metrics: undefined, lease: { owner: 'me', ttlMs: 10_000 }, feed, signal: new AbortController().signal, onSettled: () => undefined });
+    const pass = () => runPublishPass({ outbox, publisher: js, now: () => Date.now(), window: 4, batchRows: 8, logger: silentLogger(), metrics: undefined, lease: { owner: 'me', ttlMs: 10_000, sendMarginMs: 5_000 }, feed, signal: new AbortController().signal, onSettled: () => undefined });
     expect((await pass()).claimed).toBe(0);
     await outbox.append([row(1), row(2), row(3)]);
     outbox.markTerminal([row(2).correlationId], 'dead', 'test', 1);
