@@ -65,23 +65,37 @@ export function decodeEnvelope(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX
 }
 
 /**
+ * How telemetry columns go on the wire: `packed` (`tsB64`, `vB64`; see packed-column.ts), or
+ * `arrays` (`ts`, `v` as JSON numbers), which versions before the packed form read, and reject
+ * the packed form: for a rolling upgrade.
+ */
+export type TelemetryColumnForm = 'packed' | 'arrays';
+
+/**
  * Encodes an envelope to UTF-8 JSON after validating it against the schema, so that a bug
  * shows up here rather than as rejections (and score penalties) on every peer. Telemetry columns
- * go out packed (`tsB64`, `vB64`). Throws INPUT_INVALID when `envelope` does not conform. Size is
- * the publisher's check.
+ * go out in `opts.telemetryColumns` form (default packed). Throws INPUT_INVALID when `envelope`
+ * does not conform. Size is the publisher's check.
  */
-export function encodeEnvelope(envelope: Envelope): Uint8Array {
+export function encodeEnvelope(envelope: Envelope, opts: { telemetryColumns?: TelemetryColumnForm } = {}): Uint8Array {
   const parsed = MemoryEnvelopeSchema.safeParse(envelope);
   if (!parsed.success) {
     throw new NetSyncError('INPUT_INVALID', `envelope does not conform: ${describeIssues(parsed.error)}`);
   }
   const data = parsed.data;
-  return encoder.encode(JSON.stringify(data.kind === 'telemetry' ? { ...data, series: data.series.map(packSeries) } : data));
+  if (data.kind !== 'telemetry') return encoder.encode(JSON.stringify(data));
+  const wire = opts.telemetryColumns === 'arrays' ? arraySeries : packSeries;
+  return encoder.encode(JSON.stringify({ ...data, series: data.series.map(wire) }));
 }
 
-// The wire form of a series: its columns packed (`tsB64`, `vB64`; see packed-column.ts).
+// The packed wire form of a series: its columns as base64 float64s.
 function packSeries({ ts, v, ...rest }: TelemetrySeries): Record<string, unknown> {
   return { ...rest, tsB64: packFloat64(ts), vB64: packFloat64(v) };
+}
+
+// The array wire form of a series: its columns as JSON numbers.
+function arraySeries({ ts, v, ...rest }: TelemetrySeries): Record<string, unknown> {
+  return { ...rest, ts: Array.from(ts), v: Array.from(v) };
 }
 
 // A telemetry batch in the array form is thousands of numbers in `series[i].ts` and

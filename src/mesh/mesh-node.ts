@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { MeshConfig } from '../config/schema.js';
 import type { BackoffPolicy } from '../core/backoff.js';
 import { validateEnvelope, type EnvelopeValidationContext } from '../core/envelope-validation.js';
-import { encodeEnvelope } from '../core/envelope-codec.js';
+import { encodeEnvelope, type TelemetryColumnForm } from '../core/envelope-codec.js';
 import { DEFAULT_MAX_ENVELOPE_BYTES, envelopeAuthor, type Envelope } from '../core/envelope.js';
 import { NetSyncError } from '../core/errors.js';
 import type { Clock, EnvelopeListener, Gossip, GossipVerdict } from '../core/ports.js';
@@ -32,6 +32,8 @@ export interface MeshNodeOptions {
   cohort?: readonly string[];
   /** Largest envelope sent or accepted, bytes. Default {@link DEFAULT_MAX_ENVELOPE_BYTES}. */
   maxEnvelopeBytes?: number;
+  /** How telemetry columns are sent (`telemetry.wireColumns`). Default packed. */
+  telemetryColumns?: TelemetryColumnForm;
   /** Static-peer redial delays. Default base 1 s, max 30 s, min 250 ms (full jitter). */
   redialBackoff?: BackoffPolicy;
   /** Static-peer dial timeout, ms. Default 10 s. */
@@ -163,7 +165,7 @@ export class MeshNode implements Gossip {
       // Peers would reject it as author-mismatch and lower our score.
       throw new NetSyncError('INPUT_INVALID', `${envelope.kind} names another author than this node`);
     }
-    const bytes = encodeEnvelope(envelope);
+    const bytes = encodeEnvelope(envelope, { telemetryColumns: this.opts.telemetryColumns ?? 'packed' });
     if (bytes.length > this.maxBytes) {
       throw this.publishError('oversized', `envelope of ${bytes.length} bytes exceeds the limit of ${this.maxBytes}`);
     }

@@ -51,6 +51,7 @@ export class MeshWiring {
     this.mesh = new MeshNode({
       privateKey: opts.privateKey,
       config: config.mesh,
+      telemetryColumns: config.telemetry.wireColumns,
       cohort: config.consensus.cohort,
       metrics: createMeshMetrics(opts.registry),
       logger,

@@ -125,6 +125,17 @@ describe('telemetry decode: packed columns', () => {
     expect(packed.ok && packed.envelope.kind === 'telemetry' && packed.envelope.series[0]!.v).toBeInstanceOf(Float64Array);
   });
 
+  test('encode sends the array form on request (telemetry.wireColumns: arrays, for a rolling upgrade)', () => {
+    const env: TelemetryEnvelope = {
+      schemaVersion: 1, kind: 'telemetry', origin: PEER, epoch: T0, seq: 3, sentAtMs: T0 + 100, windowMs: 1_000,
+      series: [{ metric: 'm', window: T0, part: 0, ts: f64([T0 + 1, T0 + 2]), v: f64([0.5, -3]) }],
+    };
+    const bytes = encodeEnvelope(env, { telemetryColumns: 'arrays' });
+    const wire = JSON.parse(new TextDecoder().decode(bytes)) as { series: Array<Record<string, unknown>> };
+    expect(wire.series[0]).toEqual({ metric: 'm', window: T0, part: 0, ts: [T0 + 1, T0 + 2], v: [0.5, -3] });
+    expect(decodeEnvelope(bytes)).toEqual({ ok: true, envelope: env });
+  });
+
   test('errors name the field path: series, index, column, element', () => {
     expect(detailOf(telemetry({ tsB64: b64([T0, T0]), vB64: b64([1, Number.NaN]) }))).toBe('series.0.vB64.1: must be a finite number, received a non-finite number');
     expect(detailOf(telemetry({ tsB64: b64([T0, -5]), vB64: b64([1, 2]) }))).toBe('series.0.tsB64.1: must be an integer ms since epoch (0 to 2^53-1), received an integer out of range');
