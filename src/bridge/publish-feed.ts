@@ -16,7 +16,7 @@ import type { Outbox } from '../core/ports.js';
  *
  * The queue also holds rows the append transaction claimed for the committer (`in-flight`, see
  * `Outbox.claimAppends`). Those are ours to send: when memory drops one unsent, it is kept aside
- * for {@link PublishFeed.takeDroppedClaims}, so the committer can put it back, never forget it.
+ * for {@link PublishFeed.putBackDroppedClaims}, so that it is put back, never forgotten.
  */
 export class PublishFeed {
   readonly #outbox: Outbox;

@@ -99,13 +99,21 @@ export class OutboxAppender {
   }
 
   // Inside the append transaction: how many publishable rows to store claimed, and when. Renews
-  // the claimer's lease first; nothing is claimed unless it holds.
+  // the claimer's lease first; nothing is claimed unless it holds, or with no listener to hand
+  // the claimed rows to. Claiming is an optimisation: a failing claimer never fails the append.
   #claimFor(rows: readonly NewOutboxRow[]): { room: number; at: number } | null {
     const claim = this.#claim;
-    if (claim === null || !rows.some((r) => r.state === 'pending-commit')) return null;
-    const room = claim.room();
+    if (claim === null || this.#listeners.size === 0 || !rows.some((r) => r.state === 'pending-commit')) return null;
+    let room: number;
+    let at: number;
+    try {
+      room = claim.room();
+      at = claim.now();
+    } catch (err) {
+      this.#opts.log.error({ err }, 'append claimer failed; rows appended unclaimed');
+      return null;
+    }
     if (room <= 0) return null;
-    const at = claim.now();
     const renewed = this.#opts.sql.tryLease.run({ owner: claim.owner, expires: at + claim.ttlMs, now: at }).changes === 1;
     return renewed ? { room, at } : null;
   }

@@ -91,7 +91,8 @@ export interface Outbox {
    * transaction renews `claim.owner`'s lease, the first `room` of those rows are stored
    * `in-flight` instead (one attempt, at `claim.now()`), exactly as a {@link Outbox.claim} would
    * have left them, and `onAppended` hands them out in that state. The caller must send them
-   * (or leave them to a stream lookup) as it would claimed rows. One claim at a time.
+   * (or leave them to a stream lookup) as it would claimed rows. Nothing is claimed while no
+   * `onAppended` listener would receive the rows. One claim at a time.
    */
   claimAppends(claim: AppendClaim | null): void;
   /**

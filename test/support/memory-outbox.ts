@@ -65,7 +65,8 @@ export class MemoryOutbox implements Outbox {
   // As SqliteOutbox: ask for room, then renew the claimer's lease; nothing is claimed unless it holds.
   #claimFor(rows: readonly NewOutboxRow[]): { room: number; at: number } | null {
     const claim = this.#appendClaim;
-    if (claim === null || !rows.some((r) => r.state === 'pending-commit' && !this.#rows.has(r.correlationId))) return null;
+    if (claim === null || this.#appendListeners.size === 0) return null;
+    if (!rows.some((r) => r.state === 'pending-commit' && !this.#rows.has(r.correlationId))) return null;
     const room = claim.room();
     if (room <= 0) return null;
     const at = claim.now();

@@ -194,10 +194,13 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.get(id(9))?.state).toBe('pending-commit');
     });
 
-    it('claimAppends claims nothing while another owner holds the lease, or with no room', async () => {
+    it('claimAppends claims nothing while another owner holds the lease, with no room, or with no listener', async () => {
       const ob = await make();
       let room = 5;
       ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0 + 10, room: () => room });
+      await ob.append([newRow(0)]);
+      expect(ob.get(id(0))?.state).toBe('pending-commit'); // nobody to hand claimed rows to
+      ob.onAppended(() => undefined);
       expect(ob.tryLease('reconcile', 1_000, T0)).toBe(true);
       await ob.append([newRow(1)]);
       expect(ob.get(id(1))).toMatchObject({ state: 'pending-commit', attempts: 0 });
