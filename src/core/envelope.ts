@@ -9,7 +9,7 @@
  * and kinds may be added (decoders report `unknown-kind`, which the mesh ignores without
  * penalty). Anything else is a new `schemaVersion`. Two changes made before any release broke
  * this, each said where it was made: batched intents, and packed telemetry columns
- * (`TelemetrySeriesSchema`).
+ * (`TelemetrySeriesSchema`; `telemetry.wireColumns: arrays` keeps a node sending the old form).
  */
 import { z } from 'zod';
 import { payloadDigest } from './digest.js';
