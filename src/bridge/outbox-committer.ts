@@ -39,6 +39,8 @@ export interface OutboxCommitterOptions {
    * default `nats.publishTimeoutMs`; the service passes the configured one.
    */
   sendMarginMs?: number;
+  /** See `PassOptions.sharedIdLookupAfterMs`. Default 60 s, half of JetStream's default duplicate window. */
+  sharedIdLookupAfterMs?: number;
   /** Lease lifetime; renewed on every round. Default: the larger of 10 s and twice `sendMarginMs`. */
   leaseTtlMs?: number;
   /** Idle poll period when nothing wakes the loop. Default 1 s. */
@@ -205,15 +207,15 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     }
     const pass = await runPublishPass({
       outbox, publisher, now: () => clock.now(), lease: { owner: this.opts.leaseOwner, ttlMs, sendMarginMs: this.sendMarginMs },
-      feed: this.feed, window: this.opts.window, batchRows: this.opts.batchRows, logger: this.opts.logger, metrics: this.opts.metrics,
+      sharedIdLookupAfterMs: this.opts.sharedIdLookupAfterMs ?? 60_000, feed: this.feed, window: this.opts.window, batchRows: this.opts.batchRows, logger: this.opts.logger, metrics: this.opts.metrics,
       signal, onSettled: (committed, dead) => this.announce(committed, dead),
     });
     return this.afterPass(pass, idleMs);
   }
 
   private afterPass(pass: PassResult, idleMs: number): number {
-    // A timeout leaves rows in-flight, a lapsed lease leaves claimed rows unsent in-flight.
-    if (pass.retryableError !== null || pass.leaseLapsed) this.unknownMayExist = true;
+    // A timeout leaves rows in-flight, a lapsed lease or a stale shared ID claimed rows unsent.
+    if (pass.retryableError !== null || pass.leaseLapsed || pass.lookupFirst > 0) this.unknownMayExist = true;
     if (pass.retryableError !== null) {
       this.failures++;
       const delay = this.backoffMs();

@@ -25,6 +25,8 @@ export interface PassResult {
   retryableError: string | null;
   /** Rows claimed by the pass (or for it, by their append). 0 means nothing was publishable. */
   claimed: number;
+  /** Rows claimed but left in-flight for a stream lookup before any send (see `sharedIdLookupAfterMs`). */
+  lookupFirst: number;
   /**
    * Set when the pass stopped because the lease covering claimed rows may have run out (or
    * was lost): rows it claimed and did not send stay `in-flight`, for a stream lookup.
@@ -54,6 +56,13 @@ export interface PassOptions {
   };
   /** An extra check before each claim; false stops claiming. */
   renewLease?: () => boolean;
+  /**
+   * Telemetry rows share their `Nats-Msg-Id` with other scouts' copies of the same summary (the
+   * runner-up's backup, a handoff). One neither attempted nor looked up for this long is claimed
+   * but not sent: it stays in-flight for the stream lookup, since another copy may have been
+   * stored longer ago than the duplicate window, which would no longer absorb ours. Undefined: never.
+   */
+  sharedIdLookupAfterMs?: number;
   /** Where rows come from (kept across passes by the committer). Default: the outbox, read each time. */
   feed?: PublishFeed;
   /** Called whenever rows settle, so that listeners (SSE, gossip) hear promptly. */
@@ -82,7 +91,7 @@ export async function runPublishPass(opts: PassOptions): Promise<PassResult> {
 // One pass's state: the outcomes not yet written, and the count of publishes awaiting a PubAck
 // with a single waiter (the loop) woken by a PubAck, new rows, or the abort.
 class Pass {
-  readonly result: PassResult = { committed: [], dead: [], retryableError: null, claimed: 0, leaseLapsed: false };
+  readonly result: PassResult = { committed: [], dead: [], retryableError: null, claimed: 0, leaseLapsed: false, lookupFirst: 0 };
   private readonly feed: PublishFeed;
   private acked: PassResult['committed'] = [];
   private dead: PassResult['dead'] = [];
@@ -162,12 +171,23 @@ class Pass {
     if (moved === null) return this.unclaimed(rows);
     this.result.claimed += moved.length;
     const claimedAt = (r: OutboxRow): number => (r.state === 'in-flight' ? (r.lastAttemptAtMs ?? 0) : atMs);
-    if (moved.length === fresh.length) return rows.map((r) => this.covered(r, claimedAt(r)));
-    // Someone else moved a row since it was read: send only what this claim moved.
-    opts.logger.warn({ claimed: fresh.length, moved: moved.length }, 'rows changed state before their claim; sending only those claimed');
-    this.feed.invalidate();
-    const ours = new Set(moved);
-    return rows.filter((r) => r.state === 'in-flight' || ours.has(r.correlationId)).map((r) => this.covered(r, claimedAt(r)));
+    let ours = rows;
+    if (moved.length !== fresh.length) {
+      // Someone else moved a row since it was read: send only what this claim moved.
+      opts.logger.warn({ claimed: fresh.length, moved: moved.length }, 'rows changed state before their claim; sending only those claimed');
+      this.feed.invalidate();
+      const movedIds = new Set(moved);
+      ours = rows.filter((r) => r.state === 'in-flight' || movedIds.has(r.correlationId));
+    }
+    const send = ours.filter((r) => !this.lookupFirst(r, atMs));
+    this.result.lookupFirst += ours.length - send.length;
+    return send.map((r) => this.covered(r, claimedAt(r)));
+  }
+
+  // A pending telemetry row gone stale (see `sharedIdLookupAfterMs`): in-flight now, looked up first.
+  private lookupFirst(row: OutboxRow, atMs: number): boolean {
+    const after = this.opts.sharedIdLookupAfterMs;
+    return after !== undefined && row.kind === 'telemetry' && row.state === 'pending-commit' && atMs - (row.lastAttemptAtMs ?? row.createdAtMs) > after;
   }
 
   // `row`, claimed when the lease was renewed at `atMs` (without a lease of ours: the caller answers for it).

@@ -66,6 +66,8 @@ export class Sidecar {
       metrics: bridgeMetrics, window: config.commit.window, batchRows: config.commit.batchRows, scanSkewMs: config.commit.scanSkewMs,
       backoff: { baseMs: config.commit.backoffBaseMs, maxMs: config.commit.backoffMaxMs, minMs: 10 }, leaseOwner: `sidecar:${peerId}`,
       sendMarginMs: config.nats.publishTimeoutMs,
+      // Well inside the shortest duplicate window a shared summary ID could meet.
+      sharedIdLookupAfterMs: Math.min(60_000, ...config.streams.filter((s) => s.duplicateWindow > 0).map((s) => s.duplicateWindow / 2)),
     });
     this.pruner = config.buffer.retainSettledMs > 0
       ? new OutboxPruner({ outbox: this.outbox, clock: this.clock, logger: log.child({ component: 'pruner' }), retainMs: config.buffer.retainSettledMs, pruned: bridgeMetrics.pruned })

@@ -255,4 +255,20 @@ describe('OutboxCommitter', () => {
     await waitFor(() => outbox.counts().committed === 2, 'both committed');
     expectExactlyOnce(js, [x!.correlationId, y!.correlationId]);
   });
+
+  it('looks a stale telemetry row up before sending it: another scout may have stored the same ID outside the duplicate window', async () => {
+    const { outbox, js, committer } = setup({ duplicateWindowMs: 0 });
+    const summary = (id: string, createdAtMs: number) => ({ ...rows(1)[0]!, correlationId: id, subject: 'root.solar.telemetry.sentiment.delta', kind: 'telemetry' as const, createdAtMs });
+    const stale = summary('w-stale', clock.now() - 120_000);
+    const missing = summary('w-missing', clock.now() - 120_000);
+    const fresh = summary('w-fresh', clock.now());
+    // The runner-up scout published the stale window's copy two minutes ago.
+    await js.publish({ subject: stale.subject, body: stale.body, msgId: stale.correlationId, headers: stale.headers });
+    await outbox.append([stale, missing, fresh]);
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 3, '3 committed');
+    expectExactlyOnce(js, ['w-stale', 'w-missing', 'w-fresh']);
+    expect(outbox.get('w-stale')).toMatchObject({ state: 'committed', streamSeq: 1 });
+    expect(js.scans).toBeGreaterThan(0);
+  });
 });
