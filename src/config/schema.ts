@@ -118,6 +118,12 @@ export const MeshSchema = z
     announce: z.array(multiaddr).default([]),
     /** Static peers, kept connected with redial and backoff. */
     peers: z.array(peerAddr).default([]),
+    /**
+     * Longest wait between redials of a lost static peer (from 1 s, doubling, full jitter). 10 s:
+     * after a partition heals the sides rejoin within about 10 s, for one dial per 10 s per peer
+     * while it is away.
+     */
+    redialMaxMs: zDurationMs.default(10_000),
     /** Optional bootstrap list (dialled at start). */
     bootstrap: z.array(peerAddr).default([]),
     /** mDNS discovery; off because production meshes are configured explicitly. */

@@ -34,7 +34,7 @@ export interface MeshNodeOptions {
   maxEnvelopeBytes?: number;
   /** How telemetry columns are sent (`telemetry.wireColumns`). Default packed. */
   telemetryColumns?: TelemetryColumnForm;
-  /** Static-peer redial delays. Default base 1 s, max 30 s, min 250 ms (full jitter). */
+  /** Static-peer redial delays (`mesh.redialMaxMs`). Default base 1 s, max 10 s, min 250 ms (full jitter). */
   redialBackoff?: BackoffPolicy;
   /** Static-peer dial timeout, ms. Default 10 s. */
   dialTimeoutMs?: number;
@@ -124,7 +124,7 @@ export class MeshNode implements Gossip {
         await node.dial(multiaddr(addr), { signal });
       },
       isConnected: (id) => node.getConnections(peerIdFromString(id)).length > 0,
-      backoff: this.opts.redialBackoff ?? { baseMs: 1_000, maxMs: 30_000, minMs: 250 },
+      backoff: this.opts.redialBackoff ?? { baseMs: 1_000, maxMs: 10_000, minMs: 250 },
       dialTimeoutMs: this.opts.dialTimeoutMs ?? 10_000,
       checkIntervalMs: 5_000,
       clock: this.opts.clock ?? new SystemClock(),
