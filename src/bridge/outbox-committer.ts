@@ -39,7 +39,10 @@ export interface OutboxCommitterOptions {
    * default `nats.publishTimeoutMs`; the service passes the configured one.
    */
   sendMarginMs?: number;
-  /** See `PassOptions.sharedIdLookupAfterMs`. Default 60 s, half of JetStream's default duplicate window. */
+  /**
+   * See `PassOptions.sharedIdLookupAfterMs`. Default 60 s, half of JetStream's default duplicate
+   * window; the service derives it from the configured streams.
+   */
   sharedIdLookupAfterMs?: number;
   /** Lease lifetime; renewed on every round. Default: the larger of 10 s and twice `sendMarginMs`. */
   leaseTtlMs?: number;
@@ -207,7 +210,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     }
     const pass = await runPublishPass({
       outbox, publisher, now: () => clock.now(), lease: { owner: this.opts.leaseOwner, ttlMs, sendMarginMs: this.sendMarginMs },
-      sharedIdLookupAfterMs: this.opts.sharedIdLookupAfterMs ?? 60_000, feed: this.feed, window: this.opts.window, batchRows: this.opts.batchRows, logger: this.opts.logger, metrics: this.opts.metrics,
+      sharedIdLookupAfterMs: this.opts.sharedIdLookupAfterMs ?? 60_000,
+      feed: this.feed, window: this.opts.window, batchRows: this.opts.batchRows, logger: this.opts.logger, metrics: this.opts.metrics,
       signal, onSettled: (committed, dead) => this.announce(committed, dead),
     });
     return this.afterPass(pass, idleMs);

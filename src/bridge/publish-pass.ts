@@ -58,9 +58,10 @@ export interface PassOptions {
   renewLease?: () => boolean;
   /**
    * Telemetry rows share their `Nats-Msg-Id` with other scouts' copies of the same summary (the
-   * runner-up's backup, a handoff). One neither attempted nor looked up for this long is claimed
-   * but not sent: it stays in-flight for the stream lookup, since another copy may have been
-   * stored longer ago than the duplicate window, which would no longer absorb ours. Undefined: never.
+   * runner-up's backup, a handoff). One unchanged for this long (not appended, attempted or looked
+   * up since) is claimed but not sent: it stays in-flight for the stream lookup, since another copy
+   * may have been stored longer ago than the duplicate window, which would no longer absorb ours.
+   * Undefined: never.
    */
   sharedIdLookupAfterMs?: number;
   /** Where rows come from (kept across passes by the committer). Default: the outbox, read each time. */
@@ -187,7 +188,8 @@ class Pass {
   // A pending telemetry row gone stale (see `sharedIdLookupAfterMs`): in-flight now, looked up first.
   private lookupFirst(row: OutboxRow, atMs: number): boolean {
     const after = this.opts.sharedIdLookupAfterMs;
-    return after !== undefined && row.kind === 'telemetry' && row.state === 'pending-commit' && atMs - (row.lastAttemptAtMs ?? row.createdAtMs) > after;
+    // `updatedAtMs`: a lookup that found nothing moved the row back just now, so it is sent then.
+    return after !== undefined && row.kind === 'telemetry' && row.state === 'pending-commit' && atMs - row.updatedAtMs > after;
   }
 
   // `row`, claimed when the lease was renewed at `atMs` (without a lease of ours: the caller answers for it).

@@ -120,10 +120,10 @@ export const MeshSchema = z
     peers: z.array(peerAddr).default([]),
     /**
      * Longest wait between redials of a lost static peer (from 1 s, doubling, full jitter). 10 s:
-     * after a partition heals the sides rejoin within about 10 s, for one dial per 10 s per peer
-     * while it is away.
+     * after a partition heals, each side redials within 10 s (plus a dial still hanging, up to its
+     * 10 s timeout), for a dial every ~5 s on average per absent peer. 1 s to 10 min.
      */
-    redialMaxMs: zDurationMs.default(10_000),
+    redialMaxMs: zDurationMs.default(10_000).refine((v) => v >= 1_000 && v <= 600_000, 'must be between 1 s and 10 min'),
     /** Optional bootstrap list (dialled at start). */
     bootstrap: z.array(peerAddr).default([]),
     /** mDNS discovery; off because production meshes are configured explicitly. */
@@ -206,7 +206,8 @@ export const TelemetrySchema = z
      * How this node sends the point columns of its telemetry gossip. `packed` (base64 float64s):
      * a third smaller and about 4× cheaper for scouts to decode. `arrays` (JSON numbers): what
      * versions before the packed form read (they reject packed batches, which lowers the sender's
-     * gossip score); use it while upgrading such a mesh, then switch back. Every version reads both.
+     * gossip score); use it while upgrading such a mesh, then switch back. Every version since the
+     * packed form reads both. The array form is ~1.8× larger: at most 5,000 `batchMaxPoints`.
      */
     wireColumns: z.enum(['packed', 'arrays']).default('packed'),
     /** Points per telemetry gossip message; 4,096 (~150 KiB) stays under the 256 KiB envelope cap. */
@@ -225,7 +226,11 @@ export const TelemetrySchema = z
     expectedScouts: z.number().int().nonnegative().default(0),
   })
   .strict()
-  .refine((t) => t.handoffHoldMs > 3 * t.heartbeatMs, { message: 'must exceed 3 × telemetry.heartbeatMs', path: ['handoffHoldMs'] });
+  .refine((t) => t.handoffHoldMs > 3 * t.heartbeatMs, { message: 'must exceed 3 × telemetry.heartbeatMs', path: ['handoffHoldMs'] })
+  .refine((t) => t.wireColumns !== 'arrays' || t.batchMaxPoints <= 5_000, {
+    message: 'must be at most 5000 with telemetry.wireColumns: arrays (that form must stay under the 256 KiB envelope cap)',
+    path: ['batchMaxPoints'],
+  });
 
 export const SubjectsSchema = z
   .object({

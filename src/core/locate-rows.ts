@@ -1,10 +1,24 @@
 /**
  * Finding outbox rows in the stream by `Nats-Msg-Id`. Used before republishing a row whose
  * outcome is unknown (the committer) and by reconcile. One scan per subject, from the oldest
- * row's first attempt (or creation) minus the clock-skew allowance.
+ * row's first attempt (or creation) minus the clock-skew allowance. A telemetry row shares its ID
+ * with other scouts' copies, which may be stored before this node ever attempted it: its scan
+ * starts {@link SHARED_ID_LOOKBACK_MS} before its creation.
  */
 import type { OutboxRow, StreamLocation } from './intent.js';
 import type { StreamReader } from './ports.js';
+
+/**
+ * How far before a telemetry row's creation another scout's copy may have been stored: the owner
+ * publishes at window close, the runner-up's backup after `telemetry.handoffHoldMs` (8 s); a
+ * minute covers both with room for slow scouts.
+ */
+export const SHARED_ID_LOOKBACK_MS = 60_000;
+
+// The earliest time the stream may hold `row`.
+function earliest(row: OutboxRow): number {
+  return row.kind === 'telemetry' ? row.createdAtMs - SHARED_ID_LOOKBACK_MS : (row.firstAttemptAtMs ?? row.createdAtMs);
+}
 
 /** Where each found row sits; rows absent from the map were not in the stream. */
 export async function locateRows(
@@ -23,7 +37,7 @@ export async function locateRows(
   }
   const found = new Map<string, StreamLocation>();
   for (const [subject, list] of bySubject) {
-    const sinceMs = fromMs ?? list.reduce((min, r) => Math.min(min, r.firstAttemptAtMs ?? r.createdAtMs), Infinity) - skewMs;
+    const sinceMs = fromMs ?? list.reduce((min, r) => Math.min(min, earliest(r)), Infinity) - skewMs;
     const ids = new Set(list.map((r) => r.correlationId));
     const hits = await reader.findMsgIds(subject, Math.max(0, sinceMs), ids, signal);
     for (const [id, loc] of hits) found.set(id, loc);

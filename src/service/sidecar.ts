@@ -66,8 +66,7 @@ export class Sidecar {
       metrics: bridgeMetrics, window: config.commit.window, batchRows: config.commit.batchRows, scanSkewMs: config.commit.scanSkewMs,
       backoff: { baseMs: config.commit.backoffBaseMs, maxMs: config.commit.backoffMaxMs, minMs: 10 }, leaseOwner: `sidecar:${peerId}`,
       sendMarginMs: config.nats.publishTimeoutMs,
-      // Well inside the shortest duplicate window a shared summary ID could meet.
-      sharedIdLookupAfterMs: Math.min(60_000, ...config.streams.filter((s) => s.duplicateWindow > 0).map((s) => s.duplicateWindow / 2)),
+      sharedIdLookupAfterMs: sharedIdLookupAfterMs(config.streams),
     });
     this.pruner = config.buffer.retainSettledMs > 0
       ? new OutboxPruner({ outbox: this.outbox, clock: this.clock, logger: log.child({ component: 'pruner' }), retainMs: config.buffer.retainSettledMs, pruned: bridgeMetrics.pruned })
@@ -240,4 +239,14 @@ function randomHex(bytes: number): string {
   const hex = randomPool.toString('hex', randomPoolOffset, randomPoolOffset + bytes);
   randomPoolOffset += bytes;
   return hex;
+}
+
+/**
+ * How long a telemetry summary may wait before it is looked up rather than sent: half the
+ * shortest duplicate window among the streams (0 = the server's 2 min), between 10 s (so that a
+ * lookup, which moves the row back, is never outrun by the next) and 60 s.
+ */
+function sharedIdLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
+  const windows = streams.map((s) => (s.duplicateWindow > 0 ? s.duplicateWindow : 120_000));
+  return Math.max(10_000, Math.min(60_000, ...windows.map((w) => w / 2)));
 }

@@ -67,10 +67,13 @@ export class MemoryOutbox implements Outbox {
     const claim = this.#appendClaim;
     if (claim === null || this.#appendListeners.size === 0) return null;
     if (!rows.some((r) => r.state === 'pending-commit' && !this.#rows.has(r.correlationId))) return null;
-    const room = claim.room();
-    if (room <= 0) return null;
-    const at = claim.now();
-    return this.tryLease(claim.owner, claim.ttlMs, at) ? { room, at } : null;
+    try {
+      const room = claim.room();
+      const at = claim.now();
+      return room > 0 && this.tryLease(claim.owner, claim.ttlMs, at) ? { room, at } : null;
+    } catch {
+      return null; // As in SqliteOutbox: a failing claimer never fails the append.
+    }
   }
 
   claimAppends(claim: AppendClaim | null): void {

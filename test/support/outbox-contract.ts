@@ -194,6 +194,14 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.get(id(9))?.state).toBe('pending-commit');
     });
 
+    it('claimAppends never fails an append: a throwing claimer leaves the rows unclaimed', async () => {
+      const ob = await make();
+      ob.onAppended(() => undefined);
+      ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0, room: () => { throw new Error('claimer bug'); } });
+      await ob.append([newRow(1)]);
+      expect(ob.get(id(1))).toMatchObject({ state: 'pending-commit', attempts: 0 });
+    });
+
     it('claimAppends claims nothing while another owner holds the lease, with no room, or with no listener', async () => {
       const ob = await make();
       let room = 5;

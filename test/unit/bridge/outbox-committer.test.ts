@@ -257,18 +257,41 @@ describe('OutboxCommitter', () => {
   });
 
   it('looks a stale telemetry row up before sending it: another scout may have stored the same ID outside the duplicate window', async () => {
-    const { outbox, js, committer } = setup({ duplicateWindowMs: 0 });
+    const skew = { ms: 0 };
+    const shifted: Clock = { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) };
+    const { outbox, js, committer } = setup({ duplicateWindowMs: 0, clock: shifted });
     const summary = (id: string, createdAtMs: number) => ({ ...rows(1)[0]!, correlationId: id, subject: 'root.solar.telemetry.sentiment.delta', kind: 'telemetry' as const, createdAtMs });
-    const stale = summary('w-stale', clock.now() - 120_000);
-    const missing = summary('w-missing', clock.now() - 120_000);
+    const longAgo = clock.now() - 130_000;
+    const stale = summary('w-stale', longAgo);
+    const missing = summary('w-missing', longAgo);
     const fresh = summary('w-fresh', clock.now());
-    // The runner-up scout published the stale window's copy two minutes ago.
+    // The runner-up scout stored the stale window's copy 130 s ago (NATS was away from this scout).
+    skew.ms = -130_000;
     await js.publish({ subject: stale.subject, body: stale.body, msgId: stale.correlationId, headers: stale.headers });
+    skew.ms = 0;
     await outbox.append([stale, missing, fresh]);
     committer.start();
     await waitFor(() => outbox.counts().committed === 3, '3 committed');
     expectExactlyOnce(js, ['w-stale', 'w-missing', 'w-fresh']);
     expect(outbox.get('w-stale')).toMatchObject({ state: 'committed', streamSeq: 1 });
-    expect(js.scans).toBeGreaterThan(0);
+  });
+
+  it('sends a stale telemetry row once its lookup found nothing, even when lookups are slower than the staleness limit', async () => {
+    const { outbox, js } = setup({ duplicateWindowMs: 0 });
+    const committer = new OutboxCommitter({
+      outbox, publisher: js, reader: js, clock, logger: silentLogger(), window: 16, batchRows: 8, sharedIdLookupAfterMs: 20,
+      backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, scanSkewMs: 1_000, leaseOwner: 'sidecar:me', idleMs: 20,
+    });
+    stops.push(() => committer.stop());
+    const find = js.findMsgIds.bind(js);
+    js.findMsgIds = async (...a) => {
+      await new Promise((r) => setTimeout(r, 40));
+      return find(...a);
+    };
+    const row = { ...rows(1)[0]!, correlationId: 'w-slow', subject: 'root.solar.telemetry.sentiment.delta', kind: 'telemetry' as const, createdAtMs: clock.now() - 5_000 };
+    await outbox.append([row]);
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 1, 'committed');
+    expectExactlyOnce(js, ['w-slow']);
   });
 });
