@@ -32,6 +32,22 @@ function setup(opts: { duplicateWindowMs?: number; window?: number; idleMs?: num
   return { outbox, js, committer };
 }
 
+/** A clock `skew.ms` off the system clock: time passing (a lease running out) without waiting. */
+function skewedClock(): { shifted: Clock; skew: { ms: number } } {
+  const skew = { ms: 0 };
+  return { skew, shifted: { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) } };
+}
+
+/** Holds the answer of every stream scan of `js` until the returned function is called (a slow lookup). */
+function holdScans(js: FakeJetStream): () => void {
+  let release!: () => void;
+  js.scanGate = new Promise((r) => (release = r));
+  return () => {
+    js.scanGate = null;
+    release();
+  };
+}
+
 /** Starts `committer` and waits until its first round has read the (empty) outbox and gone idle. */
 async function startIdle(committer: OutboxCommitter, outbox: MemoryOutbox, now: () => number): Promise<void> {
   committer.start();
@@ -170,8 +186,7 @@ describe('OutboxCommitter', () => {
   it('never sends a row claimed on append once the lease that covered it may have run out', async () => {
     // The sidecar stalls past its lease; another owner (a reconcile) takes the lease and commits
     // the rows itself. With no dedupe window, a late send from the sidecar would duplicate them.
-    const skew = { ms: 0 };
-    const shifted: Clock = { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) };
+    const { shifted, skew } = skewedClock();
     const { outbox, js, committer } = setup({ idleMs: 60_000, duplicateWindowMs: 0, clock: shifted });
     await startIdle(committer, outbox, () => shifted.now());
     const batch = rows(3);
@@ -194,8 +209,7 @@ describe('OutboxCommitter', () => {
   });
 
   it('never sends a claimed row whose own claim lease ran out, even when a newer claim renewed the lease', async () => {
-    const skew = { ms: 0 };
-    const shifted: Clock = { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) };
+    const { shifted, skew } = skewedClock();
     const { outbox, js, committer } = setup({ idleMs: 60_000, duplicateWindowMs: 0, clock: shifted });
     await startIdle(committer, outbox, () => shifted.now());
     const [a, b] = rows(2);
@@ -219,28 +233,24 @@ describe('OutboxCommitter', () => {
     const [unknown, promoted] = rows(2);
     await outbox.append([unknown!, { ...promoted!, state: 'proposed' }]);
     outbox.markInFlight([unknown!.correlationId], clock.now());
-    let release!: () => void;
-    js.scanGate = new Promise((r) => (release = r));
+    const release = holdScans(js);
     committer.start();
     await waitFor(() => js.scans > 0, 'first lookup started');
     // A takeover: the row may have been published by another node, so it goes to a lookup.
     expect(outbox.promote(promoted!.correlationId, promoted!.body, promoted!.headers, clock.now(), 'in-flight')).toBe(true);
     committer.promoted();
-    js.scanGate = null;
     release();
     await waitFor(() => outbox.counts().committed === 2, 'both committed');
     expectExactlyOnce(js, [unknown!.correlationId, promoted!.correlationId]);
   });
 
   it('leaves a row in-flight when its lookup outlasted the lease, and claims nothing on append during a lookup', async () => {
-    const skew = { ms: 0 };
-    const shifted: Clock = { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) };
+    const { shifted, skew } = skewedClock();
     const { outbox, js, committer } = setup({ duplicateWindowMs: 0, clock: shifted });
     const [x, y] = rows(2);
     await outbox.append([x!]);
     outbox.markInFlight([x!.correlationId], shifted.now());
-    let release!: () => void;
-    js.scanGate = new Promise((r) => (release = r));
+    const release = holdScans(js);
     committer.start();
     await waitFor(() => js.scans > 0, 'lookup started');
     await outbox.append([y!]);
@@ -250,15 +260,13 @@ describe('OutboxCommitter', () => {
     expect(outbox.tryLease('reconcile:1', 5_000, shifted.now())).toBe(true);
     await js.publish({ subject: x!.subject, body: x!.body, msgId: x!.correlationId, headers: x!.headers });
     outbox.releaseLease('reconcile:1');
-    js.scanGate = null;
     release();
     await waitFor(() => outbox.counts().committed === 2, 'both committed');
     expectExactlyOnce(js, [x!.correlationId, y!.correlationId]);
   });
 
   it('looks a stale telemetry row up before sending it: another scout may have stored the same ID outside the duplicate window', async () => {
-    const skew = { ms: 0 };
-    const shifted: Clock = { now: () => clock.now() + skew.ms, sleep: (ms, signal) => clock.sleep(ms, signal) };
+    const { shifted, skew } = skewedClock();
     const { outbox, js, committer } = setup({ duplicateWindowMs: 0, clock: shifted });
     const summary = (id: string, createdAtMs: number) => ({ ...rows(1)[0]!, correlationId: id, subject: 'root.solar.telemetry.sentiment.delta', kind: 'telemetry' as const, createdAtMs });
     const longAgo = clock.now() - 130_000;
