@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import { decodeEnvelope } from '../../src/core/envelope-codec.js';
+import { EnvelopeSchema } from '../../src/core/envelope.js';
 
 /** A valid peer ID, the origin of every envelope here. */
 export const PEER = '12D3KooWHFrmLWTTDD4NodngtRMEVYgxrsDMp4F6LPhWmrsP2uMD';
@@ -35,4 +36,16 @@ export function schemaRefusal(value: unknown): string {
   if (r.ok) throw new Error('expected a refusal');
   expect(r.reason).toBe('schema');
   return r.detail;
+}
+
+/**
+ * Decodes `value` and expects the codec to agree with the declared schema (zod per element, the
+ * JSON Schema's source): both accept it with the same result, or both refuse it. True when refused.
+ */
+export function decodeMatchesDeclared(value: Record<string, unknown>, label: string): boolean {
+  const declared = EnvelopeSchema.safeParse(JSON.parse(JSON.stringify(value)));
+  const decoded = decodeEnvelope(bytesOf(value));
+  expect(decoded.ok, label).toBe(declared.success);
+  if (decoded.ok && declared.success) expect(decoded.envelope).toEqual(declared.data);
+  return !decoded.ok;
 }
