@@ -96,7 +96,7 @@ class Pass {
   private readonly feed: PublishFeed;
   private acked: PassResult['committed'] = [];
   private dead: PassResult['dead'] = [];
-  private retry: Array<{ correlationId: string; coveredUntil: number }> = [];
+  private retry: Claimed[] = [];
   private lastError: string | null = null;
   private inflight = 0;
   private waiter: (() => void) | null = null;
@@ -201,10 +201,10 @@ class Pass {
    * Claimed rows known not to be in the stream go back to pending while their claim's lease is
    * still ours; the others stay in-flight, for a stream lookup (another owner may hold them now).
    */
-  private putBack(rows: ReadonlyArray<{ correlationId: string; coveredUntil: number }>, error: string): void {
+  private putBack(rows: readonly Claimed[], error: string): void {
     if (rows.length === 0) return;
     const now = this.opts.now();
-    const back = rows.filter((r) => now < r.coveredUntil).map((r) => r.correlationId);
+    const back = rows.filter((c) => now < c.coveredUntil).map((c) => c.row.correlationId);
     if (back.length < rows.length) this.result.leaseLapsed = true;
     if (back.length > 0) this.opts.outbox.markRetry(back, error, now);
     this.feed.invalidate();
@@ -230,13 +230,11 @@ class Pass {
       sent++;
     }
     // Rows claimed but never sent: their outcome is known (not sent).
-    if (sent < rows.length) {
-      const unsent = rows.slice(sent).map((c) => ({ correlationId: c.row.correlationId, coveredUntil: c.coveredUntil }));
-      this.putBack(unsent, this.result.retryableError ?? (this.result.leaseLapsed ? 'lease may have lapsed' : 'pass stopped'));
-    }
+    if (sent < rows.length) this.putBack(rows.slice(sent), this.result.retryableError ?? (this.result.leaseLapsed ? 'lease may have lapsed' : 'pass stopped'));
   }
 
-  private publish({ row, coveredUntil }: Claimed): void {
+  private publish(claimed: Claimed): void {
+    const { row } = claimed;
     const { opts } = this;
     // `intent.commit`: one publish, a child of the trace the agent started (no-op without an SDK).
     const span = startSpan('intent.commit', row.headers['traceparent'], SpanKind.PRODUCER, {
@@ -249,7 +247,7 @@ class Pass {
       .publish({ subject: row.subject, body: row.body, msgId: row.correlationId, headers: row.headers }, opts.signal)
       .then((r) => {
         endSpan(span, r.kind === 'failed' ? r.code : undefined);
-        this.record(row, coveredUntil, r);
+        this.record(claimed, r);
       })
       .finally(() => {
         this.inflight--;
@@ -257,7 +255,8 @@ class Pass {
       });
   }
 
-  private record(row: OutboxRow, coveredUntil: number, r: PublishResult): void {
+  private record(claimed: Claimed, r: PublishResult): void {
+    const { row } = claimed;
     const { opts, result } = this;
     if (r.kind === 'acked') {
       this.acked.push({ correlationId: row.correlationId, stream: r.stream, seq: r.seq, kind: row.kind, createdAtMs: row.createdAtMs });
@@ -271,7 +270,7 @@ class Pass {
       this.lastError = `${r.code}: ${r.reason}`;
       result.retryableError ??= this.lastError;
       // A row that may have reached the stream stays in-flight: it is looked up before any resend.
-      if (!r.outcomeUnknown) this.retry.push({ correlationId: row.correlationId, coveredUntil });
+      if (!r.outcomeUnknown) this.retry.push(claimed);
       opts.metrics?.commits.inc({ result: r.outcomeUnknown ? 'unknown' : 'retry' });
     }
   }
