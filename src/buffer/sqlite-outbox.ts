@@ -142,11 +142,6 @@ export class SqliteOutbox implements Outbox {
     return this.listByState(states, limit, afterSeq);
   }
 
-  /** See {@link Outbox.listInFlight}. */
-  listInFlight(limit: number): OutboxRow[] {
-    return this.listByState(['in-flight'], limit);
-  }
-
   /**
    * See {@link Outbox.listByState}. One indexed range scan per state, merged by seq, in a
    * single read transaction so the states come from one snapshot.

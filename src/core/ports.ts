@@ -62,8 +62,6 @@ export interface Outbox {
    * in insertion order, with `seq` greater than `afterSeq`.
    */
   listPublishable(limit: number, afterSeq?: number, includeInFlight?: boolean): OutboxRow[];
-  /** Rows in `in-flight`, oldest first: their publish outcome is unknown. */
-  listInFlight(limit: number): OutboxRow[];
   /** Rows in any of `states`, in insertion order, with `seq` greater than `afterSeq`. */
   listByState(states: readonly IntentState[], limit: number, afterSeq?: number): OutboxRow[];
   /** Marks rows as sent with unknown outcome, counts an attempt. One transaction. */

@@ -128,10 +128,6 @@ export class MemoryOutbox implements Outbox {
     return this.listByState(includeInFlight ? ['pending-commit', 'in-flight'] : ['pending-commit'], limit, afterSeq);
   }
 
-  listInFlight(limit: number): OutboxRow[] {
-    return this.listByState(['in-flight'], limit);
-  }
-
   listByState(states: readonly IntentState[], limit: number, afterSeq = 0): OutboxRow[] {
     const out: OutboxRow[] = [];
     for (const r of this.#rows.values()) {

@@ -91,7 +91,7 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       const seq3 = ob.get(id(3))!.seq;
       expect(ob.listPublishable(10, seq3, true).map((r) => r.correlationId)).toEqual([id(4), id(5)]);
       expect(ob.listPublishable(0)).toEqual([]);
-      expect(ob.listInFlight(10).map((r) => r.correlationId)).toEqual([id(3)]);
+      expect(ob.listByState(['in-flight'], 10).map((r) => r.correlationId)).toEqual([id(3)]);
       expect(ob.listByState(['proposed', 'in-flight'], 10).map((r) => r.correlationId)).toEqual([id(2), id(3)]);
     });
 
@@ -308,7 +308,7 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.promote('missing', body, headers, T0 + 6)).toBe(false);
       expect(ob.promote(id(4), body, headers, T0 + 7, 'in-flight')).toBe(true);
       expect(ob.get(id(4))).toMatchObject({ state: 'in-flight', attempts: 0, firstAttemptAtMs: null });
-      expect(ob.listInFlight(10).map((r) => r.correlationId)).toEqual([id(4)]);
+      expect(ob.listByState(['in-flight'], 10).map((r) => r.correlationId)).toEqual([id(4)]);
     });
 
     it('counts every state, for all rows or one kind', async () => {

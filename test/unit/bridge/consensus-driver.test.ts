@@ -62,7 +62,7 @@ async function cluster(n: number, opts: { quorum: number; policy?: (i: number) =
     if (node.natsAway || node.gossip.down) return;
     const at = clock.now();
     const settled: Array<{ correlationId: string; stream: string; seq: number }> = [];
-    for (const row of node.outbox.listInFlight(1_000)) {
+    for (const row of node.outbox.listByState(['in-flight'], 1_000)) {
       const hit = stream.get(row.correlationId);
       if (hit !== undefined) settled.push({ correlationId: row.correlationId, stream: 'CMD', seq: hit.seq });
       else node.outbox.markRetry([row.correlationId], 'not found in stream', at);
