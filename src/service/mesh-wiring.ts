@@ -52,7 +52,7 @@ export class MeshWiring {
       privateKey: opts.privateKey,
       config: config.mesh,
       telemetryColumns: config.telemetry.wireColumns,
-      redialBackoff: { baseMs: Math.min(1_000, config.mesh.redialMaxMs), maxMs: config.mesh.redialMaxMs, minMs: 250 },
+      redialBackoff: { baseMs: 1_000, maxMs: config.mesh.redialMaxMs, minMs: 250 },
       cohort: config.consensus.cohort,
       metrics: createMeshMetrics(opts.registry),
       logger,
