@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Installs npm dependencies from package-lock.json. `npm ci` first; npm 11 on this machine
-# kind writes lockfiles without other platforms' optional packages (npm/cli#4828: rollup's
-# and esbuild's native builds), which `npm ci` then refuses as "not in sync". `npm install`
-# with the same lockfile installs the same locked versions and leaves the lockfile unchanged.
+# Installs npm dependencies exactly as package-lock.json pins them (`npm ci`). The lockfile
+# lists every platform's optional native packages (rollup's, esbuild's), so `npm ci` accepts it
+# on any machine. After changing dependencies, keep it that way: `npm install`, then
+# `npm install --package-lock-only` (npm/cli#4828: a lockfile written from an existing
+# node_modules can miss other platforms' optional packages, which `npm ci` then refuses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! npm ci --no-audit --no-fund; then
-  echo "net-sync: npm ci refused the lockfile; installing the locked versions with npm install" >&2
-  npm install --no-audit --no-fund
-fi
+npm ci --no-audit --no-fund
