@@ -18,7 +18,7 @@ export interface OutboxAppenderOptions {
   sql: OutboxStatements;
   log: Logger;
   metrics: BufferMetrics;
-  /** Cap on open telemetry rows; past it the oldest are dropped in the same transaction. */
+  /** Cap on open telemetry rows; past it the oldest unsent ones are dropped in the same transaction. */
   telemetryCap: number;
   /** Soft cap on rows per group-commit transaction. */
   groupCommitMaxRows: number;

@@ -24,7 +24,7 @@ export interface SqliteOutboxOptions {
   synchronous?: SynchronousLevel;
   /** Soft cap on rows per group-commit transaction. Default 1,000. */
   groupCommitMaxRows?: number;
-  /** Cap on buffered (open) telemetry rows; past it the oldest are dropped. Default 100,000. */
+  /** Cap on buffered (open) telemetry rows; past it the oldest unsent ones are dropped. Default 100,000. */
   telemetryCap?: number;
   /** How long a write waits for another process's lock, in ms. Default 5,000. */
   busyTimeoutMs?: number;

@@ -114,9 +114,10 @@ export class MemoryOutbox implements Outbox {
 
   #enforceTelemetryCap(): void {
     const open = [...this.#rows.values()].filter((r) => r.kind === 'telemetry' && OPEN_STATES.has(r.state));
-    const excess = open.length - this.#telemetryCap;
-    for (const r of open.slice(0, Math.max(0, excess))) this.#rows.delete(r.correlationId);
-    if (excess > 0) this.droppedTelemetryTotal += excess;
+    const unsent = open.filter((r) => r.state !== 'in-flight');
+    const drop = unsent.slice(0, Math.max(0, open.length - this.#telemetryCap));
+    for (const r of drop) this.#rows.delete(r.correlationId);
+    this.droppedTelemetryTotal += drop.length;
   }
 
   get(correlationId: string): OutboxRow | undefined {

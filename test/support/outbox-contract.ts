@@ -358,6 +358,20 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(f.dropped()).toBe(2);
     });
 
+    it('never drops in-flight telemetry to honour the cap: it may already be in the stream', async () => {
+      const ob = await make({ telemetryCap: 2 });
+      const tel = (n: number): NewOutboxRow => newRow(n, { kind: 'telemetry' as RowKind });
+      await ob.append([tel(1), tel(2)]);
+      ob.markInFlight([id(1), id(2)], T0);
+      await ob.append([tel(3), tel(4)]);
+      expect(ob.get(id(1))?.state).toBe('in-flight');
+      expect(ob.get(id(2))?.state).toBe('in-flight');
+      expect(ob.get(id(3))).toBeUndefined();
+      expect(ob.get(id(4))).toBeUndefined();
+      const f = fixtures[fixtures.length - 1]!;
+      expect(f.dropped()).toBe(2);
+    });
+
     it('grants the publisher lease to one owner at a time', async () => {
       const ob = await make();
       expect(ob.leaseHolder(T0)).toBeNull();
