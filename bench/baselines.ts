@@ -13,7 +13,8 @@ import {
   withNats, within, type Sample, type Sizes,
 } from './common.js';
 
-async function connectRaw(url: string): Promise<NatsConnection> {
+/** A raw nats.js connection (no async traces) with the bench stream in place. */
+export async function connectRaw(url: string): Promise<NatsConnection> {
   // noAsyncTraces: otherwise nats.js captures a stack trace per request (~40% of the rate).
   const nc = await connect({ servers: url, noAsyncTraces: true });
   const jsm = await nc.jetstreamManager();

@@ -1,0 +1,175 @@
+/**
+ * (w) A probe, not a net-sync path: the ceiling of the next structural step, a commit path on
+ * two threads. net-sync's SqliteOutbox runs on a worker thread (durable appends that claim their
+ * rows and non-durable commit marks, as in (b″)); the main thread builds each command row as the
+ * intake does, hands rows over in batches of at most 256 (so the threads overlap), and publishes
+ * each row as (a′) does once its append is durable. Nothing else of net-sync runs (no lease
+ * bookkeeping, lookups, metrics or API), so the rate bounds from above what moving SQLite off
+ * the event loop could give (c). Each thread's event-loop utilisation shows which one limits.
+ */
+import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
+import { createInbox, headers as natsHeaders, type NatsConnection } from 'nats';
+import { ConfigSchema } from '../src/config/schema.js';
+import { buildCommandRow } from '../src/core/command-message.js';
+import type { NewOutboxRow, StreamLocation } from '../src/core/intent.js';
+import { connectRaw } from './baselines.js';
+import { budgetMs, closedLoop, INTENT_SUBJECT, jsonPayload, sampleSince, WINDOW, withNats, within, withTempDir, type Sample, type Sizes } from './common.js';
+import type { ProbeReply, ProbeRequest } from './worker-probe-thread.js';
+
+/** Rows per message to the worker. */
+const HANDOVER_ROWS = 256;
+
+/** (w) `sizes.netsync` intents after a warm-up, timed until every commit mark is written. */
+export function measureWorkerProbe(sizes: Sizes): Promise<Sample> {
+  return withNats((server) =>
+    withTempDir(async (dir) => {
+      const nc = await connectRaw(server.url);
+      const probe = new TwoThreadPath(nc, join(dir, 'probe.db'));
+      try {
+        await within('(w) warm-up', budgetMs(sizes.warmup), probe.run(sizes.warmup));
+        const mainElu = performance.eventLoopUtilization();
+        const workerElu = probe.worker.performance.eventLoopUtilization();
+        const started = performance.now();
+        await within('(w)', budgetMs(sizes.netsync), probe.run(sizes.netsync));
+        const sample = sampleSince(sizes.netsync, started, {
+          mainElu: performance.eventLoopUtilization(mainElu).utilization.toFixed(2),
+          workerElu: probe.worker.performance.eventLoopUtilization(workerElu).utilization.toFixed(2),
+        });
+        const total = sizes.warmup + sizes.netsync;
+        if (probe.committed !== total || probe.claimed !== total) {
+          throw new Error(`(w): ${probe.committed} rows committed, ${probe.claimed} claimed on append, expected ${total}`);
+        }
+        return sample;
+      } finally {
+        await probe.close();
+        await nc.close();
+      }
+    }),
+  );
+}
+
+type Mark = { correlationId: string } & StreamLocation;
+
+/** The probe's main-thread half. One run at a time. */
+class TwoThreadPath {
+  readonly worker: Worker;
+  committed = 0;
+  claimed = 0;
+  readonly #nc: NatsConnection;
+  readonly #inbox = createInbox();
+  readonly #payload = jsonPayload();
+  readonly #batchRows = ConfigSchema.parse({}).commit.batchRows;
+  readonly #handedOver = new Map<number, { rows: NewOutboxRow[]; resolve: Array<() => void> }>();
+  readonly #sent = new Map<string, string>();
+  readonly #decoder = new TextDecoder();
+  #rows: NewOutboxRow[] = [];
+  #resolve: Array<() => void> = [];
+  #handover: NodeJS.Immediate | undefined;
+  #marks: Mark[] = [];
+  #markFlush: NodeJS.Immediate | undefined;
+  #nextId = 0;
+  #nextMsg = 0;
+  #nextReply = 0;
+  #acked = 0;
+  #failure: Error | null = null;
+  #waiter: ((r: ProbeReply) => void) | null = null;
+
+  constructor(nc: NatsConnection, path: string) {
+    this.#nc = nc;
+    this.worker = new Worker(new URL('./worker-probe-thread.js', import.meta.url), { workerData: { path, synchronous: ConfigSchema.parse({}).buffer.synchronous } });
+    this.worker.on('message', (r: ProbeReply) => this.#onReply(r));
+    this.worker.on('error', (err) => (this.#failure ??= err));
+    nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onAck(err, msg.subject, msg.data) });
+  }
+
+  /** Accepts `count` intents with {@link WINDOW} outstanding; resolves once all are marked committed. */
+  async run(count: number): Promise<void> {
+    const goal = this.#acked + count;
+    await closedLoop(count, WINDOW, () => this.#accept());
+    while (this.#acked < goal && this.#failure === null) await new Promise((r) => setTimeout(r, 1));
+    if (this.#failure !== null) throw this.#failure;
+    this.#flushMarks();
+    const synced = await this.#ask({ t: 'sync' });
+    if (synced.t === 'synced') ({ committed: this.committed, claimed: this.claimed } = synced);
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise((r) => this.worker.once('exit', r));
+    this.worker.postMessage({ t: 'close' } satisfies ProbeRequest);
+    await exited;
+  }
+
+  #accept(): Promise<void> {
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    const now = Date.now();
+    const n = this.#nextMsg++;
+    this.#rows.push(buildCommandRow({
+      correlationId: `01JPROBE${String(n).padStart(18, '0')}`, subject: INTENT_SUBJECT, payload: this.#payload,
+      origin: '12D3KooWBenchBenchBenchBenchBenchBenchBenchBenchBench', traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`, createdAtMs: now,
+    }));
+    const accepted = new Promise<void>((r) => this.#resolve.push(r));
+    if (this.#rows.length >= HANDOVER_ROWS) this.#handOver();
+    else this.#handover ??= setImmediate(() => this.#handOver());
+    return accepted;
+  }
+
+  #handOver(): void {
+    if (this.#handover !== undefined) clearImmediate(this.#handover);
+    this.#handover = undefined;
+    const id = this.#nextId++;
+    this.#handedOver.set(id, { rows: this.#rows, resolve: this.#resolve });
+    this.worker.postMessage({ t: 'append', id, rows: this.#rows } satisfies ProbeRequest);
+    this.#rows = [];
+    this.#resolve = [];
+  }
+
+  #onReply(r: ProbeReply): void {
+    if (r.t === 'failed') this.#failure ??= new Error(`(w) worker: ${r.error}`);
+    if (r.t !== 'appended') {
+      const w = this.#waiter;
+      this.#waiter = null;
+      w?.(r);
+      return;
+    }
+    const batch = this.#handedOver.get(r.id);
+    this.#handedOver.delete(r.id);
+    for (const [i, row] of (batch?.rows ?? []).entries()) {
+      const h = natsHeaders();
+      h.set('Nats-Msg-Id', row.correlationId);
+      for (const [k, v] of Object.entries(row.headers)) h.set(k, v);
+      const reply = `${this.#inbox}.${this.#nextReply++}`;
+      this.#sent.set(reply, row.correlationId);
+      this.#nc.publish(row.subject, row.body, { reply, headers: h });
+      batch?.resolve[i]?.();
+    }
+  }
+
+  #onAck(err: Error | null, subject: string, data: Uint8Array): void {
+    const correlationId = this.#sent.get(subject);
+    this.#sent.delete(subject);
+    const ack = err === null && data.length > 0 ? (JSON.parse(this.#decoder.decode(data)) as { stream?: string; seq?: number }) : {};
+    if (correlationId === undefined || ack.stream === undefined || ack.seq === undefined) {
+      this.#failure ??= err ?? new Error(`(w) bad PubAck on ${subject}: ${this.#decoder.decode(data)}`);
+      return;
+    }
+    this.#acked++;
+    this.#marks.push({ correlationId, stream: ack.stream, seq: ack.seq });
+    if (this.#marks.length >= this.#batchRows) this.#flushMarks();
+    else this.#markFlush ??= setImmediate(() => this.#flushMarks());
+  }
+
+  #flushMarks(): void {
+    if (this.#markFlush !== undefined) clearImmediate(this.#markFlush);
+    this.#markFlush = undefined;
+    if (this.#marks.length > 0) this.worker.postMessage({ t: 'mark', marks: this.#marks } satisfies ProbeRequest);
+    this.#marks = [];
+  }
+
+  #ask(req: ProbeRequest): Promise<ProbeReply> {
+    return new Promise((resolve) => {
+      this.#waiter = resolve;
+      this.worker.postMessage(req);
+    });
+  }
+}
