@@ -110,7 +110,12 @@ export const CommitSchema = z
 
 export const MeshSchema = z
   .object({
-    /** Enable the libp2p mesh. Off means single-node: the sidecar is its own quorum. */
+    /**
+     * Consensus over the mesh even at quorum 1: intents are proposed and endorsed, so peers hold
+     * copies. Off by default: a single node is its own quorum. The mesh itself also runs, for
+     * telemetry, whenever `peers`, `bootstrap`, `mdns` or `telemetry.scout` is set (and for a
+     * quorum above 1); then intents still skip consensus unless this is on or the quorum is above 1.
+     */
     enabled: z.boolean().default(false),
     /** Listen multiaddrs. Loopback, ephemeral port by default. */
     listen: z.array(multiaddr).default(['/ip4/127.0.0.1/tcp/0']),

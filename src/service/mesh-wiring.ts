@@ -1,8 +1,8 @@
 /**
  * The mesh and consensus half of the composition root: the libp2p node, the consensus driver,
- * and their hooks into the committer and the API. Built by the Sidecar when consensus is on
- * (`mesh.enabled`, or a quorum above 1, which needs the mesh). Starts after the outbox and
- * the committer, stops before them.
+ * and their hooks into the committer and the API. Built by the Sidecar when the mesh is wanted
+ * (see {@link meshWanted}); the driver only when consensus is on (`mesh.enabled`, or a quorum
+ * above 1). Starts after the outbox and the committer, stops before them.
  */
 import type { PrivateKey } from '@libp2p/interface';
 import type { Registry } from 'prom-client';
@@ -38,10 +38,22 @@ export function consensusWanted(config: Config): boolean {
   return consensusEnabled(config.consensus.quorum, config.mesh.enabled);
 }
 
-/** The mesh node and the consensus driver, wired. */
+/**
+ * True when this node joins a libp2p mesh: for consensus, and also whenever the config says it
+ * has peers (static peers, bootstrap, mDNS) or is a telemetry scout, whose job is to hear the
+ * mesh. Such a node gossips telemetry; with quorum 1 and `mesh.enabled` unset, its intents
+ * still go straight to `pending-commit` (consensus off).
+ */
+export function meshWanted(config: Config): boolean {
+  const m = config.mesh;
+  return consensusWanted(config) || m.peers.length > 0 || m.bootstrap.length > 0 || m.mdns || config.telemetry.scout;
+}
+
+/** The mesh node and, when consensus is on, the consensus driver, wired. */
 export class MeshWiring {
   readonly mesh: MeshNode;
-  readonly driver: ConsensusDriver;
+  /** Null when consensus is off: the mesh then carries telemetry only. */
+  readonly driver: ConsensusDriver | null;
   private readonly quorum: number;
 
   /** Throws CONFIG_INVALID naming `consensus.quorum` when the quorum cannot be met. */
@@ -58,7 +70,12 @@ export class MeshWiring {
       logger,
       clock: opts.clock,
     });
-    this.driver = new ConsensusDriver({
+    this.driver = consensusWanted(config) ? this.consensus(opts) : null;
+  }
+
+  private consensus(opts: MeshWiringOptions): ConsensusDriver {
+    const { config, logger } = opts;
+    const driver = new ConsensusDriver({
       outbox: opts.outbox,
       gossip: this.mesh,
       clock: opts.clock,
@@ -78,29 +95,25 @@ export class MeshWiring {
       reader: opts.reader,
       scanSkewMs: config.commit.scanSkewMs,
     });
-    opts.committer.on('intent:committed', (rows) => this.driver.onCommitted(rows));
+    opts.committer.on('intent:committed', (rows) => driver.onCommitted(rows));
+    return driver;
   }
 
   /** Starts libp2p, then the driver (which reloads `proposed` rows and re-gossips its own). */
   async start(): Promise<void> {
     await this.mesh.start();
-    this.driver.start();
+    this.driver?.start();
   }
 
   /** Stops the driver (sending queued batches), then libp2p. Safe twice. */
   async stop(): Promise<void> {
-    await this.driver.stop();
+    await this.driver?.stop();
     await this.mesh.stop();
-  }
-
-  /** Accepts a local intent as `proposed` and gossips it. */
-  accept(body: unknown, traceparent: string | undefined): Promise<{ correlationId: string; state: string }> {
-    return this.driver.accept(body, traceparent);
   }
 
   /** `view` with the endorsements collected so far while the intent is still `proposed`. */
   overlay(view: IntentView): IntentView {
-    const held = view.state === 'proposed' ? this.driver.endorsementsOf(view.correlationId) : undefined;
+    const held = view.state === 'proposed' ? this.driver?.endorsementsOf(view.correlationId) : undefined;
     return held === undefined ? view : { ...view, endorsements: held };
   }
 
@@ -112,7 +125,8 @@ export class MeshWiring {
       peers: this.mesh.peers().length,
       meshPeers: this.mesh.meshPeers().length,
       quorum: this.quorum,
-      ...this.driver.snapshot(),
+      consensus: this.driver !== null,
+      ...this.driver?.snapshot(),
     };
   }
 }

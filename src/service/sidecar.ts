@@ -21,7 +21,7 @@ import { createNatsMetrics, JetStreamPublisher, JetStreamReader, NatsConnector, 
 import type { Logger } from '../observability/logger.js';
 import { registerOutboxGauges } from '../observability/outbox-gauges.js';
 import { SystemClock } from '../runtime/system-clock.js';
-import { consensusWanted, MeshWiring } from './mesh-wiring.js';
+import { meshWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
 import { SidecarOps } from './sidecar-ops.js';
@@ -80,7 +80,7 @@ export class Sidecar {
     this.ops = new SidecarOps(this, log);
     this.api = new ApiServer({ listen: config.api.listen, token: config.api.token, maxPayloadBytes: config.api.maxPayloadBytes, backend: this.ops.wrap(this.backend()), logger: log });
     this.committer.on('intent:committed', (rows) => { for (const r of rows) this.api.events.publish('intent:committed', { correlationId: r.correlationId, state: 'committed', stream: r.stream, streamSeq: r.seq }); });
-    this.mesh = consensusWanted(config)
+    this.mesh = meshWanted(config)
       ? new MeshWiring({ config, privateKey, outbox: this.ops.timedOutbox(this.outbox), committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex, reader: this.reader })
       : null;
     this.telemetry = new TelemetryWiring({ config, peerId, outbox: this.outbox, committer: this.committer, mesh: this.mesh?.mesh ?? null, clock: this.clock, logger: log, registry: this.registry, reduction: this.ops.telemetryReduction });
@@ -170,13 +170,13 @@ export class Sidecar {
   private backend(): ApiBackend {
     return {
       acceptTelemetry: (body) => this.telemetry.accept(body),
-      acceptIntent: (body, tp) => this.mesh?.accept(body, tp) ?? this.intake.accept(body, tp),
+      acceptIntent: (body, tp) => this.mesh?.driver?.accept(body, tp) ?? this.intake.accept(body, tp),
       getIntent: (id) => {
         const row = this.outbox.get(id);
         if (row === undefined) return undefined;
         return this.mesh?.overlay(intentView(row)) ?? intentView(row);
       },
-      answerEndorsement: (id, endorse) => this.mesh?.driver.answerEndorsement(id, endorse) ?? false,
+      answerEndorsement: (id, endorse) => this.mesh?.driver?.answerEndorsement(id, endorse) ?? false,
       readiness: () => {
         const nats = this.publisher.state === 'connected';
         return { ready: nats, checks: { nats: nats ? true : this.connector.state } };

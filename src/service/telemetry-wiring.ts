@@ -1,9 +1,9 @@
 /**
  * The telemetry half of the composition root: the origin-side emitter (`POST /v1/telemetry`),
- * the scout (when `telemetry.scout`), heartbeats (every node: scouts say so, origins carry their
- * telemetry watermark), and the peer health reporter. Built after
+ * the scout (when `telemetry.scout`, or with no mesh), heartbeats (every node: scouts say so,
+ * origins carry their telemetry watermark), and the peer health reporter. Built after
  * the outbox, the committer and the mesh (which may be absent: then this node only hears its
- * own agent). Starts after them, stops before them.
+ * own agent, and summarises it itself). Starts after them, stops before them.
  *
  * Topic: telemetry travels on the mesh's one topic (`mesh.topic`, the sentiment topic), as a
  * new envelope kind. Batching makes it ~10 messages/s per origin; a separate topic would not
@@ -58,11 +58,15 @@ export class TelemetryWiring {
     const metrics = createTelemetryMetrics(opts.registry);
     const wakeCommitter = (): void => opts.committer.wake();
     const now = opts.clock.now();
-    this.scout = t.scout
+    // Without a mesh this node is alone: it summarises its own points (no other scout could),
+    // from the current window on, since there is no mesh to warm up to.
+    const standalone = opts.mesh === null;
+    const sinceMs = standalone ? Math.floor(now / t.windowMs) * t.windowMs : Math.ceil((now + t.warmupMs) / t.windowMs) * t.windowMs;
+    this.scout = t.scout || standalone
       ? new TelemetryScout({
           peerId: opts.peerId, clock: opts.clock, outbox: opts.outbox, wakeCommitter, prefix: opts.config.subjects.prefix, subjectMap: t.subjectMap,
           allowedLatenessMs: t.allowedLatenessMs, closeSlackMs: t.closeSlackMs, gapGraceMs: t.gapGraceMs, maxPoints: t.windowMaxPoints, heartbeatMs: t.heartbeatMs,
-          handoffHoldMs: t.handoffHoldMs, sinceMs: Math.ceil((now + t.warmupMs) / t.windowMs) * t.windowMs, logger: this.log, metrics, reduction: opts.reduction,
+          handoffHoldMs: t.handoffHoldMs, sinceMs, logger: this.log, metrics, reduction: opts.reduction,
         })
       : null;
     const scout = this.scout;

@@ -1,0 +1,64 @@
+// Telemetry on the two configurations DESIGN.md's defaults lead to, with real sidecar processes
+// and a real nats-server: a lone sidecar on the default config (no mesh) summarises its own
+// points, and sidecars given `mesh.peers` with quorum 1 (no `mesh.enabled`) join the mesh for
+// telemetry while their intents still skip consensus (`pending-commit`, no endorsement round).
+import { describe, expect, it } from 'vitest';
+import { meshIdentities } from '../../support/mesh-identities.js';
+import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
+import { SidecarProcess } from '../../support/sidecar-process.js';
+import { assertExact, emitPoints, metric, readSummaries } from '../../support/telemetry-cluster.js';
+import { waitFor } from '../../support/wait-for.js';
+
+describe('telemetry without mesh.enabled', () => {
+  it('a lone sidecar on defaults summarises the points its agent posts', async () => {
+    const nats = await useNatsServer();
+    const solo = new SidecarProcess({ natsUrl: nats.url });
+    registerCleanup(async () => void (await solo.kill('SIGKILL')));
+    await solo.start();
+    await waitFor(async () => (await solo.get('/readyz')).status === 200, 'readyz');
+    expect((await solo.get('/v1/status')).json.peers.enabled).toBe(false);
+
+    const { accepted } = await emitPoints([solo], 600, 1_000, 'solo');
+    expect(accepted).toBe(600);
+    let got: Awaited<ReturnType<typeof readSummaries>> = { list: [], messages: [], ids: new Map() };
+    await waitFor(async () => {
+      got = await readSummaries(nats.url, 'solo');
+      return got.list.reduce((n, s) => n + s.count, 0) >= 600;
+    }, 'summaries of 600 points', 20_000, 200);
+    assertExact(got.list, got.ids, 600);
+    expect(await metric(solo, 'net_sync_telemetry_points_unrouted_total')).toBe(0);
+  });
+
+  it('sidecars with mesh.peers and quorum 1 gossip telemetry to a scout; intents skip consensus', async () => {
+    const nats = await useNatsServer();
+    const { dirs, peerIds, meshEnv } = await meshIdentities(2, 'peers-only');
+    const sidecars = dirs.map((dir, i) => {
+      const { NET_SYNC_MESH_ENABLED: _enabled, ...mesh } = meshEnv(i);
+      return new SidecarProcess({ natsUrl: nats.url, dir, env: { ...mesh, NET_SYNC_TELEMETRY_SCOUT: String(i === 0), NET_SYNC_TELEMETRY_WARMUP_MS: '0' } });
+    });
+    for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
+    await Promise.all(sidecars.map((s) => s.start()));
+    const [scout, origin] = sidecars as [SidecarProcess, SidecarProcess];
+    for (const s of sidecars) await waitFor(async () => (await metric(s, 'net_sync_mesh_topic_mesh_peers')) >= 1, `:${s.port} grafted into the topic mesh`, 30_000, 50);
+    const status = (await origin.get('/v1/status')).json;
+    expect(status.peers).toMatchObject({ enabled: true, connected: [peerIds[0]] });
+    expect(status.mesh).toMatchObject({ consensus: false });
+
+    const { accepted } = await emitPoints([origin], 400, 1_000, 'peers');
+    expect(accepted).toBe(400);
+    let got: Awaited<ReturnType<typeof readSummaries>> = { list: [], messages: [], ids: new Map() };
+    await waitFor(async () => {
+      got = await readSummaries(nats.url, 'peers');
+      return got.list.reduce((n, s) => n + s.count, 0) >= 400;
+    }, 'summaries of 400 points', 20_000, 200);
+    assertExact(got.list, got.ids, 400);
+    expect(new Set(got.list.map((s) => s.origin))).toEqual(new Set([peerIds[1]]));
+    expect(await metric(scout, 'net_sync_telemetry_points_ingested_total')).toBeGreaterThanOrEqual(400);
+    expect(await metric(origin, 'net_sync_telemetry_points_unrouted_total')).toBe(0);
+
+    const posted = await origin.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { v: 1 } });
+    expect(posted.status).toBe(202);
+    expect(posted.json.state).toBe('pending-commit');
+    await waitFor(async () => (await origin.get(`/v1/intents/${posted.json.correlationId}`)).json.state === 'committed', 'intent committed');
+  });
+});
