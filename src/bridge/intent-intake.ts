@@ -47,6 +47,7 @@ export class IntentIntake {
       origin: this.opts.origin,
       traceparent: childTraceparent(traceparent, this.opts.randomHex),
       createdAtMs: now,
+      soleEndorser: true,
     });
     await this.opts.outbox.append([row]);
     this.opts.metrics?.acceptLatency.observe((performance.now() - started) / 1000);

@@ -53,6 +53,11 @@ export interface CommandInput {
   createdAtMs: number;
   payloadDigest?: string;
   endorsements?: Endorsement[];
+  /**
+   * Consensus off: the origin alone is the quorum, so `Net-Sync-Endorsers` names it (without a
+   * signature: there was no endorsement round). Ignored when `endorsements` are given.
+   */
+  soleEndorser?: boolean;
   state?: NewOutboxRow['state'];
 }
 
@@ -79,6 +84,7 @@ export function buildCommandRow(input: CommandInput): NewOutboxRow {
     [HEADER.kind]: 'command',
   };
   if (endorsements.length > 0) headers[HEADER.endorsers] = endorsements.map((e) => e.peerId).join(',');
+  else if (input.soleEndorser === true) headers[HEADER.endorsers] = input.origin;
   return {
     correlationId: input.correlationId,
     subject: input.subject,

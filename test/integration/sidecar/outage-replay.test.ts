@@ -3,6 +3,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { HEADER } from '../../../src/core/command-message.js';
+import { isTraceparent } from '../../../src/core/trace-context.js';
 import { freePort, NatsServerProcess } from '../../../src/nats/index.js';
 import { registerCleanup } from '../../support/nats-fixture.js';
 import { SidecarProcess } from '../../support/sidecar-process.js';
@@ -38,7 +39,13 @@ describe('outage and replay (real nats-server, real sidecar process)', () => {
     expect(stream.messages.length).toBe(N);
     expect(stream.idCounts.size).toBe(N);
     for (const id of ids) expect(stream.idCounts.get(id), `copies of ${id} in the stream`).toBe(1);
-    for (const m of stream.messages) expect(m.headers[HEADER.correlationId], `headers of seq ${m.seq}`).toBe(m.msgId);
+    // DESIGN.md's header set; consensus off, so the node is its own (sole, unsigned) endorser.
+    const peerId = (await sidecar.get('/v1/status')).json.peerId as string;
+    for (const m of stream.messages) {
+      expect(m.headers[HEADER.correlationId], `headers of seq ${m.seq}`).toBe(m.msgId);
+      expect(m.headers, `headers of seq ${m.seq}`).toMatchObject({ [HEADER.schemaVersion]: '1', [HEADER.origin]: peerId, [HEADER.endorsers]: peerId });
+      expect(isTraceparent(m.headers[HEADER.traceparent]), `traceparent of seq ${m.seq}`).toBe(true);
+    }
 
     await sidecar.kill('SIGTERM');
     const db = new Database(sidecar.bufferPath, { readonly: true });

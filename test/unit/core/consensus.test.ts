@@ -145,6 +145,15 @@ describe('endorsements and verifyCommit', () => {
     expect(await codes(await message([], { endorsements: [await sign(0), replayed] }))).toEqual(['bad-signature', 'below-quorum']);
   });
 
+  it('reports a consensus-off message (the origin named as sole endorser, unsigned) as unendorsed, headers consistent', async () => {
+    const row = buildCommandRow({ correlationId: ID, subject: 'root.solar.command.sentiment.set', payload, origin: ids[0]!, traceparent: TP, createdAtMs: 1, soleEndorser: true });
+    expect(row.headers['Net-Sync-Endorsers']).toBe(ids[0]);
+    const v = await verifyCommit({ body: row.body, headers: { ...row.headers, 'Nats-Msg-Id': ID } }, { verify: verifyPeerSignature });
+    expect(v.problems.map((p) => p.code)).toEqual(['digest-mismatch', 'below-quorum']);
+    const other = { ...row.headers, 'Nats-Msg-Id': ID, 'Net-Sync-Endorsers': ids[1]! };
+    expect((await verifyCommit({ body: row.body, headers: other }, { verify: verifyPeerSignature })).problems.map((p) => p.code)).toContain('endorsers-header-mismatch');
+  });
+
   it('accepts the parsed body or its text, without headers', async () => {
     const m = await message([0, 1]);
     const text = new TextDecoder().decode(m.body);
