@@ -10,7 +10,9 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /**
  * Checks that `subject` is a concrete subject under `<prefix>.<area>.` with a depth of at most
- * 4 after the prefix. Returns an error message, or null when valid.
+ * 4 after the prefix. Commands name a target and an action (`<prefix>.command.*.*`, DESIGN.md),
+ * so the `command` area needs at least two tokens after it. Returns an error message, or null
+ * when valid.
  */
 export function checkSubject(subject: unknown, prefix: string, area: string): string | null {
   if (typeof subject !== 'string' || subject.length === 0) return 'must be a non-empty string';
@@ -20,7 +22,8 @@ export function checkSubject(subject: unknown, prefix: string, area: string): st
   if (rest.length > MAX_SUBJECT_DEPTH) {
     return `depth after "${prefix}" must be at most ${MAX_SUBJECT_DEPTH} tokens (got ${rest.length})`;
   }
-  if (rest.length < 2) return `needs at least one token after "${root}"`;
+  const least = area === 'command' ? 2 : 1;
+  if (rest.length < 1 + least) return least === 1 ? `needs at least one token after "${root}"` : `needs at least ${least} tokens after "${root}" (${root}<target>.<action>)`;
   for (const token of rest) {
     if (!TOKEN.test(token)) return `token "${token}" must match ${TOKEN.source}`;
   }

@@ -36,6 +36,8 @@ describe('subjects', () => {
     expect(checkSubject('root.solar.command.a.b.c.d', 'root.solar', 'command')).toMatch(/depth/);
     expect(checkSubject('root.solar.command.*', 'root.solar', 'command')).toMatch(/token/);
     expect(checkSubject('root.solar.command.', 'root.solar', 'command')).not.toBeNull();
+    expect(checkSubject('root.solar.command.sentiment', 'root.solar', 'command')).toMatch(/at least 2 tokens/);
+    expect(checkSubject('root.solar.command.a.b.c', 'root.solar', 'command')).toBeNull();
     expect(checkSubject(42, 'root.solar', 'command')).toMatch(/string/);
   });
 });
