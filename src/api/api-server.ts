@@ -77,6 +77,19 @@ export class ApiServer {
     // Our own payload check (400 naming `payload`) must fire before the transport limit.
     this.app = Fastify({ logger: false, bodyLimit: opts.maxPayloadBytes * 4 + 65_536 });
     this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.onError(err, reply));
+    this.app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0]}`)));
+    // Agents send JSON; a client that labels it otherwise (fetch's text/plain default) is read
+    // as JSON too, so a body is judged by what it holds (400 naming `body` when not JSON).
+    this.app.removeContentTypeParser('text/plain');
+    const asJson = (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void => {
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body.toString()));
+      } catch {
+        done(Object.assign(new Error('not valid JSON'), { statusCode: 400 }), undefined);
+      }
+    };
+    this.app.addContentTypeParser('text/plain', { parseAs: 'string' }, asJson);
+    this.app.addContentTypeParser('*', { parseAs: 'string' }, asJson);
     this.app.addHook('onRequest', async (req, reply) => this.authorize(req, reply));
     this.routes();
   }

@@ -76,6 +76,22 @@ describe('bad input', () => {
     });
   }
 
+  it('reads a JSON body sent without the JSON content type, and refuses a non-JSON one naming body', async () => {
+    const send = (body: string): Promise<Response> => fetch(`${sidecar.url}/v1/intents`, { method: 'POST', body });
+    const ok = await send(JSON.stringify({ subject: 'root.solar.command.sentiment.set', payload: { plain: true } }));
+    expect(ok.status).toBe(202);
+    expect(((await ok.json()) as { state: string }).state).toBe('pending-commit');
+    const bad = await send('subject=root.solar.command.a.b');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('body');
+  });
+
+  it('answers an unknown route with the JSON error shape', async () => {
+    const r = await sidecar.get('/v1/nope');
+    expect(r.status).toBe(404);
+    expect(r.json.error).toMatchObject({ code: 'NOT_FOUND', message: 'no route GET /v1/nope' });
+  });
+
   it('answers 404 naming the id for an unknown intent', async () => {
     const r = await sidecar.get('/v1/intents/01NOPE');
     expect(r.status).toBe(404);
