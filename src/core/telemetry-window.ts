@@ -172,10 +172,21 @@ export class WindowAccumulator {
     this.lastTs = lastTs;
   }
 
-  /** The statistics; quantiles are clamped to [min, max], which keeps the ±1 % bound. */
+  /**
+   * The statistics. A quantile q is the nearest-rank one (the inverse of the empirical CDF: the
+   * smallest value with at least q of the points at or below it, so p99 of {1, 3} is 3), read
+   * from the sketch within its relative accuracy and clamped to [min, max], which keeps the bound.
+   */
   stats(): WindowStats {
     const sum = this.sum.value();
-    const q = (p: number): number => Math.min(this.max, Math.max(this.min, this.sketch.getValueAtQuantile(p)));
+    const q = (p: number): number => {
+      const rank = nearestRank(p, this.count);
+      // The extremes are known exactly: small windows report their largest point as p99.
+      if (rank === 0) return this.min;
+      if (rank === this.count - 1) return this.max;
+      // DDSketch reads 0-based rank q' × (n − 1), rounding down: half a rank up stays off the boundary.
+      return Math.min(this.max, Math.max(this.min, this.sketch.getValueAtQuantile((rank + 0.5) / (this.count - 1))));
+    };
     return {
       count: this.count,
       sum,
@@ -189,4 +200,9 @@ export class WindowAccumulator {
       lastTs: this.lastTs,
     };
   }
+}
+
+/** The 0-based rank of the nearest-rank q-quantile of `n` values: ⌈q·n⌉ − 1. */
+export function nearestRank(q: number, n: number): number {
+  return Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
 }

@@ -7,6 +7,7 @@ import {
   SKETCH_RELATIVE_ACCURACY,
   WindowAccumulator,
   windowStartOf,
+  type WindowStats,
 } from '../../../src/core/telemetry-window.js';
 import type { TelemetryPoint } from '../../../src/core/telemetry-point.js';
 import { seededRandom } from '../../support/seeded-random.js';
@@ -108,11 +109,29 @@ describe('window accumulator', () => {
     expect(s.mean).toBe(exact.value() / values.length);
     expect([s.firstTs, s.lastTs]).toEqual([T0, T0 + 999]);
     for (const [q, got] of [[0.5, s.p50], [0.95, s.p95], [0.99, s.p99]] as const) {
-      const rank = q * (sorted.length - 1);
-      const candidates = [sorted[Math.floor(rank)]!, sorted[Math.ceil(rank)]!];
-      const err = Math.min(...candidates.map((x) => (x === 0 ? Math.abs(got) : Math.abs(got - x) / Math.abs(x))));
-      expect(err, `q=${q} got ${got} exact ${candidates.join('|')}`).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY + 1e-12);
+      const x = sorted[Math.ceil(q * sorted.length) - 1]!;
+      const err = x === 0 ? Math.abs(got) : Math.abs(got - x) / Math.abs(x);
+      expect(err, `q=${q} got ${got} exact (nearest rank) ${x}`).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY + 1e-12);
     }
+  });
+
+  test('quantiles of small windows are nearest-rank: p99 is the largest point once n < 100', () => {
+    const stats = (values: number[]): WindowStats => {
+      const acc = new WindowAccumulator();
+      values.forEach((v, i) => acc.add(T0 + i, v));
+      return acc.stats();
+    };
+    const near = (got: number, want: number): void => expect(Math.abs(got - want) / Math.abs(want)).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY + 1e-12);
+    expect(stats([7])).toMatchObject({ p50: 7, p95: 7, p99: 7 });
+    expect(stats([1, 3])).toMatchObject({ p50: 1, p95: 3, p99: 3 });
+    const ten = stats([3, 1, 4, 10, 5, 9, 2, 6, 8, 7]);
+    near(ten.p50, 5);
+    expect([ten.p95, ten.p99]).toEqual([10, 10]);
+    const hundred = stats(Array.from({ length: 100 }, (_, i) => 100 - i));
+    [[hundred.p50, 50], [hundred.p95, 95], [hundred.p99, 99]].forEach(([got, want]) => near(got!, want!));
+    const negatives = stats([-5, -1, -3, 0, 2]);
+    near(negatives.p50, -1);
+    expect(negatives.p99).toBe(2);
   });
 
   test('addColumns gives the same statistics as add per point', () => {
