@@ -13,7 +13,7 @@ import type { Clock, CommandPublisher, Outbox, StreamReader } from '../core/port
 import type { Logger } from '../observability/logger.js';
 import type { BridgeMetrics } from './metrics.js';
 import { PublishFeed } from './publish-feed.js';
-import { runPublishPass, type PassResult } from './publish-pass.js';
+import { runPublishPass, type PassOptions, type PassResult } from './publish-pass.js';
 import { resolveUnknownOutcomes } from './unknown-outcomes.js';
 
 /** Collaborators and tuning of the committer. */
@@ -46,6 +46,8 @@ export interface OutboxCommitterOptions {
   sharedIdLookupAfterMs?: number;
   /** Lease lifetime; renewed on every round. Default: the larger of 10 s and twice `sendMarginMs`. */
   leaseTtlMs?: number;
+  /** See `PassOptions.deadLetter`: the notice stored with each row going `dead`. Default: none. */
+  deadLetter?: PassOptions['deadLetter'];
   /** Idle poll period when nothing wakes the loop. Default 1 s. */
   idleMs?: number;
   /**
@@ -212,7 +214,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       outbox, publisher, now: () => clock.now(), lease: { owner: this.opts.leaseOwner, ttlMs, sendMarginMs: this.sendMarginMs },
       sharedIdLookupAfterMs: this.opts.sharedIdLookupAfterMs ?? 60_000,
       feed: this.feed, window: this.opts.window, batchRows: this.opts.batchRows, logger: this.opts.logger, metrics: this.opts.metrics,
-      signal, onSettled: (committed, dead) => this.announce(committed, dead),
+      signal, onSettled: (committed, dead) => this.announce(committed, dead), ...(this.opts.deadLetter === undefined ? {} : { deadLetter: this.opts.deadLetter }),
     });
     return this.afterPass(pass, idleMs);
   }

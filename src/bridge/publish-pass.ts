@@ -9,7 +9,7 @@
  * the window drain, and reports it, so the caller backs off and restarts from the oldest
  * unsettled row.
  */
-import type { OutboxRow, RowKind, StreamLocation } from '../core/intent.js';
+import type { NewOutboxRow, OutboxRow, RowKind, StreamLocation } from '../core/intent.js';
 import type { CommandPublisher, Outbox, PublishResult } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan } from '../observability/tracing.js';
@@ -68,6 +68,8 @@ export interface PassOptions {
   feed?: PublishFeed;
   /** Called whenever rows settle, so that listeners (SSE, gossip) hear promptly. */
   onSettled: (committed: PassResult['committed'], dead: PassResult['dead']) => void;
+  /** The dead-letter notice to store with a row going `dead` (same transaction), if any. */
+  deadLetter?: (row: OutboxRow, reason: string, atMs: number) => NewOutboxRow | null;
 }
 
 /**
@@ -95,7 +97,7 @@ class Pass {
   readonly result: PassResult = { committed: [], dead: [], retryableError: null, claimed: 0, leaseLapsed: false, lookupFirst: 0 };
   private readonly feed: PublishFeed;
   private acked: PassResult['committed'] = [];
-  private dead: PassResult['dead'] = [];
+  private dead: Array<PassResult['dead'][number] & { row: OutboxRow }> = [];
   private retry: Claimed[] = [];
   private lastError: string | null = null;
   private inflight = 0;
@@ -263,7 +265,7 @@ class Pass {
       opts.metrics?.commits.inc({ result: r.duplicate ? 'duplicate' : 'committed' });
       opts.metrics?.commitLatency.observe({ kind: row.kind }, Math.max(0, opts.now() - row.createdAtMs) / 1000);
     } else if (!r.retryable) {
-      this.dead.push({ correlationId: row.correlationId, reason: `${r.code}: ${r.reason}` });
+      this.dead.push({ correlationId: row.correlationId, reason: `${r.code}: ${r.reason}`, row });
       opts.metrics?.commits.inc({ result: 'dead' });
       opts.logger.error({ correlationId: row.correlationId, subject: row.subject, code: r.code, reason: r.reason }, 'row refused permanently');
     } else {
@@ -285,9 +287,16 @@ class Pass {
     const at = opts.now();
     // Not durable: these rows are durably in-flight, where a lost mark sends them back (to a lookup).
     if (acked.length > 0) opts.outbox.markCommitted(acked, at, { durable: false });
-    for (const d of dead) opts.outbox.markTerminal([d.correlationId], 'dead', d.reason, at);
+    let notices = 0;
+    for (const d of dead) {
+      const notice = opts.deadLetter?.(d.row, d.reason, at) ?? null;
+      opts.outbox.markTerminal([d.correlationId], 'dead', d.reason, at, notice === null ? [] : [notice]);
+      if (notice !== null) notices++;
+    }
+    // Notices are stored outside an append: the feed reads the outbox for them.
+    if (notices > 0) this.feed.rescan();
     this.putBack(retry, this.lastError ?? 'retryable failure');
-    this.announce(acked, dead);
+    this.announce(acked, dead.map(({ correlationId, reason }) => ({ correlationId, reason })));
   }
 
   private announce(committed: PassResult['committed'], dead: PassResult['dead']): void {

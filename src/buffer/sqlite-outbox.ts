@@ -14,7 +14,7 @@ import { openDatabase, restrictSideFiles, type SynchronousLevel } from './open-d
 import { OutboxAppender } from './outbox-appender.js';
 import { toOutboxError } from './outbox-error.js';
 import { prepareOutboxStatements, type OutboxStatements } from './outbox-statements.js';
-import { decodeRow, type OutboxRecord } from './row-codec.js';
+import { decodeRow, encodeRow, type OutboxRecord } from './row-codec.js';
 
 /** Options of {@link SqliteOutbox.open}. Mirrors `BufferConfig` plus injected parts. */
 export interface SqliteOutboxOptions {
@@ -236,10 +236,16 @@ export class SqliteOutbox implements Outbox {
     return this.#io('promote', () => this.#sql.promote.run(params).changes === 1);
   }
 
-  /** See {@link Outbox.markTerminal}. Committed rows never move. */
-  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void {
+  /** See {@link Outbox.markTerminal}. Committed rows never move. One transaction. */
+  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices: readonly NewOutboxRow[] = []): void {
     const params = correlationIds.map((id) => ({ id, state, reason, at: atMs }));
-    this.#updateEach('markTerminal', this.#sql.markTerminal, params);
+    if (notices.length === 0) return this.#updateEach('markTerminal', this.#sql.markTerminal, params);
+    this.#io('markTerminal', () =>
+      this.#db.transaction(() => {
+        params.forEach((p) => this.#sql.markTerminal.run(p));
+        notices.forEach((n) => this.#sql.insert.run(encodeRow(n)));
+      }).immediate(),
+    );
   }
 
   #updateEach(op: string, stmt: Statement, params: readonly object[]): void {

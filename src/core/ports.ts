@@ -116,8 +116,12 @@ export interface Outbox {
     atMs: number,
     target?: 'pending-commit' | 'in-flight',
   ): boolean;
-  /** Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason. */
-  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void;
+  /**
+   * Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason. `notices`
+   * (dead-letter rows) are stored in the same transaction, as `append` stores rows (a duplicate
+   * correlation ID is ignored) but without `onAppended`: the caller makes the committer look.
+   */
+  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices?: readonly NewOutboxRow[]): void;
   /**
    * Deletes up to `limit` rows in a {@link PRUNABLE_STATES} state last changed before
    * `beforeMs`, oldest seq first. Per state it stops at the first row not old enough, so one

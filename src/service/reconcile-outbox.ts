@@ -3,7 +3,7 @@
  * exactly as the sidecar would publish them (claims, window, outcome classification).
  */
 import { setMaxListeners } from 'node:events';
-import { runPublishPass } from '../bridge/publish-pass.js';
+import { runPublishPass, type PassOptions } from '../bridge/publish-pass.js';
 import type { Logger } from '../observability/logger.js';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../reconcile/reconciler.js';
 
@@ -14,11 +14,13 @@ export type ReconcileOutboxOptions = Omit<ReconcileOptions, 'publishPending'> & 
   window: number;
   /** Rows claimed per transaction. */
   batchRows: number;
+  /** The dead-letter notice stored with a row going `dead`, as the sidecar stores it. */
+  deadLetter?: PassOptions['deadLetter'];
 };
 
 /** Runs reconcile once; see {@link reconcile}. */
 export function reconcileOutbox(opts: ReconcileOutboxOptions): Promise<ReconcileReport> {
-  const { logger, window, batchRows, ...rest } = opts;
+  const { logger, window, batchRows, deadLetter, ...rest } = opts;
   return reconcile({
     ...rest,
     publishPending: async ({ renewLease, onSettled, signal }) => {
@@ -35,6 +37,7 @@ export function reconcileOutbox(opts: ReconcileOutboxOptions): Promise<Reconcile
         metrics: undefined,
         signal,
         onSettled: (committed, dead) => onSettled(committed.length, dead),
+        ...(deadLetter === undefined ? {} : { deadLetter }),
       });
       return { committed: pass.committed.length, retryableError: pass.retryableError };
     },

@@ -21,6 +21,7 @@ import { createNatsMetrics, JetStreamPublisher, JetStreamReader, NatsConnector, 
 import type { Logger } from '../observability/logger.js';
 import { registerOutboxGauges } from '../observability/outbox-gauges.js';
 import { SystemClock } from '../runtime/system-clock.js';
+import { deadLetterNotices } from './dead-letters.js';
 import { meshWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
@@ -67,6 +68,7 @@ export class Sidecar {
       backoff: { baseMs: config.commit.backoffBaseMs, maxMs: config.commit.backoffMaxMs, minMs: 10 }, leaseOwner: `sidecar:${peerId}`,
       sendMarginMs: config.nats.publishTimeoutMs,
       sharedIdLookupAfterMs: sharedIdLookupAfterMs(config.streams),
+      deadLetter: deadLetterNotices(config),
     });
     this.pruner = config.buffer.retainSettledMs > 0
       ? new OutboxPruner({ outbox: this.outbox, clock: this.clock, logger: log.child({ component: 'pruner' }), retainMs: config.buffer.retainSettledMs, pruned: bridgeMetrics.pruned })

@@ -190,10 +190,11 @@ export class MemoryOutbox implements Outbox {
     return deleted;
   }
 
-  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number): void {
+  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices: readonly NewOutboxRow[] = []): void {
     this.#each(correlationIds, (r) => {
       if (r.state !== 'committed') Object.assign(r, { state, reason, updatedAtMs: atMs });
     });
+    for (const n of notices) if (!this.#rows.has(n.correlationId)) this.#rows.set(n.correlationId, this.#newRow({ ...n, headers: { ...n.headers }, body: n.body.slice() }));
   }
 
   #each(ids: readonly string[], fn: (r: OutboxRow) => void): void {

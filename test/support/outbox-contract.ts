@@ -242,6 +242,21 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.get(id(3))).toMatchObject({ state: 'proposed', lastError: null });
     });
 
+    it('markTerminal stores notices with the terminal mark, a duplicate ID ignored, without onAppended', async () => {
+      const ob = await make();
+      await ob.append([newRow(1), newRow(2)]);
+      const heard: string[] = [];
+      ob.onAppended((rows) => heard.push(...rows.map((r) => r.correlationId)));
+      const notice = newRow(90, { subject: 'root.solar.deadletter.command' });
+      ob.markTerminal([id(1)], 'dead', 'refused', T0 + 1, [notice]);
+      ob.markTerminal([id(2)], 'dead', 'refused', T0 + 2, [{ ...notice, subject: 'other' }]);
+      expect(ob.get(id(1))).toMatchObject({ state: 'dead', reason: 'refused' });
+      expect(ob.get(id(90))).toMatchObject({ state: 'pending-commit', subject: 'root.solar.deadletter.command', attempts: 0 });
+      expect(ob.get(id(90))!.seq).toBeGreaterThan(ob.get(id(2))!.seq);
+      expect(ob.listPublishable(10).map((r) => r.correlationId)).toEqual([id(90)]);
+      expect(heard).toEqual([]);
+    });
+
     it('markTerminal sets the state and reason, never on committed rows', async () => {
       const ob = await make();
       await ob.append([newRow(1), newRow(2), newRow(3, { state: 'proposed' })]);

@@ -8,6 +8,7 @@ import { SqliteOutbox } from '../../buffer/index.js';
 import type { ReconcileReport } from '../../reconcile/reconciler.js';
 import { SystemClock } from '../../runtime/system-clock.js';
 import { openAdminSession } from '../../service/admin-session.js';
+import { deadLetterNotices } from '../../service/dead-letters.js';
 import { reconcileOutbox } from '../../service/reconcile-outbox.js';
 import type { CommandContext } from '../command-context.js';
 
@@ -34,6 +35,7 @@ export async function runReconcile(ctx: CommandContext, options: ReconcileOption
         outbox, publisher: session.publisher, reader: session.reader, clock, logger: ctx.logger,
         leaseOwner: `reconcile:${process.pid}`, scanSkewMs: ctx.config.commit.scanSkewMs, window: ctx.config.commit.window,
         batchRows: ctx.config.commit.batchRows, dryRun: options.dryRun, verify: options.verify, firstSeq: session.firstSeq,
+        deadLetter: deadLetterNotices(ctx.config),
         ...(options.sinceMs === undefined ? {} : { scanFromMs: clock.now() - options.sinceMs }),
         signal: ctx.signal,
         onProgress: (p, done, total) => {

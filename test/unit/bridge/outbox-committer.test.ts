@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutboxCommitter } from '../../../src/bridge/outbox-committer.js';
+import type { PassOptions } from '../../../src/bridge/publish-pass.js';
 import { buildCommandRow } from '../../../src/core/command-message.js';
+import { buildDeadLetterRow, type DeadLetterBody } from '../../../src/core/dead-letter.js';
+import type { OutboxRow } from '../../../src/core/intent.js';
 import type { Clock } from '../../../src/core/ports.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { SystemClock } from '../../../src/runtime/system-clock.js';
@@ -20,13 +23,14 @@ function rows(n: number, subject = 'root.solar.command.a.b') {
   );
 }
 
-function setup(opts: { duplicateWindowMs?: number; window?: number; idleMs?: number; clock?: Clock } = {}) {
+function setup(opts: { duplicateWindowMs?: number; window?: number; idleMs?: number; clock?: Clock; deadLetter?: PassOptions['deadLetter'] } = {}) {
   const clk = opts.clock ?? clock;
   const outbox = new MemoryOutbox();
   const js = new FakeJetStream(() => clk.now(), opts.duplicateWindowMs ?? 120_000);
   const committer = new OutboxCommitter({
     outbox, publisher: js, reader: js, clock: clk, logger: silentLogger(), window: opts.window ?? 16, batchRows: 8,
     backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, scanSkewMs: 1_000, leaseOwner: 'sidecar:me', idleMs: opts.idleMs ?? 20,
+    ...(opts.deadLetter === undefined ? {} : { deadLetter: opts.deadLetter }),
   });
   stops.push(() => committer.stop());
   return { outbox, js, committer };
@@ -131,6 +135,33 @@ describe('OutboxCommitter', () => {
     await waitFor(() => outbox.counts().committed === 2 && outbox.counts().dead === 1, '2 committed, 1 dead');
     expect(outbox.get('id-00001')).toMatchObject({ state: 'dead', reason: 'NATS_NO_STREAM: no stream' });
     expect(dead).toEqual(['id-00001']);
+  });
+
+  it('publishes a dead-letter notice of a refused row, stored with its dead mark, even while sending from memory', async () => {
+    const deadLetter = (row: OutboxRow, reason: string, at: number) => buildDeadLetterRow(row, reason, at, 'root.solar');
+    const { outbox, js, committer } = setup({ deadLetter });
+    await startIdle(committer, outbox, () => clock.now());
+    js.faults = ['ok', 'no-stream', 'ok'];
+    await outbox.append(rows(3));
+    await waitFor(() => outbox.get('dl-id-00001')?.state === 'committed', 'the notice committed');
+    expect(outbox.counts()).toMatchObject({ committed: 3, dead: 1 });
+    const notice = js.messages.find((m) => m.subject === 'root.solar.deadletter.command')!;
+    expect(notice).toMatchObject({ msgId: 'dl-id-00001', headers: { 'Net-Sync-Correlation-Id': 'id-00001', 'Net-Sync-Kind': 'dead-letter' } });
+    const body = JSON.parse(new TextDecoder().decode(notice.body)) as DeadLetterBody;
+    expect(body).toMatchObject({ correlationId: 'id-00001', subject: 'root.solar.command.a.b', kind: 'command', reason: 'NATS_NO_STREAM: no stream', attempts: 1 });
+    expect(body.message.body).toMatchObject({ correlationId: 'id-00001', payload: { i: 1 } });
+  });
+
+  it('keeps a refused dead-letter notice dead, with no notice of the notice', async () => {
+    const deadLetter = (row: OutboxRow, reason: string, at: number) => buildDeadLetterRow(row, reason, at, 'root.solar');
+    const { outbox, js, committer } = setup({ deadLetter });
+    js.faults = ['no-stream', 'no-stream'];
+    await outbox.append(rows(1));
+    committer.start();
+    await waitFor(() => outbox.counts().dead === 2, 'the row and its notice dead');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(outbox.listByState(['pending-commit', 'in-flight', 'committed'], 10)).toEqual([]);
+    expect(js.messages).toEqual([]);
   });
 
   it('does not publish while another owner holds the lease', async () => {
