@@ -8,6 +8,7 @@ import type { TelemetrySummary } from '../../src/core/telemetry-summary.js';
 import type { ScannedMessage } from '../../src/nats/index.js';
 import type { SidecarProcess } from './sidecar-process.js';
 import { readStream } from './stream-contents.js';
+import { waitFor } from './wait-for.js';
 
 /** Pace of {@link emitPoints}: one POST per origin every 100 ms. */
 export const EMIT_TICK_MS = 100;
@@ -69,6 +70,16 @@ export async function emitPoints(origins: SidecarProcess[], total: number, durat
 export async function readSummaries(natsUrl: string, metricPrefix: string): Promise<{ list: TelemetrySummary[]; messages: ScannedMessage[]; ids: Map<string, number> }> {
   const { messages, idCounts } = await readStream(natsUrl, `root.solar.telemetry.${metricPrefix}.>`);
   return { list: messages.map((m) => JSON.parse(decoder.decode(m.data)) as TelemetrySummary), messages, ids: idCounts };
+}
+
+/** Waits until the summaries of `<metricPrefix>.*` in the stream count `points` points, and returns them. */
+export async function waitForSummaries(natsUrl: string, metricPrefix: string, points: number, timeoutMs = 20_000): Promise<Awaited<ReturnType<typeof readSummaries>>> {
+  let got: Awaited<ReturnType<typeof readSummaries>> = { list: [], messages: [], ids: new Map() };
+  await waitFor(async () => {
+    got = await readSummaries(natsUrl, metricPrefix);
+    return got.list.reduce((n, s) => n + s.count, 0) >= points;
+  }, `summaries of ${points} points`, timeoutMs, 200);
+  return got;
 }
 
 /** The key two scouts must agree on for one summary: origin, epoch, window, metric, tags, part, late. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { SidecarProcess } from '../../support/sidecar-process.js';
-import { assertExact, emitPoints, metric, readSummaries } from '../../support/telemetry-cluster.js';
+import { assertExact, emitPoints, metric, waitForSummaries } from '../../support/telemetry-cluster.js';
 import { waitFor } from '../../support/wait-for.js';
 
 describe('telemetry without mesh.enabled', () => {
@@ -20,11 +20,7 @@ describe('telemetry without mesh.enabled', () => {
 
     const { accepted } = await emitPoints([solo], 600, 1_000, 'solo');
     expect(accepted).toBe(600);
-    let got: Awaited<ReturnType<typeof readSummaries>> = { list: [], messages: [], ids: new Map() };
-    await waitFor(async () => {
-      got = await readSummaries(nats.url, 'solo');
-      return got.list.reduce((n, s) => n + s.count, 0) >= 600;
-    }, 'summaries of 600 points', 20_000, 200);
+    const got = await waitForSummaries(nats.url, 'solo', 600);
     assertExact(got.list, got.ids, 600);
     expect(await metric(solo, 'net_sync_telemetry_points_unrouted_total')).toBe(0);
   });
@@ -46,11 +42,7 @@ describe('telemetry without mesh.enabled', () => {
 
     const { accepted } = await emitPoints([origin], 400, 1_000, 'peers');
     expect(accepted).toBe(400);
-    let got: Awaited<ReturnType<typeof readSummaries>> = { list: [], messages: [], ids: new Map() };
-    await waitFor(async () => {
-      got = await readSummaries(nats.url, 'peers');
-      return got.list.reduce((n, s) => n + s.count, 0) >= 400;
-    }, 'summaries of 400 points', 20_000, 200);
+    const got = await waitForSummaries(nats.url, 'peers', 400);
     assertExact(got.list, got.ids, 400);
     expect(new Set(got.list.map((s) => s.origin))).toEqual(new Set([peerIds[1]]));
     expect(await metric(scout, 'net_sync_telemetry_points_ingested_total')).toBeGreaterThanOrEqual(400);
