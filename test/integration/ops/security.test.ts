@@ -92,6 +92,8 @@ describe('least privilege over TLS', () => {
     expect(metrics).toMatch(/net_sync_commit_rows_total\{result="dead"\} 1\n/);
     expect(metrics).not.toMatch(/net_sync_commit_rows_total\{result="retry"\}/);
     expect(metrics).toMatch(/net_sync_outbox_rows\{state="dead",kind="command"\} 1\n/);
+    // Its dead-letter notice is published under the same scoped credentials.
+    await waitFor(async () => (await api(scoped, `/v1/intents/dl-${denied.json.correlationId}`)).json.state === 'committed', 'dead-letter notice committed');
     await scoped.kill('SIGTERM');
     // Reported by reconcile (exit 1: not aligned), under the same scoped credentials.
     const rec = await runCliProcess(['reconcile', '--json'], scoped.env(), scoped.dir);
