@@ -78,18 +78,9 @@ export class ApiServer {
     this.app = Fastify({ logger: false, bodyLimit: opts.maxPayloadBytes * 4 + 65_536 });
     this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.onError(err, reply));
     this.app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0]}`)));
-    // Agents send JSON; a client that labels it otherwise (fetch's text/plain default) is read
-    // as JSON too, so a body is judged by what it holds (400 naming `body` when not JSON).
+    // Bodies must say `application/json`: the types a browser may send cross-origin without a
+    // CORS preflight (text/plain, forms) are refused with 415, so no web page can post intents.
     this.app.removeContentTypeParser('text/plain');
-    const asJson = (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void => {
-      try {
-        done(null, body === '' ? undefined : JSON.parse(body.toString()));
-      } catch {
-        done(Object.assign(new Error('not valid JSON'), { statusCode: 400 }), undefined);
-      }
-    };
-    this.app.addContentTypeParser('text/plain', { parseAs: 'string' }, asJson);
-    this.app.addContentTypeParser('*', { parseAs: 'string' }, asJson);
     this.app.addHook('onRequest', async (req, reply) => this.authorize(req, reply));
     this.routes();
   }
@@ -132,6 +123,8 @@ export class ApiServer {
   private onError(err: Error & { statusCode?: number; code?: string }, reply: FastifyReply): void {
     if (err instanceof NetSyncError && err.code === 'INPUT_INVALID') {
       void reply.code(400).send(errorBody(err.code, err.message, err.field));
+    } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      void reply.code(415).send(errorBody('INPUT_INVALID', 'content-type: must be application/json', 'content-type'));
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       void reply.code(413).send(errorBody('INPUT_INVALID', `body: larger than ${this.opts.maxPayloadBytes * 4 + 65_536} bytes`, 'body'));
     } else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {

@@ -76,14 +76,14 @@ describe('bad input', () => {
     });
   }
 
-  it('reads a JSON body sent without the JSON content type, and refuses a non-JSON one naming body', async () => {
-    const send = (body: string): Promise<Response> => fetch(`${sidecar.url}/v1/intents`, { method: 'POST', body });
-    const ok = await send(JSON.stringify({ subject: 'root.solar.command.sentiment.set', payload: { plain: true } }));
-    expect(ok.status).toBe(202);
-    expect(((await ok.json()) as { state: string }).state).toBe('pending-commit');
-    const bad = await send('subject=root.solar.command.a.b');
-    expect(bad.status).toBe(400);
-    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('body');
+  it('refuses bodies a browser could send cross-origin without a preflight (415 naming content-type)', async () => {
+    const json = JSON.stringify({ subject: 'root.solar.command.sentiment.set', payload: { csrf: true } });
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', null]) {
+      const headers: Record<string, string> = { origin: 'https://evil.example', ...(type === null ? {} : { 'content-type': type }) };
+      const res = await fetch(`${sidecar.url}/v1/intents`, { method: 'POST', headers, body: type === null ? new Blob([json]) : json });
+      expect(res.status, `content-type ${type}`).toBe(415);
+      expect(((await res.json()) as { error: { field: string } }).error.field).toBe('content-type');
+    }
   });
 
   it('answers an unknown route with the JSON error shape', async () => {
