@@ -3,6 +3,7 @@
  * `intent.committed`), commits announced by peers mark this node's copy committed, and intents
  * past their TTL without quorum become `expired`, visibly to the agent.
  */
+import { isDeadLetterId } from '../core/dead-letter.js';
 import type { CommittedEnvelope } from '../core/envelope.js';
 import type { OutboxRow, StreamLocation } from '../core/intent.js';
 import { locateRows } from '../core/locate-rows.js';
@@ -18,11 +19,15 @@ export class CommitSettlement {
 
   constructor(private readonly ctx: ConsensusContext, private readonly quorum: EndorsementQuorum) {}
 
-  /** Rows this node's committer published (PubAck): announce them as `intent.committed`. */
+  /**
+   * Rows this node's committer published (PubAck): announce them as `intent.committed`. Only
+   * intents: a dead-letter notice is this node's own (and its ID, not a ULID, would fail the
+   * envelope, and every commit batched with it).
+   */
   announce(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>): void {
     const { opts, book, commits } = this.ctx;
     for (const e of entries) {
-      if (opts.outbox.get(e.correlationId)?.kind !== 'command') continue;
+      if (isDeadLetterId(e.correlationId) || opts.outbox.get(e.correlationId)?.kind !== 'command') continue;
       book.finish(e.correlationId);
       opts.metrics?.intents.inc({ outcome: 'committed' });
       commits.add({ correlationId: e.correlationId, stream: e.stream, seq: e.seq });

@@ -242,8 +242,8 @@ export class SqliteOutbox implements Outbox {
     if (notices.length === 0) return this.#updateEach('markTerminal', this.#sql.markTerminal, params);
     this.#io('markTerminal', () =>
       this.#db.transaction(() => {
-        params.forEach((p) => this.#sql.markTerminal.run(p));
-        notices.forEach((n) => this.#sql.insert.run(encodeRow(n)));
+        const moved = params.reduce((n, p) => n + this.#sql.markTerminal.run(p).changes, 0);
+        if (moved > 0) notices.forEach((n) => this.#sql.insert.run(encodeRow(n)));
       }).immediate(),
     );
   }

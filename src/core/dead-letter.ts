@@ -39,6 +39,11 @@ export interface DeadLetterBody {
   message: { headers: Record<string, string>; body?: unknown };
 }
 
+/** True for the correlation ID of a notice (never a ULID, so never an intent's). */
+export function isDeadLetterId(correlationId: string): boolean {
+  return correlationId.startsWith(DEAD_LETTER_ID_PREFIX);
+}
+
 /** The subject of notices for rows of `kind`: `<prefix>.deadletter.<kind>`. */
 export function deadLetterSubject(prefix: string, kind: OutboxRow['kind']): string {
   return `${prefix}.deadletter.${kind}`;

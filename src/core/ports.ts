@@ -117,9 +117,10 @@ export interface Outbox {
     target?: 'pending-commit' | 'in-flight',
   ): boolean;
   /**
-   * Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason. `notices`
-   * (dead-letter rows) are stored in the same transaction, as `append` stores rows (a duplicate
-   * correlation ID is ignored) but without `onAppended`: the caller makes the committer look.
+   * Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason; a committed
+   * row never moves. `notices` (dead-letter rows) are stored in the same transaction when a row
+   * moved, as `append` stores rows (a duplicate correlation ID is ignored) but without
+   * `onAppended`: the caller makes the committer look.
    */
   markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices?: readonly NewOutboxRow[]): void;
   /**

@@ -13,6 +13,7 @@
  */
 import type { Registry } from 'prom-client';
 import { createTelemetryMetrics } from '../bridge/telemetry-metrics.js';
+import { isDeadLetterId } from '../core/dead-letter.js';
 import { PeerHealthReporter, type MeshProbe } from '../bridge/peer-health.js';
 import { PeriodicTask } from '../bridge/periodic-task.js';
 import { subjectMatches } from '../nats/subject-filter.js';
@@ -129,7 +130,7 @@ export class TelemetryWiring {
     const now = this.opts.clock.now();
     for (const lag of this.scout?.onCommitted(rows.map((r) => r.correlationId), now) ?? []) this.health.recordWindowLag(lag);
     for (const r of rows) {
-      if (r.correlationId.startsWith('tlm-') || r.correlationId.startsWith('health-') || r.correlationId.startsWith('lag-')) continue;
+      if (r.correlationId.startsWith('tlm-') || r.correlationId.startsWith('health-') || r.correlationId.startsWith('lag-') || isDeadLetterId(r.correlationId)) continue;
       // Rows resolved from the stream carry no kind/createdAtMs: read those back.
       const row = r.kind === undefined ? this.opts.outbox.get(r.correlationId) : r;
       if (row?.kind === 'command' && row.createdAtMs !== undefined) this.health.recordCommitLatency(Math.max(0, now - row.createdAtMs));

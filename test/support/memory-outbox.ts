@@ -191,9 +191,13 @@ export class MemoryOutbox implements Outbox {
   }
 
   markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices: readonly NewOutboxRow[] = []): void {
+    let moved = 0;
     this.#each(correlationIds, (r) => {
-      if (r.state !== 'committed') Object.assign(r, { state, reason, updatedAtMs: atMs });
+      if (r.state === 'committed') return;
+      Object.assign(r, { state, reason, updatedAtMs: atMs });
+      moved++;
     });
+    if (moved === 0) return;
     for (const n of notices) if (!this.#rows.has(n.correlationId)) this.#rows.set(n.correlationId, this.#newRow({ ...n, headers: { ...n.headers }, body: n.body.slice() }));
   }
 

@@ -255,6 +255,12 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.get(id(90))!.seq).toBeGreaterThan(ob.get(id(2))!.seq);
       expect(ob.listPublishable(10).map((r) => r.correlationId)).toEqual([id(90)]);
       expect(heard).toEqual([]);
+      // A row committed meanwhile (a peer's commit) does not go dead, and gets no notice.
+      await ob.append([newRow(3)]);
+      ob.markCommitted([{ correlationId: id(3), stream: 'CMD', seq: 3 }], T0);
+      ob.markTerminal([id(3)], 'dead', 'refused', T0 + 3, [newRow(91)]);
+      expect(ob.get(id(3))?.state).toBe('committed');
+      expect(ob.get(id(91))).toBeUndefined();
     });
 
     it('markTerminal sets the state and reason, never on committed rows', async () => {

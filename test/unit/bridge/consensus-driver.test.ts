@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsensusDriver, type ConsensusEvent } from '../../../src/bridge/consensus-driver.js';
 import { createConsensusMetrics, type ConsensusMetrics, type ConsensusOutcome } from '../../../src/bridge/consensus-metrics.js';
+import { buildCommandRow } from '../../../src/core/command-message.js';
 import { verifyCommit } from '../../../src/core/commit-verification.js';
 import { committerRank, rankCommitters } from '../../../src/core/consensus.js';
 import { encodeEnvelope } from '../../../src/core/envelope-codec.js';
@@ -18,6 +19,7 @@ import { MemoryOutbox } from '../../support/memory-outbox.js';
 const TAKEOVER_MS = 3_000;
 const TTL_MS = 60_000;
 const SUBJECT = 'root.solar.command.sentiment.set';
+const TP = '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01';
 
 interface TestNode {
   name: string;
@@ -153,6 +155,15 @@ describe('ConsensusDriver', () => {
     const others = c.nodes.filter((n) => n.name !== stored.by).flatMap((n) => n.events.map((e) => e.event));
     expect(others).toEqual(expect.arrayContaining(['intent:proposed', 'intent:endorsed', 'intent:committed']));
     for (const n of c.nodes) expect(await outcomes(n, 'committed'), `${n.name} counts its copy committed once`).toBe(1);
+  });
+
+  it('announces intents only: a dead-letter notice committed in the same round does not sink the commit batch', async () => {
+    const c = await cluster(3, { quorum: 2 });
+    const notice = { ...buildCommandRow({ correlationId: 'x', subject: SUBJECT, payload: 1, origin: 'me', traceparent: TP, createdAtMs: 0 }), correlationId: 'dl-01JNOTICE', subject: 'root.solar.deadletter.command' };
+    for (const n of c.nodes) await n.outbox.append([notice]);
+    const { correlationId } = await propose(c.nodes[0]!);
+    await c.step(100);
+    for (const n of c.nodes) expect(n.outbox.get(correlationId)?.state, `${n.name} copy of ${correlationId}`).toBe('committed');
   });
 
   it('batches endorsements: 100 intents cost far fewer endorse messages than endorsements', async () => {
