@@ -113,8 +113,8 @@ export const MeshSchema = z
     /**
      * Consensus over the mesh even at quorum 1: intents are proposed and endorsed, so peers hold
      * copies. Off by default: a single node is its own quorum. The mesh itself also runs, for
-     * telemetry, whenever `peers`, `bootstrap`, `mdns` or `telemetry.scout` is set (and for a
-     * quorum above 1); then intents still skip consensus unless this is on or the quorum is above 1.
+     * telemetry, whenever `peers`, `bootstrap` or `telemetry.scout` is set (and for a quorum
+     * above 1); then intents still skip consensus unless this is on or the quorum is above 1.
      */
     enabled: z.boolean().default(false),
     /** Listen multiaddrs. Loopback, ephemeral port by default. */

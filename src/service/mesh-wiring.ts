@@ -40,13 +40,13 @@ export function consensusWanted(config: Config): boolean {
 
 /**
  * True when this node joins a libp2p mesh: for consensus, and also whenever the config says it
- * has peers (static peers, bootstrap, mDNS) or is a telemetry scout, whose job is to hear the
- * mesh. Such a node gossips telemetry; with quorum 1 and `mesh.enabled` unset, its intents
- * still go straight to `pending-commit` (consensus off).
+ * has peers (static or bootstrap) or is a telemetry scout, whose job is to hear the mesh. Such a
+ * node gossips telemetry; with quorum 1 and `mesh.enabled` unset, its intents still go straight
+ * to `pending-commit` (consensus off).
  */
 export function meshWanted(config: Config): boolean {
   const m = config.mesh;
-  return consensusWanted(config) || m.peers.length > 0 || m.bootstrap.length > 0 || m.mdns || config.telemetry.scout;
+  return consensusWanted(config) || m.peers.length > 0 || m.bootstrap.length > 0 || config.telemetry.scout;
 }
 
 /** The mesh node and, when consensus is on, the consensus driver, wired. */

@@ -22,7 +22,7 @@ import type { Logger } from '../observability/logger.js';
 import { registerOutboxGauges } from '../observability/outbox-gauges.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { deadLetterNotices } from './dead-letters.js';
-import { meshWanted, MeshWiring } from './mesh-wiring.js';
+import { consensusWanted, meshWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
 import { SidecarOps } from './sidecar-ops.js';
@@ -110,6 +110,9 @@ export class Sidecar {
     this.telemetry.start();
     await this.api.start();
     this.ops.start();
+    if (!consensusWanted(this.config) && this.config.consensus.cohort.length > 0) {
+      this.log.warn({ cohort: this.config.consensus.cohort.length }, 'consensus.cohort is set but consensus is off (quorum 1, mesh.enabled false): this node neither proposes nor endorses');
+    }
     this.log.info({ peerId: this.peerId, api: this.api.boundAddress, nats: this.connector.state }, 'sidecar started');
   }
 
