@@ -68,8 +68,8 @@ export class OutboxAppender {
     const { db, sql, log, metrics } = this.#opts;
     const started = process.hrtime.bigint();
     const stored = { command: 0, telemetry: 0 };
-    const appended: OutboxRow[] | null = this.#listeners.size > 0 ? [] : null;
-    let dropped = 0;
+    let appended: OutboxRow[] | null = this.#listeners.size > 0 ? [] : null;
+    let dropped = new Set<number>();
     try {
       db.transaction(() => {
         const claim = this.#claimFor(rows);
@@ -84,6 +84,8 @@ export class OutboxAppender {
         }
         if (stored.telemetry > 0) dropped = this.#enforceTelemetryCap(stored.telemetry);
       }).immediate();
+      // Rows the cap deleted in this very transaction (in-flight rows filled it) are not handed out.
+      if (dropped.size > 0 && appended !== null) appended = appended.filter((r) => !dropped.has(r.seq));
     } catch (err) {
       log.error({ rows: rows.length, err }, 'outbox append failed');
       throw toOutboxError('append', err);
@@ -93,7 +95,7 @@ export class OutboxAppender {
     metrics.groupCommitSeconds.observe(seconds);
     if (stored.command > 0) metrics.appendRowsTotal.inc({ kind: 'command' }, stored.command);
     if (stored.telemetry > 0) metrics.appendRowsTotal.inc({ kind: 'telemetry' }, stored.telemetry);
-    if (dropped > 0) this.#recordDropped(dropped);
+    if (dropped.size > 0) this.#recordDropped(dropped.size);
     log.debug({ rows: rows.length, seconds }, 'outbox group commit');
     if (appended !== null && appended.length > 0) this.#notify(appended);
   }
@@ -128,15 +130,15 @@ export class OutboxAppender {
     }
   }
 
-  // Runs inside the append transaction; returns how many telemetry rows it deleted.
-  #enforceTelemetryCap(stored: number): number {
+  // Runs inside the append transaction; returns the seqs of the telemetry rows it deleted.
+  #enforceTelemetryCap(stored: number): Set<number> {
     const { sql, telemetryCap } = this.#opts;
     this.#openTelemetryBound += stored;
-    if (this.#openTelemetryBound <= telemetryCap) return 0;
+    if (this.#openTelemetryBound <= telemetryCap) return new Set();
     const { n } = sql.openTelemetry.get() as { n: number };
     const excess = n - telemetryCap;
-    const dropped = excess > 0 ? sql.dropOldestTelemetry.run(excess).changes : 0;
-    this.#openTelemetryBound = n - dropped;
+    const dropped = excess > 0 ? new Set((sql.dropOldestTelemetry.all(excess) as Array<{ seq: number }>).map((r) => r.seq)) : new Set<number>();
+    this.#openTelemetryBound = n - dropped.size;
     return dropped;
   }
 

@@ -72,7 +72,7 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
     // Only rows not yet sent: an `in-flight` row may already be in the stream, so dropping it
     // would count as lost what was delivered (and the committer still holds it).
     dropOldestTelemetry: s(`DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
-      WHERE kind = 'telemetry' AND state IN ('proposed', 'pending-commit') ORDER BY seq LIMIT ?)`),
+      WHERE kind = 'telemetry' AND state IN ('proposed', 'pending-commit') ORDER BY seq LIMIT ?) RETURNING seq`),
     // The DO UPDATE's WHERE makes take-or-renew atomic: it only fires for the same owner
     // or an expired lease, and `changes` tells which happened.
     tryLease: s(`INSERT INTO lease (name, owner, expires_at_ms) VALUES ('${PUBLISHER_LEASE}', @owner, @expires)

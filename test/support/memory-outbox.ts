@@ -52,9 +52,10 @@ export class MemoryOutbox implements Outbox {
         if (r.kind === 'telemetry') telemetry += 1;
       }
       if (telemetry > 0) this.#enforceTelemetryCap();
-      for (const l of stored.length > 0 ? this.#appendListeners : []) {
+      const kept = stored.filter((r) => this.#rows.has(r.correlationId));
+      for (const l of kept.length > 0 ? this.#appendListeners : []) {
         try {
-          l(stored);
+          l(kept);
         } catch {
           // As in SqliteOutbox: a listener never fails the append.
         }

@@ -384,7 +384,11 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       const tel = (n: number): NewOutboxRow => newRow(n, { kind: 'telemetry' as RowKind });
       await ob.append([tel(1), tel(2)]);
       ob.markInFlight([id(1), id(2)], T0);
-      await ob.append([tel(3), tel(4)]);
+      const heard: string[] = [];
+      ob.onAppended((rows) => heard.push(...rows.map((r) => r.correlationId)));
+      await ob.append([tel(3), tel(4), newRow(5)]);
+      // Rows the cap deleted in the append's own transaction are not handed out.
+      expect(heard).toEqual([id(5)]);
       expect(ob.get(id(1))?.state).toBe('in-flight');
       expect(ob.get(id(2))?.state).toBe('in-flight');
       expect(ob.get(id(3))).toBeUndefined();
