@@ -29,6 +29,12 @@ export interface TelemetryEmitterOptions {
   gossip: Gossip | null;
   /** The local scout's ingest, when this node is a scout. */
   localScout: ((envelope: TelemetryEnvelope) => void) | null;
+  /**
+   * False when this node (not a scout) has heard no live scout on the mesh for a while: its
+   * gossip then reaches nobody who summarises it, and the points are counted as unrouted.
+   * Default: always true.
+   */
+  scoutsHeard?: () => boolean;
   logger: Logger;
   metrics?: TelemetryMetrics;
 }
@@ -97,6 +103,8 @@ export class TelemetryEmitter {
       if (this.opts.localScout === null) this.lost(points, 'no mesh and no local scout');
       return;
     }
+    // Still gossiped: a scout may be starting. Counted, since none is known to hear it.
+    if (this.opts.localScout === null && this.opts.scoutsHeard?.() === false) this.lost(points, 'no live scout heard on the mesh');
     const sent = gossip.publish(envelope).then(
       () => this.opts.metrics?.gossipMessages.inc(),
       (err: unknown) => {

@@ -14,6 +14,7 @@
 import type { Registry } from 'prom-client';
 import { createTelemetryMetrics } from '../bridge/telemetry-metrics.js';
 import { isDeadLetterId } from '../core/dead-letter.js';
+import { LIVENESS_HEARTBEATS, ScoutDirectory } from '../core/scout-ownership.js';
 import { PeerHealthReporter, type MeshProbe } from '../bridge/peer-health.js';
 import { PeriodicTask } from '../bridge/periodic-task.js';
 import { subjectMatches } from '../nats/subject-filter.js';
@@ -50,6 +51,9 @@ export class TelemetryWiring {
   private readonly opts: TelemetryWiringOptions;
   private readonly log: Logger;
   private unsubscribe: (() => void) | null = null;
+  /** Scouts heard on the mesh, kept when this node is none (a scout keeps its own directory). */
+  private readonly scouts: ScoutDirectory;
+  private readonly startedAtMs: number;
   private heartbeats: PeriodicTask | null = null;
 
   constructor(opts: TelemetryWiringOptions) {
@@ -59,6 +63,8 @@ export class TelemetryWiring {
     const metrics = createTelemetryMetrics(opts.registry);
     const wakeCommitter = (): void => opts.committer.wake();
     const now = opts.clock.now();
+    this.scouts = new ScoutDirectory(t.heartbeatMs, null);
+    this.startedAtMs = now;
     // Without a mesh this node is alone: it summarises its own points (no other scout could),
     // from the current window on, since there is no mesh to warm up to.
     const standalone = opts.mesh === null;
@@ -75,6 +81,7 @@ export class TelemetryWiring {
       origin: opts.peerId, clock: opts.clock, rules: { windowMs: t.windowMs, allowedLatenessMs: t.allowedLatenessMs, maxPoints: t.windowMaxPoints },
       batchMs: t.batchMs, batchMaxPoints: t.batchMaxPoints, maxQueuedPoints: t.maxQueuedPoints, gossip: opts.mesh,
       localScout: scout === null ? null : (env) => scout.ingest(env), logger: this.log, metrics,
+      scoutsHeard: () => this.scoutsHeard(),
     });
     this.health = new PeerHealthReporter({
       peerId: opts.peerId, prefix: opts.config.subjects.prefix, clock: opts.clock, outbox: opts.outbox, wakeCommitter, intervalMs: t.healthIntervalMs,
@@ -123,7 +130,16 @@ export class TelemetryWiring {
 
   private receive(env: Envelope, from: string): void {
     if (env.kind === 'telemetry') this.scout?.ingest(env);
-    else if (env.kind === 'heartbeat') this.scout?.heartbeat(from, env.roles, env.scoutSinceMs, env.telemetry === undefined ? undefined : { ...env.telemetry, atMs: env.atMs });
+    else if (env.kind === 'heartbeat') {
+      if (this.scout === null) this.scouts.heartbeat(from, env.roles, env.scoutSinceMs, this.opts.clock.now());
+      this.scout?.heartbeat(from, env.roles, env.scoutSinceMs, env.telemetry === undefined ? undefined : { ...env.telemetry, atMs: env.atMs });
+    }
+  }
+
+  // A node that is no scout: has it heard a live one (or not been up long enough to know)?
+  private scoutsHeard(): boolean {
+    const now = this.opts.clock.now();
+    return now - this.startedAtMs < LIVENESS_HEARTBEATS * this.opts.config.telemetry.heartbeatMs || this.scouts.live(now).length > 0;
   }
 
   private onCommitted(rows: ReadonlyArray<{ correlationId: string; kind?: string; createdAtMs?: number }>): void {

@@ -1,12 +1,13 @@
 // Telemetry on the two configurations DESIGN.md's defaults lead to, with real sidecar processes
 // and a real nats-server: a lone sidecar on the default config (no mesh) summarises its own
 // points, and sidecars given `mesh.peers` with quorum 1 (no `mesh.enabled`) join the mesh for
-// telemetry while their intents still skip consensus (`pending-commit`, no endorsement round).
+// telemetry while their intents still skip consensus (`pending-commit`, no endorsement round);
+// without any scout on the mesh, the points an origin gossips are counted as unrouted.
 import { describe, expect, it } from 'vitest';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { SidecarProcess } from '../../support/sidecar-process.js';
-import { assertExact, emitPoints, metric, waitForSummaries } from '../../support/telemetry-cluster.js';
+import { assertExact, emitPoints, metric, readSummaries, waitForSummaries } from '../../support/telemetry-cluster.js';
 import { waitFor } from '../../support/wait-for.js';
 
 describe('telemetry without mesh.enabled', () => {
@@ -52,5 +53,25 @@ describe('telemetry without mesh.enabled', () => {
     expect(posted.status).toBe(202);
     expect(posted.json.state).toBe('pending-commit');
     await waitFor(async () => (await origin.get(`/v1/intents/${posted.json.correlationId}`)).json.state === 'committed', 'intent committed');
+  });
+
+  it('a mesh with no scout anywhere counts the gossiped points as unrouted instead of losing them quietly', async () => {
+    const nats = await useNatsServer();
+    const { dirs, meshEnv } = await meshIdentities(2, 'no-scout');
+    const sidecars = dirs.map((dir, i) => {
+      const { NET_SYNC_MESH_ENABLED: _enabled, ...mesh } = meshEnv(i);
+      return new SidecarProcess({ natsUrl: nats.url, dir, env: mesh });
+    });
+    for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
+    await Promise.all(sidecars.map((s) => s.start()));
+    const origin = sidecars[1]!;
+    await waitFor(async () => (await metric(origin, 'net_sync_mesh_topic_mesh_peers')) >= 1, 'origin grafted into the topic mesh', 30_000, 50);
+    // Past the first 3 heartbeats a node knows no scout answers; each post then counts.
+    await waitFor(async () => {
+      const r = await origin.post('/v1/telemetry', { points: [{ metric: 'orphan.load', value: 1 }] });
+      expect(r.status).toBe(202);
+      return (await metric(origin, 'net_sync_telemetry_points_unrouted_total')) > 0;
+    }, 'points counted as unrouted', 15_000, 250);
+    expect((await readSummaries(nats.url, 'orphan')).list).toEqual([]);
   });
 });
