@@ -49,6 +49,8 @@ export class TelemetryEmitter {
   private timer: AbortController | null = null;
   private readonly sending = new Set<Promise<void>>();
   private stopped = false;
+  private unloggedLost = 0;
+  private lostLoggedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: TelemetryEmitterOptions) {
     this.assigner = new SeriesAssigner(opts.rules);
@@ -118,9 +120,15 @@ export class TelemetryEmitter {
     void sent.finally(() => this.sending.delete(sent));
   }
 
+  // Counted every time, logged at most every 10 s (a mesh without scouts would warn 10 times a second).
   private lost(points: number, reason: string): void {
     this.opts.metrics?.lost.inc(points);
-    this.opts.logger.warn({ points, reason }, 'telemetry points reached no scout');
+    this.unloggedLost += points;
+    const now = this.opts.clock.now();
+    if (now - this.lostLoggedAtMs < 10_000) return;
+    this.opts.logger.warn({ points: this.unloggedLost, reason }, 'telemetry points reached no scout');
+    this.unloggedLost = 0;
+    this.lostLoggedAtMs = now;
   }
 
   // Splits chunks into envelopes of at most batchMaxPoints points and MAX_TELEMETRY_SERIES series.
