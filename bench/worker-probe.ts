@@ -74,12 +74,14 @@ class TwoThreadPath {
   #acked = 0;
   #failure: Error | null = null;
   #waiter: ((r: ProbeReply) => void) | null = null;
+  #exited = false;
 
   constructor(nc: NatsConnection, path: string) {
     this.#nc = nc;
     this.worker = new Worker(new URL('./worker-probe-thread.js', import.meta.url), { workerData: { path, synchronous: ConfigSchema.parse({}).buffer.synchronous } });
     this.worker.on('message', (r: ProbeReply) => this.#onReply(r));
-    this.worker.on('error', (err) => (this.#failure ??= err));
+    this.worker.on('error', (err) => this.#fail(err));
+    this.worker.on('exit', (code) => this.#fail(new Error(`(w) worker exited (code ${code})`)));
     nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onAck(err, msg.subject, msg.data) });
   }
 
@@ -91,13 +93,24 @@ class TwoThreadPath {
     if (this.#failure !== null) throw this.#failure;
     this.#flushMarks();
     const synced = await this.#ask({ t: 'sync' });
-    if (synced.t === 'synced') ({ committed: this.committed, claimed: this.claimed } = synced);
+    if (synced.t !== 'synced') throw this.#failure ?? new Error(`(w) worker: ${synced.t === 'failed' ? synced.error : synced.t}`);
+    ({ committed: this.committed, claimed: this.claimed } = synced);
   }
 
   async close(): Promise<void> {
+    if (this.#exited) return;
     const exited = new Promise((r) => this.worker.once('exit', r));
     this.worker.postMessage({ t: 'close' } satisfies ProbeRequest);
     await exited;
+  }
+
+  // A dead or failing worker fails the run at once instead of leaving it waiting for its budget.
+  #fail(err: Error): void {
+    if (err.message.startsWith('(w) worker exited')) this.#exited = true;
+    this.#failure ??= err;
+    const w = this.#waiter;
+    this.#waiter = null;
+    w?.({ t: 'failed', error: err.message });
   }
 
   #accept(): Promise<void> {
@@ -167,6 +180,7 @@ class TwoThreadPath {
   }
 
   #ask(req: ProbeRequest): Promise<ProbeReply> {
+    if (this.#failure !== null) return Promise.resolve({ t: 'failed', error: this.#failure.message });
     return new Promise((resolve) => {
       this.#waiter = resolve;
       this.worker.postMessage(req);
