@@ -5,8 +5,10 @@
  * intake does, hands rows over in batches of at most 256 (so the threads overlap), and publishes
  * each row as (a′) does once its append is durable. Nothing else of net-sync runs (no lease
  * bookkeeping, lookups, metrics or API), so the rate bounds from above what moving SQLite off
- * the event loop could give (c). Each thread's event-loop utilisation shows which one limits.
+ * the event loop could give (c). Each thread's event-loop utilisation shows which one limits, and
+ * nats-server's CPU (cores busy) what is left of the machine.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { createInbox, headers as natsHeaders, type NatsConnection } from 'nats';
@@ -30,11 +32,14 @@ export function measureWorkerProbe(sizes: Sizes): Promise<Sample> {
         await within('(w) warm-up', budgetMs(sizes.warmup), probe.run(sizes.warmup));
         const mainElu = performance.eventLoopUtilization();
         const workerElu = probe.worker.performance.eventLoopUtilization();
+        const serverCpu = cpuMs(server.pid);
         const started = performance.now();
         await within('(w)', budgetMs(sizes.netsync), probe.run(sizes.netsync));
+        const wallMs = performance.now() - started;
         const sample = sampleSince(sizes.netsync, started, {
           mainElu: performance.eventLoopUtilization(mainElu).utilization.toFixed(2),
           workerElu: probe.worker.performance.eventLoopUtilization(workerElu).utilization.toFixed(2),
+          serverCores: ((cpuMs(server.pid) - serverCpu) / wallMs).toFixed(2),
         });
         const total = sizes.warmup + sizes.netsync;
         if (probe.committed !== total || probe.claimed !== total) {
@@ -50,6 +55,16 @@ export function measureWorkerProbe(sizes: Sizes): Promise<Sample> {
 }
 
 type Mark = { correlationId: string } & StreamLocation;
+
+/** CPU time (user + system) of process `pid` so far, ms, from /proc (Linux); NaN elsewhere. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /** The probe's main-thread half. One run at a time. */
 class TwoThreadPath {
