@@ -9,6 +9,7 @@
  * the window drain, and reports it, so the caller backs off and restarts from the oldest
  * unsettled row.
  */
+import { isDeadLetterId } from '../core/dead-letter.js';
 import type { NewOutboxRow, OutboxRow, RowKind, StreamLocation } from '../core/intent.js';
 import type { CommandPublisher, Outbox, PublishResult } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
@@ -263,10 +264,10 @@ class Pass {
     if (r.kind === 'acked') {
       this.acked.push({ correlationId: row.correlationId, stream: r.stream, seq: r.seq, kind: row.kind, createdAtMs: row.createdAtMs });
       opts.metrics?.commits.inc({ result: r.duplicate ? 'duplicate' : 'committed' });
-      opts.metrics?.commitLatency.observe({ kind: row.kind }, Math.max(0, opts.now() - row.createdAtMs) / 1000);
+      // A dead-letter notice is no intent: its latency would skew the command SLA.
+      if (!isDeadLetterId(row.correlationId)) opts.metrics?.commitLatency.observe({ kind: row.kind }, Math.max(0, opts.now() - row.createdAtMs) / 1000);
     } else if (!r.retryable) {
       this.dead.push({ correlationId: row.correlationId, reason: `${r.code}: ${r.reason}`, row });
-      opts.metrics?.commits.inc({ result: 'dead' });
       opts.logger.error({ correlationId: row.correlationId, subject: row.subject, code: r.code, reason: r.reason }, 'row refused permanently');
     } else {
       this.lastError = `${r.code}: ${r.reason}`;
@@ -287,16 +288,16 @@ class Pass {
     const at = opts.now();
     // Not durable: these rows are durably in-flight, where a lost mark sends them back (to a lookup).
     if (acked.length > 0) opts.outbox.markCommitted(acked, at, { durable: false });
-    let notices = 0;
-    for (const d of dead) {
+    // Only rows that did move are dead: one a peer committed meanwhile stays committed, unannounced.
+    const moved = dead.filter((d) => {
       const notice = opts.deadLetter?.(d.row, d.reason, at) ?? null;
-      opts.outbox.markTerminal([d.correlationId], 'dead', d.reason, at, notice === null ? [] : [notice]);
-      if (notice !== null) notices++;
-    }
+      return opts.outbox.markTerminal([d.correlationId], 'dead', d.reason, at, notice === null ? undefined : new Map([[d.correlationId, notice]])).length > 0;
+    });
+    if (moved.length > 0) opts.metrics?.commits.inc({ result: 'dead' }, moved.length);
     // Notices are stored outside an append: the feed reads the outbox for them.
-    if (notices > 0) this.feed.rescan();
+    if (opts.deadLetter !== undefined && moved.length > 0) this.feed.rescan();
     this.putBack(retry, this.lastError ?? 'retryable failure');
-    this.announce(acked, dead.map(({ correlationId, reason }) => ({ correlationId, reason })));
+    this.announce(acked, moved.map(({ correlationId, reason }) => ({ correlationId, reason })));
   }
 
   private announce(committed: PassResult['committed'], dead: PassResult['dead']): void {

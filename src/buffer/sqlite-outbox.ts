@@ -237,13 +237,22 @@ export class SqliteOutbox implements Outbox {
   }
 
   /** See {@link Outbox.markTerminal}. Committed rows never move. One transaction. */
-  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices: readonly NewOutboxRow[] = []): void {
-    const params = correlationIds.map((id) => ({ id, state, reason, at: atMs }));
-    if (notices.length === 0) return this.#updateEach('markTerminal', this.#sql.markTerminal, params);
-    this.#io('markTerminal', () =>
+  markTerminal(
+    correlationIds: readonly string[],
+    state: 'dead' | 'expired' | 'rejected',
+    reason: string,
+    atMs: number,
+    notices: ReadonlyMap<string, NewOutboxRow> = new Map(),
+  ): string[] {
+    if (correlationIds.length === 0) return [];
+    return this.#io('markTerminal', () =>
       this.#db.transaction(() => {
-        const moved = params.reduce((n, p) => n + this.#sql.markTerminal.run(p).changes, 0);
-        if (moved > 0) notices.forEach((n) => this.#sql.insert.run(encodeRow(n)));
+        const moved = correlationIds.filter((id) => this.#sql.markTerminal.run({ id, state, reason, at: atMs }).changes === 1);
+        for (const id of moved) {
+          const notice = notices.get(id);
+          if (notice !== undefined) this.#sql.insert.run(encodeRow(notice));
+        }
+        return moved;
       }).immediate(),
     );
   }

@@ -117,12 +117,19 @@ export interface Outbox {
     target?: 'pending-commit' | 'in-flight',
   ): boolean;
   /**
-   * Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason; a committed
-   * row never moves. `notices` (dead-letter rows) are stored in the same transaction when a row
-   * moved, as `append` stores rows (a duplicate correlation ID is ignored) but without
-   * `onAppended`: the caller makes the committer look.
+   * Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason, in one
+   * transaction; a committed row never moves. Returns the IDs that moved. `notices` maps a row's
+   * ID to its dead-letter row, stored in the same transaction when that row moves, as `append`
+   * stores rows (a duplicate correlation ID is ignored) but without `onAppended`: the caller
+   * makes the committer look.
    */
-  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices?: readonly NewOutboxRow[]): void;
+  markTerminal(
+    correlationIds: readonly string[],
+    state: 'dead' | 'expired' | 'rejected',
+    reason: string,
+    atMs: number,
+    notices?: ReadonlyMap<string, NewOutboxRow>,
+  ): string[];
   /**
    * Deletes up to `limit` rows in a {@link PRUNABLE_STATES} state last changed before
    * `beforeMs`, oldest seq first. Per state it stops at the first row not old enough, so one

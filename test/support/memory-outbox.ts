@@ -191,15 +191,18 @@ export class MemoryOutbox implements Outbox {
     return deleted;
   }
 
-  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices: readonly NewOutboxRow[] = []): void {
-    let moved = 0;
+  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices: ReadonlyMap<string, NewOutboxRow> = new Map()): string[] {
+    const moved: string[] = [];
     this.#each(correlationIds, (r) => {
       if (r.state === 'committed') return;
       Object.assign(r, { state, reason, updatedAtMs: atMs });
-      moved++;
+      moved.push(r.correlationId);
     });
-    if (moved === 0) return;
-    for (const n of notices) if (!this.#rows.has(n.correlationId)) this.#rows.set(n.correlationId, this.#newRow({ ...n, headers: { ...n.headers }, body: n.body.slice() }));
+    for (const id of moved) {
+      const n = notices.get(id);
+      if (n !== undefined && !this.#rows.has(n.correlationId)) this.#rows.set(n.correlationId, this.#newRow({ ...n, headers: { ...n.headers }, body: n.body.slice() }));
+    }
+    return moved;
   }
 
   #each(ids: readonly string[], fn: (r: OutboxRow) => void): void {

@@ -248,8 +248,8 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       const heard: string[] = [];
       ob.onAppended((rows) => heard.push(...rows.map((r) => r.correlationId)));
       const notice = newRow(90, { subject: 'root.solar.deadletter.command' });
-      ob.markTerminal([id(1)], 'dead', 'refused', T0 + 1, [notice]);
-      ob.markTerminal([id(2)], 'dead', 'refused', T0 + 2, [{ ...notice, subject: 'other' }]);
+      expect(ob.markTerminal([id(1)], 'dead', 'refused', T0 + 1, new Map([[id(1), notice]]))).toEqual([id(1)]);
+      ob.markTerminal([id(2)], 'dead', 'refused', T0 + 2, new Map([[id(2), { ...notice, subject: 'other' }]]));
       expect(ob.get(id(1))).toMatchObject({ state: 'dead', reason: 'refused' });
       expect(ob.get(id(90))).toMatchObject({ state: 'pending-commit', subject: 'root.solar.deadletter.command', attempts: 0 });
       expect(ob.get(id(90))!.seq).toBeGreaterThan(ob.get(id(2))!.seq);
@@ -258,9 +258,12 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       // A row committed meanwhile (a peer's commit) does not go dead, and gets no notice.
       await ob.append([newRow(3)]);
       ob.markCommitted([{ correlationId: id(3), stream: 'CMD', seq: 3 }], T0);
-      ob.markTerminal([id(3)], 'dead', 'refused', T0 + 3, [newRow(91)]);
+      await ob.append([newRow(4)]);
+      const moved = ob.markTerminal([id(3), id(4)], 'dead', 'refused', T0 + 3, new Map([[id(3), newRow(91)], [id(4), newRow(92)]]));
+      expect(moved).toEqual([id(4)]);
       expect(ob.get(id(3))?.state).toBe('committed');
       expect(ob.get(id(91))).toBeUndefined();
+      expect(ob.get(id(92))?.state).toBe('pending-commit');
     });
 
     it('markTerminal sets the state and reason, never on committed rows', async () => {

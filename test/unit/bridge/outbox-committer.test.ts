@@ -152,6 +152,25 @@ describe('OutboxCommitter', () => {
     expect(body.message.body).toMatchObject({ correlationId: 'id-00001', payload: { i: 1 } });
   });
 
+  it('a refused row a peer committed meanwhile stays committed: not dead, not announced, no notice', async () => {
+    const deadLetter = (row: OutboxRow, reason: string, at: number) => buildDeadLetterRow(row, reason, at, 'root.solar');
+    const { outbox, js, committer } = setup({ deadLetter });
+    js.faults = ['no-stream'];
+    const markTerminal = outbox.markTerminal.bind(outbox);
+    outbox.markTerminal = (ids, ...rest) => {
+      outbox.markCommitted(ids.map((correlationId) => ({ correlationId, stream: 'CMD', seq: 99 })), clock.now()); // the peer's commit gossip
+      return markTerminal(ids, ...rest);
+    };
+    const dead: string[] = [];
+    committer.on('intent:dead', (list) => dead.push(...list.map((d) => d.correlationId)));
+    await outbox.append(rows(1));
+    committer.start();
+    await waitFor(() => outbox.get('id-00000')?.state === 'committed', 'committed by the peer');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(dead).toEqual([]);
+    expect(outbox.get('dl-id-00000')).toBeUndefined();
+  });
+
   it('keeps a refused dead-letter notice dead, with no notice of the notice', async () => {
     const deadLetter = (row: OutboxRow, reason: string, at: number) => buildDeadLetterRow(row, reason, at, 'root.solar');
     const { outbox, js, committer } = setup({ deadLetter });
