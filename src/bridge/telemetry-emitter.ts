@@ -105,14 +105,15 @@ export class TelemetryEmitter {
       if (this.opts.localScout === null) this.lost(points, 'no mesh and no local scout');
       return;
     }
-    // Still gossiped: a scout may be starting. Counted, since none is known to hear it.
-    if (this.opts.localScout === null && this.opts.scoutsHeard?.() === false) this.lost(points, 'no live scout heard on the mesh');
+    // Still gossiped: a scout may be starting. Counted (once), since none is known to hear it.
+    const unheard = this.opts.localScout === null && this.opts.scoutsHeard?.() === false;
+    if (unheard) this.lost(points, 'no live scout heard on the mesh');
     const sent = gossip.publish(envelope).then(
       () => this.opts.metrics?.gossipMessages.inc(),
       (err: unknown) => {
         // No peer subscribed: only the local scout (if any) has these points; it publishes them
         // if it owns the origin or ranks second for it (a whole copy), else they are lost here.
-        if (this.opts.localScout === null) this.lost(points, hasCode(err, 'MESH_PUBLISH') ? err.message : String(err));
+        if (this.opts.localScout === null && !unheard) this.lost(points, hasCode(err, 'MESH_PUBLISH') ? err.message : String(err));
         else this.opts.logger.debug({ err, points }, 'telemetry gossip failed; local scout has the points');
       },
     );

@@ -53,7 +53,7 @@ export class TelemetryWiring {
   private unsubscribe: (() => void) | null = null;
   /** Scouts heard on the mesh, kept when this node is none (a scout keeps its own directory). */
   private readonly scouts: ScoutDirectory;
-  private readonly startedAtMs: number;
+  private startedAtMs = Number.POSITIVE_INFINITY;
   private heartbeats: PeriodicTask | null = null;
 
   constructor(opts: TelemetryWiringOptions) {
@@ -64,7 +64,6 @@ export class TelemetryWiring {
     const wakeCommitter = (): void => opts.committer.wake();
     const now = opts.clock.now();
     this.scouts = new ScoutDirectory(t.heartbeatMs, null);
-    this.startedAtMs = now;
     // Without a mesh this node is alone: it summarises its own points (no other scout could),
     // from the current window on, since there is no mesh to warm up to.
     const standalone = opts.mesh === null;
@@ -95,6 +94,7 @@ export class TelemetryWiring {
   /** Starts listening to gossip, the scout, its heartbeats and the health reports. */
   start(): void {
     const mesh = this.opts.mesh;
+    this.startedAtMs = this.opts.clock.now();
     if (mesh !== null) this.unsubscribe = mesh.onEnvelope((env, from) => this.receive(env, from));
     this.scout?.start();
     if (mesh !== null) this.startHeartbeats(mesh);
