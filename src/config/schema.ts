@@ -131,8 +131,11 @@ export const MeshSchema = z
     redialMaxMs: zDurationMs.default(10_000).refine((v) => v >= 1_000 && v <= 600_000, 'must be between 1 s and 10 min'),
     /** Optional bootstrap list (dialled at start). */
     bootstrap: z.array(peerAddr).default([]),
-    /** mDNS discovery; off because production meshes are configured explicitly. */
-    mdns: z.boolean().default(false),
+    /**
+     * mDNS discovery: not supported (production meshes are configured explicitly, and
+     * @libp2p/mdns is not a dependency), so `true` is refused here rather than ignored.
+     */
+    mdns: z.boolean().default(false).refine((v) => !v, 'mDNS discovery is not supported: list the peers in mesh.peers or mesh.bootstrap'),
     /** Ed25519 identity file (protobuf), mode 0600. Created on first start if missing. */
     keyFile: z.string().default('./net-sync.key'),
     /** Gossip topic for intents. */

@@ -221,6 +221,11 @@ describe('loadConfig errors name the key', () => {
     expect(issues[0]?.message).toMatch(/unknown environment variable.*did you mean NET_SYNC_NATS_SERVERS\?/);
   });
 
+  it('mesh.mdns: true, refused rather than ignored', () => {
+    const { issues } = issuesOf({ env: { NET_SYNC_MESH_MDNS: 'true' } });
+    expect(issues).toEqual([expect.objectContaining({ key: 'mesh.mdns', message: expect.stringMatching(/not supported/) })]);
+  });
+
   it('an unknown flag key', () => {
     expect(issuesOf({ env: {}, overrides: { 'nats.bogus': 'x' } }).issues).toEqual([
       { key: 'nats.bogus', source: '--set nats.bogus', message: 'unknown key' },
