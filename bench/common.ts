@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { buildCommandRow } from '../src/core/command-message.js';
+import type { NewOutboxRow } from '../src/core/intent.js';
 import { defaultStreams } from '../src/core/stream-spec.js';
 import { NatsServerProcess } from '../src/nats/nats-server-process.js';
 import { toStreamConfig } from '../src/nats/stream-config.js';
@@ -69,6 +71,23 @@ export function rawPayload(): Uint8Array {
 /** An agent payload whose compact JSON is exactly 256 bytes (a quoted string). */
 export function jsonPayload(): string {
   return 'x'.repeat(PAYLOAD_BYTES - 2);
+}
+
+const BENCH_PAYLOAD = jsonPayload();
+
+/**
+ * The outbox row the intake would build for bench intent `n` (ID `01J<tag><n>`, a ULID's length):
+ * the 256-byte JSON payload on {@link INTENT_SUBJECT}, created now. For the rows that bypass the API.
+ */
+export function benchCommandRow(tag: string, n: number): NewOutboxRow {
+  return buildCommandRow({
+    correlationId: `01J${tag}${String(n).padStart(23 - tag.length, '0')}`,
+    subject: INTENT_SUBJECT,
+    payload: BENCH_PAYLOAD,
+    origin: '12D3KooWBenchBenchBenchBenchBenchBenchBenchBenchBench',
+    traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
+    createdAtMs: Date.now(),
+  });
 }
 
 /** The COMMANDS stream exactly as the sidecar creates it, for the raw baselines. */

@@ -9,9 +9,8 @@
 import { join } from 'node:path';
 import { SqliteOutbox } from '../src/buffer/index.js';
 import { ConfigSchema } from '../src/config/schema.js';
-import { buildCommandRow } from '../src/core/command-message.js';
 import type { NewOutboxRow } from '../src/core/intent.js';
-import { INTENT_SUBJECT, jsonPayload, sampleSince, type Sample, type Sizes } from './common.js';
+import { benchCommandRow, sampleSince, type Sample, type Sizes } from './common.js';
 
 const APPEND_CALLERS = 1_000;
 
@@ -20,17 +19,8 @@ export async function measureOutboxFloor(sizes: Sizes, dir: string): Promise<Sam
   const defaults = ConfigSchema.parse({});
   const outbox = SqliteOutbox.open({ path: join(dir, 'floor.db'), synchronous: defaults.buffer.synchronous });
   const batchRows = defaults.commit.batchRows;
-  const payload = jsonPayload();
   let next = 0;
-  const row = (): NewOutboxRow =>
-    buildCommandRow({
-      correlationId: `01JFLOOR${String(next++).padStart(18, '0')}`,
-      subject: INTENT_SUBJECT,
-      payload,
-      origin: '12D3KooWBenchBenchBenchBenchBenchBenchBenchBenchBench',
-      traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
-      createdAtMs: Date.now(),
-    });
+  const row = (): NewOutboxRow => benchCommandRow('FLOOR', next++);
   outbox.claimAppends({ owner: 'bench', ttlMs: 10_000, now: () => Date.now(), room: () => APPEND_CALLERS });
   let claimed = 0;
   outbox.onAppended((rows) => (claimed += rows.filter((r) => r.state === 'in-flight').length));

@@ -13,10 +13,9 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { createInbox, headers as natsHeaders, type NatsConnection } from 'nats';
 import { ConfigSchema } from '../src/config/schema.js';
-import { buildCommandRow } from '../src/core/command-message.js';
 import type { NewOutboxRow, StreamLocation } from '../src/core/intent.js';
 import { connectRaw } from './baselines.js';
-import { budgetMs, closedLoop, INTENT_SUBJECT, jsonPayload, sampleSince, WINDOW, withNats, within, withTempDir, type Sample, type Sizes } from './common.js';
+import { benchCommandRow, budgetMs, closedLoop, sampleSince, WINDOW, withNats, within, withTempDir, type Sample, type Sizes } from './common.js';
 import type { ProbeReply, ProbeRequest } from './worker-probe-thread.js';
 
 /** Rows per message to the worker. */
@@ -73,7 +72,6 @@ class TwoThreadPath {
   claimed = 0;
   readonly #nc: NatsConnection;
   readonly #inbox = createInbox();
-  readonly #payload = jsonPayload();
   readonly #batchRows = ConfigSchema.parse({}).commit.batchRows;
   readonly #handedOver = new Map<number, { rows: NewOutboxRow[]; resolve: Array<() => void> }>();
   readonly #sent = new Map<string, string>();
@@ -130,12 +128,8 @@ class TwoThreadPath {
 
   #accept(): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure);
-    const now = Date.now();
     const n = this.#nextMsg++;
-    this.#rows.push(buildCommandRow({
-      correlationId: `01JPROBE${String(n).padStart(18, '0')}`, subject: INTENT_SUBJECT, payload: this.#payload,
-      origin: '12D3KooWBenchBenchBenchBenchBenchBenchBenchBenchBench', traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`, createdAtMs: now,
-    }));
+    this.#rows.push(benchCommandRow('PROBE', n));
     const accepted = new Promise<void>((r) => this.#resolve.push(r));
     if (this.#rows.length >= HANDOVER_ROWS) this.#handOver();
     else this.#handover ??= setImmediate(() => this.#handOver());
