@@ -52,6 +52,14 @@ function holdScans(js: FakeJetStream): () => void {
   };
 }
 
+/** Starts `committer` with its stream lookups held, once the first lookup began; returns the release. */
+async function startInHeldLookup(committer: OutboxCommitter, js: FakeJetStream): Promise<() => void> {
+  const release = holdScans(js);
+  committer.start();
+  await waitFor(() => js.scans > 0, 'a lookup started');
+  return release;
+}
+
 /** Starts `committer` and waits until its first round has read the (empty) outbox and gone idle. */
 async function startIdle(committer: OutboxCommitter, outbox: MemoryOutbox, now: () => number): Promise<void> {
   committer.start();
@@ -283,9 +291,7 @@ describe('OutboxCommitter', () => {
     const [unknown, promoted] = rows(2);
     await outbox.append([unknown!, { ...promoted!, state: 'proposed' }]);
     outbox.markInFlight([unknown!.correlationId], clock.now());
-    const release = holdScans(js);
-    committer.start();
-    await waitFor(() => js.scans > 0, 'first lookup started');
+    const release = await startInHeldLookup(committer, js);
     // A takeover: the row may have been published by another node, so it goes to a lookup.
     expect(outbox.promote(promoted!.correlationId, promoted!.body, promoted!.headers, clock.now(), 'in-flight')).toBe(true);
     committer.promoted();
@@ -300,9 +306,7 @@ describe('OutboxCommitter', () => {
     const [x, y] = rows(2);
     await outbox.append([x!]);
     outbox.markInFlight([x!.correlationId], shifted.now());
-    const release = holdScans(js);
-    committer.start();
-    await waitFor(() => js.scans > 0, 'lookup started');
+    const release = await startInHeldLookup(committer, js);
     await outbox.append([y!]);
     expect(outbox.get(y!.correlationId)?.state).toBe('pending-commit');
     // The lookup outlasts the lease; another owner publishes X meanwhile and loses its PubAck.
