@@ -48,8 +48,9 @@ export interface DemoSummary {
 
 const SUBJECT = 'root.solar.command.sentiment.set';
 
+/** Submits `n` intents round-robin; `ids[i]` was submitted to `sidecars[i % sidecars.length]`. */
 async function submit(sidecars: DemoSidecar[], n: number, tag: string): Promise<string[]> {
-  const ids: string[] = [];
+  const ids: string[] = new Array<string>(n);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < n) {
@@ -60,7 +61,7 @@ async function submit(sidecars: DemoSidecar[], n: number, tag: string): Promise<
         body: JSON.stringify({ subject: SUBJECT, payload: { agent: s.name, phase: tag, i, sentiment: Math.round(Math.sin(i) * 100) / 100 } }),
       });
       if (res.status !== 202) throw new Error(`${s.name} refused intent ${i}: HTTP ${res.status} ${await res.text()}`);
-      ids.push(((await res.json()) as { correlationId: string }).correlationId);
+      ids[i] = ((await res.json()) as { correlationId: string }).correlationId;
     }
   };
   await Promise.all(Array.from({ length: 32 }, worker));
@@ -82,7 +83,9 @@ async function openRows(sidecars: DemoSidecar[]): Promise<{ open: number; buffer
 }
 
 async function showEndorsers(s: DemoSidecar, id: string, say: (line: string) => void): Promise<void> {
-  const view = (await (await fetch(`http://${s.api}/v1/intents/${id}`)).json()) as { state: string; streamSeq?: number; endorsements: Array<{ peerId: string }> };
+  const res = await fetch(`http://${s.api}/v1/intents/${id}`);
+  if (!res.ok) throw new Error(`demo: ${s.name} answered HTTP ${res.status} for intent ${id}: ${await res.text()}`);
+  const view = (await res.json()) as { state: string; streamSeq?: number; endorsements: Array<{ peerId: string }> };
   const who = view.endorsements.map((e) => e.peerId.slice(-8)).join(', ');
   say(`         intent ${id} on ${s.name}: ${view.state} at COMMANDS#${view.streamSeq ?? '?'}, endorsed by [${who || 'itself (consensus off)'}]`);
 }
