@@ -9,8 +9,17 @@ import { join } from 'node:path';
 import { connect, createInbox, headers, type NatsConnection } from 'nats';
 import { MIGRATIONS } from '../src/buffer/migrations.js';
 import {
-  budgetMs, closedLoop, commandsStreamConfig, RAW_SUBJECT, rawPayload, sampleSince, WINDOW,
-  withNats, within, type Sample, type Sizes,
+  budgetMs,
+  closedLoop,
+  commandsStreamConfig,
+  RAW_SUBJECT,
+  rawPayload,
+  sampleSince,
+  WINDOW,
+  withNats,
+  within,
+  type Sample,
+  type Sizes,
 } from './common.js';
 
 /** A raw nats.js connection (no async traces) with the bench stream in place. */
@@ -81,7 +90,8 @@ function pipelinedRun(nc: NatsConnection): (count: number, offset: number) => Pr
   nc.subscribe(inbox, {
     callback: (err, msg) => {
       if (err !== null) failure ??= err;
-      else if (msg.data.length === 0 || decoder.decode(msg.data).includes('"error"')) failure ??= new Error(`PubAck error: ${decoder.decode(msg.data)}`);
+      else if (msg.data.length === 0 || decoder.decode(msg.data).includes('"error"'))
+        failure ??= new Error(`PubAck error: ${decoder.decode(msg.data)}`);
       acked++;
       const w = wake;
       wake = null;
@@ -120,7 +130,11 @@ export function measureSqlite(sizes: Sizes, dir: string): SqliteSamples {
       (correlation_id, subject, body, headers, kind, state, created_at_ms, updated_at_ms)
       VALUES (?, ?, ?, ?, 'command', 'pending-commit', ?, ?)`);
     const body = Buffer.from(rawPayload());
-    const hdrs = JSON.stringify({ 'Net-Sync-Correlation-Id': '01JBENCHBENCHBENCHBENCHBEN', 'Net-Sync-Schema-Version': '1', traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` });
+    const hdrs = JSON.stringify({
+      'Net-Sync-Correlation-Id': '01JBENCHBENCHBENCHBENCHBEN',
+      'Net-Sync-Schema-Version': '1',
+      traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
+    });
     const now = Date.now();
     const batch = db.transaction((from: number, n: number) => {
       for (let i = from; i < from + n; i++) insert.run(`b-${i}`, RAW_SUBJECT, body, hdrs, now, now);

@@ -41,14 +41,32 @@ export interface Sizes {
 
 /** Full run: each measurement takes a few seconds at the rates the issue quotes. */
 export const FULL_SIZES: Sizes = {
-  warmup: 5_000, natsJs: 100_000, pipelined: 300_000, sqliteBatched: 500_000, sqlitePerRow: 10_000,
-  netsync: 100_000, http: 30_000, replay: 100_000, latencySeconds: 4, rssIntents: 1_000_000, repeats: 3,
+  warmup: 5_000,
+  natsJs: 100_000,
+  pipelined: 300_000,
+  sqliteBatched: 500_000,
+  sqlitePerRow: 10_000,
+  netsync: 100_000,
+  http: 30_000,
+  replay: 100_000,
+  latencySeconds: 4,
+  rssIntents: 1_000_000,
+  repeats: 3,
 };
 
 /** Smoke test: every path once, small. */
 export const QUICK_SIZES: Sizes = {
-  warmup: 200, natsJs: 2_000, pipelined: 4_000, sqliteBatched: 5_000, sqlitePerRow: 200,
-  netsync: 2_000, http: 500, replay: 2_000, latencySeconds: 1, rssIntents: 5_000, repeats: 1,
+  warmup: 200,
+  natsJs: 2_000,
+  pipelined: 4_000,
+  sqliteBatched: 5_000,
+  sqlitePerRow: 200,
+  netsync: 2_000,
+  http: 500,
+  replay: 2_000,
+  latencySeconds: 1,
+  rssIntents: 5_000,
+  repeats: 1,
 };
 
 /** One repetition's measured figure. */
@@ -130,7 +148,12 @@ export async function waitUntil(what: string, cond: () => boolean, timeoutMs: nu
  * Runs `total` calls of `op(i)` with at most `concurrency` outstanding: `concurrency`
  * workers, each awaiting its previous call. Every loop is bounded by `total`.
  */
-export async function closedLoop(total: number, concurrency: number, op: (i: number) => Promise<unknown>, offset = 0): Promise<void> {
+export async function closedLoop(
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+  offset = 0,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < total) await op(offset + next++);

@@ -4,7 +4,17 @@
  * time, so a stall counts against us instead of slowing the load (no coordinated omission).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { budgetMs, closedLoop, quantile, waitUntil, WINDOW, withNats, withTempDir, within, type Sizes } from './common.js';
+import {
+  budgetMs,
+  closedLoop,
+  quantile,
+  waitUntil,
+  WINDOW,
+  withNats,
+  withTempDir,
+  within,
+  type Sizes,
+} from './common.js';
 import { startBenchSidecar } from './sidecar-harness.js';
 
 /** Latencies in ms at one offered rate. */
@@ -36,7 +46,11 @@ export function measureLatency(sizes: Sizes, rate: number): Promise<LatencyResul
   );
 }
 
-async function openLoop(bench: Awaited<ReturnType<typeof startBenchSidecar>>, sizes: Sizes, rate: number): Promise<LatencyResult> {
+async function openLoop(
+  bench: Awaited<ReturnType<typeof startBenchSidecar>>,
+  sizes: Sizes,
+  rate: number,
+): Promise<LatencyResult> {
   const total = Math.max(1, Math.round(rate * sizes.latencySeconds));
   const intervalMs = 1_000 / rate;
   const scheduled = new Map<string, number>();

@@ -4,7 +4,18 @@
  */
 import { Agent, request } from 'node:http';
 import { NatsServerProcess } from '../src/nats/nats-server-process.js';
-import { budgetMs, closedLoop, sampleSince, waitUntil, WINDOW, withNats, withTempDir, within, type Sample, type Sizes } from './common.js';
+import {
+  budgetMs,
+  closedLoop,
+  sampleSince,
+  waitUntil,
+  WINDOW,
+  withNats,
+  withTempDir,
+  within,
+  type Sample,
+  type Sizes,
+} from './common.js';
 import { intentBody, startBenchSidecar } from './sidecar-harness.js';
 
 /** Concurrent HTTP requests (and keep-alive sockets) of (c′). */
@@ -46,7 +57,10 @@ export function measureHttp(sizes: Sizes): Promise<Sample> {
         await within('(c′) requests', budgetMs(sizes.http, 500), closedLoop(sizes.http, HTTP_CONCURRENCY, post));
         const acceptSeconds = (performance.now() - started) / 1_000;
         await bench.waitCommitted(sizes.warmup + sizes.http, budgetMs(sizes.http, 500));
-        return sampleSince(sizes.http, started, { acceptOnlyRate: Math.round(sizes.http / acceptSeconds), client: `node:http Agent keepAlive, ${HTTP_CONCURRENCY} in flight` });
+        return sampleSince(sizes.http, started, {
+          acceptOnlyRate: Math.round(sizes.http / acceptSeconds),
+          client: `node:http Agent keepAlive, ${HTTP_CONCURRENCY} in flight`,
+        });
       } finally {
         agent.destroy();
         await bench.stop();
@@ -64,10 +78,19 @@ function splitAddress(address: string | null): [string, number] {
 function postIntent(agent: Agent, host: string, port: number, body: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { agent, host, port, method: 'POST', path: '/v1/intents', headers: { 'content-type': 'application/json', 'content-length': body.length } },
+      {
+        agent,
+        host,
+        port,
+        method: 'POST',
+        path: '/v1/intents',
+        headers: { 'content-type': 'application/json', 'content-length': body.length },
+      },
       (res) => {
         res.resume();
-        res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`POST /v1/intents: HTTP ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 202 ? resolve() : reject(new Error(`POST /v1/intents: HTTP ${res.statusCode}`)),
+        );
         res.on('error', reject);
       },
     );
@@ -115,5 +138,8 @@ async function replayAfterRestart(
   const ready = performance.now();
   await bench.waitCommitted(sizes.warmup + sizes.replay, budgetMs(sizes.replay));
   const sample = sampleSince(sizes.replay, ready, { fillRate, reconnectMs: Math.round(ready - up) });
-  return { ...sample, extra: { ...sample.extra, rateFromServerUp: Math.round(sizes.replay / ((performance.now() - up) / 1_000)) } };
+  return {
+    ...sample,
+    extra: { ...sample.extra, rateFromServerUp: Math.round(sizes.replay / ((performance.now() - up) / 1_000)) },
+  };
 }

@@ -29,7 +29,9 @@ export async function measureOutboxFloor(sizes: Sizes, dir: string): Promise<Sam
     const rows = Array.from({ length: n }, row);
     await Promise.all(rows.map((r) => outbox.append([r])));
     for (let i = 0; i < rows.length; i += batchRows) {
-      const marks = rows.slice(i, i + batchRows).map((r) => ({ correlationId: r.correlationId, stream: 'COMMANDS', seq: ++streamSeq }));
+      const marks = rows
+        .slice(i, i + batchRows)
+        .map((r) => ({ correlationId: r.correlationId, stream: 'COMMANDS', seq: ++streamSeq }));
       outbox.markCommitted(marks, Date.now(), { durable: false });
     }
   };
@@ -40,10 +42,15 @@ export async function measureOutboxFloor(sizes: Sizes, dir: string): Promise<Sam
     await run(sizes.warmup);
     const started = performance.now();
     await run(sizes.netsync);
-    const sample = sampleSince(sizes.netsync, started, { batchRows, appendCallers: APPEND_CALLERS, synchronous: defaults.buffer.synchronous });
+    const sample = sampleSince(sizes.netsync, started, {
+      batchRows,
+      appendCallers: APPEND_CALLERS,
+      synchronous: defaults.buffer.synchronous,
+    });
     const committed = outbox.counts('command').committed;
     const total = sizes.warmup + sizes.netsync;
-    if (committed !== total || claimed !== total) throw new Error(`(b″): ${committed} rows committed, ${claimed} claimed on append, expected ${total}`);
+    if (committed !== total || claimed !== total)
+      throw new Error(`(b″): ${committed} rows committed, ${claimed} claimed on append, expected ${total}`);
     return sample;
   } finally {
     await outbox.close();

@@ -20,7 +20,7 @@ export type RowKey = (typeof ROWS)[number];
 
 /** What each row measures. */
 export const ROW_LABELS: Record<RowKey, string> = {
-  a: "(a) nats.js js.publish, msgID, window 1024",
+  a: '(a) nats.js js.publish, msgID, window 1024',
   a2: '(a′) pipelined core publish + inbox PubAcks, window 1024',
   b: '(b) better-sqlite3 insert, 1000/txn, FULL, WAL',
   b1: '(b) better-sqlite3 insert, 1 row/txn (context)',
@@ -61,7 +61,14 @@ export function machineFacts(): Record<string, unknown> {
   const nats = spawnSync(NATS_SERVER_BINARY, ['--version'], { encoding: 'utf8' });
   const pkg = (name: string): string => {
     try {
-      return (JSON.parse(readFileSync(join(fileURLToPath(new URL('../../node_modules', import.meta.url)), name, 'package.json'), 'utf8')) as { version: string }).version;
+      return (
+        JSON.parse(
+          readFileSync(
+            join(fileURLToPath(new URL('../../node_modules', import.meta.url)), name, 'package.json'),
+            'utf8',
+          ),
+        ) as { version: string }
+      ).version;
     } catch {
       return 'unknown';
     }
@@ -107,12 +114,20 @@ const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 
 /** The human table. */
 export function renderTable(results: BenchResults): string {
-  const t = new Table({ head: ['measurement', 'msg/s (median)', 'samples msg/s', 'notes'], style: { head: [], border: [] } });
+  const t = new Table({
+    head: ['measurement', 'msg/s (median)', 'samples msg/s', 'notes'],
+    style: { head: [], border: [] },
+  });
   for (const key of ROWS) {
     const row = results.rows[key];
     if (row === undefined) continue;
     const med = medianSample(row.samples);
-    const notes = med.extra === undefined ? '' : Object.entries(med.extra).map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v}`).join(' ');
+    const notes =
+      med.extra === undefined
+        ? ''
+        : Object.entries(med.extra)
+            .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v}`)
+            .join(' ');
     t.push([row.label, fmt(row.medianRate), row.samples.map((s) => fmt(s.rate)).join(' / '), notes]);
   }
   for (const [name, r] of Object.entries(results.ratios ?? {})) {
@@ -121,13 +136,28 @@ export function renderTable(results: BenchResults): string {
   }
   const l = results.latency;
   if (l !== undefined) {
-    t.push([`latency at ${fmt(l.offeredRate)}/s (½ of (c)), n=${fmt(l.count)}`, `accept p50 ${ms(l.acceptP50Ms)} ms`, `accept p99 ${ms(l.acceptP99Ms)} ms`, `achieved ${fmt(l.achievedRate)}/s`]);
-    t.push(['', `commit p50 ${ms(l.commitP50Ms)} ms`, `commit p99 ${ms(l.commitP99Ms)} ms`, `max accept ${ms(l.acceptMaxMs)} / commit ${ms(l.commitMaxMs)} ms`]);
+    t.push([
+      `latency at ${fmt(l.offeredRate)}/s (½ of (c)), n=${fmt(l.count)}`,
+      `accept p50 ${ms(l.acceptP50Ms)} ms`,
+      `accept p99 ${ms(l.acceptP99Ms)} ms`,
+      `achieved ${fmt(l.achievedRate)}/s`,
+    ]);
+    t.push([
+      '',
+      `commit p50 ${ms(l.commitP50Ms)} ms`,
+      `commit p99 ${ms(l.commitP99Ms)} ms`,
+      `max accept ${ms(l.acceptMaxMs)} / commit ${ms(l.commitMaxMs)} ms`,
+    ]);
   }
   const r = results.rss;
   if (r !== undefined) {
     const mib = (b: number): string => `${(b / 1_048_576).toFixed(0)} MiB`;
-    t.push([`RSS, ${fmt(r.count)} intents buffered (child)`, mib(r.rssBytes), `after GC ${mib(r.rssAfterGcBytes)}, peak ${mib(r.maxRssBytes)}`, `idle ${mib(r.rssIdleBytes)}, pending=${fmt(r.pending)}`]);
+    t.push([
+      `RSS, ${fmt(r.count)} intents buffered (child)`,
+      mib(r.rssBytes),
+      `after GC ${mib(r.rssAfterGcBytes)}, peak ${mib(r.maxRssBytes)}`,
+      `idle ${mib(r.rssIdleBytes)}, pending=${fmt(r.pending)}`,
+    ]);
   }
   return t.toString();
 }

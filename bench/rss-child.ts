@@ -38,8 +38,14 @@ async function main(): Promise<void> {
       gc();
       const mem = process.memoryUsage();
       const r: RssReport = {
-        count, pending, rssIdleBytes, rssBytes, rssAfterGcBytes: mem.rss,
-        maxRssBytes: process.resourceUsage().maxRSS * 1_024, heapUsedBytes: mem.heapUsed, fillRate,
+        count,
+        pending,
+        rssIdleBytes,
+        rssBytes,
+        rssAfterGcBytes: mem.rss,
+        maxRssBytes: process.resourceUsage().maxRSS * 1_024,
+        heapUsedBytes: mem.heapUsed,
+        fillRate,
       };
       return r;
     } finally {

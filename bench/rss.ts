@@ -10,16 +10,21 @@ import type { RssReport } from './rss-child.js';
 /** Spawns the child with `count` intents and returns its report. Bounded in time; killed by PID. */
 export function measureRss(count: number): Promise<RssReport> {
   const script = fileURLToPath(new URL('./rss-child.js', import.meta.url));
-  const child = spawn(process.execPath, ['--expose-gc', script, '--count', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--expose-gc', script, '--count', String(count)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-      reject(new Error(`rss child did not finish in time: ${err.slice(-500)}`));
-    }, budgetMs(count, 1_000));
+    const timer = setTimeout(
+      () => {
+        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+        reject(new Error(`rss child did not finish in time: ${err.slice(-500)}`));
+      },
+      budgetMs(count, 1_000),
+    );
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);

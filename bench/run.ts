@@ -14,7 +14,15 @@ import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample } from 
 import { measureLatency } from './latency.js';
 import { measureHttp, measureLibrary, measureReplay } from './netsync.js';
 import { measureOutboxFloor } from './outbox-floor.js';
-import { addRow, computeRatios, machineFacts, renderTable, writeResults, type BenchResults, type RowKey } from './report.js';
+import {
+  addRow,
+  computeRatios,
+  machineFacts,
+  renderTable,
+  writeResults,
+  type BenchResults,
+  type RowKey,
+} from './report.js';
 import { measureRss } from './rss.js';
 import { measureWorkerProbe } from './worker-probe.js';
 
@@ -57,7 +65,14 @@ function progress(msg: string): void {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
-  const results: BenchResults = { startedAt: new Date().toISOString(), argv: process.argv.slice(2), sizes, machine: machineFacts(), rows: {}, notes: [] };
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    argv: process.argv.slice(2),
+    sizes,
+    machine: machineFacts(),
+    rows: {},
+    notes: [],
+  };
   // The latency run is paced at half of (c), so it needs (c).
   const parts = new Set(args.only);
   if (parts.has('latency')) parts.add('c');

@@ -31,7 +31,10 @@ const reply = (r: ProbeReply): void => port.postMessage(r);
 
 port.on('message', (m: ProbeRequest) => {
   if (m.t === 'append') {
-    outbox.append(m.rows).then(() => reply({ t: 'appended', id: m.id }), (err: unknown) => reply({ t: 'failed', error: String(err) }));
+    outbox.append(m.rows).then(
+      () => reply({ t: 'appended', id: m.id }),
+      (err: unknown) => reply({ t: 'failed', error: String(err) }),
+    );
   } else if (m.t === 'mark') {
     outbox.markCommitted(m.marks, Date.now(), { durable: false });
   } else if (m.t === 'sync') {

@@ -15,7 +15,18 @@ import { createInbox, headers as natsHeaders, type NatsConnection } from 'nats';
 import { ConfigSchema } from '../src/config/schema.js';
 import type { NewOutboxRow, StreamLocation } from '../src/core/intent.js';
 import { connectRaw } from './baselines.js';
-import { benchCommandRow, budgetMs, closedLoop, sampleSince, WINDOW, withNats, within, withTempDir, type Sample, type Sizes } from './common.js';
+import {
+  benchCommandRow,
+  budgetMs,
+  closedLoop,
+  sampleSince,
+  WINDOW,
+  withNats,
+  within,
+  withTempDir,
+  type Sample,
+  type Sizes,
+} from './common.js';
 import type { ProbeReply, ProbeRequest } from './worker-probe-thread.js';
 
 /** Rows per message to the worker. */
@@ -42,7 +53,9 @@ export function measureWorkerProbe(sizes: Sizes): Promise<Sample> {
         });
         const total = sizes.warmup + sizes.netsync;
         if (probe.committed !== total || probe.claimed !== total) {
-          throw new Error(`(w): ${probe.committed} rows committed, ${probe.claimed} claimed on append, expected ${total}`);
+          throw new Error(
+            `(w): ${probe.committed} rows committed, ${probe.claimed} claimed on append, expected ${total}`,
+          );
         }
         return sample;
       } finally {
@@ -91,7 +104,9 @@ class TwoThreadPath {
 
   constructor(nc: NatsConnection, path: string) {
     this.#nc = nc;
-    this.worker = new Worker(new URL('./worker-probe-thread.js', import.meta.url), { workerData: { path, synchronous: ConfigSchema.parse({}).buffer.synchronous } });
+    this.worker = new Worker(new URL('./worker-probe-thread.js', import.meta.url), {
+      workerData: { path, synchronous: ConfigSchema.parse({}).buffer.synchronous },
+    });
     this.worker.on('message', (r: ProbeReply) => this.#onReply(r));
     this.worker.on('error', (err) => this.#fail(err));
     this.worker.on('exit', (code) => this.#fail(new Error(`(w) worker exited (code ${code})`)));
@@ -106,7 +121,8 @@ class TwoThreadPath {
     if (this.#failure !== null) throw this.#failure;
     this.#flushMarks();
     const synced = await this.#ask({ t: 'sync' });
-    if (synced.t !== 'synced') throw this.#failure ?? new Error(`(w) worker: ${synced.t === 'failed' ? synced.error : synced.t}`);
+    if (synced.t !== 'synced')
+      throw this.#failure ?? new Error(`(w) worker: ${synced.t === 'failed' ? synced.error : synced.t}`);
     ({ committed: this.committed, claimed: this.claimed } = synced);
   }
 
@@ -170,7 +186,10 @@ class TwoThreadPath {
   #onAck(err: Error | null, subject: string, data: Uint8Array): void {
     const correlationId = this.#sent.get(subject);
     this.#sent.delete(subject);
-    const ack = err === null && data.length > 0 ? (JSON.parse(this.#decoder.decode(data)) as { stream?: string; seq?: number }) : {};
+    const ack =
+      err === null && data.length > 0
+        ? (JSON.parse(this.#decoder.decode(data)) as { stream?: string; seq?: number })
+        : {};
     if (correlationId === undefined || ack.stream === undefined || ack.seq === undefined) {
       this.#failure ??= err ?? new Error(`(w) bad PubAck on ${subject}: ${this.#decoder.decode(data)}`);
       return;

@@ -3,7 +3,12 @@ import './polyfills.js';
  * The net-sync package entry: offline verification of committed intents, the typed client of
  * the local HTTP API, and the main types. The sidecar itself runs through the `net-sync` CLI.
  */
-import { verifyCommit as verifyCommitWith, type CommittedMessage, type CommitVerification, type VerifyCommitOptions } from './core/commit-verification.js';
+import {
+  verifyCommit as verifyCommitWith,
+  type CommittedMessage,
+  type CommitVerification,
+  type VerifyCommitOptions,
+} from './core/commit-verification.js';
 import { verifyPeerSignature } from './mesh/peer-signature.js';
 
 /** Options of {@link verifyCommit}: as the core's, with `verify` defaulting to the peer ID's own key. */
@@ -20,7 +25,12 @@ export function verifyCommit(message: CommittedMessage, opts: VerifyOptions = {}
 export { verifyPeerSignature };
 export { NetSyncClient, type NetSyncClientOptions, type NetSyncEvent } from './api/client.js';
 export type { IntentView } from './api/api-server.js';
-export type { CommitProblem, CommitProblemCode, CommitVerification, CommittedMessage } from './core/commit-verification.js';
+export type {
+  CommitProblem,
+  CommitProblemCode,
+  CommitVerification,
+  CommittedMessage,
+} from './core/commit-verification.js';
 export type { CommandBody, Endorsement } from './core/command-message.js';
 export { HEADER } from './core/command-message.js';
 export type { QuorumSetting } from './core/consensus.js';

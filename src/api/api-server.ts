@@ -63,7 +63,11 @@ function sameSecret(presented: unknown, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-function errorBody(code: string, message: string, field?: string): { error: { code: string; message: string; field?: string } } {
+function errorBody(
+  code: string,
+  message: string,
+  field?: string,
+): { error: { code: string; message: string; field?: string } } {
   return { error: { code, message, ...(field === undefined ? {} : { field }) } };
 }
 
@@ -76,8 +80,12 @@ export class ApiServer {
   constructor(private readonly opts: ApiServerOptions) {
     // Our own payload check (400 naming `payload`) must fire before the transport limit.
     this.app = Fastify({ logger: false, bodyLimit: opts.maxPayloadBytes * 4 + 65_536 });
-    this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => this.onError(err, reply));
-    this.app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0]}`)));
+    this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) =>
+      this.onError(err, reply),
+    );
+    this.app.setNotFoundHandler((req, reply) =>
+      reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0]}`)),
+    );
     // Bodies must say `application/json`: the types a browser may send cross-origin without a
     // CORS preflight (text/plain, forms) are refused with 415, so no web page can post intents.
     this.app.removeContentTypeParser('text/plain');
@@ -126,7 +134,9 @@ export class ApiServer {
     } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       void reply.code(415).send(errorBody('INPUT_INVALID', 'content-type: must be application/json', 'content-type'));
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      void reply.code(413).send(errorBody('INPUT_INVALID', `body: larger than ${this.opts.maxPayloadBytes * 4 + 65_536} bytes`, 'body'));
+      void reply
+        .code(413)
+        .send(errorBody('INPUT_INVALID', `body: larger than ${this.opts.maxPayloadBytes * 4 + 65_536} bytes`, 'body'));
     } else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       void reply.code(err.statusCode).send(errorBody('INPUT_INVALID', `body: ${err.message}`, 'body'));
     } else {
@@ -142,7 +152,10 @@ export class ApiServer {
       const header = req.headers.traceparent;
       const tp = typeof header === 'string' ? header : undefined;
       // `intent.accept` continues the agent's trace; the row's traceparent becomes its child.
-      const span = startSpan('intent.accept', tp, SpanKind.SERVER, { 'http.request.method': 'POST', 'http.route': '/v1/intents' });
+      const span = startSpan('intent.accept', tp, SpanKind.SERVER, {
+        'http.request.method': 'POST',
+        'http.route': '/v1/intents',
+      });
       try {
         const accepted = await backend.acceptIntent(req.body, traceparentOf(span) ?? tp);
         span.setAttribute('net_sync.correlation_id', accepted.correlationId);
@@ -155,7 +168,10 @@ export class ApiServer {
     });
     this.app.get<{ Params: { id: string } }>('/v1/intents/:id', async (req, reply) => {
       const view = backend.getIntent(req.params.id);
-      if (view === undefined) return reply.code(404).send(errorBody('NOT_FOUND', `correlationId: no intent ${req.params.id}`, 'correlationId'));
+      if (view === undefined)
+        return reply
+          .code(404)
+          .send(errorBody('NOT_FOUND', `correlationId: no intent ${req.params.id}`, 'correlationId'));
       return view;
     });
     this.app.post<{ Params: { id: string } }>('/v1/intents/:id/endorsement', async (req, reply) => {
@@ -163,14 +179,24 @@ export class ApiServer {
       if (typeof body !== 'object' || body === null || typeof body.endorse !== 'boolean') {
         return reply.code(400).send(errorBody('INPUT_INVALID', 'endorse: must be true or false', 'endorse'));
       }
-      if (backend.answerEndorsement === undefined) return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'consensus is not enabled'));
+      if (backend.answerEndorsement === undefined)
+        return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'consensus is not enabled'));
       if (!backend.answerEndorsement(req.params.id, body.endorse)) {
-        return reply.code(404).send(errorBody('NOT_FOUND', `correlationId: no endorsement request pending for ${req.params.id}`, 'correlationId'));
+        return reply
+          .code(404)
+          .send(
+            errorBody(
+              'NOT_FOUND',
+              `correlationId: no endorsement request pending for ${req.params.id}`,
+              'correlationId',
+            ),
+          );
       }
       return reply.code(200).send({ correlationId: req.params.id, endorse: body.endorse });
     });
     this.app.post('/v1/telemetry', async (req, reply) => {
-      if (backend.acceptTelemetry === undefined) return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'telemetry is not enabled'));
+      if (backend.acceptTelemetry === undefined)
+        return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'telemetry is not enabled'));
       return reply.code(202).send(await backend.acceptTelemetry(req.body));
     });
     this.app.get('/v1/events', (req, reply) => {

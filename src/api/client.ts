@@ -32,24 +32,42 @@ export class NetSyncClient {
   }
 
   /** `POST /v1/intents`: resolves once the sidecar stored it (202). */
-  async propose(subject: string, payload: unknown, signal?: AbortSignal): Promise<{ correlationId: string; state: string }> {
-    return (await this.request('POST', '/v1/intents', { subject, payload }, signal)) as { correlationId: string; state: string };
+  async propose(
+    subject: string,
+    payload: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ correlationId: string; state: string }> {
+    return (await this.request('POST', '/v1/intents', { subject, payload }, signal)) as {
+      correlationId: string;
+      state: string;
+    };
   }
 
   /** `GET /v1/intents/:id`, or undefined when the sidecar does not know the ID. */
   async get(correlationId: string, signal?: AbortSignal): Promise<IntentView | undefined> {
-    return (await this.request('GET', `/v1/intents/${encodeURIComponent(correlationId)}`, undefined, signal, true)) as IntentView | undefined;
+    return (await this.request('GET', `/v1/intents/${encodeURIComponent(correlationId)}`, undefined, signal, true)) as
+      | IntentView
+      | undefined;
   }
 
   /** `POST /v1/intents/:id/endorsement` (agent policy). False when no request was pending. */
   async endorse(correlationId: string, endorse: boolean, signal?: AbortSignal): Promise<boolean> {
-    const r = await this.request('POST', `/v1/intents/${encodeURIComponent(correlationId)}/endorsement`, { endorse }, signal, true);
+    const r = await this.request(
+      'POST',
+      `/v1/intents/${encodeURIComponent(correlationId)}/endorsement`,
+      { endorse },
+      signal,
+      true,
+    );
     return r !== undefined;
   }
 
   /** `GET /v1/events` as an async iterable; ends when `signal` aborts or the server closes. */
   async *events(signal?: AbortSignal): AsyncIterable<NetSyncEvent> {
-    const res = await this.fetchImpl(`${this.base}/v1/events`, { headers: this.headers(), ...(signal === undefined ? {} : { signal }) });
+    const res = await this.fetchImpl(`${this.base}/v1/events`, {
+      headers: this.headers(),
+      ...(signal === undefined ? {} : { signal }),
+    });
     if (!res.ok || res.body === null) throw new NetSyncError('INTERNAL', `GET /v1/events: HTTP ${res.status}`);
     const decoder = new TextDecoder();
     let buffer = '';
@@ -75,7 +93,13 @@ export class NetSyncClient {
     };
   }
 
-  private async request(method: string, path: string, body: unknown, signal?: AbortSignal, notFoundOk = false): Promise<unknown> {
+  private async request(
+    method: string,
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+    notFoundOk = false,
+  ): Promise<unknown> {
     const res = await this.fetchImpl(`${this.base}${path}`, {
       method,
       headers: this.headers(body !== undefined),
@@ -86,7 +110,12 @@ export class NetSyncClient {
     if (res.ok) return json;
     if (res.status === 404 && notFoundOk) return undefined;
     const message = `${method} ${path}: HTTP ${res.status} ${json.error?.message ?? ''}`.trim();
-    if (res.status >= 400 && res.status < 500) throw new NetSyncError('INPUT_INVALID', message, json.error?.field === undefined ? undefined : { field: json.error.field });
+    if (res.status >= 400 && res.status < 500)
+      throw new NetSyncError(
+        'INPUT_INVALID',
+        message,
+        json.error?.field === undefined ? undefined : { field: json.error.field },
+      );
     throw new NetSyncError('INTERNAL', message);
   }
 }

@@ -65,7 +65,13 @@ function badge(ok: boolean, text: string): string {
 }
 
 /** A small line chart of `points` (time, value) as inline SVG. */
-export function lineChart(title: string, unit: string, points: ReadonlyArray<readonly [number, number]>, color: string, threshold?: number): string {
+export function lineChart(
+  title: string,
+  unit: string,
+  points: ReadonlyArray<readonly [number, number]>,
+  color: string,
+  threshold?: number,
+): string {
   const w = 460;
   const h = 120;
   const pad = { l: 44, r: 8, t: 8, b: 18 };
@@ -76,7 +82,10 @@ export function lineChart(title: string, unit: string, points: ReadonlyArray<rea
   const x = (t: number): number => pad.l + ((t - t0) / span) * (w - pad.l - pad.r);
   const y = (v: number): number => h - pad.b - (v / max) * (h - pad.t - pad.b);
   const line = points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-  const limit = threshold === undefined ? '' : `<line x1="${pad.l}" x2="${w - pad.r}" y1="${y(threshold).toFixed(1)}" y2="${y(threshold).toFixed(1)}" stroke="#c0392b" stroke-dasharray="4 3"/>`;
+  const limit =
+    threshold === undefined
+      ? ''
+      : `<line x1="${pad.l}" x2="${w - pad.r}" y1="${y(threshold).toFixed(1)}" y2="${y(threshold).toFixed(1)}" stroke="#c0392b" stroke-dasharray="4 3"/>`;
   const minutes = Math.round(span / 60_000);
   return `<figure class="chart"><figcaption>${esc(title)}</figcaption>
 <svg role="img" aria-label="${esc(title)}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" xmlns="http://www.w3.org/2000/svg">
@@ -99,7 +108,10 @@ function lagRow(kind: string, l: StatusLag): string {
 }
 
 function intentRow(v: IntentView, now: number): string {
-  const endorsers = v.endorsements.length === 0 ? '<span class="muted">none</span>' : v.endorsements.map((e) => `<code title="${esc(e.peerId)}">${esc(short(e.peerId))}</code>`).join(' ');
+  const endorsers =
+    v.endorsements.length === 0
+      ? '<span class="muted">none</span>'
+      : v.endorsements.map((e) => `<code title="${esc(e.peerId)}">${esc(short(e.peerId))}</code>`).join(' ');
   const age = Math.max(0, Math.round((now - Date.parse(v.createdAt)) / 1000));
   return `<tr data-correlation-id="${esc(v.correlationId)}"><td><code>${esc(v.correlationId)}</code></td><td>${esc(v.subject)}</td><td class="state state-${esc(v.state)}">${esc(v.state)}</td><td>${v.streamSeq === undefined ? '' : esc(`${v.stream ?? ''} #${v.streamSeq}`)}</td><td>${endorsers}</td><td>${age} s</td></tr>`;
 }

@@ -17,7 +17,10 @@ export class CommitSettlement {
   private looking = false;
   private nextLookAtMs = 0;
 
-  constructor(private readonly ctx: ConsensusContext, private readonly quorum: EndorsementQuorum) {}
+  constructor(
+    private readonly ctx: ConsensusContext,
+    private readonly quorum: EndorsementQuorum,
+  ) {}
 
   /**
    * Rows this node's committer published (PubAck): announce them as `intent.committed`. Only
@@ -69,7 +72,13 @@ export class CommitSettlement {
     opts.outbox.markCommitted(settled, now);
     opts.metrics?.intents.inc({ outcome: 'committed' }, settled.length);
     for (const s of settled) {
-      opts.emit('intent:committed', { correlationId: s.correlationId, state: 'committed', stream: s.stream, streamSeq: s.seq, committer });
+      opts.emit('intent:committed', {
+        correlationId: s.correlationId,
+        state: 'committed',
+        stream: s.stream,
+        streamSeq: s.seq,
+        committer,
+      });
     }
   }
 
@@ -89,7 +98,9 @@ export class CommitSettlement {
 
   private async lookThenExpire(reader: StreamReader, expired: readonly TrackedIntent[]): Promise<void> {
     const { opts } = this.ctx;
-    const rows = expired.map((t) => opts.outbox.get(t.correlationId)).filter((r): r is OutboxRow => r !== undefined && r.state === 'proposed');
+    const rows = expired
+      .map((t) => opts.outbox.get(t.correlationId))
+      .filter((r): r is OutboxRow => r !== undefined && r.state === 'proposed');
     let found: Map<string, StreamLocation>;
     try {
       found = await locateRows(reader, rows, opts.scanSkewMs ?? 5_000);
@@ -98,17 +109,33 @@ export class CommitSettlement {
       opts.logger.warn({ err, intents: rows.length }, 'expiry deferred: the stream could not be read');
       return;
     }
-    this.settle([...found].map(([correlationId, loc]) => ({ correlationId, ...loc })), 'stream');
-    this.markExpired(expired.filter((t) => !found.has(t.correlationId)), opts.clock.now());
+    this.settle(
+      [...found].map(([correlationId, loc]) => ({ correlationId, ...loc })),
+      'stream',
+    );
+    this.markExpired(
+      expired.filter((t) => !found.has(t.correlationId)),
+      opts.clock.now(),
+    );
   }
 
   private markExpired(expired: readonly TrackedIntent[], now: number): void {
     if (expired.length === 0) return;
     const { opts, book } = this.ctx;
-    opts.outbox.markTerminal(expired.map((t) => t.correlationId), 'expired', `no quorum of ${opts.quorum} within the ttl`, now);
+    opts.outbox.markTerminal(
+      expired.map((t) => t.correlationId),
+      'expired',
+      `no quorum of ${opts.quorum} within the ttl`,
+      now,
+    );
     for (const t of expired) {
       book.finish(t.correlationId);
-      opts.emit('intent:expired', { correlationId: t.correlationId, state: 'expired', endorsements: t.endorsements.size, quorum: opts.quorum });
+      opts.emit('intent:expired', {
+        correlationId: t.correlationId,
+        state: 'expired',
+        endorsements: t.endorsements.size,
+        quorum: opts.quorum,
+      });
     }
     opts.metrics?.intents.inc({ outcome: 'expired' }, expired.length);
     opts.logger.info({ expired: expired.length }, 'intents expired without quorum');

@@ -95,4 +95,3 @@ export interface ConsensusContext {
   readonly endorsements: GossipBatcher<EndorsementItem>;
   readonly commits: GossipBatcher<CommitItem>;
 }
-

@@ -71,17 +71,20 @@ export class ConsensusDriver {
         maxBytes: (opts.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES) - PROPOSE_ENVELOPE_OVERHEAD_BYTES,
         // Sent at once when the mesh was quiet: a lone intent does not wait for a batch.
         leading: true,
-        send: (intents) => publish({ schemaVersion: ENVELOPE_SCHEMA_VERSION, kind: 'intent.propose', origin: self, intents }),
+        send: (intents) =>
+          publish({ schemaVersion: ENVELOPE_SCHEMA_VERSION, kind: 'intent.propose', origin: self, intents }),
         onError: onError('propose'),
       }),
       endorsements: new GossipBatcher<EndorsementItem>({
         ...batch,
-        send: (endorsements) => publish({ schemaVersion: ENVELOPE_SCHEMA_VERSION, kind: 'intent.endorse', endorser: self, endorsements }),
+        send: (endorsements) =>
+          publish({ schemaVersion: ENVELOPE_SCHEMA_VERSION, kind: 'intent.endorse', endorser: self, endorsements }),
         onError: onError('endorse'),
       }),
       commits: new GossipBatcher<CommitItem>({
         ...batch,
-        send: (commits) => publish({ schemaVersion: ENVELOPE_SCHEMA_VERSION, kind: 'intent.committed', committer: self, commits }),
+        send: (commits) =>
+          publish({ schemaVersion: ENVELOPE_SCHEMA_VERSION, kind: 'intent.committed', committer: self, commits }),
         onError: onError('committed'),
       }),
     };
@@ -89,8 +92,12 @@ export class ConsensusDriver {
     this.settlement = new CommitSettlement(this.ctx, this.quorum);
     this.intake = new ProposalIntake(this.ctx, this.quorum, this.settlement);
     this.task = new PeriodicTask({
-      clock: opts.clock, logger: opts.logger, periodMs: opts.tickMs ?? 100, runAtStart: true,
-      failureMessage: 'consensus tick failed', round: async () => this.tick(),
+      clock: opts.clock,
+      logger: opts.logger,
+      periodMs: opts.tickMs ?? 100,
+      runAtStart: true,
+      failureMessage: 'consensus tick failed',
+      round: async () => this.tick(),
     });
   }
 
@@ -101,7 +108,10 @@ export class ConsensusDriver {
     for (const t of book.reload()) if (t.origin === self) this.intake.queueReproposal(t.correlationId);
     this.unsubscribe = opts.gossip.onEnvelope((e, from) => this.receive(e, from));
     this.task.start();
-    opts.logger.info({ proposed: book.size, quorum: opts.quorum, cohort: this.ctx.cohort.size, policy: opts.policy }, 'consensus started');
+    opts.logger.info(
+      { proposed: book.size, quorum: opts.quorum, cohort: this.ctx.cohort.size, policy: opts.policy },
+      'consensus started',
+    );
   }
 
   /** Stops the loop, answers pending agent asks as abstentions, sends queued batches. Safe twice. */
@@ -159,7 +169,8 @@ export class ConsensusDriver {
     for (const t of book.all()) {
       if (t.quorumAtMs !== null) this.quorum.evaluate(t);
       else if (isExpired(t.createdAtMs, t.ttlMs, now)) expired.push(t);
-      else if (t.origin === self && (joined || now - t.lastProposedAtMs >= reproposeMs)) this.intake.queueReproposal(t.correlationId);
+      else if (t.origin === self && (joined || now - t.lastProposedAtMs >= reproposeMs))
+        this.intake.queueReproposal(t.correlationId);
     }
     this.settlement.expire(expired, now);
     this.intake.drainReproposals(now);
@@ -169,8 +180,11 @@ export class ConsensusDriver {
     switch (envelope.kind) {
       case 'intent.propose':
         for (const item of envelope.intents) {
-          this.intake.onPropose(item, envelope.origin).catch((err: unknown) =>
-            this.ctx.opts.logger.warn({ err, correlationId: item.correlationId }, 'proposal handling failed'));
+          this.intake
+            .onPropose(item, envelope.origin)
+            .catch((err: unknown) =>
+              this.ctx.opts.logger.warn({ err, correlationId: item.correlationId }, 'proposal handling failed'),
+            );
         }
         return;
       case 'intent.endorse':

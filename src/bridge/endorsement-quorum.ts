@@ -23,7 +23,12 @@ export class EndorsementQuorum {
     if (t === undefined) return book.keepOrphan(peerId, item);
     if (item.payloadDigest !== t.payloadDigest || t.endorsements.has(peerId)) return;
     t.endorsements.set(peerId, item.signature);
-    opts.emit('intent:endorsed', { correlationId: t.correlationId, peerId, endorsements: t.endorsements.size, quorum: opts.quorum });
+    opts.emit('intent:endorsed', {
+      correlationId: t.correlationId,
+      peerId,
+      endorsements: t.endorsements.size,
+      quorum: opts.quorum,
+    });
     this.evaluate(t);
   }
 
@@ -61,7 +66,13 @@ export class EndorsementQuorum {
     const endorsements = this.finalEndorsements(t);
     const row = rowOf(t, 'pending-commit', endorsements);
     const lookupFirst = rank > 0 || now - t.createdAtMs > (opts.lookupAfterMs ?? 30_000);
-    const moved = opts.outbox.promote(t.correlationId, row.body, row.headers, now, lookupFirst ? 'in-flight' : 'pending-commit');
+    const moved = opts.outbox.promote(
+      t.correlationId,
+      row.body,
+      row.headers,
+      now,
+      lookupFirst ? 'in-flight' : 'pending-commit',
+    );
     book.finish(t.correlationId);
     if (!moved) return;
     if (rank > 0) opts.metrics?.takeovers.inc();

@@ -53,11 +53,15 @@ export class GossipBatcher<T> {
 
   private enqueue(item: T, waiter: (() => void) | null): void {
     const bytes = this.opts.sizeOf?.(item) ?? 0;
-    if (this.queue.length > 0 && this.queuedBytes + bytes > (this.opts.maxBytes ?? Number.POSITIVE_INFINITY)) this.flush();
+    if (this.queue.length > 0 && this.queuedBytes + bytes > (this.opts.maxBytes ?? Number.POSITIVE_INFINITY))
+      this.flush();
     this.queue.push(item);
     this.waiters.push(waiter);
     this.queuedBytes += bytes;
-    const quiet = this.opts.leading === true && this.timer === null && this.opts.clock.now() - this.lastSentAtMs >= this.opts.delayMs;
+    const quiet =
+      this.opts.leading === true &&
+      this.timer === null &&
+      this.opts.clock.now() - this.lastSentAtMs >= this.opts.delayMs;
     if (this.queue.length >= this.opts.maxItems || quiet) this.flush();
     else if (this.timer === null) this.arm();
   }
@@ -71,7 +75,8 @@ export class GossipBatcher<T> {
     while (this.queue.length > 0) {
       const items = this.queue.splice(0, this.opts.maxItems);
       const waiters = this.waiters.splice(0, items.length);
-      const sent = this.opts.send(items)
+      const sent = this.opts
+        .send(items)
         .catch((err: unknown) => this.opts.onError(err, items.length))
         .finally(() => {
           for (const w of waiters) w?.();

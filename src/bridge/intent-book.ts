@@ -42,7 +42,10 @@ export class IntentBook {
   private readonly finished = new Set<string>();
   private readonly orphans = new Map<string, Orphan[]>();
 
-  constructor(private readonly outbox: Outbox, private readonly ttlMs: number) {}
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly ttlMs: number,
+  ) {}
 
   /** Tracks every `proposed` row of the outbox (after a restart); returns them. */
   reload(): TrackedIntent[] {
@@ -124,24 +127,48 @@ export function endorsementItemOf(t: TrackedIntent, signature: string): Endorsem
 /** `t` as an item of an `intent.propose` batch. */
 export function proposeItemOf(t: TrackedIntent): ProposeItem {
   return {
-    correlationId: t.correlationId, subject: t.subject, payload: t.payload as ProposeItem['payload'], payloadDigest: t.payloadDigest,
-    createdAtMs: t.createdAtMs, ttlMs: t.ttlMs, traceparent: t.traceparent,
+    correlationId: t.correlationId,
+    subject: t.subject,
+    payload: t.payload as ProposeItem['payload'],
+    payloadDigest: t.payloadDigest,
+    createdAtMs: t.createdAtMs,
+    ttlMs: t.ttlMs,
+    traceparent: t.traceparent,
   };
 }
 
 /** A peer's proposed intent, tracked with no endorsements yet. */
 export function trackFromProposal(item: ProposeItem, origin: string): TrackedIntent {
   return {
-    correlationId: item.correlationId, subject: item.subject, payload: item.payload, payloadDigest: item.payloadDigest, origin,
-    createdAtMs: item.createdAtMs, ttlMs: item.ttlMs, traceparent: item.traceparent, endorsements: new Map(), quorumAtMs: null, lastProposedAtMs: 0,
+    correlationId: item.correlationId,
+    subject: item.subject,
+    payload: item.payload,
+    payloadDigest: item.payloadDigest,
+    origin,
+    createdAtMs: item.createdAtMs,
+    ttlMs: item.ttlMs,
+    traceparent: item.traceparent,
+    endorsements: new Map(),
+    quorumAtMs: null,
+    lastProposedAtMs: 0,
   };
 }
 
 /** The outbox row of `t` in `state`, carrying `endorsements` (default: all held). */
-export function rowOf(t: TrackedIntent, state: 'proposed' | 'pending-commit', endorsements?: Endorsement[]): ReturnType<typeof buildCommandRow> {
+export function rowOf(
+  t: TrackedIntent,
+  state: 'proposed' | 'pending-commit',
+  endorsements?: Endorsement[],
+): ReturnType<typeof buildCommandRow> {
   return buildCommandRow({
-    correlationId: t.correlationId, subject: t.subject, payload: t.payload, origin: t.origin, traceparent: t.traceparent,
-    createdAtMs: t.createdAtMs, payloadDigest: t.payloadDigest, state,
+    correlationId: t.correlationId,
+    subject: t.subject,
+    payload: t.payload,
+    origin: t.origin,
+    traceparent: t.traceparent,
+    createdAtMs: t.createdAtMs,
+    payloadDigest: t.payloadDigest,
+    state,
     endorsements: endorsements ?? [...t.endorsements].map(([peerId, signature]) => ({ peerId, signature })),
   });
 }
@@ -157,9 +184,16 @@ function trackFromRow(row: OutboxRow, ttlMs: number): TrackedIntent | undefined 
   const traceparent = row.headers['traceparent'];
   if (body.payloadDigest === undefined || traceparent === undefined) return undefined;
   return {
-    correlationId: row.correlationId, subject: row.subject, payload: body.payload, payloadDigest: body.payloadDigest,
-    origin: body.origin, createdAtMs: row.createdAtMs, ttlMs: Math.min(ttlMs, MAX_INTENT_TTL_MS), traceparent,
+    correlationId: row.correlationId,
+    subject: row.subject,
+    payload: body.payload,
+    payloadDigest: body.payloadDigest,
+    origin: body.origin,
+    createdAtMs: row.createdAtMs,
+    ttlMs: Math.min(ttlMs, MAX_INTENT_TTL_MS),
+    traceparent,
     endorsements: new Map((body.endorsements ?? []).map((e) => [e.peerId, e.signature])),
-    quorumAtMs: null, lastProposedAtMs: 0,
+    quorumAtMs: null,
+    lastProposedAtMs: 0,
   };
 }

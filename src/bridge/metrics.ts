@@ -23,8 +23,18 @@ export interface BridgeMetrics {
 export function createBridgeMetrics(register: Registry): BridgeMetrics {
   const registers = [register];
   return {
-    commits: new Counter({ name: 'net_sync_commit_rows_total', help: 'Outbox rows by publish outcome', labelNames: ['result'], registers }),
-    lookups: new Counter({ name: 'net_sync_commit_lookups_total', help: 'Unknown-outcome rows resolved by a stream scan', labelNames: ['result'], registers }),
+    commits: new Counter({
+      name: 'net_sync_commit_rows_total',
+      help: 'Outbox rows by publish outcome',
+      labelNames: ['result'],
+      registers,
+    }),
+    lookups: new Counter({
+      name: 'net_sync_commit_lookups_total',
+      help: 'Unknown-outcome rows resolved by a stream scan',
+      labelNames: ['result'],
+      registers,
+    }),
     commitLatency: new Histogram({
       name: 'net_sync_commit_latency_seconds',
       help: 'Time from acceptance to PubAck, by kind',
@@ -39,7 +49,16 @@ export function createBridgeMetrics(register: Registry): BridgeMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
-    accepted: new Counter({ name: 'net_sync_intents_accepted_total', help: 'Intents accepted', labelNames: ['kind'], registers }),
-    pruned: new Counter({ name: 'net_sync_outbox_pruned_rows_total', help: 'Settled outbox rows deleted by buffer.retainSettledMs', registers }),
+    accepted: new Counter({
+      name: 'net_sync_intents_accepted_total',
+      help: 'Intents accepted',
+      labelNames: ['kind'],
+      registers,
+    }),
+    pruned: new Counter({
+      name: 'net_sync_outbox_pruned_rows_total',
+      help: 'Settled outbox rows deleted by buffer.retainSettledMs',
+      registers,
+    }),
   };
 }

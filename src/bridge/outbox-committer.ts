@@ -91,7 +91,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     this.feed = new PublishFeed(opts.outbox, opts.memoryRows ?? 8_192);
     this.sendMarginMs = opts.sendMarginMs ?? 5_000;
     this.leaseTtl = opts.leaseTtlMs ?? Math.max(10_000, 2 * this.sendMarginMs);
-    if (this.leaseTtl <= this.sendMarginMs) throw new Error(`leaseTtlMs (${this.leaseTtl}) must exceed sendMarginMs (${this.sendMarginMs})`);
+    if (this.leaseTtl <= this.sendMarginMs)
+      throw new Error(`leaseTtlMs (${this.leaseTtl}) must exceed sendMarginMs (${this.sendMarginMs})`);
   }
 
   /** Starts the background loop. */
@@ -105,7 +106,12 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     });
     this.unsubscribeAppends = this.opts.outbox.onAppended((rows) => this.feed.offer(rows));
     const { leaseOwner: owner, clock } = this.opts;
-    this.opts.outbox.claimAppends({ owner, ttlMs: this.leaseTtl, now: () => clock.now(), room: () => this.appendClaimRoom() });
+    this.opts.outbox.claimAppends({
+      owner,
+      ttlMs: this.leaseTtl,
+      now: () => clock.now(),
+      room: () => this.appendClaimRoom(),
+    });
     this.loop = this.run(this.abort.signal);
   }
 
@@ -211,10 +217,19 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       this.returnDroppedClaims(now);
     }
     const pass = await runPublishPass({
-      outbox, publisher, now: () => clock.now(), lease: { owner: this.opts.leaseOwner, ttlMs, sendMarginMs: this.sendMarginMs },
+      outbox,
+      publisher,
+      now: () => clock.now(),
+      lease: { owner: this.opts.leaseOwner, ttlMs, sendMarginMs: this.sendMarginMs },
       sharedIdLookupAfterMs: this.opts.sharedIdLookupAfterMs ?? 60_000,
-      feed: this.feed, window: this.opts.window, batchRows: this.opts.batchRows, logger: this.opts.logger, metrics: this.opts.metrics,
-      signal, onSettled: (committed, dead) => this.announce(committed, dead), ...(this.opts.deadLetter === undefined ? {} : { deadLetter: this.opts.deadLetter }),
+      feed: this.feed,
+      window: this.opts.window,
+      batchRows: this.opts.batchRows,
+      logger: this.opts.logger,
+      metrics: this.opts.metrics,
+      signal,
+      onSettled: (committed, dead) => this.announce(committed, dead),
+      ...(this.opts.deadLetter === undefined ? {} : { deadLetter: this.opts.deadLetter }),
     });
     return this.afterPass(pass, idleMs);
   }
@@ -225,7 +240,10 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     if (pass.retryableError !== null) {
       this.failures++;
       const delay = this.backoffMs();
-      this.opts.logger.warn({ error: pass.retryableError, retryInMs: delay, failures: this.failures }, 'publish failed, backing off');
+      this.opts.logger.warn(
+        { error: pass.retryableError, retryInMs: delay, failures: this.failures },
+        'publish failed, backing off',
+      );
       return delay;
     }
     this.failures = 0;
@@ -260,11 +278,20 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     this.resolving = true;
     try {
       const result = await resolveUnknownOutcomes({
-        outbox, reader: this.opts.reader, clock, logger: this.opts.logger, metrics: this.opts.metrics, scanSkewMs: this.opts.scanSkewMs,
+        outbox,
+        reader: this.opts.reader,
+        clock,
+        logger: this.opts.logger,
+        metrics: this.opts.metrics,
+        scanSkewMs: this.opts.scanSkewMs,
         skip: new Set(this.feed.heldClaims().map((r) => r.seq)),
         holdLease: () => {
           const now = clock.now();
-          if (now >= heldSince + this.leaseTtl - this.sendMarginMs || !outbox.tryLease(this.opts.leaseOwner, this.leaseTtl, now)) return false;
+          if (
+            now >= heldSince + this.leaseTtl - this.sendMarginMs ||
+            !outbox.tryLease(this.opts.leaseOwner, this.leaseTtl, now)
+          )
+            return false;
           heldSince = now;
           return true;
         },

@@ -73,8 +73,12 @@ export class PeerHealthReporter {
     this.healthSubject = `${opts.prefix}.telemetry.libp2p.peer.health`;
     this.lagSubject = `${opts.prefix}.observability.pipeline.lag`;
     this.task = new PeriodicTask({
-      clock: opts.clock, logger: opts.logger, periodMs: opts.intervalMs, runAtStart: false,
-      failureMessage: 'peer health report failed', round: (signal) => this.report(signal),
+      clock: opts.clock,
+      logger: opts.logger,
+      periodMs: opts.intervalMs,
+      runAtStart: false,
+      failureMessage: 'peer health report failed',
+      round: (signal) => this.report(signal),
     });
   }
 
@@ -92,10 +96,14 @@ export class PeerHealthReporter {
     if (this.task.running) return;
     const off = [this.healthSubject, this.lagSubject].filter((s) => !this.opts.captured(s));
     if (off.length === 2) {
-      this.opts.logger.info({ subjects: off }, 'health and lag reports off: no configured stream captures their subjects');
+      this.opts.logger.info(
+        { subjects: off },
+        'health and lag reports off: no configured stream captures their subjects',
+      );
       return;
     }
-    if (off.length > 0) this.opts.logger.info({ subjects: off }, 'some health reports off: no configured stream captures their subjects');
+    if (off.length > 0)
+      this.opts.logger.info({ subjects: off }, 'some health reports off: no configured stream captures their subjects');
     this.task.start();
   }
 
@@ -111,8 +119,22 @@ export class PeerHealthReporter {
     const health = await this.health(at, signal);
     const lag = this.lag(at);
     const rows = [
-      buildTelemetryRow({ subject: this.healthSubject, msgId: `health-${opts.peerId}-${at}`, body: health, origin: opts.peerId, publisher: opts.peerId, createdAtMs: at }),
-      buildTelemetryRow({ subject: this.lagSubject, msgId: `lag-${opts.peerId}-${at}`, body: lag, origin: opts.peerId, publisher: opts.peerId, createdAtMs: at }),
+      buildTelemetryRow({
+        subject: this.healthSubject,
+        msgId: `health-${opts.peerId}-${at}`,
+        body: health,
+        origin: opts.peerId,
+        publisher: opts.peerId,
+        createdAtMs: at,
+      }),
+      buildTelemetryRow({
+        subject: this.lagSubject,
+        msgId: `lag-${opts.peerId}-${at}`,
+        body: lag,
+        origin: opts.peerId,
+        publisher: opts.peerId,
+        createdAtMs: at,
+      }),
     ];
     await opts.outbox.append(rows.filter((r) => opts.captured(r.subject)));
     opts.wakeCommitter();

@@ -46,15 +46,28 @@ export class ProposalIntake {
     const input = parseIntentInput(body, opts.limits);
     const now = opts.clock.now();
     const t: TrackedIntent = {
-      correlationId: opts.newId(now), subject: input.subject, payload: input.payload, payloadDigest: payloadDigest(input.payload),
-      origin: self, createdAtMs: now, ttlMs: Math.min(opts.ttlMs, MAX_INTENT_TTL_MS), traceparent: childTraceparent(traceparent, opts.randomHex),
-      endorsements: new Map(), quorumAtMs: null, lastProposedAtMs: now,
+      correlationId: opts.newId(now),
+      subject: input.subject,
+      payload: input.payload,
+      payloadDigest: payloadDigest(input.payload),
+      origin: self,
+      createdAtMs: now,
+      ttlMs: Math.min(opts.ttlMs, MAX_INTENT_TTL_MS),
+      traceparent: childTraceparent(traceparent, opts.randomHex),
+      endorsements: new Map(),
+      quorumAtMs: null,
+      lastProposedAtMs: now,
     };
     const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
     if (inCohort(self, cohort)) t.endorsements.set(self, signature);
     await opts.outbox.append([rowOf(t, 'proposed')]);
     this.ctx.book.track(t);
-    opts.emit('intent:proposed', { correlationId: t.correlationId, state: 'proposed', subject: t.subject, origin: t.origin });
+    opts.emit('intent:proposed', {
+      correlationId: t.correlationId,
+      state: 'proposed',
+      subject: t.subject,
+      origin: t.origin,
+    });
     const sent = this.ctx.proposals.submit(proposeItemOf(t));
     if (t.endorsements.has(self)) this.ctx.endorsements.add(endorsementItemOf(t, signature));
     this.quorum.evaluate(t);
@@ -143,7 +156,12 @@ export class ProposalIntake {
     if (opts.outbox.get(t.correlationId)?.state !== 'proposed') return; // settled meanwhile
     book.track(t);
     this.ctx.endorsements.add(endorsementItemOf(t, signature));
-    opts.emit('intent:proposed', { correlationId: t.correlationId, state: 'proposed', subject: t.subject, origin: t.origin });
+    opts.emit('intent:proposed', {
+      correlationId: t.correlationId,
+      state: 'proposed',
+      subject: t.subject,
+      origin: t.origin,
+    });
     this.quorum.adoptOrphans(t);
   }
 
@@ -164,9 +182,16 @@ export class ProposalIntake {
     const timer = new AbortController();
     const answered = new Promise<boolean>((resolve) => this.asks.set(item.correlationId, resolve));
     opts.emit('intent:endorsement-requested', {
-      correlationId: item.correlationId, subject: item.subject, payload: item.payload, origin, timeoutMs: opts.agentTimeoutMs,
+      correlationId: item.correlationId,
+      subject: item.subject,
+      payload: item.payload,
+      origin,
+      timeoutMs: opts.agentTimeoutMs,
     });
-    const timeout = opts.clock.sleep(opts.agentTimeoutMs, timer.signal).then(() => false, () => false);
+    const timeout = opts.clock.sleep(opts.agentTimeoutMs, timer.signal).then(
+      () => false,
+      () => false,
+    );
     try {
       return await Promise.race([answered, timeout]);
     } finally {

@@ -43,7 +43,9 @@ export class PublishFeed {
 
   /** Rows a take can hand out without reading the outbox; Infinity when it would read the outbox. */
   get ready(): number {
-    return this.#complete && this.#maxRows > 0 && !(this.#rescan && this.size === 0) ? this.size : Number.POSITIVE_INFINITY;
+    return this.#complete && this.#maxRows > 0 && !(this.#rescan && this.size === 0)
+      ? this.size
+      : Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -102,7 +104,8 @@ export class PublishFeed {
   /** The claimed rows memory holds, not yet handed out. */
   heldClaims(): OutboxRow[] {
     const out: OutboxRow[] = [];
-    for (let i = this.#head; i < this.#queue.length; i++) if (this.#queue[i]!.state === 'in-flight') out.push(this.#queue[i]!);
+    for (let i = this.#head; i < this.#queue.length; i++)
+      if (this.#queue[i]!.state === 'in-flight') out.push(this.#queue[i]!);
     return out;
   }
 

@@ -95,7 +95,14 @@ export async function runPublishPass(opts: PassOptions): Promise<PassResult> {
 // One pass's state: the outcomes not yet written, and the count of publishes awaiting a PubAck
 // with a single waiter (the loop) woken by a PubAck, new rows, or the abort.
 class Pass {
-  readonly result: PassResult = { committed: [], dead: [], retryableError: null, claimed: 0, leaseLapsed: false, lookupFirst: 0 };
+  readonly result: PassResult = {
+    committed: [],
+    dead: [],
+    retryableError: null,
+    claimed: 0,
+    leaseLapsed: false,
+    lookupFirst: 0,
+  };
   private readonly feed: PublishFeed;
   private acked: PassResult['committed'] = [];
   private dead: Array<PassResult['dead'][number] & { row: OutboxRow }> = [];
@@ -136,7 +143,10 @@ class Pass {
       if (this.dead.length > 0 || this.retry.length > 0) this.settle();
       // Each claim costs an fsync: while half the window is still in flight, wait until a full
       // batch is ready in memory rather than claim every few rows.
-      const rows = this.inflight >= this.opts.window / 2 && this.feed.ready < this.opts.batchRows ? [] : this.feed.take(this.opts.batchRows);
+      const rows =
+        this.inflight >= this.opts.window / 2 && this.feed.ready < this.opts.batchRows
+          ? []
+          : this.feed.take(this.opts.batchRows);
       if (rows.length === 0) {
         if (this.inflight === 0) break;
         // Nothing to claim: write the PubAcks so far (listeners hear now), then wait for more.
@@ -178,7 +188,10 @@ class Pass {
     let ours = rows;
     if (moved.length !== fresh.length) {
       // Someone else moved a row since it was read: send only what this claim moved.
-      opts.logger.warn({ claimed: fresh.length, moved: moved.length }, 'rows changed state before their claim; sending only those claimed');
+      opts.logger.warn(
+        { claimed: fresh.length, moved: moved.length },
+        'rows changed state before their claim; sending only those claimed',
+      );
       this.feed.invalidate();
       const movedIds = new Set(moved);
       ours = rows.filter((r) => r.state === 'in-flight' || movedIds.has(r.correlationId));
@@ -192,12 +205,20 @@ class Pass {
   private lookupFirst(row: OutboxRow, atMs: number): boolean {
     const after = this.opts.sharedIdLookupAfterMs;
     // `updatedAtMs`: a lookup that found nothing moved the row back just now, so it is sent then.
-    return after !== undefined && row.kind === 'telemetry' && row.state === 'pending-commit' && atMs - row.updatedAtMs > after;
+    return (
+      after !== undefined &&
+      row.kind === 'telemetry' &&
+      row.state === 'pending-commit' &&
+      atMs - row.updatedAtMs > after
+    );
   }
 
   // `row`, claimed when the lease was renewed at `atMs` (without a lease of ours: the caller answers for it).
   private covered(row: OutboxRow, atMs: number): Claimed {
-    return { row, coveredUntil: this.opts.lease === undefined ? Number.POSITIVE_INFINITY : atMs + this.opts.lease.ttlMs };
+    return {
+      row,
+      coveredUntil: this.opts.lease === undefined ? Number.POSITIVE_INFINITY : atMs + this.opts.lease.ttlMs,
+    };
   }
 
   /**
@@ -227,13 +248,18 @@ class Pass {
     for (const c of rows) {
       while (this.inflight >= opts.window && !this.stopped()) await this.wait();
       // Never send once the lease that covered the claim may run out before the publish lands.
-      if (!this.stopped() && opts.lease !== undefined && opts.now() >= c.coveredUntil - opts.lease.sendMarginMs) this.result.leaseLapsed = true;
+      if (!this.stopped() && opts.lease !== undefined && opts.now() >= c.coveredUntil - opts.lease.sendMarginMs)
+        this.result.leaseLapsed = true;
       if (this.stopped()) break;
       this.publish(c);
       sent++;
     }
     // Rows claimed but never sent: their outcome is known (not sent).
-    if (sent < rows.length) this.putBack(rows.slice(sent), this.result.retryableError ?? (this.result.leaseLapsed ? 'lease may have lapsed' : 'pass stopped'));
+    if (sent < rows.length)
+      this.putBack(
+        rows.slice(sent),
+        this.result.retryableError ?? (this.result.leaseLapsed ? 'lease may have lapsed' : 'pass stopped'),
+      );
   }
 
   private publish(claimed: Claimed): void {
@@ -262,13 +288,23 @@ class Pass {
     const { row } = claimed;
     const { opts, result } = this;
     if (r.kind === 'acked') {
-      this.acked.push({ correlationId: row.correlationId, stream: r.stream, seq: r.seq, kind: row.kind, createdAtMs: row.createdAtMs });
+      this.acked.push({
+        correlationId: row.correlationId,
+        stream: r.stream,
+        seq: r.seq,
+        kind: row.kind,
+        createdAtMs: row.createdAtMs,
+      });
       opts.metrics?.commits.inc({ result: r.duplicate ? 'duplicate' : 'committed' });
       // A dead-letter notice is no intent: its latency would skew the command SLA.
-      if (!isDeadLetterId(row.correlationId)) opts.metrics?.commitLatency.observe({ kind: row.kind }, Math.max(0, opts.now() - row.createdAtMs) / 1000);
+      if (!isDeadLetterId(row.correlationId))
+        opts.metrics?.commitLatency.observe({ kind: row.kind }, Math.max(0, opts.now() - row.createdAtMs) / 1000);
     } else if (!r.retryable) {
       this.dead.push({ correlationId: row.correlationId, reason: `${r.code}: ${r.reason}`, row });
-      opts.logger.error({ correlationId: row.correlationId, subject: row.subject, code: r.code, reason: r.reason }, 'row refused permanently');
+      opts.logger.error(
+        { correlationId: row.correlationId, subject: row.subject, code: r.code, reason: r.reason },
+        'row refused permanently',
+      );
     } else {
       this.lastError = `${r.code}: ${r.reason}`;
       result.retryableError ??= this.lastError;
@@ -291,13 +327,24 @@ class Pass {
     // Only rows that did move are dead: one a peer committed meanwhile stays committed, unannounced.
     const moved = dead.filter((d) => {
       const notice = opts.deadLetter?.(d.row, d.reason, at) ?? null;
-      return opts.outbox.markTerminal([d.correlationId], 'dead', d.reason, at, notice === null ? undefined : new Map([[d.correlationId, notice]])).length > 0;
+      return (
+        opts.outbox.markTerminal(
+          [d.correlationId],
+          'dead',
+          d.reason,
+          at,
+          notice === null ? undefined : new Map([[d.correlationId, notice]]),
+        ).length > 0
+      );
     });
     if (moved.length > 0) opts.metrics?.commits.inc({ result: 'dead' }, moved.length);
     // Notices are stored outside an append: the feed reads the outbox for them.
     if (opts.deadLetter !== undefined && moved.length > 0) this.feed.rescan();
     this.putBack(retry, this.lastError ?? 'retryable failure');
-    this.announce(acked, moved.map(({ correlationId, reason }) => ({ correlationId, reason })));
+    this.announce(
+      acked,
+      moved.map(({ correlationId, reason }) => ({ correlationId, reason })),
+    );
   }
 
   private announce(committed: PassResult['committed'], dead: PassResult['dead']): void {

@@ -113,7 +113,8 @@ export class TelemetryEmitter {
       (err: unknown) => {
         // No peer subscribed: only the local scout (if any) has these points; it publishes them
         // if it owns the origin or ranks second for it (a whole copy), else they are lost here.
-        if (this.opts.localScout === null && !unheard) this.lost(points, hasCode(err, 'MESH_PUBLISH') ? err.message : String(err));
+        if (this.opts.localScout === null && !unheard)
+          this.lost(points, hasCode(err, 'MESH_PUBLISH') ? err.message : String(err));
         else this.opts.logger.debug({ err, points }, 'telemetry gossip failed; local scout has the points');
       },
     );
@@ -139,7 +140,16 @@ export class TelemetryEmitter {
     let room = this.opts.batchMaxPoints;
     const close = (): void => {
       if (series.length === 0) return;
-      out.push({ schemaVersion: 1, kind: 'telemetry', origin: this.opts.origin, epoch: this.epoch, seq: this.seq++, sentAtMs: now, windowMs: this.opts.rules.windowMs, series });
+      out.push({
+        schemaVersion: 1,
+        kind: 'telemetry',
+        origin: this.opts.origin,
+        epoch: this.epoch,
+        seq: this.seq++,
+        sentAtMs: now,
+        windowMs: this.opts.rules.windowMs,
+        series,
+      });
       series = [];
       room = this.opts.batchMaxPoints;
     };
@@ -149,7 +159,9 @@ export class TelemetryEmitter {
         if (room === 0 || series.length === MAX_TELEMETRY_SERIES) close();
         const take = Math.min(room, rest.ts.length);
         // Views, not copies: encodeEnvelope packs a view's bytes only.
-        series.push(take === rest.ts.length ? rest : { ...rest, ts: rest.ts.subarray(0, take), v: rest.v.subarray(0, take) });
+        series.push(
+          take === rest.ts.length ? rest : { ...rest, ts: rest.ts.subarray(0, take), v: rest.v.subarray(0, take) },
+        );
         rest = { ...rest, ts: rest.ts.subarray(take), v: rest.v.subarray(take) };
         room -= take;
       }

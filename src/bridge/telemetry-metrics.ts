@@ -41,14 +41,47 @@ export interface TelemetryMetrics {
 export function createTelemetryMetrics(register: Registry): TelemetryMetrics {
   const registers = [register];
   const m: TelemetryMetrics = {
-    accepted: new Counter({ name: 'net_sync_telemetry_points_accepted_total', help: 'Telemetry points accepted from the local agent', registers }),
-    refused: new Counter({ name: 'net_sync_telemetry_points_refused_total', help: 'Telemetry points refused (origin queue full)', registers }),
-    lost: new Counter({ name: 'net_sync_telemetry_points_unrouted_total', help: 'Telemetry points that reached no scout', registers }),
-    gossipMessages: new Counter({ name: 'net_sync_telemetry_gossip_messages_total', help: 'Telemetry gossip batches sent', registers }),
-    ingested: new Counter({ name: 'net_sync_telemetry_points_ingested_total', help: 'Telemetry points ingested by this scout', registers }),
-    gaps: new Counter({ name: 'net_sync_telemetry_gossip_gaps_total', help: 'Telemetry batches a scout gave up waiting for (missing past telemetry.gapGraceMs)', registers }),
-    stragglers: new Counter({ name: 'net_sync_telemetry_straggler_points_total', help: 'Points that reached a scout after their window was decided here, or inside a gap it gave up on', registers }),
-    summaries: new Counter({ name: 'net_sync_telemetry_summaries_total', help: 'Closed windows by outcome', labelNames: ['outcome'], registers }),
+    accepted: new Counter({
+      name: 'net_sync_telemetry_points_accepted_total',
+      help: 'Telemetry points accepted from the local agent',
+      registers,
+    }),
+    refused: new Counter({
+      name: 'net_sync_telemetry_points_refused_total',
+      help: 'Telemetry points refused (origin queue full)',
+      registers,
+    }),
+    lost: new Counter({
+      name: 'net_sync_telemetry_points_unrouted_total',
+      help: 'Telemetry points that reached no scout',
+      registers,
+    }),
+    gossipMessages: new Counter({
+      name: 'net_sync_telemetry_gossip_messages_total',
+      help: 'Telemetry gossip batches sent',
+      registers,
+    }),
+    ingested: new Counter({
+      name: 'net_sync_telemetry_points_ingested_total',
+      help: 'Telemetry points ingested by this scout',
+      registers,
+    }),
+    gaps: new Counter({
+      name: 'net_sync_telemetry_gossip_gaps_total',
+      help: 'Telemetry batches a scout gave up waiting for (missing past telemetry.gapGraceMs)',
+      registers,
+    }),
+    stragglers: new Counter({
+      name: 'net_sync_telemetry_straggler_points_total',
+      help: 'Points that reached a scout after their window was decided here, or inside a gap it gave up on',
+      registers,
+    }),
+    summaries: new Counter({
+      name: 'net_sync_telemetry_summaries_total',
+      help: 'Closed windows by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
     windowLag: new Histogram({
       name: 'net_sync_telemetry_window_lag_seconds',
       help: 'Window close to PubAck of its summary',
@@ -56,8 +89,13 @@ export function createTelemetryMetrics(register: Registry): TelemetryMetrics {
       registers,
     }),
     windows: new Gauge({ name: 'net_sync_telemetry_windows', help: 'Windows held by this scout', registers }),
-    liveScouts: new Gauge({ name: 'net_sync_telemetry_live_scouts', help: 'Live scouts as this node sees them', registers }),
+    liveScouts: new Gauge({
+      name: 'net_sync_telemetry_live_scouts',
+      help: 'Live scouts as this node sees them',
+      registers,
+    }),
   };
-  for (const outcome of ['published', 'taken-over', 'backup', 'handed-off', 'incomplete'] as const) m.summaries.inc({ outcome }, 0);
+  for (const outcome of ['published', 'taken-over', 'backup', 'handed-off', 'incomplete'] as const)
+    m.summaries.inc({ outcome }, 0);
   return m;
 }

@@ -37,7 +37,13 @@ import type { NewOutboxRow } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
 import { OriginStreams } from '../core/origin-streams.js';
 import { LIVENESS_HEARTBEATS, ScoutDirectory } from '../core/scout-ownership.js';
-import { buildSummary, buildTelemetryRow, summaryMsgId, telemetrySubject, type SummaryKey } from '../core/telemetry-summary.js';
+import {
+  buildSummary,
+  buildTelemetryRow,
+  summaryMsgId,
+  telemetrySubject,
+  type SummaryKey,
+} from '../core/telemetry-summary.js';
 import { tagsKey, WindowAccumulator } from '../core/telemetry-window.js';
 import type { Logger } from '../observability/logger.js';
 import { PeriodicTask } from './periodic-task.js';
@@ -107,8 +113,12 @@ export class TelemetryScout {
     // A gap in an origin's batches may be reordering or a gossip repair in progress for a while.
     this.streams = new OriginStreams(opts.gapGraceMs ?? 3_000);
     this.task = new PeriodicTask({
-      clock: opts.clock, logger: opts.logger, periodMs: opts.tickMs ?? 50, runAtStart: true,
-      failureMessage: 'telemetry scout tick failed', round: () => this.tick(),
+      clock: opts.clock,
+      logger: opts.logger,
+      periodMs: opts.tickMs ?? 50,
+      runAtStart: true,
+      failureMessage: 'telemetry scout tick failed',
+      round: () => this.tick(),
     });
   }
 
@@ -132,7 +142,12 @@ export class TelemetryScout {
    * Records a heartbeat from `peerId`: its roles (scouts), and its telemetry watermark as an
    * origin (every batch of `telemetry.epoch` up to `telemetry.seq` was sent before `atMs`).
    */
-  heartbeat(peerId: string, roles: readonly string[], sinceMs: number | undefined, watermark?: { epoch: number; seq: number; atMs: number }): void {
+  heartbeat(
+    peerId: string,
+    roles: readonly string[],
+    sinceMs: number | undefined,
+    watermark?: { epoch: number; seq: number; atMs: number },
+  ): void {
     const now = this.opts.clock.now();
     if (this.directory.heartbeat(peerId, roles, sinceMs, now)) this.version++;
     if (watermark !== undefined) this.streams.watermark(peerId, watermark.epoch, watermark.seq, watermark.atMs, now);
@@ -199,7 +214,11 @@ export class TelemetryScout {
 
   /** A snapshot for status and tests. */
   snapshot(): { windows: number; liveScouts: string[]; sinceMs: number } {
-    return { windows: this.windows.size, liveScouts: this.directory.live(this.opts.clock.now()), sinceMs: this.opts.sinceMs };
+    return {
+      windows: this.windows.size,
+      liveScouts: this.directory.live(this.opts.clock.now()),
+      sinceMs: this.opts.sinceMs,
+    };
   }
 
   // Adds a series chunk to its window; returns the points summarised (0 when the window was decided here already).
@@ -212,7 +231,16 @@ export class TelemetryScout {
     // (all its batches delayed) still opens, and is decided at the next tick.
     const legacy = !this.streams.watermarked(env.origin);
     if (w === undefined && (now < closeAtMs || !legacy)) {
-      const key: SummaryKey = { metric: s.metric, origin: env.origin, epoch: env.epoch, tags, windowStart: s.window, windowMs: env.windowMs, part: s.part, late: s.late === true };
+      const key: SummaryKey = {
+        metric: s.metric,
+        origin: env.origin,
+        epoch: env.epoch,
+        tags,
+        windowStart: s.window,
+        windowMs: env.windowMs,
+        part: s.part,
+        late: s.late === true,
+      };
       w = this.open(base, key, closeAtMs);
     } else if (w === undefined || (w.phase !== 'open' && w.phase !== 'awaiting')) {
       this.opts.metrics?.stragglers.inc(s.ts.length);
@@ -222,7 +250,17 @@ export class TelemetryScout {
       const id = `${base}\u0000S`;
       w = this.windows.get(id);
       if (w === undefined || w.phase !== 'open') {
-        const key: SummaryKey = { metric: s.metric, origin: env.origin, epoch: env.epoch, tags, windowStart: s.window, windowMs: env.windowMs, part: s.part, late: s.late === true, straggler: this.opts.peerId };
+        const key: SummaryKey = {
+          metric: s.metric,
+          origin: env.origin,
+          epoch: env.epoch,
+          tags,
+          windowStart: s.window,
+          windowMs: env.windowMs,
+          part: s.part,
+          late: s.late === true,
+          straggler: this.opts.peerId,
+        };
         w = this.open(w === undefined ? id : `${id}\u0000${now}`, key, now + this.opts.closeSlackMs);
       }
     }
@@ -233,7 +271,15 @@ export class TelemetryScout {
   }
 
   private open(id: string, key: SummaryKey, closeAtMs: number): WindowState {
-    const w: WindowState = { key, acc: new WindowAccumulator(), closeAtMs, phase: 'open', whole: false, forgetAtMs: 0, checkedVersion: -1 };
+    const w: WindowState = {
+      key,
+      acc: new WindowAccumulator(),
+      closeAtMs,
+      phase: 'open',
+      whole: false,
+      forgetAtMs: 0,
+      checkedVersion: -1,
+    };
     this.windows.set(id, w);
     return w;
   }
@@ -241,10 +287,23 @@ export class TelemetryScout {
   // At or after the close time: is this copy whole? Pending ones wait for the proof.
   private close(w: WindowState, now: number): void {
     const k = w.key;
-    let coverage = k.straggler === undefined ? this.streams.coverage(k.origin, k.epoch, k.windowStart, k.windowStart + k.windowMs + this.opts.allowedLatenessMs) : 'legacy';
+    let coverage =
+      k.straggler === undefined
+        ? this.streams.coverage(
+            k.origin,
+            k.epoch,
+            k.windowStart,
+            k.windowStart + k.windowMs + this.opts.allowedLatenessMs,
+          )
+        : 'legacy';
     // An origin that restarted sends nothing more for its old epoch: unless a batch is still
     // missing here, every scout has what came.
-    if (coverage === 'pending' && this.streams.superseded(k.origin, k.epoch) && !this.streams.gapOpen(k.origin, k.epoch)) coverage = 'complete';
+    if (
+      coverage === 'pending' &&
+      this.streams.superseded(k.origin, k.epoch) &&
+      !this.streams.gapOpen(k.origin, k.epoch)
+    )
+      coverage = 'complete';
     if (coverage === 'pending') {
       const heard = this.streams.lastHeardMs(k.origin) ?? 0;
       const silent = now - heard > (LIVENESS_HEARTBEATS + 1) * this.opts.heartbeatMs;
@@ -281,14 +340,18 @@ export class TelemetryScout {
     const { origin, windowStart, windowMs } = w.key;
     const owner = this.directory.owner(origin, windowStart, now);
     const doubtful = owner !== null && this.directory.doubtful(owner, windowStart - windowMs, now);
-    if (doubtful || (w.whole && this.directory.runnerUp(origin, windowStart, now) === this.opts.peerId)) this.emit(w, now, 'backup');
+    if (doubtful || (w.whole && this.directory.runnerUp(origin, windowStart, now) === this.opts.peerId))
+      this.emit(w, now, 'backup');
     else this.count('handed-off');
   }
 
   private recheck(w: WindowState, now: number): void {
     w.checkedVersion = this.version;
     if (this.owns(w, now)) {
-      this.opts.logger.info({ origin: w.key.origin, windowStart: w.key.windowStart, metric: w.key.metric }, 'took over a held window');
+      this.opts.logger.info(
+        { origin: w.key.origin, windowStart: w.key.windowStart, metric: w.key.metric },
+        'took over a held window',
+      );
       this.emit(w, now, 'taken-over');
     }
   }
@@ -302,7 +365,9 @@ export class TelemetryScout {
     const msgId = summaryMsgId(w.key);
     const body = buildSummary(w.key, w.acc.stats());
     const subject = telemetrySubject(w.key.metric, this.opts.prefix, this.opts.subjectMap);
-    this.pending.push(buildTelemetryRow({ subject, msgId, body, origin: w.key.origin, publisher: this.opts.peerId, createdAtMs: now }));
+    this.pending.push(
+      buildTelemetryRow({ subject, msgId, body, origin: w.key.origin, publisher: this.opts.peerId, createdAtMs: now }),
+    );
     if (this.closedAt.size < 100_000) this.closedAt.set(msgId, now);
     this.count(outcome);
     this.opts.reduction?.record(0, 1);
@@ -311,7 +376,6 @@ export class TelemetryScout {
   private count(outcome: SummaryOutcome): void {
     this.opts.metrics?.summaries.inc({ outcome });
   }
-
 
   private async writePending(): Promise<void> {
     if (this.pending.length === 0) return;

@@ -58,7 +58,9 @@ export async function resolveUnknownOutcomes(opts: UnknownOutcomeOptions): Promi
       logger.warn({ err, rows: rows.length }, 'stream lookup failed');
       return { status: 'lookup-failed', movedBack, error: err };
     }
-    const committed = rows.filter((r) => found.has(r.correlationId)).map((r) => ({ correlationId: r.correlationId, ...found.get(r.correlationId)! }));
+    const committed = rows
+      .filter((r) => found.has(r.correlationId))
+      .map((r) => ({ correlationId: r.correlationId, ...found.get(r.correlationId)! }));
     const missing = rows.filter((r) => !found.has(r.correlationId)).map((r) => r.correlationId);
     // A committed mark is right whoever holds the lease: the stream has the row.
     if (committed.length > 0) outbox.markCommitted(committed, clock.now());
@@ -66,7 +68,10 @@ export async function resolveUnknownOutcomes(opts: UnknownOutcomeOptions): Promi
     opts.onCommitted(committed);
     if (missing.length > 0) {
       if (!opts.holdLease()) {
-        logger.warn({ missing: missing.length }, 'lease ran out during the stream lookup; rows stay in-flight for the next one');
+        logger.warn(
+          { missing: missing.length },
+          'lease ran out during the stream lookup; rows stay in-flight for the next one',
+        );
         return { status: 'lease-lapsed', movedBack };
       }
       outbox.markRetry(missing, 'outcome unknown; not found in stream', clock.now());

@@ -76,7 +76,9 @@ export class OutboxAppender {
         let room = claim?.room ?? 0;
         for (const row of rows) {
           const claimed = room > 0 && row.state === 'pending-commit';
-          const r = claimed ? sql.insertClaimed.run({ ...encodeRow(row), at: claim!.at }) : sql.insert.run(encodeRow(row));
+          const r = claimed
+            ? sql.insertClaimed.run({ ...encodeRow(row), at: claim!.at })
+            : sql.insert.run(encodeRow(row));
           stored[row.kind] += r.changes;
           if (r.changes !== 1) continue;
           if (claimed) room--;
@@ -116,7 +118,8 @@ export class OutboxAppender {
       return null;
     }
     if (room <= 0) return null;
-    const renewed = this.#opts.sql.tryLease.run({ owner: claim.owner, expires: at + claim.ttlMs, now: at }).changes === 1;
+    const renewed =
+      this.#opts.sql.tryLease.run({ owner: claim.owner, expires: at + claim.ttlMs, now: at }).changes === 1;
     return renewed ? { room, at } : null;
   }
 
@@ -137,7 +140,10 @@ export class OutboxAppender {
     if (this.#openTelemetryBound <= telemetryCap) return new Set();
     const { n } = sql.openTelemetry.get() as { n: number };
     const excess = n - telemetryCap;
-    const dropped = excess > 0 ? new Set((sql.dropOldestTelemetry.all(excess) as Array<{ seq: number }>).map((r) => r.seq)) : new Set<number>();
+    const dropped =
+      excess > 0
+        ? new Set((sql.dropOldestTelemetry.all(excess) as Array<{ seq: number }>).map((r) => r.seq))
+        : new Set<number>();
     this.#openTelemetryBound = n - dropped.size;
     return dropped;
   }
@@ -155,9 +161,22 @@ export class OutboxAppender {
  */
 function storedRow(row: NewOutboxRow, seq: number, claimedAt: number | null): OutboxRow {
   return {
-    seq, correlationId: row.correlationId, subject: row.subject, body: row.body, headers: row.headers, kind: row.kind,
-    state: claimedAt === null ? row.state : 'in-flight', createdAtMs: row.createdAtMs, updatedAtMs: claimedAt ?? row.createdAtMs,
-    attempts: claimedAt === null ? 0 : 1, firstAttemptAtMs: claimedAt, lastAttemptAtMs: claimedAt,
-    lastError: null, stream: null, streamSeq: null, committedAtMs: null, reason: null,
+    seq,
+    correlationId: row.correlationId,
+    subject: row.subject,
+    body: row.body,
+    headers: row.headers,
+    kind: row.kind,
+    state: claimedAt === null ? row.state : 'in-flight',
+    createdAtMs: row.createdAtMs,
+    updatedAtMs: claimedAt ?? row.createdAtMs,
+    attempts: claimedAt === null ? 0 : 1,
+    firstAttemptAtMs: claimedAt,
+    lastAttemptAtMs: claimedAt,
+    lastError: null,
+    stream: null,
+    streamSeq: null,
+    committedAtMs: null,
+    reason: null,
   };
 }

@@ -14,11 +14,28 @@ const IN_FLIGHT_SET = `state = 'in-flight', attempts = attempts + 1,
 
 /** What each statement is for. */
 type StatementName =
-  | 'insert' | 'insertClaimed' | 'get' | 'byState'
-  | 'markInFlight' | 'claim' | 'claimOne' | 'markCommitted' | 'markRetry' | 'markTerminal' | 'promote'
-  | 'settledPage' | 'deleteSeqs'
-  | 'countsAll' | 'countsByKind' | 'oldestOpen' | 'oldestOpenByKind' | 'openTelemetry' | 'dropOldestTelemetry'
-  | 'tryLease' | 'releaseLease' | 'leaseHolder';
+  | 'insert'
+  | 'insertClaimed'
+  | 'get'
+  | 'byState'
+  | 'markInFlight'
+  | 'claim'
+  | 'claimOne'
+  | 'markCommitted'
+  | 'markRetry'
+  | 'markTerminal'
+  | 'promote'
+  | 'settledPage'
+  | 'deleteSeqs'
+  | 'countsAll'
+  | 'countsByKind'
+  | 'oldestOpen'
+  | 'oldestOpenByKind'
+  | 'openTelemetry'
+  | 'dropOldestTelemetry'
+  | 'tryLease'
+  | 'releaseLease'
+  | 'leaseHolder';
 
 /** The prepared statements, by purpose. */
 export type OutboxStatements = Readonly<Record<StatementName, Statement>>;

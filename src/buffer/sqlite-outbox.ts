@@ -6,7 +6,15 @@ import type { Database, Statement } from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { NetSyncError } from '../core/errors.js';
-import { INTENT_STATES, PRUNABLE_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../core/intent.js';
+import {
+  INTENT_STATES,
+  PRUNABLE_STATES,
+  type IntentState,
+  type NewOutboxRow,
+  type OutboxRow,
+  type RowKind,
+  type StreamLocation,
+} from '../core/intent.js';
 import type { AppendClaim, ClaimRequest, Outbox, StateCounts } from '../core/ports.js';
 import { createBufferMetrics, type BufferMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
@@ -150,7 +158,9 @@ export class SqliteOutbox implements Outbox {
     if (limit <= 0 || states.length === 0) return [];
     const unique = [...new Set(states)];
     const records = this.#io('list', () =>
-      this.#db.transaction(() => unique.flatMap((st) => this.#sql.byState.all(st, afterSeq, limit) as OutboxRecord[]))(),
+      this.#db.transaction(() =>
+        unique.flatMap((st) => this.#sql.byState.all(st, afterSeq, limit) as OutboxRecord[]),
+      )(),
     );
     if (unique.length > 1) records.sort((a, b) => a.seq - b.seq);
     return records.slice(0, limit).map(decodeRow);
@@ -192,9 +202,15 @@ export class SqliteOutbox implements Outbox {
    * statement. With `durable: false`, `synchronous=NORMAL` for this transaction only (in WAL,
    * the next durable commit's fsync covers it): no fsync, which blocks the event loop ~0.8 ms.
    */
-  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number, opts: { durable?: boolean } = {}): void {
+  markCommitted(
+    entries: ReadonlyArray<{ correlationId: string } & StreamLocation>,
+    atMs: number,
+    opts: { durable?: boolean } = {},
+  ): void {
     if (entries.length === 0) return;
-    this.#io('markCommitted', () => this.#withDurability(opts.durable !== false, () => this.#markCommittedNow(entries, atMs)));
+    this.#io('markCommitted', () =>
+      this.#withDurability(opts.durable !== false, () => this.#markCommittedNow(entries, atMs)),
+    );
   }
 
   // Runs `fn` at `synchronous=NORMAL` when not `durable` (see markCommitted), else as configured.
@@ -215,7 +231,11 @@ export class SqliteOutbox implements Outbox {
 
   /** See {@link Outbox.markRetry}. Only `in-flight` and `pending-commit` rows move. */
   markRetry(correlationIds: readonly string[], error: string, atMs: number): void {
-    this.#updateEach('markRetry', this.#sql.markRetry, correlationIds.map((id) => ({ id, error, at: atMs })));
+    this.#updateEach(
+      'markRetry',
+      this.#sql.markRetry,
+      correlationIds.map((id) => ({ id, error, at: atMs })),
+    );
   }
 
   /** See {@link Outbox.promote}. */
@@ -246,14 +266,18 @@ export class SqliteOutbox implements Outbox {
   ): string[] {
     if (correlationIds.length === 0) return [];
     return this.#io('markTerminal', () =>
-      this.#db.transaction(() => {
-        const moved = correlationIds.filter((id) => this.#sql.markTerminal.run({ id, state, reason, at: atMs }).changes === 1);
-        for (const id of moved) {
-          const notice = notices.get(id);
-          if (notice !== undefined) this.#sql.insert.run(encodeRow(notice));
-        }
-        return moved;
-      }).immediate(),
+      this.#db
+        .transaction(() => {
+          const moved = correlationIds.filter(
+            (id) => this.#sql.markTerminal.run({ id, state, reason, at: atMs }).changes === 1,
+          );
+          for (const id of moved) {
+            const notice = notices.get(id);
+            if (notice !== undefined) this.#sql.insert.run(encodeRow(notice));
+          }
+          return moved;
+        })
+        .immediate(),
     );
   }
 
@@ -267,25 +291,35 @@ export class SqliteOutbox implements Outbox {
     if (limit <= 0) return 0;
     return this.#io('prune', () =>
       this.#withDurability(false, () =>
-        this.#db.transaction(() => {
-          let deleted = 0;
-          for (const state of PRUNABLE_STATES) {
-            if (deleted >= limit) break;
-            const page = this.#sql.settledPage.all(state, limit - deleted) as Array<{ seq: number; updated_at_ms: number }>;
-            const end = page.findIndex((r) => r.updated_at_ms >= beforeMs);
-            const old = (end < 0 ? page : page.slice(0, end)).map((r) => r.seq);
-            if (old.length > 0) deleted += this.#sql.deleteSeqs.run(JSON.stringify(old)).changes;
-          }
-          return deleted;
-        }).immediate(),
+        this.#db
+          .transaction(() => {
+            let deleted = 0;
+            for (const state of PRUNABLE_STATES) {
+              if (deleted >= limit) break;
+              const page = this.#sql.settledPage.all(state, limit - deleted) as Array<{
+                seq: number;
+                updated_at_ms: number;
+              }>;
+              const end = page.findIndex((r) => r.updated_at_ms >= beforeMs);
+              const old = (end < 0 ? page : page.slice(0, end)).map((r) => r.seq);
+              if (old.length > 0) deleted += this.#sql.deleteSeqs.run(JSON.stringify(old)).changes;
+            }
+            return deleted;
+          })
+          .immediate(),
       ),
     );
   }
 
   /** See {@link Outbox.counts}. */
   counts(kind?: RowKind): StateCounts {
-    const rows = this.#io('counts', () =>
-      (kind === undefined ? this.#sql.countsAll.all() : this.#sql.countsByKind.all(kind)) as Array<{ state: IntentState; n: number }>,
+    const rows = this.#io(
+      'counts',
+      () =>
+        (kind === undefined ? this.#sql.countsAll.all() : this.#sql.countsByKind.all(kind)) as Array<{
+          state: IntentState;
+          n: number;
+        }>,
     );
     const out = Object.fromEntries(INTENT_STATES.map((s) => [s, 0])) as StateCounts;
     for (const r of rows) out[r.state] = r.n;
@@ -294,7 +328,15 @@ export class SqliteOutbox implements Outbox {
 
   /** See {@link Outbox.oldestPendingCreatedAtMs}. */
   oldestPendingCreatedAtMs(kind?: RowKind): number | null {
-    return this.#io('oldestPending', () => ((kind === undefined ? this.#sql.oldestOpen.get() : this.#sql.oldestOpenByKind.get(kind)) as { t: number | null }).t);
+    return this.#io(
+      'oldestPending',
+      () =>
+        (
+          (kind === undefined ? this.#sql.oldestOpen.get() : this.#sql.oldestOpenByKind.get(kind)) as {
+            t: number | null;
+          }
+        ).t,
+    );
   }
 
   /** See {@link Outbox.tryLease}. Atomic across processes (one UPSERT). */
@@ -310,7 +352,10 @@ export class SqliteOutbox implements Outbox {
 
   /** See {@link Outbox.leaseHolder}. */
   leaseHolder(nowMs: number): { owner: string; expiresAtMs: number } | null {
-    const r = this.#io('leaseHolder', () => this.#sql.leaseHolder.get(nowMs) as { owner: string; expires_at_ms: number } | undefined);
+    const r = this.#io(
+      'leaseHolder',
+      () => this.#sql.leaseHolder.get(nowMs) as { owner: string; expires_at_ms: number } | undefined,
+    );
     return r === undefined ? null : { owner: r.owner, expiresAtMs: r.expires_at_ms };
   }
 

@@ -24,11 +24,23 @@ export const CONFIG_FLAGS: ReadonlyArray<ConfigFlag> = [
   { flags: '--api-listen <host:port>', key: 'api.listen', description: 'local HTTP API address' },
   { flags: '--buffer-path <file>', key: 'buffer.path', description: 'SQLite outbox file' },
   { flags: '--mesh-listen <addrs>', key: 'mesh.listen', description: 'libp2p listen multiaddrs, comma-separated' },
-  { flags: '--mesh-announce <addrs>', key: 'mesh.announce', description: 'multiaddrs announced to peers, comma-separated' },
-  { flags: '--mesh-peers <addrs>', key: 'mesh.peers', description: 'static peers (multiaddrs ending in /p2p/<id>), comma-separated' },
+  {
+    flags: '--mesh-announce <addrs>',
+    key: 'mesh.announce',
+    description: 'multiaddrs announced to peers, comma-separated',
+  },
+  {
+    flags: '--mesh-peers <addrs>',
+    key: 'mesh.peers',
+    description: 'static peers (multiaddrs ending in /p2p/<id>), comma-separated',
+  },
   { flags: '--mesh-key-file <file>', key: 'mesh.keyFile', description: 'libp2p identity file (mode 0600)' },
   { flags: '--consensus-quorum <n|majority>', key: 'consensus.quorum', description: 'endorsements needed' },
-  { flags: '--consensus-cohort <ids>', key: 'consensus.cohort', description: 'peer IDs allowed to endorse, comma-separated' },
+  {
+    flags: '--consensus-cohort <ids>',
+    key: 'consensus.cohort',
+    description: 'peer IDs allowed to endorse, comma-separated',
+  },
   { flags: '--telemetry-scout [bool]', key: 'telemetry.scout', description: 'summarise telemetry gossip into NATS' },
   { flags: '--subjects-prefix <p>', key: 'subjects.prefix', description: 'subject taxonomy root' },
 ];
@@ -42,9 +54,7 @@ Exit codes: 0 ok, 1 failure, 2 bad usage or config.`;
 
 /** Adds the global options (and their help epilogue) to the root command. */
 export function addGlobalOptions(program: Command): void {
-  program
-    .option('--config <file>', 'config file, YAML or JSON')
-    .option('--json', 'print one JSON document on stdout');
+  program.option('--config <file>', 'config file, YAML or JSON').option('--json', 'print one JSON document on stdout');
   for (const flag of CONFIG_FLAGS) {
     const env = findConfigKey(flag.key)?.env;
     program.addOption(new Option(flag.flags, `${flag.description} (${flag.key}; env ${env ?? '-'})`));

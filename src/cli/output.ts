@@ -72,7 +72,11 @@ export class Output {
       return;
     }
     const widths = head.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-    const line = (r: readonly string[]): string => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+    const line = (r: readonly string[]): string =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd();
     this.text(line(head));
     for (const r of cells) this.text(line(r));
   }

@@ -77,7 +77,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'status',
     summary: "Show a running sidecar's state: outbox counts, NATS and mesh health, lag",
     options: [
-      { flags: '--url <http://host:port>', description: 'sidecar API base URL (default: http://<api.listen>)', parse: parseHttpUrl },
+      {
+        flags: '--url <http://host:port>',
+        description: 'sidecar API base URL (default: http://<api.listen>)',
+        parse: parseHttpUrl,
+      },
     ],
     handler: runStatus,
   }),
@@ -107,8 +111,18 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'Local end-to-end run: intents in, NATS away and back, nothing lost or duplicated',
     options: [
       // Big enough to show group commit and replay at work, small enough to finish in seconds.
-      { flags: '--intents <n>', description: 'intents submitted while NATS is up', parse: parsePositiveInt, defaultValue: 500 },
-      { flags: '--outage-intents <n>', description: 'intents submitted while NATS is away', parse: parsePositiveInt, defaultValue: 300 },
+      {
+        flags: '--intents <n>',
+        description: 'intents submitted while NATS is up',
+        parse: parsePositiveInt,
+        defaultValue: 500,
+      },
+      {
+        flags: '--outage-intents <n>',
+        description: 'intents submitted while NATS is away',
+        parse: parsePositiveInt,
+        defaultValue: 300,
+      },
       { flags: '--sidecars <n>', description: 'sidecar processes to run', parse: parsePositiveInt, defaultValue: 3 },
       { flags: '--no-mesh', description: 'skip the libp2p mesh: each sidecar commits alone (consensus off)' },
       { flags: '--keep', description: 'keep the temp dir (stores, logs) afterwards' },
@@ -117,10 +131,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   }),
   defineCommand({
     name: 'verify',
-    summary: 'Check every command in JetStream: endorsements verify, quorum met, no Nats-Msg-Id twice; exit 1 on failure',
+    summary:
+      'Check every command in JetStream: endorsements verify, quorum met, no Nats-Msg-Id twice; exit 1 on failure',
     options: [
-      { flags: '--since <duration>', description: 'only messages stored this long ago or later (e.g. 2h); default: the whole stream', parse: parseDuration, key: 'sinceMs' },
-      { flags: '--allow-unendorsed', description: 'accept messages without endorsements (published with consensus off)' },
+      {
+        flags: '--since <duration>',
+        description: 'only messages stored this long ago or later (e.g. 2h); default: the whole stream',
+        parse: parseDuration,
+        key: 'sinceMs',
+      },
+      {
+        flags: '--allow-unendorsed',
+        description: 'accept messages without endorsements (published with consensus off)',
+      },
     ],
     handler: runVerify,
   }),

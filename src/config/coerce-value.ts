@@ -31,7 +31,10 @@ export function coerceConfigValue(shape: ValueShape, raw: string): Coerced {
     case 'scalar':
       return coerceScalar(shape.accepts, raw);
     case 'list': {
-      const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const items = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       const values: unknown[] = [];
       for (const [i, item] of items.entries()) {
         const c = coerceScalar(shape.element, item);

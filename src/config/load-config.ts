@@ -56,7 +56,9 @@ function setCoerced(state: Layering, key: ConfigKey, raw: string, source: string
 }
 
 function applyEnv(state: Layering, env: Record<string, string | undefined>): void {
-  const names = Object.keys(env).filter((n) => n.startsWith(ENV_PREFIX)).sort();
+  const names = Object.keys(env)
+    .filter((n) => n.startsWith(ENV_PREFIX))
+    .sort();
   for (const name of names) {
     const value = env[name];
     if (value === undefined) continue;

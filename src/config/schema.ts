@@ -11,9 +11,7 @@ import { zBytes, zDurationMs } from '../core/units.js';
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7654');
-const natsUrl = z
-  .string()
-  .regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be a NATS URL, e.g. nats://127.0.0.1:4222');
+const natsUrl = z.string().regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be a NATS URL, e.g. nats://127.0.0.1:4222');
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^\s]+$/, 'not a multiaddr');
 const peerAddr = multiaddr.refine((s) => /\/p2p\/[A-Za-z0-9]+$/.test(s), 'must end in /p2p/<peerId>');
 
@@ -85,7 +83,10 @@ export const BufferSchema = z
      * running ahead. Dead rows are never pruned.
      */
     retainSettledMs: zDurationMs
-      .refine((v) => v === 0 || v >= MIN_RETAIN_SETTLED_MS, `must be 0 (keep forever) or at least ${MIN_RETAIN_SETTLED_MS / 3_600_000} h (the longest intent TTL, 24 h, plus 1 h of clock skew)`)
+      .refine(
+        (v) => v === 0 || v >= MIN_RETAIN_SETTLED_MS,
+        `must be 0 (keep forever) or at least ${MIN_RETAIN_SETTLED_MS / 3_600_000} h (the longest intent TTL, 24 h, plus 1 h of clock skew)`,
+      )
       .default(2 * 86_400_000),
   })
   .strict();
@@ -128,14 +129,19 @@ export const MeshSchema = z
      * after a partition heals, each side redials within 10 s (plus a dial still hanging, up to its
      * 10 s timeout), for a dial every ~5 s on average per absent peer. 1 s to 10 min.
      */
-    redialMaxMs: zDurationMs.default(10_000).refine((v) => v >= 1_000 && v <= 600_000, 'must be between 1 s and 10 min'),
+    redialMaxMs: zDurationMs
+      .default(10_000)
+      .refine((v) => v >= 1_000 && v <= 600_000, 'must be between 1 s and 10 min'),
     /** Optional bootstrap list (dialled at start). */
     bootstrap: z.array(peerAddr).default([]),
     /**
      * mDNS discovery: not supported (production meshes are configured explicitly, and
      * @libp2p/mdns is not a dependency), so `true` is refused here rather than ignored.
      */
-    mdns: z.boolean().default(false).refine((v) => !v, 'mDNS discovery is not supported: list the peers in mesh.peers or mesh.bootstrap'),
+    mdns: z
+      .boolean()
+      .default(false)
+      .refine((v) => !v, 'mDNS discovery is not supported: list the peers in mesh.peers or mesh.bootstrap'),
     /** Ed25519 identity file (protobuf), mode 0600. Created on first start if missing. */
     keyFile: z.string().default('./net-sync.key'),
     /** Gossip topic for intents. */
@@ -228,22 +234,32 @@ export const TelemetrySchema = z
      * `root.solar.telemetry.sentiment.delta`), see `telemetrySubject`.
      */
     subjectMap: z
-      .record(z.string(), z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,2}$/, 'must be 1-3 tokens after "telemetry."'))
+      .record(
+        z.string(),
+        z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,2}$/, 'must be 1-3 tokens after "telemetry."'),
+      )
       .default({}),
     /** Scouts the deployment expects; fewer live ones are reported in peer health and logged. 0: no check. */
     expectedScouts: z.number().int().nonnegative().default(0),
   })
   .strict()
-  .refine((t) => t.handoffHoldMs > 3 * t.heartbeatMs, { message: 'must exceed 3 × telemetry.heartbeatMs', path: ['handoffHoldMs'] })
+  .refine((t) => t.handoffHoldMs > 3 * t.heartbeatMs, {
+    message: 'must exceed 3 × telemetry.heartbeatMs',
+    path: ['handoffHoldMs'],
+  })
   .refine((t) => t.wireColumns !== 'arrays' || t.batchMaxPoints <= 5_000, {
-    message: 'must be at most 5000 with telemetry.wireColumns: arrays (that form must stay under the 256 KiB envelope cap)',
+    message:
+      'must be at most 5000 with telemetry.wireColumns: arrays (that form must stay under the 256 KiB envelope cap)',
     path: ['batchMaxPoints'],
   });
 
 export const SubjectsSchema = z
   .object({
     /** Root of the taxonomy (seed 000). */
-    prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens').default('root.solar'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens')
+      .default('root.solar'),
   })
   .strict();
 

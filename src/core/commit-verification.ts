@@ -79,7 +79,13 @@ export async function verifyCommit(message: CommittedMessage, opts: VerifyCommit
   const problems: CommitProblem[] = [];
   const body = readBody(message.body);
   if (body === null) {
-    return { ok: false, correlationId: undefined, validEndorsers: [], quorum, problems: [{ code: 'malformed-body', detail: 'not a command body' }] };
+    return {
+      ok: false,
+      correlationId: undefined,
+      validEndorsers: [],
+      quorum,
+      problems: [{ code: 'malformed-body', detail: 'not a command body' }],
+    };
   }
   checkHeaders(body, message.headers, problems);
   const digest = checkDigest(body, problems);
@@ -99,7 +105,8 @@ export async function verifyCommit(message: CommittedMessage, opts: VerifyCommit
     if (await verifyEndorsement(e, body.correlationId, digest, opts.verify)) valid.push(e.peerId);
     else problems.push({ code: 'bad-signature', detail: e.peerId });
   }
-  if (valid.length < quorum) problems.push({ code: 'below-quorum', detail: `${valid.length} valid of ${quorum} needed` });
+  if (valid.length < quorum)
+    problems.push({ code: 'below-quorum', detail: `${valid.length} valid of ${quorum} needed` });
   return { ok: problems.length === 0, correlationId: body.correlationId, validEndorsers: valid, quorum, problems };
 }
 
@@ -115,22 +122,35 @@ function readBody(raw: CommittedMessage['body']): CommandBody | null {
   const b = value as Partial<CommandBody>;
   const endorsementsOk =
     Array.isArray(b.endorsements) &&
-    b.endorsements.every((e) => typeof e === 'object' && e !== null && typeof e.peerId === 'string' && typeof e.signature === 'string');
-  if (b.schemaVersion !== COMMAND_SCHEMA_VERSION || typeof b.correlationId !== 'string' || !endorsementsOk || !('payload' in b)) return null;
+    b.endorsements.every(
+      (e) => typeof e === 'object' && e !== null && typeof e.peerId === 'string' && typeof e.signature === 'string',
+    );
+  if (
+    b.schemaVersion !== COMMAND_SCHEMA_VERSION ||
+    typeof b.correlationId !== 'string' ||
+    !endorsementsOk ||
+    !('payload' in b)
+  )
+    return null;
   return b as CommandBody;
 }
 
 function checkHeaders(body: CommandBody, headers: CommittedMessage['headers'], problems: CommitProblem[]): void {
   if (headers === undefined) return;
   for (const name of [HEADER.msgId, HEADER.correlationId]) {
-    if (headers[name] !== body.correlationId) problems.push({ code: 'id-mismatch', detail: `${name} differs from the body's correlationId` });
+    if (headers[name] !== body.correlationId)
+      problems.push({ code: 'id-mismatch', detail: `${name} differs from the body's correlationId` });
   }
   const listed = headers[HEADER.endorsers];
   const inBody = [...new Set(body.endorsements.map((e) => e.peerId))].sort().join(',');
   const inHeader = listed === undefined ? '' : [...new Set(listed.split(',').filter((s) => s !== ''))].sort().join(',');
   // Consensus off: the origin, its own quorum, is named without a signature (no endorsement round).
   const soleUnsigned = inBody === '' && inHeader === body.origin;
-  if (inHeader !== inBody && !soleUnsigned) problems.push({ code: 'endorsers-header-mismatch', detail: `${HEADER.endorsers} differs from the body's endorsers` });
+  if (inHeader !== inBody && !soleUnsigned)
+    problems.push({
+      code: 'endorsers-header-mismatch',
+      detail: `${HEADER.endorsers} differs from the body's endorsers`,
+    });
 }
 
 function checkDigest(body: CommandBody, problems: CommitProblem[]): string | null {
@@ -141,7 +161,10 @@ function checkDigest(body: CommandBody, problems: CommitProblem[]): string | nul
     actual = null;
   }
   if (body.payloadDigest === undefined || actual === null || body.payloadDigest !== actual) {
-    problems.push({ code: 'digest-mismatch', detail: body.payloadDigest === undefined ? 'no payloadDigest' : 'payloadDigest is not the digest of payload' });
+    problems.push({
+      code: 'digest-mismatch',
+      detail: body.payloadDigest === undefined ? 'no payloadDigest' : 'payloadDigest is not the digest of payload',
+    });
     return null;
   }
   return actual;

@@ -113,7 +113,8 @@ function tooDeep(raw: Record<string, unknown>): boolean {
       continue;
     }
     for (const key in item) {
-      if (key !== 'ts' && key !== 'v' && exceedsDepth((item as Record<string, unknown>)[key], MAX_ENVELOPE_DEPTH - 3)) return true;
+      if (key !== 'ts' && key !== 'v' && exceedsDepth((item as Record<string, unknown>)[key], MAX_ENVELOPE_DEPTH - 3))
+        return true;
     }
   }
   return false;

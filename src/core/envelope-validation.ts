@@ -4,13 +4,7 @@
  * peer sending junk loses score (reject) while a peer we merely do not listen to does not (ignore).
  */
 import { decodeEnvelope, type DecodeFailureReason } from './envelope-codec.js';
-import {
-  decodeSignature,
-  endorsementBytes,
-  envelopeAuthor,
-  proposeDigestMatches,
-  type Envelope,
-} from './envelope.js';
+import { decodeSignature, endorsementBytes, envelopeAuthor, proposeDigestMatches, type Envelope } from './envelope.js';
 import type { GossipVerdict } from './ports.js';
 
 /** Every reason an inbound envelope can be refused. Bounded: used as a metric label. */
@@ -97,7 +91,8 @@ export async function validateEnvelope(
   if (envelope.kind === 'intent.endorse') {
     for (const item of envelope.endorsements) {
       const sig = decodeSignature(item.signature);
-      const ok = sig !== null && (await ctx.verify(author, endorsementBytes(item.correlationId, item.payloadDigest), sig));
+      const ok =
+        sig !== null && (await ctx.verify(author, endorsementBytes(item.correlationId, item.payloadDigest), sig));
       if (!ok) return refuse('bad-signature', `endorsement of ${item.correlationId}`);
     }
   }

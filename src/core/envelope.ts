@@ -14,11 +14,32 @@
 import { z } from 'zod';
 import { payloadDigest } from './digest.js';
 import { MAX_INTENT_TTL_MS } from './intent.js';
-import { ENVELOPE_SCHEMA_VERSION, digest, msSinceEpoch, peerId, signature, streamName, subject, traceparent, ulid } from './envelope-fields.js';
-import { MemoryTelemetryEnvelopeSchema, TelemetryEnvelopeSchema, TelemetrySeriesSchema, WireTelemetryEnvelopeSchema } from './telemetry-envelope.js';
+import {
+  ENVELOPE_SCHEMA_VERSION,
+  digest,
+  msSinceEpoch,
+  peerId,
+  signature,
+  streamName,
+  subject,
+  traceparent,
+  ulid,
+} from './envelope-fields.js';
+import {
+  MemoryTelemetryEnvelopeSchema,
+  TelemetryEnvelopeSchema,
+  TelemetrySeriesSchema,
+  WireTelemetryEnvelopeSchema,
+} from './telemetry-envelope.js';
 
 export { ENVELOPE_SCHEMA_VERSION } from './envelope-fields.js';
-export { MAX_TELEMETRY_POINTS, MAX_TELEMETRY_SERIES, MAX_TELEMETRY_TAGS, TelemetryEnvelopeSchema, TelemetrySeriesSchema } from './telemetry-envelope.js';
+export {
+  MAX_TELEMETRY_POINTS,
+  MAX_TELEMETRY_SERIES,
+  MAX_TELEMETRY_TAGS,
+  TelemetryEnvelopeSchema,
+  TelemetrySeriesSchema,
+} from './telemetry-envelope.js';
 
 /**
  * Default largest envelope, in bytes of encoded JSON: 256 KiB. It holds one intent at the API's
@@ -37,7 +58,13 @@ export const MAX_ENVELOPE_DEPTH = 64;
 export const MAX_BATCH_ITEMS = 1_024;
 
 /** Envelope kinds this version understands. */
-export const ENVELOPE_KINDS = ['intent.propose', 'intent.endorse', 'intent.committed', 'heartbeat', 'telemetry'] as const;
+export const ENVELOPE_KINDS = [
+  'intent.propose',
+  'intent.endorse',
+  'intent.committed',
+  'heartbeat',
+  'telemetry',
+] as const;
 export type EnvelopeKind = (typeof ENVELOPE_KINDS)[number];
 
 /** One intent inside a batched `intent.propose`. */

@@ -50,15 +50,29 @@ export function numberColumn(element: NumberColumnElement, minItems: number, max
   return z.custom<number[]>().check((payload) => {
     const column: unknown = payload.value;
     if (!Array.isArray(column)) {
-      payload.issues.push({ code: 'custom', message: `must be an array of numbers, received ${kindOf(column)}`, input: column });
+      payload.issues.push({
+        code: 'custom',
+        message: `must be an array of numbers, received ${kindOf(column)}`,
+        input: column,
+      });
       return;
     }
     if (column.length < minItems || column.length > maxItems) {
-      payload.issues.push({ code: 'custom', message: `must hold ${minItems} to ${maxItems} items, holds ${column.length}`, input: column });
+      payload.issues.push({
+        code: 'custom',
+        message: `must hold ${minItems} to ${maxItems} items, holds ${column.length}`,
+        input: column,
+      });
       return;
     }
     const i = firstBad(column);
-    if (i >= 0) payload.issues.push({ code: 'custom', message: `must be ${expected}, received ${kindOf(column[i])}`, input: column[i], path: [i] });
+    if (i >= 0)
+      payload.issues.push({
+        code: 'custom',
+        message: `must be ${expected}, received ${kindOf(column[i])}`,
+        input: column[i],
+        path: [i],
+      });
   });
 }
 
@@ -66,6 +80,7 @@ export function numberColumn(element: NumberColumnElement, minItems: number, max
 export function kindOf(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'array';
-  if (typeof x === 'number') return Number.isInteger(x) ? 'an integer out of range' : Number.isFinite(x) ? 'a fraction' : 'a non-finite number';
+  if (typeof x === 'number')
+    return Number.isInteger(x) ? 'an integer out of range' : Number.isFinite(x) ? 'a fraction' : 'a non-finite number';
   return typeof x;
 }

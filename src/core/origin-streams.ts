@@ -114,7 +114,8 @@ export class OriginStreams {
 
   private get(origin: string, nowMs: number): Origin {
     let o = this.origins.get(origin);
-    if (o === undefined) this.origins.set(origin, (o = { epochs: new Map(), early: new Map(), lastHeardMs: nowMs, watermarks: false }));
+    if (o === undefined)
+      this.origins.set(origin, (o = { epochs: new Map(), early: new Map(), lastHeardMs: nowMs, watermarks: false }));
     o.lastHeardMs = nowMs;
     return o;
   }

@@ -74,8 +74,14 @@ function firstBadFinite(column: Float64Array): number {
 type Issue = { message: string; path?: number[] };
 
 // Why `column` breaks the rules of a column of `minItems..maxItems` elements of kind `element`, or null.
-function columnIssue(column: Float64Array, element: NumberColumnElement, minItems: number, maxItems: number): Issue | null {
-  if (column.length < minItems || column.length > maxItems) return { message: `must hold ${minItems} to ${maxItems} items, holds ${column.length}` };
+function columnIssue(
+  column: Float64Array,
+  element: NumberColumnElement,
+  minItems: number,
+  maxItems: number,
+): Issue | null {
+  if (column.length < minItems || column.length > maxItems)
+    return { message: `must hold ${minItems} to ${maxItems} items, holds ${column.length}` };
   const i = element === 'finite' ? firstBadFinite(column) : firstBadMs(column);
   return i < 0 ? null : { message: `must be ${EXPECTED[element]}, received ${kindOf(column[i])}`, path: [i] };
 }
@@ -87,7 +93,11 @@ function columnIssue(column: Float64Array, element: NumberColumnElement, minItem
  * length) or for the first bad element with its index as path:
  * `series.0.vB64.17: must be a finite number, received a non-finite number`.
  */
-export function packedColumn(element: NumberColumnElement, minItems: number, maxItems: number): z.ZodType<Float64Array> {
+export function packedColumn(
+  element: NumberColumnElement,
+  minItems: number,
+  maxItems: number,
+): z.ZodType<Float64Array> {
   return z.unknown().transform((text, ctx) => {
     const refuse = (issue: Issue): never => {
       ctx.issues.push({ code: 'custom', input: text, ...issue });
@@ -97,8 +107,10 @@ export function packedColumn(element: NumberColumnElement, minItems: number, max
     const bytes = Buffer.from(text, 'base64');
     // Buffer's decoder skips characters outside the alphabet and accepts base64url and missing
     // padding; re-encoding gives back the input only when it was canonical.
-    if (bytes.toString('base64') !== text) return refuse({ message: 'must be canonical base64 (A-Z a-z 0-9 + /, padded with =)' });
-    if (bytes.length % 8 !== 0) return refuse({ message: `must be whole 8-byte float64s, holds ${bytes.length} bytes` });
+    if (bytes.toString('base64') !== text)
+      return refuse({ message: 'must be canonical base64 (A-Z a-z 0-9 + /, padded with =)' });
+    if (bytes.length % 8 !== 0)
+      return refuse({ message: `must be whole 8-byte float64s, holds ${bytes.length} bytes` });
     const column = float64sFromLE(bytes);
     const issue = columnIssue(column, element, minItems, maxItems);
     return issue === null ? column : refuse(issue);
@@ -109,14 +121,27 @@ export function packedColumn(element: NumberColumnElement, minItems: number, max
  * A zod schema for a column in memory (a `Float64Array`, as the emitter builds it) by the same
  * rules, so that `encodeEnvelope` refuses what every receiver would refuse. Passed through, not copied.
  */
-export function float64Column(element: NumberColumnElement, minItems: number, maxItems: number): z.ZodType<Float64Array> {
+export function float64Column(
+  element: NumberColumnElement,
+  minItems: number,
+  maxItems: number,
+): z.ZodType<Float64Array> {
   return z.custom<Float64Array>().check((payload) => {
     const column: unknown = payload.value;
     if (!(column instanceof Float64Array)) {
-      payload.issues.push({ code: 'custom', message: `must be a Float64Array, received ${kindOf(column)}`, input: column });
+      payload.issues.push({
+        code: 'custom',
+        message: `must be a Float64Array, received ${kindOf(column)}`,
+        input: column,
+      });
       return;
     }
     const issue = columnIssue(column, element, minItems, maxItems);
-    if (issue !== null) payload.issues.push({ code: 'custom', input: issue.path === undefined ? column : column[issue.path[0]!], ...issue });
+    if (issue !== null)
+      payload.issues.push({
+        code: 'custom',
+        input: issue.path === undefined ? column : column[issue.path[0]!],
+        ...issue,
+      });
   });
 }

@@ -99,7 +99,11 @@ export interface Outbox {
    * crash) may undo it, so only use it for rows whose `in-flight` mark is durable: they fall
    * back to it and are looked up in the stream before any resend.
    */
-  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number, opts?: { durable?: boolean }): void;
+  markCommitted(
+    entries: ReadonlyArray<{ correlationId: string } & StreamLocation>,
+    atMs: number,
+    opts?: { durable?: boolean },
+  ): void;
   /** Returns rows to `pending-commit` after a retryable failure, keeping the error text. */
   markRetry(correlationIds: readonly string[], error: string, atMs: number): void;
   /**

@@ -80,7 +80,12 @@ export class ScoutDirectory {
     if (!roles.includes('scout')) return this.scouts.delete(peerId) && !known!.gone;
     const sinceEff = sinceMs ?? 0;
     const late = known === undefined || nowMs - known.lastSeenMs > this.lateMs;
-    this.scouts.set(peerId, { lastSeenMs: nowMs, sinceMs: sinceEff, steadySinceMs: late ? nowMs : known.steadySinceMs, gone: false });
+    this.scouts.set(peerId, {
+      lastSeenMs: nowMs,
+      sinceMs: sinceEff,
+      steadySinceMs: late ? nowMs : known.steadySinceMs,
+      gone: false,
+    });
     return known === undefined || known.lastSeenMs < nowMs - this.livenessMs || known.sinceMs !== sinceEff;
   }
 
@@ -141,7 +146,11 @@ export class ScoutDirectory {
   runnerUp(origin: string, windowStart: number, nowMs: number): string | null {
     const candidates = this.candidates(windowStart, nowMs);
     const owner = rendezvousOwner(origin, candidates, (o, s) => this.weight(o, s));
-    return rendezvousOwner(origin, candidates.filter((s) => s !== owner), (o, s) => this.weight(o, s));
+    return rendezvousOwner(
+      origin,
+      candidates.filter((s) => s !== owner),
+      (o, s) => this.weight(o, s),
+    );
   }
 
   // Live scouts eligible for a window starting at `windowStart`; all live ones when none is yet.

@@ -59,16 +59,28 @@ export function windowLatency(before: CumulativeBuckets, after: CumulativeBucket
   const rank = Math.ceil(commits * SLA_QUANTILE);
   const p99 = diff.find(([, n]) => n >= rank)?.[0] ?? Number.POSITIVE_INFINITY;
   const within = diff.filter(([le]) => le * 1000 <= slaMs).reduce((m, [, n]) => Math.max(m, n), 0);
-  return { commits, p99Ms: Number.isFinite(p99) ? Math.round(p99 * 1000 * 1000) / 1000 : Number.POSITIVE_INFINITY, overSla: commits - within };
+  return {
+    commits,
+    p99Ms: Number.isFinite(p99) ? Math.round(p99 * 1000 * 1000) / 1000 : Number.POSITIVE_INFINITY,
+    overSla: commits - within,
+  };
 }
 
 /** Judges one kind: ok when the oldest open row is younger than the SLA and the window's p99 is within it. */
-export function judgeLag(kind: RowKind, oldestPendingAgeMs: number, pending: number, recent: WindowLatency & { windowMs: number }): KindLag {
+export function judgeLag(
+  kind: RowKind,
+  oldestPendingAgeMs: number,
+  pending: number,
+  recent: WindowLatency & { windowMs: number },
+): KindLag {
   const slaMs = SLA_MS[kind];
   const breaches: string[] = [];
-  if (oldestPendingAgeMs >= slaMs) breaches.push(`oldest pending ${kind} row is ${oldestPendingAgeMs} ms old (SLA < ${slaMs} ms)`);
+  if (oldestPendingAgeMs >= slaMs)
+    breaches.push(`oldest pending ${kind} row is ${oldestPendingAgeMs} ms old (SLA < ${slaMs} ms)`);
   if (recent.commits > 0 && recent.overSla > recent.commits * (1 - SLA_QUANTILE)) {
-    breaches.push(`${recent.overSla} of ${recent.commits} ${kind} commits in the last ${Math.round(recent.windowMs / 1000)} s took ≥ ${slaMs} ms (p99 ≤ ${recent.p99Ms} ms)`);
+    breaches.push(
+      `${recent.overSla} of ${recent.commits} ${kind} commits in the last ${Math.round(recent.windowMs / 1000)} s took ≥ ${slaMs} ms (p99 ≤ ${recent.p99Ms} ms)`,
+    );
   }
   return { kind, slaMs, oldestPendingAgeMs, pending, recent, ok: breaches.length === 0, breaches };
 }

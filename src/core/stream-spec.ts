@@ -41,18 +41,61 @@ export type StreamSpec = z.output<typeof StreamSpecSchema>;
 /** The root.solar taxonomy (seed 000) under `prefix`, with Limits retention and explicit limits. */
 export function defaultStreams(prefix: string): StreamSpec[] {
   const day = 86_400_000;
-  const base = { retention: 'limits', storage: 'file', maxMsgs: -1, maxMsgsPerSubject: -1, maxMsgSize: -1, replicas: 1, discard: 'old' } as const;
+  const base = {
+    retention: 'limits',
+    storage: 'file',
+    maxMsgs: -1,
+    maxMsgsPerSubject: -1,
+    maxMsgSize: -1,
+    replicas: 1,
+    discard: 'old',
+  } as const;
   return [
     // Commands are the audited record: a month of history, 2 min dedupe (server default).
-    { ...base, name: 'COMMANDS', subjects: [`${prefix}.command.>`], maxAge: 30 * day, maxBytes: 1 << 30, duplicateWindow: 120_000 },
+    {
+      ...base,
+      name: 'COMMANDS',
+      subjects: [`${prefix}.command.>`],
+      maxAge: 30 * day,
+      maxBytes: 1 << 30,
+      duplicateWindow: 120_000,
+    },
     // Telemetry summaries are high volume and re-derivable: a week, like seed 002's TELEMETRY.
-    { ...base, name: 'TELEMETRY', subjects: [`${prefix}.telemetry.>`], maxAge: 7 * day, maxBytes: 1 << 30, duplicateWindow: 120_000 },
+    {
+      ...base,
+      name: 'TELEMETRY',
+      subjects: [`${prefix}.telemetry.>`],
+      maxAge: 7 * day,
+      maxBytes: 1 << 30,
+      duplicateWindow: 120_000,
+    },
     // Federation envelopes are relayed to partners and must be replayable for a month.
-    { ...base, name: 'FEDERATION', subjects: [`${prefix}.federation.>`], maxAge: 30 * day, maxBytes: 1 << 30, duplicateWindow: 120_000 },
+    {
+      ...base,
+      name: 'FEDERATION',
+      subjects: [`${prefix}.federation.>`],
+      maxAge: 30 * day,
+      maxBytes: 1 << 30,
+      duplicateWindow: 120_000,
+    },
     // Dashboard signals only (seed 000): a day is enough to draw recent charts.
-    { ...base, name: 'OBSERVABILITY', subjects: [`${prefix}.observability.>`], maxAge: day, maxBytes: 256 << 20, duplicateWindow: 120_000 },
+    {
+      ...base,
+      name: 'OBSERVABILITY',
+      subjects: [`${prefix}.observability.>`],
+      maxAge: day,
+      maxBytes: 256 << 20,
+      duplicateWindow: 120_000,
+    },
     // Dead letters wait for a human: keep them long, they are small.
-    { ...base, name: 'DEADLETTER', subjects: [`${prefix}.deadletter.>`], maxAge: 90 * day, maxBytes: 256 << 20, duplicateWindow: 120_000 },
+    {
+      ...base,
+      name: 'DEADLETTER',
+      subjects: [`${prefix}.deadletter.>`],
+      maxAge: 90 * day,
+      maxBytes: 256 << 20,
+      duplicateWindow: 120_000,
+    },
   ];
 }
 
@@ -70,8 +113,17 @@ export type StreamDiff =
   | { stream: string; action: 'none' };
 
 const COMPARED: ReadonlyArray<keyof StreamSpec> = [
-  'subjects', 'retention', 'storage', 'maxAge', 'maxBytes', 'maxMsgs', 'maxMsgsPerSubject',
-  'maxMsgSize', 'duplicateWindow', 'replicas', 'discard',
+  'subjects',
+  'retention',
+  'storage',
+  'maxAge',
+  'maxBytes',
+  'maxMsgs',
+  'maxMsgsPerSubject',
+  'maxMsgSize',
+  'duplicateWindow',
+  'replicas',
+  'discard',
 ];
 
 /** Pure diff of a desired spec against the server's current spec (undefined = absent). */

@@ -23,7 +23,10 @@ export function checkSubject(subject: unknown, prefix: string, area: string): st
     return `depth after "${prefix}" must be at most ${MAX_SUBJECT_DEPTH} tokens (got ${rest.length})`;
   }
   const least = area === 'command' ? 2 : 1;
-  if (rest.length < 1 + least) return least === 1 ? `needs at least one token after "${root}"` : `needs at least ${least} tokens after "${root}" (${root}<target>.<action>)`;
+  if (rest.length < 1 + least)
+    return least === 1
+      ? `needs at least one token after "${root}"`
+      : `needs at least ${least} tokens after "${root}" (${root}<target>.<action>)`;
   for (const token of rest) {
     if (!TOKEN.test(token)) return `token "${token}" must match ${TOKEN.source}`;
   }

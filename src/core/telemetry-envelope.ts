@@ -80,14 +80,22 @@ function wireSeries(columns: ColumnSchemas) {
       const arrays = ts !== undefined && v !== undefined && tsB64 === undefined && vB64 === undefined;
       const packed = ts === undefined && v === undefined && tsB64 !== undefined && vB64 !== undefined;
       if (!arrays && !packed) {
-        payload.issues.push({ code: 'custom', message: 'must carry ts and v, or tsB64 and vB64 (one form)', input: payload.value });
-      } else if ((arrays ? ts!.length !== v!.length : tsB64!.length !== vB64!.length)) {
+        payload.issues.push({
+          code: 'custom',
+          message: 'must carry ts and v, or tsB64 and vB64 (one form)',
+          input: payload.value,
+        });
+      } else if (arrays ? ts!.length !== v!.length : tsB64!.length !== vB64!.length) {
         const message = arrays ? 'ts and v differ in length' : 'tsB64 and vB64 differ in length';
         payload.issues.push({ code: 'custom', message, input: payload.value, path: [arrays ? 'v' : 'vB64'] });
       }
     })
     .meta(ONE_COLUMN_FORM)
-    .transform(({ ts, v, tsB64, vB64, ...rest }) => ({ ...rest, ts: tsB64 ?? new Float64Array(ts!), v: vB64 ?? new Float64Array(v!) }));
+    .transform(({ ts, v, tsB64, vB64, ...rest }) => ({
+      ...rest,
+      ts: tsB64 ?? new Float64Array(ts!),
+      v: vB64 ?? new Float64Array(v!),
+    }));
 }
 
 /** A series chunk in memory, as the emitter builds it and `encodeEnvelope` checks it before packing. */
@@ -143,10 +151,19 @@ function declaredPacked(element: z.ZodNumber, description: string): z.ZodType<Fl
 }
 
 const declaredSeries = wireSeries({
-  arrays: { ts: z.array(msSinceEpoch).min(1).max(MAX_TELEMETRY_POINTS), v: z.array(z.number()).min(1).max(MAX_TELEMETRY_POINTS) },
+  arrays: {
+    ts: z.array(msSinceEpoch).min(1).max(MAX_TELEMETRY_POINTS),
+    v: z.array(z.number()).min(1).max(MAX_TELEMETRY_POINTS),
+  },
   packed: {
-    ts: declaredPacked(msSinceEpoch, `Base64 (RFC 4648 §4, padded) of 1 to ${MAX_TELEMETRY_POINTS} little-endian IEEE 754 float64s: integer ms since epoch, 0 to 2^53-1`),
-    v: declaredPacked(z.number(), `Base64 (RFC 4648 §4, padded) of 1 to ${MAX_TELEMETRY_POINTS} little-endian IEEE 754 float64s: finite numbers`),
+    ts: declaredPacked(
+      msSinceEpoch,
+      `Base64 (RFC 4648 §4, padded) of 1 to ${MAX_TELEMETRY_POINTS} little-endian IEEE 754 float64s: integer ms since epoch, 0 to 2^53-1`,
+    ),
+    v: declaredPacked(
+      z.number(),
+      `Base64 (RFC 4648 §4, padded) of 1 to ${MAX_TELEMETRY_POINTS} little-endian IEEE 754 float64s: finite numbers`,
+    ),
   },
 });
 
@@ -174,8 +191,14 @@ export const TelemetryEnvelopeSchema = telemetryEnvelope(declaredSeries);
 /** What the codec decodes: {@link TelemetryEnvelopeSchema} with the columns checked by loops (same rules). */
 export const WireTelemetryEnvelopeSchema = telemetryEnvelope(
   wireSeries({
-    arrays: { ts: numberColumn('ms-since-epoch', 1, MAX_TELEMETRY_POINTS), v: numberColumn('finite', 1, MAX_TELEMETRY_POINTS) },
-    packed: { ts: packedColumn('ms-since-epoch', 1, MAX_TELEMETRY_POINTS), v: packedColumn('finite', 1, MAX_TELEMETRY_POINTS) },
+    arrays: {
+      ts: numberColumn('ms-since-epoch', 1, MAX_TELEMETRY_POINTS),
+      v: numberColumn('finite', 1, MAX_TELEMETRY_POINTS),
+    },
+    packed: {
+      ts: packedColumn('ms-since-epoch', 1, MAX_TELEMETRY_POINTS),
+      v: packedColumn('finite', 1, MAX_TELEMETRY_POINTS),
+    },
   }),
 );
 

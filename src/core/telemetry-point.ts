@@ -29,7 +29,11 @@ export interface TelemetryLimits {
 }
 
 /** Defaults: 10,000 points (a 320 KiB body holds about that many), 60 s ahead, 1 h back. */
-export const DEFAULT_TELEMETRY_LIMITS: TelemetryLimits = { maxPoints: 10_000, maxFutureMs: 60_000, maxAgeMs: 3_600_000 };
+export const DEFAULT_TELEMETRY_LIMITS: TelemetryLimits = {
+  maxPoints: 10_000,
+  maxFutureMs: 60_000,
+  maxAgeMs: 3_600_000,
+};
 
 /** Longest tag value, characters. */
 export const MAX_TAG_VALUE_LENGTH = 128;
@@ -46,7 +50,11 @@ function invalid(field: string, message: string): NetSyncError {
  * Checks a parsed JSON body and returns its points; throws INPUT_INVALID naming the first
  * field at fault. `nowMs` fills a missing `ts` and bounds the given ones.
  */
-export function parseTelemetryBody(body: unknown, nowMs: number, limits: TelemetryLimits = DEFAULT_TELEMETRY_LIMITS): TelemetryPoint[] {
+export function parseTelemetryBody(
+  body: unknown,
+  nowMs: number,
+  limits: TelemetryLimits = DEFAULT_TELEMETRY_LIMITS,
+): TelemetryPoint[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid('body', 'must be a JSON object {points: [...]} or one point {metric, value, tags?, ts?}');
   }
@@ -56,16 +64,19 @@ export function parseTelemetryBody(body: unknown, nowMs: number, limits: Telemet
   const points = record['points'];
   if (!Array.isArray(points)) throw invalid('points', 'must be an array');
   if (points.length === 0) throw invalid('points', 'must hold at least one point');
-  if (points.length > limits.maxPoints) throw invalid('points', `holds ${points.length} points, over the limit of ${limits.maxPoints}`);
+  if (points.length > limits.maxPoints)
+    throw invalid('points', `holds ${points.length} points, over the limit of ${limits.maxPoints}`);
   return points.map((p, i) => {
     const at = `points[${i}]`;
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw invalid(at, 'must be an object {metric, value, tags?, ts?}');
+    if (typeof p !== 'object' || p === null || Array.isArray(p))
+      throw invalid(at, 'must be an object {metric, value, tags?, ts?}');
     return parsePoint(p as Record<string, unknown>, `${at}.`, nowMs, limits);
   });
 }
 
 function parsePoint(p: Record<string, unknown>, at: string, nowMs: number, limits: TelemetryLimits): TelemetryPoint {
-  for (const key of Object.keys(p)) if (!POINT_KEYS.has(key)) throw invalid(`${at}${key}`, 'unknown field (expected metric, value, tags, ts)');
+  for (const key of Object.keys(p))
+    if (!POINT_KEYS.has(key)) throw invalid(`${at}${key}`, 'unknown field (expected metric, value, tags, ts)');
   const metric = p['metric'];
   if (typeof metric !== 'string' || metric.length > 128 || !METRIC.test(metric)) {
     throw invalid(`${at}metric`, 'must be 1-8 dot-separated tokens of [A-Za-z0-9_-], at most 128 characters');
@@ -77,15 +88,19 @@ function parsePoint(p: Record<string, unknown>, at: string, nowMs: number, limit
 
 function parseTags(raw: unknown, at: string): Record<string, string> {
   if (raw === undefined) return {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(at, 'must be an object of string values');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw invalid(at, 'must be an object of string values');
   const keys = Object.keys(raw).sort();
-  if (keys.length > MAX_TELEMETRY_TAGS) throw invalid(at, `has ${keys.length} tags, over the limit of ${MAX_TELEMETRY_TAGS}`);
+  if (keys.length > MAX_TELEMETRY_TAGS)
+    throw invalid(at, `has ${keys.length} tags, over the limit of ${MAX_TELEMETRY_TAGS}`);
   const out: Record<string, string> = {};
   for (const key of keys) {
-    if (!TAG_KEY.test(key)) throw invalid(`${at}.${key.slice(0, 64)}`, 'tag key must match [A-Za-z_][A-Za-z0-9_.-]{0,63}');
+    if (!TAG_KEY.test(key))
+      throw invalid(`${at}.${key.slice(0, 64)}`, 'tag key must match [A-Za-z_][A-Za-z0-9_.-]{0,63}');
     const v = (raw as Record<string, unknown>)[key];
     if (typeof v !== 'string') throw invalid(`${at}.${key}`, 'must be a string');
-    if (v.length > MAX_TAG_VALUE_LENGTH) throw invalid(`${at}.${key}`, `is longer than ${MAX_TAG_VALUE_LENGTH} characters`);
+    if (v.length > MAX_TAG_VALUE_LENGTH)
+      throw invalid(`${at}.${key}`, `is longer than ${MAX_TAG_VALUE_LENGTH} characters`);
     out[key] = v;
   }
   return out;
@@ -93,7 +108,8 @@ function parseTags(raw: unknown, at: string): Record<string, string> {
 
 function parseTs(raw: unknown, at: string, nowMs: number, limits: TelemetryLimits): number {
   if (raw === undefined) return nowMs;
-  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) throw invalid(at, 'must be an integer ms since epoch');
+  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0)
+    throw invalid(at, 'must be an integer ms since epoch');
   if (raw > nowMs + limits.maxFutureMs) throw invalid(at, `is more than ${limits.maxFutureMs} ms in the future`);
   if (raw < nowMs - limits.maxAgeMs) throw invalid(at, `is more than ${limits.maxAgeMs} ms in the past`);
   return raw;

@@ -87,7 +87,16 @@ const encoder = new TextEncoder();
  * for the same window, so JetStream keeps one copy.
  */
 export function summaryMsgId(key: SummaryKey): string {
-  const text = [key.origin, key.epoch, key.metric, tagsKey(key.tags), key.windowMs, key.part, key.late ? 'late' : '', key.straggler ?? ''].join('\n');
+  const text = [
+    key.origin,
+    key.epoch,
+    key.metric,
+    tagsKey(key.tags),
+    key.windowMs,
+    key.part,
+    key.late ? 'late' : '',
+    key.straggler ?? '',
+  ].join('\n');
   return `tlm-${key.windowStart}-${bytesToHex(sha256(encoder.encode(text))).slice(0, 32)}`;
 }
 
@@ -110,7 +119,12 @@ export function telemetrySubject(metric: string, prefix: string, map: Readonly<R
   const mapped = map[metric] ?? wildcardMatch(metric, map);
   if (mapped !== undefined) return `${prefix}.telemetry.${mapped}`;
   const tokens = metric.split('.');
-  const rest = tokens.length === 1 ? ['misc', tokens[0]!] : tokens.length <= MAX_SUBJECT_DEPTH - 1 ? tokens : [tokens[0]!, tokens[1]!, tokens.slice(2).join('_')];
+  const rest =
+    tokens.length === 1
+      ? ['misc', tokens[0]!]
+      : tokens.length <= MAX_SUBJECT_DEPTH - 1
+        ? tokens
+        : [tokens[0]!, tokens[1]!, tokens.slice(2).join('_')];
   return `${prefix}.telemetry.${rest.join('.')}`;
 }
 
@@ -131,7 +145,8 @@ function wildcardMatch(metric: string, map: Readonly<Record<string, string>>): s
 /** Error message for a bad subject-map target (1-3 tokens after `telemetry.`), or null. */
 export function checkSubjectMapTarget(target: string): string | null {
   const tokens = target.split('.');
-  if (tokens.length < 1 || tokens.length > MAX_SUBJECT_DEPTH - 1) return `must be 1-${MAX_SUBJECT_DEPTH - 1} tokens after "telemetry."`;
+  if (tokens.length < 1 || tokens.length > MAX_SUBJECT_DEPTH - 1)
+    return `must be 1-${MAX_SUBJECT_DEPTH - 1} tokens after "telemetry."`;
   return tokens.every((t) => TOKEN.test(t)) ? null : `tokens must match ${TOKEN.source}`;
 }
 

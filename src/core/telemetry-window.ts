@@ -47,7 +47,11 @@ export function windowStartOf(ts: number, windowMs: number): number {
 }
 
 /** Where the origin files a point of time `ts` sent at `sentAtMs` (both origin clock). */
-export function assignWindow(ts: number, sentAtMs: number, rules: Pick<WindowRules, 'windowMs' | 'allowedLatenessMs'>): { window: number; late: boolean } {
+export function assignWindow(
+  ts: number,
+  sentAtMs: number,
+  rules: Pick<WindowRules, 'windowMs' | 'allowedLatenessMs'>,
+): { window: number; late: boolean } {
   const current = windowStartOf(sentAtMs, rules.windowMs);
   const w = windowStartOf(ts, rules.windowMs);
   if (w <= current && sentAtMs < w + rules.windowMs + rules.allowedLatenessMs) return { window: w, late: false };
@@ -134,7 +138,10 @@ export class WindowAccumulator {
   private max = Number.NEGATIVE_INFINITY;
   private firstTs = Number.POSITIVE_INFINITY;
   private lastTs = Number.NEGATIVE_INFINITY;
-  private readonly sketch = new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY, binLimit: SKETCH_BIN_LIMIT });
+  private readonly sketch = new LogCollapsingLowestDenseDDSketch({
+    relativeAccuracy: SKETCH_RELATIVE_ACCURACY,
+    binLimit: SKETCH_BIN_LIMIT,
+  });
 
   /** Adds one point. */
   add(ts: number, value: number): void {

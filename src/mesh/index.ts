@@ -6,7 +6,13 @@
  * consensus. Import `src/polyfills.ts` before this module on Node 20.
  */
 export * from './identity.js';
-export { buildLibp2p, fastMsgId, type Libp2pFactoryOptions, type MeshLibp2p, type MeshServices } from './libp2p-factory.js';
+export {
+  buildLibp2p,
+  fastMsgId,
+  type Libp2pFactoryOptions,
+  type MeshLibp2p,
+  type MeshServices,
+} from './libp2p-factory.js';
 export { MeshNode, staticPeers, type MeshNodeOptions } from './mesh-node.js';
 export { createMeshMetrics, type MeshMetrics, type PublishFailureLabel } from './metrics.js';
 export { MESH_SCORE_THRESHOLDS, MESH_TOPIC_SCORE, meshScoreParams } from './score-params.js';

@@ -60,9 +60,13 @@ export function fastMsgId(msg: { from?: Uint8Array; seqno?: Uint8Array; data?: U
 export async function buildLibp2p(opts: Libp2pFactoryOptions): Promise<MeshLibp2p> {
   if (opts.mdns) {
     // @libp2p/mdns is not a dependency: failing loudly beats silently running without discovery.
-    throw new NetSyncError('CONFIG_INVALID', 'mesh.mdns: mDNS discovery is not available in this build (@libp2p/mdns is not installed)', {
-      field: 'mesh.mdns',
-    });
+    throw new NetSyncError(
+      'CONFIG_INVALID',
+      'mesh.mdns: mDNS discovery is not available in this build (@libp2p/mdns is not installed)',
+      {
+        field: 'mesh.mdns',
+      },
+    );
   }
   return createLibp2p<MeshServices>({
     start: false,

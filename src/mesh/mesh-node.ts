@@ -102,7 +102,10 @@ export class MeshNode implements Gossip {
     pubsub.topicValidators.set(this.topic, (_from, msg) => this.validate(msg));
     pubsub.addEventListener('message', (evt) => this.deliver(evt.detail));
     node.addEventListener('peer:connect', () => this.refreshGauges());
-    node.addEventListener('connection:open', new StaleConnectionGuard(node, this.log, this.opts.metrics).onConnectionOpen);
+    node.addEventListener(
+      'connection:open',
+      new StaleConnectionGuard(node, this.log, this.opts.metrics).onConnectionOpen,
+    );
     node.addEventListener('peer:disconnect', (evt) => {
       this.keeper?.notifyDisconnected(evt.detail.toString());
       this.refreshGauges();
@@ -132,7 +135,10 @@ export class MeshNode implements Gossip {
       metrics: this.opts.metrics,
     });
     this.keeper.start();
-    this.log.info({ peerId: this.peerId, addrs: this.multiaddrs(), topic: this.topic, staticPeers: statics.length }, 'mesh started');
+    this.log.info(
+      { peerId: this.peerId, addrs: this.multiaddrs(), topic: this.topic, staticPeers: statics.length },
+      'mesh started',
+    );
   }
 
   /** Stops the redial loops, waits for in-flight publishes, stops libp2p. Safe to call twice. */
@@ -248,7 +254,10 @@ export class MeshNode implements Gossip {
       this.accepted.set(msg, { envelope: result.envelope, from: author });
     } else {
       this.opts.metrics?.rejected.inc({ reason: result.reason });
-      this.log.debug({ from: author, reason: result.reason, detail: result.detail, verdict: result.verdict }, 'envelope refused');
+      this.log.debug(
+        { from: author, reason: result.reason, detail: result.detail, verdict: result.verdict },
+        'envelope refused',
+      );
     }
     return GOSSIPSUB_VERDICT[result.verdict];
   }
@@ -292,7 +301,8 @@ export class MeshNode implements Gossip {
   }
 
   private requireNode(): MeshLibp2p {
-    if (this.node === undefined || this.node.status !== 'started') throw new NetSyncError('INTERNAL', 'mesh node is not started');
+    if (this.node === undefined || this.node.status !== 'started')
+      throw new NetSyncError('INTERNAL', 'mesh node is not started');
     return this.node;
   }
 
@@ -311,7 +321,9 @@ export function staticPeers(addrs: readonly string[], self: string): StaticPeer[
   addrs.forEach((addr, i) => {
     let peerId: PeerId;
     try {
-      const id = multiaddr(addr).getComponents().findLast((c) => c.name === 'p2p')?.value;
+      const id = multiaddr(addr)
+        .getComponents()
+        .findLast((c) => c.name === 'p2p')?.value;
       peerId = peerIdFromString(id ?? '');
     } catch (err) {
       throw new NetSyncError('CONFIG_INVALID', `mesh.peers[${i}]: not a multiaddr ending in /p2p/<peerId>`, {

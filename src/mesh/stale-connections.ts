@@ -74,7 +74,9 @@ export class StaleConnectionGuard {
   }
 
   private async check(fresh: Connection): Promise<void> {
-    const results = await Promise.all(this.older(fresh).map(async (c) => ({ c, ok: await probeConnection(c, this.probeTimeoutMs) })));
+    const results = await Promise.all(
+      this.older(fresh).map(async (c) => ({ c, ok: await probeConnection(c, this.probeTimeoutMs) })),
+    );
     const stale = results.filter((r) => !r.ok).map((r) => r.c);
     if (stale.length === 0 || fresh.status !== 'open') return;
     const peer = fresh.remotePeer;
@@ -84,7 +86,10 @@ export class StaleConnectionGuard {
     await this.node.hangUp(peer, { signal: AbortSignal.timeout(5_000) });
     // If the peer keeps us as a static peer it redials too; a second healthy connection is fine.
     await this.node.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
-      this.log.info({ peer: peer.toString(), err: (err as Error).message }, 'redial after stale connection failed; waiting for the peer');
+      this.log.info(
+        { peer: peer.toString(), err: (err as Error).message },
+        'redial after stale connection failed; waiting for the peer',
+      );
     });
   }
 }

@@ -75,7 +75,10 @@ export class StaticPeerKeeper {
         continue;
       }
       try {
-        await this.opts.dial(peer.addr, AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.opts.dialTimeoutMs)]));
+        await this.opts.dial(
+          peer.addr,
+          AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.opts.dialTimeoutMs)]),
+        );
         this.opts.metrics?.redials.inc({ outcome: 'connected' });
         log.info({ peer: peer.peerId, attempts: attempt + 1 }, 'static peer connected');
         attempt = 0;

@@ -48,7 +48,8 @@ export function classifyPublishError(err: unknown): PublishFailure | 'no-respond
     const desc = api.description ?? message;
     const reason = `JetStream refused the message: ${desc} (err_code ${api.err_code ?? '?'})`;
     if (api.err_code === MESSAGE_TOO_LARGE) return failure(false, false, 'NATS_PAYLOAD_TOO_LARGE', reason);
-    if ((api.code ?? 0) >= 500 || TRANSIENT_API_ERRORS.has(api.err_code ?? 0)) return failure(true, false, 'NATS_UNKNOWN', reason);
+    if ((api.code ?? 0) >= 500 || TRANSIENT_API_ERRORS.has(api.err_code ?? 0))
+      return failure(true, false, 'NATS_UNKNOWN', reason);
     return failure(false, false, 'NATS_STREAM_CONFLICT', reason);
   }
   switch (code) {

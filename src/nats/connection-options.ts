@@ -50,7 +50,12 @@ export async function buildConnectionOptions(c: NatsConfig, tuning: ConnectionTu
   }
   if (authenticators.length > 0) o.authenticator = authenticators;
   const { caFile, certFile, keyFile } = c.tls;
-  if (caFile !== undefined || certFile !== undefined || keyFile !== undefined || c.servers.some((s) => s.startsWith('tls://'))) {
+  if (
+    caFile !== undefined ||
+    certFile !== undefined ||
+    keyFile !== undefined ||
+    c.servers.some((s) => s.startsWith('tls://'))
+  ) {
     o.tls = {
       ...(caFile === undefined ? {} : { caFile }),
       ...(certFile === undefined ? {} : { certFile }),

@@ -2,8 +2,22 @@
  * Publishes outbox rows to JetStream with `Nats-Msg-Id` and the Net-Sync headers, and turns
  * every outcome into a PublishResult value.
  */
-import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import type { CommandPublisher, ConnectionListener, ConnectionState, OutboundMessage, PublishResult } from '../core/ports.js';
+import {
+  createInbox,
+  headers as natsHeaders,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type NatsError,
+  type Subscription,
+} from 'nats';
+import type {
+  CommandPublisher,
+  ConnectionListener,
+  ConnectionState,
+  OutboundMessage,
+  PublishResult,
+} from '../core/ports.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { classifyNoResponders, classifyPublishError, type PublishFailure } from './classify-publish-error.js';
 import type { NatsMetrics, PublishResultLabel } from './metrics.js';
@@ -80,7 +94,10 @@ export class JetStreamPublisher implements CommandPublisher {
     this.metrics?.publishDuration.observe((performance.now() - started) / 1_000);
     this.metrics?.publishTotal.inc({ result: label(result) });
     if (result.kind === 'failed') {
-      this.log.debug({ subject: msg.subject, msgId: msg.msgId, code: result.code, reason: result.reason }, 'publish failed');
+      this.log.debug(
+        { subject: msg.subject, msgId: msg.msgId, code: result.code, reason: result.reason },
+        'publish failed',
+      );
     }
     return result;
   }
@@ -88,7 +105,8 @@ export class JetStreamPublisher implements CommandPublisher {
   private async send(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult> {
     if (signal?.aborted) return { ...NOT_CONNECTED, code: 'ABORTED', reason: 'aborted before sending' };
     const nc = this.connector.connection;
-    if (nc === undefined || this.connector.jetstream === undefined || this.connector.state !== 'connected') return NOT_CONNECTED;
+    if (nc === undefined || this.connector.jetstream === undefined || this.connector.state !== 'connected')
+      return NOT_CONNECTED;
     const h = natsHeaders();
     h.set(MSG_ID, msg.msgId);
     for (const k in msg.headers) h.set(k, msg.headers[k]!);
@@ -136,8 +154,20 @@ function label(r: PublishResult): PublishResultLabel {
 
 const MSG_ID = 'Nats-Msg-Id';
 const decoder = new TextDecoder();
-const TIMED_OUT: PublishFailure = { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'no PubAck before the timeout' };
-const ABORTED_WAITING: PublishFailure = { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'ABORTED', reason: 'aborted while waiting for the PubAck' };
+const TIMED_OUT: PublishFailure = {
+  kind: 'failed',
+  retryable: true,
+  outcomeUnknown: true,
+  code: 'NATS_TIMEOUT',
+  reason: 'no PubAck before the timeout',
+};
+const ABORTED_WAITING: PublishFailure = {
+  kind: 'failed',
+  retryable: true,
+  outcomeUnknown: true,
+  code: 'ABORTED',
+  reason: 'aborted while waiting for the PubAck',
+};
 
 type Outcome = PublishResult | 'no-responders';
 
@@ -165,7 +195,10 @@ class PubAckInbox {
   private sweeper: NodeJS.Timeout | undefined;
   private next = 0;
 
-  constructor(readonly nc: NatsConnection, private readonly timeoutMs: number) {
+  constructor(
+    readonly nc: NatsConnection,
+    private readonly timeoutMs: number,
+  ) {
     this.prefix = `${createInbox()}.`;
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, m) => this.onAck(err, m) });
     void this.watchPermissions();
@@ -215,7 +248,9 @@ class PubAckInbox {
       if (s.type !== 'error' || ctx?.operation !== 'publish') continue;
       for (const [token, p] of this.pending) {
         if (p.subject !== ctx.subject) continue;
-        this.take(token)?.settle(classify({ code: 'PERMISSIONS_VIOLATION', message: `Permissions Violation for Publish to "${ctx.subject}"` }));
+        this.take(token)?.settle(
+          classify({ code: 'PERMISSIONS_VIOLATION', message: `Permissions Violation for Publish to "${ctx.subject}"` }),
+        );
         break;
       }
     }
@@ -227,9 +262,13 @@ class PubAckInbox {
       const set = new Set<string>();
       tokens = set;
       this.bySignal.set(signal, set);
-      signal.addEventListener('abort', () => {
-        for (const t of [...set]) this.take(t)?.settle(ABORTED_WAITING);
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const t of [...set]) this.take(t)?.settle(ABORTED_WAITING);
+        },
+        { once: true },
+      );
     }
     tokens.add(token);
   }
@@ -257,9 +296,16 @@ function classify(err: unknown): Outcome {
 // A PubAck, a JetStream API error, or a status message (503 = no responders).
 function parseAck(m: Msg): Outcome {
   if (m.data.length === 0 && m.headers?.hasError) {
-    return m.headers.code === 503 ? 'no-responders' : classify({ code: String(m.headers.code), message: m.headers.description });
+    return m.headers.code === 503
+      ? 'no-responders'
+      : classify({ code: String(m.headers.code), message: m.headers.description });
   }
-  let ack: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };
+  let ack: {
+    stream?: string;
+    seq?: number;
+    duplicate?: boolean;
+    error?: { code?: number; err_code?: number; description?: string };
+  };
   try {
     ack = JSON.parse(decoder.decode(m.data)) as typeof ack;
   } catch (err) {

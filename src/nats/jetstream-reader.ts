@@ -51,7 +51,12 @@ export class JetStreamReader implements StreamReader {
   }
 
   /** See {@link StreamReader.findMsgIds}. Stops as soon as every id is found. */
-  async findMsgIds(subject: string, sinceMs: number, msgIds: ReadonlySet<string>, signal?: AbortSignal): Promise<Map<string, StreamLocation>> {
+  async findMsgIds(
+    subject: string,
+    sinceMs: number,
+    msgIds: ReadonlySet<string>,
+    signal?: AbortSignal,
+  ): Promise<Map<string, StreamLocation>> {
     const found = new Map<string, StreamLocation>();
     if (msgIds.size === 0) return found;
     for await (const m of this.scan(subject, sinceMs, signal)) {
@@ -95,7 +100,12 @@ export class JetStreamReader implements StreamReader {
     for (const stream of streams) yield* this.scanStream(stream, subject, sinceMs, signal);
   }
 
-  private async *scanStream(stream: string, subject: string, sinceMs: number, signal?: AbortSignal): AsyncGenerator<JsMsg> {
+  private async *scanStream(
+    stream: string,
+    subject: string,
+    sinceMs: number,
+    signal?: AbortSignal,
+  ): AsyncGenerator<JsMsg> {
     const { manager: jsm, jetstream: js } = this.requireConnected();
     let consumerName: string;
     let lastSeq: number;
@@ -141,7 +151,8 @@ export class JetStreamReader implements StreamReader {
         if (m.seq >= lastSeq || m.info.pending === 0) break;
       }
       if (signal?.aborted) throw new NetSyncError('ABORTED', `scan of ${stream} aborted`);
-      if (stalled) throw new NetSyncError('NATS_TIMEOUT', `scan of ${stream} received nothing for ${this.stallTimeoutMs} ms`);
+      if (stalled)
+        throw new NetSyncError('NATS_TIMEOUT', `scan of ${stream} received nothing for ${this.stallTimeoutMs} ms`);
     } catch (err) {
       throw translate(err, `scanning ${stream}`);
     } finally {
@@ -152,7 +163,10 @@ export class JetStreamReader implements StreamReader {
     }
   }
 
-  private requireConnected(): { manager: NonNullable<NatsConnector['manager']>; jetstream: NonNullable<NatsConnector['jetstream']> } {
+  private requireConnected(): {
+    manager: NonNullable<NatsConnector['manager']>;
+    jetstream: NonNullable<NatsConnector['jetstream']>;
+  } {
     const { manager, jetstream } = this.connector;
     if (manager === undefined || jetstream === undefined || this.connector.state !== 'connected') {
       throw new NetSyncError('NATS_DISCONNECTED', 'not connected to NATS');

@@ -125,7 +125,10 @@ export class NatsConnector {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    this.options = await buildConnectionOptions(this.config, { connectTimeoutMs: this.connectTimeoutMs, pingIntervalMs: this.pingIntervalMs });
+    this.options = await buildConnectionOptions(this.config, {
+      connectTimeoutMs: this.connectTimeoutMs,
+      pingIntervalMs: this.pingIntervalMs,
+    });
     let firstDone!: () => void;
     const first = new Promise<void>((resolve) => (firstDone = resolve));
     // stop() awaits `loop`, so it also waits for a first attempt still in flight.
@@ -153,7 +156,13 @@ export class NatsConnector {
         else resolve();
       };
       const onAbort = (): void => done(new NetSyncError('ABORTED', 'aborted while waiting for NATS'));
-      const timer = setTimeout(() => done(new NetSyncError('NATS_TIMEOUT', `not connected to NATS after ${timeoutMs} ms`, { cause: this.lastErr })), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          done(
+            new NetSyncError('NATS_TIMEOUT', `not connected to NATS after ${timeoutMs} ms`, { cause: this.lastErr }),
+          ),
+        timeoutMs,
+      );
       const off = this.onState((s) => {
         if (s === 'connected') done();
         else if (s === 'closed') done(new NetSyncError('NATS_DISCONNECTED', 'NATS connector stopped'));
@@ -237,7 +246,10 @@ export class NatsConnector {
         return; // stopped
       }
       if (this.nc !== nc || nc.isClosed() || this.current !== 'connected') continue;
-      const answered = nc.flush().then(() => true, () => false);
+      const answered = nc.flush().then(
+        () => true,
+        () => false,
+      );
       const timer = sleep(this.stallTimeoutMs, false, { ref: false }).catch(() => false);
       if (await Promise.race([answered, timer])) continue;
       if (this.nc !== nc || this.current !== 'connected') continue;

@@ -161,7 +161,12 @@ export class NatsServerProcess {
       const timer = setTimeout(() => fail(`not ready after ${timeoutMs} ms`), timeoutMs);
       const fail = (why: string): void => {
         clearTimeout(timer);
-        reject(new NetSyncError('INTERNAL', `nats-server on port ${this.portValue} ${why}: ${this.logTail.slice(-5).join(' | ')}`));
+        reject(
+          new NetSyncError(
+            'INTERNAL',
+            `nats-server on port ${this.portValue} ${why}: ${this.logTail.slice(-5).join(' | ')}`,
+          ),
+        );
       };
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => {

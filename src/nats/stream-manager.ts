@@ -68,7 +68,12 @@ export class StreamManager {
     return (await this.plan(specs)).filter((d) => d.action !== 'none');
   }
 
-  private async applyOne(jsm: JetStreamManager, spec: StreamSpec, diff: StreamDiff, dryRun: boolean): Promise<StreamApplyResult> {
+  private async applyOne(
+    jsm: JetStreamManager,
+    spec: StreamSpec,
+    diff: StreamDiff,
+    dryRun: boolean,
+  ): Promise<StreamApplyResult> {
     if (diff.action === 'none') return { diff, outcome: 'unchanged' };
     if (diff.action === 'update') {
       const fixed = diff.drift.find((d) => IMMUTABLE_STREAM_FIELDS.includes(d.field));
@@ -95,7 +100,8 @@ export class StreamManager {
 
   private manager(): JetStreamManager {
     const jsm = this.connector.manager;
-    if (jsm === undefined || this.connector.state !== 'connected') throw new NetSyncError('NATS_DISCONNECTED', 'not connected to NATS');
+    if (jsm === undefined || this.connector.state !== 'connected')
+      throw new NetSyncError('NATS_DISCONNECTED', 'not connected to NATS');
     return jsm;
   }
 }
@@ -119,7 +125,11 @@ function translate(err: unknown, stream: string, what: string): NetSyncError {
   if (err instanceof NetSyncError) return err;
   const e = err as { code?: string; message?: string; api_error?: { err_code?: number; description?: string } };
   if (e.api_error !== undefined) {
-    return new NetSyncError('NATS_STREAM_CONFLICT', `stream ${stream} (${what}): ${e.api_error.description} (err_code ${e.api_error.err_code})`, { cause: err });
+    return new NetSyncError(
+      'NATS_STREAM_CONFLICT',
+      `stream ${stream} (${what}): ${e.api_error.description} (err_code ${e.api_error.err_code})`,
+      { cause: err },
+    );
   }
   const code = e.code === 'TIMEOUT' ? 'NATS_TIMEOUT' : e.code === '503' ? 'NATS_NO_RESPONDERS' : 'NATS_UNKNOWN';
   return new NetSyncError(code, `stream ${stream} (${what}): ${e.message ?? String(err)}`, { cause: err });

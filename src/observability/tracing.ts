@@ -25,9 +25,15 @@ export { SpanKind };
  * Starts span `name` as a child of `traceparent` (a remote parent), or as a new root when it
  * is absent or malformed. Never throws.
  */
-export function startSpan(name: string, traceparent: string | undefined, kind: SpanKind, attributes: Attributes = {}): Span {
+export function startSpan(
+  name: string,
+  traceparent: string | undefined,
+  kind: SpanKind,
+  attributes: Attributes = {},
+): Span {
   const tracer = trace.getTracer(TRACER_NAME);
-  if (traceparent === undefined || !isTraceparent(traceparent)) return tracer.startSpan(name, { kind, attributes }, ROOT_CONTEXT);
+  if (traceparent === undefined || !isTraceparent(traceparent))
+    return tracer.startSpan(name, { kind, attributes }, ROOT_CONTEXT);
   const [, traceId, spanId, flags] = traceparent.split('-') as [string, string, string, string];
   const parent = trace.setSpanContext(ROOT_CONTEXT, {
     traceId,

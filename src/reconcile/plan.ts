@@ -37,7 +37,11 @@ export type StreamFirstSeq = ReadonlyMap<string, number>;
  * Diffs `rows` against `found` (correlationId → where the stream holds it). Rows in
  * `pending-commit`/`in-flight` are uncertain; `committed` rows are verified; `dead` reported.
  */
-export function planReconcile(rows: readonly OutboxRow[], found: ReadonlyMap<string, StreamLocation>, firstSeq: StreamFirstSeq = new Map()): ReconcilePlan {
+export function planReconcile(
+  rows: readonly OutboxRow[],
+  found: ReadonlyMap<string, StreamLocation>,
+  firstSeq: StreamFirstSeq = new Map(),
+): ReconcilePlan {
   const plan: ReconcilePlan = { markCommitted: [], publish: [], verified: 0, lost: [], retentionExpired: 0, dead: [] };
   for (const row of rows) {
     const hit = found.get(row.correlationId);
@@ -60,7 +64,12 @@ export function planReconcile(rows: readonly OutboxRow[], found: ReadonlyMap<str
   return plan;
 }
 
-function verifyCommitted(plan: ReconcilePlan, row: OutboxRow, hit: StreamLocation | undefined, firstSeq: StreamFirstSeq): void {
+function verifyCommitted(
+  plan: ReconcilePlan,
+  row: OutboxRow,
+  hit: StreamLocation | undefined,
+  firstSeq: StreamFirstSeq,
+): void {
   if (hit !== undefined && hit.seq === row.streamSeq) {
     plan.verified++;
     return;

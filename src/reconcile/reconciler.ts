@@ -91,27 +91,42 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
   const holdsLease = opts.dryRun || outbox.tryLease(opts.leaseOwner, LEASE_TTL_MS, clock.now());
   const deferredTo = holdsLease ? null : (outbox.leaseHolder(clock.now())?.owner ?? null);
   try {
-    const states: IntentState[] = ['pending-commit', 'in-flight', 'dead', ...(opts.verify ? (['committed'] as const) : [])];
+    const states: IntentState[] = [
+      'pending-commit',
+      'in-flight',
+      'dead',
+      ...(opts.verify ? (['committed'] as const) : []),
+    ];
     const rows = loadRows(outbox, states);
     opts.onProgress?.('scan', 0, rows.length);
     const lookup = rows.filter((r) => r.state !== 'dead');
     const found = await locateRows(opts.reader, lookup, opts.scanSkewMs, opts.signal, opts.scanFromMs);
     opts.onProgress?.('scan', rows.length, rows.length);
-    const firstSeq = await firstSeqs(opts, rows.filter((r) => r.state === 'committed' && !found.has(r.correlationId)));
+    const firstSeq = await firstSeqs(
+      opts,
+      rows.filter((r) => r.state === 'committed' && !found.has(r.correlationId)),
+    );
     const plan = planReconcile(rows, found, firstSeq);
     const report = baseReport(opts, rows.length, plan, deferredTo);
     if (opts.dryRun) return finish(report, plan.publish.length);
     outbox.markCommitted(plan.markCommitted, clock.now());
     if (!holdsLease) return finish(report, plan.publish.length);
     // Missing rows go back to pending and are published in insertion order.
-    outbox.markRetry(plan.publish.filter((r) => r.state === 'in-flight').map((r) => r.correlationId), 'reconcile: not found in stream', clock.now());
+    outbox.markRetry(
+      plan.publish.filter((r) => r.state === 'in-flight').map((r) => r.correlationId),
+      'reconcile: not found in stream',
+      clock.now(),
+    );
     return finish(report, await publishMissing(opts, plan.publish.length, report));
   } finally {
     if (holdsLease && !opts.dryRun) outbox.releaseLease(opts.leaseOwner);
   }
 }
 
-async function firstSeqs(opts: ReconcileOptions, rows: ReadonlyArray<{ stream: string | null }>): Promise<Map<string, number>> {
+async function firstSeqs(
+  opts: ReconcileOptions,
+  rows: ReadonlyArray<{ stream: string | null }>,
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (opts.firstSeq === undefined) return out;
   for (const stream of new Set(rows.map((r) => r.stream))) {
@@ -122,7 +137,12 @@ async function firstSeqs(opts: ReconcileOptions, rows: ReadonlyArray<{ stream: s
   return out;
 }
 
-function baseReport(opts: ReconcileOptions, examined: number, plan: ReconcilePlan, deferredTo: string | null): ReconcileReport {
+function baseReport(
+  opts: ReconcileOptions,
+  examined: number,
+  plan: ReconcilePlan,
+  deferredTo: string | null,
+): ReconcileReport {
   return {
     dryRun: opts.dryRun,
     examined,
@@ -148,7 +168,13 @@ async function publishMissing(opts: ReconcileOptions, total: number, report: Rec
     onSettled: (committed, dead) => {
       done += committed + dead.length;
       opts.onProgress?.('publish', done, total);
-      report.dead.push(...dead.map((d) => ({ correlationId: d.correlationId, subject: opts.outbox.get(d.correlationId)?.subject ?? '', reason: d.reason })));
+      report.dead.push(
+        ...dead.map((d) => ({
+          correlationId: d.correlationId,
+          subject: opts.outbox.get(d.correlationId)?.subject ?? '',
+          reason: d.reason,
+        })),
+      );
     },
   });
   report.published = pass.committed;

@@ -19,14 +19,23 @@ export interface AdminSession {
 }
 
 /** Connects, waiting up to `timeoutMs`; throws NATS_DISCONNECTED naming the servers on failure. */
-export async function openAdminSession(config: Config, logger: Logger, timeoutMs = 10_000, signal?: AbortSignal): Promise<AdminSession> {
+export async function openAdminSession(
+  config: Config,
+  logger: Logger,
+  timeoutMs = 10_000,
+  signal?: AbortSignal,
+): Promise<AdminSession> {
   const connector = new NatsConnector({ config: config.nats, logger });
   await connector.start();
   try {
     await connector.waitConnected(timeoutMs, signal);
   } catch (err) {
     await connector.stop();
-    throw new NetSyncError('NATS_DISCONNECTED', `could not reach NATS at ${config.nats.servers.join(', ')} within ${timeoutMs} ms`, { cause: err });
+    throw new NetSyncError(
+      'NATS_DISCONNECTED',
+      `could not reach NATS at ${config.nats.servers.join(', ')} within ${timeoutMs} ms`,
+      { cause: err },
+    );
   }
   return {
     connector,

@@ -13,8 +13,13 @@ import { subjectMatches } from '../nats/subject-filter.js';
 /** The `deadLetter` hook of the publish pass for `config`, or undefined when no stream takes notices. */
 export function deadLetterNotices(config: Config): PassOptions['deadLetter'] {
   const prefix = config.subjects.prefix;
-  const kinds = new Set<RowKind>((['command', 'telemetry'] as const).filter((kind) =>
-    config.streams.some((s) => s.subjects.some((pattern) => subjectMatches(deadLetterSubject(prefix, kind), pattern)))));
+  const kinds = new Set<RowKind>(
+    (['command', 'telemetry'] as const).filter((kind) =>
+      config.streams.some((s) =>
+        s.subjects.some((pattern) => subjectMatches(deadLetterSubject(prefix, kind), pattern)),
+      ),
+    ),
+  );
   if (kinds.size === 0) return undefined;
   return (row, reason, atMs) => (kinds.has(row.kind) ? buildDeadLetterRow(row, reason, atMs, prefix) : null);
 }

@@ -24,7 +24,11 @@ export interface DemoSidecar {
 }
 
 /** Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum. */
-export async function startDemoCluster(dir: string, count: number, mesh: boolean): Promise<{ nats: NatsServerProcess; sidecars: DemoSidecar[] }> {
+export async function startDemoCluster(
+  dir: string,
+  count: number,
+  mesh: boolean,
+): Promise<{ nats: NatsServerProcess; sidecars: DemoSidecar[] }> {
   const nats = await NatsServerProcess.start({ storeDir: join(dir, 'jetstream') });
   const sidecars: DemoSidecar[] = [];
   const meshPorts: number[] = [];
@@ -45,7 +49,15 @@ export async function startDemoCluster(dir: string, count: number, mesh: boolean
       NET_SYNC_NATS_RECONNECT_WAIT_MS: '250',
       NET_SYNC_COMMIT_BACKOFF_MAX_MS: '1000',
     };
-    sidecars.push({ name: `sidecar-${i + 1}`, dir: sdir, peerId: identityPeerId(key), api, bufferPath, env, child: null });
+    sidecars.push({
+      name: `sidecar-${i + 1}`,
+      dir: sdir,
+      peerId: identityPeerId(key),
+      api,
+      bufferPath,
+      env,
+      child: null,
+    });
     meshPorts.push(await freePort());
   }
   if (mesh) wireMesh(sidecars, meshPorts);
@@ -61,7 +73,11 @@ function wireMesh(sidecars: DemoSidecar[], ports: number[]): void {
     Object.assign(s.env, {
       NET_SYNC_MESH_ENABLED: 'true',
       NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-      NET_SYNC_MESH_PEERS: sidecars.map((_, j) => j).filter((j) => j !== i).map(addr).join(','),
+      NET_SYNC_MESH_PEERS: sidecars
+        .map((_, j) => j)
+        .filter((j) => j !== i)
+        .map(addr)
+        .join(','),
       NET_SYNC_CONSENSUS_COHORT: sidecars.map((p) => p.peerId).join(','),
       NET_SYNC_CONSENSUS_QUORUM: 'majority',
     });
@@ -74,7 +90,11 @@ async function launch(s: DemoSidecar): Promise<void> {
   closeSync(log);
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (s.child.exitCode !== null) throw new NetSyncError('INTERNAL', `${s.name} exited with ${s.child.exitCode}; see ${join(s.dir, 'sidecar.log')}`);
+    if (s.child.exitCode !== null)
+      throw new NetSyncError(
+        'INTERNAL',
+        `${s.name} exited with ${s.child.exitCode}; see ${join(s.dir, 'sidecar.log')}`,
+      );
     if (await ok(`http://${s.api}/healthz`)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -92,13 +112,15 @@ export async function ok(url: string): Promise<boolean> {
 
 /** SIGTERM each sidecar by PID and wait for it to exit (SIGKILL after 15 s). */
 export async function stopSidecars(sidecars: DemoSidecar[]): Promise<void> {
-  await Promise.all(sidecars.map(async (s) => {
-    const child = s.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }));
+  await Promise.all(
+    sidecars.map(async (s) => {
+      const child = s.child;
+      if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }

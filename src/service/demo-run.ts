@@ -57,8 +57,12 @@ async function submit(sidecars: DemoSidecar[], n: number, tag: string): Promise<
       const i = next++;
       const s = sidecars[i % sidecars.length]!;
       const res = await fetch(`http://${s.api}/v1/intents`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ subject: SUBJECT, payload: { agent: s.name, phase: tag, i, sentiment: Math.round(Math.sin(i) * 100) / 100 } }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          subject: SUBJECT,
+          payload: { agent: s.name, phase: tag, i, sentiment: Math.round(Math.sin(i) * 100) / 100 },
+        }),
       });
       if (res.status !== 202) throw new Error(`${s.name} refused intent ${i}: HTTP ${res.status} ${await res.text()}`);
       ids[i] = ((await res.json()) as { correlationId: string }).correlationId;
@@ -75,7 +79,8 @@ async function openRows(sidecars: DemoSidecar[]): Promise<{ open: number; buffer
   let open = 0;
   let buffered = 0;
   for (const s of sidecars) {
-    const c = ((await (await fetch(`http://${s.api}/v1/status`)).json()) as { outbox: { command: Counts } }).outbox.command;
+    const c = ((await (await fetch(`http://${s.api}/v1/status`)).json()) as { outbox: { command: Counts } }).outbox
+      .command;
     open += c.proposed + c['pending-commit'] + c['in-flight'];
     buffered += c['pending-commit'] + c['in-flight'];
   }
@@ -87,7 +92,9 @@ async function showEndorsers(s: DemoSidecar, id: string, say: (line: string) => 
   if (!res.ok) throw new Error(`demo: ${s.name} answered HTTP ${res.status} for intent ${id}: ${await res.text()}`);
   const view = (await res.json()) as { state: string; streamSeq?: number; endorsements: Array<{ peerId: string }> };
   const who = view.endorsements.map((e) => e.peerId.slice(-8)).join(', ');
-  say(`         intent ${id} on ${s.name}: ${view.state} at COMMANDS#${view.streamSeq ?? '?'}, endorsed by [${who || 'itself (consensus off)'}]`);
+  say(
+    `         intent ${id} on ${s.name}: ${view.state} at COMMANDS#${view.streamSeq ?? '?'}, endorsed by [${who || 'itself (consensus off)'}]`,
+  );
 }
 
 async function waitUntil(cond: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
@@ -99,21 +106,39 @@ async function waitUntil(cond: () => Promise<boolean>, what: string, timeoutMs: 
 }
 
 /** Runs the demo; `say` receives progress lines for humans. */
-export async function runDemoScenario(opts: DemoOptions, logger: Logger, say: (line: string) => void): Promise<DemoSummary> {
+export async function runDemoScenario(
+  opts: DemoOptions,
+  logger: Logger,
+  say: (line: string) => void,
+): Promise<DemoSummary> {
   const dir = mkdtempSync(join(tmpdir(), 'net-sync-demo-'));
   const { nats, sidecars } = await startDemoCluster(dir, opts.sidecars, opts.mesh);
   try {
     say(`nats-server ${nats.url} (JetStream, store ${join(dir, 'jetstream')}) and ${sidecars.length} sidecars up`);
-    if (opts.mesh) say(`libp2p mesh on /root-solar/sentiment/1.0.0: every intent needs a majority of the ${sidecars.length} cohort members`);
+    if (opts.mesh)
+      say(
+        `libp2p mesh on /root-solar/sentiment/1.0.0: every intent needs a majority of the ${sidecars.length} cohort members`,
+      );
     for (const s of sidecars) say(`  ${s.name}  ${s.peerId}  http://${s.api}`);
-    await waitUntil(async () => (await Promise.all(sidecars.map((s) => ok(`http://${s.api}/readyz`)))).every(Boolean), 'sidecars ready', 20_000);
+    await waitUntil(
+      async () => (await Promise.all(sidecars.map((s) => ok(`http://${s.api}/readyz`)))).every(Boolean),
+      'sidecars ready',
+      20_000,
+    );
     const phases: DemoPhase[] = [];
 
     let t = Date.now();
     const first = await submit(sidecars, opts.intents, 'steady');
     await waitUntil(async () => (await openRows(sidecars)).open === 0, 'steady-state commits', 120_000);
-    phases.push({ phase: 'NATS up', accepted: first.length, committed: first.length, seconds: (Date.now() - t) / 1000 });
-    say(`phase 1: ${first.length} intents accepted${opts.mesh ? ', endorsed' : ''} and committed in ${phases[0]!.seconds.toFixed(2)} s`);
+    phases.push({
+      phase: 'NATS up',
+      accepted: first.length,
+      committed: first.length,
+      seconds: (Date.now() - t) / 1000,
+    });
+    say(
+      `phase 1: ${first.length} intents accepted${opts.mesh ? ', endorsed' : ''} and committed in ${phases[0]!.seconds.toFixed(2)} s`,
+    );
     await showEndorsers(sidecars[0]!, first[0]!, say);
 
     nats.kill('SIGKILL');
@@ -123,13 +148,22 @@ export async function runDemoScenario(opts: DemoOptions, logger: Logger, say: (l
     t = Date.now();
     const outage = await submit(sidecars, opts.outageIntents, 'outage');
     await new Promise((r) => setTimeout(r, 500)); // let endorsements land: the rows wait on NATS, not on quorum
-    say(`         ${outage.length} intents accepted during the outage; ${(await openRows(sidecars)).buffered} rows buffered in SQLite (pending-commit/in-flight)`);
+    say(
+      `         ${outage.length} intents accepted during the outage; ${(await openRows(sidecars)).buffered} rows buffered in SQLite (pending-commit/in-flight)`,
+    );
 
     await nats.restart();
     say('phase 3: nats-server restarted on the same port and store; replaying');
     await waitUntil(async () => (await openRows(sidecars)).open === 0, 'replay', 120_000);
-    phases.push({ phase: 'NATS down, then replayed', accepted: outage.length, committed: outage.length, seconds: (Date.now() - t) / 1000 });
-    say(`         all ${outage.length} buffered intents committed ${phases[1]!.seconds.toFixed(2)} s after the outage began`);
+    phases.push({
+      phase: 'NATS down, then replayed',
+      accepted: outage.length,
+      committed: outage.length,
+      seconds: (Date.now() - t) / 1000,
+    });
+    say(
+      `         all ${outage.length} buffered intents committed ${phases[1]!.seconds.toFixed(2)} s after the outage began`,
+    );
 
     await stopSidecars(sidecars);
     return await prove(opts, dir, nats.url, sidecars, [...first, ...outage], phases, logger, say);
@@ -140,7 +174,16 @@ export async function runDemoScenario(opts: DemoOptions, logger: Logger, say: (l
   }
 }
 
-async function prove(opts: DemoOptions, dir: string, natsUrl: string, sidecars: DemoSidecar[], ids: string[], phases: DemoPhase[], logger: Logger, say: (line: string) => void): Promise<DemoSummary> {
+async function prove(
+  opts: DemoOptions,
+  dir: string,
+  natsUrl: string,
+  sidecars: DemoSidecar[],
+  ids: string[],
+  phases: DemoPhase[],
+  logger: Logger,
+  say: (line: string) => void,
+): Promise<DemoSummary> {
   const config = ConfigSchema.parse({ nats: { servers: [natsUrl] } });
   const session = await openAdminSession(config, logger);
   try {
@@ -149,8 +192,18 @@ async function prove(opts: DemoOptions, dir: string, natsUrl: string, sidecars: 
       const outbox = SqliteOutbox.open({ path: s.bufferPath });
       try {
         const r = await reconcileOutbox({
-          outbox, publisher: session.publisher, reader: session.reader, clock: new SystemClock(), logger, leaseOwner: `demo:${process.pid}`,
-          scanSkewMs: 5_000, window: 256, batchRows: 256, dryRun: false, verify: true, firstSeq: session.firstSeq,
+          outbox,
+          publisher: session.publisher,
+          reader: session.reader,
+          clock: new SystemClock(),
+          logger,
+          leaseOwner: `demo:${process.pid}`,
+          scanSkewMs: 5_000,
+          window: 256,
+          batchRows: 256,
+          dryRun: false,
+          verify: true,
+          firstSeq: session.firstSeq,
         });
         reports.push({ sidecar: s.name, aligned: r.aligned, verified: r.verified, lost: r.lost.length });
       } finally {
@@ -169,9 +222,19 @@ async function prove(opts: DemoOptions, dir: string, natsUrl: string, sidecars: 
       duplicates: [...counts.values()].filter((c) => c > 1).length,
       lost: ids.filter((id) => !counts.has(id)).length,
     };
-    say(`reconcile --verify: ${reports.map((r) => `${r.sidecar} ${r.aligned ? 'aligned' : 'NOT aligned'}`).join(', ')}`);
-    const okAll = stream.duplicates === 0 && stream.lost === 0 && messages === ids.length && reports.every((r) => r.aligned);
-    return { dir: opts.keep ? dir : null, sidecars: sidecars.map((s) => ({ name: s.name, peerId: s.peerId, api: s.api })), phases, stream, reconcile: reports, ok: okAll };
+    say(
+      `reconcile --verify: ${reports.map((r) => `${r.sidecar} ${r.aligned ? 'aligned' : 'NOT aligned'}`).join(', ')}`,
+    );
+    const okAll =
+      stream.duplicates === 0 && stream.lost === 0 && messages === ids.length && reports.every((r) => r.aligned);
+    return {
+      dir: opts.keep ? dir : null,
+      sidecars: sidecars.map((s) => ({ name: s.name, peerId: s.peerId, api: s.api })),
+      phases,
+      stream,
+      reconcile: reports,
+      ok: okAll,
+    };
   } finally {
     await session.close();
   }

@@ -2,7 +2,13 @@
  * A CommandPublisher that reports `connected` only once the streams exist on the server the
  * connection reached, so that the committer never races stream creation into dead rows.
  */
-import type { CommandPublisher, ConnectionListener, ConnectionState, OutboundMessage, PublishResult } from '../core/ports.js';
+import type {
+  CommandPublisher,
+  ConnectionListener,
+  ConnectionState,
+  OutboundMessage,
+  PublishResult,
+} from '../core/ports.js';
 
 /** Gate over a publisher: connected = inner connected AND `open()` was called since. */
 export class ReadyPublisher implements CommandPublisher {

@@ -12,7 +12,12 @@ import type { RowKind } from '../core/intent.js';
 import type { Clock, ConnectionState, Outbox } from '../core/ports.js';
 import { judgeLag, SLA_MS, windowLatency, type CumulativeBuckets } from '../core/sla.js';
 import type { JetStreamManager } from 'nats';
-import { createOpsMetrics, timeEndorsements, type OpsMetrics, type TelemetryReduction } from '../observability/ops-metrics.js';
+import {
+  createOpsMetrics,
+  timeEndorsements,
+  type OpsMetrics,
+  type TelemetryReduction,
+} from '../observability/ops-metrics.js';
 import { RingBuffer, type StatusSample } from '../observability/status-history.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -32,7 +37,10 @@ export interface OpsParts {
   readonly outbox: Outbox;
   readonly connector: { readonly state: ConnectionState; readonly manager: JetStreamManager | undefined };
   readonly publisher: { readonly state: ConnectionState };
-  readonly committer: { on(event: 'intent:committed', l: (rows: Array<{ correlationId: string }>) => void): unknown; off(event: 'intent:committed', l: (rows: Array<{ correlationId: string }>) => void): unknown };
+  readonly committer: {
+    on(event: 'intent:committed', l: (rows: Array<{ correlationId: string }>) => void): unknown;
+    off(event: 'intent:committed', l: (rows: Array<{ correlationId: string }>) => void): unknown;
+  };
   readonly mesh: {
     status(): Record<string, unknown>;
     readonly mesh: { peers(): string[]; meshPeers(): string[] };
@@ -50,7 +58,10 @@ export class SidecarOps {
     for (const r of rows.slice(-RECENT_INTENTS)) this.noteRecent(r.correlationId);
   };
 
-  constructor(private readonly parts: OpsParts, private readonly log: Logger) {
+  constructor(
+    private readonly parts: OpsParts,
+    private readonly log: Logger,
+  ) {
     this.metrics = createOpsMetrics(parts.registry, parts.outbox, parts.clock);
   }
 
@@ -102,24 +113,41 @@ export class SidecarOps {
     const { parts } = this;
     const now = parts.clock.now();
     const buckets = await this.latencyBuckets();
-    const since = this.history.toArray().filter((s) => s.atMs <= now - RECENT_WINDOW_MS).pop();
+    const since = this.history
+      .toArray()
+      .filter((s) => s.atMs <= now - RECENT_WINDOW_MS)
+      .pop();
     const lag = {} as Record<RowKind, StatusLag>;
     for (const kind of KINDS) {
       const oldest = parts.outbox.oldestPendingCreatedAtMs(kind);
       const c = parts.outbox.counts(kind);
       const recent = windowLatency(since?.buckets[kind] ?? [], buckets[kind], SLA_MS[kind]);
       const windowMs = since === undefined ? RECENT_WINDOW_MS : now - since.atMs;
-      lag[kind] = judgeLag(kind, oldest === null ? 0 : Math.max(0, now - oldest), c.proposed + c['pending-commit'] + c['in-flight'], { ...recent, windowMs });
+      lag[kind] = judgeLag(
+        kind,
+        oldest === null ? 0 : Math.max(0, now - oldest),
+        c.proposed + c['pending-commit'] + c['in-flight'],
+        { ...recent, windowMs },
+      );
     }
     const ready = parts.publisher.state === 'connected';
-    const breaches = [...(ready ? [] : [`NATS streams not ready (connection ${parts.connector.state})`]), ...lag.command.breaches, ...lag.telemetry.breaches];
+    const breaches = [
+      ...(ready ? [] : [`NATS streams not ready (connection ${parts.connector.state})`]),
+      ...lag.command.breaches,
+      ...lag.telemetry.breaches,
+    ];
     const oldestAll = parts.outbox.oldestPendingCreatedAtMs();
     const meshStatus = parts.mesh?.status();
     return {
       ok: breaches.length === 0,
       peerId: parts.peerId,
       at: new Date(now).toISOString(),
-      nats: { state: parts.connector.state, streamsReady: ready, servers: parts.config.nats.servers.map(maskUrl), jetstream: await this.jetstream() },
+      nats: {
+        state: parts.connector.state,
+        streamsReady: ready,
+        servers: parts.config.nats.servers.map(maskUrl),
+        jetstream: await this.jetstream(),
+      },
       peers: {
         enabled: parts.mesh !== null,
         connected: parts.mesh?.mesh.peers() ?? [],
@@ -152,7 +180,12 @@ export class SidecarOps {
       const view = this.backend?.getIntent(id);
       if (view !== undefined) recent.push(view);
     }
-    return { status, history, recent, refreshSeconds: Math.max(2, Math.round(this.parts.config.api.statusSampleMs / 1000)) };
+    return {
+      status,
+      history,
+      recent,
+      refreshSeconds: Math.max(2, Math.round(this.parts.config.api.statusSampleMs / 1000)),
+    };
   }
 
   private noteRecent(correlationId: string): void {
@@ -172,7 +205,14 @@ export class SidecarOps {
         lagMs[kind] = oldest === null ? 0 : Math.max(0, now - oldest);
       }
       const peers = this.parts.mesh?.mesh.peers().length ?? 0;
-      this.history.push({ atMs: now, pending, lagMs, natsConnected: this.parts.connector.state === 'connected', peers, buckets: await this.latencyBuckets() });
+      this.history.push({
+        atMs: now,
+        pending,
+        lagMs,
+        natsConnected: this.parts.connector.state === 'connected',
+        peers,
+        buckets: await this.latencyBuckets(),
+      });
     } catch (err) {
       // A sample lost is a gap in a chart: log and keep sampling.
       this.log.warn({ err }, 'status sample failed');
@@ -202,7 +242,12 @@ export class SidecarOps {
       this.parts.config.streams.map(async (spec) => {
         try {
           const info = await withTimeout(jsm.streams.info(spec.name), 2_000);
-          streams.push({ name: spec.name, messages: info.state.messages, lastSeq: info.state.last_seq, bytes: info.state.bytes });
+          streams.push({
+            name: spec.name,
+            messages: info.state.messages,
+            lastSeq: info.state.last_seq,
+            bytes: info.state.bytes,
+          });
         } catch (err) {
           errors.push(`${spec.name}: ${(err as Error).message}`);
         }
@@ -220,6 +265,8 @@ export function maskUrl(url: string): string {
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)));
+  const t = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)),
+  );
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }

@@ -52,41 +52,112 @@ export class Sidecar {
   private readonly halt = new AbortController();
   private unsubscribe: (() => void) | null = null;
 
-  private constructor(readonly config: Config, readonly peerId: string, private readonly log: Logger, privateKey: PrivateKey) {
+  private constructor(
+    readonly config: Config,
+    readonly peerId: string,
+    private readonly log: Logger,
+    privateKey: PrivateKey,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'net_sync_process_' });
     const bridgeMetrics = createBridgeMetrics(this.registry);
     this.outbox = SqliteOutbox.open({ ...config.buffer, logger: log, metrics: createBufferMetrics(this.registry) });
     registerOutboxGauges(this.registry, this.outbox, this.clock);
     const natsMetrics = createNatsMetrics(this.registry);
     this.connector = new NatsConnector({ config: config.nats, logger: log, metrics: natsMetrics });
-    this.publisher = new ReadyPublisher(new JetStreamPublisher({ connector: this.connector, timeoutMs: config.nats.publishTimeoutMs, logger: log, metrics: natsMetrics }));
+    this.publisher = new ReadyPublisher(
+      new JetStreamPublisher({
+        connector: this.connector,
+        timeoutMs: config.nats.publishTimeoutMs,
+        logger: log,
+        metrics: natsMetrics,
+      }),
+    );
     this.reader = new JetStreamReader({ connector: this.connector });
     this.streams = new StreamManager({ connector: this.connector, logger: log });
     this.committer = new OutboxCommitter({
-      outbox: this.outbox, publisher: this.publisher, reader: this.reader, clock: this.clock, logger: log.child({ component: 'committer' }),
-      metrics: bridgeMetrics, window: config.commit.window, batchRows: config.commit.batchRows, scanSkewMs: config.commit.scanSkewMs,
-      backoff: { baseMs: config.commit.backoffBaseMs, maxMs: config.commit.backoffMaxMs, minMs: 10 }, leaseOwner: `sidecar:${peerId}`,
+      outbox: this.outbox,
+      publisher: this.publisher,
+      reader: this.reader,
+      clock: this.clock,
+      logger: log.child({ component: 'committer' }),
+      metrics: bridgeMetrics,
+      window: config.commit.window,
+      batchRows: config.commit.batchRows,
+      scanSkewMs: config.commit.scanSkewMs,
+      backoff: { baseMs: config.commit.backoffBaseMs, maxMs: config.commit.backoffMaxMs, minMs: 10 },
+      leaseOwner: `sidecar:${peerId}`,
       sendMarginMs: config.nats.publishTimeoutMs,
       sharedIdLookupAfterMs: sharedIdLookupAfterMs(config.streams),
       deadLetter: deadLetterNotices(config),
     });
-    this.pruner = config.buffer.retainSettledMs > 0
-      ? new OutboxPruner({ outbox: this.outbox, clock: this.clock, logger: log.child({ component: 'pruner' }), retainMs: config.buffer.retainSettledMs, pruned: bridgeMetrics.pruned })
-      : null;
+    this.pruner =
+      config.buffer.retainSettledMs > 0
+        ? new OutboxPruner({
+            outbox: this.outbox,
+            clock: this.clock,
+            logger: log.child({ component: 'pruner' }),
+            retainMs: config.buffer.retainSettledMs,
+            pruned: bridgeMetrics.pruned,
+          })
+        : null;
     const newId = monotonicFactory();
     this.intake = new IntentIntake({
-      outbox: this.outbox, clock: this.clock, origin: peerId, metrics: bridgeMetrics,
+      outbox: this.outbox,
+      clock: this.clock,
+      origin: peerId,
+      metrics: bridgeMetrics,
       limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
-      newId: (now) => newId(now), randomHex, onAccepted: () => this.committer.wake(),
+      newId: (now) => newId(now),
+      randomHex,
+      onAccepted: () => this.committer.wake(),
     });
     this.ops = new SidecarOps(this, log);
-    this.api = new ApiServer({ listen: config.api.listen, token: config.api.token, maxPayloadBytes: config.api.maxPayloadBytes, backend: this.ops.wrap(this.backend()), logger: log });
-    this.committer.on('intent:committed', (rows) => { for (const r of rows) this.api.events.publish('intent:committed', { correlationId: r.correlationId, state: 'committed', stream: r.stream, streamSeq: r.seq }); });
+    this.api = new ApiServer({
+      listen: config.api.listen,
+      token: config.api.token,
+      maxPayloadBytes: config.api.maxPayloadBytes,
+      backend: this.ops.wrap(this.backend()),
+      logger: log,
+    });
+    this.committer.on('intent:committed', (rows) => {
+      for (const r of rows)
+        this.api.events.publish('intent:committed', {
+          correlationId: r.correlationId,
+          state: 'committed',
+          stream: r.stream,
+          streamSeq: r.seq,
+        });
+    });
     this.mesh = meshWanted(config)
-      ? new MeshWiring({ config, privateKey, outbox: this.ops.timedOutbox(this.outbox), committer: this.committer, events: this.api.events, clock: this.clock, logger: log, registry: this.registry, newId: (now) => newId(now), randomHex, reader: this.reader })
+      ? new MeshWiring({
+          config,
+          privateKey,
+          outbox: this.ops.timedOutbox(this.outbox),
+          committer: this.committer,
+          events: this.api.events,
+          clock: this.clock,
+          logger: log,
+          registry: this.registry,
+          newId: (now) => newId(now),
+          randomHex,
+          reader: this.reader,
+        })
       : null;
-    this.telemetry = new TelemetryWiring({ config, peerId, outbox: this.outbox, committer: this.committer, mesh: this.mesh?.mesh ?? null, clock: this.clock, logger: log, registry: this.registry, reduction: this.ops.telemetryReduction });
-    this.committer.on('intent:dead', (rows) => { for (const r of rows) this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason }); });
+    this.telemetry = new TelemetryWiring({
+      config,
+      peerId,
+      outbox: this.outbox,
+      committer: this.committer,
+      mesh: this.mesh?.mesh ?? null,
+      clock: this.clock,
+      logger: log,
+      registry: this.registry,
+      reduction: this.ops.telemetryReduction,
+    });
+    this.committer.on('intent:dead', (rows) => {
+      for (const r of rows)
+        this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason });
+    });
   }
 
   /** Builds the parts; opens the outbox and loads (or creates) the identity. */
@@ -111,7 +182,10 @@ export class Sidecar {
     await this.api.start();
     this.ops.start();
     if (!consensusWanted(this.config) && this.config.consensus.cohort.length > 0) {
-      this.log.warn({ cohort: this.config.consensus.cohort.length }, 'consensus.cohort is set but consensus is off (quorum 1, mesh.enabled false): this node neither proposes nor endorses');
+      this.log.warn(
+        { cohort: this.config.consensus.cohort.length },
+        'consensus.cohort is set but consensus is off (quorum 1, mesh.enabled false): this node neither proposes nor endorses',
+      );
     }
     this.log.info({ peerId: this.peerId, api: this.api.boundAddress, nats: this.connector.state }, 'sidecar started');
   }
@@ -147,7 +221,10 @@ export class Sidecar {
     for (let attempt = 0; !this.halt.signal.aborted && this.connector.state === 'connected'; attempt++) {
       if (await this.checkStreams()) return;
       try {
-        await this.clock.sleep(backoffDelayMs({ baseMs: 250, maxMs: 5_000, minMs: 100 }, attempt, Math.random), this.halt.signal);
+        await this.clock.sleep(
+          backoffDelayMs({ baseMs: 250, maxMs: 5_000, minMs: 100 }, attempt, Math.random),
+          this.halt.signal,
+        );
       } catch {
         return; // stopping
       }
@@ -160,10 +237,14 @@ export class Sidecar {
       const missing = this.config.streams.filter((_, i) => plan[i]?.action === 'create');
       if (missing.length > 0) {
         const results = await this.streams.apply(missing);
-        this.log.info({ created: results.filter((r) => r.outcome === 'applied').map((r) => r.diff.stream) }, 'created missing streams');
+        this.log.info(
+          { created: results.filter((r) => r.outcome === 'applied').map((r) => r.diff.stream) },
+          'created missing streams',
+        );
       }
       const drifted = plan.filter((d) => d.action === 'update').map((d) => d.stream);
-      if (drifted.length > 0) this.log.warn({ streams: drifted }, 'streams drift from the spec; run `net-sync streams apply`');
+      if (drifted.length > 0)
+        this.log.warn({ streams: drifted }, 'streams drift from the spec; run `net-sync streams apply`');
       this.publisher.open();
       return true;
     } catch (err) {
@@ -196,7 +277,11 @@ export class Sidecar {
     const oldest = this.outbox.oldestPendingCreatedAtMs();
     return {
       peerId: this.peerId,
-      nats: { state: this.connector.state, streamsReady: this.publisher.state === 'connected', servers: this.config.nats.servers },
+      nats: {
+        state: this.connector.state,
+        streamsReady: this.publisher.state === 'connected',
+        servers: this.config.nats.servers,
+      },
       outbox: { command: this.outbox.counts('command'), telemetry: this.outbox.counts('telemetry') },
       ...(this.mesh === null ? {} : { mesh: this.mesh.status() }),
       oldestPendingAgeMs: oldest === null ? 0 : Math.max(0, this.clock.now() - oldest),

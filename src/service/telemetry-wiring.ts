@@ -67,26 +67,57 @@ export class TelemetryWiring {
     // Without a mesh this node is alone: it summarises its own points (no other scout could),
     // from the current window on, since there is no mesh to warm up to.
     const standalone = opts.mesh === null;
-    const sinceMs = standalone ? Math.floor(now / t.windowMs) * t.windowMs : Math.ceil((now + t.warmupMs) / t.windowMs) * t.windowMs;
-    this.scout = t.scout || standalone
-      ? new TelemetryScout({
-          peerId: opts.peerId, clock: opts.clock, outbox: opts.outbox, wakeCommitter, prefix: opts.config.subjects.prefix, subjectMap: t.subjectMap,
-          allowedLatenessMs: t.allowedLatenessMs, closeSlackMs: t.closeSlackMs, gapGraceMs: t.gapGraceMs, maxPoints: t.windowMaxPoints, heartbeatMs: t.heartbeatMs,
-          handoffHoldMs: t.handoffHoldMs, sinceMs, logger: this.log, metrics, reduction: opts.reduction,
-        })
-      : null;
+    const sinceMs = standalone
+      ? Math.floor(now / t.windowMs) * t.windowMs
+      : Math.ceil((now + t.warmupMs) / t.windowMs) * t.windowMs;
+    this.scout =
+      t.scout || standalone
+        ? new TelemetryScout({
+            peerId: opts.peerId,
+            clock: opts.clock,
+            outbox: opts.outbox,
+            wakeCommitter,
+            prefix: opts.config.subjects.prefix,
+            subjectMap: t.subjectMap,
+            allowedLatenessMs: t.allowedLatenessMs,
+            closeSlackMs: t.closeSlackMs,
+            gapGraceMs: t.gapGraceMs,
+            maxPoints: t.windowMaxPoints,
+            heartbeatMs: t.heartbeatMs,
+            handoffHoldMs: t.handoffHoldMs,
+            sinceMs,
+            logger: this.log,
+            metrics,
+            reduction: opts.reduction,
+          })
+        : null;
     const scout = this.scout;
     this.emitter = new TelemetryEmitter({
-      origin: opts.peerId, clock: opts.clock, rules: { windowMs: t.windowMs, allowedLatenessMs: t.allowedLatenessMs, maxPoints: t.windowMaxPoints },
-      batchMs: t.batchMs, batchMaxPoints: t.batchMaxPoints, maxQueuedPoints: t.maxQueuedPoints, gossip: opts.mesh,
-      localScout: scout === null ? null : (env) => scout.ingest(env), logger: this.log, metrics,
+      origin: opts.peerId,
+      clock: opts.clock,
+      rules: { windowMs: t.windowMs, allowedLatenessMs: t.allowedLatenessMs, maxPoints: t.windowMaxPoints },
+      batchMs: t.batchMs,
+      batchMaxPoints: t.batchMaxPoints,
+      maxQueuedPoints: t.maxQueuedPoints,
+      gossip: opts.mesh,
+      localScout: scout === null ? null : (env) => scout.ingest(env),
+      logger: this.log,
+      metrics,
       scoutsHeard: () => this.scoutsHeard(),
     });
     this.health = new PeerHealthReporter({
-      peerId: opts.peerId, prefix: opts.config.subjects.prefix, clock: opts.clock, outbox: opts.outbox, wakeCommitter, intervalMs: t.healthIntervalMs,
-      mesh: opts.mesh, validatorRejects: () => counterValues(opts.registry, 'net_sync_gossip_rejected_total', 'reason'),
-      scouts: () => ({ live: scout?.directory.live(opts.clock.now()) ?? [], expected: t.expectedScouts }), logger: this.log,
-      captured: (subject) => opts.config.streams.some((st) => st.subjects.some((pattern) => subjectMatches(subject, pattern))),
+      peerId: opts.peerId,
+      prefix: opts.config.subjects.prefix,
+      clock: opts.clock,
+      outbox: opts.outbox,
+      wakeCommitter,
+      intervalMs: t.healthIntervalMs,
+      mesh: opts.mesh,
+      validatorRejects: () => counterValues(opts.registry, 'net_sync_gossip_rejected_total', 'reason'),
+      scouts: () => ({ live: scout?.directory.live(opts.clock.now()) ?? [], expected: t.expectedScouts }),
+      logger: this.log,
+      captured: (subject) =>
+        opts.config.streams.some((st) => st.subjects.some((pattern) => subjectMatches(subject, pattern))),
     });
     opts.committer.on('intent:committed', (rows) => this.onCommitted(rows));
   }
@@ -132,24 +163,43 @@ export class TelemetryWiring {
     if (env.kind === 'telemetry') this.scout?.ingest(env);
     else if (env.kind === 'heartbeat') {
       if (this.scout === null) this.scouts.heartbeat(from, env.roles, env.scoutSinceMs, this.opts.clock.now());
-      this.scout?.heartbeat(from, env.roles, env.scoutSinceMs, env.telemetry === undefined ? undefined : { ...env.telemetry, atMs: env.atMs });
+      this.scout?.heartbeat(
+        from,
+        env.roles,
+        env.scoutSinceMs,
+        env.telemetry === undefined ? undefined : { ...env.telemetry, atMs: env.atMs },
+      );
     }
   }
 
   // A node that is no scout: has it heard a live one (or not been up long enough to know)?
   private scoutsHeard(): boolean {
     const now = this.opts.clock.now();
-    return now - this.startedAtMs < LIVENESS_HEARTBEATS * this.opts.config.telemetry.heartbeatMs || this.scouts.live(now).length > 0;
+    return (
+      now - this.startedAtMs < LIVENESS_HEARTBEATS * this.opts.config.telemetry.heartbeatMs ||
+      this.scouts.live(now).length > 0
+    );
   }
 
   private onCommitted(rows: ReadonlyArray<{ correlationId: string; kind?: string; createdAtMs?: number }>): void {
     const now = this.opts.clock.now();
-    for (const lag of this.scout?.onCommitted(rows.map((r) => r.correlationId), now) ?? []) this.health.recordWindowLag(lag);
+    for (const lag of this.scout?.onCommitted(
+      rows.map((r) => r.correlationId),
+      now,
+    ) ?? [])
+      this.health.recordWindowLag(lag);
     for (const r of rows) {
-      if (r.correlationId.startsWith('tlm-') || r.correlationId.startsWith('health-') || r.correlationId.startsWith('lag-') || isDeadLetterId(r.correlationId)) continue;
+      if (
+        r.correlationId.startsWith('tlm-') ||
+        r.correlationId.startsWith('health-') ||
+        r.correlationId.startsWith('lag-') ||
+        isDeadLetterId(r.correlationId)
+      )
+        continue;
       // Rows resolved from the stream carry no kind/createdAtMs: read those back.
       const row = r.kind === undefined ? this.opts.outbox.get(r.correlationId) : r;
-      if (row?.kind === 'command' && row.createdAtMs !== undefined) this.health.recordCommitLatency(Math.max(0, now - row.createdAtMs));
+      if (row?.kind === 'command' && row.createdAtMs !== undefined)
+        this.health.recordCommitLatency(Math.max(0, now - row.createdAtMs));
     }
   }
 
@@ -161,14 +211,23 @@ export class TelemetryWiring {
     const telemetry = this.emitter.watermark();
     if (telemetry !== null) this.scout?.heartbeat(this.opts.peerId, roles, since, { ...telemetry, atMs });
     return {
-      schemaVersion: 1, kind: 'heartbeat', peerId: this.opts.peerId, roles, atMs,
-      ...(since === undefined ? {} : { scoutSinceMs: since }), ...(telemetry === null ? {} : { telemetry }),
+      schemaVersion: 1,
+      kind: 'heartbeat',
+      peerId: this.opts.peerId,
+      roles,
+      atMs,
+      ...(since === undefined ? {} : { scoutSinceMs: since }),
+      ...(telemetry === null ? {} : { telemetry }),
     };
   }
 
   private startHeartbeats(mesh: Gossip): void {
     this.heartbeats ??= new PeriodicTask({
-      clock: this.opts.clock, logger: this.log, periodMs: this.opts.config.telemetry.heartbeatMs, runAtStart: true, failureMessage: 'heartbeat failed',
+      clock: this.opts.clock,
+      logger: this.log,
+      periodMs: this.opts.config.telemetry.heartbeatMs,
+      runAtStart: true,
+      failureMessage: 'heartbeat failed',
       round: async () => {
         // No subscribed peer yet (MESH_PUBLISH) is normal at start-up.
         await mesh.publish(this.heartbeat(this.scout === null ? [] : ['scout'])).catch((err: unknown) => {

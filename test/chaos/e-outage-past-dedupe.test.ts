@@ -6,6 +6,7 @@ import { E_FULL, scenarioE } from './scenarios/e-outage-past-dedupe.js';
 describe('chaos E: outage longer than the duplicate window (1 s)', () => {
   for (const seed of chaosSeeds()) {
     it(`PubAcks lost, link cut past the window (seed ${seed})`, () => scenarioE('link', seed, E_FULL));
-    it(`PubAcks lost, sidecar SIGKILLed, restarted past the window (seed ${seed})`, () => scenarioE('crash', seed, E_FULL));
+    it(`PubAcks lost, sidecar SIGKILLed, restarted past the window (seed ${seed})`, () =>
+      scenarioE('crash', seed, E_FULL));
   }
 });

@@ -4,5 +4,7 @@ import { chaosSeeds } from './harness/prng.js';
 import { G_FULL, scenarioG } from './scenarios/g-soak.js';
 
 describe('chaos G: soak', () => {
-  for (const seed of chaosSeeds()) it(`${G_FULL.loadMs / 1000} s at ${G_FULL.ratePerSec}/s with a ${G_FULL.outageMs / 1000} s outage (seed ${seed})`, () => scenarioG(seed, G_FULL));
+  for (const seed of chaosSeeds())
+    it(`${G_FULL.loadMs / 1000} s at ${G_FULL.ratePerSec}/s with a ${G_FULL.outageMs / 1000} s outage (seed ${seed})`, () =>
+      scenarioG(seed, G_FULL));
 });

@@ -41,7 +41,9 @@ interface Args {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`${message}\nusage: node dist/test/chaos/run.js [--scenario A,B,…] [--seed N | --seeds N,M,…] [--fast] [--cli PATH]\n`);
+  process.stderr.write(
+    `${message}\nusage: node dist/test/chaos/run.js [--scenario A,B,…] [--seed N | --seeds N,M,…] [--fast] [--cli PATH]\n`,
+  );
   process.exit(2);
 }
 
@@ -57,36 +59,79 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--help' || flag === '-h') usage('');
     else usage(`unknown argument ${flag}`);
   }
-  if (args.seeds !== undefined && !/^\d+(,\d+)*$/.test(args.seeds)) usage(`--seed: comma-separated unsigned integers, got ${args.seeds}`);
+  if (args.seeds !== undefined && !/^\d+(,\d+)*$/.test(args.seeds))
+    usage(`--seed: comma-separated unsigned integers, got ${args.seeds}`);
   return args;
 }
 
 function files(args: Args): string[] {
   const table = args.fast ? FAST : FULL;
   const wanted = args.scenarios.length === 0 ? Object.keys(table) : args.scenarios;
-  return wanted.map((s) => table[s] ?? usage(`no ${args.fast ? 'fast ' : ''}scenario ${s} (have ${Object.keys(table).join(', ')})`));
+  return wanted.map(
+    (s) => table[s] ?? usage(`no ${args.fast ? 'fast ' : ''}scenario ${s} (have ${Object.keys(table).join(', ')})`),
+  );
 }
 
 /** One table over the reports written since `sinceMs`. */
 function summarize(sinceMs: number): void {
   if (!existsSync(RESULTS)) return;
   const t = new Table({
-    head: ['scenario', 'seed', 'attempts', 'acks', 'committed', 'lost', 'dup', 'unexpected', 'recovered', 'order inv.', 'recovery ms', 'reconcile', 'outbox = stream'],
+    head: [
+      'scenario',
+      'seed',
+      'attempts',
+      'acks',
+      'committed',
+      'lost',
+      'dup',
+      'unexpected',
+      'recovered',
+      'order inv.',
+      'recovery ms',
+      'reconcile',
+      'outbox = stream',
+    ],
     style: { head: [], border: [] },
   });
   const reports = readdirSync(RESULTS)
     .filter((f) => f.endsWith('.json') && statSync(join(RESULTS, f)).mtimeMs >= sinceMs)
-    .map((f) => JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as {
-      scenario: string; variant: string; seed: number; recoveryMs: number | null; reconcile: Array<{ code: number | null }>; outboxDiffs: string[];
-      oracle: Record<'attempts' | 'acked' | 'committed' | 'lost' | 'duplicated' | 'unexpected' | 'recovered' | 'orderViolations', number>;
-    })
+    .map(
+      (f) =>
+        JSON.parse(readFileSync(join(RESULTS, f), 'utf8')) as {
+          scenario: string;
+          variant: string;
+          seed: number;
+          recoveryMs: number | null;
+          reconcile: Array<{ code: number | null }>;
+          outboxDiffs: string[];
+          oracle: Record<
+            'attempts' | 'acked' | 'committed' | 'lost' | 'duplicated' | 'unexpected' | 'recovered' | 'orderViolations',
+            number
+          >;
+        },
+    )
     .sort((a, b) => `${a.scenario}${a.variant}${a.seed}`.localeCompare(`${b.scenario}${b.variant}${b.seed}`));
   for (const r of reports) {
     const o = r.oracle;
-    t.push([`${r.scenario}/${r.variant}`, r.seed, o.attempts, o.acked, o.committed, o.lost, o.duplicated, o.unexpected, o.recovered, o.orderViolations,
-      r.recoveryMs ?? '-', r.reconcile.every((x) => x.code === 0) ? 'ok' : 'FAILED', r.outboxDiffs.length === 0 ? 'yes' : `NO (${r.outboxDiffs.length})`]);
+    t.push([
+      `${r.scenario}/${r.variant}`,
+      r.seed,
+      o.attempts,
+      o.acked,
+      o.committed,
+      o.lost,
+      o.duplicated,
+      o.unexpected,
+      o.recovered,
+      o.orderViolations,
+      r.recoveryMs ?? '-',
+      r.reconcile.every((x) => x.code === 0) ? 'ok' : 'FAILED',
+      r.outboxDiffs.length === 0 ? 'yes' : `NO (${r.outboxDiffs.length})`,
+    ]);
   }
-  process.stdout.write(`\nchaos reports since the start of this run (${reports.length}, in ${RESULTS}):\n${t.toString()}\n`);
+  process.stdout.write(
+    `\nchaos reports since the start of this run (${reports.length}, in ${RESULTS}):\n${t.toString()}\n`,
+  );
 }
 
 async function main(): Promise<number> {
@@ -96,7 +141,11 @@ async function main(): Promise<number> {
   if (args.seeds !== undefined) env['NET_SYNC_CHAOS_SEEDS'] = args.seeds;
   if (args.cli !== undefined) env['NET_SYNC_CHAOS_CLI'] = args.cli;
   const vitest = join(ROOT, 'node_modules/vitest/vitest.mjs');
-  const child = spawn(process.execPath, [vitest, 'run', '--project', 'chaos', ...files(args)], { cwd: ROOT, env, stdio: 'inherit' });
+  const child = spawn(process.execPath, [vitest, 'run', '--project', 'chaos', ...files(args)], {
+    cwd: ROOT,
+    env,
+    stdio: 'inherit',
+  });
   // Ctrl-C reaches vitest through the terminal's process group; we only wait for it.
   const code = await new Promise<number>((r) => child.once('exit', (c, signal) => r(c ?? (signal === null ? 1 : 128))));
   summarize(started);

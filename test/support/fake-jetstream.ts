@@ -36,7 +36,10 @@ export class FakeJetStream implements CommandPublisher, StreamReader {
   scanGate: Promise<void> | null = null;
   private listeners = new Set<ConnectionListener>();
 
-  constructor(private readonly now: () => number, private readonly duplicateWindowMs = 120_000) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly duplicateWindowMs = 120_000,
+  ) {}
 
   setState(state: ConnectionState): void {
     this.state = state;
@@ -51,24 +54,53 @@ export class FakeJetStream implements CommandPublisher, StreamReader {
   async publish(msg: OutboundMessage): Promise<PublishResult> {
     this.publishCalls++;
     await Promise.resolve();
-    if (this.state !== 'connected') return { kind: 'failed', retryable: true, outcomeUnknown: false, code: 'NATS_DISCONNECTED', reason: 'not connected' };
+    if (this.state !== 'connected')
+      return {
+        kind: 'failed',
+        retryable: true,
+        outcomeUnknown: false,
+        code: 'NATS_DISCONNECTED',
+        reason: 'not connected',
+      };
     const fault = this.faults.shift() ?? this.defaultFault;
-    if (fault === 'disconnected') return { kind: 'failed', retryable: true, outcomeUnknown: false, code: 'NATS_DISCONNECTED', reason: 'disconnected' };
-    if (fault === 'timeout') return { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'timeout' };
-    if (fault === 'no-stream') return { kind: 'failed', retryable: false, outcomeUnknown: false, code: 'NATS_NO_STREAM', reason: 'no stream' };
+    if (fault === 'disconnected')
+      return {
+        kind: 'failed',
+        retryable: true,
+        outcomeUnknown: false,
+        code: 'NATS_DISCONNECTED',
+        reason: 'disconnected',
+      };
+    if (fault === 'timeout')
+      return { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'timeout' };
+    if (fault === 'no-stream')
+      return { kind: 'failed', retryable: false, outcomeUnknown: false, code: 'NATS_NO_STREAM', reason: 'no stream' };
     const dup = this.messages.find((m) => m.msgId === msg.msgId && this.now() - m.storedAtMs < this.duplicateWindowMs);
     if (dup !== undefined) return { kind: 'acked', stream: 'FAKE', seq: dup.seq, duplicate: true };
-    const stored: StoredMessage = { seq: this.messages.length + 1, subject: msg.subject, msgId: msg.msgId, headers: msg.headers, body: msg.body, storedAtMs: this.now() };
+    const stored: StoredMessage = {
+      seq: this.messages.length + 1,
+      subject: msg.subject,
+      msgId: msg.msgId,
+      headers: msg.headers,
+      body: msg.body,
+      storedAtMs: this.now(),
+    };
     this.messages.push(stored);
-    if (fault === 'store-then-timeout') return { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'timeout' };
+    if (fault === 'store-then-timeout')
+      return { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'timeout' };
     return { kind: 'acked', stream: 'FAKE', seq: stored.seq, duplicate: false };
   }
 
-  async findMsgIds(subject: string, sinceMs: number, msgIds: ReadonlySet<string>): Promise<Map<string, StreamLocation>> {
+  async findMsgIds(
+    subject: string,
+    sinceMs: number,
+    msgIds: ReadonlySet<string>,
+  ): Promise<Map<string, StreamLocation>> {
     this.scans++;
     const out = new Map<string, StreamLocation>();
     for (const m of this.messages) {
-      if (m.subject === subject && m.storedAtMs >= sinceMs && msgIds.has(m.msgId) && !out.has(m.msgId)) out.set(m.msgId, { stream: 'FAKE', seq: m.seq });
+      if (m.subject === subject && m.storedAtMs >= sinceMs && msgIds.has(m.msgId) && !out.has(m.msgId))
+        out.set(m.msgId, { stream: 'FAKE', seq: m.seq });
     }
     if (this.scanGate !== null) await this.scanGate;
     return out;

@@ -24,10 +24,14 @@ export class ManualClock implements Clock {
       if (ms <= 0) return resolve(); // already due: a yield, as setTimeout(0) would be
       const sleeper: Sleeper = { until: this.t + ms, resolve };
       this.sleepers.push(sleeper);
-      signal?.addEventListener('abort', () => {
-        this.sleepers = this.sleepers.filter((s) => s !== sleeper);
-        reject(new NetSyncError('ABORTED', 'aborted'));
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.sleepers = this.sleepers.filter((s) => s !== sleeper);
+          reject(new NetSyncError('ABORTED', 'aborted'));
+        },
+        { once: true },
+      );
     });
   }
 

@@ -54,7 +54,11 @@ export class MemoryGossipBus {
     const bytes = encodeEnvelope(envelope);
     for (const to of this.nodes) {
       if (!this.reachable(from, to)) continue;
-      void validateEnvelope(bytes, from.peerId, { maxBytes: DEFAULT_MAX_ENVELOPE_BYTES, cohort: this.cohort, verify: verifyPeerSignature }).then((r) => {
+      void validateEnvelope(bytes, from.peerId, {
+        maxBytes: DEFAULT_MAX_ENVELOPE_BYTES,
+        cohort: this.cohort,
+        verify: verifyPeerSignature,
+      }).then((r) => {
         if (r.verdict === 'accept' && this.reachable(from, to)) to.receive(r.envelope, from.peerId);
       });
     }
@@ -68,7 +72,10 @@ export class MemoryGossip implements Gossip {
   down = false;
   private readonly listeners = new Set<EnvelopeListener>();
 
-  constructor(private readonly bus: MemoryGossipBus, private readonly key: PrivateKey) {
+  constructor(
+    private readonly bus: MemoryGossipBus,
+    private readonly key: PrivateKey,
+  ) {
     this.peerId = peerIdFromPrivateKey(key).toString();
   }
 

@@ -3,7 +3,15 @@
  * duplicate appends ignored, telemetry cap, lease), for unit tests of the committer and
  * reconcile. Nothing is durable. `append` resolves on a microtask.
  */
-import { INTENT_STATES, PRUNABLE_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind, type StreamLocation } from '../../src/core/intent.js';
+import {
+  INTENT_STATES,
+  PRUNABLE_STATES,
+  type IntentState,
+  type NewOutboxRow,
+  type OutboxRow,
+  type RowKind,
+  type StreamLocation,
+} from '../../src/core/intent.js';
 import type { AppendClaim, ClaimRequest, Outbox, StateCounts } from '../../src/core/ports.js';
 
 const OPEN_STATES: ReadonlySet<IntentState> = new Set(['proposed', 'pending-commit', 'in-flight']);
@@ -45,7 +53,13 @@ export class MemoryOutbox implements Outbox {
         const row = this.#newRow(r);
         if (room > 0 && row.state === 'pending-commit') {
           room -= 1;
-          Object.assign(row, { state: 'in-flight', attempts: 1, firstAttemptAtMs: claim!.at, lastAttemptAtMs: claim!.at, updatedAtMs: claim!.at });
+          Object.assign(row, {
+            state: 'in-flight',
+            attempts: 1,
+            firstAttemptAtMs: claim!.at,
+            lastAttemptAtMs: claim!.at,
+            updatedAtMs: claim!.at,
+          });
         }
         this.#rows.set(r.correlationId, row);
         stored.push(copy(row));
@@ -150,11 +164,21 @@ export class MemoryOutbox implements Outbox {
     });
   }
 
-  markCommitted(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number, _opts?: { durable?: boolean }): void {
+  markCommitted(
+    entries: ReadonlyArray<{ correlationId: string } & StreamLocation>,
+    atMs: number,
+    _opts?: { durable?: boolean },
+  ): void {
     for (const e of entries) {
       const r = this.#rows.get(e.correlationId);
       if (r === undefined || r.state === 'committed') continue;
-      Object.assign(r, { state: 'committed', stream: e.stream, streamSeq: e.seq, committedAtMs: atMs, updatedAtMs: atMs });
+      Object.assign(r, {
+        state: 'committed',
+        stream: e.stream,
+        streamSeq: e.seq,
+        committedAtMs: atMs,
+        updatedAtMs: atMs,
+      });
     }
   }
 
@@ -191,7 +215,13 @@ export class MemoryOutbox implements Outbox {
     return deleted;
   }
 
-  markTerminal(correlationIds: readonly string[], state: 'dead' | 'expired' | 'rejected', reason: string, atMs: number, notices: ReadonlyMap<string, NewOutboxRow> = new Map()): string[] {
+  markTerminal(
+    correlationIds: readonly string[],
+    state: 'dead' | 'expired' | 'rejected',
+    reason: string,
+    atMs: number,
+    notices: ReadonlyMap<string, NewOutboxRow> = new Map(),
+  ): string[] {
     const moved: string[] = [];
     this.#each(correlationIds, (r) => {
       if (r.state === 'committed') return;
@@ -200,7 +230,8 @@ export class MemoryOutbox implements Outbox {
     });
     for (const id of moved) {
       const n = notices.get(id);
-      if (n !== undefined && !this.#rows.has(n.correlationId)) this.#rows.set(n.correlationId, this.#newRow({ ...n, headers: { ...n.headers }, body: n.body.slice() }));
+      if (n !== undefined && !this.#rows.has(n.correlationId))
+        this.#rows.set(n.correlationId, this.#newRow({ ...n, headers: { ...n.headers }, body: n.body.slice() }));
     }
     return moved;
   }
@@ -221,7 +252,12 @@ export class MemoryOutbox implements Outbox {
   oldestPendingCreatedAtMs(kind?: RowKind): number | null {
     let oldest: number | null = null;
     for (const r of this.#rows.values()) {
-      if (OPEN_STATES.has(r.state) && (kind === undefined || r.kind === kind) && (oldest === null || r.createdAtMs < oldest)) oldest = r.createdAtMs;
+      if (
+        OPEN_STATES.has(r.state) &&
+        (kind === undefined || r.kind === kind) &&
+        (oldest === null || r.createdAtMs < oldest)
+      )
+        oldest = r.createdAtMs;
     }
     return oldest;
   }

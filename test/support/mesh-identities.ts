@@ -22,7 +22,11 @@ export async function meshIdentities(n: number, label: string): Promise<MeshIden
   const dirs = Array.from({ length: n }, () => tempDir(label));
   const peerIds: string[] = [];
   for (const dir of dirs) {
-    const r = await runCliProcess(['keygen', '--out', join(dir, 'net-sync.key'), '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
+    const r = await runCliProcess(
+      ['keygen', '--out', join(dir, 'net-sync.key'), '--json'],
+      { PATH: process.env['PATH'] ?? '', HOME: dir },
+      dir,
+    );
     expect(r.code, r.stderr).toBe(0);
     peerIds.push(JSON.parse(r.stdout).peerId);
   }
@@ -31,7 +35,10 @@ export async function meshIdentities(n: number, label: string): Promise<MeshIden
   const meshEnv = (i: number): Record<string, string> => ({
     NET_SYNC_MESH_ENABLED: 'true',
     NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-    NET_SYNC_MESH_PEERS: dirs.map((_, j) => addr(j)).filter((_, j) => j !== i).join(','),
+    NET_SYNC_MESH_PEERS: dirs
+      .map((_, j) => addr(j))
+      .filter((_, j) => j !== i)
+      .join(','),
   });
   return { dirs, peerIds, ports, addr, meshEnv };
 }

@@ -17,7 +17,8 @@ import { NatsServerProcess, type NatsServerOptions } from '../../src/nats/nats-s
 const fileCleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
   const errors: unknown[] = [];
-  for (let c = fileCleanups.pop(); c !== undefined; c = fileCleanups.pop()) await c().catch((e: unknown) => errors.push(e));
+  for (let c = fileCleanups.pop(); c !== undefined; c = fileCleanups.pop())
+    await c().catch((e: unknown) => errors.push(e));
   if (errors.length > 0) throw errors[0];
 });
 

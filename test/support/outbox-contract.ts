@@ -55,9 +55,20 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       await ob.append([row]);
       const got = ob.get(row.correlationId);
       expect(got).toMatchObject({
-        correlationId: row.correlationId, subject: row.subject, headers: row.headers, kind: 'command',
-        state: 'pending-commit', createdAtMs: row.createdAtMs, attempts: 0, firstAttemptAtMs: null,
-        lastAttemptAtMs: null, lastError: null, stream: null, streamSeq: null, committedAtMs: null, reason: null,
+        correlationId: row.correlationId,
+        subject: row.subject,
+        headers: row.headers,
+        kind: 'command',
+        state: 'pending-commit',
+        createdAtMs: row.createdAtMs,
+        attempts: 0,
+        firstAttemptAtMs: null,
+        lastAttemptAtMs: null,
+        lastError: null,
+        stream: null,
+        streamSeq: null,
+        committedAtMs: null,
+        reason: null,
       });
       expect(Array.from(got!.body)).toEqual([0, 255, 1, 128]);
       expect(got!.body).toBeInstanceOf(Uint8Array);
@@ -100,7 +111,12 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       await ob.append([newRow(1), newRow(2, { state: 'proposed' })]);
       ob.markInFlight([id(1), id(2), 'missing'], T0 + 10);
       ob.markInFlight([id(1)], T0 + 20);
-      expect(ob.get(id(1))).toMatchObject({ state: 'in-flight', attempts: 2, firstAttemptAtMs: T0 + 10, lastAttemptAtMs: T0 + 20 });
+      expect(ob.get(id(1))).toMatchObject({
+        state: 'in-flight',
+        attempts: 2,
+        firstAttemptAtMs: T0 + 10,
+        lastAttemptAtMs: T0 + 20,
+      });
       expect(ob.get(id(2))).toMatchObject({ state: 'proposed', attempts: 0 });
     });
 
@@ -121,7 +137,13 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       ob.markCommitted([{ correlationId: id(1), stream: 'CMD', seq: 42 }], T0 + 2);
       ob.markCommitted([{ correlationId: id(1), stream: 'OTHER', seq: 99 }], T0 + 3);
       expect(ob.get(id(1))).toMatchObject({ state: 'committed', stream: 'CMD', streamSeq: 42, committedAtMs: T0 + 2 });
-      ob.markCommitted([{ correlationId: id(2), stream: 'CMD', seq: 43 }, { correlationId: 'missing', stream: 'CMD', seq: 1 }], T0 + 4);
+      ob.markCommitted(
+        [
+          { correlationId: id(2), stream: 'CMD', seq: 43 },
+          { correlationId: 'missing', stream: 'CMD', seq: 1 },
+        ],
+        T0 + 4,
+      );
       expect(ob.get(id(2))).toMatchObject({ state: 'committed', streamSeq: 43 });
     });
 
@@ -132,13 +154,23 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       const lease = { owner: 'sidecar', ttlMs: 1_000 };
       expect(ob.claim({ ids: [id(1), id(2)], atMs: T0 + 10, committed: [], lease })).toEqual([id(1), id(2)]);
       expect(ob.leaseHolder(T0 + 10)).toEqual({ owner: 'sidecar', expiresAtMs: T0 + 1_010 });
-      const claimed = ob.claim({ ids: [id(2), id(3), id(4), id(5), 'missing'], atMs: T0 + 20, committed: [{ correlationId: id(1), stream: 'CMD', seq: 9 }], lease });
+      const claimed = ob.claim({
+        ids: [id(2), id(3), id(4), id(5), 'missing'],
+        atMs: T0 + 20,
+        committed: [{ correlationId: id(1), stream: 'CMD', seq: 9 }],
+        lease,
+      });
       expect(claimed).toEqual([id(5)]);
       expect(ob.get(id(1))).toMatchObject({ state: 'committed', streamSeq: 9, committedAtMs: T0 + 20 });
       expect(ob.get(id(2))).toMatchObject({ state: 'in-flight', attempts: 1, firstAttemptAtMs: T0 + 10 });
       expect(ob.get(id(3))?.state).toBe('dead');
       expect(ob.get(id(4))?.state).toBe('proposed');
-      expect(ob.get(id(5))).toMatchObject({ state: 'in-flight', attempts: 1, firstAttemptAtMs: T0 + 20, lastAttemptAtMs: T0 + 20 });
+      expect(ob.get(id(5))).toMatchObject({
+        state: 'in-flight',
+        attempts: 1,
+        firstAttemptAtMs: T0 + 20,
+        lastAttemptAtMs: T0 + 20,
+      });
       expect(ob.claim({ ids: [], atMs: T0 + 30, committed: [] })).toEqual([]);
     });
 
@@ -146,7 +178,12 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       const ob = await make();
       await ob.append([newRow(1), newRow(2)]);
       expect(ob.tryLease('reconcile', 1_000, T0)).toBe(true);
-      const claimed = ob.claim({ ids: [id(2)], atMs: T0 + 1, committed: [{ correlationId: id(1), stream: 'CMD', seq: 3 }], lease: { owner: 'sidecar', ttlMs: 1_000 } });
+      const claimed = ob.claim({
+        ids: [id(2)],
+        atMs: T0 + 1,
+        committed: [{ correlationId: id(1), stream: 'CMD', seq: 3 }],
+        lease: { owner: 'sidecar', ttlMs: 1_000 },
+      });
       expect(claimed).toBeNull();
       expect(ob.get(id(1))?.state).toBe('committed');
       expect(ob.get(id(2))).toMatchObject({ state: 'pending-commit', attempts: 0 });
@@ -156,7 +193,9 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
     it('tells append listeners the rows each append stored, with their seq, duplicates left out', async () => {
       const ob = await make();
       const seen: Array<{ id: string; seq: number; state: string }> = [];
-      const off = ob.onAppended((rows) => seen.push(...rows.map((r) => ({ id: r.correlationId, seq: r.seq, state: r.state }))));
+      const off = ob.onAppended((rows) =>
+        seen.push(...rows.map((r) => ({ id: r.correlationId, seq: r.seq, state: r.state }))),
+      );
       await ob.append([newRow(1), newRow(2, { state: 'proposed' })]);
       await ob.append([newRow(1), newRow(3)]);
       expect(seen.map((r) => r.id)).toEqual([id(1), id(2), id(3)]);
@@ -170,7 +209,11 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
     it('claimAppends stores up to room publishable rows in-flight, renewing the lease, and hands them out so', async () => {
       const ob = await make();
       const seen: Array<{ id: string; state: string; attempts: number; at: number | null }> = [];
-      ob.onAppended((rows) => seen.push(...rows.map((r) => ({ id: r.correlationId, state: r.state, attempts: r.attempts, at: r.firstAttemptAtMs }))));
+      ob.onAppended((rows) =>
+        seen.push(
+          ...rows.map((r) => ({ id: r.correlationId, state: r.state, attempts: r.attempts, at: r.firstAttemptAtMs })),
+        ),
+      );
       let rooms = 0;
       ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0 + 50, room: () => (rooms++, 2) });
       await ob.append([newRow(1, { state: 'proposed' }), newRow(2), newRow(3), newRow(4)]);
@@ -180,7 +223,13 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
         { id: id(3), state: 'in-flight', attempts: 1, at: T0 + 50 },
         { id: id(4), state: 'pending-commit', attempts: 0, at: null },
       ]);
-      expect(ob.get(id(3))).toMatchObject({ state: 'in-flight', attempts: 1, firstAttemptAtMs: T0 + 50, lastAttemptAtMs: T0 + 50, updatedAtMs: T0 + 50 });
+      expect(ob.get(id(3))).toMatchObject({
+        state: 'in-flight',
+        attempts: 1,
+        firstAttemptAtMs: T0 + 50,
+        lastAttemptAtMs: T0 + 50,
+        updatedAtMs: T0 + 50,
+      });
       expect(ob.get(id(4))).toMatchObject({ state: 'pending-commit', attempts: 0 });
       expect(ob.leaseHolder(T0 + 50)).toEqual({ owner: 'sidecar', expiresAtMs: T0 + 1_050 });
       // Only proposed rows: room is not asked.
@@ -197,7 +246,14 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
     it('claimAppends never fails an append: a throwing claimer leaves the rows unclaimed', async () => {
       const ob = await make();
       ob.onAppended(() => undefined);
-      ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0, room: () => { throw new Error('claimer bug'); } });
+      ob.claimAppends({
+        owner: 'sidecar',
+        ttlMs: 1_000,
+        now: () => T0,
+        room: () => {
+          throw new Error('claimer bug');
+        },
+      });
       await ob.append([newRow(1)]);
       expect(ob.get(id(1))).toMatchObject({ state: 'pending-commit', attempts: 0 });
     });
@@ -237,7 +293,12 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       ob.markInFlight([id(1), id(2)], T0 + 1);
       ob.markCommitted([{ correlationId: id(2), stream: 'CMD', seq: 1 }], T0 + 2);
       ob.markRetry([id(1), id(2), id(3)], 'no responders', T0 + 3);
-      expect(ob.get(id(1))).toMatchObject({ state: 'pending-commit', lastError: 'no responders', attempts: 1, updatedAtMs: T0 + 3 });
+      expect(ob.get(id(1))).toMatchObject({
+        state: 'pending-commit',
+        lastError: 'no responders',
+        attempts: 1,
+        updatedAtMs: T0 + 3,
+      });
       expect(ob.get(id(2))).toMatchObject({ state: 'committed', lastError: null });
       expect(ob.get(id(3))).toMatchObject({ state: 'proposed', lastError: null });
     });
@@ -251,7 +312,11 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.markTerminal([id(1)], 'dead', 'refused', T0 + 1, new Map([[id(1), notice]]))).toEqual([id(1)]);
       ob.markTerminal([id(2)], 'dead', 'refused', T0 + 2, new Map([[id(2), { ...notice, subject: 'other' }]]));
       expect(ob.get(id(1))).toMatchObject({ state: 'dead', reason: 'refused' });
-      expect(ob.get(id(90))).toMatchObject({ state: 'pending-commit', subject: 'root.solar.deadletter.command', attempts: 0 });
+      expect(ob.get(id(90))).toMatchObject({
+        state: 'pending-commit',
+        subject: 'root.solar.deadletter.command',
+        attempts: 0,
+      });
       expect(ob.get(id(90))!.seq).toBeGreaterThan(ob.get(id(2))!.seq);
       expect(ob.listPublishable(10).map((r) => r.correlationId)).toEqual([id(90)]);
       expect(heard).toEqual([]);
@@ -259,7 +324,16 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       await ob.append([newRow(3)]);
       ob.markCommitted([{ correlationId: id(3), stream: 'CMD', seq: 3 }], T0);
       await ob.append([newRow(4)]);
-      const moved = ob.markTerminal([id(3), id(4)], 'dead', 'refused', T0 + 3, new Map([[id(3), newRow(91)], [id(4), newRow(92)]]));
+      const moved = ob.markTerminal(
+        [id(3), id(4)],
+        'dead',
+        'refused',
+        T0 + 3,
+        new Map([
+          [id(3), newRow(91)],
+          [id(4), newRow(92)],
+        ]),
+      );
       expect(moved).toEqual([id(4)]);
       expect(ob.get(id(3))?.state).toBe('committed');
       expect(ob.get(id(91))).toBeUndefined();
@@ -285,7 +359,10 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       const ob = await make();
       await ob.append(range(1, 9).map((n) => newRow(n)));
       await ob.append([newRow(10, { state: 'proposed' }), newRow(11, { state: 'proposed' })]);
-      ob.markCommitted([1, 2, 3].map((n) => ({ correlationId: id(n), stream: 'CMD', seq: n })), T0 + 100);
+      ob.markCommitted(
+        [1, 2, 3].map((n) => ({ correlationId: id(n), stream: 'CMD', seq: n })),
+        T0 + 100,
+      );
       ob.markCommitted([{ correlationId: id(4), stream: 'CMD', seq: 4 }], T0 + 500); // young
       ob.markCommitted([{ correlationId: id(5), stream: 'CMD', seq: 5 }], T0 + 100); // old, behind a young one
       ob.markTerminal([id(6)], 'dead', 'refused', T0 + 100);
@@ -306,7 +383,14 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       // Dead, in-flight and pending rows are never pruned, however old.
       expect(ob.pruneSettled(T0 + 1e9, 100)).toBe(0);
       expect(range(1, 11).filter((n) => ob.get(id(n)) !== undefined)).toEqual([6, 7, 8, 9]);
-      expect(ob.counts()).toMatchObject({ committed: 0, dead: 1, 'in-flight': 1, 'pending-commit': 2, expired: 0, rejected: 0 });
+      expect(ob.counts()).toMatchObject({
+        committed: 0,
+        dead: 1,
+        'in-flight': 1,
+        'pending-commit': 2,
+        expired: 0,
+        rejected: 0,
+      });
       // A pruned ID can't be reused to sneak in below the cursor: seqs keep growing.
       await ob.append([newRow(12)]);
       expect(ob.listPublishable(10).map((r) => r.correlationId)).toEqual([id(8), id(9), id(12)]);
@@ -315,7 +399,12 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
 
     it('promote moves only a proposed row, replacing its body and headers', async () => {
       const ob = await make();
-      await ob.append([newRow(1, { state: 'proposed' }), newRow(2), newRow(3, { state: 'proposed' }), newRow(4, { state: 'proposed' })]);
+      await ob.append([
+        newRow(1, { state: 'proposed' }),
+        newRow(2),
+        newRow(3, { state: 'proposed' }),
+        newRow(4, { state: 'proposed' }),
+      ]);
       const body = new TextEncoder().encode(JSON.stringify({ n: 1, endorsements: [{ peerId: 'p', signature: 's' }] }));
       const headers = { 'Net-Sync-Correlation-Id': id(1), 'Net-Sync-Endorsers': 'p' };
       expect(ob.promote(id(1), body, headers, T0 + 5)).toBe(true);
@@ -340,7 +429,13 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       await ob.append([newRow(1), newRow(2), newRow(3, { kind: 'telemetry' }), newRow(4, { state: 'proposed' })]);
       ob.markInFlight([id(2)], T0);
       expect(ob.counts()).toEqual({
-        proposed: 1, 'pending-commit': 2, 'in-flight': 1, committed: 0, expired: 0, rejected: 0, dead: 0,
+        proposed: 1,
+        'pending-commit': 2,
+        'in-flight': 1,
+        committed: 0,
+        expired: 0,
+        rejected: 0,
+        dead: 0,
       });
       expect(ob.counts('telemetry')['pending-commit']).toBe(1);
       expect(ob.counts('command')['pending-commit']).toBe(1);

@@ -25,7 +25,8 @@ export async function startMeshLinks(ports: readonly number[], seed = 1): Promis
   const links: MeshLink[] = [];
   for (let from = 0; from < ports.length; from++) {
     for (let to = from + 1; to < ports.length; to++) {
-      const start = (): Promise<FaultProxy> => FaultProxy.start({ name: `${from}→${to}`, target: { host: '127.0.0.1', port: ports[to]! }, rng });
+      const start = (): Promise<FaultProxy> =>
+        FaultProxy.start({ name: `${from}→${to}`, target: { host: '127.0.0.1', port: ports[to]! }, rng });
       let proxy = await start();
       // The OS may hand a proxy (port 0) a mesh port that freePort() just released: take another.
       for (let i = 0; i < 10 && ports.includes(proxy.port); i++) {
@@ -42,12 +43,20 @@ export async function startMeshLinks(ports: readonly number[], seed = 1): Promis
 }
 
 /** The mesh env of node `i`: listen on its port, announce nothing reachable, dial its links. */
-export function proxiedMeshEnv(i: number, ports: readonly number[], peerIds: readonly string[], links: readonly MeshLink[]): Record<string, string> {
+export function proxiedMeshEnv(
+  i: number,
+  ports: readonly number[],
+  peerIds: readonly string[],
+  links: readonly MeshLink[],
+): Record<string, string> {
   return {
     NET_SYNC_MESH_ENABLED: 'true',
     NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
     NET_SYNC_MESH_ANNOUNCE: '/ip4/127.0.0.1/tcp/9', // discard: nobody listens
-    NET_SYNC_MESH_PEERS: links.filter((l) => l.from === i).map((l) => `/ip4/127.0.0.1/tcp/${l.proxy.port}/p2p/${peerIds[l.to]}`).join(','),
+    NET_SYNC_MESH_PEERS: links
+      .filter((l) => l.from === i)
+      .map((l) => `/ip4/127.0.0.1/tcp/${l.proxy.port}/p2p/${peerIds[l.to]}`)
+      .join(','),
   };
 }
 
@@ -72,15 +81,23 @@ export async function startProxiedMesh(opts: {
 }): Promise<ProxiedMesh> {
   const { dirs, peerIds, ports } = await meshIdentities(opts.n, opts.label);
   const links = await startMeshLinks(ports, opts.seed);
-  const sidecars = dirs.map((dir, i) => new SidecarProcess({
-    natsUrl: opts.natsUrl,
-    dir,
-    env: { NET_SYNC_LOG_LEVEL: 'warn', ...proxiedMeshEnv(i, ports, peerIds, links), ...opts.env(i, peerIds) },
-  }));
+  const sidecars = dirs.map(
+    (dir, i) =>
+      new SidecarProcess({
+        natsUrl: opts.natsUrl,
+        dir,
+        env: { NET_SYNC_LOG_LEVEL: 'warn', ...proxiedMeshEnv(i, ports, peerIds, links), ...opts.env(i, peerIds) },
+      }),
+  );
   for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
   await Promise.all(sidecars.map((s) => s.start()));
   for (const s of sidecars) {
-    await waitFor(async () => (await s.get('/v1/status')).json.mesh.peers === opts.n - 1, `sidecar :${s.port} to see ${opts.n - 1} peers`, 20_000, 50);
+    await waitFor(
+      async () => (await s.get('/v1/status')).json.mesh.peers === opts.n - 1,
+      `sidecar :${s.port} to see ${opts.n - 1} peers`,
+      20_000,
+      50,
+    );
   }
   return { sidecars, links, peerIds };
 }

@@ -129,12 +129,17 @@ export class SidecarProcess {
   /** Starts (or, after it exited, starts again) and waits for /healthz. */
   async start(): Promise<void> {
     if (this.#child !== undefined) throw new Error(`sidecar ${this.name} pid ${this.#child.pid} is still running`);
-    if (!existsSync(CLI)) throw new Error(`no built CLI at ${CLI}: run \`npx tsc -p tsconfig.json\` (or set NET_SYNC_CHAOS_CLI)`);
+    if (!existsSync(CLI))
+      throw new Error(`no built CLI at ${CLI}: run \`npx tsc -p tsconfig.json\` (or set NET_SYNC_CHAOS_CLI)`);
     if (this.port === 0) this.port = await freePort();
     this.#log ??= createWriteStream(this.logPath, { flags: 'a' });
     this.starts++;
     this.#log.write(`--- start #${this.starts} at ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, [CLI, 'start', ...this.configArgs()], { cwd: this.dir, env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'start', ...this.configArgs()], {
+      cwd: this.dir,
+      env: this.env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child = child;
     reapOnExit(child);
     child.stdout?.pipe(this.#log, { end: false });
@@ -193,7 +198,11 @@ export class SidecarProcess {
   }
 
   async post(path: string, body: unknown): Promise<{ status: number; json: any }> {
-    const res = await fetch(`${this.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const res = await fetch(`${this.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
     return { status: res.status, json: await res.json() };
   }
 
@@ -203,7 +212,9 @@ export class SidecarProcess {
   }
 
   /** `GET /v1/status`, or undefined when unreachable. */
-  async status(timeoutMs = 2_000): Promise<{ outbox: { command: OutboxCounts }; mesh?: { peers?: number } } | undefined> {
+  async status(
+    timeoutMs = 2_000,
+  ): Promise<{ outbox: { command: OutboxCounts }; mesh?: { peers?: number } } | undefined> {
     try {
       const res = await fetch(`${this.url}/v1/status`, { signal: AbortSignal.timeout(timeoutMs) });
       if (!res.ok) return undefined;
@@ -265,7 +276,10 @@ export class SidecarProcess {
 
   /** The last `n` lines of the sidecar's log (all starts), for assertions and failure reports. */
   logTail(n = 30): string {
-    return this.#logText().split('\n').slice(-n - 1).join('\n');
+    return this.#logText()
+      .split('\n')
+      .slice(-n - 1)
+      .join('\n');
   }
 
   /**
@@ -274,7 +288,12 @@ export class SidecarProcess {
    * in this process and must keep forwarding meanwhile.
    */
   async reconcile(timeoutMs = 60_000): Promise<{ code: number | null; report: unknown; stderr: string }> {
-    const r = await runCliProcess(['reconcile', '--verify', '--json', ...this.configArgs()], this.env(), this.dir, timeoutMs);
+    const r = await runCliProcess(
+      ['reconcile', '--verify', '--json', ...this.configArgs()],
+      this.env(),
+      this.dir,
+      timeoutMs,
+    );
     let report: unknown;
     try {
       report = JSON.parse(r.stdout);
@@ -302,7 +321,8 @@ export class SidecarProcess {
   async #waitHealthy(child: ChildProcess, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.#child !== child) throw new Error(`sidecar ${this.name} exited before /healthz answered:\n${this.logTail()}`);
+      if (this.#child !== child)
+        throw new Error(`sidecar ${this.name} exited before /healthz answered:\n${this.logTail()}`);
       try {
         const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1_000) });
         await res.body?.cancel();
@@ -317,7 +337,12 @@ export class SidecarProcess {
 }
 
 /** Runs the built CLI to completion (SIGKILL after `timeoutMs`), asynchronously. */
-export function runCliProcess(args: string[], env: Record<string, string>, cwd: string, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCliProcess(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     reapOnExit(child);

@@ -29,14 +29,22 @@ export async function readStream(natsUrl: string, subject = 'root.solar.command.
 }
 
 /** Posts `n` bodies with at most `concurrency` requests in flight; returns the 202 answers in order. */
-export async function postMany(url: string, bodies: unknown[], concurrency = 64): Promise<Array<{ status: number; json: any } | { error: string }>> {
+export async function postMany(
+  url: string,
+  bodies: unknown[],
+  concurrency = 64,
+): Promise<Array<{ status: number; json: any } | { error: string }>> {
   const out: Array<{ status: number; json: any } | { error: string }> = new Array(bodies.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < bodies.length) {
       const i = next++;
       try {
-        const res = await fetch(`${url}/v1/intents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(bodies[i]) });
+        const res = await fetch(`${url}/v1/intents`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(bodies[i]),
+        });
         out[i] = { status: res.status, json: await res.json() };
       } catch (err) {
         out[i] = { error: String(err) };

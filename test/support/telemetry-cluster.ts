@@ -36,7 +36,13 @@ export interface Emitted {
  * `<prefix>.load`, tag `agent: a<i>`, `ts` = the test's clock at the post); `onTick` runs before
  * each tick's posts. Every post must be accepted.
  */
-export async function emitPoints(origins: SidecarProcess[], total: number, durationMs: number, prefix: string, onTick?: (tick: number) => Promise<void>): Promise<Emitted> {
+export async function emitPoints(
+  origins: SidecarProcess[],
+  total: number,
+  durationMs: number,
+  prefix: string,
+  onTick?: (tick: number) => Promise<void>,
+): Promise<Emitted> {
   const ticks = durationMs / EMIT_TICK_MS;
   const perPost = Math.ceil(total / ticks / origins.length);
   const out: Emitted = { accepted: 0, byOrigin: origins.map(() => 0), byWindow: new Map() };
@@ -49,14 +55,20 @@ export async function emitPoints(origins: SidecarProcess[], total: number, durat
       sent += n;
       if (n <= 0) return Promise.resolve();
       const ts = Date.now();
-      const points = Array.from({ length: n }, (_, k) => ({ metric: k % 2 === 0 ? `${prefix}.delta` : `${prefix}.load`, value: Math.random() * 100, tags: { agent: `a${i}` }, ts }));
+      const points = Array.from({ length: n }, (_, k) => ({
+        metric: k % 2 === 0 ? `${prefix}.delta` : `${prefix}.load`,
+        value: Math.random() * 100,
+        tags: { agent: `a${i}` },
+        ts,
+      }));
       return s.post('/v1/telemetry', { points }).then((r) => {
         expect(r.status, JSON.stringify(r.json)).toBe(202);
         const accepted = r.json.accepted as number;
         out.accepted += accepted;
         out.byOrigin[i]! += accepted;
         const window = ts - (ts % 1_000);
-        for (const p of points) out.byWindow.set(`${i}/${window}/${p.metric}`, (out.byWindow.get(`${i}/${window}/${p.metric}`) ?? 0) + 1);
+        for (const p of points)
+          out.byWindow.set(`${i}/${window}/${p.metric}`, (out.byWindow.get(`${i}/${window}/${p.metric}`) ?? 0) + 1);
       });
     });
     await Promise.all(posts);
@@ -67,18 +79,31 @@ export async function emitPoints(origins: SidecarProcess[], total: number, durat
 }
 
 /** Summaries of metrics `<metricPrefix>.*` in the stream, with the stored messages (headers) and copies per Nats-Msg-Id. */
-export async function readSummaries(natsUrl: string, metricPrefix: string): Promise<{ list: TelemetrySummary[]; messages: ScannedMessage[]; ids: Map<string, number> }> {
+export async function readSummaries(
+  natsUrl: string,
+  metricPrefix: string,
+): Promise<{ list: TelemetrySummary[]; messages: ScannedMessage[]; ids: Map<string, number> }> {
   const { messages, idCounts } = await readStream(natsUrl, `root.solar.telemetry.${metricPrefix}.>`);
   return { list: messages.map((m) => JSON.parse(decoder.decode(m.data)) as TelemetrySummary), messages, ids: idCounts };
 }
 
 /** Waits until the summaries of `<metricPrefix>.*` in the stream count `points` points, and returns them. */
-export async function waitForSummaries(natsUrl: string, metricPrefix: string, points: number, timeoutMs = 20_000): Promise<Awaited<ReturnType<typeof readSummaries>>> {
+export async function waitForSummaries(
+  natsUrl: string,
+  metricPrefix: string,
+  points: number,
+  timeoutMs = 20_000,
+): Promise<Awaited<ReturnType<typeof readSummaries>>> {
   let got: Awaited<ReturnType<typeof readSummaries>> = { list: [], messages: [], ids: new Map() };
-  await waitFor(async () => {
-    got = await readSummaries(natsUrl, metricPrefix);
-    return got.list.reduce((n, s) => n + s.count, 0) >= points;
-  }, `summaries of ${points} points`, timeoutMs, 200);
+  await waitFor(
+    async () => {
+      got = await readSummaries(natsUrl, metricPrefix);
+      return got.list.reduce((n, s) => n + s.count, 0) >= points;
+    },
+    `summaries of ${points} points`,
+    timeoutMs,
+    200,
+  );
   return got;
 }
 

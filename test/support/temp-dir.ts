@@ -11,6 +11,7 @@ import { registerFileCleanup } from './nats-fixture.js';
 /** A new temp dir `net-sync-<label>-XXXXXX`, removed when the test file ends. */
 export function tempDir(label: string): string {
   const dir = mkdtempSync(join(tmpdir(), `net-sync-${label}-`));
-  if (process.env['NET_SYNC_KEEP_TMP'] !== '1') registerFileCleanup(async () => rmSync(dir, { recursive: true, force: true }));
+  if (process.env['NET_SYNC_KEEP_TMP'] !== '1')
+    registerFileCleanup(async () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

@@ -21,7 +21,19 @@ const ALLOWED: Record<string, readonly string[]> = {
   nats: ['core', 'observability', 'runtime', 'config'],
   api: ['core', 'observability'],
   service: ['core', 'observability', 'config', 'runtime', 'bridge', 'reconcile', 'buffer', 'mesh', 'nats', 'api'],
-  cli: ['core', 'observability', 'config', 'runtime', 'bridge', 'reconcile', 'buffer', 'mesh', 'nats', 'api', 'service'],
+  cli: [
+    'core',
+    'observability',
+    'config',
+    'runtime',
+    'bridge',
+    'reconcile',
+    'buffer',
+    'mesh',
+    'nats',
+    'api',
+    'service',
+  ],
 };
 
 function tsFiles(dir: string): string[] {
@@ -63,7 +75,8 @@ describe('import direction (STYLE.md)', () => {
       for (const target of relativeImports(file)) {
         const to = area(target);
         if (relative(SRC, target) === 'polyfills.js') continue; // a side-effect leaf any entry point loads first
-        if (to !== from && !ALLOWED[from]!.includes(to)) violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
+        if (to !== from && !ALLOWED[from]!.includes(to))
+          violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
       }
     }
     expect(violations).toEqual([]);

@@ -14,9 +14,15 @@ export async function runDemo(ctx: CommandContext, options: DemoOptions): Promis
   };
   const summary = await runDemoScenario(options, ctx.logger, say);
   ctx.out.result(summary, () => {
-    ctx.out.table(['phase', 'accepted', 'committed', 'seconds'], summary.phases.map((p) => [p.phase, p.accepted, p.committed, p.seconds.toFixed(2)]));
+    ctx.out.table(
+      ['phase', 'accepted', 'committed', 'seconds'],
+      summary.phases.map((p) => [p.phase, p.accepted, p.committed, p.seconds.toFixed(2)]),
+    );
     const s = summary.stream;
-    ctx.out.table(['in stream', 'distinct Nats-Msg-Id', 'duplicates', 'lost'], [[s.messages, s.distinctIds, s.duplicates, s.lost]]);
+    ctx.out.table(
+      ['in stream', 'distinct Nats-Msg-Id', 'duplicates', 'lost'],
+      [[s.messages, s.distinctIds, s.duplicates, s.lost]],
+    );
     ctx.out.text(summary.ok ? 'OK: every accepted intent is in JetStream exactly once' : 'FAILED: see the table above');
     if (summary.dir !== null) ctx.out.text(`kept ${summary.dir}`);
   });

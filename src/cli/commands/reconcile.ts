@@ -26,15 +26,27 @@ export interface ReconcileOptions {
 export async function runReconcile(ctx: CommandContext, options: ReconcileOptions): Promise<number> {
   const clock = new SystemClock();
   const outbox = SqliteOutbox.open({ ...ctx.config.buffer, logger: ctx.logger });
-  const bar = ctx.tty && !ctx.json ? new SingleBar({ format: '{phase} [{bar}] {value}/{total}', hideCursor: true }, Presets.shades_classic) : null;
+  const bar =
+    ctx.tty && !ctx.json
+      ? new SingleBar({ format: '{phase} [{bar}] {value}/{total}', hideCursor: true }, Presets.shades_classic)
+      : null;
   try {
     const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
     try {
       let phase = '';
       const report = await reconcileOutbox({
-        outbox, publisher: session.publisher, reader: session.reader, clock, logger: ctx.logger,
-        leaseOwner: `reconcile:${process.pid}`, scanSkewMs: ctx.config.commit.scanSkewMs, window: ctx.config.commit.window,
-        batchRows: ctx.config.commit.batchRows, dryRun: options.dryRun, verify: options.verify, firstSeq: session.firstSeq,
+        outbox,
+        publisher: session.publisher,
+        reader: session.reader,
+        clock,
+        logger: ctx.logger,
+        leaseOwner: `reconcile:${process.pid}`,
+        scanSkewMs: ctx.config.commit.scanSkewMs,
+        window: ctx.config.commit.window,
+        batchRows: ctx.config.commit.batchRows,
+        dryRun: options.dryRun,
+        verify: options.verify,
+        firstSeq: session.firstSeq,
         deadLetter: deadLetterNotices(ctx.config),
         ...(options.sinceMs === undefined ? {} : { scanFromMs: clock.now() - options.sinceMs }),
         signal: ctx.signal,
@@ -61,18 +73,22 @@ export async function runReconcile(ctx: CommandContext, options: ReconcileOption
 
 function print(ctx: CommandContext, r: ReconcileReport): void {
   ctx.out.result(r, () => {
-    ctx.out.table(['figure', 'value'], [
-      ['rows examined', r.examined],
-      ['found in stream (marked committed, not republished)', r.foundInStream],
-      [r.dryRun ? 'would publish' : 'published', r.published],
-      ['unresolved', r.unresolved],
-      ['verified committed', r.verified],
-      ['acknowledged but lost', r.lost.length],
-      ['removed by retention', r.retentionExpired],
-      ['dead (refused by NATS)', r.dead.length],
-    ]);
+    ctx.out.table(
+      ['figure', 'value'],
+      [
+        ['rows examined', r.examined],
+        ['found in stream (marked committed, not republished)', r.foundInStream],
+        [r.dryRun ? 'would publish' : 'published', r.published],
+        ['unresolved', r.unresolved],
+        ['verified committed', r.verified],
+        ['acknowledged but lost', r.lost.length],
+        ['removed by retention', r.retentionExpired],
+        ['dead (refused by NATS)', r.dead.length],
+      ],
+    );
     for (const d of r.dead) ctx.out.text(`dead ${d.correlationId} ${d.subject}: ${d.reason}`);
-    for (const l of r.lost) ctx.out.text(`LOST ${l.correlationId} ${l.subject} ${l.stream ?? '?'}#${l.seq ?? '?'} (${l.kind})`);
+    for (const l of r.lost)
+      ctx.out.text(`LOST ${l.correlationId} ${l.subject} ${l.stream ?? '?'}#${l.seq ?? '?'} (${l.kind})`);
     if (r.deferredTo !== null) ctx.out.text(`publishing deferred to ${r.deferredTo}, which holds the publisher lease`);
     if (r.publishError !== null) ctx.out.text(`publishing stopped: ${r.publishError}`);
     ctx.out.text(r.aligned ? 'aligned: the outbox and the stream agree' : 'NOT aligned');

@@ -23,9 +23,14 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
     await sidecar.stop();
     throw err;
   }
-  ctx.out.result({ started: true, peerId: sidecar.peerId, api: sidecar.api.boundAddress, nats: sidecar.connector.state }, () => {
-    ctx.out.text(`net-sync ${sidecar.peerId} listening on http://${sidecar.api.boundAddress} (NATS ${sidecar.connector.state})`);
-  });
+  ctx.out.result(
+    { started: true, peerId: sidecar.peerId, api: sidecar.api.boundAddress, nats: sidecar.connector.state },
+    () => {
+      ctx.out.text(
+        `net-sync ${sidecar.peerId} listening on http://${sidecar.api.boundAddress} (NATS ${sidecar.connector.state})`,
+      );
+    },
+  );
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -33,7 +38,10 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS).unref());
   const outcome = await Promise.race([sidecar.stop().then(() => 'stopped' as const), timeout]);
   if (outcome === 'timeout') {
-    ctx.logger.error({ timeoutMs: DRAIN_TIMEOUT_MS }, 'drain timed out; rows in flight stay in-flight and are looked up on restart');
+    ctx.logger.error(
+      { timeoutMs: DRAIN_TIMEOUT_MS },
+      'drain timed out; rows in flight stay in-flight and are looked up on restart',
+    );
     return 1;
   }
   return 0;

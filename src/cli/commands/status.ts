@@ -16,14 +16,17 @@ export interface StatusOptions {
 /** Runs `net-sync status`; returns the exit code. */
 export async function runStatus(ctx: CommandContext, options: StatusOptions): Promise<number> {
   const base = options.url ?? `http://${ctx.config.api.listen}`;
-  const headers: Record<string, string> = ctx.config.api.token === undefined ? {} : { authorization: `Bearer ${ctx.config.api.token}` };
+  const headers: Record<string, string> =
+    ctx.config.api.token === undefined ? {} : { authorization: `Bearer ${ctx.config.api.token}` };
   let doc: StatusDoc;
   try {
     const res = await fetch(`${base}/v1/status`, { headers, signal: AbortSignal.timeout(5_000) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     doc = (await res.json()) as StatusDoc;
   } catch (err) {
-    ctx.out.result({ ok: false, error: `sidecar at ${base} unreachable: ${String(err)}` }, () => ctx.out.note(`sidecar at ${base} unreachable: ${String(err)}`));
+    ctx.out.result({ ok: false, error: `sidecar at ${base} unreachable: ${String(err)}` }, () =>
+      ctx.out.note(`sidecar at ${base} unreachable: ${String(err)}`),
+    );
     return 1;
   }
   // An older sidecar answers without `sla`: judge readiness alone.
@@ -39,14 +42,23 @@ function render(ctx: CommandContext, doc: StatusDoc, ok: boolean): void {
     status: ok ? 'ok' : 'ATTENTION',
     peer: doc.peerId,
     nats: `${doc.nats.state}${doc.nats.streamsReady ? ', streams ready' : ', streams NOT ready'}`,
-    jetstream: streams.length === 0 ? (doc.nats.jetstream?.error ?? 'no streams') : streams.map((s) => `${s.name} ${s.messages} msgs (last seq ${s.lastSeq})`).join(', '),
-    mesh: doc.peers === undefined || !doc.peers.enabled ? 'off (single node)' : `${doc.peers.connected.length} peers connected, ${doc.peers.meshPeers} in mesh${doc.peers.quorum === undefined ? '' : `, quorum ${doc.peers.quorum}`}`,
+    jetstream:
+      streams.length === 0
+        ? (doc.nats.jetstream?.error ?? 'no streams')
+        : streams.map((s) => `${s.name} ${s.messages} msgs (last seq ${s.lastSeq})`).join(', '),
+    mesh:
+      doc.peers === undefined || !doc.peers.enabled
+        ? 'off (single node)'
+        : `${doc.peers.connected.length} peers connected, ${doc.peers.meshPeers} in mesh${doc.peers.quorum === undefined ? '' : `, quorum ${doc.peers.quorum}`}`,
   });
   const states = Object.keys(doc.outbox.command);
-  out.table(['kind', ...states], [
-    ['command', ...states.map((s) => doc.outbox.command[s] ?? 0)],
-    ['telemetry', ...states.map((s) => doc.outbox.telemetry[s] ?? 0)],
-  ]);
+  out.table(
+    ['kind', ...states],
+    [
+      ['command', ...states.map((s) => doc.outbox.command[s] ?? 0)],
+      ['telemetry', ...states.map((s) => doc.outbox.telemetry[s] ?? 0)],
+    ],
+  );
   if (doc.lag !== undefined) {
     const row = (kind: string, l: StatusLag): Array<string | number> => [
       kind,
@@ -56,7 +68,10 @@ function render(ctx: CommandContext, doc: StatusDoc, ok: boolean): void {
       l.recent.commits,
       l.ok ? 'ok' : 'BREACH',
     ];
-    out.table(['lag', 'SLA', 'oldest pending', 'recent p99', 'commits', 'verdict'], [row('command', doc.lag.command), row('telemetry', doc.lag.telemetry)]);
+    out.table(
+      ['lag', 'SLA', 'oldest pending', 'recent p99', 'commits', 'verdict'],
+      [row('command', doc.lag.command), row('telemetry', doc.lag.telemetry)],
+    );
   }
   for (const b of doc.sla?.breaches ?? []) out.text(`! ${b}`);
 }

@@ -20,10 +20,17 @@ export async function runStreamsApply(ctx: CommandContext, options: StreamsApply
     const failed = results.filter((r) => r.outcome === 'failed');
     const doc = {
       dryRun: options.dryRun,
-      streams: results.map((r) => ({ ...r.diff, outcome: r.outcome, ...(r.error === undefined ? {} : { error: r.error.message }) })),
+      streams: results.map((r) => ({
+        ...r.diff,
+        outcome: r.outcome,
+        ...(r.error === undefined ? {} : { error: r.error.message }),
+      })),
     };
     ctx.out.result(doc, () => {
-      ctx.out.table(['stream', 'action', 'outcome', 'field', 'want', 'have'], results.flatMap((r) => diffRows(r.diff, r.outcome, r.error?.message)));
+      ctx.out.table(
+        ['stream', 'action', 'outcome', 'field', 'want', 'have'],
+        results.flatMap((r) => diffRows(r.diff, r.outcome, r.error?.message)),
+      );
     });
     return failed.length > 0 ? 1 : 0;
   } finally {

@@ -15,7 +15,14 @@ export interface StreamsVerifyOptions {
 /** Table rows for one diff: one per drifting field, or one summary row. */
 export function diffRows(diff: StreamDiff, outcome: string, error?: string): Cell[][] {
   if (diff.action === 'update') {
-    return diff.drift.map((d) => [diff.stream, 'update', outcome, d.field, JSON.stringify(d.want), JSON.stringify(d.have)]);
+    return diff.drift.map((d) => [
+      diff.stream,
+      'update',
+      outcome,
+      d.field,
+      JSON.stringify(d.want),
+      JSON.stringify(d.have),
+    ]);
   }
   return [[diff.stream, diff.action, error === undefined ? outcome : `${outcome}: ${error}`, '', '', '']];
 }
@@ -28,7 +35,10 @@ export async function runStreamsVerify(ctx: CommandContext, options: StreamsVeri
     const diffs = await session.streams.verify(ctx.config.streams);
     const drift = diffs.filter((d) => d.action !== 'none');
     ctx.out.result({ ok: drift.length === 0, streams: diffs }, () => {
-      ctx.out.table(['stream', 'action', 'status', 'field', 'want', 'have'], diffs.flatMap((d) => diffRows(d, d.action === 'none' ? 'ok' : 'drift')));
+      ctx.out.table(
+        ['stream', 'action', 'status', 'field', 'want', 'have'],
+        diffs.flatMap((d) => diffRows(d, d.action === 'none' ? 'ok' : 'drift')),
+      );
       ctx.out.text(drift.length === 0 ? 'streams match the spec' : `${drift.length} stream(s) drift from the spec`);
     });
     return drift.length === 0 ? 0 : 1;

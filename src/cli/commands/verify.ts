@@ -47,7 +47,17 @@ export async function runVerify(ctx: CommandContext, options: VerifyOptions): Pr
   const quorum = resolveQuorum(consensus.quorum, consensus.cohort);
   const subject = `${subjects.prefix}.command.>`;
   const sinceMs = options.sinceMs === undefined ? 0 : Date.now() - options.sinceMs;
-  const report: VerifyReport = { subject, quorum, cohort: consensus.cohort.length, messages: 0, verified: 0, unendorsed: 0, duplicates: 0, failures: [], ok: true };
+  const report: VerifyReport = {
+    subject,
+    quorum,
+    cohort: consensus.cohort.length,
+    messages: 0,
+    verified: 0,
+    unendorsed: 0,
+    duplicates: 0,
+    failures: [],
+    ok: true,
+  };
   const seen = new Map<string, number>();
   let failed = 0;
   const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
@@ -61,12 +71,19 @@ export async function runVerify(ctx: CommandContext, options: VerifyOptions): Pr
         report.duplicates++;
         problems.push({ code: 'duplicate-msg-id', detail: `copy ${copies} of ${m.msgId}` });
       }
-      const v = await verifyCommit({ body: m.data, headers: m.headers }, { verify: verifyPeerSignature, quorum, cohort: consensus.cohort });
-      const unendorsed = options.allowUnendorsed === true && v.validEndorsers.length === 0 && v.problems.every((p) => p.code === 'below-quorum' || p.code === 'digest-mismatch');
+      const v = await verifyCommit(
+        { body: m.data, headers: m.headers },
+        { verify: verifyPeerSignature, quorum, cohort: consensus.cohort },
+      );
+      const unendorsed =
+        options.allowUnendorsed === true &&
+        v.validEndorsers.length === 0 &&
+        v.problems.every((p) => p.code === 'below-quorum' || p.code === 'digest-mismatch');
       if (unendorsed) report.unendorsed++;
       else problems.push(...v.problems);
       if (problems.length === 0) report.verified++;
-      else if (failed++ < MAX_LISTED_FAILURES) report.failures.push({ stream: m.stream, seq: m.seq, msgId: m.msgId ?? null, problems });
+      else if (failed++ < MAX_LISTED_FAILURES)
+        report.failures.push({ stream: m.stream, seq: m.seq, msgId: m.msgId ?? null, problems });
     }
   } finally {
     await session.close();
@@ -78,18 +95,24 @@ export async function runVerify(ctx: CommandContext, options: VerifyOptions): Pr
 
 function print(ctx: CommandContext, r: VerifyReport, failed: number): void {
   ctx.out.result(r, () => {
-    ctx.out.table(['figure', 'value'], [
-      ['subject', r.subject],
-      ['quorum', r.quorum],
-      ['cohort', r.cohort === 0 ? 'open' : r.cohort],
-      ['messages', r.messages],
-      ['verified', r.verified],
-      ['unendorsed (allowed)', r.unendorsed],
-      ['duplicate Nats-Msg-Id copies', r.duplicates],
-      ['failed', failed],
-    ]);
+    ctx.out.table(
+      ['figure', 'value'],
+      [
+        ['subject', r.subject],
+        ['quorum', r.quorum],
+        ['cohort', r.cohort === 0 ? 'open' : r.cohort],
+        ['messages', r.messages],
+        ['verified', r.verified],
+        ['unendorsed (allowed)', r.unendorsed],
+        ['duplicate Nats-Msg-Id copies', r.duplicates],
+        ['failed', failed],
+      ],
+    );
     if (r.failures.length > 0) {
-      ctx.out.table(['stream', 'seq', 'Nats-Msg-Id', 'problems'], r.failures.map((f) => [f.stream, f.seq, f.msgId, f.problems.map((p) => `${p.code} (${p.detail})`).join('; ')]));
+      ctx.out.table(
+        ['stream', 'seq', 'Nats-Msg-Id', 'problems'],
+        r.failures.map((f) => [f.stream, f.seq, f.msgId, f.problems.map((p) => `${p.code} (${p.detail})`).join('; ')]),
+      );
     }
     ctx.out.text(r.ok ? 'ok: every commit verifies, none duplicated' : 'FAILED');
   });

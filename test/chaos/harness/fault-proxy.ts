@@ -110,9 +110,20 @@ class Pair {
   readonly down: Pipe;
   closed = false;
 
-  constructor(private readonly proxy: FaultProxy, readonly client: Socket) {
-    this.up = new Pipe(proxy, () => client, () => this.upstream);
-    this.down = new Pipe(proxy, () => this.upstream, () => client);
+  constructor(
+    private readonly proxy: FaultProxy,
+    readonly client: Socket,
+  ) {
+    this.up = new Pipe(
+      proxy,
+      () => client,
+      () => this.upstream,
+    );
+    this.down = new Pipe(
+      proxy,
+      () => this.upstream,
+      () => client,
+    );
     client.on('data', (d: Buffer) => this.up.push(d));
     client.on('end', () => {
       this.up.ended = true;
@@ -154,7 +165,10 @@ export class FaultProxy {
   readonly target: { host: string; port: number };
   readonly maxQueuedBytes: number;
   /** Current shaping: latency range (ms) and bandwidth (bytes/s), null = none. */
-  shaping: { latency: { minMs: number; maxMs: number } | null; bytesPerSec: number | null } = { latency: null, bytesPerSec: null };
+  shaping: { latency: { minMs: number; maxMs: number } | null; bytesPerSec: number | null } = {
+    latency: null,
+    bytesPerSec: null,
+  };
   private readonly pairs = new Set<Pair>();
   private readonly rng: Prng;
   private readonly maxConnections: number;
@@ -165,7 +179,10 @@ export class FaultProxy {
   private flapping: Set<() => Promise<void>> = new Set();
   private stopped = false;
 
-  private constructor(readonly name: string, opts: FaultProxyOptions) {
+  private constructor(
+    readonly name: string,
+    opts: FaultProxyOptions,
+  ) {
     this.target = opts.target;
     this.rng = opts.rng;
     this.maxConnections = opts.maxConnections ?? 256;
@@ -250,7 +267,12 @@ export class FaultProxy {
    * Flaps the link on a seeded schedule for `durationMs`: up for a time drawn from `upMs`,
    * then down (cut or blackhole) for a time drawn from `downMs`, and so on; healed at the end.
    */
-  flap(opts: { upMs: [number, number]; downMs: [number, number]; kind: 'cut' | 'blackhole'; durationMs: number }): Flapping {
+  flap(opts: {
+    upMs: [number, number];
+    downMs: [number, number];
+    kind: 'cut' | 'blackhole';
+    durationMs: number;
+  }): Flapping {
     let stopRequested = false;
     let wake: (() => void) | undefined;
     let downs = 0;

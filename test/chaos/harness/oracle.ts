@@ -123,7 +123,8 @@ export function judge(attempts: readonly Attempt[], entries: readonly StreamEntr
 
 function unexpectedReason(e: StreamEntry, a: Attempt | undefined): string | null {
   if (a === undefined) return 'never attempted';
-  if (a.outcome === 'refused' || a.outcome === 'rejected') return `the attempt was ${a.outcome} (${a.error ?? a.httpStatus})`;
+  if (a.outcome === 'refused' || a.outcome === 'rejected')
+    return `the attempt was ${a.outcome} (${a.error ?? a.httpStatus})`;
   if (e.msgId === null) return 'no Nats-Msg-Id';
   if (e.correlationId !== e.msgId) return `Net-Sync-Correlation-Id ${e.correlationId} differs from Nats-Msg-Id`;
   if (a.outcome === 'acked' && a.correlationId !== e.msgId) return `acknowledged as ${a.correlationId}`;
@@ -163,18 +164,31 @@ export function compareOutbox(rows: readonly OutboxEntry[], entries: readonly St
   for (const r of rows) {
     inOutbox.add(r.correlationId);
     const e = stored.get(r.correlationId);
-    if (r.state !== 'committed') diffs.push(`${r.correlationId}: outbox state ${r.state}${e === undefined ? '' : `, stream has it at ${e.stream}#${e.seq}`}`);
-    else if (e === undefined) diffs.push(`${r.correlationId}: committed at ${r.stream}#${r.seq} in the outbox, absent from the stream`);
-    else if (e.stream !== r.stream || e.seq !== r.seq) diffs.push(`${r.correlationId}: outbox says ${r.stream}#${r.seq}, stream has ${e.stream}#${e.seq}`);
+    if (r.state !== 'committed')
+      diffs.push(
+        `${r.correlationId}: outbox state ${r.state}${e === undefined ? '' : `, stream has it at ${e.stream}#${e.seq}`}`,
+      );
+    else if (e === undefined)
+      diffs.push(`${r.correlationId}: committed at ${r.stream}#${r.seq} in the outbox, absent from the stream`);
+    else if (e.stream !== r.stream || e.seq !== r.seq)
+      diffs.push(`${r.correlationId}: outbox says ${r.stream}#${r.seq}, stream has ${e.stream}#${e.seq}`);
   }
-  for (const [id, e] of stored) if (!inOutbox.has(id)) diffs.push(`${id}: in the stream at ${e.stream}#${e.seq}, not in any outbox`);
+  for (const [id, e] of stored)
+    if (!inOutbox.has(id)) diffs.push(`${id}: in the stream at ${e.stream}#${e.seq}, not in any outbox`);
   return diffs;
 }
 
 const decoder = new TextDecoder();
 
 /** Parses a stored message into a StreamEntry (the workload key from the payload). */
-export function toEntry(m: { stream: string; seq: number; msgId: string | undefined; headers: Record<string, string>; data: Uint8Array; timeMs: number }): StreamEntry {
+export function toEntry(m: {
+  stream: string;
+  seq: number;
+  msgId: string | undefined;
+  headers: Record<string, string>;
+  data: Uint8Array;
+  timeMs: number;
+}): StreamEntry {
   let key: string | null = null;
   try {
     const body = JSON.parse(decoder.decode(m.data)) as { payload?: Partial<WorkloadPayload> };
@@ -183,11 +197,24 @@ export function toEntry(m: { stream: string; seq: number; msgId: string | undefi
     // not JSON: unexpected by construction
   }
   const endorsers = (m.headers[HEADER.endorsers] ?? '').split(',').filter((s) => s !== '');
-  return { stream: m.stream, seq: m.seq, msgId: m.msgId ?? null, correlationId: m.headers[HEADER.correlationId] ?? null, key, endorsers, timeMs: m.timeMs };
+  return {
+    stream: m.stream,
+    seq: m.seq,
+    msgId: m.msgId ?? null,
+    correlationId: m.headers[HEADER.correlationId] ?? null,
+    key,
+    endorsers,
+    timeMs: m.timeMs,
+  };
 }
 
 /** Scans every message on `subject` stored since `sinceMs` (a direct connection, no proxy). */
-export async function readStream(servers: string[], subject = 'root.solar.command.>', sinceMs = 0, timeoutMs = 30_000): Promise<StreamEntry[]> {
+export async function readStream(
+  servers: string[],
+  subject = 'root.solar.command.>',
+  sinceMs = 0,
+  timeoutMs = 30_000,
+): Promise<StreamEntry[]> {
   const connector = new NatsConnector({ config: NatsSchema.parse({ servers, name: 'net-sync-chaos-oracle' }) });
   await connector.start();
   try {
@@ -209,7 +236,9 @@ export async function readOutbox(path: string): Promise<OutboxEntry[]> {
     const out: OutboxEntry[] = [];
     for (let after = 0; ; ) {
       const page = outbox.listByState(INTENT_STATES, 10_000, after);
-      for (const r of page) if (r.kind === 'command') out.push({ correlationId: r.correlationId, state: r.state, stream: r.stream, seq: r.streamSeq });
+      for (const r of page)
+        if (r.kind === 'command')
+          out.push({ correlationId: r.correlationId, state: r.state, stream: r.stream, seq: r.streamSeq });
       if (page.length < 10_000) return out;
       after = page[page.length - 1]!.seq;
     }

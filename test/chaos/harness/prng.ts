@@ -52,7 +52,8 @@ export function chaosSeeds(env: NodeJS.ProcessEnv = process.env): number[] {
   if (list === undefined || list.trim() === '') return [Math.floor(Math.random() * 2 ** 31)];
   return list.split(',').map((s) => {
     const n = Number(s.trim());
-    if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw new Error(`NET_SYNC_CHAOS_SEED(S): not a 32-bit unsigned integer: ${JSON.stringify(s)}`);
+    if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
+      throw new Error(`NET_SYNC_CHAOS_SEED(S): not a 32-bit unsigned integer: ${JSON.stringify(s)}`);
     return n;
   });
 }

@@ -56,8 +56,14 @@ export interface ScenarioResult {
  * streams with small limits, so that the sidecar's own telemetry (peer health, pipeline lag)
  * has somewhere to go instead of ending `dead` for lack of a stream.
  */
-export function streamsConfig(opts: { duplicateWindow?: string; replicas?: 1 | 3; maxBytes?: string; maxAge?: string } = {}): string {
-  const stream = (name: string, subject: string, limits: { maxAge: string; maxBytes: string; duplicateWindow: string }): string[] => [
+export function streamsConfig(
+  opts: { duplicateWindow?: string; replicas?: 1 | 3; maxBytes?: string; maxAge?: string } = {},
+): string {
+  const stream = (
+    name: string,
+    subject: string,
+    limits: { maxAge: string; maxBytes: string; duplicateWindow: string },
+  ): string[] => [
     `  - name: ${name}`,
     `    subjects: ["root.solar.${subject}.>"]`,
     `    maxAge: ${limits.maxAge}`,
@@ -68,7 +74,11 @@ export function streamsConfig(opts: { duplicateWindow?: string; replicas?: 1 | 3
   const side = { maxAge: '1h', maxBytes: '64MiB', duplicateWindow: '2m' };
   return [
     'streams:',
-    ...stream('COMMANDS', 'command', { maxAge: opts.maxAge ?? '1h', maxBytes: opts.maxBytes ?? '256MiB', duplicateWindow: opts.duplicateWindow ?? '2m' }),
+    ...stream('COMMANDS', 'command', {
+      maxAge: opts.maxAge ?? '1h',
+      maxBytes: opts.maxBytes ?? '256MiB',
+      duplicateWindow: opts.duplicateWindow ?? '2m',
+    }),
     ...stream('TELEMETRY', 'telemetry', side),
     ...stream('FEDERATION', 'federation', side),
     ...stream('OBSERVABILITY', 'observability', side),
@@ -89,7 +99,11 @@ export class ScenarioRun {
   /** Keep the run dir (logs, buffer files) for a post-mortem: on failure or with NET_SYNC_CHAOS_KEEP. */
   keepDir = process.env['NET_SYNC_CHAOS_KEEP'] !== undefined;
 
-  constructor(readonly scenario: string, readonly variant: string, readonly seed: number) {
+  constructor(
+    readonly scenario: string,
+    readonly variant: string,
+    readonly seed: number,
+  ) {
     this.rng = new Prng(seed);
     this.dir = mkdtempSync(join(tmpdir(), `net-sync-chaos-${scenario}-`));
     this.runId = `${scenario}-${variant}-${seed}`;
@@ -133,10 +147,18 @@ export class ScenarioRun {
    * The single-sidecar setup: `s1` dials `nats` through the fault proxy `s1→nats`, with
    * `streams` (default {@link streamsConfig}) as its config file; resolves once `s1` is ready.
    */
-  async sidecarViaProxy(nats: { host: string; port: number }, opts: { streams?: string; env?: Record<string, string> } = {}): Promise<{ link: FaultProxy; s1: SidecarProcess }> {
+  async sidecarViaProxy(
+    nats: { host: string; port: number },
+    opts: { streams?: string; env?: Record<string, string> } = {},
+  ): Promise<{ link: FaultProxy; s1: SidecarProcess }> {
     const link = await this.proxy('s1→nats', { host: nats.host, port: nats.port });
     const configFile = this.configFile('streams.yaml', opts.streams ?? streamsConfig());
-    const s1 = await this.sidecar({ name: 's1', natsServers: [link.natsUrl], configFile, ...(opts.env === undefined ? {} : { env: opts.env }) });
+    const s1 = await this.sidecar({
+      name: 's1',
+      natsServers: [link.natsUrl],
+      configFile,
+      ...(opts.env === undefined ? {} : { env: opts.env }),
+    });
     await waitFor(() => s1.ready(), 's1 ready', 20_000, 100);
     return { link, s1 };
   }
@@ -150,14 +172,21 @@ export class ScenarioRun {
   /** Ms until `correlationId` is committed in `sidecar`'s outbox (for recovery time). */
   async committedWithin(sidecar: SidecarProcess, correlationId: string, timeoutMs: number): Promise<number> {
     const started = Date.now();
-    await waitFor(async () => {
-      try {
-        const res = await fetch(`${sidecar.apiUrl}/v1/intents/${correlationId}`, { signal: AbortSignal.timeout(2_000) });
-        return res.ok && ((await res.json()) as { state: string }).state === 'committed';
-      } catch {
-        return false;
-      }
-    }, `intent ${correlationId} committed on ${sidecar.name}`, timeoutMs, 50);
+    await waitFor(
+      async () => {
+        try {
+          const res = await fetch(`${sidecar.apiUrl}/v1/intents/${correlationId}`, {
+            signal: AbortSignal.timeout(2_000),
+          });
+          return res.ok && ((await res.json()) as { state: string }).state === 'committed';
+        } catch {
+          return false;
+        }
+      },
+      `intent ${correlationId} committed on ${sidecar.name}`,
+      timeoutMs,
+      50,
+    );
     return Date.now() - started;
   }
 
@@ -166,11 +195,16 @@ export class ScenarioRun {
     const started = Date.now();
     let last: unknown;
     try {
-      await waitFor(async () => {
-        const c = await sidecar.outboxCounts();
-        last = c;
-        return c !== undefined && c['pending-commit'] === 0 && c['in-flight'] === 0 && (c['proposed'] ?? 0) === 0;
-      }, `the outbox of ${sidecar.name} to drain`, timeoutMs, 100);
+      await waitFor(
+        async () => {
+          const c = await sidecar.outboxCounts();
+          last = c;
+          return c !== undefined && c['pending-commit'] === 0 && c['in-flight'] === 0 && (c['proposed'] ?? 0) === 0;
+        },
+        `the outbox of ${sidecar.name} to drain`,
+        timeoutMs,
+        100,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}; last counts ${JSON.stringify(last)}\n${sidecar.logTail()}`);
     }
@@ -197,11 +231,16 @@ export class ScenarioRun {
       const rep = (typeof r.report === 'object' && r.report !== null ? r.report : {}) as Record<string, unknown>;
       const num = (k: string): number | null => (typeof rep[k] === 'number' ? (rep[k] as number) : null);
       reconcile.push({
-        sidecar: s.name, code: r.code, aligned: typeof rep['aligned'] === 'boolean' ? (rep['aligned'] as boolean) : null,
-        published: num('published'), foundInStream: num('foundInStream'), error: r.code === 0 ? null : `${JSON.stringify(r.report).slice(0, 500)} ${r.stderr.slice(-500)}`,
+        sidecar: s.name,
+        code: r.code,
+        aligned: typeof rep['aligned'] === 'boolean' ? (rep['aligned'] as boolean) : null,
+        published: num('published'),
+        foundInStream: num('foundInStream'),
+        error: r.code === 0 ? null : `${JSON.stringify(r.report).slice(0, 500)} ${r.stderr.slice(-500)}`,
       });
     }
-    const entries = opts.entries ?? (await readStream(opts.natsUrls, 'root.solar.command.>', this.startedAtMs - 60_000));
+    const entries =
+      opts.entries ?? (await readStream(opts.natsUrls, 'root.solar.command.>', this.startedAtMs - 60_000));
     const rows = (await Promise.all(opts.sidecars.map((s) => readOutbox(s.bufferPath)))).flat();
     const result: ScenarioResult = {
       scenario: this.scenario,
@@ -222,14 +261,23 @@ export class ScenarioRun {
 }
 
 /** Runs `body` as one scenario run: prints the seed, cleans up LIFO whatever happens. */
-export async function withRun(scenario: string, variant: string, seed: number, body: (run: ScenarioRun) => Promise<void>): Promise<void> {
+export async function withRun(
+  scenario: string,
+  variant: string,
+  seed: number,
+  body: (run: ScenarioRun) => Promise<void>,
+): Promise<void> {
   const run = new ScenarioRun(scenario, variant, seed);
-  console.log(`[chaos] scenario ${scenario}/${variant} seed ${seed} (re-run: NET_SYNC_CHAOS_SEED=${seed}) dir ${run.dir}`);
+  console.log(
+    `[chaos] scenario ${scenario}/${variant} seed ${seed} (re-run: NET_SYNC_CHAOS_SEED=${seed}) dir ${run.dir}`,
+  );
   try {
     await body(run);
   } catch (err) {
     run.keepDir = true;
-    console.log(`[chaos] scenario ${scenario}/${variant} seed ${seed} FAILED; logs kept in ${run.dir}; re-run with NET_SYNC_CHAOS_SEED=${seed}`);
+    console.log(
+      `[chaos] scenario ${scenario}/${variant} seed ${seed} FAILED; logs kept in ${run.dir}; re-run with NET_SYNC_CHAOS_SEED=${seed}`,
+    );
     throw err;
   } finally {
     await run.cleanup.runAll();
@@ -251,14 +299,48 @@ export function assertClean(r: ScenarioResult): void {
 export function report(r: ScenarioResult): void {
   const o = r.oracle;
   const t = new Table({
-    head: ['scenario', 'seed', 'attempts', 'acks', 'unknown', 'committed', 'lost', 'dup', 'unexpected', 'recovered', 'order inv.', 'recovery ms', 'drain ms', 'reconcile'],
+    head: [
+      'scenario',
+      'seed',
+      'attempts',
+      'acks',
+      'unknown',
+      'committed',
+      'lost',
+      'dup',
+      'unexpected',
+      'recovered',
+      'order inv.',
+      'recovery ms',
+      'drain ms',
+      'reconcile',
+    ],
     style: { head: [], border: [] },
   });
-  t.push([`${r.scenario}/${r.variant}`, r.seed, o.attempts, o.acked, o.unknown, o.committed, o.lost, o.duplicated, o.unexpected, o.recovered, o.orderViolations,
-    r.recoveryMs ?? '-', r.drainMs, r.reconcile.map((x) => `${x.code === 0 ? 'ok' : `exit ${x.code}`}${x.published ? ` +${x.published}` : ''}`).join(',')]);
+  t.push([
+    `${r.scenario}/${r.variant}`,
+    r.seed,
+    o.attempts,
+    o.acked,
+    o.unknown,
+    o.committed,
+    o.lost,
+    o.duplicated,
+    o.unexpected,
+    o.recovered,
+    o.orderViolations,
+    r.recoveryMs ?? '-',
+    r.drainMs,
+    r.reconcile
+      .map((x) => `${x.code === 0 ? 'ok' : `exit ${x.code}`}${x.published ? ` +${x.published}` : ''}`)
+      .join(','),
+  ]);
   console.log(`${t.toString()}\n[chaos] extra ${JSON.stringify(r.extra)}`);
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, `${r.scenario}-${r.variant}-${r.seed}-${r.startedAt.replace(/[:.]/g, '')}.json`), `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(
+    join(RESULTS_DIR, `${r.scenario}-${r.variant}-${r.seed}-${r.startedAt.replace(/[:.]/g, '')}.json`),
+    `${JSON.stringify(r, null, 2)}\n`,
+  );
 }
 
 /** The newest attempt acked before now (its commit marks the pre-heal backlog as drained). */

@@ -12,7 +12,10 @@ export class StreamTail {
   private loop: Promise<void> = Promise.resolve();
   private messages: ConsumerMessages | undefined;
 
-  private constructor(private readonly nc: NatsConnection, readonly stream: string) {}
+  private constructor(
+    private readonly nc: NatsConnection,
+    readonly stream: string,
+  ) {}
 
   /** Starts tailing `stream` (which must exist) from its first message. */
   static async start(servers: string[], stream: string): Promise<StreamTail> {
@@ -26,7 +29,16 @@ export class StreamTail {
         tail.seqs.add(m.seq);
         const headers: Record<string, string> = {};
         if (m.headers !== undefined) for (const [k, v] of m.headers) if (v[0] !== undefined) headers[k] = v[0];
-        tail.entries.push(toEntry({ stream: m.info.stream, seq: m.seq, msgId: headers['Nats-Msg-Id'], headers, data: m.data, timeMs: Math.floor(m.info.timestampNanos / 1e6) }));
+        tail.entries.push(
+          toEntry({
+            stream: m.info.stream,
+            seq: m.seq,
+            msgId: headers['Nats-Msg-Id'],
+            headers,
+            data: m.data,
+            timeMs: Math.floor(m.info.timestampNanos / 1e6),
+          }),
+        );
       }
     })();
     return tail;

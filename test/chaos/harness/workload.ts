@@ -116,11 +116,23 @@ export class Workload {
     const subject = `${this.opts.subjectPrefix ?? 'root.solar.command'}.${proposer}.${rng.pick(['set', 'move', 'scan', 'hold'])}`;
     const target = this.opts.target(index);
     const attempt: Attempt = {
-      key, proposer, n, subject, target, sentAtMs: Date.now(), doneAtMs: null,
-      outcome: 'pending', correlationId: null, httpStatus: null, error: null,
+      key,
+      proposer,
+      n,
+      subject,
+      target,
+      sentAtMs: Date.now(),
+      doneAtMs: null,
+      outcome: 'pending',
+      correlationId: null,
+      httpStatus: null,
+      error: null,
     };
     this.attempts.push(attempt);
-    const payload: WorkloadPayload = { chaos: { run: this.opts.runId, key, proposer, n }, pad: 'x'.repeat(this.opts.padBytes ?? 64) };
+    const payload: WorkloadPayload = {
+      chaos: { run: this.opts.runId, key, proposer, n },
+      pad: 'x'.repeat(this.opts.padBytes ?? 64),
+    };
     try {
       const res = await fetch(`${target}/v1/intents`, {
         method: 'POST',
@@ -132,7 +144,8 @@ export class Workload {
       const text = await res.text();
       if (res.status === 202) {
         const body = JSON.parse(text) as { correlationId?: unknown };
-        if (typeof body.correlationId !== 'string') throw new Error(`202 without a correlationId: ${text.slice(0, 200)}`);
+        if (typeof body.correlationId !== 'string')
+          throw new Error(`202 without a correlationId: ${text.slice(0, 200)}`);
         attempt.correlationId = body.correlationId;
         attempt.outcome = 'acked';
       } else if (res.status >= 400 && res.status < 500) {

@@ -24,7 +24,13 @@ export async function scenarioA(variant: 'cut' | 'kill', seed: number, p: Scenar
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
     const { link, s1 } = await run.sidecarViaProxy(nats);
-    const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
+    const w = run.workload({
+      target: () => s1.apiUrl,
+      proposers: 4,
+      ratePerSec: p.ratePerSec,
+      durationMs: p.loadMs,
+      maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000),
+    });
     await hold(faults.range(0.15, 0.3) * p.loadMs);
     const outageMs = faults.range(...p.outageMs);
     if (variant === 'cut') await link.cut();

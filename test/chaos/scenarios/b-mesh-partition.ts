@@ -36,13 +36,18 @@ export function consensusUnavailable(): string | null {
   const dist = dirname(dirname(CLI));
   const needed = ['bridge/consensus-driver.js', 'service/mesh-wiring.js'].map((f) => join(dist, f));
   const missing = needed.filter((f) => !existsSync(f));
-  return missing.length === 0 ? null : `consensus not available in the build under test (missing ${missing.join(', ')})`;
+  return missing.length === 0
+    ? null
+    : `consensus not available in the build under test (missing ${missing.join(', ')})`;
 }
 
 // `net-sync keygen --out FILE --json` → peer ID.
 async function keygen(file: string): Promise<string> {
   // A clean env: the CLI refuses unknown NET_SYNC_* variables, and NET_SYNC_CHAOS_* are ours.
-  const child = spawn(process.execPath, [CLI, 'keygen', '--out', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } });
+  const child = spawn(process.execPath, [CLI, 'keygen', '--out', file, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env['PATH'] ?? '' },
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   const code = await new Promise<number | null>((r) => child.once('exit', r));
@@ -61,28 +66,48 @@ export async function scenarioB(seed: number, p: ScenarioBParams): Promise<Scena
     const meshPorts = await Promise.all(names.map(() => freePort()));
     // links[i][j]: how node i reaches node j.
     const links: FaultProxy[][] = names.map(() => []);
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) if (i !== j) links[i]![j] = await run.proxy(`${names[i]}→${names[j]}`, { host: '127.0.0.1', port: meshPorts[j]! });
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++)
+        if (i !== j)
+          links[i]![j] = await run.proxy(`${names[i]}→${names[j]}`, { host: '127.0.0.1', port: meshPorts[j]! });
     const refused = await freePort();
     const cfg = run.configFile('streams.yaml', streamsConfig());
     const sidecars: SidecarProcess[] = [];
     for (let i = 0; i < 3; i++) {
-      const peers = [0, 1, 2].filter((j) => j !== i).map((j) => `/ip4/127.0.0.1/tcp/${links[i]![j]!.port}/p2p/${peerIds[j]}`);
-      sidecars.push(await run.sidecar({
-        name: names[i]!, natsServers: [nats.url], configFile: cfg,
-        env: {
-          NET_SYNC_MESH_ENABLED: 'true',
-          NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${meshPorts[i]}`,
-          NET_SYNC_MESH_ANNOUNCE: `/ip4/127.0.0.1/tcp/${refused}`,
-          NET_SYNC_MESH_PEERS: peers.join(','),
-          NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
-          NET_SYNC_CONSENSUS_QUORUM: 'majority',
-        },
-      }));
+      const peers = [0, 1, 2]
+        .filter((j) => j !== i)
+        .map((j) => `/ip4/127.0.0.1/tcp/${links[i]![j]!.port}/p2p/${peerIds[j]}`);
+      sidecars.push(
+        await run.sidecar({
+          name: names[i]!,
+          natsServers: [nats.url],
+          configFile: cfg,
+          env: {
+            NET_SYNC_MESH_ENABLED: 'true',
+            NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${meshPorts[i]}`,
+            NET_SYNC_MESH_ANNOUNCE: `/ip4/127.0.0.1/tcp/${refused}`,
+            NET_SYNC_MESH_PEERS: peers.join(','),
+            NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
+            NET_SYNC_CONSENSUS_QUORUM: 'majority',
+          },
+        }),
+      );
     }
     for (const s of sidecars) await waitFor(() => s.ready(), `${s.name} ready`, 30_000, 100);
     // The mesh is formed once each node sees its two peers.
-    await waitFor(async () => (await Promise.all(sidecars.map((s) => s.status()))).every((st) => (st?.mesh?.peers ?? 0) >= 2), 'every node to see 2 mesh peers', 30_000, 200);
-    const w = run.workload({ target: (i) => sidecars[i % 3]!.apiUrl, proposers: 3, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
+    await waitFor(
+      async () => (await Promise.all(sidecars.map((s) => s.status()))).every((st) => (st?.mesh?.peers ?? 0) >= 2),
+      'every node to see 2 mesh peers',
+      30_000,
+      200,
+    );
+    const w = run.workload({
+      target: (i) => sidecars[i % 3]!.apiUrl,
+      proposers: 3,
+      ratePerSec: p.ratePerSec,
+      durationMs: p.loadMs,
+      maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000),
+    });
     await hold(faults.range(0.15, 0.3) * p.loadMs);
     const minorityLinks = [links[2]![0]!, links[2]![1]!, links[0]![2]!, links[1]![2]!];
     const cutAt = Date.now();
@@ -105,7 +130,8 @@ export async function scenarioB(seed: number, p: ScenarioBParams): Promise<Scena
       return a !== undefined && a.target === minority && a.sentAtMs > cutAt && a.sentAtMs < healAt;
     });
     // Convergence: heal → the last intent the minority accepted during the partition is stored.
-    const recoveryMs = minorityInPartition.length === 0 ? null : Math.max(...minorityInPartition.map((e) => e.timeMs)) - healAt;
+    const recoveryMs =
+      minorityInPartition.length === 0 ? null : Math.max(...minorityInPartition.map((e) => e.timeMs)) - healAt;
     const cohort = new Set(peerIds);
     const withoutQuorum = entries.filter((e) => new Set(e.endorsers.filter((x) => cohort.has(x))).size < 2);
     Object.assign(run.extra, {
@@ -117,9 +143,16 @@ export async function scenarioB(seed: number, p: ScenarioBParams): Promise<Scena
     });
     result = await run.finish({ sidecars, natsUrls: [nats.url], workload: w, recoveryMs, drainMs, entries });
     assertClean(result);
-    for (const r of result.reconcile) expect(r.published, `net-sync reconcile on ${r.sidecar} published after the drain`).toBe(0);
-    expect(minorityDuringPartition.map((e) => e.msgId), 'minority intents committed during the partition').toEqual([]);
-    expect(withoutQuorum.map((e) => `${e.msgId}: ${e.endorsers.join(',')}`), 'messages without a quorum of cohort endorsers').toEqual([]);
+    for (const r of result.reconcile)
+      expect(r.published, `net-sync reconcile on ${r.sidecar} published after the drain`).toBe(0);
+    expect(
+      minorityDuringPartition.map((e) => e.msgId),
+      'minority intents committed during the partition',
+    ).toEqual([]);
+    expect(
+      withoutQuorum.map((e) => `${e.msgId}: ${e.endorsers.join(',')}`),
+      'messages without a quorum of cohort endorsers',
+    ).toEqual([]);
   });
   return result;
 }

@@ -23,7 +23,13 @@ export async function scenarioC(seed: number, p: ScenarioCParams): Promise<Scena
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
     const { link, s1 } = await run.sidecarViaProxy(nats);
-    const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
+    const w = run.workload({
+      target: () => s1.apiUrl,
+      proposers: 4,
+      ratePerSec: p.ratePerSec,
+      durationMs: p.loadMs,
+      maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000),
+    });
     // Latency is one-way per chunk: 100–1000 ms each way, 200–2000 ms per round trip.
     link.setLatency(100, 1_000);
     const chaosMs = p.loadMs * 0.75;
@@ -46,7 +52,9 @@ export async function scenarioC(seed: number, p: ScenarioCParams): Promise<Scena
     const recoveryMs = backlog === null ? null : await run.committedWithin(s1, backlog, 90_000);
     await w.done();
     Object.assign(run.extra, {
-      flapDowns: flapping.downs, natsRestartsDownMs: restarts, proxy: link.stats,
+      flapDowns: flapping.downs,
+      natsRestartsDownMs: restarts,
+      proxy: link.stats,
       unknownFoundByLookup: s1.logSum('resolved unknown outcomes from the stream', 'found'),
       unknownMissingByLookup: s1.logSum('resolved unknown outcomes from the stream', 'missing'),
     });

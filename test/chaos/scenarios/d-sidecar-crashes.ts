@@ -24,8 +24,17 @@ export async function scenarioD(seed: number, p: ScenarioDParams): Promise<Scena
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
     // Quick reconnects so that many replays fit in the run; the fault is the crash, not the wait.
-    const { link, s1 } = await run.sidecarViaProxy(nats, { env: { NET_SYNC_NATS_RECONNECT_WAIT_MS: '200', NET_SYNC_NATS_RECONNECT_JITTER_MS: '200' } });
-    const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.maxMs, maxAttempts: Math.ceil((p.ratePerSec * p.maxMs) / 1000), timeoutMs: 2_000 });
+    const { link, s1 } = await run.sidecarViaProxy(nats, {
+      env: { NET_SYNC_NATS_RECONNECT_WAIT_MS: '200', NET_SYNC_NATS_RECONNECT_JITTER_MS: '200' },
+    });
+    const w = run.workload({
+      target: () => s1.apiUrl,
+      proposers: 4,
+      ratePerSec: p.ratePerSec,
+      durationMs: p.maxMs,
+      maxAttempts: Math.ceil((p.ratePerSec * p.maxMs) / 1000),
+      timeoutMs: 2_000,
+    });
     const deadline = Date.now() + p.maxMs;
     const kills = { write: 0, replay: 0, backlogAtReplayKill: [] as number[] };
     for (let i = 0; i < p.kills && Date.now() < deadline; i++) {
@@ -38,7 +47,12 @@ export async function scenarioD(seed: number, p: ScenarioDParams): Promise<Scena
         await hold(faults.range(400, 1_200));
         const before = (await s1.outboxCounts())?.committed ?? 0;
         await link.heal();
-        await waitFor(async () => ((await s1.outboxCounts())?.committed ?? 0) > before, `replay to begin on s1 (kill ${i})`, 15_000, 10);
+        await waitFor(
+          async () => ((await s1.outboxCounts())?.committed ?? 0) > before,
+          `replay to begin on s1 (kill ${i})`,
+          15_000,
+          10,
+        );
         await hold(faults.range(0, 30));
         const c = await s1.outboxCounts();
         kills.backlogAtReplayKill.push((c?.['pending-commit'] ?? 0) + (c?.['in-flight'] ?? 0));
@@ -55,7 +69,8 @@ export async function scenarioD(seed: number, p: ScenarioDParams): Promise<Scena
     const drainMs = await run.drained(s1, 60_000);
     result = await run.finish({ sidecars: [s1], natsUrls: [nats.url], workload: w, recoveryMs: drainMs, drainMs });
     assertClean(result);
-    if (kills.write + kills.replay < p.kills) throw new Error(`only ${kills.write + kills.replay} of ${p.kills} kills within ${p.maxMs} ms`);
+    if (kills.write + kills.replay < p.kills)
+      throw new Error(`only ${kills.write + kills.replay} of ${p.kills} kills within ${p.maxMs} ms`);
   });
   return result;
 }

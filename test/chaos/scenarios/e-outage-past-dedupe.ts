@@ -26,7 +26,13 @@ export async function scenarioE(variant: 'link' | 'crash', seed: number, p: Scen
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
     const { link, s1 } = await run.sidecarViaProxy(nats, { streams: streamsConfig({ duplicateWindow: '1s' }) });
-    const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
+    const w = run.workload({
+      target: () => s1.apiUrl,
+      proposers: 4,
+      ratePerSec: p.ratePerSec,
+      durationMs: p.loadMs,
+      maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000),
+    });
     const slot = p.loadMs / (p.outages + 1);
     const inFlightAtCut: number[] = [];
     const recoveries: number[] = [];
@@ -50,7 +56,13 @@ export async function scenarioE(variant: 'link' | 'crash', seed: number, p: Scen
     run.extra['unknownFoundByLookup'] = s1.logSum('resolved unknown outcomes from the stream', 'found');
     run.extra['unknownMissingByLookup'] = s1.logSum('resolved unknown outcomes from the stream', 'missing');
     const drainMs = await run.drained(s1, 60_000);
-    result = await run.finish({ sidecars: [s1], natsUrls: [nats.url], workload: w, recoveryMs: recoveries.length === 0 ? null : Math.max(...recoveries), drainMs });
+    result = await run.finish({
+      sidecars: [s1],
+      natsUrls: [nats.url],
+      workload: w,
+      recoveryMs: recoveries.length === 0 ? null : Math.max(...recoveries),
+      drainMs,
+    });
     assertClean(result);
   });
   return result;

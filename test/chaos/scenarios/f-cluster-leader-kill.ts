@@ -38,10 +38,21 @@ export async function scenarioF(seed: number, p: ScenarioFParams): Promise<Scena
     const faults = run.rng.fork('faults');
     const cluster = await run.cluster(3);
     const links = [];
-    for (const [i, s] of cluster.servers.entries()) links.push(await run.proxy(`s1→n${i + 1}`, { host: s.host, port: s.port }));
-    const s1 = await run.sidecar({ name: 's1', natsServers: links.map((l) => l.natsUrl), configFile: run.configFile('streams.yaml', streamsConfig({ replicas: 3 })) });
+    for (const [i, s] of cluster.servers.entries())
+      links.push(await run.proxy(`s1→n${i + 1}`, { host: s.host, port: s.port }));
+    const s1 = await run.sidecar({
+      name: 's1',
+      natsServers: links.map((l) => l.natsUrl),
+      configFile: run.configFile('streams.yaml', streamsConfig({ replicas: 3 })),
+    });
     await waitFor(() => s1.ready(), 's1 ready before the load', 30_000, 100);
-    const w = run.workload({ target: () => s1.apiUrl, proposers: 4, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000) });
+    const w = run.workload({
+      target: () => s1.apiUrl,
+      proposers: 4,
+      ratePerSec: p.ratePerSec,
+      durationMs: p.loadMs,
+      maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000),
+    });
     const killed: string[] = [];
     const recoveries: number[] = [];
     const slot = p.loadMs / (p.leaderKills + 1);
@@ -58,14 +69,25 @@ export async function scenarioF(seed: number, p: ScenarioFParams): Promise<Scena
       await victim.restart();
       if (backlog !== null) recoveries.push(await run.committedWithin(s1, backlog, 60_000));
       // The restarted server catches up before the next kill (a new leader exists).
-      await waitFor(async () => (await streamLeader(cluster.urls, 'COMMANDS').catch(() => '')) !== '', 'COMMANDS to have a leader again', 30_000, 200);
+      await waitFor(
+        async () => (await streamLeader(cluster.urls, 'COMMANDS').catch(() => '')) !== '',
+        'COMMANDS to have a leader again',
+        30_000,
+        200,
+      );
     }
     await w.done();
     run.extra['killedLeaders'] = killed;
     run.extra['recoveriesMs'] = recoveries;
     run.extra['unknownFoundByLookup'] = s1.logSum('resolved unknown outcomes from the stream', 'found');
     const drainMs = await run.drained(s1, 60_000);
-    result = await run.finish({ sidecars: [s1], natsUrls: cluster.urls, workload: w, recoveryMs: recoveries.length === 0 ? null : Math.max(...recoveries), drainMs });
+    result = await run.finish({
+      sidecars: [s1],
+      natsUrls: cluster.urls,
+      workload: w,
+      recoveryMs: recoveries.length === 0 ? null : Math.max(...recoveries),
+      drainMs,
+    });
     assertClean(result);
   });
   return result;

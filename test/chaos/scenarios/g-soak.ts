@@ -37,7 +37,9 @@ export async function scenarioG(seed: number, p: ScenarioGParams): Promise<Scena
   await withRun('G', 'soak', seed, async (run) => {
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
-    const { link, s1 } = await run.sidecarViaProxy(nats, { streams: streamsConfig({ maxBytes: `${STREAM_MAX_BYTES}`, maxAge: `${STREAM_MAX_AGE_MS}ms` }) });
+    const { link, s1 } = await run.sidecarViaProxy(nats, {
+      streams: streamsConfig({ maxBytes: `${STREAM_MAX_BYTES}`, maxAge: `${STREAM_MAX_AGE_MS}ms` }),
+    });
     const tail = await StreamTail.start([nats.url], 'COMMANDS');
     run.cleanup.push('stream tail', () => tail.stop());
     const jsm = await tail.connection.jetstreamManager();
@@ -57,7 +59,14 @@ export async function scenarioG(seed: number, p: ScenarioGParams): Promise<Scena
       sampling = false;
       await sampler.catch(() => undefined);
     });
-    const w = run.workload({ target: () => s1.apiUrl, proposers: 8, ratePerSec: p.ratePerSec, durationMs: p.loadMs, maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000), padBytes: 256 });
+    const w = run.workload({
+      target: () => s1.apiUrl,
+      proposers: 8,
+      ratePerSec: p.ratePerSec,
+      durationMs: p.loadMs,
+      maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000),
+      padBytes: 256,
+    });
     await hold(faults.range(0.3, 0.5) * p.loadMs);
     await link.cut();
     await hold(p.outageMs);
@@ -66,17 +75,38 @@ export async function scenarioG(seed: number, p: ScenarioGParams): Promise<Scena
     const recoveryMs = backlog === null ? null : await run.committedWithin(s1, backlog, DRAIN_BUDGET_MS);
     await w.done();
     const drainMs = await run.drained(s1, DRAIN_BUDGET_MS);
-    await waitFor(async () => tail.lastSeq >= (await jsm.streams.info('COMMANDS')).state.last_seq, 'the tail to reach the end of COMMANDS', 30_000, 100);
+    await waitFor(
+      async () => tail.lastSeq >= (await jsm.streams.info('COMMANDS')).state.last_seq,
+      'the tail to reach the end of COMMANDS',
+      30_000,
+      100,
+    );
     sampling = false;
     await sampler;
     const accepted = w.attempts.filter((a) => a.outcome === 'acked').length;
     const sqliteBudget = SQLITE_BASE_BYTES + SQLITE_PER_ROW_BYTES * accepted;
     const missing = tail.missingSeqs();
     Object.assign(run.extra, {
-      peaks, budgets: { rssBytes: RSS_BUDGET_BYTES, sqliteBytes: sqliteBudget, streamMaxBytes: STREAM_MAX_BYTES, maxAgeMs: STREAM_MAX_AGE_MS + MAX_AGE_SLACK_MS, drainMs: DRAIN_BUDGET_MS },
-      streamFirstSeq: (await jsm.streams.info('COMMANDS')).state.first_seq, tailSeen: tail.entries.length, tailMissingSeqs: missing,
+      peaks,
+      budgets: {
+        rssBytes: RSS_BUDGET_BYTES,
+        sqliteBytes: sqliteBudget,
+        streamMaxBytes: STREAM_MAX_BYTES,
+        maxAgeMs: STREAM_MAX_AGE_MS + MAX_AGE_SLACK_MS,
+        drainMs: DRAIN_BUDGET_MS,
+      },
+      streamFirstSeq: (await jsm.streams.info('COMMANDS')).state.first_seq,
+      tailSeen: tail.entries.length,
+      tailMissingSeqs: missing,
     });
-    result = await run.finish({ sidecars: [s1], natsUrls: [nats.url], workload: w, recoveryMs, drainMs, entries: tail.entries });
+    result = await run.finish({
+      sidecars: [s1],
+      natsUrls: [nats.url],
+      workload: w,
+      recoveryMs,
+      drainMs,
+      entries: tail.entries,
+    });
     assertClean(result);
     expect(missing, 'stream sequences the tail never saw').toEqual([]);
     expect(peaks.rssBytes, 'sidecar RSS over budget').toBeLessThanOrEqual(RSS_BUDGET_BYTES);

@@ -22,7 +22,13 @@ export async function scenarioH(variant: HVariant, seed: number): Promise<Scenar
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
     const { link, s1 } = await run.sidecarViaProxy(nats);
-    const w = run.workload({ target: () => s1.apiUrl, proposers: 2, ratePerSec: 20, durationMs: 60_000, maxAttempts: 1_200 });
+    const w = run.workload({
+      target: () => s1.apiUrl,
+      proposers: 2,
+      ratePerSec: 20,
+      durationMs: 60_000,
+      maxAttempts: 1_200,
+    });
     await hold(faults.range(1_000, 2_000));
     const lostAt = Date.now();
     if (variant === 'cut') await link.cut();
@@ -34,7 +40,12 @@ export async function scenarioH(variant: HVariant, seed: number): Promise<Scenar
     }
     let lossMs: number | null = null;
     try {
-      await waitFor(async () => !(await s1.ready()), `/readyz of s1 to turn 503 after the ${variant}`, READY_LOSS_BUDGET_MS + 25_000, 100);
+      await waitFor(
+        async () => !(await s1.ready()),
+        `/readyz of s1 to turn 503 after the ${variant}`,
+        READY_LOSS_BUDGET_MS + 25_000,
+        100,
+      );
       lossMs = Date.now() - lostAt;
     } catch {
       // reported below against the budget
@@ -55,8 +66,13 @@ export async function scenarioH(variant: HVariant, seed: number): Promise<Scenar
     const drainMs = await run.drained(s1, 60_000);
     result = await run.finish({ sidecars: [s1], natsUrls: [nats.url], workload: w, recoveryMs, drainMs });
     assertClean(result);
-    expect(lossMs, `/readyz still 200 ${READY_LOSS_BUDGET_MS} ms after the ${variant} (turned 503 after ${lossMs ?? 'never'} ms)`).not.toBeNull();
-    expect(lossMs!, `/readyz turned 503 only ${lossMs} ms after the ${variant}`).toBeLessThanOrEqual(READY_LOSS_BUDGET_MS);
+    expect(
+      lossMs,
+      `/readyz still 200 ${READY_LOSS_BUDGET_MS} ms after the ${variant} (turned 503 after ${lossMs ?? 'never'} ms)`,
+    ).not.toBeNull();
+    expect(lossMs!, `/readyz turned 503 only ${lossMs} ms after the ${variant}`).toBeLessThanOrEqual(
+      READY_LOSS_BUDGET_MS,
+    );
     expect(backMs, `/readyz back to 200 ${backMs} ms after the heal`).toBeLessThanOrEqual(READY_BACK_BUDGET_MS);
   });
   return result;

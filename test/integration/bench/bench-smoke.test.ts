@@ -15,7 +15,10 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(root, 'dist/bench/run.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(root, 'dist/bench/run.js'), ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
@@ -33,7 +36,10 @@ function runBench(args: string[], timeoutMs: number): Promise<{ code: number | n
 
 describe('bench --quick', () => {
   it('writes a JSON result with every row at a positive rate', async () => {
-    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, encoding: 'utf8' });
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(tsc.status, `${tsc.stdout}${tsc.stderr}`).toBe(0);
     const r = await runBench(['--quick', '--out', out], 110_000);
     expect(r.code, r.stderr.slice(-2_000)).toBe(0);
@@ -54,8 +60,10 @@ describe('bench --quick', () => {
       expect(row!.medianRate, `row ${key}`).toBeGreaterThan(0);
       expect(row!.samples.length, `row ${key}`).toBeGreaterThan(0);
     }
-    for (const name of ['(c)/(a)', '(c)/(a′)', '(d)/(a)', '(c′)/(a)', '(b″)/(a)', '(c)/(b″)', '(w)/(a)']) expect(json.ratios[name]?.value, name).toBeGreaterThan(0);
-    for (const k of ['acceptP50Ms', 'acceptP99Ms', 'commitP50Ms', 'commitP99Ms']) expect(json.latency[k], k).toBeGreaterThan(0);
+    for (const name of ['(c)/(a)', '(c)/(a′)', '(d)/(a)', '(c′)/(a)', '(b″)/(a)', '(c)/(b″)', '(w)/(a)'])
+      expect(json.ratios[name]?.value, name).toBeGreaterThan(0);
+    for (const k of ['acceptP50Ms', 'acceptP99Ms', 'commitP50Ms', 'commitP99Ms'])
+      expect(json.latency[k], k).toBeGreaterThan(0);
     expect(json.rss.pending).toBe(json.rss.count);
     expect(json.rss.rssBytes).toBeGreaterThan(0);
     expect(r.stdout).toContain('(c)/(a)');

@@ -32,7 +32,10 @@ describe('outbox retention on a real file', () => {
       const rows = Array.from({ length: DAY_ROWS }, () => newRow(next++, { createdAtMs: clock.now() }));
       for (let i = 0; i < rows.length; i += 1_000) await outbox.append(rows.slice(i, i + 1_000));
       const [dead, open, ...rest] = rows.map((r) => r.correlationId);
-      outbox.markCommitted(rest.map((correlationId, i) => ({ correlationId, stream: 'COMMANDS', seq: i + 1 })), clock.now());
+      outbox.markCommitted(
+        rest.map((correlationId, i) => ({ correlationId, stream: 'COMMANDS', seq: i + 1 })),
+        clock.now(),
+      );
       outbox.markTerminal([dead!], 'dead', 'NATS_PAYLOAD_TOO_LARGE: test', clock.now());
       clock.advance(24 * HOUR);
       return { dead: dead!, open: open! };

@@ -31,7 +31,9 @@ describe('SqliteOutbox under SIGKILL', () => {
     cleanups.push(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
 
     const acked: number[] = [];
     for await (const line of createInterface({ input: child.stdout })) {

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBufferMetrics, SCHEMA_VERSION, SqliteOutbox, type SqliteOutboxOptions } from '../../../src/buffer/index.js';
+import {
+  createBufferMetrics,
+  SCHEMA_VERSION,
+  SqliteOutbox,
+  type SqliteOutboxOptions,
+} from '../../../src/buffer/index.js';
 import { NetSyncError } from '../../../src/core/errors.js';
 import type { NewOutboxRow } from '../../../src/core/intent.js';
 import { describeOutboxContract, newRow } from '../../support/outbox-contract.js';
@@ -43,7 +48,10 @@ describe('SqliteOutbox on a real file', () => {
     return ob;
   };
   const histogramCount = async (register: Registry, name: string): Promise<{ count: number; sum: number }> => {
-    const values = (await register.getSingleMetric(name)!.get()).values as Array<{ metricName?: string; value: number }>;
+    const values = (await register.getSingleMetric(name)!.get()).values as Array<{
+      metricName?: string;
+      value: number;
+    }>;
     const pick = (suffix: string): number => values.find((v) => v.metricName === name + suffix)?.value ?? 0;
     return { count: pick('_count'), sum: pick('_sum') };
   };
@@ -72,7 +80,10 @@ describe('SqliteOutbox on a real file', () => {
     await writeFile(path, '', { mode: 0o600 });
     const ob = open({ path });
     expect(ob.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    const tables = ob.database.prepare(`SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name`).pluck().all();
+    const tables = ob.database
+      .prepare(`SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name`)
+      .pluck()
+      .all();
     expect(tables).toEqual(expect.arrayContaining(['lease', 'outbox', 'outbox_kind_state', 'outbox_state_seq']));
     await ob.append([newRow(1)]);
     await ob.close();
@@ -159,7 +170,9 @@ describe('SqliteOutbox on a real file', () => {
     const ob = open({ path: await dbPath(), telemetryCap: 10, metrics: createBufferMetrics(register), logger });
     await ob.append(Array.from({ length: 25 }, (_, i) => newRow(i, { kind: 'telemetry' })));
     expect(ob.droppedTelemetryTotal).toBe(15);
-    expect((await register.getSingleMetric('net_sync_outbox_telemetry_dropped_total')!.get()).values[0]?.value).toBe(15);
+    expect((await register.getSingleMetric('net_sync_outbox_telemetry_dropped_total')!.get()).values[0]?.value).toBe(
+      15,
+    );
     expect(warnings).toEqual([expect.objectContaining({ dropped: 15, cap: 10 })]);
     expect(ob.listPublishable(100).map((r) => r.correlationId)[0]).toBe(newRow(15).correlationId);
   });
@@ -188,7 +201,9 @@ describe('SqliteOutbox on a real file', () => {
     const started = performance.now();
     await Promise.all(Array.from({ length: n }, (_, i) => ob.append([newRow(i)])));
     const seconds = (performance.now() - started) / 1_000;
-    console.info(`[outbox] ${n} concurrent single-row appends in ${seconds.toFixed(3)} s: ${Math.round(n / seconds)} rows/s`);
+    console.info(
+      `[outbox] ${n} concurrent single-row appends in ${seconds.toFixed(3)} s: ${Math.round(n / seconds)} rows/s`,
+    );
     expect(ob.counts()['pending-commit']).toBe(n);
   });
 });

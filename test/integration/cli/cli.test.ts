@@ -46,7 +46,9 @@ describe('net-sync CLI (built)', () => {
   it('exits 2 on bad config from a file, env and flags, naming each key', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'mesh:\n  listen: [not-an-addr]\nnats:\n  servers: [nats://ok:4222, http://bad:1]\n');
-    const r = cli(['config', 'print', '--config', file, '--api-listen', 'nope'], { NET_SYNC_COMMIT_BACKOFF_MAX_MS: 'later' });
+    const r = cli(['config', 'print', '--config', file, '--api-listen', 'nope'], {
+      NET_SYNC_COMMIT_BACKOFF_MAX_MS: 'later',
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('mesh.listen[0]: not a multiaddr');
     expect(r.stderr).toContain('nats.servers[1]: must be a NATS URL');
@@ -64,7 +66,19 @@ describe('net-sync CLI (built)', () => {
   });
 
   it('prints --help for every command with exit 0', () => {
-    const commands = [[], ['start'], ['reconcile'], ['status'], ['streams'], ['streams', 'apply'], ['streams', 'verify'], ['keygen'], ['demo'], ['verify'], ['config', 'print']];
+    const commands = [
+      [],
+      ['start'],
+      ['reconcile'],
+      ['status'],
+      ['streams'],
+      ['streams', 'apply'],
+      ['streams', 'verify'],
+      ['keygen'],
+      ['demo'],
+      ['verify'],
+      ['config', 'print'],
+    ];
     for (const words of commands) {
       const r = cli([...words, '--help']);
       expect(r.code, words.join(' ')).toBe(0);

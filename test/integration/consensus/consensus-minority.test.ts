@@ -52,7 +52,10 @@ describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition
   it('a partitioned minority cannot commit; after the heal it commits once; a short TTL expires visibly', async () => {
     const nats = await useNatsServer();
     const { sidecars, links, peerIds } = await startProxiedMesh({
-      natsUrl: nats.url, n: N, label: 'minority', seed: 3,
+      natsUrl: nats.url,
+      n: N,
+      label: 'minority',
+      seed: 3,
       env: (i, ids) => ({
         NET_SYNC_CONSENSUS_QUORUM: '3',
         NET_SYNC_CONSENSUS_COHORT: ids.join(','),
@@ -67,7 +70,12 @@ describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition
     await Promise.all(crossing.map((l) => l.proxy.cut()));
     for (const [i, s] of sidecars.entries()) {
       const expected = MINORITY.includes(i) ? 1 : 2;
-      await waitFor(async () => (await peerCount(s)) === expected, `sidecar ${i} to see only its side (${expected} peers)`, 10_000, 50);
+      await waitFor(
+        async () => (await peerCount(s)) === expected,
+        `sidecar ${i} to see only its side (${expected} peers)`,
+        10_000,
+        50,
+      );
     }
 
     const eEvents = await listen(e);
@@ -83,10 +91,24 @@ describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition
 
     // E's intent reaches its TTL without quorum: expired on both minority nodes, and told over SSE.
     for (const s of [e, d]) {
-      await waitFor(async () => (await s.get(`/v1/intents/${doomed}`)).json.state === 'expired', `${doomed} expired on :${s.port}`, SHORT_TTL_MS + 5_000, 50);
+      await waitFor(
+        async () => (await s.get(`/v1/intents/${doomed}`)).json.state === 'expired',
+        `${doomed} expired on :${s.port}`,
+        SHORT_TTL_MS + 5_000,
+        50,
+      );
     }
-    await waitFor(() => eEvents.some((x) => x.event === 'intent:expired' && x.data.correlationId === doomed), `SSE intent:expired for ${doomed}`, 5_000, 20);
-    expect(eEvents.find((x) => x.event === 'intent:expired')?.data).toMatchObject({ correlationId: doomed, state: 'expired', quorum: 3 });
+    await waitFor(
+      () => eEvents.some((x) => x.event === 'intent:expired' && x.data.correlationId === doomed),
+      `SSE intent:expired for ${doomed}`,
+      5_000,
+      20,
+    );
+    expect(eEvents.find((x) => x.event === 'intent:expired')?.data).toMatchObject({
+      correlationId: doomed,
+      state: 'expired',
+      quorum: 3,
+    });
     const metrics = await (await fetch(`${e.url}/metrics`)).text();
     expect(metrics).toMatch(/^net_sync_consensus_intents_total\{outcome="expired"\} 1$/m);
 
@@ -108,16 +130,28 @@ describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition
     // Heal: the links come back, the static-peer loops redial, D re-proposes, quorum, one commit.
     const healedAt = Date.now();
     await Promise.all(crossing.map((l) => l.proxy.heal()));
-    await waitFor(async () => (await readStream(nats.url)).idCounts.has(held), `${held} in the stream after the heal`, 40_000, 100);
+    await waitFor(
+      async () => (await readStream(nats.url)).idCounts.has(held),
+      `${held} in the stream after the heal`,
+      40_000,
+      100,
+    );
     const commitAfterHealMs = Date.now() - healedAt;
     for (const s of sidecars) {
-      await waitFor(async () => (await s.get(`/v1/intents/${held}`)).json.state === 'committed', `${held} committed on :${s.port}`, 10_000, 50);
+      await waitFor(
+        async () => (await s.get(`/v1/intents/${held}`)).json.state === 'committed',
+        `${held} committed on :${s.port}`,
+        10_000,
+        50,
+      );
     }
     const stream = await readStream(nats.url);
     expect(stream.idCounts.get(held), `copies of ${held}`).toBe(1);
     expect(stream.messages).toHaveLength(1);
     expect((await e.get(`/v1/intents/${doomed}`)).json.state, `${doomed} stays expired after the heal`).toBe('expired');
     expect((await a.get(`/v1/intents/${doomed}`)).status, `${doomed} never reached the majority`).toBe(404);
-    console.log(`[consensus-minority] partition held ${partitionMs}ms with ${held} proposed; committed ${commitAfterHealMs}ms after the heal; ${doomed} expired at its ${SHORT_TTL_MS}ms TTL`);
+    console.log(
+      `[consensus-minority] partition held ${partitionMs}ms with ${held} proposed; committed ${commitAfterHealMs}ms after the heal; ${doomed} expired at its ${SHORT_TTL_MS}ms TTL`,
+    );
   });
 });

@@ -30,17 +30,20 @@ async function startMesh(n: number): Promise<Mesh> {
   const nats = await useNatsServer();
   const natsUrl = nats.url;
   const { dirs, peerIds, meshEnv } = await meshIdentities(n, 'consensus');
-  const sidecars = dirs.map((dir, i) => new SidecarProcess({
-    natsUrl,
-    dir,
-    env: {
-      NET_SYNC_LOG_LEVEL: 'warn',
-      ...meshEnv(i),
-      NET_SYNC_CONSENSUS_QUORUM: QUORUM,
-      NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
-      NET_SYNC_CONSENSUS_TAKEOVER_MS: String(TAKEOVER_MS),
-    },
-  }));
+  const sidecars = dirs.map(
+    (dir, i) =>
+      new SidecarProcess({
+        natsUrl,
+        dir,
+        env: {
+          NET_SYNC_LOG_LEVEL: 'warn',
+          ...meshEnv(i),
+          NET_SYNC_CONSENSUS_QUORUM: QUORUM,
+          NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
+          NET_SYNC_CONSENSUS_TAKEOVER_MS: String(TAKEOVER_MS),
+        },
+      }),
+  );
   for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
   await Promise.all(sidecars.map((s) => s.start()));
   await waitForMesh(sidecars, n - 1);
@@ -49,10 +52,15 @@ async function startMesh(n: number): Promise<Mesh> {
 
 async function waitForMesh(sidecars: SidecarProcess[], peers: number): Promise<void> {
   for (const s of sidecars) {
-    await waitFor(async () => {
-      const mesh = (await s.get('/v1/status')).json.mesh;
-      return mesh.peers >= peers && mesh.meshPeers >= peers;
-    }, `sidecar :${s.port} to see ${peers} mesh peers`, 30_000, 50);
+    await waitFor(
+      async () => {
+        const mesh = (await s.get('/v1/status')).json.mesh;
+        return mesh.peers >= peers && mesh.meshPeers >= peers;
+      },
+      `sidecar :${s.port} to see ${peers} mesh peers`,
+      30_000,
+      50,
+    );
   }
 }
 
@@ -84,16 +92,27 @@ describe(`consensus over ${SIDECARS} real sidecars (quorum ${QUORUM})`, () => {
     const ids: string[] = new Array(INTENTS);
     let next = 0;
     const worker = async (): Promise<void> => {
-      for (let i = next++; i < INTENTS; i = next++) ids[i] = await post(mesh.sidecars[i % SIDECARS]!, { i, nonce: `n${i}` });
+      for (let i = next++; i < INTENTS; i = next++)
+        ids[i] = await post(mesh.sidecars[i % SIDECARS]!, { i, nonce: `n${i}` });
     };
     await Promise.all(Array.from({ length: 16 }, worker));
     const acceptedMs = Date.now() - started;
-    await waitFor(async () => (await readStream(mesh.natsUrl)).messages.length >= INTENTS, `${INTENTS} messages in the stream`, 60_000, 250);
+    await waitFor(
+      async () => (await readStream(mesh.natsUrl)).messages.length >= INTENTS,
+      `${INTENTS} messages in the stream`,
+      60_000,
+      250,
+    );
     const committedMs = Date.now() - started;
     const cpu = mesh.sidecars.reduce((sum, s) => sum + cpuSeconds(s), 0) - cpuAtStart;
     // Every sidecar endorsed, stored, and marks its copy committed.
     for (const s of mesh.sidecars) {
-      await waitFor(async () => (await s.get('/v1/status')).json.outbox.command.committed === INTENTS, `all ${INTENTS} copies committed on :${s.port}`, 30_000, 100);
+      await waitFor(
+        async () => (await s.get('/v1/status')).json.outbox.command.committed === INTENTS,
+        `all ${INTENTS} copies committed on :${s.port}`,
+        30_000,
+        100,
+      );
     }
 
     const stream = await readStream(mesh.natsUrl);
@@ -103,7 +122,10 @@ describe(`consensus over ${SIDECARS} real sidecars (quorum ${QUORUM})`, () => {
     let endorsers = 0;
     for (const m of stream.messages) {
       expect(m.headers[HEADER.correlationId], `headers of seq ${m.seq}`).toBe(m.msgId);
-      const v = await verifyCommit({ body: m.data, headers: m.headers }, { quorum: QUORUM === 'majority' ? 'majority' : Number(QUORUM), cohort: mesh.peerIds });
+      const v = await verifyCommit(
+        { body: m.data, headers: m.headers },
+        { quorum: QUORUM === 'majority' ? 'majority' : Number(QUORUM), cohort: mesh.peerIds },
+      );
       expect(v.problems, `verification of ${m.msgId}`).toEqual([]);
       endorsers += v.validEndorsers.length;
     }
@@ -114,9 +136,11 @@ describe(`consensus over ${SIDECARS} real sidecars (quorum ${QUORUM})`, () => {
     const cli = await runCliProcess(['verify', '--json'], { ...mesh.sidecars[0]!.env() }, mesh.sidecars[0]!.dir);
     expect(cli.code, cli.stderr).toBe(0);
     expect(JSON.parse(cli.stdout)).toMatchObject({ ok: true, messages: INTENTS, verified: INTENTS, duplicates: 0 });
-    console.log(`[consensus] sidecars=${SIDECARS} quorum=${QUORUM} intents=${INTENTS} inStream=${stream.messages.length} distinctIds=${stream.idCounts.size} `
-      + `meanEndorsers=${(endorsers / INTENTS).toFixed(2)} accepted=${acceptedMs}ms allCommitted=${committedMs}ms `
-      + `accepted/s=${(INTENTS / (acceptedMs / 1000)).toFixed(1)} committed/s=${(INTENTS / (committedMs / 1000)).toFixed(1)} sidecarCpu=${cpu.toFixed(1)}s`);
+    console.log(
+      `[consensus] sidecars=${SIDECARS} quorum=${QUORUM} intents=${INTENTS} inStream=${stream.messages.length} distinctIds=${stream.idCounts.size} ` +
+        `meanEndorsers=${(endorsers / INTENTS).toFixed(2)} accepted=${acceptedMs}ms allCommitted=${committedMs}ms ` +
+        `accepted/s=${(INTENTS / (acceptedMs / 1000)).toFixed(1)} committed/s=${(INTENTS / (committedMs / 1000)).toFixed(1)} sidecarCpu=${cpu.toFixed(1)}s`,
+    );
   });
 
   it('proposer SIGKILLed right after its 202: another endorser commits once; the proposer rejoins and learns it', async () => {
@@ -131,14 +155,31 @@ describe(`consensus over ${SIDECARS} real sidecars (quorum ${QUORUM})`, () => {
     // The 202 waits for the disk and for the proposal to leave the proposer: a peer heard it,
     // and another endorser commits within the takeover bound.
     let heardBy = 0;
-    await waitFor(async () => {
-      heardBy = (await Promise.all(others.map(async (s) => (await s.get(`/v1/intents/${id}`)).status === 200))).filter(Boolean).length;
-      return heardBy > 0;
-    }, `${id} on a peer after the proposer died`, 5_000, 20);
-    await waitFor(async () => (await readStream(mesh.natsUrl)).idCounts.has(id), `${id} in the stream after the proposer died`, TAKEOVER_MS * SIDECARS + 5_000, 50);
+    await waitFor(
+      async () => {
+        heardBy = (
+          await Promise.all(others.map(async (s) => (await s.get(`/v1/intents/${id}`)).status === 200))
+        ).filter(Boolean).length;
+        return heardBy > 0;
+      },
+      `${id} on a peer after the proposer died`,
+      5_000,
+      20,
+    );
+    await waitFor(
+      async () => (await readStream(mesh.natsUrl)).idCounts.has(id),
+      `${id} in the stream after the proposer died`,
+      TAKEOVER_MS * SIDECARS + 5_000,
+      50,
+    );
     const commitAfterKillMs = Date.now() - killedAt;
     for (const s of others) {
-      await waitFor(async () => (await s.get(`/v1/intents/${id}`)).json.state === 'committed', `${id} committed on :${s.port}`, 10_000, 50);
+      await waitFor(
+        async () => (await s.get(`/v1/intents/${id}`)).json.state === 'committed',
+        `${id} committed on :${s.port}`,
+        10_000,
+        50,
+      );
     }
 
     // Restart with the same key and outbox: the mesh re-forms, the proposer re-proposes its
@@ -147,15 +188,30 @@ describe(`consensus over ${SIDECARS} real sidecars (quorum ${QUORUM})`, () => {
     await proposer.start();
     await waitForMesh([proposer], SIDECARS - 1);
     const meshBackMs = Date.now() - restartAt;
-    await waitFor(async () => (await proposer.get(`/v1/intents/${id}`)).json.state === 'committed', `${id} committed on the restarted proposer`, 20_000, 50);
+    await waitFor(
+      async () => (await proposer.get(`/v1/intents/${id}`)).json.state === 'committed',
+      `${id} committed on the restarted proposer`,
+      20_000,
+      50,
+    );
     const learnedMs = Date.now() - restartAt;
     for (const s of others) {
-      await waitFor(async () => (await s.get(`/v1/intents/${id}`)).json.state === 'committed', `${id} committed on :${s.port}`, 10_000, 50);
+      await waitFor(
+        async () => (await s.get(`/v1/intents/${id}`)).json.state === 'committed',
+        `${id} committed on :${s.port}`,
+        10_000,
+        50,
+      );
     }
     // New gossip reaches the rejoined node: a proposal made elsewhere is stored there.
     const fresh = await post(others[0]!, { afterRejoin: true });
     const proposedAt = Date.now();
-    await waitFor(async () => (await proposer.get(`/v1/intents/${fresh}`)).status === 200, `${fresh} gossiped to the rejoined proposer`, 10_000, 10);
+    await waitFor(
+      async () => (await proposer.get(`/v1/intents/${fresh}`)).status === 200,
+      `${fresh} gossiped to the rejoined proposer`,
+      10_000,
+      10,
+    );
     const gossipAfterRejoinMs = Date.now() - proposedAt;
 
     const stream = await readStream(mesh.natsUrl);
@@ -165,7 +221,9 @@ describe(`consensus over ${SIDECARS} real sidecars (quorum ${QUORUM})`, () => {
     expect(final.messages.length).toBe(3);
     expect(final.idCounts.size).toBe(3);
     const afterKill = `${heardBy} peer(s) had heard it; committed ${commitAfterKillMs}ms after the kill (takeover bound ${TAKEOVER_MS}ms/rank)`;
-    console.log(`[consensus] proposer killed: ${afterKill}; `
-      + `restart → ${SIDECARS - 1} mesh peers ${meshBackMs}ms; learned the commit ${learnedMs}ms; new gossip reached it ${gossipAfterRejoinMs}ms after a proposal`);
+    console.log(
+      `[consensus] proposer killed: ${afterKill}; ` +
+        `restart → ${SIDECARS - 1} mesh peers ${meshBackMs}ms; learned the commit ${learnedMs}ms; new gossip reached it ${gossipAfterRejoinMs}ms after a proposal`,
+    );
   });
 });

@@ -6,7 +6,11 @@ import { tempDir } from '../../support/temp-dir.js';
 describe('net-sync demo', () => {
   it('commits, buffers through a NATS outage, replays, and proves exactly once', async () => {
     const dir = tempDir('demo-test');
-    const r = await runCliProcess(['demo', '--intents', '60', '--outage-intents', '40', '--json'], { PATH: process.env['PATH'] ?? '', HOME: dir }, dir);
+    const r = await runCliProcess(
+      ['demo', '--intents', '60', '--outage-intents', '40', '--json'],
+      { PATH: process.env['PATH'] ?? '', HOME: dir },
+      dir,
+    );
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.ok).toBe(true);

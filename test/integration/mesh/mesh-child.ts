@@ -22,14 +22,23 @@ const out = (line: Record<string, unknown>): void => {
 
 const node = new MeshNode({
   privateKey: await loadIdentity(args.keyFile),
-  config: { listen: args.listen, announce: [], peers: args.peers, bootstrap: [], mdns: false, topic: '/root-solar/sentiment/1.0.0' },
+  config: {
+    listen: args.listen,
+    announce: [],
+    peers: args.peers,
+    bootstrap: [],
+    mdns: false,
+    topic: '/root-solar/sentiment/1.0.0',
+  },
   redialBackoff: { baseMs: 200, maxMs: 1_000, minMs: 50 },
 });
 node.onEnvelope((envelope, from) => out({ event: 'envelope', from, kind: envelope.kind }));
 await node.start();
 out({ event: 'ready', peerId: node.peerId, addrs: node.multiaddrs() });
 const timer = setInterval(() => {
-  node.publish({ schemaVersion: 1, kind: 'heartbeat', peerId: node.peerId, roles: [], atMs: Date.now() }).catch(() => undefined);
+  node
+    .publish({ schemaVersion: 1, kind: 'heartbeat', peerId: node.peerId, roles: [], atMs: Date.now() })
+    .catch(() => undefined);
 }, args.publishEveryMs);
 const shutdown = (): void => {
   clearInterval(timer);

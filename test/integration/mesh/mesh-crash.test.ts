@@ -25,8 +25,25 @@ beforeAll(() => {
   writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
   const tsc = spawnSync(
     join(repo, 'node_modules/.bin/tsc'),
-    ['--outDir', dir, '--rootDir', repo, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
-      '--lib', 'es2023', '--types', 'node', '--skipLibCheck', '--strict', join(repo, 'test/integration/mesh/mesh-child.ts')],
+    [
+      '--outDir',
+      dir,
+      '--rootDir',
+      repo,
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--lib',
+      'es2023',
+      '--types',
+      'node',
+      '--skipLibCheck',
+      '--strict',
+      join(repo, 'test/integration/mesh/mesh-child.ts'),
+    ],
     { cwd: repo, encoding: 'utf8' },
   );
   if (tsc.status !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
@@ -91,18 +108,32 @@ describe('crash and immediate restart of a peer process', () => {
         await waitFor(() => b.lines.some((l) => l.event === 'ready'), `run ${run}: restarted child ready`, 15_000);
         const readyAt = b.lines.find((l) => l.event === 'ready')!.atMs;
         a.received.length = 0;
-        await waitFor(() => b.lines.some((l) => l.event === 'envelope' && l.from === a.node.peerId), `run ${run}: restarted b hears a`, 15_000, 5);
+        await waitFor(
+          () => b.lines.some((l) => l.event === 'envelope' && l.from === a.node.peerId),
+          `run ${run}: restarted b hears a`,
+          15_000,
+          5,
+        );
         const bHearsA = b.lines.find((l) => l.event === 'envelope' && l.from === a.node.peerId)!.atMs;
         await waitFor(() => a.received.some((r) => r.from === bId), `run ${run}: a hears restarted b`, 15_000, 5);
-        await waitFor(() => c.received.some((r) => r.from === bId && r.atMs >= t0), `run ${run}: c hears restarted b`, 15_000, 5);
+        await waitFor(
+          () => c.received.some((r) => r.from === bId && r.atMs >= t0),
+          `run ${run}: c hears restarted b`,
+          15_000,
+          5,
+        );
         const aHearsB = a.received.find((r) => r.from === bId)!.atMs;
         results.push({ readyMs: readyAt - t0, bHearsAMs: bHearsA - readyAt, aHearsBMs: aHearsB - readyAt });
       }
     } finally {
       stopA = true;
     }
-    console.log(`crash-restart (ms after the child reported ready; process start-up excluded): ${JSON.stringify(results)}`);
-    console.log(`max: b hears a ${Math.max(...results.map((r) => r.bHearsAMs))} ms, a hears b ${Math.max(...results.map((r) => r.aHearsBMs))} ms, process ready ${Math.max(...results.map((r) => r.readyMs))} ms`);
+    console.log(
+      `crash-restart (ms after the child reported ready; process start-up excluded): ${JSON.stringify(results)}`,
+    );
+    console.log(
+      `max: b hears a ${Math.max(...results.map((r) => r.bHearsAMs))} ms, a hears b ${Math.max(...results.map((r) => r.aHearsBMs))} ms, process ready ${Math.max(...results.map((r) => r.readyMs))} ms`,
+    );
     expect(Math.max(...results.map((r) => Math.max(r.bHearsAMs, r.aHearsBMs)))).toBeLessThan(5_000);
   });
 });

@@ -77,7 +77,9 @@ export function heartbeat(peerId: string, atMs = Date.now()): HeartbeatEnvelope 
 /** Current value of a counter with the given labels. */
 export async function counter(t: TestNode, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = (await t.registry.getMetricsAsJSON()).find((m) => m.name === name);
-  const values = (metric as unknown as { values: Array<{ value: number; labels: Record<string, string> }> } | undefined)?.values ?? [];
+  const values =
+    (metric as unknown as { values: Array<{ value: number; labels: Record<string, string> }> } | undefined)?.values ??
+    [];
   return values
     .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
     .reduce((sum, v) => sum + v.value, 0);

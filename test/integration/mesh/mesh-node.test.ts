@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { encodeSignature, endorsementBytes, type Envelope, type HeartbeatEnvelope } from '../../../src/core/envelope.js';
+import {
+  encodeSignature,
+  endorsementBytes,
+  type Envelope,
+  type HeartbeatEnvelope,
+} from '../../../src/core/envelope.js';
 import { hasCode } from '../../../src/core/errors.js';
 import { payloadDigest } from '../../../src/core/digest.js';
 import { MESH_SCORE_THRESHOLDS } from '../../../src/mesh/score-params.js';
@@ -23,7 +28,11 @@ async function trio(): Promise<[TestNode, TestNode, TestNode]> {
   const a = await startNode();
   const b = await startNode({ peers: [addrOf(a)] });
   const c = await startNode({ peers: [addrOf(a), addrOf(b)] });
-  for (const [x, n] of [[a, 2], [b, 2], [c, 2]] as const) {
+  for (const [x, n] of [
+    [a, 2],
+    [b, 2],
+    [c, 2],
+  ] as const) {
     await waitFor(() => x.node.subscribers().length >= n, `${x.node.peerId} sees ${n} subscribers`);
   }
   return [a, b, c];
@@ -37,15 +46,17 @@ describe('MeshNode over TCP', () => {
       schemaVersion: 1,
       kind: 'intent.propose',
       origin: a.node.peerId,
-      intents: [{
-        correlationId: ULID,
-        subject: 'root.solar.command.sentiment.set',
-        payload,
-        payloadDigest: payloadDigest(payload),
-        createdAtMs: Date.now(),
-        ttlMs: 60_000,
-        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-      }],
+      intents: [
+        {
+          correlationId: ULID,
+          subject: 'root.solar.command.sentiment.set',
+          payload,
+          payloadDigest: payloadDigest(payload),
+          createdAtMs: Date.now(),
+          ttlMs: 60_000,
+          traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        },
+      ],
     };
     await a.node.publish(propose);
     const sig = await b.node.sign(endorsementBytes(ULID, payloadDigest(payload)));
@@ -55,7 +66,12 @@ describe('MeshNode over TCP', () => {
       endorser: b.node.peerId,
       endorsements: [{ correlationId: ULID, payloadDigest: payloadDigest(payload), signature: encodeSignature(sig) }],
     });
-    await c.node.publish({ schemaVersion: 1, kind: 'intent.committed', committer: c.node.peerId, commits: [{ correlationId: ULID, stream: 'CMD', seq: 1 }] });
+    await c.node.publish({
+      schemaVersion: 1,
+      kind: 'intent.committed',
+      committer: c.node.peerId,
+      commits: [{ correlationId: ULID, stream: 'CMD', seq: 1 }],
+    });
     await c.node.publish(heartbeat(c.node.peerId));
 
     for (const x of [a, b, c]) {
@@ -85,14 +101,24 @@ describe('MeshNode over TCP', () => {
       startNode({ key: ka, listen: [`/ip4/127.0.0.1/tcp/${pa}`], peers: [addrA, addrB] }),
       startNode({ key: kb, listen: [`/ip4/127.0.0.1/tcp/${pb}`], peers: [addrA, addrB] }),
     ]);
-    await waitFor(async () => {
-      await a.node.publish(heartbeat(a.node.peerId)).catch(() => undefined);
-      return b.received.length > 0;
-    }, 'b hears a', 10_000, 50);
-    await waitFor(async () => {
-      await b.node.publish(heartbeat(b.node.peerId)).catch(() => undefined);
-      return a.received.length > 0;
-    }, 'a hears b', 10_000, 50);
+    await waitFor(
+      async () => {
+        await a.node.publish(heartbeat(a.node.peerId)).catch(() => undefined);
+        return b.received.length > 0;
+      },
+      'b hears a',
+      10_000,
+      50,
+    );
+    await waitFor(
+      async () => {
+        await b.node.publish(heartbeat(b.node.peerId)).catch(() => undefined);
+        return a.received.length > 0;
+      },
+      'a hears b',
+      10_000,
+      50,
+    );
     expect(await counter(a, 'net_sync_mesh_stale_connections_total')).toBe(0);
     expect(await counter(b, 'net_sync_mesh_stale_connections_total')).toBe(0);
   });
@@ -103,7 +129,9 @@ describe('MeshNode over TCP', () => {
     expect(hasCode(err, 'MESH_PUBLISH')).toBe(true);
     expect(String((err as Error).cause)).toContain('NoPeersSubscribedToTopic');
     expect(await counter(lonely, 'net_sync_gossip_publish_failures_total', { reason: 'no-peers' })).toBe(1);
-    const other = await lonely.node.publish(heartbeat('12D3KooWHFrmLWTTDD4NodngtRMEVYgxrsDMp4F6LPhWmrsP2uMD')).catch((e: unknown) => e);
+    const other = await lonely.node
+      .publish(heartbeat('12D3KooWHFrmLWTTDD4NodngtRMEVYgxrsDMp4F6LPhWmrsP2uMD'))
+      .catch((e: unknown) => e);
     expect(hasCode(other, 'INPUT_INVALID')).toBe(true);
   });
 
@@ -116,13 +144,26 @@ describe('MeshNode over TCP', () => {
     const envelope = (n: number): HeartbeatEnvelope => ({ ...heartbeat(a.node.peerId), roles: roles.slice(0, n) });
     const payload = { blob: 'x'.repeat(8_000) };
     await a.node.publish({
-      schemaVersion: 1, kind: 'intent.propose', origin: a.node.peerId, intents: [{
-        correlationId: ULID, subject: 'root.solar.command.x.y', payload, payloadDigest: payloadDigest(payload), createdAtMs: 1, ttlMs: 1_000,
-        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-      }],
+      schemaVersion: 1,
+      kind: 'intent.propose',
+      origin: a.node.peerId,
+      intents: [
+        {
+          correlationId: ULID,
+          subject: 'root.solar.command.x.y',
+          payload,
+          payloadDigest: payloadDigest(payload),
+          createdAtMs: 1,
+          ttlMs: 1_000,
+          traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        },
+      ],
     });
     await waitFor(() => big.received.length === 1, 'the default-limit peer receives the 8 KB intent');
-    await waitFor(async () => (await counter(small, 'net_sync_gossip_rejected_total', { reason: 'oversized' })) === 1, 'small peer counts oversized');
+    await waitFor(
+      async () => (await counter(small, 'net_sync_gossip_rejected_total', { reason: 'oversized' })) === 1,
+      'small peer counts oversized',
+    );
     expect(small.received).toHaveLength(0);
     // The sender's own limit: nothing leaves the node.
     const tiny = await startNode({ peers: [addrOf(a)], maxEnvelopeBytes: 200 });
@@ -136,7 +177,12 @@ describe('MeshNode over TCP', () => {
     const a = await startNode();
     const evil = await startEvilNode(addrOf(a));
     await waitFor(() => a.node.subscribers().includes(evil.peerId), 'a sees the evil subscriber');
-    const junk = ['not json', '{"schemaVersion":1,"kind":"heartbeat"}', '[1,2]', '{"schemaVersion":1,"kind":"intent.propose"}'];
+    const junk = [
+      'not json',
+      '{"schemaVersion":1,"kind":"heartbeat"}',
+      '[1,2]',
+      '{"schemaVersion":1,"kind":"intent.propose"}',
+    ];
     const sendJunk = async (n: number): Promise<void> => {
       for (let i = 0; i < n; i++) await evil.publishRaw(new TextEncoder().encode(junk[i % junk.length]!));
     };
@@ -144,12 +190,20 @@ describe('MeshNode over TCP', () => {
     // 4 invalid messages: -5·4² = -80 (+ at most 10 credit) is below publish, not yet graylisted.
     await sendJunk(4);
     await waitFor(async () => (await counter(a, 'net_sync_gossip_rejected_total')) === 4, '4 rejections counted');
-    await waitFor(() => a.node.score(evil.peerId) < MESH_SCORE_THRESHOLDS.publishThreshold, 'score below publish threshold', 3_000);
+    await waitFor(
+      () => a.node.score(evil.peerId) < MESH_SCORE_THRESHOLDS.publishThreshold,
+      'score below publish threshold',
+      3_000,
+    );
     const after4 = a.node.score(evil.peerId);
     expect(after4).toBeGreaterThanOrEqual(MESH_SCORE_THRESHOLDS.graylistThreshold);
     // The fifth graylists it: -125.
     await sendJunk(1);
-    await waitFor(() => a.node.score(evil.peerId) < MESH_SCORE_THRESHOLDS.graylistThreshold, 'score below graylist threshold', 3_000);
+    await waitFor(
+      () => a.node.score(evil.peerId) < MESH_SCORE_THRESHOLDS.graylistThreshold,
+      'score below graylist threshold',
+      3_000,
+    );
     console.log(`garbage: score after 4 invalid ${after4.toFixed(1)}, after 5 ${a.node.score(evil.peerId).toFixed(1)}`);
     expect(await counter(a, 'net_sync_gossip_rejected_total', { reason: 'malformed' })).toBe(3);
     expect(await counter(a, 'net_sync_gossip_rejected_total', { reason: 'schema' })).toBe(2);

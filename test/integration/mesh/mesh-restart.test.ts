@@ -35,15 +35,28 @@ describe('MeshNode restart with the same key', () => {
         await waitFor(() => !a.node.peers().includes(b.node.peerId), `run ${run}: a notices b left`);
         const t0 = Date.now();
         b = await startNode({ key: b.key, listen, peers: [addrOf(a), addrOf(c)] });
-        await waitFor(() => b.received.some((r) => r.from === a.node.peerId), `run ${run}: restarted b receives a's gossip`, 10_000, 5);
+        await waitFor(
+          () => b.received.some((r) => r.from === a.node.peerId),
+          `run ${run}: restarted b receives a's gossip`,
+          10_000,
+          5,
+        );
         rejoinMs.push(Date.now() - t0);
         // The other direction: a and c learned b's new subscription.
         const before = a.received.length;
-        await waitFor(async () => {
-          await b.node.publish(heartbeat(b.node.peerId)).catch(() => undefined);
-          return a.received.slice(before).some((r) => r.from === b.node.peerId);
-        }, `run ${run}: a receives the restarted b`, 10_000, 25);
-        await waitFor(() => c.received.some((r) => r.from === b.node.peerId && r.atMs >= t0), `run ${run}: c receives the restarted b`);
+        await waitFor(
+          async () => {
+            await b.node.publish(heartbeat(b.node.peerId)).catch(() => undefined);
+            return a.received.slice(before).some((r) => r.from === b.node.peerId);
+          },
+          `run ${run}: a receives the restarted b`,
+          10_000,
+          25,
+        );
+        await waitFor(
+          () => c.received.some((r) => r.from === b.node.peerId && r.atMs >= t0),
+          `run ${run}: c receives the restarted b`,
+        );
       }
     } finally {
       stopA();
@@ -65,7 +78,12 @@ describe('MeshNode restart with the same key', () => {
     b = await startNode({ key: b.key, listen: [`/ip4/127.0.0.1/tcp/${portOf(bAddr)}`] });
     const stopB = keepPublishing(b);
     try {
-      await waitFor(() => a.received.some((r) => r.from === b.node.peerId && r.atMs >= t0), 'a receives the returned b', 10_000, 5);
+      await waitFor(
+        () => a.received.some((r) => r.from === b.node.peerId && r.atMs >= t0),
+        'a receives the returned b',
+        10_000,
+        5,
+      );
     } finally {
       stopB();
     }

@@ -57,14 +57,24 @@ afterEach(disposeAll);
 
 async function exchange(a: TestNode, b: TestNode, what: string): Promise<void> {
   const t0 = Date.now();
-  await waitFor(async () => {
-    await b.node.publish(heartbeat(b.node.peerId)).catch(() => undefined);
-    return a.received.some((r) => r.from === b.node.peerId && r.atMs >= t0);
-  }, `${what}: a hears b`, 8_000, 50);
-  await waitFor(async () => {
-    await a.node.publish(heartbeat(a.node.peerId)).catch(() => undefined);
-    return b.received.some((r) => r.from === a.node.peerId && r.atMs >= t0);
-  }, `${what}: b hears a`, 8_000, 50);
+  await waitFor(
+    async () => {
+      await b.node.publish(heartbeat(b.node.peerId)).catch(() => undefined);
+      return a.received.some((r) => r.from === b.node.peerId && r.atMs >= t0);
+    },
+    `${what}: a hears b`,
+    8_000,
+    50,
+  );
+  await waitFor(
+    async () => {
+      await a.node.publish(heartbeat(a.node.peerId)).catch(() => undefined);
+      return b.received.some((r) => r.from === a.node.peerId && r.atMs >= t0);
+    },
+    `${what}: b hears a`,
+    8_000,
+    50,
+  );
 }
 
 describe('peer returns while its old connection is half-open', () => {
@@ -82,7 +92,9 @@ describe('peer returns while its old connection is half-open', () => {
       b = await startNode({ key: b.key, peers: [viaProxy] });
       const t0 = Date.now();
       await exchange(a, b, 'new connection beside the stale one');
-      console.log(`stale connection: gossip both ways again ${Date.now() - t0} ms after the peer restarted (probe timeout 2 s)`);
+      console.log(
+        `stale connection: gossip both ways again ${Date.now() - t0} ms after the peer restarted (probe timeout 2 s)`,
+      );
       expect(await counter(a, 'net_sync_mesh_stale_connections_total')).toBe(1);
       proxy.killFrozen(); // the stale socket finally dies (A already aborted it): nothing changes
       await exchange(a, b, 'after the stale connection closed');

@@ -10,10 +10,23 @@ import { useConnector, waitFor } from './helpers.js';
 
 let n = 0;
 function message(subject: string, body = '{"x":1}', msgId = `id-${++n}`): OutboundMessage {
-  return { subject, body: new TextEncoder().encode(body), msgId, headers: { 'Net-Sync-Correlation-Id': msgId, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } };
+  return {
+    subject,
+    body: new TextEncoder().encode(body),
+    msgId,
+    headers: {
+      'Net-Sync-Correlation-Id': msgId,
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    },
+  };
 }
 
-async function addStream(connector: NatsConnector, name: string, subjects: string[], extra: Record<string, unknown> = {}): Promise<void> {
+async function addStream(
+  connector: NatsConnector,
+  name: string,
+  subjects: string[],
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   await connector.manager!.streams.add({ name, subjects, ...extra });
 }
 
@@ -54,7 +67,12 @@ describe('JetStreamPublisher against nats-server 2.9.10', () => {
     const big = await publisher.publish(message('cmd.a', 'x'.repeat(4096)));
     expect(big).toMatchObject({ kind: 'failed', retryable: false, code: 'NATS_PAYLOAD_TOO_LARGE' });
     const overStream = await publisher.publish(message('small.a', 'x'.repeat(1024)));
-    expect(overStream).toMatchObject({ kind: 'failed', retryable: false, outcomeUnknown: false, code: 'NATS_PAYLOAD_TOO_LARGE' });
+    expect(overStream).toMatchObject({
+      kind: 'failed',
+      retryable: false,
+      outcomeUnknown: false,
+      code: 'NATS_PAYLOAD_TOO_LARGE',
+    });
     expect(overStream.kind === 'failed' && overStream.reason).toMatch(/message size exceeds maximum allowed.*10054/);
     // The connection survives: the next message goes through.
     expect(await publisher.publish(message('cmd.a'))).toMatchObject({ kind: 'acked' });
@@ -76,7 +94,12 @@ describe('JetStreamPublisher against nats-server 2.9.10', () => {
     const [a, b] = await Promise.all([publisher.publish(message('secret.a')), publisher.publish(message('secret.b'))]);
     expect(Date.now() - t0).toBeLessThan(2_000);
     for (const r of [a, b]) {
-      expect(r).toMatchObject({ kind: 'failed', retryable: false, outcomeUnknown: false, code: 'NATS_PERMISSION_DENIED' });
+      expect(r).toMatchObject({
+        kind: 'failed',
+        retryable: false,
+        outcomeUnknown: false,
+        code: 'NATS_PERMISSION_DENIED',
+      });
       expect(r.kind === 'failed' && r.reason).toMatch(/Permissions Violation for Publish to "secret\.[ab]"/);
     }
     expect(connector.state).toBe('connected');
@@ -132,7 +155,8 @@ describe('JetStreamPublisher against nats-server 2.9.10', () => {
     await host.waitExit();
     let r = await publisher.publish(message('r1.b'));
     // Until the route to the dead server is noticed, the request may time out instead.
-    for (let i = 0; i < 20 && r.kind === 'failed' && r.code === 'NATS_TIMEOUT'; i++) r = await publisher.publish(message('r1.b'));
+    for (let i = 0; i < 20 && r.kind === 'failed' && r.code === 'NATS_TIMEOUT'; i++)
+      r = await publisher.publish(message('r1.b'));
     expect(r).toMatchObject({ kind: 'failed', retryable: true, outcomeUnknown: false, code: 'NATS_NO_RESPONDERS' });
   });
 });

@@ -53,7 +53,10 @@ describe('JetStreamReader', () => {
 
     // Early stop: the first ids are found without reading the rest.
     const t1 = performance.now();
-    expect((await reader.findMsgIds('root.solar.command.>', 0, new Set(['a-1']))).get('a-1')).toEqual({ stream: 'COMMANDS', seq: 2 });
+    expect((await reader.findMsgIds('root.solar.command.>', 0, new Set(['a-1']))).get('a-1')).toEqual({
+      stream: 'COMMANDS',
+      seq: 2,
+    });
     expect(performance.now() - t1).toBeLessThan(elapsed + 100);
 
     // Nothing in range: returns at once instead of waiting for messages.
@@ -68,7 +71,12 @@ describe('JetStreamReader', () => {
     await connector.manager!.streams.add({ name: 'CMD', subjects: ['root.solar.command.>'] });
     await connector.manager!.streams.add({ name: 'TEL', subjects: ['root.solar.telemetry.>', 'root.solar.misc'] });
     const t0 = Date.now();
-    await publishMany(connector, (i) => (i % 2 === 0 ? 'root.solar.command.a.b' : 'root.solar.telemetry.c.d'), ['m0', 'm1', 'm2', 'm3']);
+    await publishMany(connector, (i) => (i % 2 === 0 ? 'root.solar.command.a.b' : 'root.solar.telemetry.c.d'), [
+      'm0',
+      'm1',
+      'm2',
+      'm3',
+    ]);
     await publishMany(connector, () => 'root.solar.misc', ['misc']);
     const reader = new JetStreamReader({ connector });
     const seen = [];
@@ -91,11 +99,20 @@ describe('JetStreamReader', () => {
     const nats = await useNatsServer();
     const connector = await useConnector([nats.url]);
     await connector.manager!.streams.add({ name: 'CMD', subjects: ['cmd.>'] });
-    await publishMany(connector, () => 'cmd.x', Array.from({ length: 2_000 }, (_, i) => `p-${i}`));
+    await publishMany(
+      connector,
+      () => 'cmd.x',
+      Array.from({ length: 2_000 }, (_, i) => `p-${i}`),
+    );
     let running = true;
     let k = 0;
     const background = (async () => {
-      while (running) await publishMany(connector, () => 'cmd.x', Array.from({ length: 200 }, () => `q-${k++}`));
+      while (running)
+        await publishMany(
+          connector,
+          () => 'cmd.x',
+          Array.from({ length: 200 }, () => `q-${k++}`),
+        );
     })();
     const reader = new JetStreamReader({ connector, batch: 256 });
     const found = await reader.findMsgIds('cmd.>', 0, new Set(['p-1999', 'never']));
@@ -108,7 +125,9 @@ describe('JetStreamReader', () => {
     const nats = await useNatsServer();
     const connector = await useConnector([nats.url]);
     const reader = new JetStreamReader({ connector });
-    await expect(reader.findMsgIds('x.>', 0, new Set(['a']), AbortSignal.abort())).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(reader.findMsgIds('x.>', 0, new Set(['a']), AbortSignal.abort())).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
     await connector.stop();
     await expect(reader.findMsgIds('x.>', 0, new Set(['a']))).rejects.toMatchObject({ code: 'NATS_DISCONNECTED' });
   });

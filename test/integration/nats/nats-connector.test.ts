@@ -38,11 +38,54 @@ describe('NatsConnector', () => {
   it('connects over TLS with a CA file (server requires TLS)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'net-sync-tls-'));
     const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=net-sync test CA');
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    ssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=net-sync test CA',
+    );
+    ssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=127.0.0.1',
+    );
     await writeFile(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf');
-    const nats = await useNatsServer({ config: `tls { cert_file: "${join(dir, 'server.pem')}", key_file: "${join(dir, 'server.key')}" }` });
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '1',
+      '-extfile',
+      'ext.cnf',
+    );
+    const nats = await useNatsServer({
+      config: `tls { cert_file: "${join(dir, 'server.pem')}", key_file: "${join(dir, 'server.key')}" }`,
+    });
     const connector = await useConnector([nats.url], { tls: { caFile: join(dir, 'ca.pem') } });
     expect(connector.state).toBe('connected');
     expect(connector.connection!.info?.tls_required).toBe(true);
@@ -59,7 +102,9 @@ describe('NatsConnector', () => {
   });
 
   it('rejects an unreadable seed file as CONFIG_INVALID', async () => {
-    const connector = new NatsConnector({ config: natsConfig(['nats://127.0.0.1:1'], { nkeySeedFile: '/nonexistent/seed' }) });
+    const connector = new NatsConnector({
+      config: natsConfig(['nats://127.0.0.1:1'], { nkeySeedFile: '/nonexistent/seed' }),
+    });
     await expect(connector.start()).rejects.toMatchObject({ code: 'CONFIG_INVALID', field: 'nats.nkeySeedFile' });
   });
 

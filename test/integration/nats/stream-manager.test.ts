@@ -10,28 +10,48 @@ import { useNatsCluster, useNatsServer } from '../../support/nats-fixture.js';
 import { useConnector } from './helpers.js';
 
 async function loadExample(file: string): Promise<StreamSpec[]> {
-  const doc = parse(await readFile(new URL(`../../../examples/${file}`, import.meta.url), 'utf8')) as { streams: unknown };
+  const doc = parse(await readFile(new URL(`../../../examples/${file}`, import.meta.url), 'utf8')) as {
+    streams: unknown;
+  };
   ConfigSchema.parse(doc); // the whole file is a valid net-sync config
   return z.array(StreamSpecSchema).parse(doc.streams);
 }
 
 const spec = (over: Partial<z.input<typeof StreamSpecSchema>> = {}): StreamSpec =>
-  StreamSpecSchema.parse({ name: 'CMDS', subjects: ['root.solar.command.>'], maxAge: '30d', maxBytes: '1GiB', ...over });
+  StreamSpecSchema.parse({
+    name: 'CMDS',
+    subjects: ['root.solar.command.>'],
+    maxAge: '30d',
+    maxBytes: '1GiB',
+    ...over,
+  });
 
 describe('StreamManager', () => {
   it('applies once, then a second apply is a no-op; verify catches a max-age changed behind its back', async () => {
     const nats = await useNatsServer();
     const connector = await useConnector([nats.url]);
     const manager = new StreamManager({ connector });
-    const specs = [spec(), spec({ name: 'TEL', subjects: ['root.solar.telemetry.>'], maxAge: '1m', maxMsgsPerSubject: 10, discard: 'new' })];
+    const specs = [
+      spec(),
+      spec({ name: 'TEL', subjects: ['root.solar.telemetry.>'], maxAge: '1m', maxMsgsPerSubject: 10, discard: 'new' }),
+    ];
 
-    expect((await manager.apply(specs, { dryRun: true })).map((r) => [r.diff.action, r.outcome])).toEqual([['create', 'planned'], ['create', 'planned']]);
+    expect((await manager.apply(specs, { dryRun: true })).map((r) => [r.diff.action, r.outcome])).toEqual([
+      ['create', 'planned'],
+      ['create', 'planned'],
+    ]);
     expect(await connector.manager!.streams.names().next()).toEqual([]);
 
     const first = await manager.apply(specs);
-    expect(first.map((r) => [r.diff.action, r.outcome])).toEqual([['create', 'applied'], ['create', 'applied']]);
+    expect(first.map((r) => [r.diff.action, r.outcome])).toEqual([
+      ['create', 'applied'],
+      ['create', 'applied'],
+    ]);
     const second = await manager.apply(specs);
-    expect(second.map((r) => [r.diff, r.outcome])).toEqual([[{ stream: 'CMDS', action: 'none' }, 'unchanged'], [{ stream: 'TEL', action: 'none' }, 'unchanged']]);
+    expect(second.map((r) => [r.diff, r.outcome])).toEqual([
+      [{ stream: 'CMDS', action: 'none' }, 'unchanged'],
+      [{ stream: 'TEL', action: 'none' }, 'unchanged'],
+    ]);
     expect(await manager.verify(specs)).toEqual([]);
 
     const info = await connector.manager!.streams.info('CMDS');
@@ -89,7 +109,9 @@ describe('StreamManager', () => {
       // Both seeds name a NOTIFICATIONS stream: start clean for each file.
       for (const name of await connector.manager!.streams.names().next()) await connector.manager!.streams.delete(name);
       const applied = await manager.apply(specs);
-      expect(applied.filter((r) => r.outcome !== 'applied').map((r) => `${r.diff.stream}: ${r.error?.message}`)).toEqual([]);
+      expect(
+        applied.filter((r) => r.outcome !== 'applied').map((r) => `${r.diff.stream}: ${r.error?.message}`),
+      ).toEqual([]);
       expect(await manager.verify(specs)).toEqual([]);
       expect((await manager.apply(specs)).every((r) => r.outcome === 'unchanged')).toBe(true);
     }
@@ -103,16 +125,25 @@ describe('StreamManager', () => {
     const manager = new StreamManager({ connector });
     const specs = await loadExample('seed-003.yaml');
     const applied = await manager.apply(specs);
-    expect(applied.filter((r) => r.outcome !== 'applied').map((r) => `${r.diff.stream}: ${r.error?.message}`)).toEqual([]);
+    expect(applied.filter((r) => r.outcome !== 'applied').map((r) => `${r.diff.stream}: ${r.error?.message}`)).toEqual(
+      [],
+    );
     expect(await manager.verify(specs)).toEqual([]);
     expect((await manager.apply(specs)).every((r) => r.outcome === 'unchanged')).toBe(true);
     const users = await connector.manager!.streams.info('USER_EVENTS');
     expect(users.config.num_replicas).toBe(3);
     expect(users.cluster?.replicas).toHaveLength(2);
     const inbox = await connector.manager!.streams.info('AGENT_INBOX');
-    expect(inbox.config).toMatchObject({ retention: 'workqueue', storage: 'memory', max_msgs_per_subject: 1000, num_replicas: 1 });
+    expect(inbox.config).toMatchObject({
+      retention: 'workqueue',
+      storage: 'memory',
+      max_msgs_per_subject: 1000,
+      num_replicas: 1,
+    });
     // The seed as written (AGENT_EVENTS on choiros.agent.>) overlaps AGENT_INBOX: refused.
-    const [asWritten] = await manager.apply([{ ...specs[1]!, name: 'AGENT_EVENTS_SEED', subjects: ['choiros.agent.>'] }]);
+    const [asWritten] = await manager.apply([
+      { ...specs[1]!, name: 'AGENT_EVENTS_SEED', subjects: ['choiros.agent.>'] },
+    ]);
     expect(asWritten!.error!.message).toMatch(/subjects overlap/);
   });
 });

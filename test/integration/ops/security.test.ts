@@ -22,10 +22,40 @@ const SECRETS = [BRIDGE_PASSWORD, SCOPED_PASSWORD, API_TOKEN];
 /** A CA and a server certificate for 127.0.0.1/localhost, made with openssl in `dir`. */
 function makeCa(dir: string): { ca: string; cert: string; key: string } {
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=net-sync test CA');
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=net-sync test CA',
+  );
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '1',
+    '-extfile',
+    'ext.cnf',
+  );
   return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }
 
@@ -36,7 +66,10 @@ let bridge: SidecarProcess;
 const started: SidecarProcess[] = [];
 
 async function api(s: SidecarProcess, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const init: RequestInit = body === undefined ? { headers: auth } : { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  const init: RequestInit =
+    body === undefined
+      ? { headers: auth }
+      : { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) };
   const res = await fetch(`${s.url}${path}`, init);
   return { status: res.status, json: await res.json() };
 }
@@ -44,7 +77,13 @@ async function api(s: SidecarProcess, path: string, body?: unknown): Promise<{ s
 function sidecar(user: string, pass: string): SidecarProcess {
   const s = new SidecarProcess({
     natsUrl,
-    env: { NET_SYNC_NATS_USER: user, NET_SYNC_NATS_PASS: pass, NET_SYNC_NATS_TLS_CA_FILE: caFile, NET_SYNC_API_TOKEN: API_TOKEN, NET_SYNC_LOG_LEVEL: 'info' },
+    env: {
+      NET_SYNC_NATS_USER: user,
+      NET_SYNC_NATS_PASS: pass,
+      NET_SYNC_NATS_TLS_CA_FILE: caFile,
+      NET_SYNC_API_TOKEN: API_TOKEN,
+      NET_SYNC_LOG_LEVEL: 'info',
+    },
   });
   registerCleanup(async () => void (await s.kill('SIGKILL')));
   started.push(s);
@@ -55,20 +94,35 @@ beforeAll(async () => {
   const tls = makeCa(tempDir('ca'));
   caFile = tls.ca;
   // The example reads passwords from the server's environment; the launcher passes ours on.
-  Object.assign(process.env, { NATS_ADMIN_PASSWORD: `admin-${process.pid}`, NATS_BRIDGE_PASSWORD: BRIDGE_PASSWORD, NATS_BRIDGE_SENTIMENT_PASSWORD: SCOPED_PASSWORD });
+  Object.assign(process.env, {
+    NATS_ADMIN_PASSWORD: `admin-${process.pid}`,
+    NATS_BRIDGE_PASSWORD: BRIDGE_PASSWORD,
+    NATS_BRIDGE_SENTIMENT_PASSWORD: SCOPED_PASSWORD,
+  });
   const example = readFileSync(join(ROOT, 'examples/nats-least-privilege.conf'), 'utf8');
   const nats = await useNatsServer({ config: `tls { cert_file: "${tls.cert}", key_file: "${tls.key}" }\n${example}` });
   natsUrl = `tls://127.0.0.1:${nats.port}`;
   bridge = sidecar('bridge', BRIDGE_PASSWORD);
   await bridge.start();
-  await waitFor(async () => (await api(bridge, '/readyz')).status === 200, 'bridge ready over TLS with least privilege', 20_000, 50);
+  await waitFor(
+    async () => (await api(bridge, '/readyz')).status === 200,
+    'bridge ready over TLS with least privilege',
+    20_000,
+    50,
+  );
 });
 
 describe('least privilege over TLS', () => {
   it('commits intents, creating the missing streams under the bridge user', async () => {
-    const r = await api(bridge, '/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { marker: MARKER } });
+    const r = await api(bridge, '/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { marker: MARKER },
+    });
     expect(r.status).toBe(202);
-    await waitFor(async () => (await api(bridge, `/v1/intents/${r.json.correlationId}`)).json.state === 'committed', `${r.json.correlationId} committed`);
+    await waitFor(
+      async () => (await api(bridge, `/v1/intents/${r.json.correlationId}`)).json.state === 'committed',
+      `${r.json.correlationId} committed`,
+    );
     const status = (await api(bridge, '/v1/status')).json;
     expect(status.nats).toMatchObject({ state: 'connected', streamsReady: true, servers: [natsUrl] });
     expect(status.nats.jetstream.streams.map((s: { name: string }) => s.name)).toContain('COMMANDS');
@@ -78,27 +132,50 @@ describe('least privilege over TLS', () => {
     const scoped = sidecar('bridge-sentiment', SCOPED_PASSWORD);
     await scoped.start();
     await waitFor(async () => (await api(scoped, '/readyz')).status === 200, 'scoped sidecar ready');
-    const denied = await api(scoped, '/v1/intents', { subject: 'root.solar.command.cohort.assign', payload: { marker: MARKER } });
-    const allowed = await api(scoped, '/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { marker: MARKER } });
-    await waitFor(async () => (await api(scoped, `/v1/intents/${allowed.json.correlationId}`)).json.state === 'committed', `${allowed.json.correlationId} committed`);
-    await waitFor(async () => (await api(scoped, `/v1/intents/${denied.json.correlationId}`)).json.state === 'dead', `${denied.json.correlationId} dead`);
+    const denied = await api(scoped, '/v1/intents', {
+      subject: 'root.solar.command.cohort.assign',
+      payload: { marker: MARKER },
+    });
+    const allowed = await api(scoped, '/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { marker: MARKER },
+    });
+    await waitFor(
+      async () => (await api(scoped, `/v1/intents/${allowed.json.correlationId}`)).json.state === 'committed',
+      `${allowed.json.correlationId} committed`,
+    );
+    await waitFor(
+      async () => (await api(scoped, `/v1/intents/${denied.json.correlationId}`)).json.state === 'dead',
+      `${denied.json.correlationId} dead`,
+    );
     const view = (await api(scoped, `/v1/intents/${denied.json.correlationId}`)).json;
     expect(view.reason).toMatch(/^NATS_PERMISSION_DENIED: .*Permissions Violation for Publish/);
     // The committer moves on (a later intent commits) and the dead row is never tried again.
     const later = await api(scoped, '/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { n: 2 } });
-    await waitFor(async () => (await api(scoped, `/v1/intents/${later.json.correlationId}`)).json.state === 'committed', `${later.json.correlationId} committed`);
-    expect((await api(scoped, `/v1/intents/${denied.json.correlationId}`)).json).toMatchObject({ state: 'dead', attempts: 1 });
+    await waitFor(
+      async () => (await api(scoped, `/v1/intents/${later.json.correlationId}`)).json.state === 'committed',
+      `${later.json.correlationId} committed`,
+    );
+    expect((await api(scoped, `/v1/intents/${denied.json.correlationId}`)).json).toMatchObject({
+      state: 'dead',
+      attempts: 1,
+    });
     const metrics = await (await fetch(`${scoped.url}/metrics`, { headers: auth })).text();
     expect(metrics).toMatch(/net_sync_commit_rows_total\{result="dead"\} 1\n/);
     expect(metrics).not.toMatch(/net_sync_commit_rows_total\{result="retry"\}/);
     expect(metrics).toMatch(/net_sync_outbox_rows\{state="dead",kind="command"\} 1\n/);
     // Its dead-letter notice is published under the same scoped credentials.
-    await waitFor(async () => (await api(scoped, `/v1/intents/dl-${denied.json.correlationId}`)).json.state === 'committed', 'dead-letter notice committed');
+    await waitFor(
+      async () => (await api(scoped, `/v1/intents/dl-${denied.json.correlationId}`)).json.state === 'committed',
+      'dead-letter notice committed',
+    );
     await scoped.kill('SIGTERM');
     // Reported by reconcile (exit 1: not aligned), under the same scoped credentials.
     const rec = await runCliProcess(['reconcile', '--json'], scoped.env(), scoped.dir);
     expect(rec.code, rec.stderr).toBe(1);
-    expect(JSON.parse(rec.stdout).dead).toEqual([expect.objectContaining({ correlationId: denied.json.correlationId })]);
+    expect(JSON.parse(rec.stdout).dead).toEqual([
+      expect.objectContaining({ correlationId: denied.json.correlationId }),
+    ]);
     expect(rec.stdout + rec.stderr).not.toContain(SCOPED_PASSWORD);
   });
 
@@ -118,7 +195,10 @@ describe('API and files', () => {
     for (const path of ['/v1/status', '/metrics', '/readyz', '/v1/intents/x']) {
       const res = await fetch(`${bridge.url}${path}`);
       expect(res.status, path).toBe(401);
-      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'UNAUTHORIZED', field: 'authorization' });
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({
+        code: 'UNAUTHORIZED',
+        field: 'authorization',
+      });
     }
     expect((await fetch(`${bridge.url}/v1/status`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await fetch(`${bridge.url}/healthz`)).status).toBe(200);

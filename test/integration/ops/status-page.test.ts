@@ -41,24 +41,32 @@ beforeAll(async () => {
   const ids = await meshIdentities(2, 'page');
   const dirs = ids.dirs;
   peerIds.push(...ids.peerIds);
-  [a, b] = dirs.map((dir, i) => new SidecarProcess({
-    natsUrl: nats.url,
-    dir,
-    env: {
-      NET_SYNC_API_TOKEN: TOKEN,
-      NET_SYNC_API_STATUS_SAMPLE_MS: '1000',
-      ...ids.meshEnv(i),
-      NET_SYNC_CONSENSUS_QUORUM: '2',
-      NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
-    },
-  })) as [SidecarProcess, SidecarProcess];
+  [a, b] = dirs.map(
+    (dir, i) =>
+      new SidecarProcess({
+        natsUrl: nats.url,
+        dir,
+        env: {
+          NET_SYNC_API_TOKEN: TOKEN,
+          NET_SYNC_API_STATUS_SAMPLE_MS: '1000',
+          ...ids.meshEnv(i),
+          NET_SYNC_CONSENSUS_QUORUM: '2',
+          NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
+        },
+      }),
+  ) as [SidecarProcess, SidecarProcess];
   for (const s of [a, b]) registerCleanup(async () => void (await s.kill('SIGKILL')));
   await Promise.all([a.start(), b.start()]);
   for (const s of [a, b]) {
-    await waitFor(async () => {
-      const st = await get(s, '/v1/status');
-      return st.nats.streamsReady === true && st.peers.connected.length === 1 && st.peers.meshPeers === 1;
-    }, `sidecar :${s.port} ready with its mesh peer`, 30_000, 50);
+    await waitFor(
+      async () => {
+        const st = await get(s, '/v1/status');
+        return st.nats.streamsReady === true && st.peers.connected.length === 1 && st.peers.meshPeers === 1;
+      },
+      `sidecar :${s.port} ready with its mesh peer`,
+      30_000,
+      50,
+    );
   }
 });
 
@@ -73,7 +81,10 @@ describe('operating a two-sidecar mesh', () => {
     });
     expect(res.status).toBe(202);
     committedId = ((await res.json()) as { correlationId: string }).correlationId;
-    await waitFor(async () => (await get(a, `/v1/intents/${committedId}`)).state === 'committed', `${committedId} committed`);
+    await waitFor(
+      async () => (await get(a, `/v1/intents/${committedId}`)).state === 'committed',
+      `${committedId} committed`,
+    );
     const msg = (await readStream(nats.url)).messages.find((m) => m.msgId === committedId);
     expect(msg, `${committedId} in the stream`).toBeDefined();
     const [, traceId, spanId] = msg!.headers['traceparent']!.split('-');
@@ -85,9 +96,15 @@ describe('operating a two-sidecar mesh', () => {
   it('`net-sync status --json` reports peers, NATS, JetStream, outbox and lag within the SLAs (exit 0)', async () => {
     const { code, doc } = await status(a);
     expect(code).toBe(0);
-    expect(doc).toMatchObject({ ok: true, sla: { ok: true, breaches: [] }, peers: { enabled: true, connected: [peerIds[1]], meshPeers: 1, quorum: 2 } });
+    expect(doc).toMatchObject({
+      ok: true,
+      sla: { ok: true, breaches: [] },
+      peers: { enabled: true, connected: [peerIds[1]], meshPeers: 1, quorum: 2 },
+    });
     expect(doc.nats).toMatchObject({ state: 'connected', streamsReady: true });
-    expect(doc.nats.jetstream.streams).toContainEqual(expect.objectContaining({ name: 'COMMANDS', messages: 1, lastSeq: 1 }));
+    expect(doc.nats.jetstream.streams).toContainEqual(
+      expect.objectContaining({ name: 'COMMANDS', messages: 1, lastSeq: 1 }),
+    );
     expect(doc.outbox.command.committed).toBe(1);
     expect(doc.lag.command).toMatchObject({ slaMs: 500, ok: true, pending: 0, oldestPendingAgeMs: 0 });
     // Recent commits count this node's own PubAcks: the committer is whichever endorser ranked
@@ -99,13 +116,24 @@ describe('operating a two-sidecar mesh', () => {
     // Publish figures live on the node that published (the first-ranked endorser).
     const committer = doc.lag.command.recent.commits === 1 ? a : b;
     const committerMetrics = await (await fetch(`${committer.url}/metrics`, { headers: auth })).text();
-    for (const name of ['net_sync_jetstream_publish_duration_seconds_bucket', 'net_sync_commit_latency_seconds_count{kind="command"}']) {
+    for (const name of [
+      'net_sync_jetstream_publish_duration_seconds_bucket',
+      'net_sync_commit_latency_seconds_count{kind="command"}',
+    ]) {
       expect(committerMetrics, name).toContain(name);
     }
-    for (const name of ['net_sync_consumer_lag_rows{kind="command"} 0', 'net_sync_commit_lag_seconds{kind="command"} 0',
-      'net_sync_outbox_rows{state="committed",kind="command"}', 'net_sync_outbox_oldest_pending_age_seconds', 'net_sync_gossip_messages_total{direction="in",kind="intent.endorse"}',
-      'net_sync_gossip_rejected_total{reason="not-in-cohort"} 0', 'net_sync_mesh_peers 1', 'net_sync_mesh_topic_mesh_peers 1', 'net_sync_endorsement_latency_seconds_count',
-      'net_sync_telemetry_reduction_factor']) {
+    for (const name of [
+      'net_sync_consumer_lag_rows{kind="command"} 0',
+      'net_sync_commit_lag_seconds{kind="command"} 0',
+      'net_sync_outbox_rows{state="committed",kind="command"}',
+      'net_sync_outbox_oldest_pending_age_seconds',
+      'net_sync_gossip_messages_total{direction="in",kind="intent.endorse"}',
+      'net_sync_gossip_rejected_total{reason="not-in-cohort"} 0',
+      'net_sync_mesh_peers 1',
+      'net_sync_mesh_topic_mesh_peers 1',
+      'net_sync_endorsement_latency_seconds_count',
+      'net_sync_telemetry_reduction_factor',
+    ]) {
       expect(metrics, name).toContain(name);
     }
   });
@@ -113,10 +141,24 @@ describe('operating a two-sidecar mesh', () => {
   it('serves a status page that headless Chromium renders: NATS, peer, the intent with its endorsers', async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} (apt-get install chromium)`).toBe(true);
     // Two samples at least, so the charts draw lines.
-    await waitFor(async () => (await fetch(`${a.url}/?token=${TOKEN}`).then((r) => r.text())).includes('<polyline'), 'a charted sample', 10_000, 200);
+    await waitFor(
+      async () => (await fetch(`${a.url}/?token=${TOKEN}`).then((r) => r.text())).includes('<polyline'),
+      'a charted sample',
+      10_000,
+      200,
+    );
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     registerCleanup(() => browser.close());
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -130,7 +172,9 @@ describe('operating a two-sidecar mesh', () => {
     expect(await page.textContent('#peers')).toContain(peerIds[1]);
     const row = page.locator(`tr[data-correlation-id="${committedId}"]`);
     expect(await row.locator('td.state').textContent()).toBe('committed');
-    expect(await row.locator('code[title]').evaluateAll((els) => els.map((e) => e.getAttribute('title')).sort())).toEqual([...peerIds].sort());
+    expect(
+      await row.locator('code[title]').evaluateAll((els) => els.map((e) => e.getAttribute('title')).sort()),
+    ).toEqual([...peerIds].sort());
     expect(await page.locator('svg polyline').count()).toBe(2);
     expect(await page.textContent('#sla')).toContain('within SLA');
     const shot = join(tempDir('shot'), 'status-page.png');
@@ -141,17 +185,33 @@ describe('operating a two-sidecar mesh', () => {
 
   it('`net-sync status` exits 1 when commit lag breaks the 500 ms command SLA (NATS away)', async () => {
     await nats.stop();
-    const r = await fetch(`${a.url}/v1/intents`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ subject: SUBJECT, payload: { level: 4 } }) });
+    const r = await fetch(`${a.url}/v1/intents`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: SUBJECT, payload: { level: 4 } }),
+    });
     const id = ((await r.json()) as { correlationId: string }).correlationId;
     let last: { code: number | null; doc: any } = { code: null, doc: null };
-    await waitFor(async () => {
-      last = await status(a);
-      return last.code === 1 && last.doc.lag.command.oldestPendingAgeMs >= 500;
-    }, `status to report ${id} past the command SLA`, 15_000, 200);
+    await waitFor(
+      async () => {
+        last = await status(a);
+        return last.code === 1 && last.doc.lag.command.oldestPendingAgeMs >= 500;
+      },
+      `status to report ${id} past the command SLA`,
+      15_000,
+      200,
+    );
     expect(last.doc.ok).toBe(false);
-    expect(last.doc.sla.breaches.join('\n')).toMatch(/NATS streams not ready|oldest pending command row is \d+ ms old \(SLA < 500 ms\)/);
+    expect(last.doc.sla.breaches.join('\n')).toMatch(
+      /NATS streams not ready|oldest pending command row is \d+ ms old \(SLA < 500 ms\)/,
+    );
     expect(last.doc.lag.command.ok).toBe(false);
     await nats.restart();
-    await waitFor(async () => (await get(a, `/v1/intents/${id}`)).state === 'committed', `${id} committed after NATS returned`, 30_000, 100);
+    await waitFor(
+      async () => (await get(a, `/v1/intents/${id}`)).state === 'committed',
+      `${id} committed after NATS returned`,
+      30_000,
+      100,
+    );
   });
 });

@@ -22,22 +22,42 @@ async function setup() {
   const nats = await useNatsServer();
   const config = ConfigSchema.parse({
     nats: { servers: [nats.url] },
-    streams: [{ name: 'COMMANDS', subjects: ['root.solar.command.>'], maxAge: '1h', maxBytes: '64MB', duplicateWindow: '1s' }],
+    streams: [
+      { name: 'COMMANDS', subjects: ['root.solar.command.>'], maxAge: '1h', maxBytes: '64MB', duplicateWindow: '1s' },
+    ],
   });
   const session = await openAdminSession(config, silentLogger());
   registerCleanup(() => session.close());
   await session.streams.apply(config.streams);
   const outbox = SqliteOutbox.open({ path: join(mkdtempSync(join(tmpdir(), 'net-sync-rec-')), 'o.db') });
   registerCleanup(() => outbox.close());
-  const rows = Array.from({ length: 6 }, (_, i) => buildCommandRow({
-    correlationId: `01REC${String(i).padStart(21, '0')}`, subject: 'root.solar.command.sentiment.set', payload: { i },
-    origin: 'peer', traceparent: '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01', createdAtMs: clock.now(),
-  }));
+  const rows = Array.from({ length: 6 }, (_, i) =>
+    buildCommandRow({
+      correlationId: `01REC${String(i).padStart(21, '0')}`,
+      subject: 'root.solar.command.sentiment.set',
+      payload: { i },
+      origin: 'peer',
+      traceparent: '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01',
+      createdAtMs: clock.now(),
+    }),
+  );
   await outbox.append(rows);
-  const run = (over: Partial<Parameters<typeof reconcileOutbox>[0]> = {}) => reconcileOutbox({
-    outbox, publisher: session.publisher, reader: session.reader, clock, logger: silentLogger(), leaseOwner: 'reconcile:test',
-    scanSkewMs: 2_000, window: 64, batchRows: 64, dryRun: false, verify: false, firstSeq: session.firstSeq, ...over,
-  });
+  const run = (over: Partial<Parameters<typeof reconcileOutbox>[0]> = {}) =>
+    reconcileOutbox({
+      outbox,
+      publisher: session.publisher,
+      reader: session.reader,
+      clock,
+      logger: silentLogger(),
+      leaseOwner: 'reconcile:test',
+      scanSkewMs: 2_000,
+      window: 64,
+      batchRows: 64,
+      dryRun: false,
+      verify: false,
+      firstSeq: session.firstSeq,
+      ...over,
+    });
   const streamCount = async () => (await session.connector.manager!.streams.info('COMMANDS')).state.messages;
   return { nats, session, outbox, rows, run, streamCount };
 }
@@ -46,7 +66,10 @@ describe('reconcile', () => {
   it('marks rows found in the stream committed without republishing and publishes the rest', async () => {
     const { session, outbox, rows, run, streamCount } = await setup();
     // A previous process published rows 0-2 and died before recording the PubAcks.
-    outbox.markInFlight(rows.map((r) => r.correlationId), clock.now());
+    outbox.markInFlight(
+      rows.map((r) => r.correlationId),
+      clock.now(),
+    );
     const js = session.connector.jetstream!;
     for (const r of rows.slice(0, 3)) {
       const h = natsHeaders();
@@ -75,7 +98,15 @@ describe('reconcile', () => {
     await session.connector.manager!.streams.deleteMessage('COMMANDS', victim.streamSeq!);
     const report = await run({ verify: true });
     expect(report.aligned).toBe(false);
-    expect(report.lost).toEqual([{ correlationId: victim.correlationId, subject: victim.subject, stream: 'COMMANDS', seq: victim.streamSeq, kind: 'absent' }]);
+    expect(report.lost).toEqual([
+      {
+        correlationId: victim.correlationId,
+        subject: victim.subject,
+        stream: 'COMMANDS',
+        seq: victim.streamSeq,
+        kind: 'absent',
+      },
+    ]);
     expect(report.verified).toBe(5);
   });
 

@@ -25,14 +25,17 @@ describe('crashes during replay (real processes, duplicate window 1 s)', () => {
       env: { NET_SYNC_COMMIT_WINDOW: '16', NET_SYNC_COMMIT_BATCH_ROWS: '32', NET_SYNC_COMMIT_SCAN_SKEW_MS: '2000' },
     });
     const config = join(sidecar.dir, 'net-sync.yaml');
-    writeFileSync(config, [
-      'streams:',
-      '  - name: COMMANDS',
-      '    subjects: ["root.solar.command.>"]',
-      '    maxAge: 1h',
-      '    maxBytes: 256MB',
-      '    duplicateWindow: 1s',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'streams:',
+        '  - name: COMMANDS',
+        '    subjects: ["root.solar.command.>"]',
+        '    maxAge: 1h',
+        '    maxBytes: 256MB',
+        '    duplicateWindow: 1s',
+      ].join('\n'),
+    );
     Object.assign(sidecar, { opts: { ...(sidecar as unknown as { opts: object }).opts, configFile: config } });
     await sidecar.start();
     registerCleanup(async () => void (await sidecar.kill('SIGKILL')));
@@ -48,7 +51,8 @@ describe('crashes during replay (real processes, duplicate window 1 s)', () => {
       });
       const answers = await postMany(sidecar.url, bodies, 32);
       answers.forEach((a, i) => {
-        if ('status' in a && a.status === 202) acked.set(a.json.correlationId, (bodies[i] as { payload: { nonce: number } }).payload.nonce);
+        if ('status' in a && a.status === 202)
+          acked.set(a.json.correlationId, (bodies[i] as { payload: { nonce: number } }).payload.nonce);
       });
     };
     await submit(BACKLOG);
@@ -76,13 +80,21 @@ describe('crashes during replay (real processes, duplicate window 1 s)', () => {
     }
 
     await sidecar.start();
-    await waitFor(async () => {
-      const s = (await sidecar.get('/v1/status')).json.outbox.command;
-      return s['pending-commit'] === 0 && s['in-flight'] === 0;
-    }, 'outbox drained after the last restart', 90_000, 200);
+    await waitFor(
+      async () => {
+        const s = (await sidecar.get('/v1/status')).json.outbox.command;
+        return s['pending-commit'] === 0 && s['in-flight'] === 0;
+      },
+      'outbox drained after the last restart',
+      90_000,
+      200,
+    );
     await sidecar.kill('SIGTERM');
     // The kills landed during replay, and restarts resolved rows left in-flight from the stream.
-    expect(unsettledAtKill.filter((c) => c > 0).length, `unsettled rows at each kill: ${unsettledAtKill}`).toBeGreaterThanOrEqual(KILLS / 2);
+    expect(
+      unsettledAtKill.filter((c) => c > 0).length,
+      `unsettled rows at each kill: ${unsettledAtKill}`,
+    ).toBeGreaterThanOrEqual(KILLS / 2);
     console.log(`[crash-replay] sidecar dir ${sidecar.dir}`);
     const lookups = (sidecar.logTail(100_000).match(/resolved unknown outcomes from the stream/g) ?? []).length;
     expect(lookups, 'restarts that looked in-flight rows up in the stream').toBeGreaterThan(0);
@@ -96,9 +108,13 @@ describe('crashes during replay (real processes, duplicate window 1 s)', () => {
     const stream = await readStream(url);
     const duplicates = [...stream.idCounts].filter(([, c]) => c > 1);
     const lost = [...acked.keys()].filter((id) => !stream.idCounts.has(id));
-    const unexpected = stream.messages.filter((m) => !attempted.has(JSON.parse(new TextDecoder().decode(m.data)).payload.nonce));
+    const unexpected = stream.messages.filter(
+      (m) => !attempted.has(JSON.parse(new TextDecoder().decode(m.data)).payload.nonce),
+    );
     console.log(`[crash-replay] kills=${KILLS} unsettledAtKill=${unsettledAtKill.join(',')} lookups=${lookups}`);
-    console.log(`[crash-replay] attempted=${attempted.size} acked=${acked.size} inStream=${stream.messages.length} lost=${lost.length} duplicated=${duplicates.length} unexpected=${unexpected.length}`);
+    console.log(
+      `[crash-replay] attempted=${attempted.size} acked=${acked.size} inStream=${stream.messages.length} lost=${lost.length} duplicated=${duplicates.length} unexpected=${unexpected.length}`,
+    );
     expect(duplicates).toEqual([]);
     expect(lost).toEqual([]);
     expect(unexpected).toEqual([]);

@@ -17,11 +17,20 @@ describe('dead letters', () => {
     await sidecar.start();
     await waitFor(async () => (await sidecar.get('/readyz')).status === 200, 'readyz');
 
-    const big = await sidecar.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { pad: 'x'.repeat(10_000) } });
-    const fine = await sidecar.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { ok: true } });
+    const big = await sidecar.post('/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { pad: 'x'.repeat(10_000) },
+    });
+    const fine = await sidecar.post('/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { ok: true },
+    });
     const id = big.json.correlationId as string;
     await waitFor(async () => (await sidecar.get(`/v1/intents/${id}`)).json.state === 'dead', `${id} dead`);
-    await waitFor(async () => (await sidecar.get(`/v1/intents/dl-${id}`)).json.state === 'committed', `notice dl-${id} committed`);
+    await waitFor(
+      async () => (await sidecar.get(`/v1/intents/dl-${id}`)).json.state === 'committed',
+      `notice dl-${id} committed`,
+    );
     expect((await sidecar.get(`/v1/intents/${fine.json.correlationId}`)).json.state).toBe('committed');
 
     const letters = await readStream(nats.url, 'root.solar.deadletter.>');
@@ -29,7 +38,11 @@ describe('dead letters', () => {
     const [m] = letters.messages;
     expect(m!.subject).toBe('root.solar.deadletter.command');
     expect(m!.msgId).toBe(`dl-${id}`);
-    expect(m!.headers).toMatchObject({ 'Net-Sync-Correlation-Id': id, 'Net-Sync-Kind': 'dead-letter', 'Net-Sync-Schema-Version': '1' });
+    expect(m!.headers).toMatchObject({
+      'Net-Sync-Correlation-Id': id,
+      'Net-Sync-Kind': 'dead-letter',
+      'Net-Sync-Schema-Version': '1',
+    });
     const body = JSON.parse(new TextDecoder().decode(m!.data)) as DeadLetterBody;
     expect(body).toMatchObject({ correlationId: id, subject: 'root.solar.command.sentiment.set', kind: 'command' });
     expect(body.reason).toMatch(/^NATS_PAYLOAD_TOO_LARGE/);

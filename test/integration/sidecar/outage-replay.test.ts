@@ -21,7 +21,10 @@ describe('outage and replay (real nats-server, real sidecar process)', () => {
     registerCleanup(async () => void (await sidecar.kill('SIGKILL')));
 
     expect((await sidecar.get('/readyz')).status).toBe(503);
-    const bodies = Array.from({ length: N }, (_, i) => ({ subject: 'root.solar.command.sentiment.set', payload: { i, pad: 'x'.repeat(200) } }));
+    const bodies = Array.from({ length: N }, (_, i) => ({
+      subject: 'root.solar.command.sentiment.set',
+      payload: { i, pad: 'x'.repeat(200) },
+    }));
     const answers = await postMany(sidecar.url, bodies);
     const ids = answers.map((a, i) => {
       if (!('status' in a) || a.status !== 202) throw new Error(`intent ${i} not accepted: ${JSON.stringify(a)}`);
@@ -32,8 +35,17 @@ describe('outage and replay (real nats-server, real sidecar process)', () => {
 
     const nats = await NatsServerProcess.start({ port });
     registerCleanup(() => nats.dispose());
-    await waitFor(async () => (await sidecar.get('/readyz')).status === 200, 'readyz to turn 200 after NATS starts', 15_000);
-    await waitFor(async () => (await sidecar.get('/v1/status')).json.outbox.command.committed === N, `${N} rows committed`, 60_000, 100);
+    await waitFor(
+      async () => (await sidecar.get('/readyz')).status === 200,
+      'readyz to turn 200 after NATS starts',
+      15_000,
+    );
+    await waitFor(
+      async () => (await sidecar.get('/v1/status')).json.outbox.command.committed === N,
+      `${N} rows committed`,
+      60_000,
+      100,
+    );
 
     const stream = await readStream(url);
     expect(stream.messages.length).toBe(N);
@@ -43,13 +55,20 @@ describe('outage and replay (real nats-server, real sidecar process)', () => {
     const peerId = (await sidecar.get('/v1/status')).json.peerId as string;
     for (const m of stream.messages) {
       expect(m.headers[HEADER.correlationId], `headers of seq ${m.seq}`).toBe(m.msgId);
-      expect(m.headers, `headers of seq ${m.seq}`).toMatchObject({ [HEADER.schemaVersion]: '1', [HEADER.origin]: peerId, [HEADER.endorsers]: peerId });
+      expect(m.headers, `headers of seq ${m.seq}`).toMatchObject({
+        [HEADER.schemaVersion]: '1',
+        [HEADER.origin]: peerId,
+        [HEADER.endorsers]: peerId,
+      });
       expect(isTraceparent(m.headers[HEADER.traceparent]), `traceparent of seq ${m.seq}`).toBe(true);
     }
 
     await sidecar.kill('SIGTERM');
     const db = new Database(sidecar.bufferPath, { readonly: true });
-    const rows = db.prepare("SELECT state, stream_seq AS seq FROM outbox WHERE kind = 'command'").all() as Array<{ state: string; seq: number | null }>;
+    const rows = db.prepare("SELECT state, stream_seq AS seq FROM outbox WHERE kind = 'command'").all() as Array<{
+      state: string;
+      seq: number | null;
+    }>;
     db.close();
     expect(rows.length).toBe(N);
     expect(rows.every((r) => r.state === 'committed' && r.seq !== null)).toBe(true);

@@ -20,7 +20,10 @@ beforeAll(async () => {
   sidecar = new SidecarProcess({ natsUrl });
   config = join(sidecar.dir, 'net-sync.yaml');
   // Only sentiment commands have a stream: root.solar.command.orphan.* has none.
-  writeFileSync(config, 'streams:\n  - { name: SENTIMENT, subjects: ["root.solar.command.sentiment.>"], maxAge: 1h, maxBytes: 64MB }\n');
+  writeFileSync(
+    config,
+    'streams:\n  - { name: SENTIMENT, subjects: ["root.solar.command.sentiment.>"], maxAge: 1h, maxBytes: 64MB }\n',
+  );
   Object.assign(sidecar, { opts: { natsUrl, configFile: config } });
   await sidecar.start();
   registerCleanup(async () => void (await sidecar.kill('SIGKILL')));
@@ -30,15 +33,32 @@ beforeAll(async () => {
 describe('permanent failures', () => {
   it('sends no-stream and too-large intents to dead with a reason, keeps going, and reconcile reports them', async () => {
     const noStream = await sidecar.post('/v1/intents', { subject: 'root.solar.command.orphan.x', payload: { a: 1 } });
-    const tooLarge = await sidecar.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { pad: 'x'.repeat(10_000) } });
-    const fine = await sidecar.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { ok: true } });
+    const tooLarge = await sidecar.post('/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { pad: 'x'.repeat(10_000) },
+    });
+    const fine = await sidecar.post('/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { ok: true },
+    });
     for (const r of [noStream, tooLarge, fine]) expect(r.status).toBe(202);
 
-    await waitFor(async () => (await sidecar.get(`/v1/intents/${fine.json.correlationId}`)).json.state === 'committed', `${fine.json.correlationId} committed`);
-    await waitFor(async () => (await sidecar.get(`/v1/intents/${noStream.json.correlationId}`)).json.state === 'dead', `${noStream.json.correlationId} dead`);
-    await waitFor(async () => (await sidecar.get(`/v1/intents/${tooLarge.json.correlationId}`)).json.state === 'dead', `${tooLarge.json.correlationId} dead`);
+    await waitFor(
+      async () => (await sidecar.get(`/v1/intents/${fine.json.correlationId}`)).json.state === 'committed',
+      `${fine.json.correlationId} committed`,
+    );
+    await waitFor(
+      async () => (await sidecar.get(`/v1/intents/${noStream.json.correlationId}`)).json.state === 'dead',
+      `${noStream.json.correlationId} dead`,
+    );
+    await waitFor(
+      async () => (await sidecar.get(`/v1/intents/${tooLarge.json.correlationId}`)).json.state === 'dead',
+      `${tooLarge.json.correlationId} dead`,
+    );
     expect((await sidecar.get(`/v1/intents/${noStream.json.correlationId}`)).json.reason).toMatch(/^NATS_NO_STREAM/);
-    expect((await sidecar.get(`/v1/intents/${tooLarge.json.correlationId}`)).json.reason).toMatch(/^NATS_PAYLOAD_TOO_LARGE/);
+    expect((await sidecar.get(`/v1/intents/${tooLarge.json.correlationId}`)).json.reason).toMatch(
+      /^NATS_PAYLOAD_TOO_LARGE/,
+    );
 
     const metrics = await (await fetch(`${sidecar.url}/metrics`)).text();
     expect(metrics).toMatch(/net_sync_commit_rows_total\{result="dead"\} 2/);
@@ -53,7 +73,9 @@ describe('permanent failures', () => {
     expect(rec.code, rec.stderr).toBe(1);
     const report = JSON.parse(rec.stdout);
     expect(report.aligned).toBe(false);
-    expect(report.dead.map((d: { correlationId: string }) => d.correlationId).sort()).toEqual([noStream.json.correlationId, tooLarge.json.correlationId].sort());
+    expect(report.dead.map((d: { correlationId: string }) => d.correlationId).sort()).toEqual(
+      [noStream.json.correlationId, tooLarge.json.correlationId].sort(),
+    );
     await sidecar.start();
   });
 });
@@ -61,7 +83,11 @@ describe('permanent failures', () => {
 describe('bad input', () => {
   const cases: Array<[string, string, string]> = [
     ['a body that is not JSON', '{"subject": "root.solar.command.a.b", "payload": ', 'body'],
-    ['a payload over the API limit', JSON.stringify({ subject: 'root.solar.command.a.b', payload: 'x'.repeat(70_000) }), 'payload'],
+    [
+      'a payload over the API limit',
+      JSON.stringify({ subject: 'root.solar.command.a.b', payload: 'x'.repeat(70_000) }),
+      'payload',
+    ],
     ['a subject outside the prefix', JSON.stringify({ subject: 'other.command.a.b', payload: 1 }), 'subject'],
     ['a subject too deep', JSON.stringify({ subject: 'root.solar.command.a.b.c.d', payload: 1 }), 'subject'],
     ['a missing payload', JSON.stringify({ subject: 'root.solar.command.a.b' }), 'payload'],
@@ -79,8 +105,15 @@ describe('bad input', () => {
   it('refuses bodies a browser could send cross-origin without a preflight (415 naming content-type)', async () => {
     const json = JSON.stringify({ subject: 'root.solar.command.sentiment.set', payload: { csrf: true } });
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', null]) {
-      const headers: Record<string, string> = { origin: 'https://evil.example', ...(type === null ? {} : { 'content-type': type }) };
-      const res = await fetch(`${sidecar.url}/v1/intents`, { method: 'POST', headers, body: type === null ? new Blob([json]) : json });
+      const headers: Record<string, string> = {
+        origin: 'https://evil.example',
+        ...(type === null ? {} : { 'content-type': type }),
+      };
+      const res = await fetch(`${sidecar.url}/v1/intents`, {
+        method: 'POST',
+        headers,
+        body: type === null ? new Blob([json]) : json,
+      });
       expect(res.status, `content-type ${type}`).toBe(415);
       expect(((await res.json()) as { error: { field: string } }).error.field).toBe('content-type');
     }

@@ -16,13 +16,25 @@ describe('streams as code through the CLI', () => {
 
     const first = await runCliProcess(['streams', 'apply', '--json'], env, dir);
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout).streams.map((s: { outcome: string }) => s.outcome)).toEqual(['applied', 'applied', 'applied', 'applied', 'applied']);
+    expect(JSON.parse(first.stdout).streams.map((s: { outcome: string }) => s.outcome)).toEqual([
+      'applied',
+      'applied',
+      'applied',
+      'applied',
+      'applied',
+    ]);
 
     const dry = await runCliProcess(['streams', 'apply', '--dry-run', '--json'], env, dir);
     expect(JSON.parse(dry.stdout).streams.every((s: { action: string }) => s.action === 'none')).toBe(true);
     const second = await runCliProcess(['streams', 'apply', '--json'], env, dir);
     expect(second.code).toBe(0);
-    expect(JSON.parse(second.stdout).streams.map((s: { outcome: string }) => s.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect(JSON.parse(second.stdout).streams.map((s: { outcome: string }) => s.outcome)).toEqual([
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
     expect((await runCliProcess(['streams', 'verify'], env, dir)).code).toBe(0);
 
     const nc = await connect({ servers: nats.url });
@@ -48,7 +60,9 @@ describe('shutdown', () => {
     await sidecar.start();
     registerCleanup(async () => void (await sidecar.kill('SIGKILL')));
     await waitFor(async () => (await sidecar.get('/readyz')).status === 200, 'readyz');
-    const posts = Array.from({ length: 200 }, (_, i) => sidecar.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { i } }));
+    const posts = Array.from({ length: 200 }, (_, i) =>
+      sidecar.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { i } }),
+    );
     await Promise.all(posts);
     const started = Date.now();
     const code = await sidecar.kill('SIGTERM', 15_000);

@@ -19,18 +19,32 @@ const users = (jsAllowed: boolean): string => `authorization {
 describe('stream check retried while connected', () => {
   it('opens publishing once the check succeeds, without waiting for a reconnect', async () => {
     const nats = await useNatsServer({ config: users(false) });
-    const sidecar = new SidecarProcess({ natsUrl: nats.url, env: { NET_SYNC_NATS_USER: 'bridge', NET_SYNC_NATS_PASS: 's3cret' } });
+    const sidecar = new SidecarProcess({
+      natsUrl: nats.url,
+      env: { NET_SYNC_NATS_USER: 'bridge', NET_SYNC_NATS_PASS: 's3cret' },
+    });
     await sidecar.start();
     registerCleanup(async () => void (await sidecar.kill('SIGKILL')));
     await waitFor(() => sidecar.logTail(200).includes('could not check streams'), 'a failed stream check');
     expect((await sidecar.get('/readyz')).status).toBe(503);
-    const accepted = await sidecar.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { v: 1 } });
+    const accepted = await sidecar.post('/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { v: 1 },
+    });
     expect(accepted.status).toBe(202);
 
     writeFileSync(nats.configPath, readFileSync(nats.configPath, 'utf8').replace(users(false), users(true)));
     nats.kill('SIGHUP');
-    await waitFor(async () => (await sidecar.get('/readyz')).status === 200, 'readyz after the config reload', 20_000, 50);
-    await waitFor(async () => (await sidecar.get(`/v1/intents/${accepted.json.correlationId}`)).json.state === 'committed', `${accepted.json.correlationId} committed`);
+    await waitFor(
+      async () => (await sidecar.get('/readyz')).status === 200,
+      'readyz after the config reload',
+      20_000,
+      50,
+    );
+    await waitFor(
+      async () => (await sidecar.get(`/v1/intents/${accepted.json.correlationId}`)).json.state === 'committed',
+      `${accepted.json.correlationId} committed`,
+    );
     expect(sidecar.logTail(500)).not.toMatch(/"msg":"nats (disconnected|reconnected)"/);
   });
 });

@@ -31,12 +31,22 @@ describe('telemetry without mesh.enabled', () => {
     const { dirs, peerIds, meshEnv } = await meshIdentities(2, 'peers-only');
     const sidecars = dirs.map((dir, i) => {
       const { NET_SYNC_MESH_ENABLED: _enabled, ...mesh } = meshEnv(i);
-      return new SidecarProcess({ natsUrl: nats.url, dir, env: { ...mesh, NET_SYNC_TELEMETRY_SCOUT: String(i === 0), NET_SYNC_TELEMETRY_WARMUP_MS: '0' } });
+      return new SidecarProcess({
+        natsUrl: nats.url,
+        dir,
+        env: { ...mesh, NET_SYNC_TELEMETRY_SCOUT: String(i === 0), NET_SYNC_TELEMETRY_WARMUP_MS: '0' },
+      });
     });
     for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
     await Promise.all(sidecars.map((s) => s.start()));
     const [scout, origin] = sidecars as [SidecarProcess, SidecarProcess];
-    for (const s of sidecars) await waitFor(async () => (await metric(s, 'net_sync_mesh_topic_mesh_peers')) >= 1, `:${s.port} grafted into the topic mesh`, 30_000, 50);
+    for (const s of sidecars)
+      await waitFor(
+        async () => (await metric(s, 'net_sync_mesh_topic_mesh_peers')) >= 1,
+        `:${s.port} grafted into the topic mesh`,
+        30_000,
+        50,
+      );
     const status = (await origin.get('/v1/status')).json;
     expect(status.peers).toMatchObject({ enabled: true, connected: [peerIds[0]] });
     expect(status.mesh).toMatchObject({ consensus: false });
@@ -52,7 +62,10 @@ describe('telemetry without mesh.enabled', () => {
     const posted = await origin.post('/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { v: 1 } });
     expect(posted.status).toBe(202);
     expect(posted.json.state).toBe('pending-commit');
-    await waitFor(async () => (await origin.get(`/v1/intents/${posted.json.correlationId}`)).json.state === 'committed', 'intent committed');
+    await waitFor(
+      async () => (await origin.get(`/v1/intents/${posted.json.correlationId}`)).json.state === 'committed',
+      'intent committed',
+    );
   });
 
   it('a mesh with no scout anywhere counts the gossiped points as unrouted instead of losing them quietly', async () => {
@@ -65,17 +78,29 @@ describe('telemetry without mesh.enabled', () => {
     for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
     await Promise.all(sidecars.map((s) => s.start()));
     const origin = sidecars[1]!;
-    await waitFor(async () => (await metric(origin, 'net_sync_mesh_topic_mesh_peers')) >= 1, 'origin grafted into the topic mesh', 30_000, 50);
+    await waitFor(
+      async () => (await metric(origin, 'net_sync_mesh_topic_mesh_peers')) >= 1,
+      'origin grafted into the topic mesh',
+      30_000,
+      50,
+    );
     // Past the first 3 heartbeats a node knows no scout answers; each post then counts.
     const unrouted = (): Promise<number> => metric(origin, 'net_sync_telemetry_points_unrouted_total');
     const post = async (n: number): Promise<void> => {
-      const r = await origin.post('/v1/telemetry', { points: Array.from({ length: n }, (_, i) => ({ metric: 'orphan.load', value: i })) });
+      const r = await origin.post('/v1/telemetry', {
+        points: Array.from({ length: n }, (_, i) => ({ metric: 'orphan.load', value: i })),
+      });
       expect(r.json.accepted).toBe(n);
     };
-    await waitFor(async () => {
-      await post(1);
-      return (await unrouted()) > 0;
-    }, 'points counted as unrouted', 15_000, 250);
+    await waitFor(
+      async () => {
+        await post(1);
+        return (await unrouted()) > 0;
+      },
+      'points counted as unrouted',
+      15_000,
+      250,
+    );
     // Exactly once each: 7 more points add 7 (batches go out every 100 ms).
     await new Promise((r) => setTimeout(r, 300)); // pacing: lets the last probe's batch go out
     const before = await unrouted();

@@ -9,11 +9,21 @@ import { describe, expect, it } from 'vitest';
 import { useNatsServer } from '../../support/nats-fixture.js';
 import { startProxiedMesh } from '../../support/proxied-mesh.js';
 import type { SidecarProcess } from '../../support/sidecar-process.js';
-import { assertExact, EMIT_TICK_MS, emitPoints, metric, readSummaries, summaryKey } from '../../support/telemetry-cluster.js';
+import {
+  assertExact,
+  EMIT_TICK_MS,
+  emitPoints,
+  metric,
+  readSummaries,
+  summaryKey,
+} from '../../support/telemetry-cluster.js';
 import { waitFor } from '../../support/wait-for.js';
 
 const N = 4;
-const SIDES = [[0, 1], [2, 3]] as const; // sidecar 0 and 2 are the scouts
+const SIDES = [
+  [0, 1],
+  [2, 3],
+] as const; // sidecar 0 and 2 are the scouts
 const SCOUTS = [0, 2];
 const HEARTBEAT_MS = 1_000;
 const BEFORE_MS = 2_000; // emitting, connected
@@ -36,14 +46,23 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
   it('each side publishes the origins it hears; after the heal no (origin, window, metric) is counted twice and counts are exact', async () => {
     const nats = await useNatsServer();
     const { sidecars, links, peerIds } = await startProxiedMesh({
-      natsUrl: nats.url, n: N, label: 'tlm-partition', seed: 4,
+      natsUrl: nats.url,
+      n: N,
+      label: 'tlm-partition',
+      seed: 4,
       env: (i) => ({
         NET_SYNC_TELEMETRY_SCOUT: String(SCOUTS.includes(i)),
         NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
         NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS.length),
       }),
     });
-    for (const i of SCOUTS) await waitFor(async () => (await metric(sidecars[i]!, 'net_sync_telemetry_live_scouts')) === 2, `scout ${i} to see both scouts`, 10_000, 50);
+    for (const i of SCOUTS)
+      await waitFor(
+        async () => (await metric(sidecars[i]!, 'net_sync_telemetry_live_scouts')) === 2,
+        `scout ${i} to see both scouts`,
+        10_000,
+        50,
+      );
 
     const crossing = links.filter((l) => sideOf(l.from) !== sideOf(l.to));
     expect(crossing).toHaveLength(4);
@@ -54,34 +73,61 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
     let split: Promise<number[]> = Promise.resolve([]);
     let joined: Promise<number[]> = Promise.resolve([]);
     const started = Date.now();
-    const emitted = await emitPoints(sidecars, (POINTS_PER_S * (BEFORE_MS + CUT_MS + AFTER_MS)) / 1_000, BEFORE_MS + CUT_MS + AFTER_MS, 'part', async (tick) => {
-      if (tick === cutTick) {
-        await Promise.all(crossing.map((l) => l.proxy.cut()));
-        cutAt = Date.now();
-        // Watched alongside the workload: when each sidecar sees only its side, and each scout only itself.
-        split = Promise.all([
-          ...sidecars.map((s, i) => when(async () => (await peerCount(s)) === 1, `sidecar ${i} to see only its side`, CUT_MS)),
-          ...SCOUTS.map((i) => when(async () => (await metric(sidecars[i]!, 'net_sync_telemetry_live_scouts')) === 1, `scout ${i} to drop the other scout`, CUT_MS)),
-        ]);
-      }
-      if (tick === healTick) {
-        await Promise.all(crossing.map((l) => l.proxy.heal()));
-        healAt = Date.now();
-        joined = Promise.all([
-          ...sidecars.map((s, i) => when(async () => (await peerCount(s)) === N - 1, `sidecar ${i} to reconnect after the heal`, 30_000)),
-          ...SCOUTS.map((i) => when(async () => (await metric(sidecars[i]!, 'net_sync_telemetry_live_scouts')) === 2, `scout ${i} to see both scouts again`, 30_000)),
-        ]);
-      }
-    });
+    const emitted = await emitPoints(
+      sidecars,
+      (POINTS_PER_S * (BEFORE_MS + CUT_MS + AFTER_MS)) / 1_000,
+      BEFORE_MS + CUT_MS + AFTER_MS,
+      'part',
+      async (tick) => {
+        if (tick === cutTick) {
+          await Promise.all(crossing.map((l) => l.proxy.cut()));
+          cutAt = Date.now();
+          // Watched alongside the workload: when each sidecar sees only its side, and each scout only itself.
+          split = Promise.all([
+            ...sidecars.map((s, i) =>
+              when(async () => (await peerCount(s)) === 1, `sidecar ${i} to see only its side`, CUT_MS),
+            ),
+            ...SCOUTS.map((i) =>
+              when(
+                async () => (await metric(sidecars[i]!, 'net_sync_telemetry_live_scouts')) === 1,
+                `scout ${i} to drop the other scout`,
+                CUT_MS,
+              ),
+            ),
+          ]);
+        }
+        if (tick === healTick) {
+          await Promise.all(crossing.map((l) => l.proxy.heal()));
+          healAt = Date.now();
+          joined = Promise.all([
+            ...sidecars.map((s, i) =>
+              when(async () => (await peerCount(s)) === N - 1, `sidecar ${i} to reconnect after the heal`, 30_000),
+            ),
+            ...SCOUTS.map((i) =>
+              when(
+                async () => (await metric(sidecars[i]!, 'net_sync_telemetry_live_scouts')) === 2,
+                `scout ${i} to see both scouts again`,
+                30_000,
+              ),
+            ),
+          ]);
+        }
+      },
+    );
     const splitAt = Math.max(...(await split));
     const joinedAt = Math.max(...(await joined));
 
     // Every window closes 2 s after its end (lateness + slack); held ones are decided within the hold.
     let got = await readSummaries(nats.url, 'part');
-    await waitFor(async () => {
-      got = await readSummaries(nats.url, 'part');
-      return got.list.reduce((n, s) => n + s.count, 0) >= emitted.accepted;
-    }, `summaries of ${emitted.accepted} points in JetStream`, 20_000, 250).catch(() => undefined);
+    await waitFor(
+      async () => {
+        got = await readSummaries(nats.url, 'part');
+        return got.list.reduce((n, s) => n + s.count, 0) >= emitted.accepted;
+      },
+      `summaries of ${emitted.accepted} points in JetStream`,
+      20_000,
+      250,
+    ).catch(() => undefined);
 
     // Exact: per (origin, window, metric), the points that agent had accepted in that window.
     const counted = new Map<string, number>();
@@ -91,8 +137,14 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
     }
     const wrong = [...new Set([...emitted.byWindow.keys(), ...counted.keys()])]
       .filter((k) => (counted.get(k) ?? 0) !== (emitted.byWindow.get(k) ?? 0))
-      .map((k) => `${k}: counted ${counted.get(k) ?? 0} of ${emitted.byWindow.get(k) ?? 0} (window at ${Number(k.split('/')[1]) - started} ms)`);
-    expect(wrong, `windows miscounted (cut at ${cutAt - started} ms, split by ${splitAt - started} ms, heal at ${healAt - started} ms, joined by ${joinedAt - started} ms)`).toEqual([]);
+      .map(
+        (k) =>
+          `${k}: counted ${counted.get(k) ?? 0} of ${emitted.byWindow.get(k) ?? 0} (window at ${Number(k.split('/')[1]) - started} ms)`,
+      );
+    expect(
+      wrong,
+      `windows miscounted (cut at ${cutAt - started} ms, split by ${splitAt - started} ms, heal at ${healAt - started} ms, joined by ${joinedAt - started} ms)`,
+    ).toEqual([]);
     // Nothing counted twice: one copy per Nats-Msg-Id, one summary per key, aligned windows, no
     // per-scout straggler IDs, and the total.
     assertExact(got.list, got.ids, emitted.accepted);
@@ -103,13 +155,17 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
     const perSide = [0, 1].map((side) => during.filter((s) => sideOf(peerIds.indexOf(s.origin)) === side));
     for (const [side, list] of perSide.entries()) {
       expect(list.length, `summaries of side ${side}'s origins during the cut`).toBeGreaterThan(0);
-      for (const s of list) expect(publisher.get(summaryKey(s)), `publisher of ${summaryKey(s)}`).toBe(peerIds[SCOUTS[side]!]);
+      for (const s of list)
+        expect(publisher.get(summaryKey(s)), `publisher of ${summaryKey(s)}`).toBe(peerIds[SCOUTS[side]!]);
     }
-    const outcomes = await Promise.all(SCOUTS.map(async (i) => {
-      const o: Record<string, number> = {};
-      for (const k of ['published', 'taken-over', 'backup', 'handed-off', 'incomplete']) o[k] = await metric(sidecars[i]!, `net_sync_telemetry_summaries_total{outcome="${k}"}`);
-      return JSON.stringify(o);
-    }));
+    const outcomes = await Promise.all(
+      SCOUTS.map(async (i) => {
+        const o: Record<string, number> = {};
+        for (const k of ['published', 'taken-over', 'backup', 'handed-off', 'incomplete'])
+          o[k] = await metric(sidecars[i]!, `net_sync_telemetry_summaries_total{outcome="${k}"}`);
+        return JSON.stringify(o);
+      }),
+    );
     console.log(
       `[telemetry-partition] ${emitted.accepted} points (per origin ${emitted.byOrigin.join('/')}) → ${got.list.length} summaries, ${got.messages.length} stored, 0 keys twice; ` +
         `cut at ${cutAt - started} ms, sides split ${splitAt - cutAt} ms later, heal at ${healAt - started} ms, rejoined ${joinedAt - healAt} ms later; ` +

@@ -28,25 +28,41 @@ interface Cluster {
 async function startCluster(n: number): Promise<Cluster> {
   const nats = await useNatsServer();
   const { dirs, peerIds, meshEnv } = await meshIdentities(n, 'telemetry');
-  const sidecars = dirs.map((dir, i) => new SidecarProcess({
-    natsUrl: nats.url,
-    dir,
-    env: {
-      NET_SYNC_LOG_LEVEL: 'warn',
-      ...meshEnv(i),
-      NET_SYNC_TELEMETRY_SCOUT: String(i < SCOUTS),
-      NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
-      NET_SYNC_TELEMETRY_HEALTH_INTERVAL_MS: '1000',
-      NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS),
-    },
-  }));
+  const sidecars = dirs.map(
+    (dir, i) =>
+      new SidecarProcess({
+        natsUrl: nats.url,
+        dir,
+        env: {
+          NET_SYNC_LOG_LEVEL: 'warn',
+          ...meshEnv(i),
+          NET_SYNC_TELEMETRY_SCOUT: String(i < SCOUTS),
+          NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
+          NET_SYNC_TELEMETRY_HEALTH_INTERVAL_MS: '1000',
+          NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS),
+        },
+      }),
+  );
   for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
   await Promise.all(sidecars.map((s) => s.start()));
   // Connected to every peer, and grafted into the topic mesh (gossipsub keeps D of them, not all).
   for (const s of sidecars) {
-    await waitFor(async () => (await metric(s, 'net_sync_mesh_peers')) >= n - 1 && (await metric(s, 'net_sync_mesh_topic_mesh_peers')) >= Math.min(n - 1, 2), `sidecar :${s.port} to connect to ${n - 1} peers`, 30_000, 50);
+    await waitFor(
+      async () =>
+        (await metric(s, 'net_sync_mesh_peers')) >= n - 1 &&
+        (await metric(s, 'net_sync_mesh_topic_mesh_peers')) >= Math.min(n - 1, 2),
+      `sidecar :${s.port} to connect to ${n - 1} peers`,
+      30_000,
+      50,
+    );
   }
-  for (const s of sidecars.slice(0, SCOUTS)) await waitFor(async () => (await metric(s, 'net_sync_telemetry_live_scouts')) === SCOUTS, `scout :${s.port} to see ${SCOUTS} scouts`, 10_000, 50);
+  for (const s of sidecars.slice(0, SCOUTS))
+    await waitFor(
+      async () => (await metric(s, 'net_sync_telemetry_live_scouts')) === SCOUTS,
+      `scout :${s.port} to see ${SCOUTS} scouts`,
+      10_000,
+      50,
+    );
   return { natsUrl: nats.url, sidecars, peerIds };
 }
 
@@ -59,14 +75,21 @@ describe(`telemetry over ${SIDECARS} real sidecars, ${SCOUTS} scouts`, () => {
     const { accepted } = await emitPoints(sidecars, POINTS, DURATION_MS, 'acct');
     expect(accepted).toBe(POINTS);
     let got: Awaited<ReturnType<typeof readSummaries>> = { list: [], messages: [], ids: new Map() };
-    await waitFor(async () => {
-      got = await readSummaries(natsUrl, 'acct');
-      return got.list.reduce((n, s) => n + s.count, 0) >= POINTS;
-    }, `summaries of ${POINTS} points in JetStream`, 30_000, 200);
+    await waitFor(
+      async () => {
+        got = await readSummaries(natsUrl, 'acct');
+        return got.list.reduce((n, s) => n + s.count, 0) >= POINTS;
+      },
+      `summaries of ${POINTS} points in JetStream`,
+      30_000,
+      200,
+    );
     assertExact(got.list, got.ids, POINTS);
     const publishers = new Set(got.list.map((s) => s.origin));
     expect(publishers.size).toBe(SIDECARS);
-    console.log(`[telemetry] ${POINTS} points → ${got.list.length} summaries in ${Date.now() - t1} ms (emit ${DURATION_MS} ms)`);
+    console.log(
+      `[telemetry] ${POINTS} points → ${got.list.length} summaries in ${Date.now() - t1} ms (emit ${DURATION_MS} ms)`,
+    );
 
     // Peer health and pipeline lag, as telemetry rows.
     const health = await readStream(natsUrl, 'root.solar.telemetry.libp2p.peer.health');
@@ -95,18 +118,30 @@ describe(`telemetry over ${SIDECARS} real sidecars, ${SCOUTS} scouts`, () => {
         killedAt = Date.now();
         await sidecars[victim]!.kill('SIGKILL');
         // Watched alongside the workload: when does the survivor stop counting the dead scout?
-        detected = waitFor(async () => (await metric(survivor, 'net_sync_telemetry_live_scouts')) === 1, 'survivor to drop the dead scout', 10_000, 20).then(() => Date.now() - killedAt);
+        detected = waitFor(
+          async () => (await metric(survivor, 'net_sync_telemetry_live_scouts')) === 1,
+          'survivor to drop the dead scout',
+          10_000,
+          20,
+        ).then(() => Date.now() - killedAt);
       }
     });
     expect(accepted2).toBe(failoverPoints);
     const detectedMs = await detected;
-    await waitFor(async () => {
-      got = await readSummaries(natsUrl, 'fail');
-      return got.list.reduce((n, s) => n + s.count, 0) >= failoverPoints;
-    }, `summaries of ${failoverPoints} points after failover`, 30_000, 200);
+    await waitFor(
+      async () => {
+        got = await readSummaries(natsUrl, 'fail');
+        return got.list.reduce((n, s) => n + s.count, 0) >= failoverPoints;
+      },
+      `summaries of ${failoverPoints} points after failover`,
+      30_000,
+      200,
+    );
     assertExact(got.list, got.ids, failoverPoints);
     const takenOver = await metric(survivor, 'net_sync_telemetry_summaries_total{outcome="taken-over"}');
-    console.log(`[telemetry] failover: scout ${victim} owned ${owned[victim]} origins; dead scout dropped after ${detectedMs} ms; survivor took over ${takenOver} held windows`);
+    console.log(
+      `[telemetry] failover: scout ${victim} owned ${owned[victim]} origins; dead scout dropped after ${detectedMs} ms; survivor took over ${takenOver} held windows`,
+    );
     expect(detectedMs).toBeLessThanOrEqual(3 * HEARTBEAT_MS + 1_500);
   });
 });

@@ -2,21 +2,54 @@ import { describe, expect, it } from 'vitest';
 import { lineChart, renderStatusPage, type StatusDoc, type StatusPageModel } from '../../../src/api/status-page.js';
 
 const counts = { proposed: 0, 'pending-commit': 1, 'in-flight': 0, committed: 5, expired: 0, rejected: 0, dead: 1 };
-const lag = { slaMs: 500, oldestPendingAgeMs: 20, pending: 1, recent: { commits: 5, p99Ms: 5, overSla: 0, windowMs: 300_000 }, ok: true, breaches: [] };
+const lag = {
+  slaMs: 500,
+  oldestPendingAgeMs: 20,
+  pending: 1,
+  recent: { commits: 5, p99Ms: 5, overSla: 0, windowMs: 300_000 },
+  ok: true,
+  breaches: [],
+};
 const status: StatusDoc = {
-  ok: true, peerId: '12D3KooWPeerPeerPeer', at: '2026-01-01T00:10:00.000Z',
-  nats: { state: 'connected', streamsReady: true, servers: ['nats://127.0.0.1:4222'], jetstream: { streams: [{ name: 'COMMANDS', messages: 5, lastSeq: 5, bytes: 100 }] } },
+  ok: true,
+  peerId: '12D3KooWPeerPeerPeer',
+  at: '2026-01-01T00:10:00.000Z',
+  nats: {
+    state: 'connected',
+    streamsReady: true,
+    servers: ['nats://127.0.0.1:4222'],
+    jetstream: { streams: [{ name: 'COMMANDS', messages: 5, lastSeq: 5, bytes: 100 }] },
+  },
   peers: { enabled: true, connected: ['12D3KooWOtherPeer1'], meshPeers: 1, quorum: 2 },
-  outbox: { command: counts, telemetry: counts }, oldestPendingAgeMs: 20,
-  lag: { command: lag, telemetry: { ...lag, slaMs: 2_000 } }, sla: { ok: true, breaches: [] },
+  outbox: { command: counts, telemetry: counts },
+  oldestPendingAgeMs: 20,
+  lag: { command: lag, telemetry: { ...lag, slaMs: 2_000 } },
+  sla: { ok: true, breaches: [] },
 };
 
 function model(over: Partial<StatusPageModel> = {}): StatusPageModel {
   const t0 = Date.parse(status.at) - 60_000;
   return {
     status,
-    history: [0, 1, 2].map((i) => ({ atMs: t0 + i * 30_000, pending: i, lagMs: i * 100, peers: 1, natsConnected: true })),
-    recent: [{ correlationId: '01ABC', state: 'committed', subject: 'root.solar.command.a.b', endorsements: [{ peerId: '12D3KooWOtherPeer1' }], attempts: 1, createdAt: status.at, streamSeq: 5, stream: 'COMMANDS' }],
+    history: [0, 1, 2].map((i) => ({
+      atMs: t0 + i * 30_000,
+      pending: i,
+      lagMs: i * 100,
+      peers: 1,
+      natsConnected: true,
+    })),
+    recent: [
+      {
+        correlationId: '01ABC',
+        state: 'committed',
+        subject: 'root.solar.command.a.b',
+        endorsements: [{ peerId: '12D3KooWOtherPeer1' }],
+        attempts: 1,
+        createdAt: status.at,
+        streamSeq: 5,
+        stream: 'COMMANDS',
+      },
+    ],
     refreshSeconds: 5,
     ...over,
   };
@@ -47,6 +80,17 @@ describe('status page', () => {
 
   it('draws a threshold line and says when samples are still being collected', () => {
     expect(lineChart('lag', ' ms', [], '#000', 500)).toContain('collecting samples');
-    expect(lineChart('lag', ' ms', [[0, 1], [60_000, 2]], '#000', 500)).toMatch(/−1 min[\s\S]*stroke-dasharray/);
+    expect(
+      lineChart(
+        'lag',
+        ' ms',
+        [
+          [0, 1],
+          [60_000, 2],
+        ],
+        '#000',
+        500,
+      ),
+    ).toMatch(/−1 min[\s\S]*stroke-dasharray/);
   });
 });

@@ -3,7 +3,11 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConsensusDriver, type ConsensusEvent } from '../../../src/bridge/consensus-driver.js';
-import { createConsensusMetrics, type ConsensusMetrics, type ConsensusOutcome } from '../../../src/bridge/consensus-metrics.js';
+import {
+  createConsensusMetrics,
+  type ConsensusMetrics,
+  type ConsensusOutcome,
+} from '../../../src/bridge/consensus-metrics.js';
 import { buildCommandRow } from '../../../src/core/command-message.js';
 import { verifyCommit } from '../../../src/core/commit-verification.js';
 import { committerRank, rankCommitters } from '../../../src/core/consensus.js';
@@ -83,22 +87,40 @@ async function cluster(n: number, opts: { quorum: number; policy?: (i: number) =
   const make = (i: number, outbox = new MemoryOutbox()): TestNode => {
     const gossip = bus.nodes[i]!;
     const metrics = createConsensusMetrics(new Registry());
-    const node = { name: String.fromCharCode(65 + i), gossip, outbox, events: [], natsAway: false, lookups: 0, metrics } as unknown as TestNode;
+    const node = {
+      name: String.fromCharCode(65 + i),
+      gossip,
+      outbox,
+      events: [],
+      natsAway: false,
+      lookups: 0,
+      metrics,
+    } as unknown as TestNode;
     const reader = {
       findMsgIds: async (_subject: string, _since: number, ids: ReadonlySet<string>) => {
         node.lookups++;
         if (node.natsAway) throw new Error('NATS away');
-        return new Map([...ids].filter((id) => stream.has(id)).map((id) => [id, { stream: 'CMD', seq: stream.get(id)!.seq }]));
+        return new Map(
+          [...ids].filter((id) => stream.has(id)).map((id) => [id, { stream: 'CMD', seq: stream.get(id)!.seq }]),
+        );
       },
     };
     node.driver = new ConsensusDriver({
-      metrics, reader,
-      outbox, gossip, clock, logger: silentLogger(),
+      metrics,
+      reader,
+      outbox,
+      gossip,
+      clock,
+      logger: silentLogger(),
       wakeCommitter: () => queueMicrotask(() => commitRound(node)),
       emit: (event, data) => node.events.push({ event, data }),
       limits: { prefix: 'root.solar', maxPayloadBytes: 65_536 },
-      quorum: opts.quorum, cohort, policy: opts.policy?.(i) ?? 'auto',
-      ttlMs: TTL_MS, takeoverMs: TAKEOVER_MS, agentTimeoutMs: 2_000,
+      quorum: opts.quorum,
+      cohort,
+      policy: opts.policy?.(i) ?? 'auto',
+      ttlMs: TTL_MS,
+      takeoverMs: TAKEOVER_MS,
+      agentTimeoutMs: 2_000,
       newId: () => `01J${String(++idSeq).padStart(23, '0')}`,
       randomHex: (b) => 'a'.repeat(b * 2),
     });
@@ -131,7 +153,19 @@ async function cluster(n: number, opts: { quorum: number; policy?: (i: number) =
     nodes[nodes.indexOf(node)] = fresh;
     return fresh;
   };
-  return { clock, bus, cohort, nodes, stream, settle, step, crash, restart, commitRound, publishCalls: () => publishCalls };
+  return {
+    clock,
+    bus,
+    cohort,
+    nodes,
+    stream,
+    settle,
+    step,
+    crash,
+    restart,
+    commitRound,
+    publishCalls: () => publishCalls,
+  };
 }
 
 const propose = (node: TestNode, payload: unknown = { v: 1 }) => node.driver.accept({ subject: SUBJECT, payload });
@@ -145,13 +179,19 @@ describe('ConsensusDriver', () => {
     await c.step(100);
     expect(c.stream.size).toBe(1);
     expect(c.publishCalls()).toBe(1);
-    for (const n of c.nodes) expect(n.outbox.get(correlationId)?.state, `${n.name} copy of ${correlationId}`).toBe('committed');
+    for (const n of c.nodes)
+      expect(n.outbox.get(correlationId)?.state, `${n.name} copy of ${correlationId}`).toBe('committed');
     const stored = c.stream.get(correlationId)!;
-    const v = await verifyCommit({ body: stored.row.body, headers: { ...stored.row.headers, 'Nats-Msg-Id': correlationId } }, { verify: verifyPeerSignature, quorum: 2, cohort: c.cohort });
+    const v = await verifyCommit(
+      { body: stored.row.body, headers: { ...stored.row.headers, 'Nats-Msg-Id': correlationId } },
+      { verify: verifyPeerSignature, quorum: 2, cohort: c.cohort },
+    );
     expect(v.problems).toEqual([]);
     expect(v.validEndorsers.length).toBeGreaterThanOrEqual(2);
     // The committer is the first-ranked among the endorsers it held.
-    expect(committerRank(correlationId, v.validEndorsers, c.nodes.find((n) => n.name === stored.by)!.gossip.peerId)).toBe(0);
+    expect(
+      committerRank(correlationId, v.validEndorsers, c.nodes.find((n) => n.name === stored.by)!.gossip.peerId),
+    ).toBe(0);
     const others = c.nodes.filter((n) => n.name !== stored.by).flatMap((n) => n.events.map((e) => e.event));
     expect(others).toEqual(expect.arrayContaining(['intent:proposed', 'intent:endorsed', 'intent:committed']));
     for (const n of c.nodes) expect(await outcomes(n, 'committed'), `${n.name} counts its copy committed once`).toBe(1);
@@ -159,11 +199,23 @@ describe('ConsensusDriver', () => {
 
   it('announces intents only: a dead-letter notice committed in the same round does not sink the commit batch', async () => {
     const c = await cluster(3, { quorum: 2 });
-    const notice = { ...buildCommandRow({ correlationId: 'x', subject: SUBJECT, payload: 1, origin: 'me', traceparent: TP, createdAtMs: 0 }), correlationId: 'dl-01JNOTICE', subject: 'root.solar.deadletter.command' };
+    const notice = {
+      ...buildCommandRow({
+        correlationId: 'x',
+        subject: SUBJECT,
+        payload: 1,
+        origin: 'me',
+        traceparent: TP,
+        createdAtMs: 0,
+      }),
+      correlationId: 'dl-01JNOTICE',
+      subject: 'root.solar.deadletter.command',
+    };
     for (const n of c.nodes) await n.outbox.append([notice]);
     const { correlationId } = await propose(c.nodes[0]!);
     await c.step(100);
-    for (const n of c.nodes) expect(n.outbox.get(correlationId)?.state, `${n.name} copy of ${correlationId}`).toBe('committed');
+    for (const n of c.nodes)
+      expect(n.outbox.get(correlationId)?.state, `${n.name} copy of ${correlationId}`).toBe('committed');
   });
 
   it('batches endorsements: 100 intents cost far fewer endorse messages than endorsements', async () => {
@@ -172,7 +224,9 @@ describe('ConsensusDriver', () => {
     await c.step(200);
     expect(c.stream.size).toBe(100);
     expect(c.publishCalls()).toBe(100);
-    for (const { correlationId } of ids) for (const n of c.nodes) expect(n.outbox.get(correlationId)?.state, `${n.name} ${correlationId}`).toBe('committed');
+    for (const { correlationId } of ids)
+      for (const n of c.nodes)
+        expect(n.outbox.get(correlationId)?.state, `${n.name} ${correlationId}`).toBe('committed');
     expect(c.bus.published.get('intent.propose') ?? 0).toBeLessThan(30);
     expect(c.bus.published.get('intent.endorse') ?? 0).toBeLessThan(30);
     expect(c.bus.published.get('intent.committed') ?? 0).toBeLessThan(30);
@@ -187,10 +241,13 @@ describe('ConsensusDriver', () => {
       return publish(e);
     };
     // 60 KB each (the API allows 64 KiB): at most four fit in 256 KiB.
-    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => propose(c.nodes[0]!, { i, blob: 'x'.repeat(60_000) })));
+    const ids = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => propose(c.nodes[0]!, { i, blob: 'x'.repeat(60_000) })),
+    );
     await c.step(300);
     expect(c.stream.size).toBe(12);
-    for (const { correlationId } of ids) expect(c.nodes[1]!.outbox.get(correlationId)?.state, correlationId).toBe('committed');
+    for (const { correlationId } of ids)
+      expect(c.nodes[1]!.outbox.get(correlationId)?.state, correlationId).toBe('committed');
     expect(sizes.length).toBeGreaterThanOrEqual(3);
     expect(sizes.length).toBeLessThan(12);
     for (const size of sizes) expect(size).toBeLessThanOrEqual(DEFAULT_MAX_ENVELOPE_BYTES);
@@ -321,7 +378,10 @@ describe('ConsensusDriver', () => {
     const [a, b] = c.nodes as [TestNode, TestNode];
     const first = await propose(a, { n: 1 });
     await c.settle();
-    expect(b.events.find((x) => x.event === 'intent:endorsement-requested')?.data).toMatchObject({ correlationId: first.correlationId, payload: { n: 1 } });
+    expect(b.events.find((x) => x.event === 'intent:endorsement-requested')?.data).toMatchObject({
+      correlationId: first.correlationId,
+      payload: { n: 1 },
+    });
     expect(b.driver.answerEndorsement(first.correlationId, true)).toBe(true);
     await c.step(100);
     expect(c.stream.has(first.correlationId)).toBe(true);

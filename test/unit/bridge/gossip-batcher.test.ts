@@ -7,7 +7,9 @@ function batcher(over: Partial<GossipBatcherOptions<string>> = {}) {
   const clock = new ManualClock();
   const sent: string[][] = [];
   const b = new GossipBatcher<string>({
-    clock, delayMs: 20, maxItems: 4,
+    clock,
+    delayMs: 20,
+    maxItems: 4,
     send: async (items) => void sent.push(items),
     onError: () => undefined,
     ...over,
@@ -29,7 +31,10 @@ describe('GossipBatcher', () => {
     await tick(1);
     expect(sent).toEqual([['a', 'b']]);
     for (const x of ['c', 'd', 'e', 'f']) b.add(x);
-    expect(sent).toEqual([['a', 'b'], ['c', 'd', 'e', 'f']]);
+    expect(sent).toEqual([
+      ['a', 'b'],
+      ['c', 'd', 'e', 'f'],
+    ]);
   });
 
   it('cuts a batch before the next item would pass maxBytes; an oversized item goes alone', async () => {
@@ -37,7 +42,10 @@ describe('GossipBatcher', () => {
     for (const x of ['aaaa', 'bbbb', 'cccc', 'd']) b.add(x);
     expect(sent).toEqual([['aaaa', 'bbbb']]);
     b.add('x'.repeat(25));
-    expect(sent).toEqual([['aaaa', 'bbbb'], ['cccc', 'd']]);
+    expect(sent).toEqual([
+      ['aaaa', 'bbbb'],
+      ['cccc', 'd'],
+    ]);
     await tick(20);
     expect(sent).toEqual([['aaaa', 'bbbb'], ['cccc', 'd'], ['x'.repeat(25)]]);
   });

@@ -19,17 +19,41 @@ afterEach(async () => {
 
 function rows(n: number, subject = 'root.solar.command.a.b') {
   return Array.from({ length: n }, (_, i) =>
-    buildCommandRow({ correlationId: `id-${String(i).padStart(5, '0')}`, subject, payload: { i }, origin: 'me', traceparent: '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01', createdAtMs: clock.now() }),
+    buildCommandRow({
+      correlationId: `id-${String(i).padStart(5, '0')}`,
+      subject,
+      payload: { i },
+      origin: 'me',
+      traceparent: '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01',
+      createdAtMs: clock.now(),
+    }),
   );
 }
 
-function setup(opts: { duplicateWindowMs?: number; window?: number; idleMs?: number; clock?: Clock; deadLetter?: PassOptions['deadLetter'] } = {}) {
+function setup(
+  opts: {
+    duplicateWindowMs?: number;
+    window?: number;
+    idleMs?: number;
+    clock?: Clock;
+    deadLetter?: PassOptions['deadLetter'];
+  } = {},
+) {
   const clk = opts.clock ?? clock;
   const outbox = new MemoryOutbox();
   const js = new FakeJetStream(() => clk.now(), opts.duplicateWindowMs ?? 120_000);
   const committer = new OutboxCommitter({
-    outbox, publisher: js, reader: js, clock: clk, logger: silentLogger(), window: opts.window ?? 16, batchRows: 8,
-    backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, scanSkewMs: 1_000, leaseOwner: 'sidecar:me', idleMs: opts.idleMs ?? 20,
+    outbox,
+    publisher: js,
+    reader: js,
+    clock: clk,
+    logger: silentLogger(),
+    window: opts.window ?? 16,
+    batchRows: 8,
+    backoff: { baseMs: 5, maxMs: 20, minMs: 1 },
+    scanSkewMs: 1_000,
+    leaseOwner: 'sidecar:me',
+    idleMs: opts.idleMs ?? 20,
     ...(opts.deadLetter === undefined ? {} : { deadLetter: opts.deadLetter }),
   });
   stops.push(() => committer.stop());
@@ -91,7 +115,10 @@ describe('OutboxCommitter', () => {
     await outbox.append(batch);
     committer.start();
     await waitFor(() => outbox.counts().committed === 50, '50 committed');
-    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
     expect(js.messages.map((m) => m.msgId)).toEqual(batch.map((r) => r.correlationId));
     expect(outbox.get('id-00007')).toMatchObject({ state: 'committed', stream: 'FAKE', streamSeq: 8 });
   });
@@ -103,7 +130,10 @@ describe('OutboxCommitter', () => {
     await outbox.append(batch);
     committer.start();
     await waitFor(() => outbox.counts().committed === 3, '3 committed');
-    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
     expect(js.scans).toBeGreaterThan(0);
   });
 
@@ -114,7 +144,10 @@ describe('OutboxCommitter', () => {
     await outbox.append(batch);
     committer.start();
     await waitFor(() => outbox.counts().committed === 3, '3 committed');
-    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
   });
 
   it('buffers while disconnected and replays when the connection returns', async () => {
@@ -129,7 +162,10 @@ describe('OutboxCommitter', () => {
     expect(js.messages.length).toBe(0);
     js.setState('connected');
     await waitFor(() => outbox.counts().committed === 20, '20 committed after reconnect');
-    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
   });
 
   it('sends a permanently refused row to dead with its reason and goes on', async () => {
@@ -146,7 +182,8 @@ describe('OutboxCommitter', () => {
   });
 
   it('publishes a dead-letter notice of a refused row, stored with its dead mark, even while sending from memory', async () => {
-    const deadLetter = (row: OutboxRow, reason: string, at: number) => buildDeadLetterRow(row, reason, at, 'root.solar');
+    const deadLetter = (row: OutboxRow, reason: string, at: number) =>
+      buildDeadLetterRow(row, reason, at, 'root.solar');
     const { outbox, js, committer } = setup({ deadLetter });
     await startIdle(committer, outbox, () => clock.now());
     js.faults = ['ok', 'no-stream', 'ok'];
@@ -154,19 +191,32 @@ describe('OutboxCommitter', () => {
     await waitFor(() => outbox.get('dl-id-00001')?.state === 'committed', 'the notice committed');
     expect(outbox.counts()).toMatchObject({ committed: 3, dead: 1 });
     const notice = js.messages.find((m) => m.subject === 'root.solar.deadletter.command')!;
-    expect(notice).toMatchObject({ msgId: 'dl-id-00001', headers: { 'Net-Sync-Correlation-Id': 'id-00001', 'Net-Sync-Kind': 'dead-letter' } });
+    expect(notice).toMatchObject({
+      msgId: 'dl-id-00001',
+      headers: { 'Net-Sync-Correlation-Id': 'id-00001', 'Net-Sync-Kind': 'dead-letter' },
+    });
     const body = JSON.parse(new TextDecoder().decode(notice.body)) as DeadLetterBody;
-    expect(body).toMatchObject({ correlationId: 'id-00001', subject: 'root.solar.command.a.b', kind: 'command', reason: 'NATS_NO_STREAM: no stream', attempts: 1 });
+    expect(body).toMatchObject({
+      correlationId: 'id-00001',
+      subject: 'root.solar.command.a.b',
+      kind: 'command',
+      reason: 'NATS_NO_STREAM: no stream',
+      attempts: 1,
+    });
     expect(body.message.body).toMatchObject({ correlationId: 'id-00001', payload: { i: 1 } });
   });
 
   it('a refused row a peer committed meanwhile stays committed: not dead, not announced, no notice', async () => {
-    const deadLetter = (row: OutboxRow, reason: string, at: number) => buildDeadLetterRow(row, reason, at, 'root.solar');
+    const deadLetter = (row: OutboxRow, reason: string, at: number) =>
+      buildDeadLetterRow(row, reason, at, 'root.solar');
     const { outbox, js, committer } = setup({ deadLetter });
     js.faults = ['no-stream'];
     const markTerminal = outbox.markTerminal.bind(outbox);
     outbox.markTerminal = (ids, ...rest) => {
-      outbox.markCommitted(ids.map((correlationId) => ({ correlationId, stream: 'CMD', seq: 99 })), clock.now()); // the peer's commit gossip
+      outbox.markCommitted(
+        ids.map((correlationId) => ({ correlationId, stream: 'CMD', seq: 99 })),
+        clock.now(),
+      ); // the peer's commit gossip
       return markTerminal(ids, ...rest);
     };
     const dead: string[] = [];
@@ -180,7 +230,8 @@ describe('OutboxCommitter', () => {
   });
 
   it('keeps a refused dead-letter notice dead, with no notice of the notice', async () => {
-    const deadLetter = (row: OutboxRow, reason: string, at: number) => buildDeadLetterRow(row, reason, at, 'root.solar');
+    const deadLetter = (row: OutboxRow, reason: string, at: number) =>
+      buildDeadLetterRow(row, reason, at, 'root.solar');
     const { outbox, js, committer } = setup({ deadLetter });
     js.faults = ['no-stream', 'no-stream'];
     await outbox.append(rows(1));
@@ -207,11 +258,18 @@ describe('OutboxCommitter', () => {
     const batch = rows(10);
     await outbox.append(batch);
     // A previous process published the first 6, then died before recording the acks.
-    outbox.markInFlight(batch.map((r) => r.correlationId), clock.now());
-    for (const r of batch.slice(0, 6)) await js.publish({ subject: r.subject, body: r.body, msgId: r.correlationId, headers: r.headers });
+    outbox.markInFlight(
+      batch.map((r) => r.correlationId),
+      clock.now(),
+    );
+    for (const r of batch.slice(0, 6))
+      await js.publish({ subject: r.subject, body: r.body, msgId: r.correlationId, headers: r.headers });
     committer.start();
     await waitFor(() => outbox.counts().committed === 10, '10 committed');
-    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
   });
 
   it('has appends claim their rows while it keeps up, so they cost no claim transaction of their own', async () => {
@@ -224,7 +282,10 @@ describe('OutboxCommitter', () => {
       committer.wake();
       await waitFor(() => outbox.counts().committed === i + 4, `${i + 4} committed`);
     }
-    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
     expect(js.messages.map((m) => m.msgId)).toEqual(batch.map((r) => r.correlationId));
     expect(claims.rows).toBe(0);
     expect(outbox.get('id-00019')).toMatchObject({ state: 'committed', attempts: 1 });
@@ -262,7 +323,10 @@ describe('OutboxCommitter', () => {
     committer.wake();
     await waitFor(() => outbox.leaseHolder(shifted.now())?.owner === 'sidecar:me', 'the committer took the lease back');
     await new Promise((r) => setTimeout(r, 100));
-    expectExactlyOnce(js, batch.map((r) => r.correlationId));
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
     expect(outbox.counts().committed).toBe(3);
   });
 
@@ -276,7 +340,8 @@ describe('OutboxCommitter', () => {
     // Another owner takes the lapsed lease and commits A itself.
     expect(outbox.tryLease('reconcile:1', 5_000, shifted.now())).toBe(true);
     const ack = await js.publish({ subject: a!.subject, body: a!.body, msgId: a!.correlationId, headers: a!.headers });
-    if (ack.kind === 'acked') outbox.markCommitted([{ correlationId: a!.correlationId, stream: ack.stream, seq: ack.seq }], shifted.now());
+    if (ack.kind === 'acked')
+      outbox.markCommitted([{ correlationId: a!.correlationId, stream: ack.stream, seq: ack.seq }], shifted.now());
     outbox.releaseLease('reconcile:1');
     // B's append claims it under a fresh lease, while A still sits in the committer's memory.
     await outbox.append([b!]);
@@ -293,7 +358,9 @@ describe('OutboxCommitter', () => {
     outbox.markInFlight([unknown!.correlationId], clock.now());
     const release = await startInHeldLookup(committer, js);
     // A takeover: the row may have been published by another node, so it goes to a lookup.
-    expect(outbox.promote(promoted!.correlationId, promoted!.body, promoted!.headers, clock.now(), 'in-flight')).toBe(true);
+    expect(outbox.promote(promoted!.correlationId, promoted!.body, promoted!.headers, clock.now(), 'in-flight')).toBe(
+      true,
+    );
     committer.promoted();
     release();
     await waitFor(() => outbox.counts().committed === 2, 'both committed');
@@ -322,7 +389,13 @@ describe('OutboxCommitter', () => {
   it('looks a stale telemetry row up before sending it: another scout may have stored the same ID outside the duplicate window', async () => {
     const { shifted, skew } = skewedClock();
     const { outbox, js, committer } = setup({ duplicateWindowMs: 0, clock: shifted });
-    const summary = (id: string, createdAtMs: number) => ({ ...rows(1)[0]!, correlationId: id, subject: 'root.solar.telemetry.sentiment.delta', kind: 'telemetry' as const, createdAtMs });
+    const summary = (id: string, createdAtMs: number) => ({
+      ...rows(1)[0]!,
+      correlationId: id,
+      subject: 'root.solar.telemetry.sentiment.delta',
+      kind: 'telemetry' as const,
+      createdAtMs,
+    });
     const longAgo = clock.now() - 130_000;
     const stale = summary('w-stale', longAgo);
     const missing = summary('w-missing', longAgo);
@@ -341,8 +414,18 @@ describe('OutboxCommitter', () => {
   it('sends a stale telemetry row once its lookup found nothing, even when lookups are slower than the staleness limit', async () => {
     const { outbox, js } = setup({ duplicateWindowMs: 0 });
     const committer = new OutboxCommitter({
-      outbox, publisher: js, reader: js, clock, logger: silentLogger(), window: 16, batchRows: 8, sharedIdLookupAfterMs: 20,
-      backoff: { baseMs: 5, maxMs: 20, minMs: 1 }, scanSkewMs: 1_000, leaseOwner: 'sidecar:me', idleMs: 20,
+      outbox,
+      publisher: js,
+      reader: js,
+      clock,
+      logger: silentLogger(),
+      window: 16,
+      batchRows: 8,
+      sharedIdLookupAfterMs: 20,
+      backoff: { baseMs: 5, maxMs: 20, minMs: 1 },
+      scanSkewMs: 1_000,
+      leaseOwner: 'sidecar:me',
+      idleMs: 20,
     });
     stops.push(() => committer.stop());
     const find = js.findMsgIds.bind(js);
@@ -350,7 +433,13 @@ describe('OutboxCommitter', () => {
       await new Promise((r) => setTimeout(r, 40));
       return find(...a);
     };
-    const row = { ...rows(1)[0]!, correlationId: 'w-slow', subject: 'root.solar.telemetry.sentiment.delta', kind: 'telemetry' as const, createdAtMs: clock.now() - 5_000 };
+    const row = {
+      ...rows(1)[0]!,
+      correlationId: 'w-slow',
+      subject: 'root.solar.telemetry.sentiment.delta',
+      kind: 'telemetry' as const,
+      createdAtMs: clock.now() - 5_000,
+    };
     await outbox.append([row]);
     committer.start();
     await waitFor(() => outbox.counts().committed === 1, 'committed');

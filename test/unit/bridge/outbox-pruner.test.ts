@@ -12,7 +12,14 @@ const HOUR = 3_600_000;
 async function outboxWith(clock: ManualClock, committed: number, open: number): Promise<MemoryOutbox> {
   const ob = new MemoryOutbox();
   await ob.append(Array.from({ length: committed + open }, (_, i) => newRow(i)));
-  ob.markCommitted(Array.from({ length: committed }, (_, i) => ({ correlationId: newRow(i).correlationId, stream: 'CMD', seq: i + 1 })), clock.now());
+  ob.markCommitted(
+    Array.from({ length: committed }, (_, i) => ({
+      correlationId: newRow(i).correlationId,
+      stream: 'CMD',
+      seq: i + 1,
+    })),
+    clock.now(),
+  );
   return ob;
 }
 
@@ -23,7 +30,14 @@ describe('OutboxPruner', () => {
     const clock = new ManualClock();
     const ob = await outboxWith(clock, 25, 3);
     const pruned = counter();
-    const pruner = new OutboxPruner({ outbox: ob, clock, logger: silentLogger(), retainMs: 48 * HOUR, batchRows: 10, pruned });
+    const pruner = new OutboxPruner({
+      outbox: ob,
+      clock,
+      logger: silentLogger(),
+      retainMs: 48 * HOUR,
+      batchRows: 10,
+      pruned,
+    });
     expect(await pruner.pruneOnce()).toBe(0);
     clock.advance(48 * HOUR);
     expect(await pruner.pruneOnce()).toBe(0); // not older yet: exactly the retention
@@ -37,7 +51,14 @@ describe('OutboxPruner', () => {
     const clock = new ManualClock();
     const ob = await outboxWith(clock, 25, 0);
     clock.advance(50 * HOUR);
-    const pruner = new OutboxPruner({ outbox: ob, clock, logger: silentLogger(), retainMs: 48 * HOUR, batchRows: 4, maxRowsPerRound: 10 });
+    const pruner = new OutboxPruner({
+      outbox: ob,
+      clock,
+      logger: silentLogger(),
+      retainMs: 48 * HOUR,
+      batchRows: 4,
+      maxRowsPerRound: 10,
+    });
     expect(await pruner.pruneOnce()).toBe(10);
     expect(await pruner.pruneOnce()).toBe(10);
     expect(await pruner.pruneOnce()).toBe(5);
@@ -54,7 +75,9 @@ describe('OutboxPruner', () => {
       return real(before, limit);
     };
     const warnings: unknown[] = [];
-    const logger = { ...silentLogger(), warn: (o: unknown) => warnings.push(o) } as unknown as ReturnType<typeof silentLogger>;
+    const logger = { ...silentLogger(), warn: (o: unknown) => warnings.push(o) } as unknown as ReturnType<
+      typeof silentLogger
+    >;
     const pruner = new OutboxPruner({ outbox: ob, clock, logger, retainMs: 48 * HOUR, intervalMs: HOUR });
     pruner.start();
     await flush();

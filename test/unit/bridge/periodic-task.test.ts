@@ -10,8 +10,13 @@ async function flush(): Promise<void> {
 
 function task(clock: ManualClock, runAtStart: boolean, round: (signal: AbortSignal) => Promise<unknown>) {
   const warnings: unknown[] = [];
-  const logger = { ...silentLogger(), warn: (o: unknown) => warnings.push(o) } as unknown as ReturnType<typeof silentLogger>;
-  return { warnings, t: new PeriodicTask({ clock, logger, periodMs: 1_000, runAtStart, failureMessage: 'round failed', round }) };
+  const logger = { ...silentLogger(), warn: (o: unknown) => warnings.push(o) } as unknown as ReturnType<
+    typeof silentLogger
+  >;
+  return {
+    warnings,
+    t: new PeriodicTask({ clock, logger, periodMs: 1_000, runAtStart, failureMessage: 'round failed', round }),
+  };
 }
 
 describe('PeriodicTask', () => {
@@ -41,7 +46,9 @@ describe('PeriodicTask', () => {
     const { t, warnings } = task(clock, true, async (signal) => {
       rounds++;
       if (rounds === 1) throw new Error('boom');
-      await new Promise((_, reject) => signal.addEventListener('abort', () => reject(new NetSyncError('ABORTED', 'stopped'))));
+      await new Promise((_, reject) =>
+        signal.addEventListener('abort', () => reject(new NetSyncError('ABORTED', 'stopped'))),
+      );
     });
     t.start();
     await flush();

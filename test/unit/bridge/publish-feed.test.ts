@@ -16,7 +16,8 @@ const row = (n: number, over: Partial<NewOutboxRow> = {}): NewOutboxRow => ({
   createdAtMs: 1_000 + n,
   ...over,
 });
-const ids = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => row(from + i).correlationId);
+const ids = (from: number, to: number): string[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => row(from + i).correlationId);
 
 // Counts outbox reads, so a test can tell memory from the outbox.
 function countingOutbox(): MemoryOutbox & { reads: number } {
@@ -107,7 +108,10 @@ describe('PublishFeed', () => {
     expect(feed.putBackDroppedClaims((r) => r.correlationId !== row(2).correlationId, 6_000)).toBe(1);
     expect(feed.hasDroppedClaims).toBe(false);
     expect(outbox.get(row(2).correlationId)?.state).toBe('in-flight');
-    expect(outbox.get(row(1).correlationId)).toMatchObject({ state: 'pending-commit', lastError: 'claimed on append, not sent' });
+    expect(outbox.get(row(1).correlationId)).toMatchObject({
+      state: 'pending-commit',
+      lastError: 'claimed on append, not sent',
+    });
     expect(feed.take(10).map((r) => r.correlationId)).toEqual([1, 3, 4, 5].map((n) => row(n).correlationId));
     expect(feed.heldClaims().map((r) => r.correlationId)).toEqual([]);
   });
@@ -116,7 +120,20 @@ describe('PublishFeed', () => {
     const outbox = countingOutbox();
     const feed = feedOn(outbox, 100);
     const js = new FakeJetStream(() => Date.now());
-    const pass = () => runPublishPass({ outbox, publisher: js, now: () => Date.now(), window: 4, batchRows: 8, logger: silentLogger(), metrics: undefined, lease: { owner: 'me', ttlMs: 10_000, sendMarginMs: 5_000 }, feed, signal: new AbortController().signal, onSettled: () => undefined });
+    const pass = () =>
+      runPublishPass({
+        outbox,
+        publisher: js,
+        now: () => Date.now(),
+        window: 4,
+        batchRows: 8,
+        logger: silentLogger(),
+        metrics: undefined,
+        lease: { owner: 'me', ttlMs: 10_000, sendMarginMs: 5_000 },
+        feed,
+        signal: new AbortController().signal,
+        onSettled: () => undefined,
+      });
     expect((await pass()).claimed).toBe(0);
     await outbox.append([row(1), row(2), row(3)]);
     outbox.markTerminal([row(2).correlationId], 'dead', 'test', 1);

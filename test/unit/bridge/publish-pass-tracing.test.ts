@@ -17,11 +17,30 @@ describe('publish pass tracing', () => {
     trace.setGlobalTracerProvider(provider);
     const outbox = new MemoryOutbox();
     const js = new FakeJetStream(() => Date.now());
-    const mk = (id: string, subject: string) => buildCommandRow({ correlationId: id, subject, payload: {}, origin: 'me', traceparent: `00-${TRACE}-00f067aa0ba902b7-01`, createdAtMs: Date.now() });
+    const mk = (id: string, subject: string) =>
+      buildCommandRow({
+        correlationId: id,
+        subject,
+        payload: {},
+        origin: 'me',
+        traceparent: `00-${TRACE}-00f067aa0ba902b7-01`,
+        createdAtMs: Date.now(),
+      });
     await outbox.append([mk('ok-1', 'root.solar.command.a.b')]);
     js.faults = ['ok', 'no-stream'];
     await outbox.append([mk('dead-1', 'root.solar.command.none.x')]);
-    await runPublishPass({ outbox, publisher: js, now: () => Date.now(), window: 4, batchRows: 8, logger: silentLogger(), metrics: undefined, renewLease: () => true, signal: new AbortController().signal, onSettled: () => undefined });
+    await runPublishPass({
+      outbox,
+      publisher: js,
+      now: () => Date.now(),
+      window: 4,
+      batchRows: 8,
+      logger: silentLogger(),
+      metrics: undefined,
+      renewLease: () => true,
+      signal: new AbortController().signal,
+      onSettled: () => undefined,
+    });
     const commits = provider.spans.filter((s) => s.name === 'intent.commit');
     expect(commits).toHaveLength(2);
     for (const s of commits) {

@@ -27,9 +27,17 @@ async function unroutedAfter(opts: { refuse: boolean; scoutsHeard: boolean }, po
   const metrics = createTelemetryMetrics(registry);
   const clock = new ManualClock();
   const emitter = new TelemetryEmitter({
-    origin: '12D3KooWOrigin', clock, rules: { windowMs: 1_000, allowedLatenessMs: 500, maxPoints: 100_000 },
-    batchMs: 100, batchMaxPoints: 4_096, maxQueuedPoints: 100_000, gossip: gossip(opts.refuse), localScout: null,
-    scoutsHeard: () => opts.scoutsHeard, logger: silentLogger(), metrics,
+    origin: '12D3KooWOrigin',
+    clock,
+    rules: { windowMs: 1_000, allowedLatenessMs: 500, maxPoints: 100_000 },
+    batchMs: 100,
+    batchMaxPoints: 4_096,
+    maxQueuedPoints: 100_000,
+    gossip: gossip(opts.refuse),
+    localScout: null,
+    scoutsHeard: () => opts.scoutsHeard,
+    logger: silentLogger(),
+    metrics,
   });
   emitter.accept(Array.from({ length: points }, (_, i) => ({ metric: 'm', value: i, ts: clock.now(), tags: {} })));
   await emitter.stop();

@@ -35,12 +35,25 @@ interface Net {
 const reach = (net: Net, a: string, b: string): boolean => !net.cut || net.side.get(a) === net.side.get(b);
 
 /** A tiny mesh: every batch reaches every live scout it can reach (the origin's own one directly). */
-function cluster(clock: ManualClock, ids: string[], scouts: string[], maxPoints = WINDOW.maxPoints, sides: string[][] = [ids]): Node[] {
+function cluster(
+  clock: ManualClock,
+  ids: string[],
+  scouts: string[],
+  maxPoints = WINDOW.maxPoints,
+  sides: string[][] = [ids],
+): Node[] {
   const nodes: Node[] = [];
   const net: Net = { cut: false, side: new Map(sides.flatMap((side, i) => side.map((id) => [id, i] as const))) };
   const deliver = (env: TelemetryEnvelope): void => {
     for (const n of nodes) {
-      if (n.alive && n.scout !== null && n.id !== env.origin && reach(net, env.origin, n.id) && net.drop?.(env, n.id) !== true) n.scout.ingest(structuredClone(env));
+      if (
+        n.alive &&
+        n.scout !== null &&
+        n.id !== env.origin &&
+        reach(net, env.origin, n.id) &&
+        net.drop?.(env, n.id) !== true
+      )
+        n.scout.ingest(structuredClone(env));
     }
   };
   for (const id of ids) {
@@ -48,12 +61,30 @@ function cluster(clock: ManualClock, ids: string[], scouts: string[], maxPoints 
     const metrics = createTelemetryMetrics(new Registry());
     const scout = scouts.includes(id)
       ? new TelemetryScout({
-          peerId: id, clock, outbox, wakeCommitter: () => {}, prefix: 'root.solar', subjectMap: {}, allowedLatenessMs: 500, closeSlackMs: 500,
-          maxPoints, heartbeatMs: 1_000, handoffHoldMs: 8_000, sinceMs: 0, logger: silentLogger(), metrics,
+          peerId: id,
+          clock,
+          outbox,
+          wakeCommitter: () => {},
+          prefix: 'root.solar',
+          subjectMap: {},
+          allowedLatenessMs: 500,
+          closeSlackMs: 500,
+          maxPoints,
+          heartbeatMs: 1_000,
+          handoffHoldMs: 8_000,
+          sinceMs: 0,
+          logger: silentLogger(),
+          metrics,
         })
       : null;
     const emitter = new TelemetryEmitter({
-      origin: id, clock, rules: { ...WINDOW, maxPoints }, batchMs: 100, batchMaxPoints: 500, maxQueuedPoints: 1e6, logger: silentLogger(),
+      origin: id,
+      clock,
+      rules: { ...WINDOW, maxPoints },
+      batchMs: 100,
+      batchMaxPoints: 500,
+      maxQueuedPoints: 1e6,
+      logger: silentLogger(),
       gossip: { publish: async (env: TelemetryEnvelope) => deliver(env) } as never,
       localScout: scout === null ? null : (env: TelemetryEnvelope) => scout.ingest(env),
     });
@@ -69,7 +100,8 @@ function heartbeats(nodes: Node[], clock: ManualClock): void {
     const mark = a.emitter.watermark();
     const watermark = mark === null ? undefined : { ...mark, atMs: clock.now() };
     const roles = a.scout === null ? [] : ['scout'];
-    for (const b of nodes) if (b.alive && b.scout !== null && reach(a.net, a.id, b.id)) b.scout.heartbeat(a.id, roles, 0, watermark);
+    for (const b of nodes)
+      if (b.alive && b.scout !== null && reach(a.net, a.id, b.id)) b.scout.heartbeat(a.id, roles, 0, watermark);
   }
 }
 
@@ -109,7 +141,12 @@ async function outcomes(n: Node): Promise<Record<string, number>> {
 function emit(clock: ManualClock, nodes: Node[], perNode: number, rnd: () => number): number {
   let total = 0;
   for (const n of nodes) {
-    const points = Array.from({ length: perNode }, () => ({ metric: rnd() < 0.5 ? 'sentiment.delta' : 'agent.load', value: rnd() * 10, tags: {}, ts: clock.now() - Math.floor(rnd() * 50) }));
+    const points = Array.from({ length: perNode }, () => ({
+      metric: rnd() < 0.5 ? 'sentiment.delta' : 'agent.load',
+      value: rnd() * 10,
+      tags: {},
+      ts: clock.now() - Math.floor(rnd() * 50),
+    }));
     n.emitter.accept(points);
     total += points.length;
   }
@@ -138,14 +175,19 @@ describe('TelemetryScout', () => {
     for (const s of all.values()) expect(s.summary.windowStart % 1_000).toBe(0);
   });
 
-  test('failover: the survivor writes the dead owner\'s held and later windows, counts stay exact', async () => {
+  test("failover: the survivor writes the dead owner's held and later windows, counts stay exact", async () => {
     const clock = new ManualClock(T0);
     const nodes = cluster(clock, ['A', 'B', 'C', 'D', 'E', 'F'], ['A', 'B']);
     heartbeats(nodes, clock);
     const rnd = seededRandom(5);
     let total = 0;
     for (let i = 0; i < 40; i++) {
-      total += emit(clock, nodes.filter((n) => n.id !== 'A'), 30, rnd);
+      total += emit(
+        clock,
+        nodes.filter((n) => n.id !== 'A'),
+        30,
+        rnd,
+      );
       if (i === 17) nodes[0]!.alive = false; // SIGKILL A: windows in flight, some closed but held by B
       await step(clock, nodes, 100);
     }
@@ -187,13 +229,24 @@ describe('TelemetryScout', () => {
     a!.emitter.flush();
     await a!.scout!.tick();
     const parts = summaries([a!]);
-    expect([...parts.values()].map((s) => [s.summary.part, s.summary.count])).toEqual([[0, 3], [1, 3]]);
+    expect([...parts.values()].map((s) => [s.summary.part, s.summary.count])).toEqual([
+      [0, 3],
+      [1, 3],
+    ]);
     await step(clock, [a!], 2_100);
     expect(summaries([a!]).size).toBe(3);
     // A batch that comes in after the window closed here (a stall longer than closeSlackMs).
     const late: TelemetryEnvelope = {
-      schemaVersion: 1, kind: 'telemetry', origin: 'Z', epoch: 1, seq: 0, sentAtMs: T0 + 100, windowMs: 1_000,
-      series: [{ metric: 'm', window: T0, part: 0, ts: new Float64Array([T0 + 1, T0 + 2]), v: new Float64Array([1, 2]) }],
+      schemaVersion: 1,
+      kind: 'telemetry',
+      origin: 'Z',
+      epoch: 1,
+      seq: 0,
+      sentAtMs: T0 + 100,
+      windowMs: 1_000,
+      series: [
+        { metric: 'm', window: T0, part: 0, ts: new Float64Array([T0 + 1, T0 + 2]), v: new Float64Array([1, 2]) },
+      ],
     };
     a!.scout!.ingest(late);
     await step(clock, [a!], 1_000);
@@ -204,15 +257,31 @@ describe('TelemetryScout', () => {
   test('late points at the origin go to a separate late summary of the current window', async () => {
     const clock = new ManualClock(T0 + 5_000);
     const [a] = cluster(clock, ['A'], ['A']);
-    a!.emitter.accept([{ metric: 'm', value: 1, tags: {}, ts: T0 }, { metric: 'm', value: 2, tags: {}, ts: T0 + 5_001 }]);
+    a!.emitter.accept([
+      { metric: 'm', value: 1, tags: {}, ts: T0 },
+      { metric: 'm', value: 2, tags: {}, ts: T0 + 5_001 },
+    ]);
     await step(clock, [a!], 3_000);
-    const all = [...summaries([a!]).values()].map((s) => [s.summary.windowStart, s.summary.late, s.summary.count, s.summary.firstTs]);
-    expect(all.sort()).toEqual([[T0 + 5_000, false, 1, T0 + 5_001], [T0 + 5_000, true, 1, T0]].sort());
+    const all = [...summaries([a!]).values()].map((s) => [
+      s.summary.windowStart,
+      s.summary.late,
+      s.summary.count,
+      s.summary.firstTs,
+    ]);
+    expect(all.sort()).toEqual(
+      [
+        [T0 + 5_000, false, 1, T0 + 5_001],
+        [T0 + 5_000, true, 1, T0],
+      ].sort(),
+    );
   });
 
   test('a real partition (batches and heartbeats cut): each side publishes its own origins; after the heal every window once, with all its points', async () => {
     const clock = new ManualClock(T0);
-    const nodes = cluster(clock, ['A', 'B', 'C', 'D'], ['A', 'B'], WINDOW.maxPoints, [['A', 'C'], ['B', 'D']]);
+    const nodes = cluster(clock, ['A', 'B', 'C', 'D'], ['A', 'B'], WINDOW.maxPoints, [
+      ['A', 'C'],
+      ['B', 'D'],
+    ]);
     heartbeats(nodes, clock);
     const rnd = seededRandom(21);
     let total = 0;
@@ -226,12 +295,16 @@ describe('TelemetryScout', () => {
     const all = summaries(nodes); // asserts equal bodies for equal IDs
     const list = [...all.values()];
     expect(list.reduce((n, x) => n + x.summary.count, 0)).toBe(total);
-    const keys = list.map((x) => `${x.summary.origin}/${x.summary.windowStart}/${x.summary.metric}/${x.summary.part}/${x.summary.late}`);
+    const keys = list.map(
+      (x) => `${x.summary.origin}/${x.summary.windowStart}/${x.summary.metric}/${x.summary.part}/${x.summary.late}`,
+    );
     expect(new Set(keys).size).toBe(keys.length);
     for (const x of list) expect(x.summary.straggler).toBe(false);
     // Windows wholly inside the cut (after both scouts dropped each other at ~4.5 s): written by the origin's side.
     for (const x of list.filter((y) => y.summary.windowStart >= T0 + 5_000 && y.summary.windowEnd <= T0 + 6_500)) {
-      expect(x.by, `${x.summary.origin} ${x.summary.windowStart}`).toEqual([['C', 'A'].includes(x.summary.origin) ? 'A' : 'B']);
+      expect(x.by, `${x.summary.origin} ${x.summary.windowStart}`).toEqual([
+        ['C', 'A'].includes(x.summary.origin) ? 'A' : 'B',
+      ]);
     }
     const [a, b] = await Promise.all([outcomes(nodes[0]!), outcomes(nodes[1]!)]);
     expect(a['incomplete']! + b['incomplete']!).toBeGreaterThan(0); // far-side windows around the cut and the heal
@@ -239,7 +312,10 @@ describe('TelemetryScout', () => {
 
   test('a cut shorter than the liveness limit: the owner misses batches; a scout with the whole window publishes it too', async () => {
     const clock = new ManualClock(T0);
-    const nodes = cluster(clock, ['A', 'B', 'C', 'D'], ['A', 'B'], WINDOW.maxPoints, [['A', 'C'], ['B', 'D']]);
+    const nodes = cluster(clock, ['A', 'B', 'C', 'D'], ['A', 'B'], WINDOW.maxPoints, [
+      ['A', 'C'],
+      ['B', 'D'],
+    ]);
     heartbeats(nodes, clock);
     const rnd = seededRandom(22);
     let total = 0;
@@ -298,7 +374,10 @@ describe('TelemetryScout', () => {
     expect(lost).toBeGreaterThan(0);
     const list = [...summaries(nodes).values()];
     expect(list.reduce((n, x) => n + x.summary.count, 0)).toBe(total);
-    const [o, r] = await Promise.all([outcomes(nodes.find((n) => n.id === owner)!), outcomes(nodes.find((n) => n.scout !== null && n.id !== owner)!)]);
+    const [o, r] = await Promise.all([
+      outcomes(nodes.find((n) => n.id === owner)!),
+      outcomes(nodes.find((n) => n.scout !== null && n.id !== owner)!),
+    ]);
     expect(o['incomplete']).toBeGreaterThan(0); // the owner gave the windows with the gap up…
     expect((await nodes.find((n) => n.id === owner)!.metrics.gaps.get()).values[0]!.value).toBe(1); // (the one batch)
     expect(r['backup']).toBeGreaterThan(0); // …and the runner-up's whole copies stand in
@@ -308,8 +387,16 @@ describe('TelemetryScout', () => {
     const clock = new ManualClock(T0);
     const [a] = cluster(clock, ['A'], ['A']);
     const env: TelemetryEnvelope = {
-      schemaVersion: 1, kind: 'telemetry', origin: 'Z', epoch: 1, seq: 0, sentAtMs: T0 + 100, windowMs: 1_000,
-      series: [{ metric: 'm', window: T0, part: 0, ts: new Float64Array([T0 + 1, T0 + 2]), v: new Float64Array([1, 2]) }],
+      schemaVersion: 1,
+      kind: 'telemetry',
+      origin: 'Z',
+      epoch: 1,
+      seq: 0,
+      sentAtMs: T0 + 100,
+      windowMs: 1_000,
+      series: [
+        { metric: 'm', window: T0, part: 0, ts: new Float64Array([T0 + 1, T0 + 2]), v: new Float64Array([1, 2]) },
+      ],
     };
     a!.scout!.ingest(env);
     a!.scout!.ingest(structuredClone(env));

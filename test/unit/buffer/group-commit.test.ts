@@ -25,7 +25,12 @@ describe('GroupCommit', () => {
   it('splits at maxItems on caller boundaries and never splits a caller', async () => {
     const { gc, batches } = recorder();
     const big = Array.from({ length: 15 }, (_, i) => 100 + i);
-    await Promise.all([gc.enqueue([1, 2, 3, 4, 5, 6]), gc.enqueue([7, 8, 9, 10, 11]), gc.enqueue(big), gc.enqueue([12])]);
+    await Promise.all([
+      gc.enqueue([1, 2, 3, 4, 5, 6]),
+      gc.enqueue([7, 8, 9, 10, 11]),
+      gc.enqueue(big),
+      gc.enqueue([12]),
+    ]);
     expect(batches.map((b) => b.length)).toEqual([6, 5, 15, 1]);
   });
 

@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasCode } from '../../../src/core/errors.js';
-import { generateIdentity, identityPeerId, loadIdentity, loadOrCreateIdentity, writeIdentity } from '../../../src/mesh/identity.js';
+import {
+  generateIdentity,
+  identityPeerId,
+  loadIdentity,
+  loadOrCreateIdentity,
+  writeIdentity,
+} from '../../../src/mesh/identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'net-sync-id-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,13 @@ function sinks(tty: boolean) {
 describe('Output', () => {
   it('prints plain aligned tables off a terminal', () => {
     const s = sinks(false);
-    new Output({ ...s, json: false }).table(['STREAM', 'ACTION'], [['COMMANDS', 'create'], ['TELEMETRY', 'none']]);
+    new Output({ ...s, json: false }).table(
+      ['STREAM', 'ACTION'],
+      [
+        ['COMMANDS', 'create'],
+        ['TELEMETRY', 'none'],
+      ],
+    );
     expect(s.text.out).toBe('STREAM     ACTION\nCOMMANDS   create\nTELEMETRY  none\n');
   });
 

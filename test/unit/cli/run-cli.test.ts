@@ -29,7 +29,13 @@ async function run(argv: string[], env: Record<string, string> = {}, tty = false
 
 describe('usage', () => {
   it('exits 2 on an unknown flag, a missing argument, an unknown command, a bad option value', async () => {
-    for (const argv of [['keygen', '--bogus'], ['config', 'print', '--config'], ['nope'], ['demo', '--intents', 'x'], ['status', '--url', 'ftp://x']]) {
+    for (const argv of [
+      ['keygen', '--bogus'],
+      ['config', 'print', '--config'],
+      ['nope'],
+      ['demo', '--intents', 'x'],
+      ['status', '--url', 'ftp://x'],
+    ]) {
       const r = await run(argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.stderr, argv.join(' ')).toMatch(/error:/);
@@ -68,7 +74,9 @@ describe('config errors', () => {
   it('under --json print {"error":{code,message,issues}} on stdout', async () => {
     const r = await run(['config', 'print', '--json', '--mesh-listen', 'tcp://x', '--set', 'nats.bogus=1']);
     expect(r.code).toBe(2);
-    const doc = JSON.parse(r.stdout) as { error: { code: string; message: string; issues: Array<{ key: string; message: string }> } };
+    const doc = JSON.parse(r.stdout) as {
+      error: { code: string; message: string; issues: Array<{ key: string; message: string }> };
+    };
     expect(doc.error.code).toBe('CONFIG_INVALID');
     expect(doc.error.issues).toEqual(
       expect.arrayContaining([
@@ -89,7 +97,18 @@ describe('config errors', () => {
 describe('config print', () => {
   it('prints the effective config as JSON with flags applied and secrets masked', async () => {
     const r = await run(
-      ['--json', 'config', 'print', '--nats-servers', 'nats://a:1,nats://b:2', '--consensus-quorum', 'majority', '--telemetry-scout', '--set', 'commit.window=8'],
+      [
+        '--json',
+        'config',
+        'print',
+        '--nats-servers',
+        'nats://a:1,nats://b:2',
+        '--consensus-quorum',
+        'majority',
+        '--telemetry-scout',
+        '--set',
+        'commit.window=8',
+      ],
       { NET_SYNC_NATS_TOKEN: 'tok', NET_SYNC_BUFFER_PATH: 'env.db' },
     );
     expect(r.code).toBe(0);

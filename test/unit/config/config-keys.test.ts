@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { CONFIG_KEYS, coerceConfigValue, deriveConfigKeys, findConfigKey, toSnakeCase } from '../../../src/config/index.js';
+import {
+  CONFIG_KEYS,
+  coerceConfigValue,
+  deriveConfigKeys,
+  findConfigKey,
+  toSnakeCase,
+} from '../../../src/config/index.js';
 
 describe('config keys derived from the schema', () => {
   it('turns camelCase into SNAKE_CASE', () => {
@@ -29,7 +35,10 @@ describe('config keys derived from the schema', () => {
   it('reads each leaf type from the schema', () => {
     expect(findConfigKey('nats.servers')?.shape).toEqual({ kind: 'list', element: new Set(['string']) });
     expect(findConfigKey('telemetry.scout')?.shape).toEqual({ kind: 'scalar', accepts: new Set(['boolean']) });
-    expect(findConfigKey('consensus.quorum')?.shape).toEqual({ kind: 'scalar', accepts: new Set(['number', 'string']) });
+    expect(findConfigKey('consensus.quorum')?.shape).toEqual({
+      kind: 'scalar',
+      accepts: new Set(['number', 'string']),
+    });
     expect(findConfigKey('commit.window')?.shape).toEqual({ kind: 'scalar', accepts: new Set(['number']) });
     expect(findConfigKey('streams')?.shape).toEqual({ kind: 'json' });
     expect(findConfigKey('nats.tls')).toBeUndefined(); // sections are not leaves
@@ -51,7 +60,10 @@ describe('coerceConfigValue', () => {
     expect(coerceConfigValue(scalar('number'), 'x')).toMatchObject({ ok: false });
   });
   it('splits lists on commas', () => {
-    expect(coerceConfigValue({ kind: 'list', element: new Set(['string']) }, 'a, b,,c')).toEqual({ ok: true, value: ['a', 'b', 'c'] });
+    expect(coerceConfigValue({ kind: 'list', element: new Set(['string']) }, 'a, b,,c')).toEqual({
+      ok: true,
+      value: ['a', 'b', 'c'],
+    });
     expect(coerceConfigValue({ kind: 'list', element: new Set(['string']) }, '')).toEqual({ ok: true, value: [] });
   });
 });

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, ConfigSchema, formatConfigIssue, loadConfig, type ConfigIssue } from '../../../src/config/index.js';
+import {
+  ConfigError,
+  ConfigSchema,
+  formatConfigIssue,
+  loadConfig,
+  type ConfigIssue,
+} from '../../../src/config/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'net-sync-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -36,7 +42,13 @@ describe('loadConfig defaults', () => {
     expect(c.buffer.path).toBe('./net-sync.db');
     expect(c.consensus.quorum).toBe(1);
     expect(c.api.listen).toBe('127.0.0.1:7654');
-    expect(c.streams.map((s) => s.name)).toEqual(['COMMANDS', 'TELEMETRY', 'FEDERATION', 'OBSERVABILITY', 'DEADLETTER']);
+    expect(c.streams.map((s) => s.name)).toEqual([
+      'COMMANDS',
+      'TELEMETRY',
+      'FEDERATION',
+      'OBSERVABILITY',
+      'DEADLETTER',
+    ]);
   });
 
   it('ignores variables outside NET_SYNC_*', () => {
@@ -46,11 +58,18 @@ describe('loadConfig defaults', () => {
 
 describe('loadConfig file', () => {
   it('reads YAML, with human durations and sizes', () => {
-    const path = file('c.yaml', [
-      'nats:', '  servers: [nats://a:4222, nats://b:4222]', '  tls: { caFile: /etc/ca.pem }',
-      'api: { listen: 0.0.0.0:9000, maxPayloadBytes: 1MiB }', 'commit: { backoffMaxMs: 2m }',
-      'consensus: { quorum: majority, cohort: [p1, p2, p3] }', 'subjects: { prefix: acme.prod }',
-    ].join('\n'));
+    const path = file(
+      'c.yaml',
+      [
+        'nats:',
+        '  servers: [nats://a:4222, nats://b:4222]',
+        '  tls: { caFile: /etc/ca.pem }',
+        'api: { listen: 0.0.0.0:9000, maxPayloadBytes: 1MiB }',
+        'commit: { backoffMaxMs: 2m }',
+        'consensus: { quorum: majority, cohort: [p1, p2, p3] }',
+        'subjects: { prefix: acme.prod }',
+      ].join('\n'),
+    );
     const c = loadConfig({ file: path, env: {} });
     expect(c.nats.servers).toEqual(['nats://a:4222', 'nats://b:4222']);
     expect(c.nats.tls.caFile).toBe('/etc/ca.pem');
@@ -115,7 +134,9 @@ describe('loadConfig env', () => {
   });
 
   it('coerces a numeric quorum and 0/1 booleans', () => {
-    const c = loadConfig({ env: { NET_SYNC_CONSENSUS_QUORUM: '2', NET_SYNC_TELEMETRY_SCOUT: '0', NET_SYNC_MESH_ENABLED: 'TRUE' } });
+    const c = loadConfig({
+      env: { NET_SYNC_CONSENSUS_QUORUM: '2', NET_SYNC_TELEMETRY_SCOUT: '0', NET_SYNC_MESH_ENABLED: 'TRUE' },
+    });
     expect(c.consensus.quorum).toBe(2);
     expect(c.telemetry.scout).toBe(false);
     expect(c.mesh.enabled).toBe(true);
@@ -137,12 +158,19 @@ describe('loadConfig env', () => {
 
 describe('loadConfig precedence', () => {
   const path = (): string =>
-    file('p.yaml', 'api: { listen: 127.0.0.1:1000 }\nbuffer: { path: file.db }\nnats: { name: from-file, tls: { caFile: /file-ca } }\n');
+    file(
+      'p.yaml',
+      'api: { listen: 127.0.0.1:1000 }\nbuffer: { path: file.db }\nnats: { name: from-file, tls: { caFile: /file-ca } }\n',
+    );
 
   it('file < env < flags, merging nested sections key by key', () => {
     const c = loadConfig({
       file: path(),
-      env: { NET_SYNC_API_LISTEN: '127.0.0.1:2000', NET_SYNC_BUFFER_PATH: 'env.db', NET_SYNC_NATS_TLS_KEY_FILE: '/env-key' },
+      env: {
+        NET_SYNC_API_LISTEN: '127.0.0.1:2000',
+        NET_SYNC_BUFFER_PATH: 'env.db',
+        NET_SYNC_NATS_TLS_KEY_FILE: '/env-key',
+      },
       overrides: { 'api.listen': '127.0.0.1:3000' },
     });
     expect(c.api.listen).toBe('127.0.0.1:3000'); // flag beats env and file
@@ -155,7 +183,12 @@ describe('loadConfig precedence', () => {
   it('coerces string overrides by the schema and passes typed ones as they are', () => {
     const c = loadConfig({
       env: {},
-      overrides: { 'consensus.quorum': '3', 'telemetry.scout': true, 'mesh.listen': '/ip4/0.0.0.0/tcp/4001,/ip6/::/tcp/4001', 'commit.window': 7 },
+      overrides: {
+        'consensus.quorum': '3',
+        'telemetry.scout': true,
+        'mesh.listen': '/ip4/0.0.0.0/tcp/4001,/ip6/::/tcp/4001',
+        'commit.window': 7,
+      },
     });
     expect(c.consensus.quorum).toBe(3);
     expect(c.telemetry.scout).toBe(true);
@@ -167,23 +200,37 @@ describe('loadConfig precedence', () => {
 describe('loadConfig errors name the key', () => {
   it('unknown keys in the file, nested and top-level', () => {
     const { issues, message } = issuesOf({ file: file('u.yaml', 'nats:\n  serverz: [nats://a:1]\nfoo: 1\n'), env: {} });
-    expect(issues).toEqual(expect.arrayContaining([{ key: 'nats.serverz', message: 'unknown key' }, { key: 'foo', message: 'unknown key' }]));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        { key: 'nats.serverz', message: 'unknown key' },
+        { key: 'foo', message: 'unknown key' },
+      ]),
+    );
     expect(message).toContain('nats.serverz: unknown key');
   });
 
   it('buffer.retainSettledMs: 0, or at least the longest intent TTL plus an hour, from env or file', () => {
     expect(loadConfig({ env: {} }).buffer.retainSettledMs).toBe(2 * 86_400_000);
-    expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '72h' } }).buffer.retainSettledMs).toBe(3 * 86_400_000);
+    expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '72h' } }).buffer.retainSettledMs).toBe(
+      3 * 86_400_000,
+    );
     expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '0' } }).buffer.retainSettledMs).toBe(0);
-    expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '25h' } }).buffer.retainSettledMs).toBe(25 * 3_600_000);
+    expect(loadConfig({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '25h' } }).buffer.retainSettledMs).toBe(
+      25 * 3_600_000,
+    );
     expect(issuesOf({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '1h' } }).message).toContain(
       'buffer.retainSettledMs (from NET_SYNC_BUFFER_RETAIN_SETTLED_MS): must be 0 (keep forever) or at least 25 h (the longest intent TTL, 24 h, plus 1 h of clock skew)',
     );
-    expect(issuesOf({ file: file('r.yaml', 'buffer:\n  retainSettledMs: 24h\n'), env: {} }).message).toContain('buffer.retainSettledMs: must be 0');
+    expect(issuesOf({ file: file('r.yaml', 'buffer:\n  retainSettledMs: 24h\n'), env: {} }).message).toContain(
+      'buffer.retainSettledMs: must be 0',
+    );
   });
 
   it('a bad multiaddr, with its index', () => {
-    const { message } = issuesOf({ file: file('m.yaml', 'mesh:\n  listen: [/ip4/0.0.0.0/tcp/1, "tcp://x:1"]\n'), env: {} });
+    const { message } = issuesOf({
+      file: file('m.yaml', 'mesh:\n  listen: [/ip4/0.0.0.0/tcp/1, "tcp://x:1"]\n'),
+      env: {},
+    });
     expect(message).toContain('mesh.listen[1]: not a multiaddr');
   });
 
@@ -202,7 +249,11 @@ describe('loadConfig errors name the key', () => {
     expect(issuesOf({ env: { NET_SYNC_API_LISTEN: 'localhost' } }).message).toContain(
       'api.listen (from NET_SYNC_API_LISTEN): must be host:port',
     );
-    const fromFlag = issuesOf({ env: {}, overrides: { 'api.listen': 'x y' }, overrideSources: { 'api.listen': '--api-listen' } });
+    const fromFlag = issuesOf({
+      env: {},
+      overrides: { 'api.listen': 'x y' },
+      overrideSources: { 'api.listen': '--api-listen' },
+    });
     expect(fromFlag.message).toContain('api.listen (from --api-listen): must be host:port');
   });
 
@@ -223,7 +274,9 @@ describe('loadConfig errors name the key', () => {
 
   it('mesh.mdns: true, refused rather than ignored', () => {
     const { issues } = issuesOf({ env: { NET_SYNC_MESH_MDNS: 'true' } });
-    expect(issues).toEqual([expect.objectContaining({ key: 'mesh.mdns', message: expect.stringMatching(/not supported/) })]);
+    expect(issues).toEqual([
+      expect.objectContaining({ key: 'mesh.mdns', message: expect.stringMatching(/not supported/) }),
+    ]);
   });
 
   it('an unknown flag key', () => {
@@ -234,18 +287,32 @@ describe('loadConfig errors name the key', () => {
 
   it('bad booleans, numbers, quorum and enums', () => {
     const { message } = issuesOf({
-      env: { NET_SYNC_MESH_ENABLED: 'yes', NET_SYNC_COMMIT_WINDOW: 'many', NET_SYNC_CONSENSUS_QUORUM: 'most', NET_SYNC_LOG_LEVEL: 'loud' },
+      env: {
+        NET_SYNC_MESH_ENABLED: 'yes',
+        NET_SYNC_COMMIT_WINDOW: 'many',
+        NET_SYNC_CONSENSUS_QUORUM: 'most',
+        NET_SYNC_LOG_LEVEL: 'loud',
+      },
     });
-    expect(message).toContain('mesh.enabled (from NET_SYNC_MESH_ENABLED): must be a boolean (true, false, 1 or 0), got "yes"');
+    expect(message).toContain(
+      'mesh.enabled (from NET_SYNC_MESH_ENABLED): must be a boolean (true, false, 1 or 0), got "yes"',
+    );
     expect(message).toContain('commit.window (from NET_SYNC_COMMIT_WINDOW): must be a number, got "many"');
     expect(message).toContain('consensus.quorum (from NET_SYNC_CONSENSUS_QUORUM): must be a number or "majority"');
     expect(message).toContain('log.level (from NET_SYNC_LOG_LEVEL): Invalid option');
-    expect(issuesOf({ env: { NET_SYNC_CONSENSUS_QUORUM: '0' } }).message).toContain('consensus.quorum (from NET_SYNC_CONSENSUS_QUORUM): Too small');
+    expect(issuesOf({ env: { NET_SYNC_CONSENSUS_QUORUM: '0' } }).message).toContain(
+      'consensus.quorum (from NET_SYNC_CONSENSUS_QUORUM): Too small',
+    );
   });
 
   it('bad JSON in NET_SYNC_STREAMS and a missing stream field', () => {
-    expect(issuesOf({ env: { NET_SYNC_STREAMS: '[{' } }).message).toContain('streams (from NET_SYNC_STREAMS): must be JSON');
-    const { message } = issuesOf({ file: file('s.yaml', 'streams:\n  - { name: A, subjects: [a.>], maxBytes: 1 }\n'), env: {} });
+    expect(issuesOf({ env: { NET_SYNC_STREAMS: '[{' } }).message).toContain(
+      'streams (from NET_SYNC_STREAMS): must be JSON',
+    );
+    const { message } = issuesOf({
+      file: file('s.yaml', 'streams:\n  - { name: A, subjects: [a.>], maxBytes: 1 }\n'),
+      env: {},
+    });
     expect(message).toContain('streams[0].maxAge: required');
   });
 
@@ -255,7 +322,13 @@ describe('loadConfig errors name the key', () => {
       env: { NET_SYNC_API_LISTEN: 'bad', NET_SYNC_NOPE: '1' },
       overrides: { 'nats.servers': 'http://x' },
     });
-    expect(issues.map((i) => i.key).sort()).toEqual(['NET_SYNC_NOPE', 'api.listen', 'extra', 'mesh.listen[0]', 'nats.servers[0]']);
+    expect(issues.map((i) => i.key).sort()).toEqual([
+      'NET_SYNC_NOPE',
+      'api.listen',
+      'extra',
+      'mesh.listen[0]',
+      'nats.servers[0]',
+    ]);
   });
 
   it('a missing file, naming it', () => {

@@ -18,7 +18,7 @@ describe('BatchCoverage', () => {
     expect(c.batch(7, at(7), 0)).toBe('duplicate');
   });
 
-  test('a watermark proves the end of an idle origin\'s window', () => {
+  test("a watermark proves the end of an idle origin's window", () => {
     const c = new BatchCoverage(0, at(0));
     c.batch(1, at(1), 0);
     c.watermark(1, T0 + 1_499, 0);

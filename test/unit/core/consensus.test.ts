@@ -35,7 +35,11 @@ describe('quorum rules', () => {
   });
 
   it('refuses a quorum that cannot be met, naming consensus.quorum', () => {
-    for (const bad of [() => resolveQuorum('majority', []), () => resolveQuorum(6, peers), () => resolveQuorum(0, [])]) {
+    for (const bad of [
+      () => resolveQuorum('majority', []),
+      () => resolveQuorum(6, peers),
+      () => resolveQuorum(0, []),
+    ]) {
       try {
         bad();
         expect.unreachable();
@@ -70,7 +74,9 @@ describe('committer ranking and takeover', () => {
     const keys = order.map((p) => rankKey(ID, p));
     expect([...keys].sort()).toEqual(keys);
     // Over 50 intents the first rank is spread over the peers, not stuck on one.
-    const firsts = new Set(Array.from({ length: 50 }, (_, i) => rankCommitters(`01J${String(i).padStart(23, '0')}`, peers)[0]));
+    const firsts = new Set(
+      Array.from({ length: 50 }, (_, i) => rankCommitters(`01J${String(i).padStart(23, '0')}`, peers)[0]),
+    );
     expect(firsts.size).toBeGreaterThan(2);
   });
 
@@ -105,10 +111,25 @@ describe('endorsements and verifyCommit', () => {
       ids.push(peerIdFromPrivateKey(keys[i]!).toString());
     }
   });
-  const sign = async (i: number, d = digest, id = ID) => ({ peerId: ids[i]!, signature: encodeSignature(await keys[i]!.sign(endorsementBytes(id, d))) });
-  const message = async (endorsers: number[], over: { payload?: unknown; endorsements?: Array<{ peerId: string; signature: string }> } = {}) => {
+  const sign = async (i: number, d = digest, id = ID) => ({
+    peerId: ids[i]!,
+    signature: encodeSignature(await keys[i]!.sign(endorsementBytes(id, d))),
+  });
+  const message = async (
+    endorsers: number[],
+    over: { payload?: unknown; endorsements?: Array<{ peerId: string; signature: string }> } = {},
+  ) => {
     const endorsements = over.endorsements ?? (await Promise.all(endorsers.map((i) => sign(i))));
-    const row = buildCommandRow({ correlationId: ID, subject: 'root.solar.command.sentiment.set', payload: over.payload ?? payload, origin: ids[0]!, traceparent: TP, createdAtMs: 1, payloadDigest: digest, endorsements });
+    const row = buildCommandRow({
+      correlationId: ID,
+      subject: 'root.solar.command.sentiment.set',
+      payload: over.payload ?? payload,
+      origin: ids[0]!,
+      traceparent: TP,
+      createdAtMs: 1,
+      payloadDigest: digest,
+      endorsements,
+    });
     return { body: row.body, headers: { ...row.headers, 'Nats-Msg-Id': ID } };
   };
 
@@ -122,36 +143,71 @@ describe('endorsements and verifyCommit', () => {
   });
 
   it('accepts a message whose quorum of the cohort verifies', async () => {
-    const v = await verifyCommit(await message([0, 1, 2]), { verify: verifyPeerSignature, quorum: 'majority', cohort: ids });
+    const v = await verifyCommit(await message([0, 1, 2]), {
+      verify: verifyPeerSignature,
+      quorum: 'majority',
+      cohort: ids,
+    });
     expect(v).toMatchObject({ ok: true, correlationId: ID, quorum: 3, problems: [] });
     expect(v.validEndorsers.sort()).toEqual(ids.slice(0, 3).sort());
   });
 
   it('reports every kind of failure', async () => {
     const opts = { verify: verifyPeerSignature, quorum: 2, cohort: ids.slice(0, 3) };
-    const codes = async (m: Parameters<typeof verifyCommit>[0], o = opts) => (await verifyCommit(m, o)).problems.map((p) => p.code);
+    const codes = async (m: Parameters<typeof verifyCommit>[0], o = opts) =>
+      (await verifyCommit(m, o)).problems.map((p) => p.code);
     expect(await codes(await message([0]))).toEqual(['below-quorum']);
-    expect(await codes(await message([0, 1], { payload: { sentiment: 'bearish' } }))).toEqual(['digest-mismatch', 'below-quorum']);
+    expect(await codes(await message([0, 1], { payload: { sentiment: 'bearish' } }))).toEqual([
+      'digest-mismatch',
+      'below-quorum',
+    ]);
     const forged = { ...(await sign(1)), signature: (await sign(0)).signature };
-    expect(await codes(await message([], { endorsements: [await sign(0), forged] }))).toEqual(['bad-signature', 'below-quorum']);
-    expect(await codes(await message([], { endorsements: [await sign(0), await sign(0), await sign(1)] }))).toEqual(['duplicate-endorser']);
+    expect(await codes(await message([], { endorsements: [await sign(0), forged] }))).toEqual([
+      'bad-signature',
+      'below-quorum',
+    ]);
+    expect(await codes(await message([], { endorsements: [await sign(0), await sign(0), await sign(1)] }))).toEqual([
+      'duplicate-endorser',
+    ]);
     expect(await codes(await message([0, 3]))).toEqual(['not-in-cohort', 'below-quorum']);
     const wrongId = await message([0, 1]);
-    expect(await codes({ ...wrongId, headers: { ...wrongId.headers, 'Nats-Msg-Id': 'other' } })).toEqual(['id-mismatch']);
-    expect(await codes({ ...wrongId, headers: { ...wrongId.headers, 'Net-Sync-Endorsers': ids[0]! } })).toEqual(['endorsers-header-mismatch']);
+    expect(await codes({ ...wrongId, headers: { ...wrongId.headers, 'Nats-Msg-Id': 'other' } })).toEqual([
+      'id-mismatch',
+    ]);
+    expect(await codes({ ...wrongId, headers: { ...wrongId.headers, 'Net-Sync-Endorsers': ids[0]! } })).toEqual([
+      'endorsers-header-mismatch',
+    ]);
     expect(await codes({ body: new TextEncoder().encode('not json') })).toEqual(['malformed-body']);
     // Signed for another intent: the correlation ID is part of what is signed.
     const replayed = await sign(1, digest, '01J00000000000000000000002');
-    expect(await codes(await message([], { endorsements: [await sign(0), replayed] }))).toEqual(['bad-signature', 'below-quorum']);
+    expect(await codes(await message([], { endorsements: [await sign(0), replayed] }))).toEqual([
+      'bad-signature',
+      'below-quorum',
+    ]);
   });
 
   it('reports a consensus-off message (the origin named as sole endorser, unsigned) as unendorsed, headers consistent', async () => {
-    const row = buildCommandRow({ correlationId: ID, subject: 'root.solar.command.sentiment.set', payload, origin: ids[0]!, traceparent: TP, createdAtMs: 1, soleEndorser: true });
+    const row = buildCommandRow({
+      correlationId: ID,
+      subject: 'root.solar.command.sentiment.set',
+      payload,
+      origin: ids[0]!,
+      traceparent: TP,
+      createdAtMs: 1,
+      soleEndorser: true,
+    });
     expect(row.headers['Net-Sync-Endorsers']).toBe(ids[0]);
-    const v = await verifyCommit({ body: row.body, headers: { ...row.headers, 'Nats-Msg-Id': ID } }, { verify: verifyPeerSignature });
+    const v = await verifyCommit(
+      { body: row.body, headers: { ...row.headers, 'Nats-Msg-Id': ID } },
+      { verify: verifyPeerSignature },
+    );
     expect(v.problems.map((p) => p.code)).toEqual(['digest-mismatch', 'below-quorum']);
     const other = { ...row.headers, 'Nats-Msg-Id': ID, 'Net-Sync-Endorsers': ids[1]! };
-    expect((await verifyCommit({ body: row.body, headers: other }, { verify: verifyPeerSignature })).problems.map((p) => p.code)).toContain('endorsers-header-mismatch');
+    expect(
+      (await verifyCommit({ body: row.body, headers: other }, { verify: verifyPeerSignature })).problems.map(
+        (p) => p.code,
+      ),
+    ).toContain('endorsers-header-mismatch');
   });
 
   it('accepts the parsed body or its text, without headers', async () => {

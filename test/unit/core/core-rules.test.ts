@@ -47,8 +47,12 @@ describe('intent input', () => {
     expect(fieldOf(() => parseIntentInput('x', limits))).toBe('body');
     expect(fieldOf(() => parseIntentInput({ subject: 'nope', payload: {} }, limits))).toBe('subject');
     expect(fieldOf(() => parseIntentInput({ subject: 'root.solar.command.a.b' }, limits))).toBe('payload');
-    expect(fieldOf(() => parseIntentInput({ subject: 'root.solar.command.a.b', payload: 'x'.repeat(100) }, limits))).toBe('payload');
-    expect(fieldOf(() => parseIntentInput({ subject: 'root.solar.command.a.b', payload: 1, extra: 1 }, limits))).toBe('extra');
+    expect(
+      fieldOf(() => parseIntentInput({ subject: 'root.solar.command.a.b', payload: 'x'.repeat(100) }, limits)),
+    ).toBe('payload');
+    expect(fieldOf(() => parseIntentInput({ subject: 'root.solar.command.a.b', payload: 1, extra: 1 }, limits))).toBe(
+      'extra',
+    );
   });
 
   it('accepts a valid submission', () => {
@@ -59,14 +63,27 @@ describe('intent input', () => {
 
 describe('command message', () => {
   it('carries the DESIGN.md headers and a versioned body', () => {
-    const row = buildCommandRow({ correlationId: '01J0', subject: 'root.solar.command.a.b', payload: { v: 1 }, origin: 'peerA', traceparent: '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01', createdAtMs: 0, endorsements: [{ peerId: 'p1', signature: 's' }] });
+    const row = buildCommandRow({
+      correlationId: '01J0',
+      subject: 'root.solar.command.a.b',
+      payload: { v: 1 },
+      origin: 'peerA',
+      traceparent: '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01',
+      createdAtMs: 0,
+      endorsements: [{ peerId: 'p1', signature: 's' }],
+    });
     expect(row.headers[HEADER.correlationId]).toBe('01J0');
     expect(row.headers[HEADER.schemaVersion]).toBe('1');
     expect(row.headers[HEADER.origin]).toBe('peerA');
     expect(row.headers[HEADER.endorsers]).toBe('p1');
     expect(isTraceparent(row.headers[HEADER.traceparent])).toBe(true);
     const body = JSON.parse(new TextDecoder().decode(row.body));
-    expect(body).toMatchObject({ schemaVersion: 1, correlationId: '01J0', payload: { v: 1 }, proposedAt: '1970-01-01T00:00:00.000Z' });
+    expect(body).toMatchObject({
+      schemaVersion: 1,
+      correlationId: '01J0',
+      payload: { v: 1 },
+      proposedAt: '1970-01-01T00:00:00.000Z',
+    });
   });
 });
 

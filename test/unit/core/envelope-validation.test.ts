@@ -30,7 +30,11 @@ beforeAll(async () => {
     kind: 'intent.endorse',
     endorser: alice,
     endorsements: [
-      { correlationId: ID, payloadDigest: digest, signature: encodeSignature(await aliceKey.sign(endorsementBytes(ID, digest))) },
+      {
+        correlationId: ID,
+        payloadDigest: digest,
+        signature: encodeSignature(await aliceKey.sign(endorsementBytes(ID, digest))),
+      },
     ],
   });
 });
@@ -46,7 +50,12 @@ function propose(origin: string, payload: unknown, digest = payloadDigest(payloa
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
   });
   // A batch: a sound intent first, so a bad digest must be found beyond the first item.
-  return { schemaVersion: 1, kind: 'intent.propose', origin, intents: [intent(ID2, { ok: 1 }, payloadDigest({ ok: 1 })), intent(ID, payload, digest)] } as Envelope;
+  return {
+    schemaVersion: 1,
+    kind: 'intent.propose',
+    origin,
+    intents: [intent(ID2, { ok: 1 }, payloadDigest({ ok: 1 })), intent(ID, payload, digest)],
+  } as Envelope;
 }
 
 describe('validateEnvelope', () => {
@@ -83,7 +92,10 @@ describe('validateEnvelope', () => {
   test('bad-signature: an endorsement altered after signing is rejected', async () => {
     const env = (await endorse('c'.repeat(64))) as Extract<Envelope, { kind: 'intent.endorse' }>;
     const tampered = { ...env, endorsements: [{ ...env.endorsements[0]!, payloadDigest: 'd'.repeat(64) }] };
-    expect(await validateEnvelope(encodeEnvelope(tampered), alice, open)).toMatchObject({ verdict: 'reject', reason: 'bad-signature' });
+    expect(await validateEnvelope(encodeEnvelope(tampered), alice, open)).toMatchObject({
+      verdict: 'reject',
+      reason: 'bad-signature',
+    });
     // Another endorser's signature, replayed under alice's name by bob, fails too.
     const relabelled = { ...env, endorser: bob };
     expect(await validateEnvelope(encodeEnvelope(relabelled), bob, open)).toMatchObject({ reason: 'bad-signature' });

@@ -44,9 +44,16 @@ const samples: Envelope[] = [
     schemaVersion: 1,
     kind: 'intent.endorse',
     endorser: PEER,
-    endorsements: [{ correlationId: ID, payloadDigest: 'a'.repeat(64), signature: encodeSignature(new Uint8Array(64).fill(7)) }],
+    endorsements: [
+      { correlationId: ID, payloadDigest: 'a'.repeat(64), signature: encodeSignature(new Uint8Array(64).fill(7)) },
+    ],
   },
-  { schemaVersion: 1, kind: 'intent.committed', committer: PEER, commits: [{ correlationId: ID, stream: 'ROOT_SOLAR_COMMAND', seq: 42 }] },
+  {
+    schemaVersion: 1,
+    kind: 'intent.committed',
+    committer: PEER,
+    commits: [{ correlationId: ID, stream: 'ROOT_SOLAR_COMMAND', seq: 42 }],
+  },
   { schemaVersion: 1, kind: 'heartbeat', peerId: PEER, roles: ['scout'], atMs: 1_700_000_000_000 },
   {
     schemaVersion: 1,
@@ -56,7 +63,16 @@ const samples: Envelope[] = [
     seq: 0,
     sentAtMs: 1_700_000_000_100,
     windowMs: 1_000,
-    series: [{ metric: 'sentiment.delta', tags: { region: 'eu' }, window: 1_700_000_000_000, part: 0, ts: new Float64Array([1_700_000_000_001]), v: new Float64Array([0.5]) }],
+    series: [
+      {
+        metric: 'sentiment.delta',
+        tags: { region: 'eu' },
+        window: 1_700_000_000_000,
+        part: 0,
+        ts: new Float64Array([1_700_000_000_001]),
+        v: new Float64Array([0.5]),
+      },
+    ],
   },
 ];
 
@@ -88,7 +104,10 @@ describe('envelope codec', () => {
   });
 
   test('unknown version and unknown kind are told apart from schema errors', () => {
-    expect(decodeEnvelope(bytesOf({ ...samples[3], schemaVersion: 2 }))).toMatchObject({ ok: false, reason: 'unknown-version' });
+    expect(decodeEnvelope(bytesOf({ ...samples[3], schemaVersion: 2 }))).toMatchObject({
+      ok: false,
+      reason: 'unknown-version',
+    });
     expect(decodeEnvelope(bytesOf({ schemaVersion: 1, kind: 'metrics', points: [] }))).toMatchObject({
       ok: false,
       reason: 'unknown-kind',
@@ -107,11 +126,35 @@ describe('envelope codec', () => {
     ['intent without its origin at the batch level', { ...propose(), origin: undefined }],
     ['negative seq', { ...samples[2], commits: [{ correlationId: ID, stream: 'S', seq: -1 }] }],
     ['empty endorsement batch', { ...samples[1], endorsements: [] }],
-    ['signature not base64url', { ...samples[1], endorsements: [{ correlationId: ID, payloadDigest: 'a'.repeat(64), signature: 'a+b/c=' }] }],
+    [
+      'signature not base64url',
+      { ...samples[1], endorsements: [{ correlationId: ID, payloadDigest: 'a'.repeat(64), signature: 'a+b/c=' }] },
+    ],
     ['role not a token', { ...samples[3], roles: ['Scout Master'] }],
-    ['telemetry ts and v of different lengths', { ...samples[4], series: [{ metric: 'm', window: 0, part: 0, ts: [1, 2], v: [1] }] }],
-    ['telemetry tag key not a token', { ...samples[4], series: [{ metric: 'm', tags: { 'a b': 'x' }, window: 0, part: 0, ts: [1], v: [1] }] }],
-    ['telemetry too many tags', { ...samples[4], series: [{ metric: 'm', tags: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'x'])), window: 0, part: 0, ts: [1], v: [1] }] }],
+    [
+      'telemetry ts and v of different lengths',
+      { ...samples[4], series: [{ metric: 'm', window: 0, part: 0, ts: [1, 2], v: [1] }] },
+    ],
+    [
+      'telemetry tag key not a token',
+      { ...samples[4], series: [{ metric: 'm', tags: { 'a b': 'x' }, window: 0, part: 0, ts: [1], v: [1] }] },
+    ],
+    [
+      'telemetry too many tags',
+      {
+        ...samples[4],
+        series: [
+          {
+            metric: 'm',
+            tags: Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'x'])),
+            window: 0,
+            part: 0,
+            ts: [1],
+            v: [1],
+          },
+        ],
+      },
+    ],
     ['telemetry bad metric', { ...samples[4], series: [{ metric: 'a..b', window: 0, part: 0, ts: [1], v: [1] }] }],
   ])('schema: %s', (_name, value) => {
     const r = decodeEnvelope(bytesOf(value));
@@ -123,7 +166,10 @@ describe('envelope codec', () => {
     const one = (propose() as ProposeEnvelope).intents[0]!;
     const batch = (n: number) => bytesOf({ ...propose(), intents: Array.from({ length: n }, () => one) });
     expect(decodeEnvelope(batch(MAX_BATCH_ITEMS), Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: true });
-    expect(decodeEnvelope(batch(MAX_BATCH_ITEMS + 1), Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: false, reason: 'schema' });
+    expect(decodeEnvelope(batch(MAX_BATCH_ITEMS + 1), Number.MAX_SAFE_INTEGER)).toMatchObject({
+      ok: false,
+      reason: 'schema',
+    });
   });
 
   test('deep nesting is a schema error, not a stack overflow', () => {
@@ -131,7 +177,9 @@ describe('envelope codec', () => {
     expect(decodeEnvelope(te.encode(deep))).toMatchObject({ ok: false, reason: 'schema' });
     // The payload sits 4 levels down: envelope, intents array, intent, payload.
     const justDeepEnough = JSON.parse(`${'['.repeat(MAX_ENVELOPE_DEPTH - 4)}1${']'.repeat(MAX_ENVELOPE_DEPTH - 4)}`);
-    expect(decodeEnvelope(bytesOf(propose({ payload: justDeepEnough, payloadDigest: payloadDigest(justDeepEnough) })))).toMatchObject({ ok: true });
+    expect(
+      decodeEnvelope(bytesOf(propose({ payload: justDeepEnough, payloadDigest: payloadDigest(justDeepEnough) }))),
+    ).toMatchObject({ ok: true });
   });
 
   test('unknown fields within v1 are stripped (additive changes stay compatible)', () => {
@@ -152,7 +200,9 @@ describe('envelope codec', () => {
 
 describe('payload digest', () => {
   test('canonical JSON sorts keys at every depth and drops undefined members', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe(
+      '{"a":{"d":[3,{"y":2,"z":1}]},"b":1}',
+    );
     expect(canonicalJson('é\n')).toBe('"é\\n"');
     expect(() => canonicalJson({ x: Number.NaN })).toThrow(TypeError);
     const cyclic: Record<string, unknown> = {};

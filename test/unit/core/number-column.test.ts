@@ -1,17 +1,20 @@
 import { describe, expect, test } from 'vitest';
 import { decodeEnvelope, encodeEnvelope } from '../../../src/core/envelope-codec.js';
-import {
-  MAX_ENVELOPE_DEPTH,
-  MAX_TELEMETRY_POINTS,
-  type TelemetryEnvelope,
-} from '../../../src/core/envelope.js';
+import { MAX_ENVELOPE_DEPTH, MAX_TELEMETRY_POINTS, type TelemetryEnvelope } from '../../../src/core/envelope.js';
 import { hasCode } from '../../../src/core/errors.js';
 import { numberColumn } from '../../../src/core/number-column.js';
 import { seededRandom } from '../../support/seeded-random.js';
-import { bytesOf, decodeMatchesDeclared, schemaRefusal, T0, telemetryWithSeries } from '../../support/telemetry-envelopes.js';
+import {
+  bytesOf,
+  decodeMatchesDeclared,
+  schemaRefusal,
+  T0,
+  telemetryWithSeries,
+} from '../../support/telemetry-envelopes.js';
 
 /** A telemetry envelope whose first series has columns `ts` and `v` (any JSON, to test refusals). */
-const telemetry = (ts: unknown, v: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> => telemetryWithSeries({ ts, v, ...extra });
+const telemetry = (ts: unknown, v: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> =>
+  telemetryWithSeries({ ts, v, ...extra });
 const detailOf = schemaRefusal;
 
 describe('numberColumn', () => {
@@ -38,7 +41,10 @@ describe('numberColumn', () => {
   ])('ms-since-epoch refuses %s, naming the first bad index', (_name, input, expected) => {
     const r = ms.safeParse(input);
     expect(r.success).toBe(false);
-    if (!r.success) expect(r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)).toEqual([expected]);
+    if (!r.success)
+      expect(r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)).toEqual([
+        expected,
+      ]);
   });
 
   test.each([
@@ -58,14 +64,18 @@ describe('numberColumn', () => {
 
 describe('telemetry decode: the columns fast path, array form (older origins; packed form in packed-column.test.ts)', () => {
   test('errors name the field path: series, index, column, element', () => {
-    expect(detailOf(telemetry([T0, 'x'], [1, 2]))).toBe('series.0.ts.1: must be an integer ms since epoch (0 to 2^53-1), received string');
+    expect(detailOf(telemetry([T0, 'x'], [1, 2]))).toBe(
+      'series.0.ts.1: must be an integer ms since epoch (0 to 2^53-1), received string',
+    );
     expect(detailOf(telemetry([T0, -5], [1, 2]))).toMatch(/^series\.0\.ts\.1: /);
     expect(detailOf(telemetry([T0, T0 + 0.5], [1, 2]))).toMatch(/^series\.0\.ts\.1: .* received a fraction$/);
     expect(detailOf(telemetry([T0, T0], [1, null]))).toBe('series.0.v.1: must be a finite number, received null');
     expect(detailOf(telemetry([T0, T0], [1, '2']))).toBe('series.0.v.1: must be a finite number, received string');
     expect(detailOf(telemetry([T0, T0], [1, [2]]))).toBe('series.0.v.1: must be a finite number, received array');
     expect(detailOf(telemetry([T0, T0], [1]))).toBe('series.0.v: ts and v differ in length');
-    expect(detailOf(telemetry([], []))).toBe('series.0.ts: must hold 1 to 8192 items, holds 0; series.0.v: must hold 1 to 8192 items, holds 0');
+    expect(detailOf(telemetry([], []))).toBe(
+      'series.0.ts: must hold 1 to 8192 items, holds 0; series.0.v: must hold 1 to 8192 items, holds 0',
+    );
     expect(detailOf(telemetry({ 0: T0 }, [1]))).toBe('series.0.ts: must be an array of numbers, received object');
     expect(detailOf(telemetry(undefined, [1]))).toBe('series.0: must carry ts and v, or tsB64 and vB64 (one form)');
   });
@@ -75,10 +85,21 @@ describe('telemetry decode: the columns fast path, array form (older origins; pa
     const full = Array.from({ length: n }, (_, i) => T0 + (i % 1_000));
     expect(decodeEnvelope(bytesOf(telemetry(full, full)), Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: true });
     const over = [...full, T0];
-    expect(decodeEnvelope(bytesOf(telemetry(over, over)), Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: false, reason: 'schema', detail: expect.stringContaining('series.0.ts: must hold 1 to 8192 items, holds 8193') });
+    expect(decodeEnvelope(bytesOf(telemetry(over, over)), Number.MAX_SAFE_INTEGER)).toMatchObject({
+      ok: false,
+      reason: 'schema',
+      detail: expect.stringContaining('series.0.ts: must hold 1 to 8192 items, holds 8193'),
+    });
     const half = full.slice(0, n / 2 + 1);
-    const two = { ...telemetry(half, half), series: [0, 1].map((part) => ({ metric: 'm', window: T0, part, ts: half, v: half })) };
-    expect(decodeEnvelope(bytesOf(two), Number.MAX_SAFE_INTEGER)).toMatchObject({ ok: false, reason: 'schema', detail: `series: at most ${n} points in all` });
+    const two = {
+      ...telemetry(half, half),
+      series: [0, 1].map((part) => ({ metric: 'm', window: T0, part, ts: half, v: half })),
+    };
+    expect(decodeEnvelope(bytesOf(two), Number.MAX_SAFE_INTEGER)).toMatchObject({
+      ok: false,
+      reason: 'schema',
+      detail: `series: at most ${n} points in all`,
+    });
   });
 
   test('encode refuses non-finite values with INPUT_INVALID', () => {
@@ -96,7 +117,9 @@ describe('telemetry decode: the columns fast path, array form (older origins; pa
   test('nesting inside a column is refused as schema (the depth walk skips the columns); elsewhere in a series as too deep', () => {
     const deep = JSON.parse(`${'['.repeat(MAX_ENVELOPE_DEPTH + 5)}1${']'.repeat(MAX_ENVELOPE_DEPTH + 5)}`) as unknown;
     expect(detailOf(telemetry([T0], [deep]))).toBe('series.0.v.0: must be a finite number, received array');
-    expect(detailOf(telemetry([deep], [1]))).toBe('series.0.ts.0: must be an integer ms since epoch (0 to 2^53-1), received array');
+    expect(detailOf(telemetry([deep], [1]))).toBe(
+      'series.0.ts.0: must be an integer ms since epoch (0 to 2^53-1), received array',
+    );
     expect(detailOf(telemetry([T0], [1], { future: deep }))).toBe(`nesting deeper than ${MAX_ENVELOPE_DEPTH}`);
     expect(detailOf({ ...telemetry([T0], [1]), future: deep })).toBe(`nesting deeper than ${MAX_ENVELOPE_DEPTH}`);
     expect(detailOf({ ...telemetry([T0], [1]), series: [deep] })).toBe(`nesting deeper than ${MAX_ENVELOPE_DEPTH}`);

@@ -3,13 +3,23 @@ import { decodeEnvelope, encodeEnvelope } from '../../../src/core/envelope-codec
 import { MAX_TELEMETRY_POINTS, type TelemetryEnvelope } from '../../../src/core/envelope.js';
 import { float64Column, float64sFromLE, packedColumn, packFloat64 } from '../../../src/core/packed-column.js';
 import { seededRandom } from '../../support/seeded-random.js';
-import { bytesOf, decodeMatchesDeclared, PEER, schemaRefusal, T0, telemetryWithSeries } from '../../support/telemetry-envelopes.js';
+import {
+  bytesOf,
+  decodeMatchesDeclared,
+  PEER,
+  schemaRefusal,
+  T0,
+  telemetryWithSeries,
+} from '../../support/telemetry-envelopes.js';
 
 const f64 = (xs: readonly number[]): Float64Array => new Float64Array(xs);
 const b64 = (xs: readonly number[]): string => packFloat64(f64(xs));
 const telemetry = telemetryWithSeries;
 
-function issuesOf(r: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }): string[] {
+function issuesOf(r: {
+  success: boolean;
+  error?: { issues: Array<{ path: PropertyKey[]; message: string }> };
+}): string[] {
   expect(r.success).toBe(false);
   return r.error!.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
 }
@@ -70,9 +80,21 @@ describe('packedColumn', () => {
     ['null', null, '(root): must be a base64 string, received null'],
     ['an array', [T0], '(root): must be a base64 string, received array'],
     ['missing padding', 'AAAAAAAA8D8', '(root): must be canonical base64 (A-Z a-z 0-9 + /, padded with =)'],
-    ['base64url', b64([Number.MAX_VALUE]).replace(/\+/g, '-').replace(/\//g, '_'), '(root): must be canonical base64 (A-Z a-z 0-9 + /, padded with =)'],
-    ['a line break', `${b64([1, 2]).slice(0, 8)}\n${b64([1, 2]).slice(8)}`, '(root): must be canonical base64 (A-Z a-z 0-9 + /, padded with =)'],
-    ['a character outside the alphabet', `*${b64([1])}`, '(root): must be canonical base64 (A-Z a-z 0-9 + /, padded with =)'],
+    [
+      'base64url',
+      b64([Number.MAX_VALUE]).replace(/\+/g, '-').replace(/\//g, '_'),
+      '(root): must be canonical base64 (A-Z a-z 0-9 + /, padded with =)',
+    ],
+    [
+      'a line break',
+      `${b64([1, 2]).slice(0, 8)}\n${b64([1, 2]).slice(8)}`,
+      '(root): must be canonical base64 (A-Z a-z 0-9 + /, padded with =)',
+    ],
+    [
+      'a character outside the alphabet',
+      `*${b64([1])}`,
+      '(root): must be canonical base64 (A-Z a-z 0-9 + /, padded with =)',
+    ],
     ['non-zero trailing bits', 'AAAAAAAAAAB=', '(root): must be canonical base64 (A-Z a-z 0-9 + /, padded with =)'],
     ['3 bytes', 'AAAA', '(root): must be whole 8-byte float64s, holds 3 bytes'],
     ['12 bytes', 'AAAAAAAAAAAAAAAA', '(root): must be whole 8-byte float64s, holds 12 bytes'],
@@ -80,9 +102,17 @@ describe('packedColumn', () => {
     ['too long', b64([1, 2, 3, 4, 5]), '(root): must hold 1 to 4 items, holds 5'],
     ['negative', b64([1, -1]), '1: must be an integer ms since epoch (0 to 2^53-1), received an integer out of range'],
     ['a fraction', b64([T0, T0, 1.5, -1]), '2: must be an integer ms since epoch (0 to 2^53-1), received a fraction'],
-    ['beyond 2^53', b64([2 ** 53]), '0: must be an integer ms since epoch (0 to 2^53-1), received an integer out of range'],
+    [
+      'beyond 2^53',
+      b64([2 ** 53]),
+      '0: must be an integer ms since epoch (0 to 2^53-1), received an integer out of range',
+    ],
     ['NaN', b64([1, Number.NaN]), '1: must be an integer ms since epoch (0 to 2^53-1), received a non-finite number'],
-    ['Infinity', b64([Number.POSITIVE_INFINITY]), '0: must be an integer ms since epoch (0 to 2^53-1), received a non-finite number'],
+    [
+      'Infinity',
+      b64([Number.POSITIVE_INFINITY]),
+      '0: must be an integer ms since epoch (0 to 2^53-1), received a non-finite number',
+    ],
   ])('ms-since-epoch refuses %s, naming the first bad index', (_name, input, expected) => {
     expect(issuesOf(ms.safeParse(input))).toEqual([expected]);
   });
@@ -93,7 +123,9 @@ describe('packedColumn', () => {
     ['Infinity', Number.POSITIVE_INFINITY],
     ['-Infinity', Number.NEGATIVE_INFINITY],
   ])('finite refuses %s', (_name, bad) => {
-    expect(issuesOf(finite.safeParse(b64([1, 2, bad, bad])))).toEqual(['2: must be a finite number, received a non-finite number']);
+    expect(issuesOf(finite.safeParse(b64([1, 2, bad, bad])))).toEqual([
+      '2: must be a finite number, received a non-finite number',
+    ]);
   });
 });
 
@@ -105,7 +137,9 @@ describe('float64Column (what encode checks)', () => {
     const r = ms.safeParse(column);
     expect(r.success && r.data).toBe(column);
     expect(issuesOf(ms.safeParse([T0]))).toEqual(['(root): must be a Float64Array, received array']);
-    expect(issuesOf(ms.safeParse(f64([T0, 0.5])))).toEqual(['1: must be an integer ms since epoch (0 to 2^53-1), received a fraction']);
+    expect(issuesOf(ms.safeParse(f64([T0, 0.5])))).toEqual([
+      '1: must be an integer ms since epoch (0 to 2^53-1), received a fraction',
+    ]);
     expect(issuesOf(ms.safeParse(f64([])))).toEqual(['(root): must hold 1 to 4 items, holds 0']);
   });
 });
@@ -113,21 +147,49 @@ describe('float64Column (what encode checks)', () => {
 describe('telemetry decode: packed columns', () => {
   test('encode sends the packed form; decode gives the same Float64Array columns for either form', () => {
     const env: TelemetryEnvelope = {
-      schemaVersion: 1, kind: 'telemetry', origin: PEER, epoch: T0, seq: 3, sentAtMs: T0 + 100, windowMs: 1_000,
+      schemaVersion: 1,
+      kind: 'telemetry',
+      origin: PEER,
+      epoch: T0,
+      seq: 3,
+      sentAtMs: T0 + 100,
+      windowMs: 1_000,
       series: [{ metric: 'm', window: T0, part: 0, late: true, ts: f64([T0 + 1, T0 + 2]), v: f64([0.5, -3]) }],
     };
-    const wire = JSON.parse(new TextDecoder().decode(encodeEnvelope(env))) as { series: Array<Record<string, unknown>> };
-    expect(wire.series[0]).toEqual({ metric: 'm', window: T0, part: 0, late: true, tsB64: b64([T0 + 1, T0 + 2]), vB64: b64([0.5, -3]) });
+    const wire = JSON.parse(new TextDecoder().decode(encodeEnvelope(env))) as {
+      series: Array<Record<string, unknown>>;
+    };
+    expect(wire.series[0]).toEqual({
+      metric: 'm',
+      window: T0,
+      part: 0,
+      late: true,
+      tsB64: b64([T0 + 1, T0 + 2]),
+      vB64: b64([0.5, -3]),
+    });
     const packed = decodeEnvelope(bytesOf(wire));
-    const arrays = decodeEnvelope(bytesOf({ ...wire, series: [{ metric: 'm', window: T0, part: 0, late: true, ts: [T0 + 1, T0 + 2], v: [0.5, -3] }] }));
+    const arrays = decodeEnvelope(
+      bytesOf({
+        ...wire,
+        series: [{ metric: 'm', window: T0, part: 0, late: true, ts: [T0 + 1, T0 + 2], v: [0.5, -3] }],
+      }),
+    );
     expect(packed).toEqual({ ok: true, envelope: env });
     expect(arrays).toEqual(packed);
-    expect(packed.ok && packed.envelope.kind === 'telemetry' && packed.envelope.series[0]!.v).toBeInstanceOf(Float64Array);
+    expect(packed.ok && packed.envelope.kind === 'telemetry' && packed.envelope.series[0]!.v).toBeInstanceOf(
+      Float64Array,
+    );
   });
 
   test('encode sends the array form on request (telemetry.wireColumns: arrays, for a rolling upgrade)', () => {
     const env: TelemetryEnvelope = {
-      schemaVersion: 1, kind: 'telemetry', origin: PEER, epoch: T0, seq: 3, sentAtMs: T0 + 100, windowMs: 1_000,
+      schemaVersion: 1,
+      kind: 'telemetry',
+      origin: PEER,
+      epoch: T0,
+      seq: 3,
+      sentAtMs: T0 + 100,
+      windowMs: 1_000,
       series: [{ metric: 'm', window: T0, part: 0, ts: f64([T0 + 1, T0 + 2]), v: f64([0.5, -3]) }],
     };
     const bytes = encodeEnvelope(env, { telemetryColumns: 'arrays' });
@@ -137,11 +199,21 @@ describe('telemetry decode: packed columns', () => {
   });
 
   test('errors name the field path: series, index, column, element', () => {
-    expect(detailOf(telemetry({ tsB64: b64([T0, T0]), vB64: b64([1, Number.NaN]) }))).toBe('series.0.vB64.1: must be a finite number, received a non-finite number');
-    expect(detailOf(telemetry({ tsB64: b64([T0, -5]), vB64: b64([1, 2]) }))).toBe('series.0.tsB64.1: must be an integer ms since epoch (0 to 2^53-1), received an integer out of range');
-    expect(detailOf(telemetry({ tsB64: 'AAAAAAAA8D8', vB64: b64([1]) }))).toBe('series.0.tsB64: must be canonical base64 (A-Z a-z 0-9 + /, padded with =)');
-    expect(detailOf(telemetry({ tsB64: b64([T0]), vB64: 'AAAA' }))).toBe('series.0.vB64: must be whole 8-byte float64s, holds 3 bytes');
-    expect(detailOf(telemetry({ tsB64: b64([T0, T0]), vB64: b64([1]) }))).toBe('series.0.vB64: tsB64 and vB64 differ in length');
+    expect(detailOf(telemetry({ tsB64: b64([T0, T0]), vB64: b64([1, Number.NaN]) }))).toBe(
+      'series.0.vB64.1: must be a finite number, received a non-finite number',
+    );
+    expect(detailOf(telemetry({ tsB64: b64([T0, -5]), vB64: b64([1, 2]) }))).toBe(
+      'series.0.tsB64.1: must be an integer ms since epoch (0 to 2^53-1), received an integer out of range',
+    );
+    expect(detailOf(telemetry({ tsB64: 'AAAAAAAA8D8', vB64: b64([1]) }))).toBe(
+      'series.0.tsB64: must be canonical base64 (A-Z a-z 0-9 + /, padded with =)',
+    );
+    expect(detailOf(telemetry({ tsB64: b64([T0]), vB64: 'AAAA' }))).toBe(
+      'series.0.vB64: must be whole 8-byte float64s, holds 3 bytes',
+    );
+    expect(detailOf(telemetry({ tsB64: b64([T0, T0]), vB64: b64([1]) }))).toBe(
+      'series.0.vB64: tsB64 and vB64 differ in length',
+    );
   });
 
   test('exactly one form: a mix of the two, both, or neither is refused', () => {
@@ -158,16 +230,28 @@ describe('telemetry decode: packed columns', () => {
     const full = Array.from({ length: n }, (_, i) => T0 + (i % 1_000));
     expect(decodeEnvelope(bytesOf(telemetry({ tsB64: b64(full), vB64: b64(full) })))).toMatchObject({ ok: true });
     const over = b64([...full, T0]);
-    expect(detailOf(telemetry({ tsB64: over, vB64: over }))).toContain(`series.0.tsB64: must hold 1 to ${n} items, holds ${n + 1}`);
+    expect(detailOf(telemetry({ tsB64: over, vB64: over }))).toContain(
+      `series.0.tsB64: must hold 1 to ${n} items, holds ${n + 1}`,
+    );
     const half = full.slice(0, n / 2 + 1);
-    const two = { ...telemetry({}), series: [{ metric: 'm', window: T0, part: 0, tsB64: b64(half), vB64: b64(half) }, { metric: 'm', window: T0, part: 1, ts: half, v: half }] };
+    const two = {
+      ...telemetry({}),
+      series: [
+        { metric: 'm', window: T0, part: 0, tsB64: b64(half), vB64: b64(half) },
+        { metric: 'm', window: T0, part: 1, ts: half, v: half },
+      ],
+    };
     expect(detailOf(two)).toBe(`series: at most ${n} points in all`);
   });
 
   test('encode refuses what decode would: non-finite values, bad timestamps, unequal lengths (INPUT_INVALID)', () => {
     const env = (ts: number[], v: number[]) => telemetry({ ts: f64(ts), v: f64(v) }) as TelemetryEnvelope;
-    expect(() => encodeEnvelope(env([T0], [Number.NaN]))).toThrow('series.0.v.0: must be a finite number, received a non-finite number');
-    expect(() => encodeEnvelope(env([T0], [Number.NEGATIVE_INFINITY]))).toThrow('series.0.v.0: must be a finite number');
+    expect(() => encodeEnvelope(env([T0], [Number.NaN]))).toThrow(
+      'series.0.v.0: must be a finite number, received a non-finite number',
+    );
+    expect(() => encodeEnvelope(env([T0], [Number.NEGATIVE_INFINITY]))).toThrow(
+      'series.0.v.0: must be a finite number',
+    );
     expect(() => encodeEnvelope(env([T0 + 0.5], [1]))).toThrow('series.0.ts.0: must be an integer ms since epoch');
     expect(() => encodeEnvelope(env([T0, T0], [1]))).toThrow('series.0.v: ts and v differ in length');
   });
@@ -197,7 +281,8 @@ describe('telemetry decode: packed columns', () => {
       if (mutation === 3) (rnd() < 0.5 ? ts : v).push(1);
       if (mutation === 4) (rnd() < 0.5 ? ts : v).splice(0, n);
       const columns: Record<string, unknown> = { tsB64: b64(ts), vB64: b64(v) };
-      if (mutation === 5) columns[rnd() < 0.5 ? 'tsB64' : 'vB64'] = pick(garble)(columns[rnd() < 0.5 ? 'tsB64' : 'vB64'] as string);
+      if (mutation === 5)
+        columns[rnd() < 0.5 ? 'tsB64' : 'vB64'] = pick(garble)(columns[rnd() < 0.5 ? 'tsB64' : 'vB64'] as string);
       if (mutation === 6) Object.assign(columns, rnd() < 0.5 ? { ts } : { v });
       const value = telemetry(columns);
       if (decodeMatchesDeclared(value, `round ${round}: ${JSON.stringify(value['series'])}`)) refused++;

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { buildTelemetryRow, checkSubjectMapTarget, summaryMsgId, telemetrySubject, type SummaryKey } from '../../../src/core/telemetry-summary.js';
+import {
+  buildTelemetryRow,
+  checkSubjectMapTarget,
+  summaryMsgId,
+  telemetrySubject,
+  type SummaryKey,
+} from '../../../src/core/telemetry-summary.js';
 import { checkSubject } from '../../../src/core/subject.js';
 
 const KEY: SummaryKey = {
@@ -40,11 +46,16 @@ describe('telemetry subject mapping', () => {
     expect(telemetrySubject('cpu', 'root.solar')).toBe('root.solar.telemetry.misc.cpu');
     expect(telemetrySubject('a.b.c', 'root.solar')).toBe('root.solar.telemetry.a.b.c');
     expect(telemetrySubject('a.b.c.d.e', 'root.solar')).toBe('root.solar.telemetry.a.b.c_d_e');
-    for (const m of ['x', 'a.b', 'a.b.c', 'a.b.c.d.e.f.g.h']) expect(checkSubject(telemetrySubject(m, 'root.solar'), 'root.solar', 'telemetry')).toBeNull();
+    for (const m of ['x', 'a.b', 'a.b.c', 'a.b.c.d.e.f.g.h'])
+      expect(checkSubject(telemetrySubject(m, 'root.solar'), 'root.solar', 'telemetry')).toBeNull();
   });
 
   test('configured map: exact names win over the longest area wildcard', () => {
-    const map = { 'sentiment.*': 'sentiment.all', 'sentiment.fx.*': 'sentiment.fx', 'sentiment.delta': 'sentiment.delta' };
+    const map = {
+      'sentiment.*': 'sentiment.all',
+      'sentiment.fx.*': 'sentiment.fx',
+      'sentiment.delta': 'sentiment.delta',
+    };
     expect(telemetrySubject('sentiment.delta', 'p', map)).toBe('p.telemetry.sentiment.delta');
     expect(telemetrySubject('sentiment.score', 'p', map)).toBe('p.telemetry.sentiment.all');
     expect(telemetrySubject('sentiment.fx.eur', 'p', map)).toBe('p.telemetry.sentiment.fx');
@@ -54,9 +65,21 @@ describe('telemetry subject mapping', () => {
   });
 
   test('row: kind telemetry, pending-commit, msg ID as correlation ID, contract headers', () => {
-    const row = buildTelemetryRow({ subject: 'root.solar.telemetry.a.b', msgId: 'tlm-1-x', body: { a: 1 }, origin: KEY.origin, publisher: 'scout', createdAtMs: 5 });
+    const row = buildTelemetryRow({
+      subject: 'root.solar.telemetry.a.b',
+      msgId: 'tlm-1-x',
+      body: { a: 1 },
+      origin: KEY.origin,
+      publisher: 'scout',
+      createdAtMs: 5,
+    });
     expect(row).toMatchObject({ correlationId: 'tlm-1-x', kind: 'telemetry', state: 'pending-commit', createdAtMs: 5 });
-    expect(row.headers).toMatchObject({ 'Net-Sync-Correlation-Id': 'tlm-1-x', 'Net-Sync-Schema-Version': '1', 'Net-Sync-Origin': KEY.origin, 'Net-Sync-Kind': 'telemetry' });
+    expect(row.headers).toMatchObject({
+      'Net-Sync-Correlation-Id': 'tlm-1-x',
+      'Net-Sync-Schema-Version': '1',
+      'Net-Sync-Origin': KEY.origin,
+      'Net-Sync-Kind': 'telemetry',
+    });
     expect(row.headers['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   });
 });

@@ -34,15 +34,26 @@ describe('window alignment', () => {
 
   test('parts follow the origin ordinal per series and window, so a full part is complete', () => {
     const a = new SeriesAssigner(RULES);
-    const pt = (metric: string, ts: number, value = 1, tags: Record<string, string> = {}): TelemetryPoint => ({ metric, value, tags, ts });
-    const first = a.assign([pt('m', T0 + 1), pt('m', T0 + 2), pt('n', T0 + 3), pt('m', T0 + 4), pt('m', T0 + 5, 1, { k: 'v' })], T0 + 50);
+    const pt = (metric: string, ts: number, value = 1, tags: Record<string, string> = {}): TelemetryPoint => ({
+      metric,
+      value,
+      tags,
+      ts,
+    });
+    const first = a.assign(
+      [pt('m', T0 + 1), pt('m', T0 + 2), pt('n', T0 + 3), pt('m', T0 + 4), pt('m', T0 + 5, 1, { k: 'v' })],
+      T0 + 50,
+    );
     expect(first.map((c) => [c.metric, c.part, c.ts.length, c.tags])).toEqual([
       ['m', 0, 3, undefined],
       ['n', 0, 1, undefined],
       ['m', 0, 1, { k: 'v' }],
     ]);
     const second = a.assign([pt('m', T0 + 6), pt('m', T0 + 7), pt('m', T0 + 8), pt('m', T0 + 9)], T0 + 150);
-    expect(second.map((c) => [c.part, c.ts.length])).toEqual([[1, 3], [2, 1]]);
+    expect(second.map((c) => [c.part, c.ts.length])).toEqual([
+      [1, 3],
+      [2, 1],
+    ]);
     // Counters of windows that can no longer take points are pruned.
     a.assign([pt('m', T0 + 5_000)], T0 + 5_000);
     expect(a.size).toBe(1);
@@ -66,7 +77,14 @@ describe('ExactSum', () => {
 
   test('stays exact with many non-overlapping partials (more than its initial room for 8)', () => {
     // Integers 2^(60k) and ±1 need one partial each; BigInt gives the exact sum and Number() rounds it once.
-    const values = [...Array.from({ length: 17 }, (_, k) => 2 ** (60 * k)), 1, -1, 3, 2 ** 1000 + 2 ** 948, -(2 ** 947)];
+    const values = [
+      ...Array.from({ length: 17 }, (_, k) => 2 ** (60 * k)),
+      1,
+      -1,
+      3,
+      2 ** 1000 + 2 ** 948,
+      -(2 ** 947),
+    ];
     const exact = Number(values.reduce((a, v) => a + BigInt(v), 0n));
     const rnd = seededRandom(11);
     for (let round = 0; round < 20; round++) {
@@ -108,7 +126,11 @@ describe('window accumulator', () => {
     expect(s.max).toBe(sorted[sorted.length - 1]);
     expect(s.mean).toBe(exact.value() / values.length);
     expect([s.firstTs, s.lastTs]).toEqual([T0, T0 + 999]);
-    for (const [q, got] of [[0.5, s.p50], [0.95, s.p95], [0.99, s.p99]] as const) {
+    for (const [q, got] of [
+      [0.5, s.p50],
+      [0.95, s.p95],
+      [0.99, s.p99],
+    ] as const) {
       const x = sorted[Math.ceil(q * sorted.length) - 1]!;
       const err = x === 0 ? Math.abs(got) : Math.abs(got - x) / Math.abs(x);
       expect(err, `q=${q} got ${got} exact (nearest rank) ${x}`).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY + 1e-12);
@@ -121,14 +143,19 @@ describe('window accumulator', () => {
       values.forEach((v, i) => acc.add(T0 + i, v));
       return acc.stats();
     };
-    const near = (got: number, want: number): void => expect(Math.abs(got - want) / Math.abs(want)).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY + 1e-12);
+    const near = (got: number, want: number): void =>
+      expect(Math.abs(got - want) / Math.abs(want)).toBeLessThanOrEqual(SKETCH_RELATIVE_ACCURACY + 1e-12);
     expect(stats([7])).toMatchObject({ p50: 7, p95: 7, p99: 7 });
     expect(stats([1, 3])).toMatchObject({ p50: 1, p95: 3, p99: 3 });
     const ten = stats([3, 1, 4, 10, 5, 9, 2, 6, 8, 7]);
     near(ten.p50, 5);
     expect([ten.p95, ten.p99]).toEqual([10, 10]);
     const hundred = stats(Array.from({ length: 100 }, (_, i) => 100 - i));
-    [[hundred.p50, 50], [hundred.p95, 95], [hundred.p99, 99]].forEach(([got, want]) => near(got!, want!));
+    [
+      [hundred.p50, 50],
+      [hundred.p95, 95],
+      [hundred.p99, 99],
+    ].forEach(([got, want]) => near(got!, want!));
     const negatives = stats([-5, -1, -3, 0, 2]);
     near(negatives.p50, -1);
     expect(negatives.p99).toBe(2);
@@ -150,7 +177,16 @@ describe('window accumulator', () => {
   test('the summary is byte-identical whatever order the points arrive in', () => {
     const rnd = seededRandom(3);
     const points = Array.from({ length: 5_000 }, (_, i) => [T0 + (i % 997), (rnd() - 0.3) * 1e3] as const);
-    const key: SummaryKey = { metric: 'm', origin: 'o', epoch: 1, tags: { b: '1', a: '2' }, windowStart: T0, windowMs: 1_000, part: 0, late: false };
+    const key: SummaryKey = {
+      metric: 'm',
+      origin: 'o',
+      epoch: 1,
+      tags: { b: '1', a: '2' },
+      windowStart: T0,
+      windowMs: 1_000,
+      part: 0,
+      late: false,
+    };
     const bodies = new Set<string>();
     for (let round = 0; round < 5; round++) {
       const acc = new WindowAccumulator();
@@ -159,7 +195,26 @@ describe('window accumulator', () => {
     }
     expect(bodies.size).toBe(1);
     const body = JSON.parse([...bodies][0]!) as Record<string, unknown>;
-    expect(Object.keys(body).slice(0, 13)).toEqual(['schemaVersion', 'metric', 'origin', 'windowStart', 'windowEnd', 'count', 'sum', 'min', 'max', 'mean', 'p50', 'p95', 'p99']);
-    expect(body).toMatchObject({ windowEnd: T0 + 1_000, count: 5_000, tags: { a: '2', b: '1' }, relativeAccuracy: 0.01 });
+    expect(Object.keys(body).slice(0, 13)).toEqual([
+      'schemaVersion',
+      'metric',
+      'origin',
+      'windowStart',
+      'windowEnd',
+      'count',
+      'sum',
+      'min',
+      'max',
+      'mean',
+      'p50',
+      'p95',
+      'p99',
+    ]);
+    expect(body).toMatchObject({
+      windowEnd: T0 + 1_000,
+      count: 5_000,
+      tags: { a: '2', b: '1' },
+      relativeAccuracy: 0.01,
+    });
   });
 });

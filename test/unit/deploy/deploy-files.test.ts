@@ -23,7 +23,10 @@ describe('Dockerfile', () => {
   const runtime = text.slice(text.indexOf('AS runtime'));
 
   it('builds on node:20-bookworm with the native toolchain and runs on node:20-bookworm-slim', () => {
-    expect(stages).toEqual([{ image: 'node:20-bookworm', name: 'build' }, { image: 'node:20-bookworm-slim', name: 'runtime' }]);
+    expect(stages).toEqual([
+      { image: 'node:20-bookworm', name: 'build' },
+      { image: 'node:20-bookworm-slim', name: 'runtime' },
+    ]);
     expect(text.slice(0, text.indexOf('AS runtime'))).toMatch(/apt-get install[^\n]*python3 make g\+\+/);
     expect(text).toMatch(/npm ci/);
     expect(text).toMatch(/npm prune --omit=dev/);
@@ -55,13 +58,19 @@ describe('docker-compose.yml', () => {
       ids.push(identityPeerId(await generateIdentity()));
       env[`NET_SYNC_PEER_ID_${i}`] = ids[i - 1]!;
     }
-    Object.assign(env, { NATS_BRIDGE_PASSWORD: 'b', NET_SYNC_API_TOKEN: 't', NATS_ADMIN_PASSWORD: 'a', NATS_BRIDGE_SENTIMENT_PASSWORD: 's' });
+    Object.assign(env, {
+      NATS_BRIDGE_PASSWORD: 'b',
+      NET_SYNC_API_TOKEN: 't',
+      NATS_ADMIN_PASSWORD: 'a',
+      NATS_BRIDGE_SENTIMENT_PASSWORD: 's',
+    });
   });
   // Compose interpolation of ${VAR:?message}, as `docker compose` does from .env.
-  const interpolate = (v: string): string => v.replace(/\$\{([A-Z0-9_]+)(:\?[^}]*)?\}/g, (_, name: string) => {
-    if (env[name] === undefined) throw new Error(`${name} unset`);
-    return env[name]!;
-  });
+  const interpolate = (v: string): string =>
+    v.replace(/\$\{([A-Z0-9_]+)(:\?[^}]*)?\}/g, (_, name: string) => {
+      if (env[name] === undefined) throw new Error(`${name} unset`);
+      return env[name]!;
+    });
   const sidecars = ['sidecar-1', 'sidecar-2', 'sidecar-3'];
 
   it('runs nats 2.10 from a mounted config with JetStream, sync_interval always, monitoring and a healthcheck', () => {
@@ -81,7 +90,8 @@ describe('docker-compose.yml', () => {
     expect(mounts.get('/data')).toBe('nats-data');
     expect(nats.healthcheck.test.join(' ')).toContain('http://127.0.0.1:8222/healthz');
     expect(nats.ports).toEqual(['127.0.0.1:4222:4222', '127.0.0.1:8222:8222']);
-    for (const k of Object.keys(nats.environment)) expect(read('examples/nats-least-privilege.conf')).toContain(`$${k}`);
+    for (const k of Object.keys(nats.environment))
+      expect(read('examples/nats-least-privilege.conf')).toContain(`$${k}`);
   });
 
   it('runs 3 sidecars built from the Dockerfile, after nats is healthy, each with its own named volume', () => {
@@ -115,7 +125,9 @@ describe('docker-compose.yml', () => {
       expect(config.consensus.cohort).toEqual(ids);
       expect(config.mesh.enabled).toBe(true);
       const meshPort = config.mesh.listen[0]!.split('/').pop();
-      const others = sidecars.filter((_, j) => j !== i).map((n, k) => `/dns4/${n}/tcp/${meshPort}/p2p/${ids.filter((_, j) => j !== i)[k]}`);
+      const others = sidecars
+        .filter((_, j) => j !== i)
+        .map((n, k) => `/dns4/${n}/tcp/${meshPort}/p2p/${ids.filter((_, j) => j !== i)[k]}`);
       expect(config.mesh.peers).toEqual(others);
       expect(config.mesh.announce).toEqual([`/dns4/${name}/tcp/${meshPort}`]);
       const [host, , container] = compose.services[name].ports[0].split(':');
@@ -149,10 +161,23 @@ describe('3-node NATS cluster configs', () => {
 
 describe('systemd unit', () => {
   const unit = read('deploy/systemd/net-sync.service');
-  const service = Object.fromEntries(unit.slice(unit.indexOf('[Service]')).split('\n').filter((l) => /^\w+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const service = Object.fromEntries(
+    unit
+      .slice(unit.indexOf('[Service]'))
+      .split('\n')
+      .filter((l) => /^\w+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 
   it('is hardened, restarts on failure and gives SIGTERM more time than the drain', () => {
-    expect(service).toMatchObject({ DynamicUser: 'yes', StateDirectory: 'net-sync', ProtectSystem: 'strict', NoNewPrivileges: 'yes', Restart: 'on-failure', KillSignal: 'SIGTERM' });
+    expect(service).toMatchObject({
+      DynamicUser: 'yes',
+      StateDirectory: 'net-sync',
+      ProtectSystem: 'strict',
+      NoNewPrivileges: 'yes',
+      Restart: 'on-failure',
+      KillSignal: 'SIGTERM',
+    });
     expect(Number(service['TimeoutStopSec']) * 1000).toBeGreaterThan(DRAIN_MS);
     expect(service['ExecStart']).toMatch(/dist\/src\/cli\/main\.js start --config \/etc\/net-sync\/net-sync\.yaml$/);
     expect(service['WorkingDirectory']).toBe('/var/lib/net-sync');
@@ -191,8 +216,12 @@ describe('Kubernetes manifest', () => {
     expect(posix.dirname(config.buffer.path)).toBe(mountOf('outbox'));
     expect(posix.dirname(config.mesh.keyFile)).toBe(mountOf('identity'));
     const identity = pod.volumes.find((v: any) => v.name === 'identity').secret;
-    expect(byKind('Secret').find((s) => s.metadata.name === identity.secretName).data).toHaveProperty(posix.basename(config.mesh.keyFile));
-    expect(pod.volumes.find((v: any) => v.name === 'outbox').persistentVolumeClaim.claimName).toBe(byKind('PersistentVolumeClaim')[0].metadata.name);
+    expect(byKind('Secret').find((s) => s.metadata.name === identity.secretName).data).toHaveProperty(
+      posix.basename(config.mesh.keyFile),
+    );
+    expect(pod.volumes.find((v: any) => v.name === 'outbox').persistentVolumeClaim.claimName).toBe(
+      byKind('PersistentVolumeClaim')[0].metadata.name,
+    );
     expect(dirname(config.nats.tls.caFile!)).toBe(mountOf('nats-ca'));
   });
 

@@ -1,4 +1,9 @@
-import { createPeerScoreParams, createPeerScoreThresholds, validatePeerScoreParams, validatePeerScoreThresholds } from '@libp2p/gossipsub/score';
+import {
+  createPeerScoreParams,
+  createPeerScoreThresholds,
+  validatePeerScoreParams,
+  validatePeerScoreThresholds,
+} from '@libp2p/gossipsub/score';
 import { describe, expect, test } from 'vitest';
 import { hasCode } from '../../../src/core/errors.js';
 import { fastMsgId } from '../../../src/mesh/libp2p-factory.js';

@@ -27,10 +27,14 @@ describe('StaticPeerKeeper', () => {
     const connected = new Set<string>();
     let failures = 6;
     const dials: number[] = [];
-    const k = keeper(clock, async () => {
-      dials.push(clock.now());
-      if (failures-- > 0) throw new Error('ECONNREFUSED');
-    }, connected);
+    const k = keeper(
+      clock,
+      async () => {
+        dials.push(clock.now());
+        if (failures-- > 0) throw new Error('ECONNREFUSED');
+      },
+      connected,
+    );
     k.start();
     const delays: number[] = [];
     for (let i = 0; i < 6; i++) {
@@ -57,9 +61,13 @@ describe('StaticPeerKeeper', () => {
     const clock = new ManualClock();
     const connected = new Set<string>();
     let dials = 0;
-    const k = keeper(clock, async () => {
-      dials++;
-    }, connected);
+    const k = keeper(
+      clock,
+      async () => {
+        dials++;
+      },
+      connected,
+    );
     k.start();
     await waitFor(() => dials === 1 && clock.sleeping === 1, 'first dial, then waiting');
     connected.delete('P');

@@ -26,11 +26,15 @@ describe('buildConnectionOptions', () => {
     expect([up.user, up.pass, up.token]).toEqual(['u', 'p', undefined]);
     expect((await buildConnectionOptions(NatsSchema.parse({ token: 't' }), tuning)).token).toBe('t');
     expect((await buildConnectionOptions(NatsSchema.parse({ servers: ['tls://h:4222'] }), tuning)).tls).toEqual({});
-    expect((await buildConnectionOptions(NatsSchema.parse({ tls: { caFile: '/ca.pem' } }), tuning)).tls).toEqual({ caFile: '/ca.pem' });
+    expect((await buildConnectionOptions(NatsSchema.parse({ tls: { caFile: '/ca.pem' } }), tuning)).tls).toEqual({
+      caFile: '/ca.pem',
+    });
   });
 
   it('rejects an unreadable creds file as CONFIG_INVALID naming the key', async () => {
-    await expect(buildConnectionOptions(NatsSchema.parse({ credsFile: '/nonexistent.creds' }), tuning)).rejects.toMatchObject({
+    await expect(
+      buildConnectionOptions(NatsSchema.parse({ credsFile: '/nonexistent.creds' }), tuning),
+    ).rejects.toMatchObject({
       code: 'CONFIG_INVALID',
       field: 'nats.credsFile',
     });

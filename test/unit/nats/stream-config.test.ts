@@ -40,8 +40,18 @@ describe('stream-config', () => {
   });
 
   it('reads a server config, filling absent optional fields with their defaults', () => {
-    const server = { ...toStreamConfig(spec), max_msgs_per_subject: undefined, max_msg_size: undefined, num_replicas: 0 } as unknown as StreamConfig;
-    expect(fromStreamConfig(server)).toMatchObject({ maxMsgsPerSubject: -1, maxMsgSize: -1, replicas: 1, maxAge: 3_600_000 });
+    const server = {
+      ...toStreamConfig(spec),
+      max_msgs_per_subject: undefined,
+      max_msg_size: undefined,
+      num_replicas: 0,
+    } as unknown as StreamConfig;
+    expect(fromStreamConfig(server)).toMatchObject({
+      maxMsgsPerSubject: -1,
+      maxMsgSize: -1,
+      replicas: 1,
+      maxAge: 3_600_000,
+    });
   });
 
   it('rejects a retention it does not know as NATS_UNKNOWN naming the field', () => {

@@ -8,7 +8,15 @@ import { MemoryOutbox } from '../../support/memory-outbox.js';
 const TP = '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01';
 
 function row(id: string, createdAtMs: number, state: 'pending-commit' | 'proposed' = 'pending-commit') {
-  return buildCommandRow({ correlationId: id, subject: 'root.solar.command.a.b', payload: {}, origin: 'me', traceparent: TP, createdAtMs, state });
+  return buildCommandRow({
+    correlationId: id,
+    subject: 'root.solar.command.a.b',
+    payload: {},
+    origin: 'me',
+    traceparent: TP,
+    createdAtMs,
+    state,
+  });
 }
 
 describe('ops metrics', () => {
@@ -17,7 +25,11 @@ describe('ops metrics', () => {
     const outbox = new MemoryOutbox();
     const registry = new Registry();
     createOpsMetrics(registry, outbox, clock);
-    await outbox.append([row('a', clock.now() - 1_500), row('b', clock.now() - 200), row('c', clock.now() - 3_000, 'proposed')]);
+    await outbox.append([
+      row('a', clock.now() - 1_500),
+      row('b', clock.now() - 200),
+      row('c', clock.now() - 3_000, 'proposed'),
+    ]);
     outbox.markInFlight(['b'], clock.now());
     const text = await registry.metrics();
     expect(text).toContain('net_sync_consumer_lag_rows{kind="command"} 2');

@@ -28,7 +28,11 @@ describe('tracing with an SDK registered', () => {
     endSpan(span, 'NATS_PERMISSION_DENIED');
     const [rec] = provider.spans;
     expect(rec).toMatchObject({ name: 'intent.accept', kind: SpanKind.SERVER, ended: true, attributes: { a: 1 } });
-    expect(rec!.parent).toMatchObject({ traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', isRemote: true });
+    expect(rec!.parent).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      isRemote: true,
+    });
     expect(rec!.status?.message).toBe('NATS_PERMISSION_DENIED');
   });
 

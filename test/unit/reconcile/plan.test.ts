@@ -6,9 +6,24 @@ let n = 0;
 function row(state: IntentState, extra: Partial<OutboxRow> = {}): OutboxRow {
   n++;
   return {
-    seq: n, correlationId: `id-${n}`, subject: 'root.solar.command.a.b', body: new Uint8Array(), headers: {}, kind: 'command', state,
-    createdAtMs: 0, attempts: 0, firstAttemptAtMs: null, lastAttemptAtMs: null, lastError: null, updatedAtMs: 0,
-    stream: null, streamSeq: null, committedAtMs: null, reason: null, ...extra,
+    seq: n,
+    correlationId: `id-${n}`,
+    subject: 'root.solar.command.a.b',
+    body: new Uint8Array(),
+    headers: {},
+    kind: 'command',
+    state,
+    createdAtMs: 0,
+    attempts: 0,
+    firstAttemptAtMs: null,
+    lastAttemptAtMs: null,
+    lastError: null,
+    updatedAtMs: 0,
+    stream: null,
+    streamSeq: null,
+    committedAtMs: null,
+    reason: null,
+    ...extra,
   };
 }
 
@@ -30,7 +45,10 @@ describe('planReconcile', () => {
     const dead = row('dead', { reason: 'NATS_NO_STREAM: no stream' });
     const plan = planReconcile(
       [ok, lost, moved, aged, dead],
-      new Map([[ok.correlationId, { stream: 'C', seq: 10 }], [moved.correlationId, { stream: 'C', seq: 13 }]]),
+      new Map([
+        [ok.correlationId, { stream: 'C', seq: 10 }],
+        [moved.correlationId, { stream: 'C', seq: 13 }],
+      ]),
       new Map([['C', 5]]),
     );
     expect(plan.verified).toBe(1);
@@ -39,7 +57,9 @@ describe('planReconcile', () => {
       { correlationId: lost.correlationId, subject: lost.subject, stream: 'C', seq: 11, kind: 'absent' },
       { correlationId: moved.correlationId, subject: moved.subject, stream: 'C', seq: 12, kind: 'moved', foundSeq: 13 },
     ]);
-    expect(plan.dead).toEqual([{ correlationId: dead.correlationId, subject: dead.subject, reason: 'NATS_NO_STREAM: no stream' }]);
+    expect(plan.dead).toEqual([
+      { correlationId: dead.correlationId, subject: dead.subject, reason: 'NATS_NO_STREAM: no stream' },
+    ]);
     expect(plan.publish).toEqual([]);
   });
 });
