@@ -83,134 +83,134 @@ class TwoThreadPath {
   readonly worker: Worker;
   committed = 0;
   claimed = 0;
-  readonly #nc: NatsConnection;
-  readonly #inbox = createInbox();
-  readonly #batchRows = ConfigSchema.parse({}).commit.batchRows;
-  readonly #handedOver = new Map<number, { rows: NewOutboxRow[]; resolve: Array<() => void> }>();
-  readonly #sent = new Map<string, string>();
-  readonly #decoder = new TextDecoder();
-  #rows: NewOutboxRow[] = [];
-  #resolve: Array<() => void> = [];
-  #handover: NodeJS.Immediate | undefined;
-  #marks: Mark[] = [];
-  #markFlush: NodeJS.Immediate | undefined;
-  #nextId = 0;
-  #nextMsg = 0;
-  #nextReply = 0;
-  #acked = 0;
-  #failure: Error | null = null;
-  #waiter: ((r: ProbeReply) => void) | null = null;
-  #exited = false;
+  private readonly nc: NatsConnection;
+  private readonly inbox = createInbox();
+  private readonly batchRows = ConfigSchema.parse({}).commit.batchRows;
+  private readonly handedOver = new Map<number, { rows: NewOutboxRow[]; resolve: Array<() => void> }>();
+  private readonly sent = new Map<string, string>();
+  private readonly decoder = new TextDecoder();
+  private rows: NewOutboxRow[] = [];
+  private resolve: Array<() => void> = [];
+  private handover: NodeJS.Immediate | undefined;
+  private marks: Mark[] = [];
+  private markFlush: NodeJS.Immediate | undefined;
+  private nextId = 0;
+  private nextMsg = 0;
+  private nextReply = 0;
+  private acked = 0;
+  private failure: Error | null = null;
+  private waiter: ((r: ProbeReply) => void) | null = null;
+  private exited = false;
 
   constructor(nc: NatsConnection, path: string) {
-    this.#nc = nc;
+    this.nc = nc;
     this.worker = new Worker(new URL('./worker-probe-thread.js', import.meta.url), {
       workerData: { path, synchronous: ConfigSchema.parse({}).buffer.synchronous },
     });
-    this.worker.on('message', (r: ProbeReply) => this.#onReply(r));
-    this.worker.on('error', (err) => this.#fail(err));
-    this.worker.on('exit', (code) => this.#fail(new Error(`(w) worker exited (code ${code})`)));
-    nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onAck(err, msg.subject, msg.data) });
+    this.worker.on('message', (r: ProbeReply) => this.onReply(r));
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new Error(`(w) worker exited (code ${code})`)));
+    nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => this.onAck(err, msg.subject, msg.data) });
   }
 
   /** Accepts `count` intents with {@link WINDOW} outstanding; resolves once all are marked committed. */
   async run(count: number): Promise<void> {
-    const goal = this.#acked + count;
-    await closedLoop(count, WINDOW, () => this.#accept());
-    while (this.#acked < goal && this.#failure === null) await new Promise((r) => setTimeout(r, 1));
-    if (this.#failure !== null) throw this.#failure;
-    this.#flushMarks();
-    const synced = await this.#ask({ t: 'sync' });
+    const goal = this.acked + count;
+    await closedLoop(count, WINDOW, () => this.accept());
+    while (this.acked < goal && this.failure === null) await new Promise((r) => setTimeout(r, 1));
+    if (this.failure !== null) throw this.failure;
+    this.flushMarks();
+    const synced = await this.ask({ t: 'sync' });
     if (synced.t !== 'synced')
-      throw this.#failure ?? new Error(`(w) worker: ${synced.t === 'failed' ? synced.error : synced.t}`);
+      throw this.failure ?? new Error(`(w) worker: ${synced.t === 'failed' ? synced.error : synced.t}`);
     ({ committed: this.committed, claimed: this.claimed } = synced);
   }
 
   async close(): Promise<void> {
-    if (this.#exited) return;
+    if (this.exited) return;
     const exited = new Promise((r) => this.worker.once('exit', r));
     this.worker.postMessage({ t: 'close' } satisfies ProbeRequest);
     await exited;
   }
 
   // A dead or failing worker fails the run at once instead of leaving it waiting for its budget.
-  #fail(err: Error): void {
-    if (err.message.startsWith('(w) worker exited')) this.#exited = true;
-    this.#failure ??= err;
-    const w = this.#waiter;
-    this.#waiter = null;
+  private fail(err: Error): void {
+    if (err.message.startsWith('(w) worker exited')) this.exited = true;
+    this.failure ??= err;
+    const w = this.waiter;
+    this.waiter = null;
     w?.({ t: 'failed', error: err.message });
   }
 
-  #accept(): Promise<void> {
-    if (this.#failure !== null) return Promise.reject(this.#failure);
-    const n = this.#nextMsg++;
-    this.#rows.push(benchCommandRow('PROBE', n));
-    const accepted = new Promise<void>((r) => this.#resolve.push(r));
-    if (this.#rows.length >= HANDOVER_ROWS) this.#handOver();
-    else this.#handover ??= setImmediate(() => this.#handOver());
+  private accept(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    const n = this.nextMsg++;
+    this.rows.push(benchCommandRow('PROBE', n));
+    const accepted = new Promise<void>((r) => this.resolve.push(r));
+    if (this.rows.length >= HANDOVER_ROWS) this.handOver();
+    else this.handover ??= setImmediate(() => this.handOver());
     return accepted;
   }
 
-  #handOver(): void {
-    if (this.#handover !== undefined) clearImmediate(this.#handover);
-    this.#handover = undefined;
-    const id = this.#nextId++;
-    this.#handedOver.set(id, { rows: this.#rows, resolve: this.#resolve });
-    this.worker.postMessage({ t: 'append', id, rows: this.#rows } satisfies ProbeRequest);
-    this.#rows = [];
-    this.#resolve = [];
+  private handOver(): void {
+    if (this.handover !== undefined) clearImmediate(this.handover);
+    this.handover = undefined;
+    const id = this.nextId++;
+    this.handedOver.set(id, { rows: this.rows, resolve: this.resolve });
+    this.worker.postMessage({ t: 'append', id, rows: this.rows } satisfies ProbeRequest);
+    this.rows = [];
+    this.resolve = [];
   }
 
-  #onReply(r: ProbeReply): void {
-    if (r.t === 'failed') this.#failure ??= new Error(`(w) worker: ${r.error}`);
+  private onReply(r: ProbeReply): void {
+    if (r.t === 'failed') this.failure ??= new Error(`(w) worker: ${r.error}`);
     if (r.t !== 'appended') {
-      const w = this.#waiter;
-      this.#waiter = null;
+      const w = this.waiter;
+      this.waiter = null;
       w?.(r);
       return;
     }
-    const batch = this.#handedOver.get(r.id);
-    this.#handedOver.delete(r.id);
+    const batch = this.handedOver.get(r.id);
+    this.handedOver.delete(r.id);
     for (const [i, row] of (batch?.rows ?? []).entries()) {
       const h = natsHeaders();
       h.set('Nats-Msg-Id', row.correlationId);
       for (const [k, v] of Object.entries(row.headers)) h.set(k, v);
-      const reply = `${this.#inbox}.${this.#nextReply++}`;
-      this.#sent.set(reply, row.correlationId);
-      this.#nc.publish(row.subject, row.body, { reply, headers: h });
+      const reply = `${this.inbox}.${this.nextReply++}`;
+      this.sent.set(reply, row.correlationId);
+      this.nc.publish(row.subject, row.body, { reply, headers: h });
       batch?.resolve[i]?.();
     }
   }
 
-  #onAck(err: Error | null, subject: string, data: Uint8Array): void {
-    const correlationId = this.#sent.get(subject);
-    this.#sent.delete(subject);
+  private onAck(err: Error | null, subject: string, data: Uint8Array): void {
+    const correlationId = this.sent.get(subject);
+    this.sent.delete(subject);
     const ack =
       err === null && data.length > 0
-        ? (JSON.parse(this.#decoder.decode(data)) as { stream?: string; seq?: number })
+        ? (JSON.parse(this.decoder.decode(data)) as { stream?: string; seq?: number })
         : {};
     if (correlationId === undefined || ack.stream === undefined || ack.seq === undefined) {
-      this.#failure ??= err ?? new Error(`(w) bad PubAck on ${subject}: ${this.#decoder.decode(data)}`);
+      this.failure ??= err ?? new Error(`(w) bad PubAck on ${subject}: ${this.decoder.decode(data)}`);
       return;
     }
-    this.#acked++;
-    this.#marks.push({ correlationId, stream: ack.stream, seq: ack.seq });
-    if (this.#marks.length >= this.#batchRows) this.#flushMarks();
-    else this.#markFlush ??= setImmediate(() => this.#flushMarks());
+    this.acked++;
+    this.marks.push({ correlationId, stream: ack.stream, seq: ack.seq });
+    if (this.marks.length >= this.batchRows) this.flushMarks();
+    else this.markFlush ??= setImmediate(() => this.flushMarks());
   }
 
-  #flushMarks(): void {
-    if (this.#markFlush !== undefined) clearImmediate(this.#markFlush);
-    this.#markFlush = undefined;
-    if (this.#marks.length > 0) this.worker.postMessage({ t: 'mark', marks: this.#marks } satisfies ProbeRequest);
-    this.#marks = [];
+  private flushMarks(): void {
+    if (this.markFlush !== undefined) clearImmediate(this.markFlush);
+    this.markFlush = undefined;
+    if (this.marks.length > 0) this.worker.postMessage({ t: 'mark', marks: this.marks } satisfies ProbeRequest);
+    this.marks = [];
   }
 
-  #ask(req: ProbeRequest): Promise<ProbeReply> {
-    if (this.#failure !== null) return Promise.resolve({ t: 'failed', error: this.#failure.message });
+  private ask(req: ProbeRequest): Promise<ProbeReply> {
+    if (this.failure !== null) return Promise.resolve({ t: 'failed', error: this.failure.message });
     return new Promise((resolve) => {
-      this.#waiter = resolve;
+      this.waiter = resolve;
       this.worker.postMessage(req);
     });
   }

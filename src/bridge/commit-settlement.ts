@@ -90,7 +90,10 @@ export class CommitSettlement {
   expire(expired: readonly TrackedIntent[], now: number): void {
     if (expired.length === 0) return;
     const reader = this.ctx.opts.reader;
-    if (reader === undefined) return this.markExpired(expired, now);
+    if (reader === undefined) {
+      this.markExpired(expired, now);
+      return;
+    }
     if (this.looking || now < this.nextLookAtMs) return;
     this.looking = true;
     void this.lookThenExpire(reader, expired).finally(() => (this.looking = false));

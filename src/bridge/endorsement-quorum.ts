@@ -20,7 +20,10 @@ export class EndorsementQuorum {
     if (!inCohort(peerId, this.ctx.cohort)) return;
     const t = book.find(item.correlationId);
     if (t === 'done') return;
-    if (t === undefined) return book.keepOrphan(peerId, item);
+    if (t === undefined) {
+      book.keepOrphan(peerId, item);
+      return;
+    }
     if (item.payloadDigest !== t.payloadDigest || t.endorsements.has(peerId)) return;
     t.endorsements.set(peerId, item.signature);
     opts.emit('intent:endorsed', {

@@ -27,10 +27,10 @@ export interface OutboxPrunerOptions {
 
 /** Deletes old settled rows every `intervalMs`. start() once, stop() to end. Safe twice. */
 export class OutboxPruner {
-  readonly #task: PeriodicTask;
+  private readonly task: PeriodicTask;
 
   constructor(private readonly opts: OutboxPrunerOptions) {
-    this.#task = new PeriodicTask({
+    this.task = new PeriodicTask({
       clock: opts.clock,
       logger: opts.logger,
       periodMs: opts.intervalMs ?? 60_000,
@@ -42,11 +42,11 @@ export class OutboxPruner {
   }
 
   start(): void {
-    this.#task.start();
+    this.task.start();
   }
 
   stop(): Promise<void> {
-    return this.#task.stop();
+    return this.task.stop();
   }
 
   /**

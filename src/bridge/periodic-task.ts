@@ -23,28 +23,28 @@ export interface PeriodicTaskOptions {
 
 /** start() once, stop() to end and wait for the round in progress. Both safe twice. */
 export class PeriodicTask {
-  #abort: AbortController | null = null;
-  #loop: Promise<void> | null = null;
+  private abort: AbortController | null = null;
+  private loop: Promise<void> | null = null;
 
   constructor(private readonly opts: PeriodicTaskOptions) {}
 
   get running(): boolean {
-    return this.#loop !== null;
+    return this.loop !== null;
   }
 
   start(): void {
-    if (this.#loop !== null) return;
-    this.#abort = new AbortController();
-    this.#loop = this.#run(this.#abort.signal);
+    if (this.loop !== null) return;
+    this.abort = new AbortController();
+    this.loop = this.run(this.abort.signal);
   }
 
   async stop(): Promise<void> {
-    this.#abort?.abort();
-    await this.#loop;
-    this.#loop = null;
+    this.abort?.abort();
+    await this.loop;
+    this.loop = null;
   }
 
-  async #run(signal: AbortSignal): Promise<void> {
+  private async run(signal: AbortSignal): Promise<void> {
     const { clock, periodMs } = this.opts;
     for (let first = true; !signal.aborted; first = false) {
       if (!first || !this.opts.runAtStart) {

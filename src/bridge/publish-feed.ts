@@ -19,31 +19,31 @@ import type { Outbox } from '../core/ports.js';
  * for {@link PublishFeed.putBackDroppedClaims}, so that it is put back, never forgotten.
  */
 export class PublishFeed {
-  readonly #outbox: Outbox;
-  readonly #maxRows: number;
-  #queue: OutboxRow[] = [];
-  #head = 0;
-  #cursor = 0;
-  #complete = false;
-  #rescan = false;
-  #lastUnclaimedSeq = 0;
-  #dropped: OutboxRow[] = [];
-  #listener: (() => void) | null = null;
+  private readonly outbox: Outbox;
+  private readonly maxRows: number;
+  private queue: OutboxRow[] = [];
+  private head = 0;
+  private cursor = 0;
+  private complete = false;
+  private rescanPending = false;
+  private lastUnclaimedSeq = 0;
+  private dropped: OutboxRow[] = [];
+  private listener: (() => void) | null = null;
 
   /** `maxRows` bounds the queue; past it the feed falls back to reading the outbox. 0 = never from memory. */
   constructor(outbox: Outbox, maxRows: number) {
-    this.#outbox = outbox;
-    this.#maxRows = maxRows;
+    this.outbox = outbox;
+    this.maxRows = maxRows;
   }
 
   /** Rows waiting in memory. */
   get size(): number {
-    return this.#queue.length - this.#head;
+    return this.queue.length - this.head;
   }
 
   /** Rows a take can hand out without reading the outbox; Infinity when it would read the outbox. */
   get ready(): number {
-    return this.#complete && this.#maxRows > 0 && !(this.#rescan && this.size === 0)
+    return this.complete && this.maxRows > 0 && !(this.rescanPending && this.size === 0)
       ? this.size
       : Number.POSITIVE_INFINITY;
   }
@@ -54,8 +54,8 @@ export class PublishFeed {
    * sending claimed rows at once keeps insertion order. 0 otherwise.
    */
   claimRoom(cap: number): number {
-    if (!this.#complete || this.#rescan || this.#lastUnclaimedSeq > this.#cursor) return 0;
-    return Math.max(0, Math.min(cap, this.#maxRows) - this.size);
+    if (!this.complete || this.rescanPending || this.lastUnclaimedSeq > this.cursor) return 0;
+    return Math.max(0, Math.min(cap, this.maxRows) - this.size);
   }
 
   /**
@@ -65,23 +65,23 @@ export class PublishFeed {
   offer(rows: readonly OutboxRow[]): void {
     let i = 0;
     // Not complete: the outbox read that restores completeness will see pending rows anyway.
-    for (; this.#complete && i < rows.length; i++) {
+    for (; this.complete && i < rows.length; i++) {
       const r = rows[i]!;
       if (r.state !== 'pending-commit' && r.state !== 'in-flight') continue;
-      if (this.size >= this.#maxRows) {
-        this.invalidate(this.#cursor);
+      if (this.size >= this.maxRows) {
+        this.invalidate(this.cursor);
         break;
       }
-      this.#queue.push(r);
-      if (r.state === 'pending-commit') this.#lastUnclaimedSeq = r.seq;
+      this.queue.push(r);
+      if (r.state === 'pending-commit') this.lastUnclaimedSeq = r.seq;
     }
-    for (; i < rows.length; i++) if (rows[i]!.state === 'in-flight') this.#dropped.push(rows[i]!);
-    this.#listener?.();
+    for (; i < rows.length; i++) if (rows[i]!.state === 'in-flight') this.dropped.push(rows[i]!);
+    this.listener?.();
   }
 
   /** True while claimed rows memory let go of wait for {@link PublishFeed.putBackDroppedClaims}. */
   get hasDroppedClaims(): boolean {
-    return this.#dropped.length > 0;
+    return this.dropped.length > 0;
   }
 
   /**
@@ -90,11 +90,11 @@ export class PublishFeed {
    * have touched it. The others stay `in-flight`, for a stream lookup. Returns how many those are.
    */
   putBackDroppedClaims(covered: (row: OutboxRow) => boolean, atMs: number): number {
-    const dropped = this.#dropped;
-    this.#dropped = [];
+    const dropped = this.dropped;
+    this.dropped = [];
     const back = dropped.filter(covered).map((r) => r.correlationId);
     if (back.length > 0) {
-      this.#outbox.markRetry(back, 'claimed on append, not sent', atMs);
+      this.outbox.markRetry(back, 'claimed on append, not sent', atMs);
       // Pending again below the cursor: read the outbox from its start.
       this.invalidate();
     }
@@ -104,8 +104,8 @@ export class PublishFeed {
   /** The claimed rows memory holds, not yet handed out. */
   heldClaims(): OutboxRow[] {
     const out: OutboxRow[] = [];
-    for (let i = this.#head; i < this.#queue.length; i++)
-      if (this.#queue[i]!.state === 'in-flight') out.push(this.#queue[i]!);
+    for (let i = this.head; i < this.queue.length; i++)
+      if (this.queue[i]!.state === 'in-flight') out.push(this.queue[i]!);
     return out;
   }
 
@@ -114,11 +114,11 @@ export class PublishFeed {
    * take reads the outbox from `fromSeq` (default: its start).
    */
   invalidate(fromSeq = 0): void {
-    this.#dropped.push(...this.heldClaims());
-    this.#complete = false;
-    this.#cursor = Math.min(this.#cursor, fromSeq);
-    this.#queue = [];
-    this.#head = 0;
+    this.dropped.push(...this.heldClaims());
+    this.complete = false;
+    this.cursor = Math.min(this.cursor, fromSeq);
+    this.queue = [];
+    this.head = 0;
   }
 
   /**
@@ -126,13 +126,13 @@ export class PublishFeed {
    * outbox is read again from its start. Cheap when there are none: one index seek.
    */
   rescan(): void {
-    this.#rescan = true;
-    this.#listener?.();
+    this.rescanPending = true;
+    this.listener?.();
   }
 
   /** Called (synchronously) whenever rows are offered or a rescan is asked for; null to stop. */
   onChange(listener: (() => void) | null): void {
-    this.#listener = listener;
+    this.listener = listener;
   }
 
   /**
@@ -140,37 +140,37 @@ export class PublishFeed {
    * and while dropped claims wait to be put back (newer rows must not overtake them).
    */
   take(limit: number): OutboxRow[] {
-    if (this.#dropped.length > 0) return [];
-    if (this.#complete && this.#rescan && this.size === 0) {
-      this.#rescan = false;
+    if (this.dropped.length > 0) return [];
+    if (this.complete && this.rescanPending && this.size === 0) {
+      this.rescanPending = false;
       this.invalidate();
     }
-    if (!this.#complete || this.#maxRows === 0) return this.#read(limit);
+    if (!this.complete || this.maxRows === 0) return this.read(limit);
     const out: OutboxRow[] = [];
-    while (out.length < limit && this.#head < this.#queue.length) {
-      const r = this.#queue[this.#head++]!;
-      if (r.seq > this.#cursor) out.push(r);
+    while (out.length < limit && this.head < this.queue.length) {
+      const r = this.queue[this.head++]!;
+      if (r.seq > this.cursor) out.push(r);
     }
-    if (this.#head >= this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head > 4_096) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4_096) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
     }
-    if (out.length > 0) this.#cursor = out[out.length - 1]!.seq;
+    if (out.length > 0) this.cursor = out[out.length - 1]!.seq;
     return out;
   }
 
-  #read(limit: number): OutboxRow[] {
-    const rows = this.#outbox.listPublishable(limit, this.#cursor);
-    if (rows.length > 0) this.#cursor = rows[rows.length - 1]!.seq;
+  private read(limit: number): OutboxRow[] {
+    const rows = this.outbox.listPublishable(limit, this.cursor);
+    if (rows.length > 0) this.cursor = rows[rows.length - 1]!.seq;
     if (rows.length < limit) {
       // Every pending row up to now was read; from here on appends arrive through offer().
-      this.#complete = true;
-      this.#lastUnclaimedSeq = 0;
-      this.#queue = [];
-      this.#head = 0;
+      this.complete = true;
+      this.lastUnclaimedSeq = 0;
+      this.queue = [];
+      this.head = 0;
     }
     return rows;
   }

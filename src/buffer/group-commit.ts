@@ -28,17 +28,17 @@ export interface GroupCommitOptions<T> {
  * keeps the event loop responsive under sustained load.
  */
 export class GroupCommit<T> {
-  readonly #opts: GroupCommitOptions<T>;
-  #queue: Waiter<T>[] = [];
-  #timer: NodeJS.Immediate | undefined;
+  private readonly opts: GroupCommitOptions<T>;
+  private queue: Waiter<T>[] = [];
+  private timer: NodeJS.Immediate | undefined;
 
   constructor(opts: GroupCommitOptions<T>) {
-    this.#opts = opts;
+    this.opts = opts;
   }
 
   /** Callers waiting for their items to be written. */
   get pendingCallers(): number {
-    return this.#queue.length;
+    return this.queue.length;
   }
 
   /**
@@ -47,44 +47,44 @@ export class GroupCommit<T> {
    */
   enqueue(items: readonly T[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ items, resolve, reject });
-      this.#schedule();
+      this.queue.push({ items, resolve, reject });
+      this.schedule();
     });
   }
 
   /** Writes everything queued now, synchronously, batch after batch. Used by close. */
   flushAll(): void {
-    if (this.#timer !== undefined) clearImmediate(this.#timer);
-    this.#timer = undefined;
-    while (this.#queue.length > 0) this.#flushOne();
+    if (this.timer !== undefined) clearImmediate(this.timer);
+    this.timer = undefined;
+    while (this.queue.length > 0) this.flushOne();
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = setImmediate(() => {
-      this.#timer = undefined;
-      this.#flushOne();
-      if (this.#queue.length > 0) this.#schedule();
+  private schedule(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setImmediate(() => {
+      this.timer = undefined;
+      this.flushOne();
+      if (this.queue.length > 0) this.schedule();
     });
   }
 
-  #takeBatch(): Waiter<T>[] {
+  private takeBatch(): Waiter<T>[] {
     let rows = 0;
     let n = 0;
-    for (const w of this.#queue) {
-      if (n > 0 && rows + w.items.length > this.#opts.maxItems) break;
+    for (const w of this.queue) {
+      if (n > 0 && rows + w.items.length > this.opts.maxItems) break;
       rows += w.items.length;
       n += 1;
     }
-    return this.#queue.splice(0, n);
+    return this.queue.splice(0, n);
   }
 
-  #flushOne(): void {
-    const batch = this.#takeBatch();
+  private flushOne(): void {
+    const batch = this.takeBatch();
     if (batch.length === 0) return;
     const items = batch.length === 1 ? [...batch[0]!.items] : batch.flatMap((w) => w.items);
     try {
-      this.#opts.write(items);
+      this.opts.write(items);
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;

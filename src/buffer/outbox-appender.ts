@@ -28,51 +28,51 @@ export interface OutboxAppenderOptions {
 export class OutboxAppender {
   /** Telemetry rows dropped to stay under the cap. */
   droppedTelemetryTotal = 0;
-  readonly #opts: OutboxAppenderOptions;
-  readonly #commits: GroupCommit<NewOutboxRow>;
-  readonly #listeners = new Set<(rows: readonly OutboxRow[]) => void>();
+  private readonly opts: OutboxAppenderOptions;
+  private readonly commits: GroupCommit<NewOutboxRow>;
+  private readonly listeners = new Set<(rows: readonly OutboxRow[]) => void>();
   // Upper bound on open telemetry rows, so the exact count (a scan of up to `telemetryCap`
   // index entries, ~3.5 ms at 100k) only runs when the cap may be exceeded. Rows only
   // leave the open set elsewhere, so the bound holds as long as this instance is the only
   // one appending telemetry (reconcile never does); otherwise the cap is enforced late.
-  #openTelemetryBound = Number.POSITIVE_INFINITY;
-  #claim: AppendClaim | null = null;
+  private openTelemetryBound = Number.POSITIVE_INFINITY;
+  private claim: AppendClaim | null = null;
 
   constructor(opts: OutboxAppenderOptions) {
-    this.#opts = opts;
-    this.#commits = new GroupCommit({ maxItems: opts.groupCommitMaxRows, write: (rows) => this.#writeBatch(rows) });
+    this.opts = opts;
+    this.commits = new GroupCommit({ maxItems: opts.groupCommitMaxRows, write: (rows) => this.writeBatch(rows) });
   }
 
   /** Queues `rows`; resolves once their transaction committed. */
   append(rows: NewOutboxRow[]): Promise<void> {
-    return this.#commits.enqueue(rows);
+    return this.commits.enqueue(rows);
   }
 
   /** Writes everything queued, synchronously (before the file closes). */
   flushAll(): void {
-    this.#commits.flushAll();
+    this.commits.flushAll();
   }
 
   /** See `Outbox.claimAppends`. */
   claimAppends(claim: AppendClaim | null): void {
-    this.#claim = claim;
+    this.claim = claim;
   }
 
   /** See `Outbox.onAppended`. */
   onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
-  #writeBatch(rows: NewOutboxRow[]): void {
-    const { db, sql, log, metrics } = this.#opts;
+  private writeBatch(rows: NewOutboxRow[]): void {
+    const { db, sql, log, metrics } = this.opts;
     const started = process.hrtime.bigint();
     const stored = { command: 0, telemetry: 0 };
-    let appended: OutboxRow[] | null = this.#listeners.size > 0 ? [] : null;
+    let appended: OutboxRow[] | null = this.listeners.size > 0 ? [] : null;
     let dropped = new Set<number>();
     try {
       db.transaction(() => {
-        const claim = this.#claimFor(rows);
+        const claim = this.claimFor(rows);
         let room = claim?.room ?? 0;
         for (const row of rows) {
           const claimed = room > 0 && row.state === 'pending-commit';
@@ -84,7 +84,7 @@ export class OutboxAppender {
           if (claimed) room--;
           if (appended !== null) appended.push(storedRow(row, Number(r.lastInsertRowid), claimed ? claim!.at : null));
         }
-        if (stored.telemetry > 0) dropped = this.#enforceTelemetryCap(stored.telemetry);
+        if (stored.telemetry > 0) dropped = this.enforceTelemetryCap(stored.telemetry);
       }).immediate();
       // Rows the cap deleted in this very transaction (in-flight rows filled it) are not handed out.
       if (dropped.size > 0 && appended !== null) appended = appended.filter((r) => !dropped.has(r.seq));
@@ -97,61 +97,61 @@ export class OutboxAppender {
     metrics.groupCommitSeconds.observe(seconds);
     if (stored.command > 0) metrics.appendRowsTotal.inc({ kind: 'command' }, stored.command);
     if (stored.telemetry > 0) metrics.appendRowsTotal.inc({ kind: 'telemetry' }, stored.telemetry);
-    if (dropped.size > 0) this.#recordDropped(dropped.size);
+    if (dropped.size > 0) this.recordDropped(dropped.size);
     log.debug({ rows: rows.length, seconds }, 'outbox group commit');
-    if (appended !== null && appended.length > 0) this.#notify(appended);
+    if (appended !== null && appended.length > 0) this.notify(appended);
   }
 
   // Inside the append transaction: how many publishable rows to store claimed, and when. Renews
   // the claimer's lease first; nothing is claimed unless it holds, or with no listener to hand
   // the claimed rows to. Claiming is an optimisation: a failing claimer never fails the append.
-  #claimFor(rows: readonly NewOutboxRow[]): { room: number; at: number } | null {
-    const claim = this.#claim;
-    if (claim === null || this.#listeners.size === 0 || !rows.some((r) => r.state === 'pending-commit')) return null;
+  private claimFor(rows: readonly NewOutboxRow[]): { room: number; at: number } | null {
+    const claim = this.claim;
+    if (claim === null || this.listeners.size === 0 || !rows.some((r) => r.state === 'pending-commit')) return null;
     let room: number;
     let at: number;
     try {
       room = claim.room();
       at = claim.now();
     } catch (err) {
-      this.#opts.log.error({ err }, 'append claimer failed; rows appended unclaimed');
+      this.opts.log.error({ err }, 'append claimer failed; rows appended unclaimed');
       return null;
     }
     if (room <= 0) return null;
     const renewed =
-      this.#opts.sql.tryLease.run({ owner: claim.owner, expires: at + claim.ttlMs, now: at }).changes === 1;
+      this.opts.sql.tryLease.run({ owner: claim.owner, expires: at + claim.ttlMs, now: at }).changes === 1;
     return renewed ? { room, at } : null;
   }
 
-  #notify(rows: readonly OutboxRow[]): void {
-    for (const listener of this.#listeners) {
+  private notify(rows: readonly OutboxRow[]): void {
+    for (const listener of this.listeners) {
       try {
         listener(rows);
       } catch (err) {
-        this.#opts.log.error({ err, rows: rows.length }, 'outbox append listener failed');
+        this.opts.log.error({ err, rows: rows.length }, 'outbox append listener failed');
       }
     }
   }
 
   // Runs inside the append transaction; returns the seqs of the telemetry rows it deleted.
-  #enforceTelemetryCap(stored: number): Set<number> {
-    const { sql, telemetryCap } = this.#opts;
-    this.#openTelemetryBound += stored;
-    if (this.#openTelemetryBound <= telemetryCap) return new Set();
+  private enforceTelemetryCap(stored: number): Set<number> {
+    const { sql, telemetryCap } = this.opts;
+    this.openTelemetryBound += stored;
+    if (this.openTelemetryBound <= telemetryCap) return new Set();
     const { n } = sql.openTelemetry.get() as { n: number };
     const excess = n - telemetryCap;
     const dropped =
       excess > 0
         ? new Set((sql.dropOldestTelemetry.all(excess) as Array<{ seq: number }>).map((r) => r.seq))
         : new Set<number>();
-    this.#openTelemetryBound = n - dropped.size;
+    this.openTelemetryBound = n - dropped.size;
     return dropped;
   }
 
-  #recordDropped(dropped: number): void {
+  private recordDropped(dropped: number): void {
     this.droppedTelemetryTotal += dropped;
-    this.#opts.metrics.telemetryDroppedTotal.inc(dropped);
-    this.#opts.log.warn({ dropped, cap: this.#opts.telemetryCap }, 'outbox telemetry cap reached, oldest dropped');
+    this.opts.metrics.telemetryDroppedTotal.inc(dropped);
+    this.opts.log.warn({ dropped, cap: this.opts.telemetryCap }, 'outbox telemetry cap reached, oldest dropped');
   }
 }
 

@@ -44,24 +44,24 @@ export interface SqliteOutboxOptions {
 
 /** The durable outbox on SQLite. Create with {@link SqliteOutbox.open}; end with `close()`. */
 export class SqliteOutbox implements Outbox {
-  readonly #db: Database;
-  readonly #sql: OutboxStatements;
-  readonly #log: Logger;
-  readonly #path: string;
-  readonly #synchronous: SynchronousLevel;
-  readonly #appender: OutboxAppender;
-  #closing: Promise<void> | undefined;
+  private readonly db: Database;
+  private readonly sql: OutboxStatements;
+  private readonly log: Logger;
+  private readonly path: string;
+  private readonly synchronous: SynchronousLevel;
+  private readonly appender: OutboxAppender;
+  private closing: Promise<void> | undefined;
 
   private constructor(db: Database, opts: SqliteOutboxOptions) {
-    this.#db = db;
-    this.#path = opts.path;
-    this.#synchronous = opts.synchronous ?? 'FULL';
-    this.#sql = prepareOutboxStatements(db);
-    this.#log = opts.logger ?? pino({ level: 'silent' });
-    this.#appender = new OutboxAppender({
+    this.db = db;
+    this.path = opts.path;
+    this.synchronous = opts.synchronous ?? 'FULL';
+    this.sql = prepareOutboxStatements(db);
+    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.appender = new OutboxAppender({
       db,
-      sql: this.#sql,
-      log: this.#log,
+      sql: this.sql,
+      log: this.log,
       metrics: opts.metrics ?? createBufferMetrics(new Registry()),
       telemetryCap: opts.telemetryCap ?? 100_000,
       groupCommitMaxRows: opts.groupCommitMaxRows ?? 1_000,
@@ -83,7 +83,7 @@ export class SqliteOutbox implements Outbox {
       const { from, to } = migrate(db);
       restrictSideFiles(opts.path);
       const outbox = new SqliteOutbox(db, opts);
-      outbox.#log.info({ path: opts.path, schemaFrom: from, schemaTo: to }, 'outbox opened');
+      outbox.log.info({ path: opts.path, schemaFrom: from, schemaTo: to }, 'outbox opened');
       return outbox;
     } catch (err) {
       db.close();
@@ -93,12 +93,12 @@ export class SqliteOutbox implements Outbox {
 
   /** The underlying connection, for diagnostics and tests (pragmas, raw reads). */
   get database(): Database {
-    return this.#db;
+    return this.db;
   }
 
   /** Telemetry rows dropped by this instance to stay under the cap. */
   get droppedTelemetryTotal(): number {
-    return this.#appender.droppedTelemetryTotal;
+    return this.appender.droppedTelemetryTotal;
   }
 
   /**
@@ -106,41 +106,41 @@ export class SqliteOutbox implements Outbox {
    * returns the first's promise). Appends after close reject with OUTBOX_IO.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#closeNow();
-    return this.#closing;
+    this.closing ??= this.closeNow();
+    return this.closing;
   }
 
-  async #closeNow(): Promise<void> {
+  private async closeNow(): Promise<void> {
     try {
-      this.#appender.flushAll();
+      this.appender.flushAll();
     } finally {
-      this.#db.close();
-      this.#log.info({ path: this.#path }, 'outbox closed');
+      this.db.close();
+      this.log.info({ path: this.path }, 'outbox closed');
     }
   }
 
   /** See {@link Outbox.append}. */
   append(rows: NewOutboxRow[]): Promise<void> {
-    if (this.#closing !== undefined) {
+    if (this.closing !== undefined) {
       return Promise.reject(new NetSyncError('OUTBOX_IO', 'outbox append failed: outbox is closed'));
     }
     if (rows.length === 0) return Promise.resolve();
-    return this.#appender.append(rows);
+    return this.appender.append(rows);
   }
 
   /** See {@link Outbox.onAppended}. */
   onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void {
-    return this.#appender.onAppended(listener);
+    return this.appender.onAppended(listener);
   }
 
   /** See {@link Outbox.claimAppends}. */
   claimAppends(claim: AppendClaim | null): void {
-    this.#appender.claimAppends(claim);
+    this.appender.claimAppends(claim);
   }
 
   /** See {@link Outbox.get}. */
   get(correlationId: string): OutboxRow | undefined {
-    const r = this.#io('get', () => this.#sql.get.get(correlationId) as OutboxRecord | undefined);
+    const r = this.io('get', () => this.sql.get.get(correlationId) as OutboxRecord | undefined);
     return r === undefined ? undefined : decodeRow(r);
   }
 
@@ -157,10 +157,8 @@ export class SqliteOutbox implements Outbox {
   listByState(states: readonly IntentState[], limit: number, afterSeq = 0): OutboxRow[] {
     if (limit <= 0 || states.length === 0) return [];
     const unique = [...new Set(states)];
-    const records = this.#io('list', () =>
-      this.#db.transaction(() =>
-        unique.flatMap((st) => this.#sql.byState.all(st, afterSeq, limit) as OutboxRecord[]),
-      )(),
+    const records = this.io('list', () =>
+      this.db.transaction(() => unique.flatMap((st) => this.sql.byState.all(st, afterSeq, limit) as OutboxRecord[]))(),
     );
     if (unique.length > 1) records.sort((a, b) => a.seq - b.seq);
     return records.slice(0, limit).map(decodeRow);
@@ -169,32 +167,32 @@ export class SqliteOutbox implements Outbox {
   /** See {@link Outbox.markInFlight}. Only `pending-commit` and `in-flight` rows move. One statement. */
   markInFlight(correlationIds: readonly string[], atMs: number): void {
     if (correlationIds.length === 0) return;
-    this.#io('markInFlight', () => this.#sql.markInFlight.run({ ids: JSON.stringify(correlationIds), at: atMs }));
+    this.io('markInFlight', () => this.sql.markInFlight.run({ ids: JSON.stringify(correlationIds), at: atMs }));
   }
 
   /** See {@link Outbox.claim}. One IMMEDIATE transaction, so one fsync at `synchronous=FULL`. */
   claim(req: ClaimRequest): readonly string[] | null {
-    return this.#io('claim', () => this.#db.transaction(() => this.#claimNow(req)).immediate());
+    return this.io('claim', () => this.db.transaction(() => this.claimNow(req)).immediate());
   }
 
-  #claimNow(req: ClaimRequest): readonly string[] | null {
-    if (req.committed.length > 0) this.#markCommittedNow(req.committed, req.atMs);
+  private claimNow(req: ClaimRequest): readonly string[] | null {
+    if (req.committed.length > 0) this.markCommittedNow(req.committed, req.atMs);
     if (req.lease !== undefined) {
       const lease = { owner: req.lease.owner, expires: req.atMs + req.lease.ttlMs, now: req.atMs };
-      if (this.#sql.tryLease.run(lease).changes !== 1) return null;
+      if (this.sql.tryLease.run(lease).changes !== 1) return null;
     }
     if (req.ids.length === 0) return [];
     try {
       // A savepoint: when a row is no longer pending-commit, undo and redo row by row to learn which.
-      this.#db.transaction(() => {
-        const moved = this.#sql.claim.run({ ids: JSON.stringify(req.ids), at: req.atMs }).changes;
+      this.db.transaction(() => {
+        const moved = this.sql.claim.run({ ids: JSON.stringify(req.ids), at: req.atMs }).changes;
         if (moved !== req.ids.length) throw CLAIM_MISMATCH;
       })();
       return req.ids;
     } catch (err) {
       if (err !== CLAIM_MISMATCH) throw err;
     }
-    return req.ids.filter((id) => this.#sql.claimOne.run({ id, at: req.atMs }).changes === 1);
+    return req.ids.filter((id) => this.sql.claimOne.run({ id, at: req.atMs }).changes === 1);
   }
 
   /**
@@ -208,32 +206,32 @@ export class SqliteOutbox implements Outbox {
     opts: { durable?: boolean } = {},
   ): void {
     if (entries.length === 0) return;
-    this.#io('markCommitted', () =>
-      this.#withDurability(opts.durable !== false, () => this.#markCommittedNow(entries, atMs)),
+    this.io('markCommitted', () =>
+      this.withDurability(opts.durable !== false, () => this.markCommittedNow(entries, atMs)),
     );
   }
 
   // Runs `fn` at `synchronous=NORMAL` when not `durable` (see markCommitted), else as configured.
-  #withDurability<T>(durable: boolean, fn: () => T): T {
-    const relaxed = !durable && this.#synchronous !== 'NORMAL';
-    if (relaxed) this.#db.pragma('synchronous = NORMAL');
+  private withDurability<T>(durable: boolean, fn: () => T): T {
+    const relaxed = !durable && this.synchronous !== 'NORMAL';
+    if (relaxed) this.db.pragma('synchronous = NORMAL');
     try {
       return fn();
     } finally {
-      if (relaxed) this.#db.pragma(`synchronous = ${this.#synchronous}`);
+      if (relaxed) this.db.pragma(`synchronous = ${this.synchronous}`);
     }
   }
 
-  #markCommittedNow(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
+  private markCommittedNow(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
     const rows = JSON.stringify(entries.map((e) => [e.correlationId, e.stream, e.seq]));
-    this.#sql.markCommitted.run({ rows, at: atMs });
+    this.sql.markCommitted.run({ rows, at: atMs });
   }
 
   /** See {@link Outbox.markRetry}. Only `in-flight` and `pending-commit` rows move. */
   markRetry(correlationIds: readonly string[], error: string, atMs: number): void {
-    this.#updateEach(
+    this.updateEach(
       'markRetry',
-      this.#sql.markRetry,
+      this.sql.markRetry,
       correlationIds.map((id) => ({ id, error, at: atMs })),
     );
   }
@@ -253,7 +251,7 @@ export class SqliteOutbox implements Outbox {
       at: atMs,
       target,
     };
-    return this.#io('promote', () => this.#sql.promote.run(params).changes === 1);
+    return this.io('promote', () => this.sql.promote.run(params).changes === 1);
   }
 
   /** See {@link Outbox.markTerminal}. Committed rows never move. One transaction. */
@@ -265,15 +263,15 @@ export class SqliteOutbox implements Outbox {
     notices: ReadonlyMap<string, NewOutboxRow> = new Map(),
   ): string[] {
     if (correlationIds.length === 0) return [];
-    return this.#io('markTerminal', () =>
-      this.#db
+    return this.io('markTerminal', () =>
+      this.db
         .transaction(() => {
           const moved = correlationIds.filter(
-            (id) => this.#sql.markTerminal.run({ id, state, reason, at: atMs }).changes === 1,
+            (id) => this.sql.markTerminal.run({ id, state, reason, at: atMs }).changes === 1,
           );
           for (const id of moved) {
             const notice = notices.get(id);
-            if (notice !== undefined) this.#sql.insert.run(encodeRow(notice));
+            if (notice !== undefined) this.sql.insert.run(encodeRow(notice));
           }
           return moved;
         })
@@ -281,28 +279,34 @@ export class SqliteOutbox implements Outbox {
     );
   }
 
-  #updateEach(op: string, stmt: Statement, params: readonly object[]): void {
+  private updateEach(op: string, stmt: Statement, params: readonly object[]): void {
     if (params.length === 0) return;
-    this.#io(op, () => this.#db.transaction(() => params.forEach((p) => stmt.run(p))).immediate());
+    this.io(op, () =>
+      this.db
+        .transaction(() => {
+          for (const p of params) stmt.run(p);
+        })
+        .immediate(),
+    );
   }
 
   /** See {@link Outbox.pruneSettled}. One IMMEDIATE transaction, not fsync'd. */
   pruneSettled(beforeMs: number, limit: number): number {
     if (limit <= 0) return 0;
-    return this.#io('prune', () =>
-      this.#withDurability(false, () =>
-        this.#db
+    return this.io('prune', () =>
+      this.withDurability(false, () =>
+        this.db
           .transaction(() => {
             let deleted = 0;
             for (const state of PRUNABLE_STATES) {
               if (deleted >= limit) break;
-              const page = this.#sql.settledPage.all(state, limit - deleted) as Array<{
+              const page = this.sql.settledPage.all(state, limit - deleted) as Array<{
                 seq: number;
                 updated_at_ms: number;
               }>;
               const end = page.findIndex((r) => r.updated_at_ms >= beforeMs);
               const old = (end < 0 ? page : page.slice(0, end)).map((r) => r.seq);
-              if (old.length > 0) deleted += this.#sql.deleteSeqs.run(JSON.stringify(old)).changes;
+              if (old.length > 0) deleted += this.sql.deleteSeqs.run(JSON.stringify(old)).changes;
             }
             return deleted;
           })
@@ -313,10 +317,10 @@ export class SqliteOutbox implements Outbox {
 
   /** See {@link Outbox.counts}. */
   counts(kind?: RowKind): StateCounts {
-    const rows = this.#io(
+    const rows = this.io(
       'counts',
       () =>
-        (kind === undefined ? this.#sql.countsAll.all() : this.#sql.countsByKind.all(kind)) as Array<{
+        (kind === undefined ? this.sql.countsAll.all() : this.sql.countsByKind.all(kind)) as Array<{
           state: IntentState;
           n: number;
         }>,
@@ -328,11 +332,11 @@ export class SqliteOutbox implements Outbox {
 
   /** See {@link Outbox.oldestPendingCreatedAtMs}. */
   oldestPendingCreatedAtMs(kind?: RowKind): number | null {
-    return this.#io(
+    return this.io(
       'oldestPending',
       () =>
         (
-          (kind === undefined ? this.#sql.oldestOpen.get() : this.#sql.oldestOpenByKind.get(kind)) as {
+          (kind === undefined ? this.sql.oldestOpen.get() : this.sql.oldestOpenByKind.get(kind)) as {
             t: number | null;
           }
         ).t,
@@ -342,24 +346,24 @@ export class SqliteOutbox implements Outbox {
   /** See {@link Outbox.tryLease}. Atomic across processes (one UPSERT). */
   tryLease(owner: string, ttlMs: number, nowMs: number): boolean {
     const params = { owner, expires: nowMs + ttlMs, now: nowMs };
-    return this.#io('tryLease', () => this.#sql.tryLease.run(params).changes === 1);
+    return this.io('tryLease', () => this.sql.tryLease.run(params).changes === 1);
   }
 
   /** See {@link Outbox.releaseLease}. */
   releaseLease(owner: string): void {
-    this.#io('releaseLease', () => this.#sql.releaseLease.run(owner));
+    this.io('releaseLease', () => this.sql.releaseLease.run(owner));
   }
 
   /** See {@link Outbox.leaseHolder}. */
   leaseHolder(nowMs: number): { owner: string; expiresAtMs: number } | null {
-    const r = this.#io(
+    const r = this.io(
       'leaseHolder',
-      () => this.#sql.leaseHolder.get(nowMs) as { owner: string; expires_at_ms: number } | undefined,
+      () => this.sql.leaseHolder.get(nowMs) as { owner: string; expires_at_ms: number } | undefined,
     );
     return r === undefined ? null : { owner: r.owner, expiresAtMs: r.expires_at_ms };
   }
 
-  #io<T>(op: string, fn: () => T): T {
+  private io<T>(op: string, fn: () => T): T {
     try {
       return fn();
     } catch (err) {

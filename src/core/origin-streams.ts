@@ -114,8 +114,10 @@ export class OriginStreams {
 
   private get(origin: string, nowMs: number): Origin {
     let o = this.origins.get(origin);
-    if (o === undefined)
-      this.origins.set(origin, (o = { epochs: new Map(), early: new Map(), lastHeardMs: nowMs, watermarks: false }));
+    if (o === undefined) {
+      o = { epochs: new Map(), early: new Map(), lastHeardMs: nowMs, watermarks: false };
+      this.origins.set(origin, o);
+    }
     o.lastHeardMs = nowMs;
     return o;
   }

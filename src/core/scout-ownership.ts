@@ -174,7 +174,8 @@ export class ScoutDirectory {
     let w = this.weights.get(k);
     if (w === undefined) {
       if (this.weights.size > 100_000) this.weights.clear(); // bounded cache
-      this.weights.set(k, (w = rendezvousWeight(origin, scout)));
+      w = rendezvousWeight(origin, scout);
+      this.weights.set(k, w);
     }
     return w;
   }

@@ -85,7 +85,10 @@ export class SeriesAssigner {
       const { window, late } = assignWindow(p.ts, sentAtMs, this.rules);
       const series = `${p.metric}\u0000${tagsKey(p.tags)}\u0000${window}\u0000${late ? 'L' : ''}`;
       let ord = this.ordinals.get(series);
-      if (ord === undefined) this.ordinals.set(series, (ord = { window, next: 0 }));
+      if (ord === undefined) {
+        ord = { window, next: 0 };
+        this.ordinals.set(series, ord);
+      }
       const part = Math.floor(ord.next++ / this.rules.maxPoints);
       const key = `${series}\u0000${part}`;
       let chunk = chunks.get(key);
@@ -93,7 +96,8 @@ export class SeriesAssigner {
         const head: Omit<TelemetrySeries, 'ts' | 'v'> = { metric: p.metric, window, part };
         if (Object.keys(p.tags).length > 0) head.tags = p.tags;
         if (late) head.late = true;
-        chunks.set(key, (chunk = { head, ts: [], v: [] }));
+        chunk = { head, ts: [], v: [] };
+        chunks.set(key, chunk);
       }
       chunk.ts.push(p.ts);
       chunk.v.push(p.value);

@@ -285,7 +285,8 @@ export class MeshNode implements Gossip {
     let id = this.authors.get(key);
     if (id === undefined) {
       if (this.authors.size >= 10_000) this.authors.clear(); // bounded: peers, not messages
-      this.authors.set(key, (id = from.toString()));
+      id = from.toString();
+      this.authors.set(key, id);
     }
     return id;
   }

@@ -66,7 +66,7 @@ export class StaticPeerKeeper {
   }
 
   private async keep(peer: StaticPeer): Promise<void> {
-    const { clock, log } = this.opts;
+    const { log } = this.opts;
     let attempt = 0;
     while (!this.abort.signal.aborted) {
       if (this.opts.isConnected(peer.peerId)) {

@@ -235,7 +235,10 @@ class PubAckInbox {
   }
 
   private onAck(err: NatsError | null, m: Msg): void {
-    if (err !== null) return this.failAll(err);
+    if (err !== null) {
+      this.failAll(err);
+      return;
+    }
     const p = this.take(m.subject.slice(this.prefix.length));
     if (p === undefined) return; // late: already timed out or aborted
     p.settle(parseAck(m));

@@ -233,7 +233,7 @@ export class NatsConnector {
     this.setState('connected');
     void this.watchStatus(nc);
     void this.probe(nc);
-    void nc.closed().then((err) => this.onClosed(nc, err));
+    void nc.closed().then((err) => this.onClosed(nc, err ?? undefined));
   }
 
   // Round trips on the live connection; an answer late by `stallTimeoutMs` marks it disconnected.
@@ -293,7 +293,7 @@ export class NatsConnector {
   }
 
   // A close we did not ask for (e.g. a fatal protocol error): start over with the first-connect loop.
-  private onClosed(nc: NatsConnection, err: void | Error): void {
+  private onClosed(nc: NatsConnection, err: Error | undefined): void {
     if (this.nc !== nc) return;
     if (this.abort.signal.aborted) return;
     this.log.error({ err: describe(err) }, 'nats connection closed unexpectedly; reconnecting');

@@ -37,7 +37,11 @@ export class MemoryGossipBus {
   /** Splits the nodes into groups that cannot hear each other. */
   partition(...groups: MemoryGossip[][]): void {
     this.groups = new Map();
-    groups.forEach((g, i) => g.forEach((n) => this.groups!.set(n.peerId, i)));
+    groups.forEach((g, i) => {
+      g.forEach((n) => {
+        this.groups!.set(n.peerId, i);
+      });
+    });
   }
 
   heal(): void {

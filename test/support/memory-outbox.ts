@@ -28,15 +28,15 @@ export class MemoryOutbox implements Outbox {
   droppedTelemetryTotal = 0;
   /** Times `append` was called with at least one row (a stand-in for transactions). */
   appendCalls = 0;
-  readonly #rows = new Map<string, OutboxRow>(); // insertion order = seq order
-  readonly #telemetryCap: number;
-  #nextSeq = 1;
-  #lease: { owner: string; expiresAtMs: number } | null = null;
-  readonly #appendListeners = new Set<(rows: readonly OutboxRow[]) => void>();
-  #appendClaim: AppendClaim | null = null;
+  private readonly rows = new Map<string, OutboxRow>(); // insertion order = seq order
+  private readonly telemetryCap: number;
+  private nextSeq = 1;
+  private lease: { owner: string; expiresAtMs: number } | null = null;
+  private readonly appendListeners = new Set<(rows: readonly OutboxRow[]) => void>();
+  private appendClaim: AppendClaim | null = null;
 
   constructor(opts: MemoryOutboxOptions = {}) {
-    this.#telemetryCap = opts.telemetryCap ?? 100_000;
+    this.telemetryCap = opts.telemetryCap ?? 100_000;
   }
 
   append(rows: NewOutboxRow[]): Promise<void> {
@@ -46,11 +46,11 @@ export class MemoryOutbox implements Outbox {
       this.appendCalls += 1;
       let telemetry = 0;
       const stored: OutboxRow[] = [];
-      const claim = this.#claimFor(copies);
+      const claim = this.claimFor(copies);
       let room = claim?.room ?? 0;
       for (const r of copies) {
-        if (this.#rows.has(r.correlationId)) continue;
-        const row = this.#newRow(r);
+        if (this.rows.has(r.correlationId)) continue;
+        const row = this.newRow(r);
         if (room > 0 && row.state === 'pending-commit') {
           room -= 1;
           Object.assign(row, {
@@ -61,13 +61,13 @@ export class MemoryOutbox implements Outbox {
             updatedAtMs: claim!.at,
           });
         }
-        this.#rows.set(r.correlationId, row);
+        this.rows.set(r.correlationId, row);
         stored.push(copy(row));
         if (r.kind === 'telemetry') telemetry += 1;
       }
-      if (telemetry > 0) this.#enforceTelemetryCap();
-      const kept = stored.filter((r) => this.#rows.has(r.correlationId));
-      for (const l of kept.length > 0 ? this.#appendListeners : []) {
+      if (telemetry > 0) this.enforceTelemetryCap();
+      const kept = stored.filter((r) => this.rows.has(r.correlationId));
+      for (const l of kept.length > 0 ? this.appendListeners : []) {
         try {
           l(kept);
         } catch {
@@ -78,10 +78,10 @@ export class MemoryOutbox implements Outbox {
   }
 
   // As SqliteOutbox: ask for room, then renew the claimer's lease; nothing is claimed unless it holds.
-  #claimFor(rows: readonly NewOutboxRow[]): { room: number; at: number } | null {
-    const claim = this.#appendClaim;
-    if (claim === null || this.#appendListeners.size === 0) return null;
-    if (!rows.some((r) => r.state === 'pending-commit' && !this.#rows.has(r.correlationId))) return null;
+  private claimFor(rows: readonly NewOutboxRow[]): { room: number; at: number } | null {
+    const claim = this.appendClaim;
+    if (claim === null || this.appendListeners.size === 0) return null;
+    if (!rows.some((r) => r.state === 'pending-commit' && !this.rows.has(r.correlationId))) return null;
     try {
       const room = claim.room();
       const at = claim.now();
@@ -92,29 +92,29 @@ export class MemoryOutbox implements Outbox {
   }
 
   claimAppends(claim: AppendClaim | null): void {
-    this.#appendClaim = claim;
+    this.appendClaim = claim;
   }
 
   onAppended(listener: (rows: readonly OutboxRow[]) => void): () => void {
-    this.#appendListeners.add(listener);
-    return () => this.#appendListeners.delete(listener);
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
   }
 
   claim(req: ClaimRequest): readonly string[] | null {
     this.markCommitted(req.committed, req.atMs);
     if (req.lease !== undefined && !this.tryLease(req.lease.owner, req.lease.ttlMs, req.atMs)) return null;
     return req.ids.filter((id) => {
-      const r = this.#rows.get(id);
+      const r = this.rows.get(id);
       if (r?.state !== 'pending-commit') return false;
       this.markInFlight([id], req.atMs);
       return true;
     });
   }
 
-  #newRow(r: NewOutboxRow): OutboxRow {
+  private newRow(r: NewOutboxRow): OutboxRow {
     return {
       ...r,
-      seq: this.#nextSeq++,
+      seq: this.nextSeq++,
       attempts: 0,
       firstAttemptAtMs: null,
       lastAttemptAtMs: null,
@@ -127,16 +127,16 @@ export class MemoryOutbox implements Outbox {
     };
   }
 
-  #enforceTelemetryCap(): void {
-    const open = [...this.#rows.values()].filter((r) => r.kind === 'telemetry' && OPEN_STATES.has(r.state));
+  private enforceTelemetryCap(): void {
+    const open = [...this.rows.values()].filter((r) => r.kind === 'telemetry' && OPEN_STATES.has(r.state));
     const unsent = open.filter((r) => r.state !== 'in-flight');
-    const drop = unsent.slice(0, Math.max(0, open.length - this.#telemetryCap));
-    for (const r of drop) this.#rows.delete(r.correlationId);
+    const drop = unsent.slice(0, Math.max(0, open.length - this.telemetryCap));
+    for (const r of drop) this.rows.delete(r.correlationId);
     this.droppedTelemetryTotal += drop.length;
   }
 
   get(correlationId: string): OutboxRow | undefined {
-    const r = this.#rows.get(correlationId);
+    const r = this.rows.get(correlationId);
     return r === undefined ? undefined : copy(r);
   }
 
@@ -146,7 +146,7 @@ export class MemoryOutbox implements Outbox {
 
   listByState(states: readonly IntentState[], limit: number, afterSeq = 0): OutboxRow[] {
     const out: OutboxRow[] = [];
-    for (const r of this.#rows.values()) {
+    for (const r of this.rows.values()) {
       if (out.length >= limit) break;
       if (r.seq > afterSeq && states.includes(r.state)) out.push(copy(r));
     }
@@ -154,7 +154,7 @@ export class MemoryOutbox implements Outbox {
   }
 
   markInFlight(correlationIds: readonly string[], atMs: number): void {
-    this.#each(correlationIds, (r) => {
+    this.each(correlationIds, (r) => {
       if (r.state !== 'pending-commit' && r.state !== 'in-flight') return;
       r.state = 'in-flight';
       r.attempts += 1;
@@ -170,7 +170,7 @@ export class MemoryOutbox implements Outbox {
     _opts?: { durable?: boolean },
   ): void {
     for (const e of entries) {
-      const r = this.#rows.get(e.correlationId);
+      const r = this.rows.get(e.correlationId);
       if (r === undefined || r.state === 'committed') continue;
       Object.assign(r, {
         state: 'committed',
@@ -183,7 +183,7 @@ export class MemoryOutbox implements Outbox {
   }
 
   markRetry(correlationIds: readonly string[], error: string, atMs: number): void {
-    this.#each(correlationIds, (r) => {
+    this.each(correlationIds, (r) => {
       if (r.state !== 'pending-commit' && r.state !== 'in-flight') return;
       Object.assign(r, { state: 'pending-commit', lastError: error, updatedAtMs: atMs });
     });
@@ -196,7 +196,7 @@ export class MemoryOutbox implements Outbox {
     atMs: number,
     target: 'pending-commit' | 'in-flight' = 'pending-commit',
   ): boolean {
-    const r = this.#rows.get(correlationId);
+    const r = this.rows.get(correlationId);
     if (r === undefined || r.state !== 'proposed') return false;
     Object.assign(r, { state: target, body: body.slice(), headers: { ...headers }, updatedAtMs: atMs });
     return true;
@@ -206,9 +206,9 @@ export class MemoryOutbox implements Outbox {
     let deleted = 0;
     for (const state of PRUNABLE_STATES) {
       // Oldest seq first, stopping at the first row of the state that is not old enough.
-      for (const r of [...this.#rows.values()].filter((x) => x.state === state)) {
+      for (const r of [...this.rows.values()].filter((x) => x.state === state)) {
         if (deleted >= limit || r.updatedAtMs >= beforeMs) break;
-        this.#rows.delete(r.correlationId);
+        this.rows.delete(r.correlationId);
         deleted += 1;
       }
     }
@@ -223,35 +223,35 @@ export class MemoryOutbox implements Outbox {
     notices: ReadonlyMap<string, NewOutboxRow> = new Map(),
   ): string[] {
     const moved: string[] = [];
-    this.#each(correlationIds, (r) => {
+    this.each(correlationIds, (r) => {
       if (r.state === 'committed') return;
       Object.assign(r, { state, reason, updatedAtMs: atMs });
       moved.push(r.correlationId);
     });
     for (const id of moved) {
       const n = notices.get(id);
-      if (n !== undefined && !this.#rows.has(n.correlationId))
-        this.#rows.set(n.correlationId, this.#newRow({ ...n, headers: { ...n.headers }, body: n.body.slice() }));
+      if (n !== undefined && !this.rows.has(n.correlationId))
+        this.rows.set(n.correlationId, this.newRow({ ...n, headers: { ...n.headers }, body: n.body.slice() }));
     }
     return moved;
   }
 
-  #each(ids: readonly string[], fn: (r: OutboxRow) => void): void {
+  private each(ids: readonly string[], fn: (r: OutboxRow) => void): void {
     for (const id of ids) {
-      const r = this.#rows.get(id);
+      const r = this.rows.get(id);
       if (r !== undefined) fn(r);
     }
   }
 
   counts(kind?: RowKind): StateCounts {
     const out = Object.fromEntries(INTENT_STATES.map((s) => [s, 0])) as StateCounts;
-    for (const r of this.#rows.values()) if (kind === undefined || r.kind === kind) out[r.state] += 1;
+    for (const r of this.rows.values()) if (kind === undefined || r.kind === kind) out[r.state] += 1;
     return out;
   }
 
   oldestPendingCreatedAtMs(kind?: RowKind): number | null {
     let oldest: number | null = null;
-    for (const r of this.#rows.values()) {
+    for (const r of this.rows.values()) {
       if (
         OPEN_STATES.has(r.state) &&
         (kind === undefined || r.kind === kind) &&
@@ -263,18 +263,18 @@ export class MemoryOutbox implements Outbox {
   }
 
   tryLease(owner: string, ttlMs: number, nowMs: number): boolean {
-    const l = this.#lease;
+    const l = this.lease;
     if (l !== null && l.owner !== owner && l.expiresAtMs > nowMs) return false;
-    this.#lease = { owner, expiresAtMs: nowMs + ttlMs };
+    this.lease = { owner, expiresAtMs: nowMs + ttlMs };
     return true;
   }
 
   releaseLease(owner: string): void {
-    if (this.#lease?.owner === owner) this.#lease = null;
+    if (this.lease?.owner === owner) this.lease = null;
   }
 
   leaseHolder(nowMs: number): { owner: string; expiresAtMs: number } | null {
-    const l = this.#lease;
+    const l = this.lease;
     return l !== null && l.expiresAtMs > nowMs ? { ...l } : null;
   }
 }

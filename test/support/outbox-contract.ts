@@ -215,7 +215,15 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
         ),
       );
       let rooms = 0;
-      ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0 + 50, room: () => (rooms++, 2) });
+      ob.claimAppends({
+        owner: 'sidecar',
+        ttlMs: 1_000,
+        now: () => T0 + 50,
+        room: () => {
+          rooms++;
+          return 2;
+        },
+      });
       await ob.append([newRow(1, { state: 'proposed' }), newRow(2), newRow(3), newRow(4)]);
       expect(seen).toEqual([
         { id: id(1), state: 'proposed', attempts: 0, at: null },

@@ -65,9 +65,9 @@ export class SidecarProcess {
   starts = 0;
   /** The API port; fixed at the first start. */
   port = 0;
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> = Promise.resolve();
-  #log: WriteStream | undefined;
+  private childValue: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private log: WriteStream | undefined;
 
   constructor(private readonly opts: SidecarProcessOptions) {
     this.dir = opts.dir ?? tempDir('sidecar');
@@ -96,13 +96,13 @@ export class SidecarProcess {
     return this.url;
   }
   get child(): ChildProcess | undefined {
-    return this.#child;
+    return this.childValue;
   }
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.childValue?.pid;
   }
   get running(): boolean {
-    return this.#child !== undefined;
+    return this.childValue !== undefined;
   }
 
   /** The env the sidecar (and `net-sync reconcile` on its buffer) runs with. */
@@ -128,34 +128,35 @@ export class SidecarProcess {
 
   /** Starts (or, after it exited, starts again) and waits for /healthz. */
   async start(): Promise<void> {
-    if (this.#child !== undefined) throw new Error(`sidecar ${this.name} pid ${this.#child.pid} is still running`);
+    if (this.childValue !== undefined)
+      throw new Error(`sidecar ${this.name} pid ${this.childValue.pid} is still running`);
     if (!existsSync(CLI))
       throw new Error(`no built CLI at ${CLI}: run \`npx tsc -p tsconfig.json\` (or set NET_SYNC_CHAOS_CLI)`);
     if (this.port === 0) this.port = await freePort();
-    this.#log ??= createWriteStream(this.logPath, { flags: 'a' });
+    this.log ??= createWriteStream(this.logPath, { flags: 'a' });
     this.starts++;
-    this.#log.write(`--- start #${this.starts} at ${new Date().toISOString()}\n`);
+    this.log.write(`--- start #${this.starts} at ${new Date().toISOString()}\n`);
     const child = spawn(process.execPath, [CLI, 'start', ...this.configArgs()], {
       cwd: this.dir,
       env: this.env(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    this.#child = child;
+    this.childValue = child;
     reapOnExit(child);
-    child.stdout?.pipe(this.#log, { end: false });
-    child.stderr?.pipe(this.#log, { end: false });
-    this.#exited = new Promise((done) => {
+    child.stdout?.pipe(this.log, { end: false });
+    child.stderr?.pipe(this.log, { end: false });
+    this.exited = new Promise((done) => {
       child.once('exit', () => {
-        if (this.#child === child) this.#child = undefined;
+        if (this.childValue === child) this.childValue = undefined;
         done();
       });
     });
-    await this.#waitHealthy(child, this.opts.readyTimeoutMs ?? 20_000);
+    await this.waitHealthy(child, this.opts.readyTimeoutMs ?? 20_000);
   }
 
   /** Sends `signal` to the PID and nothing more (SIGSTOP, SIGCONT, …). */
   signal(signal: NodeJS.Signals): void {
-    const pid = this.#child?.pid;
+    const pid = this.childValue?.pid;
     if (pid === undefined) return;
     try {
       process.kill(pid, signal);
@@ -169,7 +170,7 @@ export class SidecarProcess {
    * waits for the exit, with SIGKILL after `timeoutMs`. Resolves with the exit code.
    */
   async kill(signal: NodeJS.Signals = 'SIGKILL', timeoutMs = 20_000): Promise<number | null> {
-    const child = this.#child;
+    const child = this.childValue;
     if (child === undefined) return null;
     const code = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     if (signal !== 'SIGKILL') this.signal('SIGCONT');
@@ -177,7 +178,7 @@ export class SidecarProcess {
     const timer = setTimeout(() => this.signal('SIGKILL'), timeoutMs);
     const c = await code;
     clearTimeout(timer);
-    await this.#exited;
+    await this.exited;
     return c;
   }
 
@@ -193,10 +194,11 @@ export class SidecarProcess {
 
   /** Starts again on the same port, buffer file and key (after a crash or stop). */
   async restart(): Promise<void> {
-    if (this.#child !== undefined) await this.crash();
+    if (this.childValue !== undefined) await this.crash();
     await this.start();
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: tests read fields of many endpoints' JSON answers straight off it
   async post(path: string, body: unknown): Promise<{ status: number; json: any }> {
     const res = await fetch(`${this.url}${path}`, {
       method: 'POST',
@@ -206,6 +208,7 @@ export class SidecarProcess {
     return { status: res.status, json: await res.json() };
   }
 
+  // biome-ignore lint/suspicious/noExplicitAny: tests read fields of many endpoints' JSON answers straight off it
   async get(path: string): Promise<{ status: number; json: any }> {
     const res = await fetch(`${this.url}${path}`);
     return { status: res.status, json: await res.json() };
@@ -262,7 +265,7 @@ export class SidecarProcess {
   /** Sum of numeric field `field` over every log line (all starts) whose `msg` is `msg`. */
   logSum(msg: string, field: string): number {
     let total = 0;
-    for (const line of this.#logText().split('\n')) {
+    for (const line of this.logText().split('\n')) {
       if (!line.includes(msg)) continue;
       try {
         const rec = JSON.parse(line) as Record<string, unknown>;
@@ -276,7 +279,7 @@ export class SidecarProcess {
 
   /** The last `n` lines of the sidecar's log (all starts), for assertions and failure reports. */
   logTail(n = 30): string {
-    return this.#logText()
+    return this.logText()
       .split('\n')
       .slice(-n - 1)
       .join('\n');
@@ -305,12 +308,12 @@ export class SidecarProcess {
 
   /** Stops the process (SIGKILL if it does not drain) and closes the log. Safe twice. */
   async dispose(): Promise<void> {
-    if (this.#child !== undefined) await this.stop(5_000);
-    this.#log?.end();
-    this.#log = undefined;
+    if (this.childValue !== undefined) await this.stop(5_000);
+    this.log?.end();
+    this.log = undefined;
   }
 
-  #logText(): string {
+  private logText(): string {
     try {
       return readFileSync(this.logPath, 'utf8');
     } catch {
@@ -318,10 +321,10 @@ export class SidecarProcess {
     }
   }
 
-  async #waitHealthy(child: ChildProcess, timeoutMs: number): Promise<void> {
+  private async waitHealthy(child: ChildProcess, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.#child !== child)
+      if (this.childValue !== child)
         throw new Error(`sidecar ${this.name} exited before /healthz answered:\n${this.logTail()}`);
       try {
         const res = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(1_000) });

@@ -28,13 +28,18 @@ export async function readStream(natsUrl: string, subject = 'root.solar.command.
   }
 }
 
+/** The body of a 202 answer to `POST /v1/intents`. */
+export interface Accepted {
+  correlationId: string;
+  state: string;
+}
+
+/** One answer of {@link postMany}: `json` is {@link Accepted} on a 202 (check `status` first), or the request failed. */
+export type PostAnswer = { status: number; json: Accepted } | { error: string };
+
 /** Posts `n` bodies with at most `concurrency` requests in flight; returns the 202 answers in order. */
-export async function postMany(
-  url: string,
-  bodies: unknown[],
-  concurrency = 64,
-): Promise<Array<{ status: number; json: any } | { error: string }>> {
-  const out: Array<{ status: number; json: any } | { error: string }> = new Array(bodies.length);
+export async function postMany(url: string, bodies: unknown[], concurrency = 64): Promise<PostAnswer[]> {
+  const out: PostAnswer[] = new Array(bodies.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < bodies.length) {
@@ -45,7 +50,7 @@ export async function postMany(
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(bodies[i]),
         });
-        out[i] = { status: res.status, json: await res.json() };
+        out[i] = { status: res.status, json: (await res.json()) as Accepted };
       } catch (err) {
         out[i] = { error: String(err) };
       }

@@ -6,10 +6,8 @@ import { maskSecrets, printConfig } from '../../config/print-config.js';
 import type { CommandContext } from '../command-context.js';
 import { ExitCode } from '../exit-code.js';
 
-/** Options of `net-sync config print`. */
-export interface ConfigPrintOptions {
-  // none: --json selects JSON
-}
+/** Options of `net-sync config print`: none (--json selects JSON). */
+export type ConfigPrintOptions = Record<string, never>;
 
 /** Runs `net-sync config print`. */
 export function runConfigPrint(ctx: CommandContext, options: ConfigPrintOptions): number {

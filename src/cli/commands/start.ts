@@ -5,10 +5,11 @@
 import { Sidecar } from '../../service/sidecar.js';
 import type { CommandContext } from '../command-context.js';
 
-/** Options of `net-sync start` (parsed and validated by the CLI; see src/cli/registry.ts). */
-export interface StartOptions {
-  // none: start reads everything from config
-}
+/**
+ * Options of `net-sync start` (parsed and validated by the CLI; see src/cli/registry.ts): none,
+ * start reads everything from config.
+ */
+export type StartOptions = Record<string, never>;
 
 /** How long SIGTERM may take to drain in-flight publishes before we exit anyway. */
 const DRAIN_TIMEOUT_MS = 15_000;

@@ -7,10 +7,8 @@ import { openAdminSession } from '../../service/admin-session.js';
 import type { CommandContext } from '../command-context.js';
 import type { Cell } from '../output.js';
 
-/** Options of `net-sync streams verify`. */
-export interface StreamsVerifyOptions {
-  // none
-}
+/** Options of `net-sync streams verify`: none. */
+export type StreamsVerifyOptions = Record<string, never>;
 
 /** Table rows for one diff: one per drifting field, or one summary row. */
 export function diffRows(diff: StreamDiff, outcome: string, error?: string): Cell[][] {

@@ -4,7 +4,6 @@
 // knows another's real port. Cutting the 6 proxies between {A, B, C} and {D, E} isolates the
 // minority while every process keeps running. D's intent stays `proposed` until the heal, then
 // commits once; E's intent, with a short TTL, expires visibly (GET and SSE) and never commits.
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { startProxiedMesh } from '../../support/proxied-mesh.js';
@@ -24,8 +23,8 @@ async function peerCount(s: SidecarProcess): Promise<number> {
 }
 
 /** Collects SSE events of one sidecar until the test ends. */
-async function listen(s: SidecarProcess): Promise<Array<{ event: string; data: any }>> {
-  const events: Array<{ event: string; data: any }> = [];
+async function listen(s: SidecarProcess): Promise<Array<{ event: string; data: unknown }>> {
+  const events: Array<{ event: string; data: unknown }> = [];
   const abort = new AbortController();
   const res = await fetch(`${s.url}/v1/events`, { signal: abort.signal });
   registerCleanup(async () => abort.abort());
@@ -51,7 +50,7 @@ async function listen(s: SidecarProcess): Promise<Array<{ event: string; data: a
 describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition', () => {
   it('a partitioned minority cannot commit; after the heal it commits once; a short TTL expires visibly', async () => {
     const nats = await useNatsServer();
-    const { sidecars, links, peerIds } = await startProxiedMesh({
+    const { sidecars, links } = await startProxiedMesh({
       natsUrl: nats.url,
       n: N,
       label: 'minority',
@@ -99,7 +98,10 @@ describe('consensus minority over 5 real sidecars (quorum 3) and a TCP partition
       );
     }
     await waitFor(
-      () => eEvents.some((x) => x.event === 'intent:expired' && x.data.correlationId === doomed),
+      () =>
+        eEvents.some(
+          (x) => x.event === 'intent:expired' && (x.data as { correlationId?: string }).correlationId === doomed,
+        ),
       `SSE intent:expired for ${doomed}`,
       5_000,
       20,

@@ -2,7 +2,6 @@
 // libp2p mesh and a real nats-server. Default: 3 sidecars, 150 intents. NET_SYNC_FULL=1: 5
 // sidecars, 1,000 intents, quorum = majority.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HEADER } from '../../../src/core/command-message.js';
 import { verifyCommit } from '../../../src/index.js';

@@ -7,9 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { IntentView } from '../../../src/api/api-server.js';
+import type { StatusDoc } from '../../../src/api/status-page.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { ROOT, runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
+import type { Accepted } from '../../support/stream-contents.js';
 import { tempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -65,13 +68,13 @@ let caFile: string;
 let bridge: SidecarProcess;
 const started: SidecarProcess[] = [];
 
-async function api(s: SidecarProcess, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function api<T = unknown>(s: SidecarProcess, path: string, body?: unknown): Promise<{ status: number; json: T }> {
   const init: RequestInit =
     body === undefined
       ? { headers: auth }
       : { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) };
   const res = await fetch(`${s.url}${path}`, init);
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as T };
 }
 
 function sidecar(user: string, pass: string): SidecarProcess {
@@ -114,16 +117,16 @@ beforeAll(async () => {
 
 describe('least privilege over TLS', () => {
   it('commits intents, creating the missing streams under the bridge user', async () => {
-    const r = await api(bridge, '/v1/intents', {
+    const r = await api<Accepted>(bridge, '/v1/intents', {
       subject: 'root.solar.command.sentiment.set',
       payload: { marker: MARKER },
     });
     expect(r.status).toBe(202);
     await waitFor(
-      async () => (await api(bridge, `/v1/intents/${r.json.correlationId}`)).json.state === 'committed',
+      async () => (await api<IntentView>(bridge, `/v1/intents/${r.json.correlationId}`)).json.state === 'committed',
       `${r.json.correlationId} committed`,
     );
-    const status = (await api(bridge, '/v1/status')).json;
+    const status = (await api<StatusDoc>(bridge, '/v1/status')).json;
     expect(status.nats).toMatchObject({ state: 'connected', streamsReady: true, servers: [natsUrl] });
     expect(status.nats.jetstream.streams.map((s: { name: string }) => s.name)).toContain('COMMANDS');
   });
@@ -132,31 +135,35 @@ describe('least privilege over TLS', () => {
     const scoped = sidecar('bridge-sentiment', SCOPED_PASSWORD);
     await scoped.start();
     await waitFor(async () => (await api(scoped, '/readyz')).status === 200, 'scoped sidecar ready');
-    const denied = await api(scoped, '/v1/intents', {
+    const denied = await api<Accepted>(scoped, '/v1/intents', {
       subject: 'root.solar.command.cohort.assign',
       payload: { marker: MARKER },
     });
-    const allowed = await api(scoped, '/v1/intents', {
+    const allowed = await api<Accepted>(scoped, '/v1/intents', {
       subject: 'root.solar.command.sentiment.set',
       payload: { marker: MARKER },
     });
     await waitFor(
-      async () => (await api(scoped, `/v1/intents/${allowed.json.correlationId}`)).json.state === 'committed',
+      async () =>
+        (await api<IntentView>(scoped, `/v1/intents/${allowed.json.correlationId}`)).json.state === 'committed',
       `${allowed.json.correlationId} committed`,
     );
     await waitFor(
-      async () => (await api(scoped, `/v1/intents/${denied.json.correlationId}`)).json.state === 'dead',
+      async () => (await api<IntentView>(scoped, `/v1/intents/${denied.json.correlationId}`)).json.state === 'dead',
       `${denied.json.correlationId} dead`,
     );
-    const view = (await api(scoped, `/v1/intents/${denied.json.correlationId}`)).json;
+    const view = (await api<IntentView>(scoped, `/v1/intents/${denied.json.correlationId}`)).json;
     expect(view.reason).toMatch(/^NATS_PERMISSION_DENIED: .*Permissions Violation for Publish/);
     // The committer moves on (a later intent commits) and the dead row is never tried again.
-    const later = await api(scoped, '/v1/intents', { subject: 'root.solar.command.sentiment.set', payload: { n: 2 } });
+    const later = await api<Accepted>(scoped, '/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { n: 2 },
+    });
     await waitFor(
-      async () => (await api(scoped, `/v1/intents/${later.json.correlationId}`)).json.state === 'committed',
+      async () => (await api<IntentView>(scoped, `/v1/intents/${later.json.correlationId}`)).json.state === 'committed',
       `${later.json.correlationId} committed`,
     );
-    expect((await api(scoped, `/v1/intents/${denied.json.correlationId}`)).json).toMatchObject({
+    expect((await api<IntentView>(scoped, `/v1/intents/${denied.json.correlationId}`)).json).toMatchObject({
       state: 'dead',
       attempts: 1,
     });
@@ -166,7 +173,8 @@ describe('least privilege over TLS', () => {
     expect(metrics).toMatch(/net_sync_outbox_rows\{state="dead",kind="command"\} 1\n/);
     // Its dead-letter notice is published under the same scoped credentials.
     await waitFor(
-      async () => (await api(scoped, `/v1/intents/dl-${denied.json.correlationId}`)).json.state === 'committed',
+      async () =>
+        (await api<IntentView>(scoped, `/v1/intents/dl-${denied.json.correlationId}`)).json.state === 'committed',
       'dead-letter notice committed',
     );
     await scoped.kill('SIGTERM');

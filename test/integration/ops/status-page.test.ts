@@ -7,6 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { IntentView } from '../../../src/api/api-server.js';
+import type { StatusDoc } from '../../../src/api/status-page.js';
 import type { NatsServerProcess } from '../../../src/nats/index.js';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
@@ -27,11 +29,11 @@ let b: SidecarProcess;
 const peerIds: string[] = [];
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-async function get(s: SidecarProcess, path: string): Promise<any> {
-  return (await fetch(`${s.url}${path}`, { headers: auth })).json();
+async function get<T>(s: SidecarProcess, path: string): Promise<T> {
+  return (await fetch(`${s.url}${path}`, { headers: auth })).json() as Promise<T>;
 }
 
-async function status(s: SidecarProcess): Promise<{ code: number | null; doc: any }> {
+async function status(s: SidecarProcess): Promise<{ code: number | null; doc: StatusDoc }> {
   const r = await runCliProcess(['status', '--json', '--url', s.url], { ...s.env(), NET_SYNC_API_TOKEN: TOKEN }, s.dir);
   return { code: r.code, doc: JSON.parse(r.stdout) };
 }
@@ -60,7 +62,7 @@ beforeAll(async () => {
   for (const s of [a, b]) {
     await waitFor(
       async () => {
-        const st = await get(s, '/v1/status');
+        const st = await get<StatusDoc>(s, '/v1/status');
         return st.nats.streamsReady === true && st.peers.connected.length === 1 && st.peers.meshPeers === 1;
       },
       `sidecar :${s.port} ready with its mesh peer`,
@@ -82,7 +84,7 @@ describe('operating a two-sidecar mesh', () => {
     expect(res.status).toBe(202);
     committedId = ((await res.json()) as { correlationId: string }).correlationId;
     await waitFor(
-      async () => (await get(a, `/v1/intents/${committedId}`)).state === 'committed',
+      async () => (await get<IntentView>(a, `/v1/intents/${committedId}`)).state === 'committed',
       `${committedId} committed`,
     );
     const msg = (await readStream(nats.url)).messages.find((m) => m.msgId === committedId);
@@ -191,24 +193,24 @@ describe('operating a two-sidecar mesh', () => {
       body: JSON.stringify({ subject: SUBJECT, payload: { level: 4 } }),
     });
     const id = ((await r.json()) as { correlationId: string }).correlationId;
-    let last: { code: number | null; doc: any } = { code: null, doc: null };
+    let last: { code: number | null; doc: StatusDoc | null } = { code: null, doc: null };
     await waitFor(
       async () => {
         last = await status(a);
-        return last.code === 1 && last.doc.lag.command.oldestPendingAgeMs >= 500;
+        return last.code === 1 && last.doc!.lag.command.oldestPendingAgeMs >= 500;
       },
       `status to report ${id} past the command SLA`,
       15_000,
       200,
     );
-    expect(last.doc.ok).toBe(false);
-    expect(last.doc.sla.breaches.join('\n')).toMatch(
+    expect(last.doc!.ok).toBe(false);
+    expect(last.doc!.sla.breaches.join('\n')).toMatch(
       /NATS streams not ready|oldest pending command row is \d+ ms old \(SLA < 500 ms\)/,
     );
-    expect(last.doc.lag.command.ok).toBe(false);
+    expect(last.doc!.lag.command.ok).toBe(false);
     await nats.restart();
     await waitFor(
-      async () => (await get(a, `/v1/intents/${id}`)).state === 'committed',
+      async () => (await get<IntentView>(a, `/v1/intents/${id}`)).state === 'committed',
       `${id} committed after NATS returned`,
       30_000,
       100,

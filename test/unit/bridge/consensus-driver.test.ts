@@ -76,7 +76,10 @@ async function cluster(n: number, opts: { quorum: number; policy?: (i: number) =
     for (const row of node.outbox.listPublishable(1_000)) {
       publishCalls++;
       let hit = stream.get(row.correlationId);
-      if (hit === undefined) stream.set(row.correlationId, (hit = { seq: stream.size + 1, row, by: node.name }));
+      if (hit === undefined) {
+        hit = { seq: stream.size + 1, row, by: node.name };
+        stream.set(row.correlationId, hit);
+      }
       settled.push({ correlationId: row.correlationId, stream: 'CMD', seq: hit.seq });
     }
     if (settled.length === 0) return;

@@ -24,7 +24,10 @@ function countingOutbox(): MemoryOutbox & { reads: number } {
   const outbox = new MemoryOutbox() as MemoryOutbox & { reads: number };
   outbox.reads = 0;
   const list = outbox.listPublishable.bind(outbox);
-  outbox.listPublishable = (...a) => (outbox.reads++, list(...a));
+  outbox.listPublishable = (...a) => {
+    outbox.reads++;
+    return list(...a);
+  };
   return outbox;
 }
 

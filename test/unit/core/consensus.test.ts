@@ -82,7 +82,9 @@ describe('committer ranking and takeover', () => {
 
   it('ranks a node among the endorsers it holds; -1 when it is not one', () => {
     const order = rankCommitters(ID, peers);
-    order.forEach((p, k) => expect(committerRank(ID, peers, p)).toBe(k));
+    order.forEach((p, k) => {
+      expect(committerRank(ID, peers, p)).toBe(k);
+    });
     expect(committerRank(ID, peers.slice(0, 2), peers[4]!)).toBe(-1);
   });
 

@@ -140,7 +140,9 @@ describe('window accumulator', () => {
   test('quantiles of small windows are nearest-rank: p99 is the largest point once n < 100', () => {
     const stats = (values: number[]): WindowStats => {
       const acc = new WindowAccumulator();
-      values.forEach((v, i) => acc.add(T0 + i, v));
+      values.forEach((v, i) => {
+        acc.add(T0 + i, v);
+      });
       return acc.stats();
     };
     const near = (got: number, want: number): void =>
@@ -155,7 +157,9 @@ describe('window accumulator', () => {
       [hundred.p50, 50],
       [hundred.p95, 95],
       [hundred.p99, 99],
-    ].forEach(([got, want]) => near(got!, want!));
+    ].forEach(([got, want]) => {
+      near(got!, want!);
+    });
     const negatives = stats([-5, -1, -3, 0, 2]);
     near(negatives.p50, -1);
     expect(negatives.p99).toBe(2);
@@ -166,7 +170,9 @@ describe('window accumulator', () => {
     const ts = Array.from({ length: 3_000 }, (_, i) => T0 + ((i * 7) % 1_000));
     const v = ts.map(() => (rnd() - 0.4) * 1e4);
     const one = new WindowAccumulator();
-    ts.forEach((t, i) => one.add(t, v[i]!));
+    ts.forEach((t, i) => {
+      one.add(t, v[i]!);
+    });
     const columns = new WindowAccumulator();
     columns.addColumns(new Float64Array(ts.slice(0, 1_000)), new Float64Array(v.slice(0, 1_000)));
     columns.addColumns(new Float64Array(ts.slice(1_000)), new Float64Array(v.slice(1_000)));

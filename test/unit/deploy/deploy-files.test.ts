@@ -49,8 +49,28 @@ describe('Dockerfile', () => {
   });
 });
 
+/** The parts of a docker-compose.yml service these tests read. */
+interface ComposeService {
+  image: string;
+  command: string[];
+  build: unknown;
+  depends_on: unknown;
+  environment: Record<string, string>;
+  healthcheck: { test: string[] };
+  ports: string[];
+  volumes: string[];
+  secrets: Array<{ source: string; target: string }>;
+}
+
+/** The parts of docker-compose.yml (merge keys applied) these tests read. */
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  volumes: Record<string, unknown>;
+  secrets: Record<string, { file: string }>;
+}
+
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as any;
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as ComposeFile;
   const ids: string[] = [];
   const env: Record<string, string> = {};
   beforeAll(async () => {
@@ -74,10 +94,10 @@ describe('docker-compose.yml', () => {
   const sidecars = ['sidecar-1', 'sidecar-2', 'sidecar-3'];
 
   it('runs nats 2.10 from a mounted config with JetStream, sync_interval always, monitoring and a healthcheck', () => {
-    const nats = compose.services.nats;
+    const nats = compose.services['nats']!;
     expect(nats.image).toBe('nats:2.10-alpine');
-    const configPath = nats.command[nats.command.indexOf('--config') + 1];
-    const mounts = new Map<string, string>(nats.volumes.map((v: string) => [v.split(':')[1], v.split(':')[0]]));
+    const configPath = nats.command[nats.command.indexOf('--config') + 1]!;
+    const mounts = new Map<string, string>(nats.volumes.map((v) => [v.split(':')[1]!, v.split(':')[0]!]));
     const hostConf = mounts.get(configPath)!;
     expect(existsSync(join(ROOT, hostConf)), hostConf).toBe(true);
     const conf = read(hostConf);
@@ -98,16 +118,16 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['nats', ...sidecars]);
     const vols = new Set<string>();
     for (const name of sidecars) {
-      const s = compose.services[name];
+      const s = compose.services[name]!;
       expect(s.build).toEqual({ context: '.', dockerfile: 'Dockerfile' });
       expect(s.depends_on).toEqual({ nats: { condition: 'service_healthy' } });
-      const [vol, path] = s.volumes[0].split(':');
+      const [vol, path] = s.volumes[0]!.split(':') as [string, string];
       expect(compose.volumes).toHaveProperty(vol);
-      expect(path).toBe(posix.dirname(s.environment.NET_SYNC_BUFFER_PATH));
+      expect(path).toBe(posix.dirname(s.environment['NET_SYNC_BUFFER_PATH']!));
       vols.add(vol);
-      const secret = compose.secrets[s.secrets[0].source];
+      const secret = compose.secrets[s.secrets[0]!.source]!;
       expect(secret.file).toMatch(/^\.\/deploy\/keys\/sidecar-\d\.key$/);
-      expect(s.environment.NET_SYNC_MESH_KEY_FILE).toBe(`/run/secrets/${s.secrets[0].target}`);
+      expect(s.environment['NET_SYNC_MESH_KEY_FILE']).toBe(`/run/secrets/${s.secrets[0]!.target}`);
       expect(read('.gitignore')).toMatch(/^\*\.key$/m);
     }
     expect(vols.size).toBe(3);
@@ -117,7 +137,7 @@ describe('docker-compose.yml', () => {
   it('gives every sidecar a config that loadConfig accepts, meshed with the two others', () => {
     const apiPorts = new Set<string>();
     for (const [i, name] of sidecars.entries()) {
-      const raw = compose.services[name].environment as Record<string, string>;
+      const raw = compose.services[name]!.environment;
       const e = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, interpolate(String(v))]));
       const config = loadConfig({ env: e });
       expect(config.nats.servers).toEqual(['nats://nats:4222']);
@@ -130,10 +150,10 @@ describe('docker-compose.yml', () => {
         .map((n, k) => `/dns4/${n}/tcp/${meshPort}/p2p/${ids.filter((_, j) => j !== i)[k]}`);
       expect(config.mesh.peers).toEqual(others);
       expect(config.mesh.announce).toEqual([`/dns4/${name}/tcp/${meshPort}`]);
-      const [host, , container] = compose.services[name].ports[0].split(':');
+      const [host, , container] = compose.services[name]!.ports[0]!.split(':');
       expect(host).toBe('127.0.0.1');
       expect(container).toBe(config.api.listen.split(':')[1]);
-      apiPorts.add(compose.services[name].ports[0]);
+      apiPorts.add(compose.services[name]!.ports[0]!);
       expect(config.api.token).toBe('t');
     }
     expect(apiPorts.size).toBe(3);
@@ -189,44 +209,77 @@ describe('systemd unit', () => {
   });
 });
 
+/** An exec probe of a Kubernetes container. */
+interface K8sProbe {
+  exec: { command: string[] };
+}
+
+/** The parts of a Kubernetes container these tests read. */
+interface K8sContainer {
+  name: string;
+  args: string[];
+  volumeMounts: Array<{ name: string; mountPath: string }>;
+  envFrom: Array<{ secretRef: { name: string } }>;
+  livenessProbe: K8sProbe;
+  startupProbe: K8sProbe;
+  readinessProbe: K8sProbe;
+}
+
+/** The parts of a Kubernetes pod spec these tests read. */
+interface K8sPodSpec {
+  containers: K8sContainer[];
+  securityContext: { runAsNonRoot: boolean };
+  terminationGracePeriodSeconds: number;
+  volumes: Array<{ name: string; secret?: { secretName: string }; persistentVolumeClaim?: { claimName: string } }>;
+}
+
+/** The parts of one document of the Kubernetes manifest these tests read (which ones depends on `kind`). */
+interface K8sDoc {
+  kind: string;
+  metadata: { name: string };
+  spec: { template: { spec: K8sPodSpec } };
+  data: Record<string, string>;
+  stringData: Record<string, string>;
+}
+
 describe('Kubernetes manifest', () => {
-  const docs = parseAllDocuments(read('deploy/k8s/net-sync-sidecar.yaml')).map((d) => d.toJS() as any);
+  const docs = parseAllDocuments(read('deploy/k8s/net-sync-sidecar.yaml')).map((d) => d.toJS() as K8sDoc);
   const byKind = (kind: string) => docs.filter((d) => d.kind === kind);
-  const deployment = byKind('Deployment')[0];
+  const deployment = byKind('Deployment')[0]!;
   const pod = deployment.spec.template.spec;
-  const sidecar = pod.containers.find((c: any) => c.name === 'net-sync');
-  const mountOf = (name: string): string => sidecar.volumeMounts.find((m: any) => m.name === name).mountPath;
+  const sidecar = pod.containers.find((c) => c.name === 'net-sync')!;
+  const mountOf = (name: string): string => sidecar.volumeMounts.find((m) => m.name === name)!.mountPath;
 
   it('runs net-sync beside an agent container, one writer at a time', () => {
-    expect(pod.containers.map((c: any) => c.name)).toEqual(['agent', 'net-sync']);
+    expect(pod.containers.map((c) => c.name)).toEqual(['agent', 'net-sync']);
     expect(deployment.spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(DRAIN_MS);
   });
 
   it('loads its ConfigMap config with loadConfig, paths on the mounted volumes', () => {
-    const cm = byKind('ConfigMap').find((c) => c.metadata.name === 'net-sync-config');
-    const configArg = sidecar.args[sidecar.args.indexOf('--config') + 1];
+    const cm = byKind('ConfigMap').find((c) => c.metadata.name === 'net-sync-config')!;
+    const configArg = sidecar.args[sidecar.args.indexOf('--config') + 1]!;
     expect(posix.dirname(configArg)).toBe(mountOf('config'));
     const file = join(mkdtempSync(join(tmpdir(), 'net-sync-k8s-')), posix.basename(configArg));
-    writeFileSync(file, cm.data[posix.basename(configArg)]);
-    const secretEnv = byKind('Secret').find((s) => s.metadata.name === sidecar.envFrom[0].secretRef.name).stringData;
+    writeFileSync(file, cm.data[posix.basename(configArg)]!);
+    const secretEnv = byKind('Secret').find((s) => s.metadata.name === sidecar.envFrom[0]!.secretRef.name)!.stringData;
     const config = loadConfig({ file, env: secretEnv });
     expect(config.api.listen).toBe('127.0.0.1:7654');
     expect(posix.dirname(config.buffer.path)).toBe(mountOf('outbox'));
     expect(posix.dirname(config.mesh.keyFile)).toBe(mountOf('identity'));
-    const identity = pod.volumes.find((v: any) => v.name === 'identity').secret;
-    expect(byKind('Secret').find((s) => s.metadata.name === identity.secretName).data).toHaveProperty(
+    const identity = pod.volumes.find((v) => v.name === 'identity')!.secret!;
+    expect(byKind('Secret').find((s) => s.metadata.name === identity.secretName)!.data).toHaveProperty(
       posix.basename(config.mesh.keyFile),
     );
-    expect(pod.volumes.find((v: any) => v.name === 'outbox').persistentVolumeClaim.claimName).toBe(
-      byKind('PersistentVolumeClaim')[0].metadata.name,
+    expect(pod.volumes.find((v) => v.name === 'outbox')!.persistentVolumeClaim!.claimName).toBe(
+      byKind('PersistentVolumeClaim')[0]!.metadata.name,
     );
     expect(dirname(config.nats.tls.caFile!)).toBe(mountOf('nats-ca'));
   });
 
   it('probes /healthz (liveness, startup) and /readyz (readiness, with the token): real routes on the API port', () => {
-    const probe = (p: any): string => p.exec.command.join(' ');
+    const probe = (p: K8sProbe): string => p.exec.command.join(' ');
     expect(probe(sidecar.livenessProbe)).toContain('http://127.0.0.1:7654/healthz');
     expect(probe(sidecar.startupProbe)).toContain('http://127.0.0.1:7654/healthz');
     expect(probe(sidecar.readinessProbe)).toContain('http://127.0.0.1:7654/readyz');
