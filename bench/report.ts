@@ -166,6 +166,6 @@ export function renderTable(results: BenchResults): string {
 export function writeResults(results: BenchResults, dir: string): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   return file;
 }

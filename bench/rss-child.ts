@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       await bench.stop();
     }
   });
-  process.stdout.write(JSON.stringify(report) + '\n');
+  process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 
 function gc(): void {

@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     '(d) is timed from the publisher being ready again after the restart; reconnectMs and rateFromServerUp show the outage tail.',
     '(w) is a probe, not a net-sync path: the outbox on a worker thread and a bare pipelined publish on the main thread, the upper bound of moving SQLite off the event loop.',
   );
-  process.stdout.write(renderTable(results) + '\n');
+  process.stdout.write(`${renderTable(results)}\n`);
   const file = writeResults(results, args.out);
   process.stdout.write(`results: ${file}\n`);
 }

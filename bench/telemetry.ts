@@ -28,7 +28,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { TelemetryScout } from '../src/bridge/telemetry-scout.js';
 import { ConfigSchema } from '../src/config/schema.js';
 import { encodeEnvelope } from '../src/core/envelope-codec.js';
-import { type TelemetryEnvelope } from '../src/core/envelope.js';
+import type { TelemetryEnvelope } from '../src/core/envelope.js';
 import { SeriesAssigner } from '../src/core/telemetry-window.js';
 import { buildLibp2p, generateIdentity, identityPeerId, MeshNode } from '../src/mesh/index.js';
 import { freePort, NatsServerProcess } from '../src/nats/nats-server-process.js';

@@ -28,7 +28,7 @@ import {
 import {
   MemoryTelemetryEnvelopeSchema,
   TelemetryEnvelopeSchema,
-  TelemetrySeriesSchema,
+  type TelemetrySeriesSchema,
   WireTelemetryEnvelopeSchema,
 } from './telemetry-envelope.js';
 

@@ -130,7 +130,7 @@ export class NatsServerProcess {
       ...(this.httpPortValue === undefined ? [] : [`http: "${this.host}:${this.httpPortValue}"`]),
       this.opts.config ?? '',
     ];
-    await writeFile(this.configFile, lines.join('\n') + '\n');
+    await writeFile(this.configFile, `${lines.join('\n')}\n`);
   }
 
   private async launch(): Promise<void> {

@@ -29,7 +29,7 @@ describe('NatsConnector', () => {
     const kp = nkeys.createUser();
     const dir = await mkdtemp(join(tmpdir(), 'net-sync-nkey-'));
     const seedFile = join(dir, 'user.nk');
-    await writeFile(seedFile, new TextDecoder().decode(kp.getSeed()) + '\n', { mode: 0o600 });
+    await writeFile(seedFile, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
     const nats = await useNatsServer({ config: `authorization { users: [ { nkey: ${kp.getPublicKey()} } ] }` });
     const connector = await useConnector([nats.url], { nkeySeedFile: seedFile });
     expect(connector.state).toBe('connected');

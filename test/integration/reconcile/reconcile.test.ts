@@ -37,7 +37,7 @@ async function setup() {
       subject: 'root.solar.command.sentiment.set',
       payload: { i },
       origin: 'peer',
-      traceparent: '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01',
+      traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
       createdAtMs: clock.now(),
     }),
   );

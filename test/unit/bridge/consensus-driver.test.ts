@@ -23,7 +23,7 @@ import { MemoryOutbox } from '../../support/memory-outbox.js';
 const TAKEOVER_MS = 3_000;
 const TTL_MS = 60_000;
 const SUBJECT = 'root.solar.command.sentiment.set';
-const TP = '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01';
+const TP = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
 
 interface TestNode {
   name: string;

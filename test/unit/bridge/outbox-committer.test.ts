@@ -24,7 +24,7 @@ function rows(n: number, subject = 'root.solar.command.a.b') {
       subject,
       payload: { i },
       origin: 'me',
-      traceparent: '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01',
+      traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
       createdAtMs: clock.now(),
     }),
   );

@@ -68,7 +68,7 @@ describe('command message', () => {
       subject: 'root.solar.command.a.b',
       payload: { v: 1 },
       origin: 'peerA',
-      traceparent: '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01',
+      traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
       createdAtMs: 0,
       endorsements: [{ peerId: 'p1', signature: 's' }],
     });
@@ -90,10 +90,10 @@ describe('command message', () => {
 describe('trace context', () => {
   const hex = (n: number): string => 'c'.repeat(n * 2);
   it('continues a valid parent trace and starts a new one otherwise', () => {
-    const parent = '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01';
-    expect(childTraceparent(parent, hex)).toBe('00-' + 'a'.repeat(32) + '-' + 'c'.repeat(16) + '-01');
-    expect(childTraceparent('garbage', hex)).toBe('00-' + 'c'.repeat(32) + '-' + 'c'.repeat(16) + '-01');
-    expect(isTraceparent('00-' + '0'.repeat(32) + '-' + 'b'.repeat(16) + '-01')).toBe(false);
+    const parent = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
+    expect(childTraceparent(parent, hex)).toBe(`00-${'a'.repeat(32)}-${'c'.repeat(16)}-01`);
+    expect(childTraceparent('garbage', hex)).toBe(`00-${'c'.repeat(32)}-${'c'.repeat(16)}-01`);
+    expect(isTraceparent(`00-${'0'.repeat(32)}-${'b'.repeat(16)}-01`)).toBe(false);
   });
 });
 

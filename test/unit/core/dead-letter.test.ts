@@ -7,7 +7,7 @@ import {
 } from '../../../src/core/dead-letter.js';
 import type { NewOutboxRow, OutboxRow } from '../../../src/core/intent.js';
 
-const TP = '00-' + 'a'.repeat(32) + '-' + 'b'.repeat(16) + '-01';
+const TP = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
 
 function stored(row: NewOutboxRow, over: Partial<OutboxRow> = {}): OutboxRow {
   return {

@@ -101,7 +101,7 @@ const DISTS: Dist[] = [
   ['uniform 1..1000', (r) => 1 + 999 * r()],
   ['exponential', (r) => -Math.log(1 - r()) * 50],
   ['lognormal', (r) => Math.exp(3 + 1.5 * gauss(r))],
-  ['pareto (heavy tail)', (r) => 1 / Math.pow(1 - r(), 1 / 1.2)],
+  ['pareto (heavy tail)', (r) => 1 / (1 - r()) ** (1 / 1.2)],
   ['normal with negatives', (r) => 100 * gauss(r)],
   ['integers with ties', (r) => Math.floor(r() * 10)],
 ];

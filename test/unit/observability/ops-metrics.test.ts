@@ -5,7 +5,7 @@ import { createOpsMetrics, timeEndorsements } from '../../../src/observability/o
 import { ManualClock } from '../../support/manual-clock.js';
 import { MemoryOutbox } from '../../support/memory-outbox.js';
 
-const TP = '00-' + '1'.repeat(32) + '-' + '2'.repeat(16) + '-01';
+const TP = `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`;
 
 function row(id: string, createdAtMs: number, state: 'pending-commit' | 'proposed' = 'pending-commit') {
   return buildCommandRow({
