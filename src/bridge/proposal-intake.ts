@@ -76,6 +76,11 @@ export class ProposalIntake {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([sent, new Promise<void>((r) => (timer = setTimeout(r, PROPOSAL_SEND_WAIT_MS)))]);
     clearTimeout(timer);
+    // gossipsub's publish resolves once the RPC is handed to each peer's outbound stream; a
+    // write the stream layers below finish in queued microtasks is done after one macrotask, so
+    // the proposal's bytes reach the socket before the 202's do (a write held by backpressure
+    // still waits: then the row's re-proposal after a restart covers it).
+    await new Promise<void>((r) => setImmediate(r));
     return { correlationId: t.correlationId, state: opts.outbox.get(t.correlationId)?.state ?? 'proposed' };
   }
 

@@ -32,12 +32,22 @@ export async function startDemoCluster(
   const nats = await NatsServerProcess.start({ storeDir: join(dir, 'jetstream') });
   const sidecars: DemoSidecar[] = [];
   const meshPorts: number[] = [];
+  // Every port is probed free then released, and all are bound later: never hand one out twice.
+  const taken = new Set<number>([nats.port]);
+  const port = async (): Promise<number> => {
+    for (;;) {
+      const p = await freePort();
+      if (taken.has(p)) continue;
+      taken.add(p);
+      return p;
+    }
+  };
   for (let i = 0; i < count; i++) {
     const sdir = join(dir, `sidecar-${i + 1}`);
     mkdirSync(sdir, { recursive: true });
     const key = await generateIdentity();
     await writeIdentity(join(sdir, 'net-sync.key'), key);
-    const api = `127.0.0.1:${await freePort()}`;
+    const api = `127.0.0.1:${await port()}`;
     const bufferPath = join(sdir, 'net-sync.db');
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '',
@@ -58,7 +68,7 @@ export async function startDemoCluster(
       env,
       child: null,
     });
-    meshPorts.push(await freePort());
+    meshPorts.push(await port());
   }
   if (mesh) wireMesh(sidecars, meshPorts);
   await Promise.all(sidecars.map((s) => launch(s)));

@@ -37,10 +37,15 @@ describe('JetStreamReader', () => {
 
     const reader = new JetStreamReader({ connector });
     const wanted = new Set(['a-0', 'a-4999', 'b-0', 'b-2500', 'b-4999', 'missing']);
+    const timed = async (ids: ReadonlySet<string>): Promise<number> => {
+      const t = performance.now();
+      await reader.findMsgIds('root.solar.command.>', 0, ids);
+      return performance.now() - t;
+    };
     const t0 = performance.now();
     const all = await reader.findMsgIds('root.solar.command.>', 0, wanted);
     const elapsed = performance.now() - t0;
-    expect(elapsed).toBeLessThan(2_000);
+    expect(elapsed, 'a 10,000-message scan returns (a hang guard, not a benchmark)').toBeLessThan(10_000);
     expect([...all.keys()].sort()).toEqual(['a-0', 'a-4999', 'b-0', 'b-2500', 'b-4999']);
     expect(all.get('a-0')).toEqual({ stream: 'COMMANDS', seq: 1 });
     expect(all.get('b-4999')).toEqual({ stream: 'COMMANDS', seq: 10_000 });
@@ -51,13 +56,18 @@ describe('JetStreamReader', () => {
     const narrow = await reader.findMsgIds('root.solar.command.*.stop', 0, new Set(['a-1', 'b-1']));
     expect([...narrow.keys()]).toEqual(['b-1']);
 
-    // Early stop: the first ids are found without reading the rest.
-    const t1 = performance.now();
+    // Early stop: the first ids are found without reading the rest. Best of 3 against best of 3,
+    // so one GC pause or scheduling stall on a loaded machine cannot decide it.
     expect((await reader.findMsgIds('root.solar.command.>', 0, new Set(['a-1']))).get('a-1')).toEqual({
       stream: 'COMMANDS',
       seq: 2,
     });
-    expect(performance.now() - t1).toBeLessThan(elapsed + 100);
+    const full = Math.min(elapsed, await timed(wanted), await timed(wanted));
+    const early = Math.min(await timed(new Set(['a-1'])), await timed(new Set(['a-1'])), await timed(new Set(['a-1'])));
+    console.log(
+      `[jetstream-reader] whole scan of 10,000 best ${full.toFixed(0)} ms; early stop at seq 2 best ${early.toFixed(0)} ms`,
+    );
+    expect(early, `early stop ${early.toFixed(0)} ms vs whole scan ${full.toFixed(0)} ms`).toBeLessThan(full);
 
     // Nothing in range: returns at once instead of waiting for messages.
     const none = await reader.findMsgIds('root.solar.command.>', Date.now() + 60_000, wanted);

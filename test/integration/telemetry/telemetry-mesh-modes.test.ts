@@ -47,6 +47,14 @@ describe('telemetry without mesh.enabled', () => {
         30_000,
         50,
       );
+    // The origin's only peer is the scout: once it has heard a heartbeat it knows a live scout,
+    // so no point is counted unrouted because the origin's first 3 heartbeats passed before it.
+    await waitFor(
+      async () => (await metric(origin, 'net_sync_gossip_messages_total{direction="in",kind="heartbeat"}')) > 0,
+      "origin to hear the scout's heartbeat",
+      10_000,
+      50,
+    );
     const status = (await origin.get('/v1/status')).json;
     expect(status.peers).toMatchObject({ enabled: true, connected: [peerIds[0]] });
     expect(status.mesh).toMatchObject({ consensus: false });
@@ -101,9 +109,21 @@ describe('telemetry without mesh.enabled', () => {
       15_000,
       250,
     );
-    // Exactly once each: 7 more points add 7 (batches go out every 100 ms).
-    await new Promise((r) => setTimeout(r, 300)); // pacing: lets the last probe's batch go out
-    const before = await unrouted();
+    // Exactly once each: 7 more points add 7 (batches go out every 100 ms). The count to start
+    // from is one that two reads 300 ms apart agree on, so a probe batch still queued is in it.
+    let before = await unrouted();
+    await waitFor(
+      async () => {
+        await new Promise((r) => setTimeout(r, 300)); // pacing: a queued batch goes out within this
+        const now = await unrouted();
+        const settled = now === before;
+        before = now;
+        return settled;
+      },
+      'unrouted count to settle',
+      10_000,
+      0,
+    );
     await post(7);
     await waitFor(async () => (await unrouted()) >= before + 7, '7 more unrouted', 5_000, 50);
     await new Promise((r) => setTimeout(r, 300)); // pacing: a double count would land by now

@@ -27,7 +27,7 @@ const SIDES = [
 const SCOUTS = [0, 2];
 const HEARTBEAT_MS = 1_000;
 const BEFORE_MS = 2_000; // emitting, connected
-const CUT_MS = 5_000; // emitting, partitioned: past the 3-heartbeat liveness limit (~3 s), with a whole window after it (longer cuts grow the redial backoff)
+const CUT_MS = 7_000; // emitting, partitioned: past the 3-heartbeat liveness limit (the split shows ~3 s after the cut), then ~4 s of whole windows, so a late split still leaves one (longer cuts grow the redial backoff)
 const AFTER_MS = 3_000; // emitting, healed
 const POINTS_PER_S = 800;
 
