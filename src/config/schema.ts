@@ -106,6 +106,13 @@ export const CommitSchema = z
      * for it, to cover clock skew between this host and the server.
      */
     scanSkewMs: zDurationMs.default(5_000),
+    /**
+     * Accept WorkQueue or Interest streams on our subjects. They delete what was consumed, so a
+     * row whose PubAck was lost cannot be looked up and is republished: exactly once then holds
+     * only within the stream's duplicate window (which must be at least 10 min). Off: such a
+     * stream stops the sidecar (exit 2, naming it).
+     */
+    dedupeOnlyWithinDuplicateWindow: z.boolean().default(false),
   })
   .strict();
 
@@ -236,7 +243,10 @@ export const TelemetrySchema = z
     subjectMap: z
       .record(
         z.string(),
-        z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,2}$/, 'must be 1-3 tokens after "telemetry."'),
+        z
+          .string()
+          .max(128, 'at most 128 characters: subjects stay far below the server control line')
+          .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,2}$/, 'must be 1-3 tokens after "telemetry."'),
       )
       .default({}),
     /** Scouts the deployment expects; fewer live ones are reported in peer health and logged. 0: no check. */
@@ -258,6 +268,7 @@ export const SubjectsSchema = z
     /** Root of the taxonomy (seed 000). */
     prefix: z
       .string()
+      .max(64, 'at most 64 characters: subjects stay far below the server control line')
       .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens')
       .default('root.solar'),
   })

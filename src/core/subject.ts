@@ -6,6 +6,13 @@
 /** Maximum number of tokens after the configured prefix. */
 export const MAX_SUBJECT_DEPTH = 4;
 
+/**
+ * Longest subject accepted, in characters (ASCII only, so bytes). nats-server drops a connection
+ * whose protocol line passes `max_control_line` (4,096 bytes by default); 256 leaves room for the
+ * reply inbox and sizes, and is far above any subject of the taxonomy.
+ */
+export const MAX_SUBJECT_LENGTH = 256;
+
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /**
@@ -16,6 +23,8 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
  */
 export function checkSubject(subject: unknown, prefix: string, area: string): string | null {
   if (typeof subject !== 'string' || subject.length === 0) return 'must be a non-empty string';
+  if (subject.length > MAX_SUBJECT_LENGTH)
+    return `must be at most ${MAX_SUBJECT_LENGTH} characters (got ${subject.length})`;
   const root = `${prefix}.${area}.`;
   if (!subject.startsWith(root)) return `must start with "${root}"`;
   const rest = subject.slice(prefix.length + 1).split('.');

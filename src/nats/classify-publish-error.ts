@@ -83,3 +83,47 @@ export function classifyNoResponders(subject: string, streamExists: boolean | un
   if (streamExists === false) return failure(false, false, 'NATS_NO_STREAM', `no stream captures subject ${subject}`);
   return failure(true, false, 'NATS_NO_RESPONDERS', `no JetStream responder for ${subject} (stream unavailable)`);
 }
+
+/**
+ * nats-server's default `max_control_line`: a protocol line (`HPUB <subject> <reply> <sizes>`)
+ * longer than this makes the server close the connection, which would fail every message in
+ * flight and, retried, stall every row behind this one.
+ */
+export const MAX_CONTROL_LINE_BYTES = 4_096;
+
+// Room on the control line for the verb, the reply inbox (~40 bytes) and the two sizes.
+const CONTROL_LINE_OVERHEAD_BYTES = 128;
+const SUBJECT_TOKEN = /^[^\s*>]+$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * What the server would refuse at the protocol level (closing the connection) about a message,
+ * checked before it is sent: a subject too long for the control line, or not a concrete subject
+ * (empty tokens, whitespace, wildcards); a header name or value that would break the header
+ * block. Null when the message is fine. Such a refusal is permanent for the row: it goes dead,
+ * and the rows behind it are not held up at all.
+ */
+export function protocolProblem(subject: string, headers: Readonly<Record<string, string>>): PublishFailure | null {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short subjects skip the encoding.
+  const bytes =
+    subject.length * 3 + CONTROL_LINE_OVERHEAD_BYTES <= MAX_CONTROL_LINE_BYTES
+      ? subject.length
+      : new TextEncoder().encode(subject).length;
+  if (bytes + CONTROL_LINE_OVERHEAD_BYTES > MAX_CONTROL_LINE_BYTES) {
+    return failure(
+      false,
+      false,
+      'NATS_PROTOCOL_LIMIT',
+      `subject of ${bytes} bytes would pass the server's ${MAX_CONTROL_LINE_BYTES}-byte control line`,
+    );
+  }
+  if (subject.split('.').some((t) => !SUBJECT_TOKEN.test(t))) {
+    return failure(false, false, 'NATS_PROTOCOL_LIMIT', 'subject is not a concrete NATS subject');
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name) || /[\r\n]/.test(value)) {
+      return failure(false, false, 'NATS_PROTOCOL_LIMIT', `header ${JSON.stringify(name.slice(0, 64))} is not valid`);
+    }
+  }
+  return null;
+}

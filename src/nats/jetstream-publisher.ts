@@ -19,7 +19,12 @@ import type {
   PublishResult,
 } from '../core/ports.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import { classifyNoResponders, classifyPublishError, type PublishFailure } from './classify-publish-error.js';
+import {
+  classifyNoResponders,
+  classifyPublishError,
+  type PublishFailure,
+  protocolProblem,
+} from './classify-publish-error.js';
 import type { NatsMetrics, PublishResultLabel } from './metrics.js';
 import type { NatsConnector } from './nats-connector.js';
 
@@ -57,6 +62,7 @@ const NOT_CONNECTED: PublishFailure = {
  * | larger than the server's max_payload  | no        | no             | NATS_PAYLOAD_TOO_LARGE  |
  * | larger than the stream's max_msg_size | no        | no             | NATS_PAYLOAD_TOO_LARGE  |
  * | other JetStream API error             | no        | no             | NATS_STREAM_CONFLICT    |
+ * | would break the protocol (see below)  | no        | no             | NATS_PROTOCOL_LIMIT     |
  * | JetStream 5xx / resources exhausted   | yes       | no             | NATS_UNKNOWN            |
  * | anything else                         | yes       | yes            | NATS_UNKNOWN            |
  */
@@ -107,6 +113,9 @@ export class JetStreamPublisher implements CommandPublisher {
     const nc = this.connector.connection;
     if (nc === undefined || this.connector.jetstream === undefined || this.connector.state !== 'connected')
       return NOT_CONNECTED;
+    // Never put on the wire what makes the server drop the connection (see protocolProblem).
+    const refused = protocolProblem(msg.subject, { ...msg.headers, [MSG_ID]: msg.msgId });
+    if (refused !== null) return refused;
     const h = natsHeaders();
     h.set(MSG_ID, msg.msgId);
     for (const k in msg.headers) h.set(k, msg.headers[k]!);

@@ -3,10 +3,11 @@
  * Used by reconcile, `net-sync verify` and the chaos oracle. Works on nats-server 2.9 (one
  * filter subject per consumer).
  */
-import { AckPolicy, DeliverPolicy, nanos, type JsMsg } from 'nats';
+import { AckPolicy, DeliverPolicy, type JsMsg, nanos, RetentionPolicy } from 'nats';
 import { HEADER } from '../core/command-message.js';
 import { NetSyncError } from '../core/errors.js';
 import type { StreamLocation } from '../core/intent.js';
+import { UNSAFE_RETENTION_OPT_IN } from '../core/retention-hazard.js';
 import type { StreamReader } from '../core/ports.js';
 import type { NatsConnector } from './nats-connector.js';
 import { isSubjectSubset, subjectMatches } from './subject-filter.js';
@@ -32,6 +33,12 @@ export interface JetStreamReaderOptions {
   batch?: number;
   /** A scan that receives nothing for this long while messages remain fails with NATS_TIMEOUT. Default 10 s. */
   stallTimeoutMs?: number;
+  /**
+   * A WorkQueue or Interest stream cannot be read back (it deletes what was consumed): `refuse`
+   * (default) fails the scan with CONFIG_INVALID naming it; `skip` finds nothing there, so the
+   * caller republishes and the duplicate window dedupes (`commit.dedupeOnlyWithinDuplicateWindow`).
+   */
+  unsafeRetention?: 'refuse' | 'skip';
 }
 
 /**
@@ -43,9 +50,11 @@ export class JetStreamReader implements StreamReader {
   private readonly connector: NatsConnector;
   private readonly batch: number;
   private readonly stallTimeoutMs: number;
+  private readonly unsafeRetention: 'refuse' | 'skip';
 
   constructor(opts: JetStreamReaderOptions) {
     this.connector = opts.connector;
+    this.unsafeRetention = opts.unsafeRetention ?? 'refuse';
     this.batch = opts.batch ?? 4_096;
     this.stallTimeoutMs = opts.stallTimeoutMs ?? 10_000;
   }
@@ -112,6 +121,15 @@ export class JetStreamReader implements StreamReader {
     let filter: string | undefined;
     try {
       const info = await jsm.streams.info(stream);
+      if (info.config.retention !== RetentionPolicy.Limits) {
+        if (this.unsafeRetention === 'skip') return;
+        throw new NetSyncError(
+          'CONFIG_INVALID',
+          `stream ${stream} has ${info.config.retention} retention: it cannot be read back to look a message up; ` +
+            `use Limits retention, or set ${UNSAFE_RETENTION_OPT_IN}: true`,
+          { field: UNSAFE_RETENTION_OPT_IN },
+        );
+      }
       lastSeq = info.state.last_seq;
       if (info.state.messages === 0) return;
       // 2.9 wants the filter inside the stream's subjects; a broader one scans all and filters here.

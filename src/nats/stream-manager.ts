@@ -3,6 +3,7 @@
  * verify (drift) for the `streams:` spec. Never deletes or recreates a stream.
  */
 import type { JetStreamManager, StreamInfo } from 'nats';
+import type { StreamRetentionView } from '../core/retention-hazard.js';
 import { NetSyncError } from '../core/errors.js';
 import { diffStream, type StreamDiff, type StreamSpec } from '../core/stream-spec.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
@@ -61,6 +62,20 @@ export class StreamManager {
       results.push(await this.applyOne(jsm, spec, diff, opts.dryRun === true));
     }
     return results;
+  }
+
+  /** Every stream on the server, as the retention guard sees it (core/retention-hazard.ts). */
+  async liveRetention(): Promise<StreamRetentionView[]> {
+    const out: StreamRetentionView[] = [];
+    for await (const info of this.manager().streams.list()) {
+      out.push({
+        name: info.config.name,
+        retention: info.config.retention as StreamRetentionView['retention'],
+        subjects: info.config.subjects ?? [],
+        duplicateWindowMs: Math.round((info.config.duplicate_window ?? 0) / 1e6),
+      });
+    }
+    return out;
   }
 
   /** Streams whose server config differs from the spec (`create` = missing). Empty = no drift. */

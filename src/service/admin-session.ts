@@ -3,6 +3,7 @@
  * connection, the publisher, the reader and the stream manager, closed together.
  */
 import type { Config } from '../config/schema.js';
+import { retentionRefusal, specRetentionViews } from '../core/retention-hazard.js';
 import { NetSyncError } from '../core/errors.js';
 import { JetStreamPublisher, JetStreamReader, NatsConnector, StreamManager } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,7 +41,7 @@ export async function openAdminSession(
   return {
     connector,
     publisher: new JetStreamPublisher({ connector, timeoutMs: config.nats.publishTimeoutMs, logger }),
-    reader: new JetStreamReader({ connector }),
+    reader: new JetStreamReader({ connector, unsafeRetention: unsafeRetention(config) }),
     streams: new StreamManager({ connector, logger }),
     firstSeq: async (stream) => {
       try {
@@ -51,4 +52,25 @@ export async function openAdminSession(
     },
     close: () => connector.stop(),
   };
+}
+
+/** How readers treat WorkQueue and Interest streams under `config` (see JetStreamReaderOptions). */
+export function unsafeRetention(config: Config): 'refuse' | 'skip' {
+  return config.commit.dedupeOnlyWithinDuplicateWindow ? 'skip' : 'refuse';
+}
+
+/**
+ * Refuses (CONFIG_INVALID naming `streams`) when a declared or live stream on our subjects
+ * deletes what it stores, unless `commit.dedupeOnlyWithinDuplicateWindow` accepts it.
+ */
+export async function checkRetention(streams: StreamManager, config: Config): Promise<void> {
+  const declared = specRetentionViews(config.streams);
+  const names = new Set(declared.map((s) => s.name));
+  const live = (await streams.liveRetention()).filter((s) => !names.has(s.name));
+  const refusal = retentionRefusal(
+    [...declared, ...live],
+    config.subjects.prefix,
+    config.commit.dedupeOnlyWithinDuplicateWindow,
+  );
+  if (refusal !== null) throw new NetSyncError('CONFIG_INVALID', refusal, { field: 'streams' });
 }

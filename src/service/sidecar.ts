@@ -14,6 +14,8 @@ import { createBufferMetrics, SqliteOutbox } from '../buffer/index.js';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Config } from '../config/schema.js';
 import { backoffDelayMs } from '../core/backoff.js';
+import { NetSyncError } from '../core/errors.js';
+import { retentionRefusal } from '../core/retention-hazard.js';
 import type { CommandBody } from '../core/command-message.js';
 import type { OutboxRow } from '../core/intent.js';
 import { loadOrCreateIdentity } from '../mesh/identity.js';
@@ -21,6 +23,7 @@ import { createNatsMetrics, JetStreamPublisher, JetStreamReader, NatsConnector, 
 import type { Logger } from '../observability/logger.js';
 import { registerOutboxGauges } from '../observability/outbox-gauges.js';
 import { SystemClock } from '../runtime/system-clock.js';
+import { unsafeRetention } from './admin-session.js';
 import { deadLetterNotices } from './dead-letters.js';
 import { consensusWanted, meshWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
@@ -51,6 +54,14 @@ export class Sidecar {
   private ensuring: Promise<void> | null = null;
   private readonly halt = new AbortController();
   private unsubscribe: (() => void) | null = null;
+  private failFatal: (err: NetSyncError) => void = () => undefined;
+  /**
+   * Settles when the sidecar cannot go on (a WorkQueue stream on our subjects, say): the CLI
+   * then stops it and exits with the error's code.
+   */
+  readonly fatal = new Promise<NetSyncError>((resolve) => {
+    this.failFatal = resolve;
+  });
 
   private constructor(
     readonly config: Config,
@@ -72,7 +83,7 @@ export class Sidecar {
         metrics: natsMetrics,
       }),
     );
-    this.reader = new JetStreamReader({ connector: this.connector });
+    this.reader = new JetStreamReader({ connector: this.connector, unsafeRetention: unsafeRetention(config) });
     this.streams = new StreamManager({ connector: this.connector, logger: log });
     this.committer = new OutboxCommitter({
       outbox: this.outbox,
@@ -241,6 +252,17 @@ export class Sidecar {
           { created: results.filter((r) => r.outcome === 'applied').map((r) => r.diff.stream) },
           'created missing streams',
         );
+      }
+      const refusal = retentionRefusal(
+        await this.streams.liveRetention(),
+        this.config.subjects.prefix,
+        this.config.commit.dedupeOnlyWithinDuplicateWindow,
+      );
+      if (refusal !== null) {
+        // Publishing stays closed: a row whose PubAck is lost could never be looked up.
+        this.log.error({ reason: refusal }, 'refusing to commit to a stream that deletes what it stores');
+        this.failFatal(new NetSyncError('CONFIG_INVALID', refusal, { field: 'streams' }));
+        return true;
       }
       const drifted = plan.filter((d) => d.action === 'update').map((d) => d.stream);
       if (drifted.length > 0)

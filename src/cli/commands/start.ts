@@ -32,10 +32,15 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       );
     },
   );
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
+  const fatal = await Promise.race([stopped.then(() => null), sidecar.fatal]);
+  if (fatal !== null) {
+    await sidecar.stop();
+    throw fatal;
+  }
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS).unref());
   const outcome = await Promise.race([sidecar.stop().then(() => 'stopped' as const), timeout]);
   if (outcome === 'timeout') {

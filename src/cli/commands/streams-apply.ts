@@ -2,7 +2,7 @@
  * `net-sync streams apply [--dry-run]`: creates or updates the configured streams; idempotent,
  * prints the diff. Exit 1 when any stream could not be applied.
  */
-import { openAdminSession } from '../../service/admin-session.js';
+import { checkRetention, openAdminSession } from '../../service/admin-session.js';
 import type { CommandContext } from '../command-context.js';
 import { diffRows } from './streams-verify.js';
 
@@ -16,6 +16,7 @@ export interface StreamsApplyOptions {
 export async function runStreamsApply(ctx: CommandContext, options: StreamsApplyOptions): Promise<number> {
   const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
   try {
+    await checkRetention(session.streams, ctx.config);
     const results = await session.streams.apply(ctx.config.streams, { dryRun: options.dryRun });
     const failed = results.filter((r) => r.outcome === 'failed');
     const doc = {

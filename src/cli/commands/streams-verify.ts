@@ -3,7 +3,7 @@
  * Exit 1 when any stream is missing or differs.
  */
 import type { StreamDiff } from '../../core/stream-spec.js';
-import { openAdminSession } from '../../service/admin-session.js';
+import { checkRetention, openAdminSession } from '../../service/admin-session.js';
 import type { CommandContext } from '../command-context.js';
 import type { Cell } from '../output.js';
 
@@ -30,6 +30,7 @@ export async function runStreamsVerify(ctx: CommandContext, options: StreamsVeri
   void options;
   const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
   try {
+    await checkRetention(session.streams, ctx.config);
     const diffs = await session.streams.verify(ctx.config.streams);
     const drift = diffs.filter((d) => d.action !== 'none');
     ctx.out.result({ ok: drift.length === 0, streams: diffs }, () => {

@@ -50,6 +50,32 @@ describe('JetStreamPublisher against nats-server 2.9.10', () => {
     expect(text).toContain('net_sync_jetstream_publish_duration_seconds_count 2');
   });
 
+  it('a subject past the control line, or not concrete, is refused before sending: the connection stays up', async () => {
+    const nats = await useNatsServer();
+    const connector = await useConnector([nats.url]);
+    await addStream(connector, 'CMD', ['cmd.>']);
+    const publisher = new JetStreamPublisher({ connector });
+    let reconnects = 0;
+    connector.onState((s) => {
+      if (s !== 'connected') reconnects++;
+    });
+    // Sent as is, the server answers "maximum control line exceeded" and drops the connection.
+    const long = await publisher.publish(message(`cmd.${'x'.repeat(5 * 1024)}`));
+    expect(long).toMatchObject({
+      kind: 'failed',
+      retryable: false,
+      outcomeUnknown: false,
+      code: 'NATS_PROTOCOL_LIMIT',
+    });
+    const spaced = await publisher.publish(message('cmd.a b'));
+    expect(spaced).toMatchObject({ kind: 'failed', retryable: false, code: 'NATS_PROTOCOL_LIMIT' });
+    const badHeader = await publisher.publish({ ...message('cmd.a'), headers: { traceparent: 'a\r\nX: y' } });
+    expect(badHeader).toMatchObject({ kind: 'failed', retryable: false, code: 'NATS_PROTOCOL_LIMIT' });
+    // The next message goes through on the same connection.
+    expect(await publisher.publish(message('cmd.ok'))).toMatchObject({ kind: 'acked', stream: 'CMD', seq: 1 });
+    expect(reconnects).toBe(0);
+  });
+
   it('no stream on the subject → permanent NATS_NO_STREAM', async () => {
     const nats = await useNatsServer();
     const connector = await useConnector([nats.url]);
