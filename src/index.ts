@@ -23,7 +23,7 @@ export function verifyCommit(message: CommittedMessage, opts: VerifyOptions = {}
 }
 
 export { verifyPeerSignature };
-export { NetSyncClient, type NetSyncClientOptions, type NetSyncEvent } from './api/client.js';
+export { type InboxMessage, NetSyncClient, type NetSyncClientOptions, type NetSyncEvent } from './api/client.js';
 export type { IntentView } from './api/api-server.js';
 export type {
   CommitProblem,

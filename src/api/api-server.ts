@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { NetSyncError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
+import { type InboxBackend, registerInboxRoutes } from './inbox-routes.js';
 import { SseHub } from './sse-hub.js';
 import { renderStatusPage, renderUnauthorizedPage, type StatusPageModel } from './status-page.js';
 
@@ -37,6 +38,8 @@ export interface ApiBackend {
    * agent`). False when no request is pending for that ID (answered, timed out, or unknown).
    */
   answerEndorsement?(correlationId: string, endorse: boolean): boolean;
+  /** The inbox's pull API; absent: the inbox is off. */
+  inbox?: InboxBackend;
   /** Readiness with the reason of each failing check. */
   readiness(): { ready: boolean; checks: Record<string, boolean | string> };
   /** Prometheus text exposition. */
@@ -204,6 +207,7 @@ export class ApiServer {
       this.events.attach(req.raw, reply.raw);
     });
     this.app.get('/v1/status', async () => backend.status());
+    registerInboxRoutes(this.app, backend.inbox, errorBody);
     this.app.get('/', async (_req, reply) => {
       if (backend.statusPage === undefined) return reply.code(404).send(errorBody('NOT_FOUND', 'no status page'));
       const html = renderStatusPage(await backend.statusPage());

@@ -21,6 +21,19 @@ export interface NetSyncEvent {
   data: unknown;
 }
 
+/** One command of `GET /v1/inbox`. */
+export interface InboxMessage {
+  deliveryId: string;
+  correlationId: string;
+  subject: string;
+  payload: unknown;
+  streamSeq: number;
+  deliveryCount: number;
+  publishedAt: string;
+  verified: boolean;
+  endorsers?: string[];
+}
+
 /** Typed access to one sidecar. Errors: INPUT_INVALID (4xx, `field` set) or INTERNAL (other). */
 export class NetSyncClient {
   private readonly base: string;
@@ -60,6 +73,40 @@ export class NetSyncClient {
       true,
     );
     return r !== undefined;
+  }
+
+  /** `GET /v1/inbox`: up to `max` commands, waiting at most `waitMs` for the first (pull mode). */
+  async pullInbox(opts: { max?: number; waitMs?: number } = {}, signal?: AbortSignal): Promise<InboxMessage[]> {
+    const q = new URLSearchParams();
+    if (opts.max !== undefined) q.set('max', String(opts.max));
+    if (opts.waitMs !== undefined) q.set('waitMs', String(opts.waitMs));
+    const r = (await this.request('GET', `/v1/inbox?${q}`, undefined, signal)) as { messages: InboxMessage[] };
+    return r.messages;
+  }
+
+  /** `POST /v1/inbox/:id/ack`: applied. False when the delivery is unknown or expired (404). */
+  ackInbox(deliveryId: string, signal?: AbortSignal): Promise<boolean> {
+    return this.inboxAnswer(deliveryId, 'ack', {}, signal);
+  }
+
+  /** `POST /v1/inbox/:id/nak`: deliver again, after `delayMs` (default: the inbox's backoff). */
+  nakInbox(deliveryId: string, delayMs?: number, signal?: AbortSignal): Promise<boolean> {
+    return this.inboxAnswer(deliveryId, 'nak', delayMs === undefined ? {} : { delayMs }, signal);
+  }
+
+  /** `POST /v1/inbox/:id/term`: never deliver again; one dead-letter notice. */
+  termInbox(deliveryId: string, reason?: string, signal?: AbortSignal): Promise<boolean> {
+    return this.inboxAnswer(deliveryId, 'term', reason === undefined ? {} : { reason }, signal);
+  }
+
+  /** `POST /v1/inbox/:id/working`: still working on it; restarts the ack wait. */
+  workingInbox(deliveryId: string, signal?: AbortSignal): Promise<boolean> {
+    return this.inboxAnswer(deliveryId, 'working', {}, signal);
+  }
+
+  private async inboxAnswer(id: string, verb: string, body: object, signal?: AbortSignal): Promise<boolean> {
+    const path = `/v1/inbox/${encodeURIComponent(id)}/${verb}`;
+    return (await this.request('POST', path, body, signal, true)) !== undefined;
   }
 
   /** `GET /v1/events` as an async iterable; ends when `signal` aborts or the server closes. */
@@ -106,7 +153,9 @@ export class NetSyncClient {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       ...(signal === undefined ? {} : { signal }),
     });
-    const json = (await res.json().catch(() => ({}))) as { error?: { message?: string; field?: string } };
+    const json = (res.status === 204 ? {} : await res.json().catch(() => ({}))) as {
+      error?: { message?: string; field?: string };
+    };
     if (res.ok) return json;
     if (res.status === 404 && notFoundOk) return undefined;
     const message = `${method} ${path}: HTTP ${res.status} ${json.error?.message ?? ''}`.trim();

@@ -4,3 +4,4 @@
  */
 export { ApiServer, type ApiBackend, type ApiServerOptions, type IntentView } from './api-server.js';
 export { SseHub } from './sse-hub.js';
+export { type InboxBackend, INBOX_MAX_BATCH, INBOX_MAX_WAIT_MS } from './inbox-routes.js';

@@ -35,6 +35,18 @@ export interface StatusDoc {
   sla: { ok: boolean; breaches: string[] };
   /** The mesh wiring's own snapshot, when the mesh is on. */
   mesh?: Record<string, unknown>;
+  /** The inbox, when `inbox.subjects` is set. */
+  inbox?: StatusInbox;
+}
+
+/** The inbox in the status document. */
+export interface StatusInbox {
+  mode: 'push' | 'pull';
+  subjects: string[];
+  /** Deliveries by result since start. */
+  results: Record<string, number>;
+  /** Per consumer: stored and not yet acknowledged (num_pending + num_ack_pending). */
+  consumers: Array<{ consumer: string; stream: string; lag: number }>;
 }
 
 /** One point of the charts. */
@@ -147,7 +159,7 @@ ${s.nats.jetstream.error === undefined ? '' : `<div class="muted">${esc(s.nats.j
 <section class="card"><h2>Peers</h2>${peers}</section>
 <section class="card"><h2>Outbox</h2><table id="outbox"><tr><th>kind</th>${states.map((st) => `<th>${esc(st)}</th>`).join('')}</tr>
 <tr><td>command</td>${states.map((st) => `<td>${s.outbox.command[st] ?? 0}</td>`).join('')}</tr>
-<tr><td>telemetry</td>${states.map((st) => `<td>${s.outbox.telemetry[st] ?? 0}</td>`).join('')}</tr></table></section>
+<tr><td>telemetry</td>${states.map((st) => `<td>${s.outbox.telemetry[st] ?? 0}</td>`).join('')}</tr></table></section>${inboxCard(s.inbox)}
 </div>
 <h2>Commit lag against the SLAs</h2>
 <table id="sla"><tr><th>kind</th><th>SLA</th><th>oldest pending</th><th>pending</th><th>recent p99 (commits)</th><th></th></tr>${lagRow('command', s.lag.command)}${lagRow('telemetry', s.lag.telemetry)}</table>
@@ -164,4 +176,15 @@ export function renderUnauthorizedPage(): string {
 <body style="font:14px system-ui,sans-serif;margin:16px"><h1>401: unauthorized</h1>
 <p>This sidecar requires its API token (<code>api.token</code>). Open <code>/?token=&lt;token&gt;</code>,
 or send <code>Authorization: Bearer &lt;token&gt;</code>.</p></body></html>`;
+}
+
+function inboxCard(inbox: StatusInbox | undefined): string {
+  if (inbox === undefined) return '';
+  const results = Object.entries(inbox.results)
+    .map(([k, v]) => `${esc(k)} ${v}`)
+    .join(', ');
+  const rows = inbox.consumers
+    .map((c) => `<tr><td>${esc(c.consumer)}</td><td>${esc(c.stream)}</td><td>${c.lag}</td></tr>`)
+    .join('');
+  return `<section class="card"><h2>Inbox (${inbox.mode})</h2><p>${esc(inbox.subjects.join(', '))}</p><p>${results || 'no deliveries yet'}</p><table id="inbox"><tr><th>consumer</th><th>stream</th><th>lag</th></tr>${rows}</table></section>`;
 }

@@ -8,3 +8,4 @@ export { SqliteOutbox, type SqliteOutboxOptions } from './sqlite-outbox.js';
 export { createBufferMetrics, type BufferMetrics } from './metrics.js';
 export { migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 export type { SynchronousLevel } from './open-database.js';
+export { SqliteAppliedCommands } from './sqlite-applied-commands.js';

@@ -52,6 +52,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'inbox: commands the agent applied',
+    // One row per command the agent acknowledged, written before the ack to NATS, so that a
+    // redelivery (a lost ack) is absorbed instead of applied twice. acked_at_ms stays NULL until
+    // NATS confirmed the ack; ack_subject lets it be sent again after a reconnect.
+    sql: `
+      CREATE TABLE inbox_applied (
+        key           TEXT    PRIMARY KEY,
+        stream        TEXT    NOT NULL,
+        stream_seq    INTEGER NOT NULL,
+        subject       TEXT    NOT NULL,
+        consumer      TEXT    NOT NULL,
+        applied_at_ms INTEGER NOT NULL,
+        ack_subject   TEXT,
+        acked_at_ms   INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX inbox_applied_at ON inbox_applied (applied_at_ms);
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -14,3 +14,4 @@ export { freePort, NATS_SERVER_BINARY, NatsServerProcess, type NatsServerOptions
 export { effectiveSpec, fromStreamConfig, IMMUTABLE_STREAM_FIELDS, toStreamConfig } from './stream-config.js';
 export { StreamManager, type StreamApplyResult, type StreamManagerOptions } from './stream-manager.js';
 export { isSubjectSubset, subjectMatches } from './subject-filter.js';
+export { inboxConsumerName, JetStreamInboxSource, type InboxConsumerOptions } from './inbox-consumer.js';

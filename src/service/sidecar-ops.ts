@@ -6,7 +6,7 @@
  */
 import type { Histogram, Registry } from 'prom-client';
 import type { ApiBackend, IntentView } from '../api/index.js';
-import type { StatusDoc, StatusLag, StatusPageModel, StatusPoint } from '../api/status-page.js';
+import type { StatusDoc, StatusInbox, StatusLag, StatusPageModel, StatusPoint } from '../api/status-page.js';
 import type { Config } from '../config/schema.js';
 import type { RowKind } from '../core/intent.js';
 import type { Clock, ConnectionState, Outbox } from '../core/ports.js';
@@ -44,6 +44,11 @@ export interface OpsParts {
   readonly mesh: {
     status(): Record<string, unknown>;
     readonly mesh: { peers(): string[]; meshPeers(): string[] };
+  } | null;
+  readonly inbox: {
+    readonly mode: 'push' | 'pull';
+    readonly results: Record<string, number>;
+    lag(): Promise<Array<{ consumer: string; stream: string; pending: number; ackPending: number }>>;
   } | null;
 }
 
@@ -158,6 +163,7 @@ export class SidecarOps {
       oldestPendingAgeMs: oldestAll === null ? 0 : Math.max(0, now - oldestAll),
       lag,
       sla: { ok: breaches.length === 0, breaches },
+      ...(parts.inbox === null ? {} : { inbox: await this.inboxStatus(parts.inbox) }),
       ...(meshStatus === undefined ? {} : { mesh: meshStatus }),
     };
   }
@@ -231,6 +237,16 @@ export class SidecarOps {
     }
     for (const kind of KINDS) out[kind].sort((a, b) => a[0] - b[0]);
     return out;
+  }
+
+  private async inboxStatus(inbox: NonNullable<OpsParts['inbox']>): Promise<StatusInbox> {
+    const lag = await inbox.lag().catch(() => []);
+    return {
+      mode: inbox.mode,
+      subjects: this.parts.config.inbox.subjects,
+      results: inbox.results,
+      consumers: lag.map((l) => ({ consumer: l.consumer, stream: l.stream, lag: l.pending + l.ackPending })),
+    };
   }
 
   private async jetstream(): Promise<StatusDoc['nats']['jetstream']> {

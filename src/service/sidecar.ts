@@ -18,6 +18,7 @@ import { NetSyncError } from '../core/errors.js';
 import { retentionRefusal } from '../core/retention-hazard.js';
 import type { CommandBody } from '../core/command-message.js';
 import type { OutboxRow } from '../core/intent.js';
+import type { InboxService } from '../inbox/index.js';
 import { loadOrCreateIdentity } from '../mesh/identity.js';
 import { createNatsMetrics, JetStreamPublisher, JetStreamReader, NatsConnector, StreamManager } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -25,6 +26,7 @@ import { registerOutboxGauges } from '../observability/outbox-gauges.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { unsafeRetention } from './admin-session.js';
 import { deadLetterNotices } from './dead-letters.js';
+import { buildInbox } from './inbox-wiring.js';
 import { consensusWanted, meshWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
@@ -50,6 +52,8 @@ export class Sidecar {
   readonly telemetry: TelemetryWiring;
   /** Lag and SLA figures, status page, cross-part metrics (telemetry reduction sink). */
   readonly ops: SidecarOps;
+  /** Commands delivered to the agent; null when `inbox.subjects` is empty. */
+  readonly inbox: InboxService | null;
   private stopping: Promise<void> | null = null;
   private ensuring: Promise<void> | null = null;
   private readonly halt = new AbortController();
@@ -122,6 +126,17 @@ export class Sidecar {
       randomHex,
       onAccepted: () => this.committer.wake(),
     });
+    this.inbox =
+      buildInbox({
+        config,
+        peerId,
+        outbox: this.outbox,
+        connector: this.connector,
+        clock: this.clock,
+        logger: log,
+        registry: this.registry,
+        wakeCommitter: () => this.committer.wake(),
+      })?.service ?? null;
     this.ops = new SidecarOps(this, log);
     this.api = new ApiServer({
       listen: config.api.listen,
@@ -182,6 +197,8 @@ export class Sidecar {
   async start(): Promise<void> {
     this.unsubscribe = this.connector.onState((s) => {
       if (s === 'connected') void this.ensureStreams();
+      if (s === 'connected')
+        void this.inbox?.resendAcks().catch((err) => this.log.warn({ err }, 'inbox ack resend failed'));
     });
     await this.connector.start();
     // The committer waits for the streams (ReadyPublisher), so start() need not.
@@ -190,6 +207,7 @@ export class Sidecar {
     this.pruner?.start();
     await this.mesh?.start();
     this.telemetry.start();
+    this.inbox?.start();
     await this.api.start();
     this.ops.start();
     if (!consensusWanted(this.config) && this.config.consensus.cohort.length > 0) {
@@ -208,6 +226,7 @@ export class Sidecar {
       this.unsubscribe?.();
       this.ops.stop();
       await this.api.stop();
+      await this.inbox?.stop();
       await this.telemetry.stop();
       await this.mesh?.stop();
       await this.pruner?.stop();
@@ -285,6 +304,7 @@ export class Sidecar {
         return this.mesh?.overlay(intentView(row)) ?? intentView(row);
       },
       answerEndorsement: (id, endorse) => this.mesh?.driver?.answerEndorsement(id, endorse) ?? false,
+      ...(this.inbox === null ? {} : { inbox: this.inbox }),
       readiness: () => {
         const nats = this.publisher.state === 'connected';
         return { ready: nats, checks: { nats: nats ? true : this.connector.state } };

@@ -1,5 +1,5 @@
 // The import direction of STYLE.md, checked on every file under src/: cli → service →
-// {bridge, reconcile} → core, and the adapters (buffer, mesh, nats, api) → core. An adapter
+// {bridge, inbox, reconcile} → core, and the adapters (buffer, mesh, nats, api, agent) → core. An adapter
 // never imports another adapter, and core does no I/O. `observability`, `config` and `runtime`
 // are shared leaves that see only core.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -20,18 +20,35 @@ const ALLOWED: Record<string, readonly string[]> = {
   mesh: ['core', 'observability', 'runtime', 'config'],
   nats: ['core', 'observability', 'runtime', 'config'],
   api: ['core', 'observability'],
-  service: ['core', 'observability', 'config', 'runtime', 'bridge', 'reconcile', 'buffer', 'mesh', 'nats', 'api'],
+  agent: ['core'],
+  inbox: ['core', 'observability'],
+  service: [
+    'core',
+    'observability',
+    'config',
+    'runtime',
+    'bridge',
+    'inbox',
+    'reconcile',
+    'buffer',
+    'mesh',
+    'nats',
+    'api',
+    'agent',
+  ],
   cli: [
     'core',
     'observability',
     'config',
     'runtime',
     'bridge',
+    'inbox',
     'reconcile',
     'buffer',
     'mesh',
     'nats',
     'api',
+    'agent',
     'service',
   ],
 };

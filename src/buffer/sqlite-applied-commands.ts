@@ -1,0 +1,79 @@
+/**
+ * The inbox's edge dedupe on SQLite: commands the agent applied, in the outbox file (table
+ * `inbox_applied`, migration 2), written on the outbox's own connection.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import type { AppliedCommand, AppliedCommands } from '../core/inbox.js';
+import { toOutboxError } from './outbox-error.js';
+
+interface Row {
+  key: string;
+  stream: string;
+  stream_seq: number;
+  subject: string;
+  consumer: string;
+  applied_at_ms: number;
+  ack_subject: string | null;
+}
+
+/** {@link AppliedCommands} over the outbox's database handle. */
+export class SqliteAppliedCommands implements AppliedCommands {
+  private readonly hasStmt: Statement<[string], { one: number }>;
+  private readonly insert: Statement;
+  private readonly acked: Statement;
+  private readonly unackedStmt: Statement<[number], Row>;
+  private readonly pruneStmt: Statement;
+
+  constructor(db: Database) {
+    this.hasStmt = db.prepare('SELECT 1 AS one FROM inbox_applied WHERE key = ?');
+    this.insert = db.prepare(
+      `INSERT OR IGNORE INTO inbox_applied (key, stream, stream_seq, subject, consumer, applied_at_ms, ack_subject)
+       VALUES (@key, @stream, @streamSeq, @subject, @consumer, @appliedAtMs, @ackSubject)`,
+    );
+    this.acked = db.prepare('UPDATE inbox_applied SET acked_at_ms = ?, ack_subject = NULL WHERE key = ?');
+    this.unackedStmt = db.prepare(
+      'SELECT * FROM inbox_applied WHERE acked_at_ms IS NULL ORDER BY applied_at_ms LIMIT ?',
+    );
+    this.pruneStmt = db.prepare(
+      'DELETE FROM inbox_applied WHERE key IN (SELECT key FROM inbox_applied WHERE applied_at_ms < ? LIMIT ?)',
+    );
+  }
+
+  has(key: string): boolean {
+    return this.io('read', () => this.hasStmt.get(key) !== undefined);
+  }
+
+  record(e: AppliedCommand): void {
+    this.io('write', () => this.insert.run({ ...e, ackSubject: e.ackSubject ?? null }));
+  }
+
+  markAcked(key: string, atMs: number): void {
+    this.io('write', () => this.acked.run(atMs, key));
+  }
+
+  unacked(limit: number): AppliedCommand[] {
+    return this.io('read', () =>
+      this.unackedStmt.all(limit).map((r) => ({
+        key: r.key,
+        stream: r.stream,
+        streamSeq: r.stream_seq,
+        subject: r.subject,
+        consumer: r.consumer,
+        appliedAtMs: r.applied_at_ms,
+        ...(r.ack_subject === null ? {} : { ackSubject: r.ack_subject }),
+      })),
+    );
+  }
+
+  prune(beforeMs: number, limit: number): number {
+    return this.io('prune', () => this.pruneStmt.run(beforeMs, limit).changes);
+  }
+
+  private io<T>(op: Parameters<typeof toOutboxError>[0], fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw toOutboxError(op, err);
+    }
+  }
+}

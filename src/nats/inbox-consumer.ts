@@ -1,0 +1,247 @@
+/**
+ * The inbox's durable consumers on JetStream: one per subject entry (nats-server 2.9 takes one
+ * filter per consumer), ack explicit, created or updated at start, read by `consume()` in push
+ * mode and by `fetch()` in pull mode. Deliveries become {@link InboxDelivery} values.
+ */
+import { createHash } from 'node:crypto';
+import { AckPolicy, DeliverPolicy, type JsMsg, type JetStreamManager, nanos } from 'nats';
+import { NetSyncError } from '../core/errors.js';
+import type { InboxConsumerLag, InboxDelivery, InboxSource } from '../core/inbox.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import type { NatsConnector } from './nats-connector.js';
+
+/** Options of {@link JetStreamInboxSource}. */
+export interface InboxConsumerOptions {
+  connector: NatsConnector;
+  /** Filter subjects, one consumer each. */
+  subjects: readonly string[];
+  /** Durable name; with several subjects each consumer is `<durable>-<8 hex of the subject>`. */
+  durable: string;
+  ackWaitMs: number;
+  maxDeliver: number;
+  maxAckPending: number;
+  deliverPolicy: 'all' | 'new' | 'last';
+  logger?: Logger;
+}
+
+interface Target {
+  subject: string;
+  consumer: string;
+  stream?: string;
+}
+
+const DELIVER: Record<InboxConsumerOptions['deliverPolicy'], DeliverPolicy> = {
+  all: DeliverPolicy.All,
+  new: DeliverPolicy.New,
+  last: DeliverPolicy.LastPerSubject,
+};
+
+/** The consumer name for `subject`: the durable itself when it is the only one. */
+export function inboxConsumerName(durable: string, subject: string, only: boolean): string {
+  return only ? durable : `${durable}-${createHash('sha256').update(subject).digest('hex').slice(0, 8)}`;
+}
+
+/** {@link InboxSource} over durable pull consumers. */
+export class JetStreamInboxSource implements InboxSource {
+  private readonly targets: Target[];
+  private readonly log: Logger;
+  private fetchCursor = 0;
+
+  constructor(private readonly opts: InboxConsumerOptions) {
+    const only = opts.subjects.length === 1;
+    this.targets = opts.subjects.map((subject) => ({
+      subject,
+      consumer: inboxConsumerName(opts.durable, subject, only),
+    }));
+    this.log = (opts.logger ?? silentLogger()).child({ component: 'inbox-consumer' });
+  }
+
+  async ensure(signal: AbortSignal): Promise<void> {
+    const jsm = this.manager();
+    for (const t of this.targets) {
+      if (signal.aborted) throw new NetSyncError('ABORTED', 'inbox setup aborted');
+      t.stream = await this.streamFor(jsm, t.subject);
+      const config = {
+        durable_name: t.consumer,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(this.opts.ackWaitMs),
+        max_deliver: this.opts.maxDeliver,
+        max_ack_pending: this.opts.maxAckPending,
+        filter_subject: t.subject,
+      };
+      try {
+        const existing = await jsm.consumers.info(t.stream, t.consumer).catch(() => undefined);
+        if (existing === undefined) {
+          await jsm.consumers.add(t.stream, { ...config, deliver_policy: DELIVER[this.opts.deliverPolicy] });
+          this.log.info({ stream: t.stream, consumer: t.consumer, subject: t.subject }, 'inbox consumer created');
+        } else if (
+          existing.config.ack_wait !== config.ack_wait ||
+          existing.config.max_deliver !== config.max_deliver ||
+          existing.config.max_ack_pending !== config.max_ack_pending ||
+          existing.config.filter_subject !== config.filter_subject
+        ) {
+          await jsm.consumers.update(t.stream, t.consumer, config);
+          this.log.info({ stream: t.stream, consumer: t.consumer }, 'inbox consumer updated');
+        }
+      } catch (err) {
+        throw new NetSyncError('NATS_STREAM_CONFLICT', `inbox consumer ${t.consumer} on ${t.stream}: ${String(err)}`, {
+          cause: err,
+        });
+      }
+    }
+  }
+
+  async run(handler: (d: InboxDelivery) => Promise<void>, concurrency: number, signal: AbortSignal): Promise<void> {
+    await Promise.all(this.targets.map((t) => this.runOne(t, handler, concurrency, signal)));
+  }
+
+  // One consumer's loop: consume, hand out under a concurrency cap, and start over after any
+  // break (a server restart ends the iterator) once the connection is back.
+  private async runOne(
+    t: Target,
+    handler: (d: InboxDelivery) => Promise<void>,
+    concurrency: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const running = new Set<Promise<void>>();
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      let msgs: Awaited<ReturnType<InboxConsumerHandle['consume']>> | undefined;
+      const stop = (): void => void msgs?.stop();
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        await this.waitConnected(signal);
+        if (t.stream === undefined) await this.ensure(signal);
+        const consumer = await this.jetstream().consumers.get(t.stream!, t.consumer);
+        msgs = await consumer.consume({ max_messages: Math.max(concurrency, 1), idle_heartbeat: 5_000 });
+        attempt = 0;
+        for await (const m of msgs) {
+          const p = handler(this.delivery(t, m)).catch((err) =>
+            this.log.error({ err, consumer: t.consumer, seq: m.seq }, 'inbox handler failed'),
+          );
+          running.add(p);
+          void p.finally(() => running.delete(p));
+          while (running.size >= concurrency) await Promise.race(running);
+        }
+      } catch (err) {
+        if (!signal.aborted) this.log.warn({ err, consumer: t.consumer }, 'inbox consumer interrupted; restarting');
+      } finally {
+        signal.removeEventListener('abort', stop);
+        msgs?.stop();
+      }
+      if (!signal.aborted) await sleep(Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)), signal);
+    }
+    await Promise.allSettled(running);
+  }
+
+  async fetch(max: number, waitMs: number, signal: AbortSignal): Promise<InboxDelivery[]> {
+    if (this.opts.connector.state !== 'connected') return [];
+    const out: InboxDelivery[] = [];
+    // Round-robin over the consumers; the last one waits up to `waitMs` when nothing came yet.
+    for (let i = 0; i < this.targets.length && out.length < max && !signal.aborted; i++) {
+      const t = this.targets[(this.fetchCursor + i) % this.targets.length]!;
+      if (t.stream === undefined) await this.ensure(signal);
+      const last = i === this.targets.length - 1;
+      const expires = last && out.length === 0 ? Math.max(waitMs, 1_000) : 1_000;
+      const consumer = await this.jetstream().consumers.get(t.stream!, t.consumer);
+      const batch = await consumer.fetch({ max_messages: max - out.length, expires });
+      const stop = (): void => void batch.stop();
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        for await (const m of batch) out.push(this.delivery(t, m));
+      } finally {
+        signal.removeEventListener('abort', stop);
+      }
+    }
+    this.fetchCursor++;
+    return out;
+  }
+
+  async ackBySubject(ackSubject: string): Promise<boolean> {
+    const nc = this.opts.connector.connection;
+    if (nc === undefined || this.opts.connector.state !== 'connected') return false;
+    try {
+      await nc.request(ackSubject, new TextEncoder().encode('+ACK'), { timeout: 2_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async lag(): Promise<InboxConsumerLag[]> {
+    if (this.opts.connector.state !== 'connected') return [];
+    const jsm = this.manager();
+    const out: InboxConsumerLag[] = [];
+    for (const t of this.targets) {
+      if (t.stream === undefined) continue;
+      const ci = await jsm.consumers.info(t.stream, t.consumer).catch(() => undefined);
+      if (ci !== undefined)
+        out.push({ consumer: t.consumer, stream: t.stream, pending: ci.num_pending, ackPending: ci.num_ack_pending });
+    }
+    return out;
+  }
+
+  private delivery(t: Target, m: JsMsg): InboxDelivery {
+    const headers: Record<string, string> = {};
+    if (m.headers !== undefined) for (const [k, v] of m.headers) if (v[0] !== undefined) headers[k] = v[0];
+    return {
+      stream: m.info.stream,
+      streamSeq: m.seq,
+      subject: m.subject,
+      data: m.data,
+      headers,
+      deliveryCount: m.info.redeliveryCount,
+      publishedAtMs: Math.floor(m.info.timestampNanos / 1e6),
+      consumer: t.consumer,
+      ackSubject: replyOf(m),
+      ack: () => m.ackAck({ timeout: 2_000 }).catch(() => false),
+      nak: (delayMs) => m.nak(delayMs),
+      // nats-server 2.9 does not read a reason after +TERM (it would not terminate): the reason
+      // goes into the dead-letter notice instead.
+      term: () => m.term(),
+      working: () => m.working(),
+    };
+  }
+
+  private async streamFor(jsm: JetStreamManager, subject: string): Promise<string> {
+    try {
+      return await jsm.streams.find(subject);
+    } catch (err) {
+      throw new NetSyncError('NATS_NO_STREAM', `no stream captures inbox subject ${subject}`, { cause: err });
+    }
+  }
+
+  private async waitConnected(signal: AbortSignal): Promise<void> {
+    while (this.opts.connector.state !== 'connected' && !signal.aborted) await sleep(200, signal);
+  }
+
+  private manager(): JetStreamManager {
+    const jsm = this.opts.connector.manager;
+    if (jsm === undefined) throw new NetSyncError('NATS_DISCONNECTED', 'not connected to NATS');
+    return jsm;
+  }
+
+  private jetstream(): NonNullable<NatsConnector['jetstream']> {
+    const js = this.opts.connector.jetstream;
+    if (js === undefined) throw new NetSyncError('NATS_DISCONNECTED', 'not connected to NATS');
+    return js;
+  }
+}
+
+// JsMsg keeps the core message (and its reply subject, where acks go) as `msg` (nats.js 2.29).
+function replyOf(m: JsMsg): string {
+  return (m as unknown as { msg?: { reply?: string } }).msg?.reply ?? '';
+}
+
+type InboxConsumerHandle = Awaited<ReturnType<NonNullable<NatsConnector['jetstream']>['consumers']['get']>>;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

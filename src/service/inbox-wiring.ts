@@ -1,0 +1,96 @@
+/**
+ * Wires the inbox: the durable consumers (NATS), the applied-command records (the outbox file),
+ * the agent's endpoint (HTTP) or the pull API, verification against this node's cohort and
+ * quorum, and dead-letter notices through the outbox.
+ */
+import { HttpAgentPusher } from '../agent/index.js';
+import { SqliteAppliedCommands, type SqliteOutbox } from '../buffer/index.js';
+import type { Config } from '../config/schema.js';
+import { verifyCommit } from '../core/commit-verification.js';
+import { buildDeliveryDeadLetterRow } from '../core/inbox.js';
+import type { Clock } from '../core/ports.js';
+import { createInboxMetrics, InboxService, type InboxVerification } from '../inbox/index.js';
+import { verifyPeerSignature } from '../mesh/peer-signature.js';
+import { JetStreamInboxSource, type NatsConnector } from '../nats/index.js';
+import type { Logger } from '../observability/logger.js';
+import type { Registry } from 'prom-client';
+import { deadLetterNotices } from './dead-letters.js';
+import { consensusWanted } from './mesh-wiring.js';
+
+/** What the inbox is built from. */
+export interface InboxWiringOptions {
+  config: Config;
+  peerId: string;
+  outbox: SqliteOutbox;
+  connector: NatsConnector;
+  clock: Clock;
+  logger: Logger;
+  registry: Registry;
+  /** Wakes the committer after a notice was stored. */
+  wakeCommitter: () => void;
+}
+
+/** The default durable name: `net-sync-` and the end of the peer ID (unique per sidecar). */
+export function defaultInboxDurable(peerId: string): string {
+  return `net-sync-${peerId.slice(-16)}`;
+}
+
+/** Builds the inbox, or null when `inbox.subjects` is empty. */
+export function buildInbox(opts: InboxWiringOptions): { service: InboxService; source: JetStreamInboxSource } | null {
+  const { config, logger } = opts;
+  const ic = config.inbox;
+  if (ic.subjects.length === 0) return null;
+  const log = logger.child({ component: 'inbox' });
+  const source = new JetStreamInboxSource({
+    connector: opts.connector,
+    subjects: ic.subjects,
+    durable: ic.durable ?? defaultInboxDurable(opts.peerId),
+    ackWaitMs: ic.ackWaitMs,
+    maxDeliver: ic.maxDeliver,
+    maxAckPending: ic.maxAckPending,
+    deliverPolicy: ic.deliverPolicy,
+    logger: log,
+  });
+  const prefix = config.subjects.prefix;
+  // Notices go out only when a stream captures them, as the outbox's own (service/dead-letters.ts).
+  const noticesCaptured = deadLetterNotices(config) !== undefined;
+  const service = new InboxService({
+    source,
+    applied: new SqliteAppliedCommands(opts.outbox.database),
+    pusher: ic.pushUrl === undefined ? null : new HttpAgentPusher({ url: ic.pushUrl }),
+    storeNotice: noticesCaptured
+      ? async (row) => {
+          await opts.outbox.append([row]);
+          opts.wakeCommitter();
+        }
+      : null,
+    notice: (d, reason, atMs) => buildDeliveryDeadLetterRow(d, d.consumer, reason, atMs, prefix),
+    verify: ic.verify && consensusWanted(config) ? verifier(config) : null,
+    settings: {
+      ackWaitMs: ic.ackWaitMs,
+      maxDeliver: ic.maxDeliver,
+      maxAckPending: ic.maxAckPending,
+      backoffMs: ic.backoffMs,
+      processingTimeoutMs: ic.processingTimeoutMs,
+      retainMs: config.buffer.retainSettledMs,
+    },
+    clock: opts.clock,
+    logger: log,
+    metrics: createInboxMetrics(opts.registry, () => source.lag()),
+  });
+  return { service, source };
+}
+
+// Endorsements checked against this node's own cohort and quorum, as `net-sync verify` does.
+function verifier(
+  config: Config,
+): (d: { data: Uint8Array; headers: Readonly<Record<string, string>> }) => Promise<InboxVerification> {
+  const cohort = config.consensus.cohort;
+  return async (d) => {
+    const v = await verifyCommit(
+      { body: d.data, headers: d.headers },
+      { verify: verifyPeerSignature, quorum: config.consensus.quorum, ...(cohort.length > 0 ? { cohort } : {}) },
+    );
+    return { ok: v.ok, reason: [...new Set(v.problems.map((p) => p.code))].join(',') || 'ok' };
+  };
+}
