@@ -73,7 +73,7 @@ export class InboxService {
   private pruner: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: InboxServiceOptions) {
-    this.pulled = new PullDeliveries(opts.settings.ackWaitMs, () => this.count('expired'));
+    this.pulled = new PullDeliveries(opts.settings.ackWaitMs, (d) => this.onExpired(d));
   }
 
   /** `push` when the agent has an endpoint, else `pull`. */
@@ -156,6 +156,17 @@ export class InboxService {
   /** Pull mode: the agent is still working on a delivery. False when unknown or expired. */
   working(deliveryId: string): boolean {
     return this.pulled.touch(deliveryId);
+  }
+
+  // JetStream never redelivers an expired last delivery: without a notice here the command
+  // would vanish, neither applied nor dead-lettered (push mode gets there through its timeout).
+  private onExpired(d: InboxDelivery): void {
+    this.count('expired');
+    const { maxDeliver } = this.opts.settings;
+    if (d.deliveryCount < maxDeliver) return;
+    this.deadLetter(d, `max-deliver: ${maxDeliver} deliveries, last: agent did not answer in time`).catch((err) =>
+      this.opts.logger.error({ err, correlationId: inboxKey(d) }, 'inbox dead letter failed'),
+    );
   }
 
   private async onPush(d: InboxDelivery): Promise<void> {

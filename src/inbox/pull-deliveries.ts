@@ -20,7 +20,7 @@ export class PullDeliveries {
 
   constructor(
     private readonly ackWaitMs: number,
-    private readonly onExpired: () => void,
+    private readonly onExpired: (delivery: InboxDelivery) => void,
   ) {}
 
   /** Registers a delivery handed to the agent. */
@@ -57,7 +57,10 @@ export class PullDeliveries {
 
   private expiry(deliveryId: string): NodeJS.Timeout {
     return setTimeout(() => {
-      if (this.open.delete(deliveryId)) this.onExpired();
+      const e = this.open.get(deliveryId);
+      if (e === undefined) return;
+      this.open.delete(deliveryId);
+      this.onExpired(e.delivery);
     }, this.ackWaitMs).unref();
   }
 }
