@@ -39,7 +39,7 @@ export interface Sizes {
   repeats: number;
 }
 
-/** Full run: each measurement takes a few seconds at the rates the issue quotes. */
+/** Full run: each measurement takes a few seconds at the rates in docs/benchmarks.md. */
 export const FULL_SIZES: Sizes = {
   warmup: 5_000,
   natsJs: 100_000,

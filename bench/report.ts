@@ -1,5 +1,5 @@
 /**
- * The benchmark's output: machine facts, the results table with the issue's ratios against
+ * The benchmark's output: machine facts, the results table with the ratios of docs/benchmarks.md against
  * their goals, and the JSON file with every raw sample.
  */
 import Database from 'better-sqlite3';
@@ -31,7 +31,7 @@ export const ROW_LABELS: Record<RowKey, string> = {
   w: '(w) probe: outbox on a worker thread + pipelined publish (context)',
 };
 
-/** The goals: numerator / denominator ≥ min. */
+/** The goals (docs/benchmarks.md): numerator / denominator ≥ min. */
 export const GOALS: ReadonlyArray<{ name: string; num: RowKey; den: RowKey; min: number | null }> = [
   { name: '(c)/(a)', num: 'c', den: 'a', min: 1.0 },
   { name: '(c)/(a′)', num: 'c', den: 'a2', min: 0.5 },

@@ -1,5 +1,5 @@
 /**
- * Telemetry benchmark (issue 4), separate from `bench/run.ts`: `npm run bench:telemetry`.
+ * Telemetry benchmark (docs/benchmarks.md), separate from `bench/run.ts`: `npm run bench:telemetry`.
  *
  * 1. Ingest: two libp2p nodes in this process. Raw: gossipsub with an accept-all validator,
  *    opaque messages of the size of one telemetry batch as encodeEnvelope sends it (columns
@@ -347,7 +347,8 @@ async function main(): Promise<void> {
       goal: '≥ 100',
       ok: red.points / Math.max(1, red.summaries) >= 100,
     },
-    // The issue's wording; at most 10 with 100 ms batches and one NATS message per (origin, window, metric): see README.
+    // The goal as worded (docs/benchmarks.md): at most 10 with 100 ms batches and one NATS message
+    // per (origin, window, metric).
     {
       measure: 'reduction: gossip batches per NATS msg',
       value: (red.gossip / Math.max(1, red.summaries)).toFixed(1),

@@ -1,5 +1,5 @@
 /**
- * The local HTTP API (DESIGN.md contract): intents, SSE events, health, readiness, metrics.
+ * The local HTTP API (docs/contracts.md): intents, SSE events, health, readiness, metrics.
  * Loopback by default; an optional bearer token guards every route but /healthz.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';

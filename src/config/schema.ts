@@ -44,7 +44,7 @@ export const NatsSchema = z
     reconnectWaitMs: zDurationMs.default(2_000),
     /** Jitter added to each reconnect wait, so a fleet does not reconnect in lockstep. */
     reconnectJitterMs: zDurationMs.default(1_000),
-    /** PubAck wait. 5 s is nats.js' default and the seed's ack budget. */
+    /** PubAck wait. 5 s is nats.js' default and seed 000's ack budget (docs/seeds.md). */
     publishTimeoutMs: zDurationMs.default(5_000),
   })
   .strict();
@@ -166,8 +166,12 @@ export const ConsensusSchema = z
     policy: z.enum(['auto', 'agent']).default('auto'),
     /** How long an intent may wait for quorum before it expires. */
     ttlMs: zDurationMs.default(60_000),
-    /** Wait before the next-ranked endorser takes over the commit. */
-    takeoverMs: zDurationMs.default(3_000),
+    /**
+     * Wait before the next-ranked endorser takes over the commit: rank k after k × this. 500 ms
+     * keeps a dead committer inside seed 001's 500 ms-to-1 s commit budget; a live but slow one
+     * costs only the taker's stream lookup, since it reads the stream before any publish.
+     */
+    takeoverMs: zDurationMs.default(500),
     /** How long the agent has to answer under `policy: agent`; silence is an abstention. */
     agentTimeoutMs: zDurationMs.default(2_000),
   })
@@ -193,7 +197,7 @@ export const TelemetrySchema = z
     allowedLatenessMs: zDurationMs.default(500),
     /**
      * Extra wait before a scout closes a window, covering gossip latency and clock skew between
-     * origin and scout. Gossip p99 is ~50 ms at moderate load (LIBP2P-NOTES); NTP keeps hosts
+     * origin and scout. Gossip p99 is ~50 ms at moderate load (docs/libp2p.md); NTP keeps hosts
      * within tens of ms. 500 ms leaves room for a loaded mesh. A window then waits until the
      * scout holds every batch of it (origins announce their last batch in heartbeats); only for
      * origins that announce none (older versions) is a later batch a `straggler` summary.
@@ -220,7 +224,7 @@ export const TelemetrySchema = z
     handoffHoldMs: zDurationMs.default(8_000),
     /**
      * Time a new scout listens before it may own windows (rounded up to a window boundary):
-     * dialling static peers and grafting the mesh takes ~0.5 s with 5 nodes (LIBP2P-NOTES).
+     * dialling static peers and grafting the mesh takes ~0.5 s with 5 nodes (docs/libp2p.md).
      */
     warmupMs: zDurationMs.default(2_000),
     /**
@@ -265,7 +269,7 @@ export const TelemetrySchema = z
 
 export const SubjectsSchema = z
   .object({
-    /** Root of the taxonomy (seed 000). */
+    /** Root of the taxonomy (seed 000, docs/seeds.md). */
     prefix: z
       .string()
       .max(64, 'at most 64 characters: subjects stay far below the server control line')
@@ -302,9 +306,9 @@ export const InboxSchema = z
       .string()
       .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL')
       .optional(),
-    /** Time the agent has to answer before JetStream redelivers (seed 000: "ack within 5 seconds"). */
+    /** Time the agent has to answer before JetStream redelivers (seed 000, docs/seeds.md: ack within 5 s). */
     ackWaitMs: zDurationMs.default(5_000),
-    /** Deliveries before a command is dead-lettered (seed 004's MaxDeliver 5). */
+    /** Deliveries before a command is dead-lettered (seed 004's MaxDeliver 5, docs/seeds.md). */
     maxDeliver: z.number().int().min(1).default(5),
     /** Deliveries awaiting the agent's answer at once; 1 keeps stream order per consumer. */
     maxAckPending: z.number().int().min(1).default(1),

@@ -1,13 +1,13 @@
 /**
  * The JetStream message net-sync publishes for a committed intent: a versioned JSON body
- * and the header set of DESIGN.md. Built once, stored in the outbox, republished byte for byte.
+ * and the header set of docs/contracts.md. Built once, stored in the outbox, republished byte for byte.
  */
 import type { NewOutboxRow } from './intent.js';
 
 /** Version of the command body and of the `Net-Sync-Schema-Version` header. */
 export const COMMAND_SCHEMA_VERSION = 1;
 
-/** Header names (DESIGN.md contract). */
+/** Header names (docs/contracts.md). */
 export const HEADER = {
   msgId: 'Nats-Msg-Id',
   correlationId: 'Net-Sync-Correlation-Id',

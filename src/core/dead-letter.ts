@@ -2,8 +2,8 @@
  * Dead-letter notices. A row NATS refuses for a permanent reason stays `dead` in the outbox (kept,
  * counted, reported); when a stream captures `<prefix>.deadletter.>`, a notice of it is also
  * published there, through the outbox like any command (durable, exactly once), so that the
- * consumers of the dead-letter stream see net-sync's failures next to their own (seed 000:
- * failures escalate to dead-letter subjects for inspection).
+ * consumers of the dead-letter stream see net-sync's failures next to their own (seed 000,
+ * docs/seeds.md: failures escalate to dead-letter subjects for inspection).
  */
 import { HEADER } from './command-message.js';
 import type { ErrorCode } from './errors.js';

@@ -45,7 +45,7 @@ export {
  * Default largest envelope, in bytes of encoded JSON: 256 KiB. It holds one intent at the API's
  * 64 KiB payload limit with room for escaping, or about 1,500 batched endorsements, and stays far
  * below gossipsub's RPC frame cap so an oversized message is refused by our validator (a
- * counted, scored verdict), never by the frame decoder (a silent stall, LIBP2P-NOTES pitfall 2).
+ * counted, scored verdict), never by the frame decoder (a silent stall, docs/libp2p.md, pitfall 2).
  */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 256 * 1024;
 

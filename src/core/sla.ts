@@ -1,5 +1,5 @@
 /**
- * Lag against the seed's SLAs (seed 000, "Operational Checklist"): commit lag under 500 ms for
+ * Lag against the SLAs of seed 000 (docs/seeds.md, its operational checklist): commit lag under 500 ms for
  * command subjects, under 2 s for telemetry. Pure: the figures come in, a verdict comes out.
  *
  * Commit lag of one row = time from acceptance (the row's creation) to its PubAck. Two figures
@@ -12,7 +12,7 @@
  */
 import type { RowKind } from './intent.js';
 
-/** The SLA per kind, ms (seed 000). */
+/** The SLA per kind, ms (seed 000, docs/seeds.md). */
 export const SLA_MS: Readonly<Record<RowKind, number>> = { command: 500, telemetry: 2_000 };
 
 /** Share of a window's commits allowed over the SLA: a p99 target. */

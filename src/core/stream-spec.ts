@@ -1,6 +1,6 @@
 /**
  * Streams as code: the declarative JetStream stream spec, its defaults (the root.solar
- * taxonomy of seed 000), and the pure diff between a desired spec and what a server holds.
+ * taxonomy of seed 000, docs/seeds.md), and the pure diff between a desired spec and what a server holds.
  */
 import { z } from 'zod';
 import { zBytes, zDurationMs } from './units.js';
@@ -12,13 +12,13 @@ export const StreamSpecSchema = z
     name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only'),
     /** Subjects the stream captures; wildcards allowed. */
     subjects: z.array(z.string().min(1)).min(1),
-    /** limits (keep by size/age, the seed's default), workqueue, or interest. */
+    /** limits (keep by size/age, seed 000's default), workqueue, or interest. */
     retention: z.enum(['limits', 'workqueue', 'interest']).default('limits'),
     /** file (durable) or memory. */
     storage: z.enum(['file', 'memory']).default('file'),
-    /** Max age of a message; explicit by policy (seed 000). 0 = unlimited. */
+    /** Max age of a message; explicit by policy (seed 000, docs/seeds.md). 0 = unlimited. */
     maxAge: zDurationMs,
-    /** Max bytes of the stream; explicit by policy (seed 000). -1 = unlimited. */
+    /** Max bytes of the stream; explicit by policy (seed 000, docs/seeds.md). -1 = unlimited. */
     maxBytes: zBytes,
     /** Max messages. -1 = unlimited (the server default). */
     maxMsgs: z.number().int().default(-1),
@@ -38,7 +38,7 @@ export const StreamSpecSchema = z
 /** A validated stream spec; durations in ms, sizes in bytes. */
 export type StreamSpec = z.output<typeof StreamSpecSchema>;
 
-/** The root.solar taxonomy (seed 000) under `prefix`, with Limits retention and explicit limits. */
+/** The root.solar taxonomy (seed 000, docs/seeds.md) under `prefix`, with Limits retention and explicit limits. */
 export function defaultStreams(prefix: string): StreamSpec[] {
   const day = 86_400_000;
   const base = {
@@ -60,7 +60,7 @@ export function defaultStreams(prefix: string): StreamSpec[] {
       maxBytes: 1 << 30,
       duplicateWindow: 120_000,
     },
-    // Telemetry summaries are high volume and re-derivable: a week, like seed 002's TELEMETRY.
+    // Telemetry summaries are high volume and re-derivable: a week, like seed 002's TELEMETRY (docs/seeds.md).
     {
       ...base,
       name: 'TELEMETRY',
@@ -78,7 +78,7 @@ export function defaultStreams(prefix: string): StreamSpec[] {
       maxBytes: 1 << 30,
       duplicateWindow: 120_000,
     },
-    // Dashboard signals only (seed 000): a day is enough to draw recent charts.
+    // Dashboard signals only (seed 000, docs/seeds.md): a day is enough to draw recent charts.
     {
       ...base,
       name: 'OBSERVABILITY',

@@ -1,5 +1,5 @@
 /**
- * NATS subject rules of the root.solar taxonomy (seed 000): tokens are non-empty and free of
+ * NATS subject rules of the root.solar taxonomy (seed 000, docs/seeds.md): tokens are non-empty and free of
  * whitespace and wildcards, and the depth after the prefix is at most 4.
  */
 
@@ -17,7 +17,7 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /**
  * Checks that `subject` is a concrete subject under `<prefix>.<area>.` with a depth of at most
- * 4 after the prefix. Commands name a target and an action (`<prefix>.command.*.*`, DESIGN.md),
+ * 4 after the prefix. Commands name a target and an action (`<prefix>.command.*.*`, docs/contracts.md),
  * so the `command` area needs at least two tokens after it. Returns an error message, or null
  * when valid.
  */

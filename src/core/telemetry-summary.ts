@@ -1,6 +1,6 @@
 /**
- * Telemetry summaries as published to JetStream: the body (DESIGN.md contract fields plus
- * extras), the deterministic `Nats-Msg-Id`, the subject a metric maps to, and the outbox row.
+ * Telemetry summaries as published to JetStream: the body (the contract fields of docs/contracts.md
+ * plus extras), the deterministic `Nats-Msg-Id`, the subject a metric maps to, and the outbox row.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
@@ -33,7 +33,7 @@ export interface SummaryKey {
 }
 
 /**
- * The JSON body on `root.solar.telemetry.*`. The DESIGN.md contract fields are `metric, origin,
+ * The JSON body on `root.solar.telemetry.*`. The contract fields (docs/contracts.md) are `metric, origin,
  * windowStart, windowEnd, count, sum, min, max, mean, p50, p95, p99, tags`; the rest are extras.
  * Times are ms since epoch; `windowEnd` is exclusive.
  */

@@ -34,7 +34,7 @@ export interface Libp2pFactoryOptions {
   bootstrap: readonly string[];
   mdns: boolean;
   topic: string;
-  /** Largest envelope; the RPC frame cap is set well above it (LIBP2P-NOTES pitfall 2). */
+  /** Largest envelope; the RPC frame cap is set well above it (docs/libp2p.md, pitfall 2). */
   maxEnvelopeBytes: number;
 }
 
@@ -75,7 +75,7 @@ export async function buildLibp2p(opts: Libp2pFactoryOptions): Promise<MeshLibp2
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    // Bootstrap dials once at start (pitfall 5 / notes); static peers have their own redial loop.
+    // Bootstrap dials once at start (docs/libp2p.md, pitfall 5); static peers have their own redial loop.
     peerDiscovery: opts.bootstrap.length > 0 ? [bootstrap({ list: [...opts.bootstrap] })] : [],
     services: {
       pubsub: gossipsub({

@@ -1,6 +1,6 @@
 /**
  * Gossipsub peer-score parameters chosen for net-sync's one quiet, low-rate topic (see
- * LIBP2P-NOTES pitfall 3: the library defaults are test values). The aim: a peer that forwards
+ * docs/libp2p.md, pitfall 3: the library defaults are test values). The aim: a peer that forwards
  * a handful of invalid envelopes is graylisted (its RPCs dropped) within seconds, an honest
  * but quiet peer is never penalised, and good behaviour cannot bank enough credit to hide abuse.
  *

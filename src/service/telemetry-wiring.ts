@@ -7,7 +7,7 @@
  *
  * Topic: telemetry travels on the mesh's one topic (`mesh.topic`, the sentiment topic), as a
  * new envelope kind. Batching makes it ~10 messages/s per origin; a separate topic would not
- * save the signature checks that dominate gossip cost (LIBP2P-NOTES), would need a second set
+ * save the signature checks that dominate gossip cost (docs/libp2p.md), would need a second set
  * of score parameters, and every node has to relay telemetry anyway. Unknown kinds are
  * `ignore`d by older peers, so the rollout needs no new topic either.
  */

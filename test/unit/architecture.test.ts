@@ -1,4 +1,4 @@
-// The import direction of STYLE.md, checked on every file under src/: cli → service →
+// The import direction of docs/architecture.md, checked on every file under src/: cli → service →
 // {bridge, inbox, reconcile} → core, and the adapters (buffer, mesh, nats, api, agent) → core. An adapter
 // never imports another adapter, and core does no I/O. `observability`, `config` and `runtime`
 // are shared leaves that see only core.

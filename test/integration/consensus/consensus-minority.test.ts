@@ -1,4 +1,4 @@
-// Acceptance (issue 3, "Minority"): 5 real sidecar processes, quorum 3 of 5, and a real network
+// Acceptance, minority (docs/consensus.md): 5 real sidecar processes, quorum 3 of 5, and a real network
 // partition. Every mesh link runs through its own TCP fault proxy (the chaos harness's): the
 // lower-indexed sidecar dials the higher one through the proxy of that pair, and no sidecar
 // knows another's real port. Cutting the 6 proxies between {A, B, C} and {D, E} isolates the

@@ -1,4 +1,4 @@
-// Acceptance (issue 3, "Commit path" and "Proposer dies"): real sidecar processes on a loopback
+// Acceptance, commit path and proposer death (docs/consensus.md): real sidecar processes on a loopback
 // libp2p mesh and a real nats-server. Default: 3 sidecars, 150 intents. NET_SYNC_FULL=1: 5
 // sidecars, 1,000 intents, quorum = majority.
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Acceptance (issue 6, "Security"): with `consensus.cohort` set, gossip from a peer outside the
+// Acceptance, security (docs/operations.md): with `consensus.cohort` set, gossip from a peer outside the
 // cohort is ignored (never delivered, never forwarded) and counted by reason; cohort members
 // are heard as usual. Real libp2p nodes on loopback.
 import { afterEach, describe, expect, test } from 'vitest';

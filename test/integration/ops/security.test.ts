@@ -1,4 +1,4 @@
-// Acceptance (issue 6, "Security"): a real nats-server with TLS (a CA this test generates) and
+// Acceptance, security (docs/operations.md): a real nats-server with TLS (a CA this test generates) and
 // the least-privilege users of examples/nats-least-privilege.conf; real sidecar processes.
 // The bridge commits and reconciles under its permissions; a publish outside them becomes a
 // dead row with the reason, once (no retry loop); the API wants its bearer token; the key and

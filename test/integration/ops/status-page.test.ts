@@ -1,7 +1,7 @@
-// Acceptance (issue 6, "Tracing", "net-sync status", "Status page"): two real sidecar processes
+// Acceptance, tracing, status and status page (docs/operations.md): two real sidecar processes
 // on a loopback libp2p mesh (quorum 2) and a real nats-server. A traceparent sent over HTTP
 // reaches the NATS header through the gossip envelope; `net-sync status` judges lag against the
-// seed SLAs (exit 1 on a breach); the status page, driven in Debian's headless Chromium, shows
+// SLAs of seed 000 (exit 1 on a breach); the status page, driven in Debian's headless Chromium, shows
 // NATS connected, the peer, and the intent with its state and endorsers.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Acceptance (issue 2, "Crashes"): SIGKILL the sidecar at random points during replay and
+// Acceptance, crashes (docs/exactly-once.md): SIGKILL the sidecar at random points during replay and
 // during SQLite writes, 20 times, with the stream's duplicate window at 1 s so that dedupe
 // alone cannot save us. After restart and reconcile: lost = 0, duplicates = 0.
 import { writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Dead rows escalate to the dead-letter stream (DESIGN.md: dead letters under
+// Dead rows escalate to the dead-letter stream (docs/contracts.md: dead letters under
 // `root.solar.deadletter.>`): a real sidecar on the default streams and a real nats-server whose
 // max_payload (4 KiB) refuses a large intent. The row stays dead and reported; a notice of it is
 // stored once in DEADLETTER; a later reconcile reports the dead row and republishes nothing.

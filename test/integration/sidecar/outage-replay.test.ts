@@ -1,4 +1,4 @@
-// Acceptance (issue 2, "Outage"): 10,000 intents arrive while NATS is down, then NATS starts.
+// Acceptance, outage (docs/exactly-once.md): 10,000 intents arrive while NATS is down, then NATS starts.
 // Each is in the stream exactly once, and every row is committed with its seq.
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -51,7 +51,7 @@ describe('outage and replay (real nats-server, real sidecar process)', () => {
     expect(stream.messages.length).toBe(N);
     expect(stream.idCounts.size).toBe(N);
     for (const id of ids) expect(stream.idCounts.get(id), `copies of ${id} in the stream`).toBe(1);
-    // DESIGN.md's header set; consensus off, so the node is its own (sole, unsigned) endorser.
+    // The header set of docs/contracts.md; consensus off, so the node is its own (sole, unsigned) endorser.
     const peerId = (await sidecar.get('/v1/status')).json.peerId as string;
     for (const m of stream.messages) {
       expect(m.headers[HEADER.correlationId], `headers of seq ${m.seq}`).toBe(m.msgId);

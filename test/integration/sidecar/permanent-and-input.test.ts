@@ -1,4 +1,4 @@
-// Acceptance (issue 2, "Permanent failures" and "Bad input"): a subject with no stream and a
+// Acceptance, permanent failures and bad input (docs/exactly-once.md): a subject with no stream and a
 // payload over the server's max_payload each become a dead row with a reason, nothing is
 // dropped silently, reconcile reports them; bad input is a 400 naming the field.
 import { writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Acceptance (issue 2, "Streams"): `streams apply` twice changes nothing the second time,
+// Acceptance, streams (docs/contracts.md): `streams apply` twice changes nothing the second time,
 // and `streams verify` catches a changed max-age (exit 1). Also: SIGTERM drains and exits
 // within a bounded time.
 import { connect } from 'nats';

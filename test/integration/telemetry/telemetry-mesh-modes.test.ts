@@ -1,4 +1,4 @@
-// Telemetry on the two configurations DESIGN.md's defaults lead to, with real sidecar processes
+// Telemetry on the two configurations the defaults (docs/configuration.md) lead to, with real sidecar processes
 // and a real nats-server: a lone sidecar on the default config (no mesh) summarises its own
 // points, and sidecars given `mesh.peers` with quorum 1 (no `mesh.enabled`) join the mesh for
 // telemetry while their intents still skip consensus (`pending-commit`, no endorsement round);

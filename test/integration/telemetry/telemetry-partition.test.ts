@@ -1,4 +1,4 @@
-// Acceptance (issue 4, "Partition"): 4 real sidecar processes, scouts on opposite sides of a
+// Acceptance, partition (docs/telemetry.md): 4 real sidecar processes, scouts on opposite sides of a
 // real network partition. Every mesh link runs through its own TCP fault proxy (as in
 // consensus-minority.test.ts): the lower-indexed sidecar dials the higher one through the proxy
 // of that pair, and every sidecar announces an address nobody listens on, so no connection goes

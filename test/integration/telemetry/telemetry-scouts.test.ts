@@ -1,4 +1,4 @@
-// Acceptance (issue 4, "Exact accounting with 2 scouts" and "Scout failover"): real sidecar
+// Acceptance, exact accounting with 2 scouts and scout failover (docs/telemetry.md): real sidecar
 // processes (built CLI) on a loopback libp2p mesh and a real nats-server. Default: 3 sidecars,
 // 2 scouts, ~5,000 points over ~2.5 s. NET_SYNC_FULL=1: 5 sidecars, 2 scouts, 50,000 points
 // over 10 s.

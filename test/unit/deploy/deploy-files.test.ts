@@ -1,4 +1,4 @@
-// Acceptance (issue 6, "Deployment files"): there is no Docker engine or cluster here, so the
+// Acceptance, deployment files (docs/operations.md): there is no Docker engine or cluster here, so the
 // files are parsed and their wiring checked: ports, volumes, env (validated by loadConfig, the
 // real config schema), healthchecks and probes (against the API's real routes), config paths.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
