@@ -4,10 +4,7 @@
  * peer sending junk loses score (reject) while a peer we merely do not listen to does not (ignore).
  */
 import { decodeEnvelope, type DecodeFailureReason } from './envelope-codec.js';
-import { decodeSignature, envelopeAuthor, proposeDigestMatches, type Envelope } from './envelope.js';
-
-/** Bytes of an Ed25519 signature, the only key type net-sync identities use. */
-const SIGNATURE_BYTES = 64;
+import { decodeSignature, endorsementBytes, envelopeAuthor, proposeDigestMatches, type Envelope } from './envelope.js';
 import type { GossipVerdict } from './ports.js';
 
 /** Every reason an inbound envelope can be refused. Bounded: used as a metric label. */
@@ -17,7 +14,7 @@ export type EnvelopeRefusalReason =
   | 'author-mismatch'
   /** A proposed intent whose `payloadDigest` is not the digest of its payload. */
   | 'digest-mismatch'
-  /** An endorsement signature that is not a well-formed signature (checked by the committer otherwise). */
+  /** An endorsement signature that does not verify against the endorser's key. */
   | 'bad-signature'
   /** The author is not in the configured cohort. */
   | 'not-in-cohort';
@@ -62,6 +59,8 @@ export interface EnvelopeValidationContext {
   maxBytes: number;
   /** Peer IDs whose envelopes are delivered; empty means everyone (open mode). */
   cohort: ReadonlySet<string>;
+  /** Verifies endorsement signatures. */
+  verify: SignatureVerifier;
 }
 
 /** The validator's outcome. */
@@ -90,10 +89,12 @@ export async function validateEnvelope(
     if (bad !== undefined) return refuse('digest-mismatch', `payloadDigest of ${bad.correlationId}`);
   }
   if (envelope.kind === 'intent.endorse') {
-    // Only the shape here: gossipsub's signed message already proves the author, and the
-    // committer checks each signature it commits, once (docs/consensus.md).
-    const bad = envelope.endorsements.find((item) => decodeSignature(item.signature)?.length !== SIGNATURE_BYTES);
-    if (bad !== undefined) return refuse('bad-signature', `endorsement of ${bad.correlationId}`);
+    for (const item of envelope.endorsements) {
+      const sig = decodeSignature(item.signature);
+      const ok =
+        sig !== null && (await ctx.verify(author, endorsementBytes(item.correlationId, item.payloadDigest), sig));
+      if (!ok) return refuse('bad-signature', `endorsement of ${item.correlationId}`);
+    }
   }
   return { verdict: 'accept', envelope };
 }

@@ -23,12 +23,11 @@ export interface DemoSidecar {
   child: ChildProcess | null;
 }
 
-/** Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum. `extraEnv(i)` adds env to sidecar i (benchmarks, profiling). */
+/** Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum. */
 export async function startDemoCluster(
   dir: string,
   count: number,
   mesh: boolean,
-  extraEnv: (i: number) => Record<string, string> = () => ({}),
 ): Promise<{ nats: NatsServerProcess; sidecars: DemoSidecar[] }> {
   const nats = await NatsServerProcess.start({ storeDir: join(dir, 'jetstream') });
   const sidecars: DemoSidecar[] = [];
@@ -72,7 +71,6 @@ export async function startDemoCluster(
     meshPorts.push(await port());
   }
   if (mesh) wireMesh(sidecars, meshPorts);
-  for (const [i, s] of sidecars.entries()) Object.assign(s.env, extraEnv(i));
   await Promise.all(sidecars.map((s) => launch(s)));
   return { nats, sidecars };
 }
