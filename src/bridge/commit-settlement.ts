@@ -7,7 +7,7 @@ import { isDeadLetterId } from '../core/dead-letter.js';
 import type { CommittedEnvelope } from '../core/envelope.js';
 import type { OutboxRow, StreamLocation } from '../core/intent.js';
 import { locateRows } from '../core/locate-rows.js';
-import type { StreamReader } from '../core/ports.js';
+import type { PromoteItem, StreamReader } from '../core/ports.js';
 import type { ConsensusContext } from './consensus-context.js';
 import type { EndorsementQuorum } from './endorsement-quorum.js';
 import { rowOf, type TrackedIntent } from './intent-book.js';
@@ -51,9 +51,13 @@ export class CommitSettlement {
   }
 
   // Every copy held here that is not committed yet becomes committed at `commits`' locations.
+  // Not fsync'd when every copy falls back to a durable `proposed` or `in-flight` row (looked up
+  // in the stream before any resend); a `pending-commit` copy would be published again, so then it is.
   private settle(commits: ReadonlyArray<{ correlationId: string } & StreamLocation>, committer: string): void {
     const { opts, book } = this.ctx;
     const settled: Array<{ correlationId: string } & StreamLocation> = [];
+    const promotions: PromoteItem[] = [];
+    let durable = false;
     const now = opts.clock.now();
     for (const c of commits) {
       const t = book.tracked(c.correlationId);
@@ -61,15 +65,21 @@ export class CommitSettlement {
       const row = opts.outbox.get(c.correlationId);
       if (row === undefined || row.state === 'committed') continue;
       if (t !== undefined && row.state === 'proposed') {
-        // Keep the endorsements we saw on our copy. In-flight, never pending-commit: the
-        // committer would look it up before publishing, and it is marked committed just below.
+        // Keep the endorsements we saw on our copy.
         const final = rowOf(t, 'pending-commit', this.quorum.finalEndorsements(t));
-        opts.outbox.promote(c.correlationId, final.body, final.headers, now, 'in-flight');
+        promotions.push({
+          correlationId: c.correlationId,
+          body: final.body,
+          headers: final.headers,
+          target: 'in-flight',
+        });
       }
+      if (row.state === 'pending-commit') durable = true;
       settled.push({ correlationId: c.correlationId, stream: c.stream, seq: c.seq });
     }
     if (settled.length === 0) return;
-    opts.outbox.markCommitted(settled, now);
+    opts.outbox.promoteMany(promotions, now, { durable: false });
+    opts.outbox.markCommitted(settled, now, { durable });
     opts.metrics?.intents.inc({ outcome: 'committed' }, settled.length);
     for (const s of settled) {
       opts.emit('intent:committed', {

@@ -119,6 +119,7 @@ export class ConsensusDriver {
     if (!this.task.running) return;
     await this.task.stop();
     this.unsubscribe?.();
+    await this.quorum.flush();
     this.intake.abstainAll();
     const { proposals, endorsements, commits } = this.ctx;
     await Promise.all([proposals.stop(), endorsements.stop(), commits.stop()]);
@@ -174,6 +175,7 @@ export class ConsensusDriver {
     }
     this.settlement.expire(expired, now);
     this.intake.drainReproposals(now);
+    void this.quorum.flush();
   }
 
   private receive(envelope: Envelope, from: string): void {
@@ -189,6 +191,7 @@ export class ConsensusDriver {
         return;
       case 'intent.endorse':
         for (const item of envelope.endorsements) this.quorum.add(from, item);
+        void this.quorum.flush();
         return;
       case 'intent.committed':
         this.settlement.onCommittedGossip(envelope);

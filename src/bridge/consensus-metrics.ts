@@ -22,6 +22,8 @@ export interface ConsensusMetrics {
   intents: Counter<'outcome'>;
   /** Promotions by an endorser of rank ≥ 1, i.e. after the higher-ranked ones' slots passed. */
   takeovers: Counter;
+  /** Endorsements whose signature failed the committer's check (dropped, never committed). */
+  badEndorsements?: Counter;
 }
 
 /** Registers the consensus metrics on `register`. Label values are pre-initialised to 0. */
@@ -37,6 +39,11 @@ export function createConsensusMetrics(register: Registry): ConsensusMetrics {
     takeovers: new Counter({
       name: 'net_sync_consensus_takeovers_total',
       help: 'Commits promoted by an endorser of rank 1 or lower after the higher ranks did not commit',
+      registers,
+    }),
+    badEndorsements: new Counter({
+      name: 'net_sync_consensus_bad_endorsements_total',
+      help: 'Endorsements dropped because their signature did not verify when their intent was promoted',
       registers,
     }),
   };

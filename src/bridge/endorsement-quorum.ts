@@ -6,12 +6,18 @@
  */
 import type { Endorsement } from '../core/command-message.js';
 import { committerRank, hasQuorum, inCohort, isExpired, takeoverAtMs } from '../core/consensus.js';
-import type { EndorsementItem } from '../core/envelope.js';
+import { decodeSignature, type EndorsementItem, endorsementBytes } from '../core/envelope.js';
+import type { PromoteItem } from '../core/ports.js';
 import type { ConsensusContext } from './consensus-context.js';
 import { rowOf, type TrackedIntent } from './intent-book.js';
 
 /** Collects endorsements and promotes intents whose quorum and slot have come. */
 export class EndorsementQuorum {
+  private pending: Array<{ t: TrackedIntent; rank: number; target: PromoteItem['target'] }> = [];
+  private readonly queued = new Set<string>();
+  /** Endorsers whose signature was checked, per intent awaiting promotion. */
+  private readonly verified = new Map<string, Set<string>>();
+
   constructor(private readonly ctx: ConsensusContext) {}
 
   /** Records `peerId`'s endorsement (already verified by the mesh validator). */
@@ -64,22 +70,77 @@ export class EndorsementQuorum {
       .map(([peerId, signature]) => ({ peerId, signature }));
   }
 
+  // Promotions wait for the end of the current turn (an envelope's items, a tick) and are
+  // written in one transaction: one fsync per gossip batch instead of one per intent.
   private promote(t: TrackedIntent, rank: number, now: number): void {
+    if (this.queued.has(t.correlationId)) return;
+    this.queued.add(t.correlationId);
+    const lookupFirst = rank > 0 || now - t.createdAtMs > (this.ctx.opts.lookupAfterMs ?? 30_000);
+    this.pending.push({ t, rank, target: lookupFirst ? 'in-flight' : 'pending-commit' });
+    if (this.pending.length === 1) queueMicrotask(() => void this.flush());
+  }
+
+  /**
+   * Writes the queued promotions (one transaction) and wakes the committer. Each endorsement a
+   * promoted row carries is verified here, once: only the node that commits needs to, since
+   * gossipsub's signed messages already prove who sent each endorsement (docs/consensus.md).
+   * A bad one is dropped and the intent waits for a quorum of good ones.
+   */
+  async flush(): Promise<void> {
     const { opts, book } = this.ctx;
-    const endorsements = this.finalEndorsements(t);
-    const row = rowOf(t, 'pending-commit', endorsements);
-    const lookupFirst = rank > 0 || now - t.createdAtMs > (opts.lookupAfterMs ?? 30_000);
-    const moved = opts.outbox.promote(
-      t.correlationId,
-      row.body,
-      row.headers,
-      now,
-      lookupFirst ? 'in-flight' : 'pending-commit',
-    );
-    book.finish(t.correlationId);
-    if (!moved) return;
-    if (rank > 0) opts.metrics?.takeovers.inc();
-    opts.logger.debug({ correlationId: t.correlationId, rank, endorsers: endorsements.length }, 'intent promoted');
-    opts.wakeCommitter();
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const items: PromoteItem[] = [];
+    const promoted: typeof batch = [];
+    for (const p of batch) {
+      const bad = await this.unverified(p.t);
+      this.queued.delete(p.t.correlationId);
+      if (bad.length > 0) {
+        for (const peer of bad) p.t.endorsements.delete(peer);
+        // The takeover clock keeps running while the good ones are still a quorum.
+        const counting = [...p.t.endorsements.keys()].filter((peer) => inCohort(peer, this.ctx.cohort));
+        if (!hasQuorum(counting, opts.quorum, this.ctx.cohort)) p.t.quorumAtMs = null;
+        opts.metrics?.badEndorsements?.inc(bad.length);
+        opts.logger.warn(
+          { correlationId: p.t.correlationId, peers: bad },
+          'endorsement signature did not verify; dropped',
+        );
+        continue;
+      }
+      const row = rowOf(p.t, 'pending-commit', this.finalEndorsements(p.t));
+      items.push({ correlationId: p.t.correlationId, body: row.body, headers: row.headers, target: p.target });
+      promoted.push(p);
+      book.finish(p.t.correlationId);
+      this.verified.delete(p.t.correlationId);
+    }
+    if (items.length === 0) return;
+    const moved = new Set(opts.outbox.promoteMany(items, opts.clock.now()));
+    for (const p of promoted) {
+      if (!moved.has(p.t.correlationId)) continue;
+      if (p.rank > 0) opts.metrics?.takeovers.inc();
+      opts.logger.debug({ correlationId: p.t.correlationId, rank: p.rank }, 'intent promoted');
+    }
+    if (moved.size > 0) opts.wakeCommitter();
+  }
+
+  // Peers whose endorsement of `t` fails its signature check (each checked once per intent).
+  private async unverified(t: TrackedIntent): Promise<string[]> {
+    const { opts, cohort } = this.ctx;
+    let done = this.verified.get(t.correlationId);
+    if (done === undefined) {
+      if (this.verified.size >= 10_000) this.verified.clear(); // intents that expired unpromoted
+      done = new Set();
+      this.verified.set(t.correlationId, done);
+    }
+    const bytes = endorsementBytes(t.correlationId, t.payloadDigest);
+    const bad: string[] = [];
+    for (const [peer, signature] of t.endorsements) {
+      if (done.has(peer) || !inCohort(peer, cohort)) continue;
+      const sig = decodeSignature(signature);
+      if (sig !== null && (await opts.gossip.verify(peer, bytes, sig))) done.add(peer);
+      else bad.push(peer);
+    }
+    return bad;
   }
 }

@@ -15,7 +15,7 @@ import {
   type RowKind,
   type StreamLocation,
 } from '../core/intent.js';
-import type { AppendClaim, ClaimRequest, Outbox, StateCounts } from '../core/ports.js';
+import type { AppendClaim, ClaimRequest, Outbox, PromoteItem, StateCounts } from '../core/ports.js';
 import { createBufferMetrics, type BufferMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
 import { openDatabase, restrictSideFiles, type SynchronousLevel } from './open-database.js';
@@ -233,6 +233,29 @@ export class SqliteOutbox implements Outbox {
       'markRetry',
       this.sql.markRetry,
       correlationIds.map((id) => ({ id, error, at: atMs })),
+    );
+  }
+
+  /** See {@link Outbox.promoteMany}. One transaction; fsync'd unless `opts.durable === false`. */
+  promoteMany(items: readonly PromoteItem[], atMs: number, opts: { durable?: boolean } = {}): string[] {
+    if (items.length === 0) return [];
+    return this.io('promote', () =>
+      this.withDurability(opts.durable !== false, () =>
+        this.db.transaction(() =>
+          items
+            .filter(
+              (i) =>
+                this.sql.promote.run({
+                  id: i.correlationId,
+                  body: Buffer.from(i.body.buffer, i.body.byteOffset, i.body.byteLength),
+                  headers: JSON.stringify(i.headers),
+                  at: atMs,
+                  target: i.target,
+                }).changes === 1,
+            )
+            .map((i) => i.correlationId),
+        )(),
+      ),
     );
   }
 

@@ -166,8 +166,12 @@ export const ConsensusSchema = z
     policy: z.enum(['auto', 'agent']).default('auto'),
     /** How long an intent may wait for quorum before it expires. */
     ttlMs: zDurationMs.default(60_000),
-    /** Wait before the next-ranked endorser takes over the commit. */
-    takeoverMs: zDurationMs.default(3_000),
+    /**
+     * Wait before the next-ranked endorser takes over the commit: rank k after k × this. 500 ms
+     * keeps a dead committer inside seed 001's 500 ms-to-1 s commit budget; a live but slow one
+     * costs only the taker's stream lookup, since it reads the stream before any publish.
+     */
+    takeoverMs: zDurationMs.default(500),
     /** How long the agent has to answer under `policy: agent`; silence is an abstention. */
     agentTimeoutMs: zDurationMs.default(2_000),
   })

@@ -4,7 +4,10 @@
  * peer sending junk loses score (reject) while a peer we merely do not listen to does not (ignore).
  */
 import { decodeEnvelope, type DecodeFailureReason } from './envelope-codec.js';
-import { decodeSignature, endorsementBytes, envelopeAuthor, proposeDigestMatches, type Envelope } from './envelope.js';
+import { decodeSignature, envelopeAuthor, proposeDigestMatches, type Envelope } from './envelope.js';
+
+/** Bytes of an Ed25519 signature, the only key type net-sync identities use. */
+const SIGNATURE_BYTES = 64;
 import type { GossipVerdict } from './ports.js';
 
 /** Every reason an inbound envelope can be refused. Bounded: used as a metric label. */
@@ -14,7 +17,7 @@ export type EnvelopeRefusalReason =
   | 'author-mismatch'
   /** A proposed intent whose `payloadDigest` is not the digest of its payload. */
   | 'digest-mismatch'
-  /** An endorsement signature that does not verify against the endorser's key. */
+  /** An endorsement signature that is not a well-formed signature (checked by the committer otherwise). */
   | 'bad-signature'
   /** The author is not in the configured cohort. */
   | 'not-in-cohort';
@@ -59,8 +62,6 @@ export interface EnvelopeValidationContext {
   maxBytes: number;
   /** Peer IDs whose envelopes are delivered; empty means everyone (open mode). */
   cohort: ReadonlySet<string>;
-  /** Verifies endorsement signatures. */
-  verify: SignatureVerifier;
 }
 
 /** The validator's outcome. */
@@ -89,12 +90,10 @@ export async function validateEnvelope(
     if (bad !== undefined) return refuse('digest-mismatch', `payloadDigest of ${bad.correlationId}`);
   }
   if (envelope.kind === 'intent.endorse') {
-    for (const item of envelope.endorsements) {
-      const sig = decodeSignature(item.signature);
-      const ok =
-        sig !== null && (await ctx.verify(author, endorsementBytes(item.correlationId, item.payloadDigest), sig));
-      if (!ok) return refuse('bad-signature', `endorsement of ${item.correlationId}`);
-    }
+    // Only the shape here: gossipsub's signed message already proves the author, and the
+    // committer checks each signature it commits, once (docs/consensus.md).
+    const bad = envelope.endorsements.find((item) => decodeSignature(item.signature)?.length !== SIGNATURE_BYTES);
+    if (bad !== undefined) return refuse('bad-signature', `endorsement of ${bad.correlationId}`);
   }
   return { verdict: 'accept', envelope };
 }

@@ -48,6 +48,14 @@ export interface AppendClaim {
 }
 
 /** The durable buffer of intents. Implemented by `SqliteOutbox`, faked by `MemoryOutbox`. */
+/** One row of {@link Outbox.promoteMany}. */
+export interface PromoteItem {
+  correlationId: string;
+  body: Uint8Array;
+  headers: Record<string, string>;
+  target: 'pending-commit' | 'in-flight';
+}
+
 export interface Outbox {
   /**
    * Durably adds rows. Resolves only once they are on disk (fsync'd as configured);
@@ -120,6 +128,12 @@ export interface Outbox {
     atMs: number,
     target?: 'pending-commit' | 'in-flight',
   ): boolean;
+  /**
+   * {@link Outbox.promote} for many rows in ONE transaction (one fsync for a gossip batch instead
+   * of one per row). Returns the IDs that moved. With `opts.durable === false` it is not fsync'd:
+   * only for rows whose durable `proposed` state is a safe place to fall back to.
+   */
+  promoteMany(items: readonly PromoteItem[], atMs: number, opts?: { durable?: boolean }): string[];
   /**
    * Moves rows to a terminal state (`dead`, `expired`, `rejected`) with a reason, in one
    * transaction; a committed row never moves. Returns the IDs that moved. `notices` maps a row's

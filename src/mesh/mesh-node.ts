@@ -21,6 +21,7 @@ import { buildLibp2p, type MeshLibp2p } from './libp2p-factory.js';
 import type { MeshMetrics, PublishFailureLabel } from './metrics.js';
 import { StaleConnectionGuard } from './stale-connections.js';
 import { StaticPeerKeeper, type StaticPeer } from './static-peers.js';
+import { verifyPeerSignature } from './peer-signature.js';
 
 /** Options of {@link MeshNode}. */
 export interface MeshNodeOptions {
@@ -85,7 +86,6 @@ export class MeshNode implements Gossip {
     this.validation = {
       maxBytes: this.maxBytes,
       cohort: new Set(opts.cohort ?? []),
-      verify: (peerId, bytes, sig) => this.verify(peerId, bytes, sig),
     };
   }
 
@@ -203,12 +203,7 @@ export class MeshNode implements Gossip {
 
   /** {@inheritDoc Gossip.verify} The key comes from the peer ID itself (Ed25519, secp256k1). */
   async verify(peerId: string, bytes: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    try {
-      const key = peerIdFromString(peerId).publicKey;
-      return key === undefined ? false : await key.verify(bytes, signature);
-    } catch {
-      return false;
-    }
+    return verifyPeerSignature(peerId, bytes, signature);
   }
 
   /** {@inheritDoc Gossip.peers} */

@@ -98,9 +98,18 @@ export function timeEndorsements<T extends Outbox>(outbox: T, histogram: Histogr
     }
     return moved;
   };
+  const promoteMany: Outbox['promoteMany'] = (items, atMs, opts) => {
+    const moved = outbox.promoteMany(items, atMs, opts);
+    for (const id of moved) {
+      const row = outbox.get(id);
+      if (row !== undefined) histogram.observe(Math.max(0, clock.now() - row.createdAtMs) / 1000);
+    }
+    return moved;
+  };
   return new Proxy(outbox, {
     get(target, prop) {
       if (prop === 'promote') return promote;
+      if (prop === 'promoteMany') return promoteMany;
       const value = Reflect.get(target, prop, target) as unknown;
       // Bound to the real outbox: its private fields are not reachable through the proxy.
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;

@@ -23,11 +23,12 @@ export interface DemoSidecar {
   child: ChildProcess | null;
 }
 
-/** Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum. */
+/** Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum. `extraEnv(i)` adds env to sidecar i (benchmarks, profiling). */
 export async function startDemoCluster(
   dir: string,
   count: number,
   mesh: boolean,
+  extraEnv: (i: number) => Record<string, string> = () => ({}),
 ): Promise<{ nats: NatsServerProcess; sidecars: DemoSidecar[] }> {
   const nats = await NatsServerProcess.start({ storeDir: join(dir, 'jetstream') });
   const sidecars: DemoSidecar[] = [];
@@ -71,6 +72,7 @@ export async function startDemoCluster(
     meshPorts.push(await port());
   }
   if (mesh) wireMesh(sidecars, meshPorts);
+  for (const [i, s] of sidecars.entries()) Object.assign(s.env, extraEnv(i));
   await Promise.all(sidecars.map((s) => launch(s)));
   return { nats, sidecars };
 }

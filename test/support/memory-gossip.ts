@@ -61,7 +61,6 @@ export class MemoryGossipBus {
       void validateEnvelope(bytes, from.peerId, {
         maxBytes: DEFAULT_MAX_ENVELOPE_BYTES,
         cohort: this.cohort,
-        verify: verifyPeerSignature,
       }).then((r) => {
         if (r.verdict === 'accept' && this.reachable(from, to)) to.receive(r.envelope, from.peerId);
       });

@@ -12,7 +12,7 @@ import {
   type RowKind,
   type StreamLocation,
 } from '../../src/core/intent.js';
-import type { AppendClaim, ClaimRequest, Outbox, StateCounts } from '../../src/core/ports.js';
+import type { AppendClaim, ClaimRequest, Outbox, PromoteItem, StateCounts } from '../../src/core/ports.js';
 
 const OPEN_STATES: ReadonlySet<IntentState> = new Set(['proposed', 'pending-commit', 'in-flight']);
 
@@ -200,6 +200,12 @@ export class MemoryOutbox implements Outbox {
     if (r === undefined || r.state !== 'proposed') return false;
     Object.assign(r, { state: target, body: body.slice(), headers: { ...headers }, updatedAtMs: atMs });
     return true;
+  }
+
+  promoteMany(items: readonly PromoteItem[], atMs: number): string[] {
+    return items
+      .filter((i) => this.promote(i.correlationId, i.body, i.headers, atMs, i.target))
+      .map((i) => i.correlationId);
   }
 
   pruneSettled(beforeMs: number, limit: number): number {

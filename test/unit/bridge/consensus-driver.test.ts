@@ -174,6 +174,32 @@ async function cluster(n: number, opts: { quorum: number; policy?: (i: number) =
 const propose = (node: TestNode, payload: unknown = { v: 1 }) => node.driver.accept({ subject: SUBJECT, payload });
 
 describe('ConsensusDriver', () => {
+  it('drops an endorsement whose signature does not verify at promotion: never committed, counted', async () => {
+    const c = await cluster(3, { quorum: 3 });
+    // Node C signs with B's key: a well-formed signature the validator lets through.
+    const [, b, bad] = c.nodes as [TestNode, TestNode, TestNode];
+    bad.gossip.sign = (bytes) => b.gossip.sign(bytes);
+    const { correlationId } = await propose(c.nodes[0]!);
+    await c.step(300);
+    expect(c.stream.size, 'no commit without a quorum of good signatures').toBe(0);
+    let dropped = 0;
+    for (const n of c.nodes) dropped += (await n.metrics.badEndorsements!.get()).values[0]?.value ?? 0;
+    expect(dropped).toBeGreaterThan(0);
+    // With quorum 2 the two good endorsements commit it, and the commit verifies offline.
+    const d = await cluster(3, { quorum: 2 });
+    d.nodes[2]!.gossip.sign = (bytes) => d.nodes[1]!.gossip.sign(bytes);
+    const second = await propose(d.nodes[0]!);
+    // If the bad signer ranks first, it drops its own endorsement and the next rank takes over.
+    await d.step(TAKEOVER_MS + 500);
+    const stored = d.stream.get(second.correlationId);
+    expect(stored, `${second.correlationId} committed`).toBeDefined();
+    const v = await verifyCommit(
+      { body: stored!.row.body, headers: { ...stored!.row.headers, 'Nats-Msg-Id': second.correlationId } },
+      { verify: verifyPeerSignature, quorum: 2, cohort: d.cohort },
+    );
+    expect(v.problems, `problems of ${correlationId}'s sibling`).toEqual([]);
+  });
+
   it('commits an intent exactly once with a verifiable quorum, and every copy ends committed', async () => {
     const c = await cluster(3, { quorum: 2 });
     const { correlationId, state } = await propose(c.nodes[0]!);

@@ -1,5 +1,5 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { payloadDigest } from '../../../src/core/digest.js';
 import { encodeEnvelope } from '../../../src/core/envelope-codec.js';
@@ -10,12 +10,7 @@ const ID = '01J9ZQ4Y6T8K3M5N7P9R1S2T3V';
 const ID2 = '01J9ZQ4Y6T8K3M5N7P9R1S2T3W';
 const te = new TextEncoder();
 
-// Real Ed25519 keys, verified the way the mesh does: public key from the peer ID.
-const verify: EnvelopeValidationContext['verify'] = async (peerId, bytes, sig) => {
-  const key = peerIdFromString(peerId).publicKey;
-  return key === undefined ? false : await key.verify(bytes, sig);
-};
-const open: EnvelopeValidationContext = { maxBytes: 4096, cohort: new Set(), verify };
+const open: EnvelopeValidationContext = { maxBytes: 4096, cohort: new Set() };
 
 let alice: string;
 let bob: string;
@@ -89,16 +84,18 @@ describe('validateEnvelope', () => {
     expect(r).toMatchObject({ verdict: 'reject', reason: 'digest-mismatch' });
   });
 
-  test('bad-signature: an endorsement altered after signing is rejected', async () => {
+  test('bad-signature: an endorsement whose signature is not 64 base64url bytes is rejected', async () => {
     const env = (await endorse('c'.repeat(64))) as Extract<Envelope, { kind: 'intent.endorse' }>;
+    for (const signature of [env.endorsements[0]!.signature.slice(0, 40), `${env.endorsements[0]!.signature}AAAA`]) {
+      const bad = { ...env, endorsements: [{ ...env.endorsements[0]!, signature }] };
+      expect(await validateEnvelope(encodeEnvelope(bad), alice, open)).toMatchObject({
+        verdict: 'reject',
+        reason: 'bad-signature',
+      });
+    }
+    // A well-formed signature that does not verify passes here: the committer checks it (endorsement-quorum).
     const tampered = { ...env, endorsements: [{ ...env.endorsements[0]!, payloadDigest: 'd'.repeat(64) }] };
-    expect(await validateEnvelope(encodeEnvelope(tampered), alice, open)).toMatchObject({
-      verdict: 'reject',
-      reason: 'bad-signature',
-    });
-    // Another endorser's signature, replayed under alice's name by bob, fails too.
-    const relabelled = { ...env, endorser: bob };
-    expect(await validateEnvelope(encodeEnvelope(relabelled), bob, open)).toMatchObject({ reason: 'bad-signature' });
+    expect(await validateEnvelope(encodeEnvelope(tampered), alice, open)).toMatchObject({ verdict: 'accept' });
   });
 
   test('not-in-cohort: ignored, not rejected', async () => {

@@ -1,0 +1,277 @@
+/**
+ * `npm run bench:consensus`: the consensus path under a steady open-loop load, against seed
+ * 001's budgets (libp2p < 100 ms, NATS < 500 ms). Five real sidecar processes on a loopback
+ * mesh (quorum 3 of 5), one nats-server; intents are scheduled at a fixed rate over all five
+ * APIs (no coordinated omission): accept = the 202 − the scheduled time, commit = the message
+ * reaching a core subscriber on the subject − the scheduled time. Per rate (20, 50, 100, 200,
+ * then up until commit p99 passes 500 ms): accept and commit p50/p99, lost, sidecar CPU per
+ * intent per node. In the same run, the floors: raw gossipsub publish → receive among five
+ * nodes at the same rates, and one sidecar with consensus off. Table and JSON
+ * (bench/results/consensus-<time>.json). See docs/benchmarks.md.
+ */
+import '../src/polyfills.js';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TopicValidatorResult } from '@libp2p/gossipsub';
+import { multiaddr } from '@multiformats/multiaddr';
+import Table from 'cli-table3';
+import { connect } from 'nats';
+import { buildLibp2p, generateIdentity } from '../src/mesh/index.js';
+import { freePort } from '../src/nats/nats-server-process.js';
+import { type DemoSidecar, startDemoCluster, stopSidecars } from '../src/service/demo-cluster.js';
+import { quantile } from './common.js';
+import { machineFacts } from './report.js';
+
+const SUBJECT = 'root.solar.command.bench.consensus';
+const STEP_MS = Number(process.env['BENCH_CONSENSUS_STEP_MS'] ?? 10_000);
+const DRAIN_MS = 10_000;
+const RATES = [20, 50, 100, 200];
+const MAX_RATE = 800;
+const BUDGET_MS = 500;
+const TOPIC = '/root-solar/sentiment/1.0.0';
+
+interface StepResult {
+  rate: number;
+  sent: number;
+  accepted: number;
+  committed: number;
+  lost: number;
+  acceptP50: number;
+  acceptP99: number;
+  commitP50: number;
+  commitP99: number;
+  /** Sidecar CPU seconds per intent, per node (summed over nodes ÷ nodes ÷ intents), in ms. */
+  cpuMsPerIntentPerNode: number;
+}
+
+// utime + stime of a process, in seconds (from /proc; the clock tick is 100 Hz on Linux).
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function waitMesh(sidecars: DemoSidecar[]): Promise<void> {
+  const want = sidecars.length - 1;
+  const deadline = Date.now() + 60_000;
+  for (const s of sidecars) {
+    for (;;) {
+      const st = (await (await fetch(`http://${s.api}/v1/status`)).json()) as { peers?: { meshPeers?: number } };
+      if ((st.peers?.meshPeers ?? 0) >= want) break;
+      if (Date.now() > deadline) throw new Error(`${s.name}: mesh did not form`);
+      await sleep(100);
+    }
+  }
+}
+
+/** One open-loop step at `rate` intents/s over `sidecars`; arrivals are read from `arrivals`. */
+async function step(sidecars: DemoSidecar[], arrivals: Map<string, number>, rate: number): Promise<StepResult> {
+  const n = Math.round((rate * STEP_MS) / 1000);
+  const pids = sidecars.map((s) => s.child!.pid!);
+  const cpu0 = pids.map(cpuSeconds);
+  const scheduled = new Map<string, number>();
+  const accepts: number[] = [];
+  let accepted = 0;
+  const t0 = performance.now() + 50;
+  const wall0 = Date.now() + 50;
+  const inflight: Array<Promise<void>> = [];
+  for (let i = 0; i < n; i++) {
+    const at = t0 + (i * 1000) / rate;
+    const wait = at - performance.now();
+    if (wait > 1) await sleep(wait);
+    const s = sidecars[i % sidecars.length]!;
+    const schedWall = wall0 + (i * 1000) / rate;
+    inflight.push(
+      fetch(`http://${s.api}/v1/intents`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: SUBJECT, payload: { i, rate } }),
+      })
+        .then(async (res) => {
+          const body = (await res.json()) as { correlationId?: string };
+          if (res.status !== 202 || body.correlationId === undefined) return;
+          accepted++;
+          accepts.push(performance.now() - at);
+          scheduled.set(body.correlationId, schedWall);
+        })
+        .catch(() => undefined),
+    );
+  }
+  await Promise.all(inflight);
+  const deadline = Date.now() + DRAIN_MS;
+  const done = (): number => [...scheduled.keys()].filter((id) => arrivals.has(id)).length;
+  while (done() < scheduled.size && Date.now() < deadline) await sleep(50);
+  const cpu1 = pids.map(cpuSeconds);
+  const commits = [...scheduled].filter(([id]) => arrivals.has(id)).map(([id, at]) => arrivals.get(id)! - at);
+  const cpuTotal = cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0);
+  return {
+    rate,
+    sent: n,
+    accepted,
+    committed: commits.length,
+    lost: accepted - commits.length,
+    acceptP50: quantile(accepts, 0.5),
+    acceptP99: quantile(accepts, 0.99),
+    commitP50: quantile(commits, 0.5),
+    commitP99: quantile(commits, 0.99),
+    cpuMsPerIntentPerNode: (cpuTotal * 1000) / Math.max(1, accepted) / sidecars.length,
+  };
+}
+
+/** The consensus path (5 sidecars, quorum 3) or one sidecar without consensus, at rising rates. */
+async function runCluster(label: string, count: number, mesh: boolean, rates: number[]): Promise<StepResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), `net-sync-bench-${label}-`));
+  const { nats, sidecars } = await startDemoCluster(dir, count, mesh);
+  const nc = await connect({ servers: nats.url });
+  const arrivals = new Map<string, number>();
+  const sub = nc.subscribe(`${SUBJECT}`, {
+    callback: (_err, m) => {
+      const id = m.headers?.get('Net-Sync-Correlation-Id');
+      if (id !== undefined && id !== '' && !arrivals.has(id)) arrivals.set(id, Date.now());
+    },
+  });
+  const out: StepResult[] = [];
+  try {
+    if (mesh) await waitMesh(sidecars);
+    // Warm-up: JIT, first grafts, the stream's first writes.
+    await step(sidecars, arrivals, 10);
+    for (const rate of rates) {
+      const r = await step(sidecars, arrivals, rate);
+      out.push(r);
+      console.error(`[${label}] ${rate}/s commit p99 ${r.commitP99.toFixed(0)} ms, lost ${r.lost}`);
+      if (r.commitP99 > BUDGET_MS && rate >= RATES[RATES.length - 1]!) break;
+    }
+  } finally {
+    sub.unsubscribe();
+    await nc.close();
+    await stopSidecars(sidecars);
+    await nats.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** Raw gossipsub among `count` in-process nodes: publish → receive at every other node. */
+async function rawGossip(count: number, rates: number[]): Promise<Array<{ rate: number; p50: number; p99: number }>> {
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const nodes = await Promise.all(
+    ports.map(async (p) =>
+      buildLibp2p({
+        privateKey: await generateIdentity(),
+        listen: [`/ip4/127.0.0.1/tcp/${p}`],
+        announce: [],
+        bootstrap: [],
+        mdns: false,
+        topic: TOPIC,
+        maxEnvelopeBytes: 256 * 1024,
+      }),
+    ),
+  );
+  const sentAt = new Map<number, number>();
+  const lat: number[] = [];
+  try {
+    for (const [i, node] of nodes.entries()) {
+      node.services.pubsub.topicValidators.set(TOPIC, () => TopicValidatorResult.Accept);
+      await node.start();
+      node.services.pubsub.subscribe(TOPIC);
+      node.services.pubsub.addEventListener('message', (e) => {
+        const d = e.detail.data;
+        const id = d[0]! | (d[1]! << 8) | (d[2]! << 16);
+        const t = sentAt.get(id);
+        if (t !== undefined && i >= 0) lat.push(performance.now() - t);
+      });
+    }
+    for (let i = 0; i < count; i++)
+      for (let j = i + 1; j < count; j++)
+        await nodes[i]!.dial(multiaddr(`/ip4/127.0.0.1/tcp/${ports[j]}/p2p/${nodes[j]!.peerId.toString()}`));
+    for (let spins = 0; spins < 5_000; spins++) {
+      if (nodes.every((n) => n.services.pubsub.getSubscribers(TOPIC).length >= count - 1)) break;
+      await sleep(2);
+    }
+    await sleep(1_500); // grafts
+    const out: Array<{ rate: number; p50: number; p99: number }> = [];
+    let id = 0;
+    for (const rate of rates) {
+      lat.length = 0;
+      const n = Math.round((rate * Math.min(STEP_MS, 5_000)) / 1000);
+      const t0 = performance.now();
+      for (let k = 0; k < n; k++) {
+        const at = t0 + (k * 1000) / rate;
+        const wait = at - performance.now();
+        if (wait > 1) await sleep(wait);
+        const body = new Uint8Array(256).fill(0x61);
+        const mine = id++;
+        body[0] = mine & 0xff;
+        body[1] = (mine >> 8) & 0xff;
+        body[2] = (mine >> 16) & 0xff;
+        sentAt.set(mine, at);
+        void nodes[k % count]!.services.pubsub.publish(TOPIC, body).catch(() => undefined);
+      }
+      await sleep(500);
+      out.push({ rate, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99) });
+    }
+    return out;
+  } finally {
+    for (const n of nodes) await n.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const rates = [...RATES];
+  const consensus = await runCluster('consensus', 5, true, [...rates, 400, MAX_RATE]);
+  const reached = consensus.map((r) => r.rate);
+  const single = await runCluster('single', 1, false, reached);
+  const gossip = await rawGossip(5, reached);
+  const table = new Table({
+    head: [
+      'rate/s',
+      'accept p50/p99',
+      'commit p50/p99',
+      'lost',
+      'CPU ms/intent/node',
+      'consensus off commit p50/p99',
+      'raw gossip p50/p99',
+    ],
+  });
+  const f = (a: number, b: number): string => `${a.toFixed(1)} / ${b.toFixed(1)}`;
+  for (const r of consensus) {
+    const s = single.find((x) => x.rate === r.rate);
+    const g = gossip.find((x) => x.rate === r.rate);
+    table.push([
+      r.rate,
+      f(r.acceptP50, r.acceptP99),
+      f(r.commitP50, r.commitP99),
+      r.lost,
+      r.cpuMsPerIntentPerNode.toFixed(2),
+      s === undefined ? '' : f(s.commitP50, s.commitP99),
+      g === undefined ? '' : f(g.p50, g.p99),
+    ]);
+  }
+  console.log(table.toString());
+  const at20 = consensus.find((r) => r.rate === 20);
+  const g20 = gossip.find((r) => r.rate === 20);
+  const sustained = consensus.filter((r) => r.commitP99 <= BUDGET_MS && r.lost === 0).map((r) => r.rate);
+  const at100 = consensus.find((r) => r.rate === 100);
+  const goals = {
+    commitP99At20: { value: at20?.commitP99, goal: '<= 100 ms' },
+    acceptP99At20: { value: at20?.acceptP99, goal: '<= 20 ms' },
+    sustainedRate: { value: Math.max(0, ...sustained), goal: '>= 200/s with commit p99 <= 500 ms' },
+    commitOverGossipP99At20: {
+      value: at20 !== undefined && g20 !== undefined ? at20.commitP99 / g20.p99 : undefined,
+      goal: '<= 3',
+    },
+    cpuMsPerIntentPerNodeAt100: { value: at100?.cpuMsPerIntentPerNode, goal: '<= 1 ms' },
+  };
+  console.log(JSON.stringify(goals, null, 2));
+  const outDir = resolve(import.meta.dirname, '../../bench/results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `consensus-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ machine: machineFacts(), stepMs: STEP_MS, consensus, single, gossip, goals }, null, 2)}\n`,
+  );
+  console.log(`wrote ${file}`);
+}
+
+await main();
