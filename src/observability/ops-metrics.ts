@@ -2,9 +2,9 @@
  * Operating metrics that span the parts: lag (per kind), endorsement latency, and the telemetry
  * reduction factor. The per-area metrics live beside their code (`src/<area>/metrics.ts`).
  *
- * "Consumer lag" for net-sync: JetStream consumes our outbox, so its lag is what the agent has
- * handed us that the stream has not acknowledged yet:
- * - `net_sync_consumer_lag_rows{kind}`: rows `pending-commit` or `in-flight` (committable, not
+ * The outbox's backlog, what the agent has handed us that the stream has not acknowledged yet
+ * (the inbox's consumers report `net_sync_jetstream_consumer_lag`, seed 000's consumer lag):
+ * - `net_sync_outbox_backlog_rows{kind}`: rows `pending-commit` or `in-flight` (committable, not
  *   yet PubAck'd; rows still waiting for quorum are `proposed` in `net_sync_outbox_rows`);
  * - `net_sync_commit_lag_seconds{kind}`: age of the oldest row not yet committed (proposed
  *   included), the figure `net-sync status` judges against seed 000's SLAs (docs/seeds.md).
@@ -35,7 +35,7 @@ export interface OpsMetrics {
 export function createOpsMetrics(register: Registry, outbox: Outbox, clock: Clock): OpsMetrics {
   const registers = [register];
   new Gauge({
-    name: 'net_sync_consumer_lag_rows',
+    name: 'net_sync_outbox_backlog_rows',
     help: 'Rows accepted and committable but not yet acknowledged by JetStream (pending-commit + in-flight), by kind',
     labelNames: ['kind'],
     registers,

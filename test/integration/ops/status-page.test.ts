@@ -125,7 +125,7 @@ describe('operating a two-sidecar mesh', () => {
       expect(committerMetrics, name).toContain(name);
     }
     for (const name of [
-      'net_sync_consumer_lag_rows{kind="command"} 0',
+      'net_sync_outbox_backlog_rows{kind="command"} 0',
       'net_sync_commit_lag_seconds{kind="command"} 0',
       'net_sync_outbox_rows{state="committed",kind="command"}',
       'net_sync_outbox_oldest_pending_age_seconds',

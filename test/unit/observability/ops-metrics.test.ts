@@ -32,8 +32,8 @@ describe('ops metrics', () => {
     ]);
     outbox.markInFlight(['b'], clock.now());
     const text = await registry.metrics();
-    expect(text).toContain('net_sync_consumer_lag_rows{kind="command"} 2');
-    expect(text).toContain('net_sync_consumer_lag_rows{kind="telemetry"} 0');
+    expect(text).toContain('net_sync_outbox_backlog_rows{kind="command"} 2');
+    expect(text).toContain('net_sync_outbox_backlog_rows{kind="telemetry"} 0');
     // The proposed row (waiting for quorum) is the oldest open one: lag counts from acceptance.
     expect(text).toContain('net_sync_commit_lag_seconds{kind="command"} 3');
     expect(text).toContain('net_sync_commit_lag_seconds{kind="telemetry"} 0');
