@@ -1,17 +1,22 @@
 /**
  * `net-sync demo` on embedded defaults: a local nats-server plus a few sidecars. Intents are
  * committed, NATS is killed while intents keep arriving (they buffer), NATS restarts, the
- * buffers replay, and reconcile plus a stream read-back prove nothing was lost or duplicated.
+ * buffers replay, one intent goes all the way back in to an agent through the inbox, and
+ * reconcile plus a stream read-back prove nothing was lost or duplicated.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteOutbox } from '../buffer/index.js';
+import type { NatsServerProcess } from '../nats/index.js';
 import { ConfigSchema } from '../config/schema.js';
-import type { Logger } from '../observability/logger.js';
+import { createFileLogger, type Logger } from '../observability/logger.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { openAdminSession } from './admin-session.js';
+import { DemoAgent } from './demo-agent.js';
 import { ok, startDemoCluster, stopSidecars, type DemoSidecar } from './demo-cluster.js';
+import { type DemoLoop, loopInboxEnv, loopLine, runLoopStep } from './demo-loop.js';
+import { bufferedIntents, bufferedLine, openRows } from './demo-probes.js';
 import { reconcileOutbox } from './reconcile-outbox.js';
 
 /** Options of `net-sync demo` (parsed and validated by the CLI; see src/cli/registry.ts). */
@@ -42,8 +47,12 @@ export interface DemoSummary {
   sidecars: Array<{ name: string; peerId: string; api: string }>;
   phases: DemoPhase[];
   stream: { messages: number; distinctIds: number; duplicates: number; lost: number };
+  /** The loop back in (phase 4), with the copies of its intent the stream holds. */
+  inbox: DemoLoop & { copiesInStream: number };
   reconcile: Array<{ sidecar: string; aligned: boolean; verified: number; lost: number }>;
   ok: boolean;
+  /** The progress lines, one per step, as told on a terminal. */
+  story: string[];
 }
 
 const SUBJECT = 'root.solar.command.sentiment.set';
@@ -72,21 +81,6 @@ async function submit(sidecars: DemoSidecar[], n: number, tag: string): Promise<
   return ids;
 }
 
-type Counts = Record<'proposed' | 'pending-commit' | 'in-flight' | 'committed', number>;
-
-/** Rows still open (not committed, not terminal) over all sidecars, and pending-commit/in-flight alone. */
-async function openRows(sidecars: DemoSidecar[]): Promise<{ open: number; buffered: number }> {
-  let open = 0;
-  let buffered = 0;
-  for (const s of sidecars) {
-    const c = ((await (await fetch(`http://${s.api}/v1/status`)).json()) as { outbox: { command: Counts } }).outbox
-      .command;
-    open += c.proposed + c['pending-commit'] + c['in-flight'];
-    buffered += c['pending-commit'] + c['in-flight'];
-  }
-  return { open, buffered };
-}
-
 async function showEndorsers(s: DemoSidecar, id: string, say: (line: string) => void): Promise<void> {
   const res = await fetch(`http://${s.api}/v1/intents/${id}`);
   if (!res.ok) throw new Error(`demo: ${s.name} answered HTTP ${res.status} for intent ${id}: ${await res.text()}`);
@@ -105,85 +99,123 @@ async function waitUntil(cond: () => Promise<boolean>, what: string, timeoutMs: 
   }
 }
 
-/** Runs the demo; `say` receives progress lines for humans. */
+/**
+ * Runs the demo; `say` receives one progress line per step, for humans. The demo's own logs go
+ * to `demo.log` beside the sidecars' logs, never to the terminal the story is told on.
+ */
 export async function runDemoScenario(
   opts: DemoOptions,
   logger: Logger,
   say: (line: string) => void,
 ): Promise<DemoSummary> {
   const dir = mkdtempSync(join(tmpdir(), 'net-sync-demo-'));
-  const { nats, sidecars } = await startDemoCluster(dir, opts.sidecars, opts.mesh);
+  const log = createFileLogger(logger.level, join(dir, 'demo.log'));
+  const story: string[] = [];
+  const tell = (line: string): void => {
+    story.push(line.trim());
+    say(line);
+  };
+  let agent: DemoAgent | undefined;
+  let cluster: Awaited<ReturnType<typeof startDemoCluster>> | undefined;
   try {
-    say(`nats-server ${nats.url} (JetStream, store ${join(dir, 'jetstream')}) and ${sidecars.length} sidecars up`);
-    if (opts.mesh)
-      say(
-        `libp2p mesh on /root-solar/sentiment/1.0.0: every intent needs a majority of the ${sidecars.length} cohort members`,
-      );
-    for (const s of sidecars) say(`  ${s.name}  ${s.peerId}  http://${s.api}`);
-    await waitUntil(
-      async () => (await Promise.all(sidecars.map((s) => ok(`http://${s.api}/readyz`)))).every(Boolean),
-      'sidecars ready',
-      20_000,
-    );
-    const phases: DemoPhase[] = [];
-
-    let t = Date.now();
-    const first = await submit(sidecars, opts.intents, 'steady');
-    await waitUntil(async () => (await openRows(sidecars)).open === 0, 'steady-state commits', 120_000);
-    phases.push({
-      phase: 'NATS up',
-      accepted: first.length,
-      committed: first.length,
-      seconds: (Date.now() - t) / 1000,
-    });
-    say(
-      `phase 1: ${first.length} intents accepted${opts.mesh ? ', endorsed' : ''} and committed in ${phases[0]!.seconds.toFixed(2)} s`,
-    );
-    await showEndorsers(sidecars[0]!, first[0]!, say);
-
-    nats.kill('SIGKILL');
-    await nats.waitExit();
-    await waitUntil(async () => !(await ok(`http://${sidecars[0]!.api}/readyz`)), 'readyz to report NATS lost', 30_000);
-    say('phase 2: nats-server SIGKILLed; /readyz now 503');
-    t = Date.now();
-    const outage = await submit(sidecars, opts.outageIntents, 'outage');
-    await new Promise((r) => setTimeout(r, 500)); // let endorsements land: the rows wait on NATS, not on quorum
-    say(
-      `         ${outage.length} intents accepted during the outage; ${(await openRows(sidecars)).buffered} rows buffered in SQLite (pending-commit/in-flight)`,
-    );
-
-    await nats.restart();
-    say('phase 3: nats-server restarted on the same port and store; replaying');
-    await waitUntil(async () => (await openRows(sidecars)).open === 0, 'replay', 120_000);
-    phases.push({
-      phase: 'NATS down, then replayed',
-      accepted: outage.length,
-      committed: outage.length,
-      seconds: (Date.now() - t) / 1000,
-    });
-    say(
-      `         all ${outage.length} buffered intents committed ${phases[1]!.seconds.toFixed(2)} s after the outage began`,
-    );
-
+    agent = await DemoAgent.start();
+    cluster = await startDemoCluster(dir, opts.sidecars, opts.mesh, loopInboxEnv(opts.sidecars, agent.url));
+    const { nats, sidecars } = cluster;
+    const told = await tellStory(opts, dir, cluster, agent, tell);
     await stopSidecars(sidecars);
-    return await prove(opts, dir, nats.url, sidecars, [...first, ...outage], phases, logger, say);
+    // Counted again once no sidecar runs: a late second push would show here.
+    told.loop.deliveries = agent.deliveriesOf(told.loop.correlationId).length;
+    return { ...(await prove(opts, dir, nats.url, sidecars, told, log.logger, tell)), story };
   } finally {
-    await stopSidecars(sidecars);
-    await nats.dispose();
+    if (cluster !== undefined) {
+      await stopSidecars(cluster.sidecars);
+      await cluster.nats.dispose();
+    }
+    await agent?.stop();
+    log.close();
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
+// Phases 1 to 4, with the sidecars running: commits, the outage and its replay, the loop back in.
+async function tellStory(
+  opts: DemoOptions,
+  dir: string,
+  { nats, sidecars }: Awaited<ReturnType<typeof startDemoCluster>>,
+  agent: DemoAgent,
+  say: (line: string) => void,
+): Promise<{ phases: DemoPhase[]; ids: string[]; loop: DemoLoop }> {
+  say(`nats-server ${nats.url} (JetStream, store ${join(dir, 'jetstream')}) and ${sidecars.length} sidecars up`);
+  if (opts.mesh)
+    say(
+      `libp2p mesh on /root-solar/sentiment/1.0.0: every intent needs a majority of the ${sidecars.length} cohort members`,
+    );
+  for (const s of sidecars) say(`  ${s.name}  ${s.peerId}  http://${s.api}`);
+  await waitUntil(
+    async () => (await Promise.all(sidecars.map((s) => ok(`http://${s.api}/readyz`)))).every(Boolean),
+    'sidecars ready',
+    20_000,
+  );
+  const phases: DemoPhase[] = [];
+
+  const t = Date.now();
+  const first = await submit(sidecars, opts.intents, 'steady');
+  await waitUntil(async () => (await openRows(sidecars)).open === 0, 'steady-state commits', 120_000);
+  phases.push({ phase: 'NATS up', accepted: first.length, committed: first.length, seconds: (Date.now() - t) / 1000 });
+  say(
+    `phase 1: ${first.length} intents accepted${opts.mesh ? ', endorsed' : ''} and committed in ${phases[0]!.seconds.toFixed(2)} s`,
+  );
+  await showEndorsers(sidecars[0]!, first[0]!, say);
+
+  const outage = await outagePhase(nats, sidecars, opts.outageIntents, say);
+  phases.push(outage.phase);
+
+  const loop = await runLoopStep(sidecars, agent, waitUntil);
+  phases.push({ phase: 'NATS to the agent (inbox)', accepted: 1, committed: 1, seconds: loop.seconds });
+  say(loopLine(loop));
+  return { phases, ids: [...first, ...outage.ids, loop.correlationId], loop };
+}
+
+// Phases 2 and 3: NATS killed while intents keep arriving (they buffer), then restarted (they replay).
+async function outagePhase(
+  nats: NatsServerProcess,
+  sidecars: DemoSidecar[],
+  n: number,
+  say: (line: string) => void,
+): Promise<{ phase: DemoPhase; ids: string[] }> {
+  nats.kill('SIGKILL');
+  await nats.waitExit();
+  await waitUntil(async () => !(await ok(`http://${sidecars[0]!.api}/readyz`)), 'readyz to report NATS lost', 30_000);
+  say('phase 2: nats-server SIGKILLed; /readyz now 503');
+  const t = Date.now();
+  const ids = await submit(sidecars, n, 'outage');
+  // Let endorsements land, so the rows wait on NATS, not on quorum (bounded: the line says if some did not).
+  let buffered = await bufferedIntents(sidecars, ids);
+  for (const deadline = Date.now() + 10_000; buffered.intents < ids.length && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    buffered = await bufferedIntents(sidecars, ids);
+  }
+  say(bufferedLine(ids.length, sidecars.length, buffered));
+
+  await nats.restart();
+  say('phase 3: nats-server restarted on the same port and store; replaying');
+  await waitUntil(async () => (await openRows(sidecars)).open === 0, 'replay', 120_000);
+  const seconds = (Date.now() - t) / 1000;
+  say(`         all ${ids.length} buffered intents committed ${seconds.toFixed(2)} s after the outage began`);
+  return { phase: { phase: 'NATS down, then replayed', accepted: ids.length, committed: ids.length, seconds }, ids };
+}
+
+// With the sidecars stopped: reconcile each buffer, read the stream back, judge.
 async function prove(
   opts: DemoOptions,
   dir: string,
   natsUrl: string,
   sidecars: DemoSidecar[],
-  ids: string[],
-  phases: DemoPhase[],
+  told: { phases: DemoPhase[]; ids: string[]; loop: DemoLoop },
   logger: Logger,
   say: (line: string) => void,
-): Promise<DemoSummary> {
+): Promise<Omit<DemoSummary, 'story'>> {
+  const { phases, ids, loop } = told;
   const config = ConfigSchema.parse({ nats: { servers: [natsUrl] } });
   const session = await openAdminSession(config, logger);
   try {
@@ -225,13 +257,20 @@ async function prove(
     say(
       `reconcile --verify: ${reports.map((r) => `${r.sidecar} ${r.aligned ? 'aligned' : 'NOT aligned'}`).join(', ')}`,
     );
+    const inbox = { ...loop, copiesInStream: counts.get(loop.correlationId) ?? 0 };
     const okAll =
-      stream.duplicates === 0 && stream.lost === 0 && messages === ids.length && reports.every((r) => r.aligned);
+      stream.duplicates === 0 &&
+      stream.lost === 0 &&
+      messages === ids.length &&
+      reports.every((r) => r.aligned) &&
+      inbox.copiesInStream === 1 &&
+      inbox.deliveries === 1;
     return {
       dir: opts.keep ? dir : null,
       sidecars: sidecars.map((s) => ({ name: s.name, peerId: s.peerId, api: s.api })),
       phases,
       stream,
+      inbox,
       reconcile: reports,
       ok: okAll,
     };

@@ -1,6 +1,7 @@
 /**
  * `net-sync demo`: starts a local nats-server and sidecars, submits intents, takes NATS away
- * mid-run, brings it back, and shows nothing was lost or duplicated.
+ * mid-run, brings it back, delivers one intent to an agent through the inbox, and shows
+ * nothing was lost or duplicated.
  */
 import { runDemoScenario, type DemoOptions } from '../../service/demo-run.js';
 import type { CommandContext } from '../command-context.js';
@@ -23,8 +24,12 @@ export async function runDemo(ctx: CommandContext, options: DemoOptions): Promis
       ['in stream', 'distinct Nats-Msg-Id', 'duplicates', 'lost'],
       [[s.messages, s.distinctIds, s.duplicates, s.lost]],
     );
-    ctx.out.text(summary.ok ? 'OK: every accepted intent is in JetStream exactly once' : 'FAILED: see the table above');
-    if (summary.dir !== null) ctx.out.text(`kept ${summary.dir}`);
+    ctx.out.text(
+      summary.ok
+        ? 'OK: every accepted intent is in JetStream exactly once, and the agent applied the inbox command once'
+        : 'FAILED: see the tables above (--keep keeps the logs)',
+    );
+    if (summary.dir !== null) ctx.out.text(`kept ${summary.dir} (sidecar-*/sidecar.log, demo.log)`);
   });
   return summary.ok ? 0 : 1;
 }
