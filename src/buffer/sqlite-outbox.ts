@@ -74,12 +74,23 @@ export class SqliteOutbox implements Outbox {
    * this code.
    */
   static open(opts: SqliteOutboxOptions): SqliteOutbox {
-    const db = openDatabase({
-      path: opts.path,
-      synchronous: opts.synchronous ?? 'FULL',
-      busyTimeoutMs: opts.busyTimeoutMs ?? 5_000,
-    });
+    let db: Database;
     try {
+      db = openDatabase({
+        path: opts.path,
+        synchronous: opts.synchronous ?? 'FULL',
+        busyTimeoutMs: opts.busyTimeoutMs ?? 5_000,
+      });
+    } catch (err) {
+      throw corrupt(opts.path, err) ?? err;
+    }
+    try {
+      // A damaged file is refused at start, naming it, instead of failing every accept later.
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok')
+        throw new NetSyncError('CONFIG_INVALID', `buffer.path: ${opts.path} is corrupt (${String(check)})`, {
+          field: 'buffer.path',
+        });
       const { from, to } = migrate(db);
       restrictSideFiles(opts.path);
       const outbox = new SqliteOutbox(db, opts);
@@ -87,7 +98,7 @@ export class SqliteOutbox implements Outbox {
       return outbox;
     } catch (err) {
       db.close();
-      throw toOutboxError('open', err);
+      throw corrupt(opts.path, err) ?? toOutboxError('open', err);
     }
   }
 
@@ -396,3 +407,13 @@ export class SqliteOutbox implements Outbox {
 }
 
 const CLAIM_MISMATCH = Symbol('claim mismatch');
+
+// SQLite's verdict on a file that is not a database or is damaged, as a config error naming it.
+function corrupt(path: string, err: unknown): NetSyncError | undefined {
+  const code = (err as { code?: unknown; cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code;
+  if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') return undefined;
+  return new NetSyncError('CONFIG_INVALID', `buffer.path: ${path} is not a readable SQLite outbox (${String(code)})`, {
+    field: 'buffer.path',
+    cause: err,
+  });
+}

@@ -7,6 +7,9 @@ import '../polyfills.js';
 import { runCli } from './run-cli.js';
 import { ExitCode } from './exit-code.js';
 
+/** How long the process may linger after the command returned. */
+const EXIT_GRACE_MS = 5_000;
+
 const controller = new AbortController();
 let signals = 0;
 const onSignal = (sig: NodeJS.Signals): void => {
@@ -24,3 +27,6 @@ process.exitCode = await runCli(
 );
 process.off('SIGINT', onSignal);
 process.off('SIGTERM', onSignal);
+// The command is done: whatever still holds the event loop (a socket a failed stop left open)
+// must not keep the process alive past a short grace.
+setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();

@@ -32,17 +32,26 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       );
     },
   );
-  const stopped = new Promise<void>((resolve) => {
+  const signalled = new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  const fatal = await Promise.race([stopped.then(() => null), sidecar.fatal]);
+  const fatal = await Promise.race([signalled.then(() => null), sidecar.fatal]);
   if (fatal !== null) {
-    await sidecar.stop();
+    await sidecar.stop().catch((err: unknown) => ctx.logger.error({ err }, 'stop failed'));
     throw fatal;
   }
   const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS).unref());
-  const outcome = await Promise.race([sidecar.stop().then(() => 'stopped' as const), timeout]);
+  // A stop that fails (an outbox gone read-only or corrupt) must still end the process.
+  const stopped = sidecar.stop().then(
+    () => 'stopped' as const,
+    (err: unknown) => {
+      ctx.logger.error({ err }, 'stop failed; exiting anyway: rows in flight are looked up on restart');
+      return 'failed' as const;
+    },
+  );
+  const outcome = await Promise.race([stopped, timeout]);
+  if (outcome === 'failed') return 1;
   if (outcome === 'timeout') {
     ctx.logger.error(
       { timeoutMs: DRAIN_TIMEOUT_MS },
