@@ -102,6 +102,8 @@ export class SqliteOutbox implements Outbox {
     }
   }
 
+  private lastWriteError: string | null = null;
+
   /** The underlying connection, for diagnostics and tests (pragmas, raw reads). */
   get database(): Database {
     return this.db;
@@ -136,7 +138,20 @@ export class SqliteOutbox implements Outbox {
       return Promise.reject(new NetSyncError('OUTBOX_IO', 'outbox append failed: outbox is closed'));
     }
     if (rows.length === 0) return Promise.resolve();
-    return this.appender.append(rows);
+    return this.appender.append(rows).then(
+      () => {
+        this.lastWriteError = null;
+      },
+      (err: unknown) => {
+        this.lastWriteError = err instanceof Error ? err.message : String(err);
+        throw err;
+      },
+    );
+  }
+
+  /** The last write's error (append, claim, marks), or null once a write succeeded since. For readiness. */
+  get writeError(): string | null {
+    return this.lastWriteError;
   }
 
   /** See {@link Outbox.onAppended}. */
@@ -401,7 +416,9 @@ export class SqliteOutbox implements Outbox {
     try {
       return fn();
     } catch (err) {
-      throw toOutboxError(op, err);
+      const e = toOutboxError(op, err);
+      this.lastWriteError = e.message;
+      throw e;
     }
   }
 }

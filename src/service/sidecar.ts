@@ -58,6 +58,8 @@ export class Sidecar {
   private ensuring: Promise<void> | null = null;
   private readonly halt = new AbortController();
   private unsubscribe: (() => void) | null = null;
+  /** When the committer last committed (or the sidecar started): readiness judges a stall by it. */
+  private readonly progress = { lastCommitAtMs: Date.now() };
   private failFatal: (err: NetSyncError) => void = () => undefined;
   /**
    * Settles when the sidecar cannot go on (a WorkQueue stream on our subjects, say): the CLI
@@ -146,6 +148,7 @@ export class Sidecar {
       logger: log,
     });
     this.committer.on('intent:committed', (rows) => {
+      this.progress.lastCommitAtMs = this.clock.now();
       for (const r of rows)
         this.api.events.publish('intent:committed', {
           correlationId: r.correlationId,
@@ -197,6 +200,8 @@ export class Sidecar {
   async start(): Promise<void> {
     this.unsubscribe = this.connector.onState((s) => {
       if (s === 'connected') void this.ensureStreams();
+      // A backlog left by an outage is not a stall until the committer had its chance.
+      if (s === 'connected') this.progress.lastCommitAtMs = this.clock.now();
       if (s === 'connected')
         void this.inbox?.resendAcks().catch((err) => this.log.warn({ err }, 'inbox ack resend failed'));
     });
@@ -305,10 +310,8 @@ export class Sidecar {
       },
       answerEndorsement: (id, endorse) => this.mesh?.driver?.answerEndorsement(id, endorse) ?? false,
       ...(this.inbox === null ? {} : { inbox: this.inbox }),
-      readiness: () => {
-        const nats = this.publisher.state === 'connected';
-        return { ready: nats, checks: { nats: nats ? true : this.connector.state } };
-      },
+      readiness: () =>
+        readiness(this.publisher.state, this.connector.state, this.outbox, this.clock.now(), this.progress),
       metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
       status: async () => this.status(),
     };
@@ -381,4 +384,33 @@ function randomHex(bytes: number): string {
 function sharedIdLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
   const windows = streams.map((s) => (s.duplicateWindow > 0 ? s.duplicateWindow : 120_000));
   return Math.max(10_000, Math.min(60_000, ...windows.map((w) => w / 2)));
+}
+
+/** A backlog with no commit for this long, while NATS is ready, is a stalled committer. */
+export const COMMIT_STALL_MS = 60_000;
+
+/**
+ * `/readyz`: ready when NATS and the streams are, the outbox can write, and commits make progress
+ * (a backlog of committable rows saw a commit within COMMIT_STALL_MS).
+ */
+export function readiness(
+  publisher: string,
+  connection: string,
+  outbox: Pick<SqliteOutbox, 'writeError' | 'counts'>,
+  now: number,
+  progress: { lastCommitAtMs: number },
+): { ready: boolean; checks: Record<string, boolean | string> } {
+  const nats = publisher === 'connected';
+  const write = outbox.writeError;
+  const counts = outbox.counts();
+  const backlog = counts['pending-commit'] + counts['in-flight'];
+  const stalled = nats && backlog > 0 && now - progress.lastCommitAtMs > COMMIT_STALL_MS;
+  const checks: Record<string, boolean | string> = {
+    nats: nats ? true : connection,
+    outbox: write === null ? true : write,
+    commits: stalled
+      ? `no commit for ${Math.round((now - progress.lastCommitAtMs) / 1000)} s with ${backlog} rows waiting`
+      : true,
+  };
+  return { ready: Object.values(checks).every((c) => c === true), checks };
 }

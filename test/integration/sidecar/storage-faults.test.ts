@@ -58,6 +58,9 @@ describe('storage faults', () => {
       full = r.status >= 500;
     }
     expect(full, 'the outbox ran out of disk').toBe(true);
+    const ready = await sidecar.get('/readyz');
+    expect(ready.status, 'not ready while the outbox cannot write').toBe(503);
+    expect(String(ready.json.checks.outbox)).toMatch(/full/);
     const t0 = Date.now();
     const code = await sidecar.stop(SIGTERM_BOUND_MS + 5_000);
     const took = Date.now() - t0;
