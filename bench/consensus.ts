@@ -46,6 +46,22 @@ interface StepResult {
   commitP99: number;
   /** Sidecar CPU seconds per intent, per node (summed over nodes ÷ nodes ÷ intents), in ms. */
   cpuMsPerIntentPerNode: number;
+  /** Gossip messages received per intent per node (`net_sync_gossip_messages_total{direction="in"}`). */
+  gossipInPerIntentPerNode: number;
+}
+
+// Gossip messages a sidecar has received so far, summed over kinds.
+async function gossipIn(s: DemoSidecar): Promise<number> {
+  try {
+    const text = await (await fetch(`http://${s.api}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n'))
+      if (line.startsWith('net_sync_gossip_messages_total{') && line.includes('direction="in"'))
+        sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    return sum;
+  } catch {
+    return 0;
+  }
 }
 
 // utime + stime of a process, in seconds (from /proc; the clock tick is 100 Hz on Linux).
@@ -77,6 +93,7 @@ async function step(
   const n = Math.round((rate * STEP_MS) / 1000);
   const pids = sidecars.map((s) => s.child!.pid!);
   const cpu0 = pids.map(cpuSeconds);
+  const in0 = await Promise.all(sidecars.map(gossipIn));
   const scheduled = new Map<string, number>();
   const accepts: number[] = [];
   let accepted = 0;
@@ -111,6 +128,8 @@ async function step(
   const done = (): number => [...scheduled.keys()].filter((id) => arrivals.has(id)).length;
   while (done() < scheduled.size && Date.now() < deadline) await sleep(50);
   const cpu1 = pids.map(cpuSeconds);
+  const in1 = await Promise.all(sidecars.map(gossipIn));
+  const gossipTotal = in1.reduce((a, c, i) => a + c - in0[i]!, 0);
   const commits = [...scheduled].filter(([id]) => arrivals.has(id)).map(([id, at]) => arrivals.get(id)! - at);
   const cpuTotal = cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0);
   return {
@@ -124,6 +143,7 @@ async function step(
     commitP50: quantile(commits, 0.5),
     commitP99: quantile(commits, 0.99),
     cpuMsPerIntentPerNode: (cpuTotal * 1000) / Math.max(1, accepted) / sidecars.length,
+    gossipInPerIntentPerNode: gossipTotal / Math.max(1, accepted) / sidecars.length,
   };
 }
 
@@ -256,6 +276,7 @@ async function main(): Promise<void> {
       'commit p50/p99',
       'lost',
       'CPU ms/intent/node',
+      'gossip in/intent/node',
       'consensus off commit p50/p99',
       'raw gossip p50/p99',
       'raw gossip CPU ms/msg/node',
@@ -271,6 +292,7 @@ async function main(): Promise<void> {
       f(r.commitP50, r.commitP99),
       r.lost,
       r.cpuMsPerIntentPerNode.toFixed(2),
+      r.gossipInPerIntentPerNode.toFixed(2),
       s === undefined ? '' : f(s.commitP50, s.commitP99),
       g === undefined ? '' : f(g.p50, g.p99),
       g === undefined ? '' : g.cpuMsPerMessagePerNode.toFixed(3),
