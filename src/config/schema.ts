@@ -4,6 +4,7 @@
  * bytes, after parsing.
  */
 import { z } from 'zod';
+import { consensusEnabled } from '../core/consensus.js';
 import { MAX_INTENT_TTL_MS } from '../core/intent.js';
 import { defaultStreams, StreamSpecSchema } from '../core/stream-spec.js';
 import { zBytes, zDurationMs } from '../core/units.js';
@@ -160,8 +161,13 @@ export const ConsensusSchema = z
   .object({
     /** Endorsements needed: a count, or `majority` of the cohort. 1 = the node alone. */
     quorum: z.union([z.number().int().positive(), z.literal('majority')]).default(1),
-    /** Peer IDs allowed to endorse. Empty = open mode. */
+    /** Peer IDs allowed to propose and endorse. Required when consensus is on, unless `openMembership`. */
     cohort: z.array(z.string()).default([]),
+    /**
+     * Consensus without a cohort: any peer that can dial the mesh may propose and endorse, so a
+     * few fresh identities can carry their own intents to quorum. Off: a cohort is required.
+     */
+    openMembership: z.boolean().default(false),
     /** Endorsement policy: auto (schema + allow-list) or agent (asked over SSE). */
     policy: z.enum(['auto', 'agent']).default('auto'),
     /** How long an intent may wait for quorum before it expires. */
@@ -354,6 +360,18 @@ export const ConfigSchema = z
     streams: z.array(StreamSpecSchema).optional(),
   })
   .strict()
+  .refine(
+    (c) =>
+      !consensusEnabled(c.consensus.quorum, c.mesh.enabled) ||
+      c.consensus.cohort.length > 0 ||
+      c.consensus.openMembership,
+    {
+      message:
+        'required when consensus is on (mesh.enabled, or a quorum above 1): without it any peer that can dial the mesh ' +
+        'may propose and endorse; list the members, or set consensus.openMembership: true to accept that',
+      path: ['consensus', 'cohort'],
+    },
+  )
   .transform((c) => ({ ...c, streams: c.streams ?? defaultStreams(c.subjects.prefix) }));
 
 /** The validated config every part receives a slice of. */

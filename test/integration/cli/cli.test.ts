@@ -112,6 +112,7 @@ describe('net-sync CLI (built)', () => {
       NET_SYNC_NATS_SERVERS: 'nats://a:4222,nats://b:4222',
       NET_SYNC_NATS_PASS: 'hunter2',
       NET_SYNC_TELEMETRY_SCOUT: 'true',
+      NET_SYNC_CONSENSUS_COHORT: 'p1,p2,p3',
     });
     expect(r.code).toBe(0);
     const c = JSON.parse(r.stdout);

@@ -109,7 +109,7 @@ describe('config print', () => {
         '--set',
         'commit.window=8',
       ],
-      { NET_SYNC_NATS_TOKEN: 'tok', NET_SYNC_BUFFER_PATH: 'env.db' },
+      { NET_SYNC_NATS_TOKEN: 'tok', NET_SYNC_BUFFER_PATH: 'env.db', NET_SYNC_CONSENSUS_COHORT: 'p1,p2,p3' },
     );
     expect(r.code).toBe(0);
     const c = JSON.parse(r.stdout);

@@ -114,6 +114,7 @@ describe('loadConfig env', () => {
         NET_SYNC_MESH_PEERS: '/ip4/10.0.0.2/tcp/4001/p2p/12D3KooWabc,/dns4/b.local/tcp/4001/p2p/12D3KooWdef',
         NET_SYNC_MESH_KEY_FILE: '/keys/id.key',
         NET_SYNC_CONSENSUS_QUORUM: 'majority',
+        NET_SYNC_CONSENSUS_COHORT: '12D3KooWabc,12D3KooWdef,12D3KooWghi',
         NET_SYNC_TELEMETRY_SCOUT: 'true',
         NET_SYNC_COMMIT_WINDOW: '64',
         NET_SYNC_NATS_RECONNECT_WAIT_MS: '500',
@@ -133,9 +134,29 @@ describe('loadConfig env', () => {
     expect(c.consensus.ttlMs).toBe(120_000);
   });
 
+  it('refuses consensus without a cohort unless open membership is asked for by name', () => {
+    let err: unknown;
+    try {
+      loadConfig({ env: { NET_SYNC_CONSENSUS_QUORUM: '2' } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'CONFIG_INVALID', field: 'consensus.cohort' });
+    expect(String((err as Error).message)).toMatch(/consensus\.openMembership/);
+    expect(() => loadConfig({ env: { NET_SYNC_MESH_ENABLED: 'true' } })).toThrow(/consensus\.cohort/);
+    expect(
+      loadConfig({ env: { NET_SYNC_MESH_ENABLED: 'true', NET_SYNC_CONSENSUS_OPEN_MEMBERSHIP: 'true' } }).consensus,
+    ).toMatchObject({ openMembership: true });
+  });
+
   it('coerces a numeric quorum and 0/1 booleans', () => {
     const c = loadConfig({
-      env: { NET_SYNC_CONSENSUS_QUORUM: '2', NET_SYNC_TELEMETRY_SCOUT: '0', NET_SYNC_MESH_ENABLED: 'TRUE' },
+      env: {
+        NET_SYNC_CONSENSUS_QUORUM: '2',
+        NET_SYNC_TELEMETRY_SCOUT: '0',
+        NET_SYNC_MESH_ENABLED: 'TRUE',
+        NET_SYNC_CONSENSUS_OPEN_MEMBERSHIP: '1',
+      },
     });
     expect(c.consensus.quorum).toBe(2);
     expect(c.telemetry.scout).toBe(false);
@@ -185,6 +206,7 @@ describe('loadConfig precedence', () => {
       env: {},
       overrides: {
         'consensus.quorum': '3',
+        'consensus.openMembership': 'true',
         'telemetry.scout': true,
         'mesh.listen': '/ip4/0.0.0.0/tcp/4001,/ip6/::/tcp/4001',
         'commit.window': 7,
