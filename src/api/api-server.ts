@@ -54,6 +54,8 @@ export interface ApiBackend {
 export interface ApiServerOptions {
   listen: string;
   token?: string;
+  /** Host names (or host:port) answered besides loopback and the listen address (config `api.allowedHosts`). */
+  allowedHosts?: readonly string[];
   maxPayloadBytes: number;
   backend: ApiBackend;
   logger: Logger;
@@ -79,6 +81,10 @@ export class ApiServer {
   readonly events = new SseHub();
   private readonly app: FastifyInstance;
   private address: string | null = null;
+  /** `host:port` values a request may name (Host, Origin) when there is no token. */
+  private hosts = new Set<string>();
+  /** Bound to every interface with no allow-list: names cannot be known, so Host is not checked. */
+  private anyHost = false;
 
   constructor(private readonly opts: ApiServerOptions) {
     // Our own payload check (400 naming `payload`) must fire before the transport limit.
@@ -108,6 +114,13 @@ export class ApiServer {
     await this.app.listen({ host, port });
     const addr = this.app.server.address();
     this.address = typeof addr === 'object' && addr !== null ? `${host}:${addr.port}` : this.opts.listen;
+    const bound = typeof addr === 'object' && addr !== null ? addr.port : port;
+    const names = ['localhost', '127.0.0.1', '[::1]', host.includes(':') ? `[${host}]` : host];
+    this.hosts = new Set([
+      ...names.map((n) => `${n}:${bound}`.toLowerCase()),
+      ...(this.opts.allowedHosts ?? []).map((h) => h.toLowerCase()),
+    ]);
+    this.anyHost = (host === '0.0.0.0' || host === '::') && (this.opts.allowedHosts ?? []).length === 0;
   }
 
   async stop(): Promise<void> {
@@ -117,7 +130,34 @@ export class ApiServer {
     await this.app.close();
   }
 
+  // Without a token, loopback is the only guard: a page on another origin, or under a name that
+  // resolves to 127.0.0.1 (DNS rebinding), must not reach the API.
+  private foreign(req: FastifyRequest): string | null {
+    if (this.opts.token !== undefined || this.anyHost) return null;
+    const host = (req.headers.host ?? '').toLowerCase();
+    const known = (h: string): boolean => this.hosts.has(h) || this.hosts.has(h.replace(/:\d+$/, ''));
+    if (!known(host)) return `host: ${host || '(none)'} is not an address of this API (api.allowedHosts)`;
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== 'null') {
+      let o: URL | undefined;
+      try {
+        o = new URL(origin);
+      } catch {
+        o = undefined;
+      }
+      const port = o?.port || (o?.protocol === 'https:' ? '443' : '80');
+      if (o === undefined || !known(`${o.hostname}:${port}`.toLowerCase()))
+        return `origin: ${origin} is not this API's origin`;
+    }
+    return null;
+  }
+
   private async authorize(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const refused = this.foreign(req);
+    if (refused !== null) {
+      await reply.code(403).send(errorBody('FORBIDDEN', refused, refused.split(':', 1)[0]));
+      return;
+    }
     const token = this.opts.token;
     const path = req.url.split('?', 1)[0];
     if (token === undefined || path === '/healthz') return;

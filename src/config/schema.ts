@@ -56,6 +56,12 @@ export const ApiSchema = z
     listen: hostPort.default('127.0.0.1:7654'),
     /** Optional bearer token required on every route but /healthz. Secret. */
     token: z.string().optional(),
+    /**
+     * Host names (or host:port) the API answers besides loopback and the listen address. Without a
+     * token, a request naming any other Host, or carrying a foreign Origin, gets 403: a web page
+     * whose name resolves to 127.0.0.1 (DNS rebinding) cannot post intents.
+     */
+    allowedHosts: z.array(z.string().min(1)).default([]),
     /** Largest agent payload accepted (JSON bytes). 64 KiB keeps one intent in one gossip frame. */
     maxPayloadBytes: zBytes.default(65_536),
     /** Period of the status samples (page charts, recent lag): 5 s keeps 10 min in 120 samples. */

@@ -2,6 +2,7 @@
  * The envelope codec: bytes on the mesh topic to a validated envelope and back. Decoding never
  * throws: a refusal is a value with a bounded reason, which the mesh maps to a gossip verdict.
  */
+import { exceedsDepth } from './json-depth.js';
 import type { z } from 'zod';
 import {
   DEFAULT_MAX_ENVELOPE_BYTES,
@@ -116,24 +117,6 @@ function tooDeep(raw: Record<string, unknown>): boolean {
       if (key !== 'ts' && key !== 'v' && exceedsDepth((item as Record<string, unknown>)[key], MAX_ENVELOPE_DEPTH - 3))
         return true;
     }
-  }
-  return false;
-}
-
-// Loops rather than Object.values(...).some(...): a telemetry batch holds thousands of numbers.
-function exceedsDepth(value: unknown, max: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (max === 0) return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const child: unknown = value[i];
-      if (typeof child === 'object' && child !== null && exceedsDepth(child, max - 1)) return true;
-    }
-    return false;
-  }
-  for (const key in value) {
-    const child: unknown = (value as Record<string, unknown>)[key];
-    if (typeof child === 'object' && child !== null && exceedsDepth(child, max - 1)) return true;
   }
   return false;
 }

@@ -2,6 +2,7 @@
  * Validation of an agent's intent submission (`POST /v1/intents`). Errors name the field.
  */
 import { NetSyncError } from './errors.js';
+import { exceedsDepth, MAX_PAYLOAD_DEPTH } from './json-depth.js';
 import { checkSubject } from './subject.js';
 
 /** A valid submission. */
@@ -36,6 +37,9 @@ export function parseIntentInput(body: unknown, limits: IntentLimits): IntentInp
   const subjectError = checkSubject(record['subject'], limits.prefix, 'command');
   if (subjectError !== null) throw invalid('subject', subjectError);
   if (!('payload' in record) || record['payload'] === undefined) throw invalid('payload', 'is required');
+  if (exceedsDepth(record['payload'], MAX_PAYLOAD_DEPTH)) {
+    throw invalid('payload', `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+  }
   const payloadBytes = encoder.encode(JSON.stringify(record['payload'])).length;
   if (payloadBytes > limits.maxPayloadBytes) {
     throw invalid('payload', `is ${payloadBytes} bytes, over the limit of ${limits.maxPayloadBytes}`);

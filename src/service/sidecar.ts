@@ -143,6 +143,7 @@ export class Sidecar {
     this.api = new ApiServer({
       listen: config.api.listen,
       token: config.api.token,
+      allowedHosts: config.api.allowedHosts,
       maxPayloadBytes: config.api.maxPayloadBytes,
       backend: this.ops.wrap(this.backend()),
       logger: log,

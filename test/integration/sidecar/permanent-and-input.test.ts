@@ -2,6 +2,7 @@
 // payload over the server's max_payload each become a dead row with a reason, nothing is
 // dropped silently, reconcile reports them; bad input is a 400 naming the field.
 import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useNatsServer, registerCleanup } from '../../support/nats-fixture.js';
@@ -105,18 +106,57 @@ describe('bad input', () => {
   it('refuses bodies a browser could send cross-origin without a preflight (415 naming content-type)', async () => {
     const json = JSON.stringify({ subject: 'root.solar.command.sentiment.set', payload: { csrf: true } });
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', null]) {
-      const headers: Record<string, string> = {
-        origin: 'https://evil.example',
-        ...(type === null ? {} : { 'content-type': type }),
-      };
-      const res = await fetch(`${sidecar.url}/v1/intents`, {
-        method: 'POST',
-        headers,
-        body: type === null ? new Blob([json]) : json,
-      });
-      expect(res.status, `content-type ${type}`).toBe(415);
-      expect(((await res.json()) as { error: { field: string } }).error.field).toBe('content-type');
+      for (const origin of [undefined, 'https://evil.example']) {
+        const headers: Record<string, string> = {
+          ...(origin === undefined ? {} : { origin }),
+          ...(type === null ? {} : { 'content-type': type }),
+        };
+        const res = await fetch(`${sidecar.url}/v1/intents`, {
+          method: 'POST',
+          headers,
+          body: type === null ? new Blob([json]) : json,
+        });
+        // A foreign Origin is refused before anything else (403); without one, the type is (415).
+        expect(res.status, `content-type ${type}, origin ${origin}`).toBe(origin === undefined ? 415 : 403);
+        const field = ((await res.json()) as { error: { field: string } }).error.field;
+        expect(field).toBe(origin === undefined ? 'content-type' : 'origin');
+      }
     }
+  });
+
+  it('refuses a Host that is not its own (DNS rebinding): 403 naming host', async () => {
+    const port = Number(new URL(sidecar.url).port);
+    const answer = (host: string): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/v1/intents',
+            method: 'POST',
+            headers: { host, 'content-type': 'application/json' },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ subject: 'root.solar.command.sentiment.set', payload: { rebind: true } }));
+      });
+    const evil = await answer(`rebind.evil.example:${port}`);
+    expect(evil.status).toBe(403);
+    expect(JSON.parse(evil.body).error.field).toBe('host');
+    expect((await answer(`localhost:${port}`)).status).toBe(202);
+  });
+
+  it('refuses a payload nested 10,000 deep with 400 naming payload (the same limit everywhere)', async () => {
+    const deep = `${'['.repeat(10_000)}1${']'.repeat(10_000)}`;
+    const r = await sidecar.post('/v1/intents', `{"subject":"root.solar.command.sentiment.set","payload":${deep}}`);
+    expect(r.status).toBe(400);
+    expect(r.json.error.field).toBe('payload');
+    expect(r.json.error.message).toMatch(/deeper than 32 levels/);
   });
 
   it('answers an unknown route with the JSON error shape', async () => {

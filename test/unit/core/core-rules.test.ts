@@ -109,3 +109,19 @@ describe('units', () => {
     expect(parseBytes('lots')).toBeNull();
   });
 });
+
+describe('payload depth', () => {
+  it('refuses a payload nested deeper than 32 levels with 400 naming payload, without exhausting the stack', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 10_000; i++) deep = [deep];
+    expect(fieldOf(() => parseIntentInput({ subject: 'root.solar.command.a.b', payload: deep }, limits))).toBe(
+      'payload',
+    );
+    let ok: unknown = 1;
+    for (let i = 0; i < 32; i++) ok = { a: ok };
+    expect(
+      parseIntentInput({ subject: 'root.solar.command.a.b', payload: ok }, { ...limits, maxPayloadBytes: 4096 })
+        .payload,
+    ).toBe(ok);
+  });
+});
