@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { NetSyncError } from '../core/errors.js';
+import { checkIdempotencyKey } from '../core/idempotency.js';
 import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
 import { type InboxBackend, registerInboxRoutes } from './inbox-routes.js';
@@ -29,7 +30,13 @@ export interface IntentView {
 /** The use cases the API calls. Implemented in the composition root. */
 export interface ApiBackend {
   /** Validates and durably accepts; throws INPUT_INVALID naming the field. */
-  acceptIntent(body: unknown, traceparent: string | undefined): Promise<{ correlationId: string; state: string }>;
+  acceptIntent(
+    body: unknown,
+    traceparent: string | undefined,
+    idempotencyKey?: string,
+  ): Promise<{ correlationId: string; state: string }>;
+  /** The intent named by an `Idempotency-Key`, if this node holds it. */
+  getIntentByKey?(idempotencyKey: string): IntentView | undefined;
   getIntent(correlationId: string): IntentView | undefined;
   /** Validates and accepts telemetry points; throws INPUT_INVALID naming the field. */
   acceptTelemetry?(body: unknown): Promise<{ accepted: number }>;
@@ -174,6 +181,8 @@ export class ApiServer {
   private onError(err: Error & { statusCode?: number; code?: string }, reply: FastifyReply): void {
     if (err instanceof NetSyncError && err.code === 'INPUT_INVALID') {
       void reply.code(400).send(errorBody(err.code, err.message, err.field));
+    } else if (err instanceof NetSyncError && err.code === 'IDEMPOTENCY_CONFLICT') {
+      void reply.code(422).send(errorBody(err.code, err.message, err.field));
     } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       void reply.code(415).send(errorBody('INPUT_INVALID', 'content-type: must be application/json', 'content-type'));
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -200,7 +209,9 @@ export class ApiServer {
         'http.route': '/v1/intents',
       });
       try {
-        const accepted = await backend.acceptIntent(req.body, traceparentOf(span) ?? tp);
+        const keyHeader = req.headers['idempotency-key'];
+        const key = keyHeader === undefined ? undefined : checkIdempotencyKey(keyHeader);
+        const accepted = await backend.acceptIntent(req.body, traceparentOf(span) ?? tp, key);
         span.setAttribute('net_sync.correlation_id', accepted.correlationId);
         endSpan(span);
         return reply.code(202).send(accepted);
@@ -208,6 +219,15 @@ export class ApiServer {
         endSpan(span, err instanceof NetSyncError ? err.code : 'INTERNAL');
         throw err;
       }
+    });
+    this.app.get<{ Querystring: { idempotencyKey?: string } }>('/v1/intents', async (req, reply) => {
+      const key = checkIdempotencyKey(req.query.idempotencyKey);
+      const view = backend.getIntentByKey?.(key);
+      if (view === undefined)
+        return reply
+          .code(404)
+          .send(errorBody('NOT_FOUND', 'idempotency-key: no intent holds this key here', 'idempotency-key'));
+      return view;
     });
     this.app.get<{ Params: { id: string } }>('/v1/intents/:id', async (req, reply) => {
       const view = backend.getIntent(req.params.id);

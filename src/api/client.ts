@@ -44,13 +44,20 @@ export class NetSyncClient {
     this.fetchImpl = opts.fetch ?? fetch;
   }
 
-  /** `POST /v1/intents`: resolves once the sidecar stored it (202). */
+  /**
+   * `POST /v1/intents`: resolves once the sidecar stored it (202). With `idempotencyKey`, a retry
+   * (here or on another sidecar of the mesh) answers with the same intent; another body under the
+   * same key is refused (INPUT_INVALID, field `idempotency-key`).
+   */
   async propose(
     subject: string,
     payload: unknown,
     signal?: AbortSignal,
+    opts: { idempotencyKey?: string } = {},
   ): Promise<{ correlationId: string; state: string }> {
-    return (await this.request('POST', '/v1/intents', { subject, payload }, signal)) as {
+    const extra: Record<string, string> =
+      opts.idempotencyKey === undefined ? {} : { 'idempotency-key': opts.idempotencyKey };
+    return (await this.request('POST', '/v1/intents', { subject, payload }, signal, false, extra)) as {
       correlationId: string;
       state: string;
     };
@@ -146,10 +153,11 @@ export class NetSyncClient {
     body: unknown,
     signal?: AbortSignal,
     notFoundOk = false,
+    extraHeaders: Record<string, string> = {},
   ): Promise<unknown> {
     const res = await this.fetchImpl(`${this.base}${path}`, {
       method,
-      headers: this.headers(body !== undefined),
+      headers: { ...this.headers(body !== undefined), ...extraHeaders },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       ...(signal === undefined ? {} : { signal }),
     });

@@ -130,8 +130,12 @@ export class ConsensusDriver {
    * endorsement, stores it as `proposed` and resolves once that row is durable. The proposal is
    * gossiped in a batch, without holding up the caller.
    */
-  accept(body: unknown, traceparent?: string): Promise<{ correlationId: string; state: IntentState }> {
-    return this.intake.accept(body, traceparent);
+  accept(
+    body: unknown,
+    traceparent?: string,
+    idempotencyKey?: string,
+  ): Promise<{ correlationId: string; state: IntentState }> {
+    return this.intake.accept(body, traceparent, idempotencyKey);
   }
 
   /** The committer's hook: rows it published (PubAck) are announced as `intent.committed`. */

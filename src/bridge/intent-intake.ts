@@ -3,6 +3,7 @@
  * committer. "Accepted" is only returned once the row is on disk.
  */
 import { buildCommandRow } from '../core/command-message.js';
+import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
 import { parseIntentInput, type IntentLimits } from '../core/intent-input.js';
 import type { IntentState } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
@@ -35,11 +36,16 @@ export class IntentIntake {
   constructor(private readonly opts: IntentIntakeOptions) {}
 
   /** Throws INPUT_INVALID naming the field, or OUTBOX_IO when the row could not be stored. */
-  async accept(body: unknown, traceparent?: string): Promise<Accepted> {
+  async accept(body: unknown, traceparent?: string, idempotencyKey?: string): Promise<Accepted> {
     const input = parseIntentInput(body, this.opts.limits);
     const started = performance.now();
     const now = this.opts.clock.now();
-    const correlationId = this.opts.newId(now);
+    const correlationId = idempotencyKey === undefined ? this.opts.newId(now) : keyedCorrelationId(idempotencyKey);
+    const known = idempotencyKey === undefined ? undefined : this.opts.outbox.get(correlationId);
+    if (known !== undefined) {
+      assertSameIntent(known.body, input.subject, input.payload);
+      return { correlationId, state: known.state };
+    }
     const row = buildCommandRow({
       correlationId,
       subject: input.subject,
@@ -50,6 +56,11 @@ export class IntentIntake {
       soleEndorser: true,
     });
     await this.opts.outbox.append([row]);
+    if (idempotencyKey !== undefined) {
+      // Two requests with one key raced: the first stored wins, and the other must match it.
+      const stored = this.opts.outbox.get(correlationId);
+      if (stored !== undefined) assertSameIntent(stored.body, input.subject, input.payload);
+    }
     this.opts.metrics?.acceptLatency.observe((performance.now() - started) / 1000);
     this.opts.metrics?.accepted.inc({ kind: 'command' });
     this.opts.onAccepted(correlationId);

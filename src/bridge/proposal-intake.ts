@@ -6,6 +6,7 @@
 import { inCohort, isExpired } from '../core/consensus.js';
 import { payloadDigest } from '../core/digest.js';
 import { encodeSignature, endorsementBytes, proposeDigestMatches, type ProposeItem } from '../core/envelope.js';
+import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
 import { parseIntentInput } from '../core/intent-input.js';
 import { MAX_INTENT_TTL_MS, type IntentState } from '../core/intent.js';
 import { checkSubject } from '../core/subject.js';
@@ -41,12 +42,23 @@ export class ProposalIntake {
    * durable, never waiting for gossip: the batch leaves at once after a quiet period, else within
    * `batchDelayMs`. A proposer killed before that keeps the row and re-proposes it on restart.
    */
-  async accept(body: unknown, traceparent?: string): Promise<{ correlationId: string; state: IntentState }> {
+  async accept(
+    body: unknown,
+    traceparent?: string,
+    idempotencyKey?: string,
+  ): Promise<{ correlationId: string; state: IntentState }> {
     const { opts, self, cohort } = this.ctx;
     const input = parseIntentInput(body, opts.limits);
     const now = opts.clock.now();
+    const correlationId = idempotencyKey === undefined ? opts.newId(now) : keyedCorrelationId(idempotencyKey);
+    // A keyed intent this node already holds (proposed here, or endorsed for a peer): the same intent.
+    const known = idempotencyKey === undefined ? undefined : opts.outbox.get(correlationId);
+    if (known !== undefined) {
+      assertSameIntent(known.body, input.subject, input.payload);
+      return { correlationId, state: known.state };
+    }
     const t: TrackedIntent = {
-      correlationId: opts.newId(now),
+      correlationId,
       subject: input.subject,
       payload: input.payload,
       payloadDigest: payloadDigest(input.payload),
@@ -60,7 +72,16 @@ export class ProposalIntake {
     };
     const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
     if (inCohort(self, cohort)) t.endorsements.set(self, signature);
-    await opts.outbox.append([rowOf(t, 'proposed')]);
+    const row = rowOf(t, 'proposed');
+    await opts.outbox.append([row]);
+    if (idempotencyKey !== undefined) {
+      // Two requests with one key raced (or a peer's proposal of it arrived): the first stored wins.
+      const stored = opts.outbox.get(correlationId);
+      if (stored !== undefined && !sameBytes(stored.body, row.body)) {
+        assertSameIntent(stored.body, input.subject, input.payload);
+        return { correlationId, state: stored.state };
+      }
+    }
     this.ctx.book.track(t);
     opts.emit('intent:proposed', {
       correlationId: t.correlationId,
@@ -204,4 +225,10 @@ export class ProposalIntake {
       this.asks.delete(item.correlationId);
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

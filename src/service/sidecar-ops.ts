@@ -84,8 +84,8 @@ export class SidecarOps {
   wrap(backend: ApiBackend): ApiBackend {
     const wrapped: ApiBackend = {
       ...backend,
-      acceptIntent: async (body, tp) => {
-        const accepted = await backend.acceptIntent(body, tp);
+      acceptIntent: async (body, tp, key) => {
+        const accepted = await backend.acceptIntent(body, tp, key);
         this.noteRecent(accepted.correlationId);
         return accepted;
       },

@@ -15,6 +15,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { Config } from '../config/schema.js';
 import { backoffDelayMs } from '../core/backoff.js';
 import { NetSyncError } from '../core/errors.js';
+import { keyedCorrelationId } from '../core/idempotency.js';
 import { retentionRefusal } from '../core/retention-hazard.js';
 import type { CommandBody } from '../core/command-message.js';
 import type { OutboxRow } from '../core/intent.js';
@@ -303,7 +304,12 @@ export class Sidecar {
   private backend(): ApiBackend {
     return {
       acceptTelemetry: (body) => this.telemetry.accept(body),
-      acceptIntent: (body, tp) => this.mesh?.driver?.accept(body, tp) ?? this.intake.accept(body, tp),
+      acceptIntent: (body, tp, key) => this.mesh?.driver?.accept(body, tp, key) ?? this.intake.accept(body, tp, key),
+      getIntentByKey: (key) => {
+        const row = this.outbox.get(keyedCorrelationId(key));
+        if (row === undefined) return undefined;
+        return this.mesh?.overlay(intentView(row)) ?? intentView(row);
+      },
       getIntent: (id) => {
         const row = this.outbox.get(id);
         if (row === undefined) return undefined;
