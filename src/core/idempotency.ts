@@ -29,8 +29,8 @@ export function checkIdempotencyKey(key: unknown): string {
 
 /**
  * The correlation ID of a keyed intent: a valid ULID string (so every consumer's format check
- * holds) whose first character `0` and 125 bits of SHA-256 of the key make it unlike any
- * time-based ULID of this century.
+ * holds), `0` then 125 bits of SHA-256 of the key. Its "time" part is hash bits: never read a
+ * time from a keyed ID.
  */
 export function keyedCorrelationId(key: string): string {
   const digest = sha256(encoder.encode(`net-sync idempotency-key\n${key}`));
