@@ -71,6 +71,8 @@ export class InboxService {
   private readonly counts = new Map<InboxResult, number>();
   private loop: Promise<void> | null = null;
   private pruner: NodeJS.Timeout | undefined;
+  /** Commands being pushed, by inbox key: settles when that push has. */
+  private readonly pushing = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: InboxServiceOptions) {
     this.pulled = new PullDeliveries(opts.settings.ackWaitMs, (d) => this.onExpired(d));
@@ -170,14 +172,43 @@ export class InboxService {
   }
 
   private async onPush(d: InboxDelivery): Promise<void> {
-    const verified = await this.screen(d);
-    if (verified === null) return;
+    const { settings } = this.opts;
+    // In progress from hand-over on: through the wait for an earlier copy, verification and the
+    // agent's work, so no slow step has JetStream send another copy.
+    const keepAlive = setInterval(() => d.working(), Math.max(100, settings.ackWaitMs / 2));
+    try {
+      await this.oneAtATime(inboxKey(d), async () => {
+        const verified = await this.screen(d);
+        if (verified !== null) await this.pushToAgent(d, verified);
+      });
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  // One push of a command at a time: a redelivery can overtake its earlier copy (whose ack wait
+  // ran out while it sat in the client's buffer). It waits for that copy to settle and is then
+  // screened like any other, so a command the agent just applied is acked, not pushed again.
+  private async oneAtATime(key: string, work: () => Promise<void>): Promise<void> {
+    for (let earlier = this.pushing.get(key); earlier !== undefined; earlier = this.pushing.get(key)) await earlier;
+    const run = work();
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pushing.set(key, settled);
+    try {
+      await run;
+    } finally {
+      if (this.pushing.get(key) === settled) this.pushing.delete(key);
+    }
+  }
+
+  private async pushToAgent(d: InboxDelivery, verified: boolean): Promise<void> {
     const { settings, clock } = this.opts;
     const command = inboxCommand(d, verified);
     const abort = new AbortController();
     const limit = setTimeout(() => abort.abort(), settings.processingTimeoutMs);
-    // Keep the delivery in progress while the agent works, so a slow agent never gets a second copy.
-    const keepAlive = setInterval(() => d.working(), Math.max(100, settings.ackWaitMs / 2));
     const started = clock.now();
     try {
       const answer = await this.opts.pusher!.push(command, pushHeaders(d, command), abort.signal);
@@ -186,7 +217,6 @@ export class InboxService {
       await this.settle(d, verdict, reason);
     } finally {
       clearTimeout(limit);
-      clearInterval(keepAlive);
     }
   }
 

@@ -110,6 +110,35 @@ describe('InboxService, push mode', () => {
     await inbox.stop();
   });
 
+  it('never pushes two copies of a command at once: a redelivery that overtook the first waits, then is acked', async () => {
+    let answer!: () => void;
+    const pushed: string[] = [];
+    const gated: AgentPusher = {
+      push: (c) => {
+        pushed.push(`${c.correlationId}#${c.deliveryCount}`);
+        return new Promise((resolve) => {
+          answer = () => resolve({ kind: 'response', status: 204, body: undefined });
+        });
+      },
+    };
+    const { inbox, source } = pushRig({}, { pusher: gated });
+    const first = source.delivery({ streamSeq: 1, correlationId: 'c1', deliveryCount: 1 });
+    const second = source.delivery({ streamSeq: 1, correlationId: 'c1', deliveryCount: 2 });
+    const pushingFirst = source.push(first);
+    await vi.waitFor(() => expect(pushed).toEqual(['c1#1']));
+    const pushingSecond = source.push(second);
+    // Nothing to wait on: the second copy must not reach the agent while the first is open.
+    await new Promise((r) => setImmediate(r));
+    expect(pushed).toEqual(['c1#1']);
+    answer();
+    await Promise.all([pushingFirst, pushingSecond]);
+    expect(pushed).toEqual(['c1#1']);
+    expect(first.calls).toEqual(['ack']);
+    expect(second.calls).toEqual(['ack']);
+    expect(inbox.results).toEqual({ ack: 1, dedup: 1 });
+    await inbox.stop();
+  });
+
   it('naks a RETRY with the backoff of its delivery count', async () => {
     const { inbox, source, applied, notices } = pushRig({ c1: RETRY, c2: { kind: 'response', status: 503, body: {} } });
     const first = source.delivery({ streamSeq: 1, correlationId: 'c1', deliveryCount: 1 });
