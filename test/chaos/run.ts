@@ -26,11 +26,13 @@ const FULL: Record<string, string> = {
   F: 'test/chaos/f-cluster-leader-kill.test.ts',
   G: 'test/chaos/g-soak.test.ts',
   H: 'test/chaos/h-readiness.test.ts',
+  I: 'test/chaos/i-inbox.test.ts',
 };
 const FAST: Record<string, string> = {
   A: 'test/chaos/fast/a-nats-down.test.ts',
   B: 'test/chaos/fast/b-mesh-partition.test.ts',
   D: 'test/chaos/fast/d-sidecar-crashes.test.ts',
+  I: 'test/chaos/fast/i-inbox.test.ts',
 };
 
 interface Args {

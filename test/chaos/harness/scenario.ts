@@ -223,6 +223,8 @@ export class ScenarioRun {
     recoveryMs: number | null;
     drainMs: number;
     entries?: StreamEntry[];
+    /** Messages of other streams the outboxes commit to (dead-letter notices): compared with the outboxes, not judged. */
+    noticeEntries?: StreamEntry[];
   }): Promise<ScenarioResult> {
     for (const s of opts.sidecars) this.extra[`${s.name}StopCode`] = await s.stop();
     const reconcile: ReconcileOutcome[] = [];
@@ -252,7 +254,7 @@ export class ScenarioRun {
       recoveryMs: opts.recoveryMs,
       drainMs: opts.drainMs,
       reconcile,
-      outboxDiffs: compareOutbox(rows, entries).slice(0, 50),
+      outboxDiffs: compareOutbox(rows, [...entries, ...(opts.noticeEntries ?? [])]).slice(0, 50),
       extra: this.extra,
     };
     report(result);

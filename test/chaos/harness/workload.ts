@@ -53,6 +53,8 @@ export interface WorkloadOptions {
   rng: Prng;
   /** Subject prefix. Default `root.solar.command`. */
   subjectPrefix?: string;
+  /** Extra payload fields for the attempt with `key` (e.g. how a test agent should answer it). */
+  extraPayload?: (key: string) => Record<string, unknown>;
 }
 
 /** Runs the proposers; `stop()` ends issuing and waits for the requests in flight. */
@@ -130,6 +132,7 @@ export class Workload {
     };
     this.attempts.push(attempt);
     const payload: WorkloadPayload = {
+      ...this.opts.extraPayload?.(key),
       chaos: { run: this.opts.runId, key, proposer, n },
       pad: 'x'.repeat(this.opts.padBytes ?? 64),
     };

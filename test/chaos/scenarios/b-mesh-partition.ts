@@ -7,13 +7,13 @@
  *   partition until the heal; every stored message carries a quorum of cohort endorsers.
  * - After the heal, both sides converge: every acknowledged intent is committed once.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
 import { freePort } from '../../../src/nats/nats-server-process.js';
 import { waitFor } from '../../support/wait-for.js';
 import type { FaultProxy } from '../harness/fault-proxy.js';
+import { keygen } from '../harness/keygen.js';
 import { readStream } from '../harness/oracle.js';
 import { assertClean, hold, streamsConfig, withRun, type ScenarioResult } from '../harness/scenario.js';
 import { CLI, type SidecarProcess } from '../../support/sidecar-process.js';
@@ -39,20 +39,6 @@ export function consensusUnavailable(): string | null {
   return missing.length === 0
     ? null
     : `consensus not available in the build under test (missing ${missing.join(', ')})`;
-}
-
-// `net-sync keygen --out FILE --json` → peer ID.
-async function keygen(file: string): Promise<string> {
-  // A clean env: the CLI refuses unknown NET_SYNC_* variables, and NET_SYNC_CHAOS_* are ours.
-  const child = spawn(process.execPath, [CLI, 'keygen', '--out', file, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env['PATH'] ?? '' },
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`keygen exited ${code}: ${out}`);
-  return (JSON.parse(out) as { peerId: string }).peerId;
 }
 
 /** Runs scenario B once; asserts the oracle, quorum on every message and no minority commit. */
