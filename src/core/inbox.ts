@@ -234,6 +234,21 @@ export interface InboxConsumerLag {
   ackPending: number;
 }
 
+/**
+ * A stored command JetStream will deliver no more: it reached its consumer's max deliveries
+ * without an ack or a term (nats-server's max-deliveries advisory).
+ */
+export interface InboxExhausted {
+  stream: string;
+  consumer: string;
+  streamSeq: number;
+  /** Deliveries made (the consumer's max deliveries). */
+  deliveries: number;
+}
+
+/** A command as the stream stores it, read by its place (no delivery attached). */
+export type StoredInboxMessage = Omit<InboxMessageView, 'deliveryCount'>;
+
 /** Where deliveries come from: the inbox's durable consumers. */
 export interface InboxSource {
   /** Creates or updates the durable consumers; resolves once they exist. */
@@ -249,6 +264,15 @@ export interface InboxSource {
   ackBySubject(ackSubject: string): Promise<boolean>;
   /** Lag per consumer; empty while NATS is away. */
   lag(): Promise<InboxConsumerLag[]>;
+  /**
+   * Calls `handler` for every command one of the consumers stopped delivering (max deliveries
+   * reached), until `signal` aborts. Listening starts on each connection before this source's
+   * first pull on it, since nats-server reports the exhaustion when it next tries to deliver.
+   * At most once per exhaustion; one reported while this source is not connected is missed.
+   */
+  onExhausted(handler: (e: InboxExhausted) => void, signal: AbortSignal): void;
+  /** The command stored at `streamSeq` of `stream`; undefined when the stream no longer holds it. */
+  stored(stream: string, streamSeq: number): Promise<StoredInboxMessage | undefined>;
 }
 
 /** Hands a command to the agent over HTTP (push mode). */

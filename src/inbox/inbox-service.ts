@@ -12,6 +12,7 @@ import {
   classifyAgentAnswer,
   type InboxCommand,
   type InboxDelivery,
+  type InboxMessageView,
   type InboxResult,
   type InboxSource,
   type InboxVerdict,
@@ -22,6 +23,7 @@ import {
 import type { NewOutboxRow } from '../core/intent.js';
 import type { Clock } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
+import { ExhaustedCommands } from './exhausted-commands.js';
 import type { InboxMetrics } from './metrics.js';
 import { PullDeliveries, type PulledCommand } from './pull-deliveries.js';
 
@@ -51,8 +53,8 @@ export interface InboxServiceOptions {
   pusher: AgentPusher | null;
   /** Stores a dead-letter notice durably (the outbox), or null when no stream takes notices. */
   storeNotice: ((row: NewOutboxRow) => Promise<void>) | null;
-  /** Builds the notice row of a delivery. */
-  notice: (d: InboxDelivery, reason: string, atMs: number) => NewOutboxRow;
+  /** Builds the notice row of a stored command that `consumer` will not deliver again. */
+  notice: (m: InboxMessageView, consumer: string, reason: string, atMs: number) => NewOutboxRow;
   /** Checks a command's endorsements; null: commands are delivered unverified (`inbox.verify: false` or consensus off). */
   verify: ((d: InboxDelivery) => Promise<InboxVerification>) | null;
   settings: InboxSettings;
@@ -73,9 +75,17 @@ export class InboxService {
   private pruner: NodeJS.Timeout | undefined;
   /** Commands being pushed, by inbox key: settles when that push has. */
   private readonly pushing = new Map<string, Promise<void>>();
+  private readonly exhausted: ExhaustedCommands;
 
   constructor(private readonly opts: InboxServiceOptions) {
     this.pulled = new PullDeliveries(opts.settings.ackWaitMs, (d) => this.onExpired(d));
+    this.exhausted = new ExhaustedCommands({
+      source: opts.source,
+      applied: opts.applied,
+      deadLetter: (m, consumer, reason) => this.deadLetter(m, consumer, reason),
+      clock: opts.clock,
+      logger: opts.logger,
+    });
   }
 
   /** `push` when the agent has an endpoint, else `pull`. */
@@ -96,6 +106,9 @@ export class InboxService {
   start(): void {
     const { source, settings } = this.opts;
     const signal = this.halt.signal;
+    // Before the first pull: the advisory of a command exhausted while this sidecar was down
+    // comes when it next pulls.
+    this.exhausted.watch(signal, () => this.count('expired'));
     if (this.opts.pusher !== null) {
       this.loop = source
         .run((d) => this.onPush(d), settings.maxAckPending, signal)
@@ -112,6 +125,7 @@ export class InboxService {
     clearInterval(this.pruner);
     this.pulled.clear();
     await this.loop;
+    await this.exhausted.drain();
   }
 
   /** Sends the acks NATS did not confirm (made while it was away). Call on every reconnect. */
@@ -166,7 +180,7 @@ export class InboxService {
     this.count('expired');
     const { maxDeliver } = this.opts.settings;
     if (d.deliveryCount < maxDeliver) return;
-    this.deadLetter(d, `max-deliver: ${maxDeliver} deliveries, last: agent did not answer in time`).catch((err) =>
+    this.terminate(d, `max-deliver: ${maxDeliver} deliveries, last: agent did not answer in time`).catch((err) =>
       this.opts.logger.error({ err, correlationId: inboxKey(d) }, 'inbox dead letter failed'),
     );
   }
@@ -235,7 +249,7 @@ export class InboxService {
     if (this.opts.verify === null) return false;
     const v = await this.opts.verify(d);
     if (v.ok) return true;
-    await this.deadLetter(d, `unverified: ${v.reason}`);
+    await this.terminate(d, `unverified: ${v.reason}`);
     this.count('unverified');
     return null;
   }
@@ -260,22 +274,26 @@ export class InboxService {
       d.nak(delayMs ?? retryDelayMs(d.deliveryCount, settings.backoffMs));
       this.count('retry');
     } else if (verdict === 'retry') {
-      await this.deadLetter(d, `max-deliver: ${settings.maxDeliver} deliveries, last: ${reason}`);
+      await this.terminate(d, `max-deliver: ${settings.maxDeliver} deliveries, last: ${reason}`);
       this.count('expired');
     } else {
-      await this.deadLetter(d, reason);
+      await this.terminate(d, reason);
       this.count('drop');
     }
   }
 
   // The notice is on disk before the term, so a crash in between redelivers and notices again
   // under the same ID (one notice, whatever happens).
-  private async deadLetter(d: InboxDelivery, reason: string): Promise<void> {
-    const row = this.opts.notice(d, reason, this.opts.clock.now());
-    if (this.opts.storeNotice !== null) await this.opts.storeNotice(row);
+  private async terminate(d: InboxDelivery, reason: string): Promise<void> {
+    await this.deadLetter(d, d.consumer, reason);
     d.term(reason.slice(0, 200));
+  }
+
+  private async deadLetter(m: InboxMessageView, consumer: string, reason: string): Promise<void> {
+    const row = this.opts.notice(m, consumer, reason, this.opts.clock.now());
+    if (this.opts.storeNotice !== null) await this.opts.storeNotice(row);
     this.opts.logger.warn(
-      { correlationId: inboxKey(d), stream: d.stream, streamSeq: d.streamSeq, consumer: d.consumer, reason },
+      { correlationId: inboxKey(m), stream: m.stream, streamSeq: m.streamSeq, consumer, reason },
       'command dead-lettered',
     );
   }

@@ -1,13 +1,21 @@
 /**
  * The inbox's durable consumers on JetStream: one per subject entry (nats-server 2.9 takes one
  * filter per consumer), ack explicit, created or updated at start, read by `consume()` in push
- * mode and by `fetch()` in pull mode. Deliveries become {@link InboxDelivery} values.
+ * mode and by `fetch()` in pull mode. Deliveries become {@link InboxDelivery} values; each
+ * consumer's max-deliveries advisories become {@link InboxExhausted} values.
  */
 import { createHash } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JsMsg, type JetStreamManager, nanos } from 'nats';
 import { NetSyncError } from '../core/errors.js';
-import type { InboxConsumerLag, InboxDelivery, InboxSource } from '../core/inbox.js';
+import type {
+  InboxConsumerLag,
+  InboxDelivery,
+  InboxExhausted,
+  InboxSource,
+  StoredInboxMessage,
+} from '../core/inbox.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import { InboxAdvisories } from './inbox-advisories.js';
 import type { NatsConnector } from './nats-connector.js';
 
 /** Options of {@link JetStreamInboxSource}. */
@@ -45,6 +53,7 @@ export function inboxConsumerName(durable: string, subject: string, only: boolea
 export class JetStreamInboxSource implements InboxSource {
   private readonly targets: Target[];
   private readonly log: Logger;
+  private readonly advisories: InboxAdvisories;
   private fetchCursor = 0;
 
   constructor(private readonly opts: InboxConsumerOptions) {
@@ -54,6 +63,7 @@ export class JetStreamInboxSource implements InboxSource {
       consumer: inboxConsumerName(opts.durable, subject, only),
     }));
     this.log = (opts.logger ?? silentLogger()).child({ component: 'inbox-consumer' });
+    this.advisories = new InboxAdvisories(opts.connector, this.targets, this.log);
   }
 
   async ensure(signal: AbortSignal): Promise<void> {
@@ -89,6 +99,7 @@ export class JetStreamInboxSource implements InboxSource {
         });
       }
     }
+    this.advisories.listen();
   }
 
   async run(handler: (d: InboxDelivery) => Promise<void>, concurrency: number, signal: AbortSignal): Promise<void> {
@@ -111,6 +122,7 @@ export class JetStreamInboxSource implements InboxSource {
       try {
         await this.waitConnected(signal);
         if (t.stream === undefined) await this.ensure(signal);
+        this.advisories.listen();
         const consumer = await this.jetstream().consumers.get(t.stream!, t.consumer);
         msgs = await consumer.consume({ max_messages: Math.max(concurrency, 1), idle_heartbeat: 5_000 });
         attempt = 0;
@@ -140,6 +152,7 @@ export class JetStreamInboxSource implements InboxSource {
     for (let i = 0; i < this.targets.length && out.length < max && !signal.aborted; i++) {
       const t = this.targets[(this.fetchCursor + i) % this.targets.length]!;
       if (t.stream === undefined) await this.ensure(signal);
+      this.advisories.listen();
       const last = i === this.targets.length - 1;
       const expires = last && out.length === 0 ? Math.max(waitMs, 1_000) : 1_000;
       const consumer = await this.jetstream().consumers.get(t.stream!, t.consumer);
@@ -178,6 +191,24 @@ export class JetStreamInboxSource implements InboxSource {
         out.push({ consumer: t.consumer, stream: t.stream, pending: ci.num_pending, ackPending: ci.num_ack_pending });
     }
     return out;
+  }
+
+  onExhausted(handler: (e: InboxExhausted) => void, signal: AbortSignal): void {
+    this.advisories.watch(handler, signal);
+  }
+
+  async stored(stream: string, streamSeq: number): Promise<StoredInboxMessage | undefined> {
+    let sm: Awaited<ReturnType<JetStreamManager['streams']['getMessage']>>;
+    try {
+      sm = await this.manager().streams.getMessage(stream, { seq: streamSeq });
+    } catch (err) {
+      if ((err as { api_error?: { err_code?: number } }).api_error?.err_code === NO_MESSAGE_FOUND) return undefined;
+      if (err instanceof NetSyncError) throw err;
+      throw new NetSyncError('NATS_UNKNOWN', `reading ${stream}#${streamSeq}: ${String(err)}`, { cause: err });
+    }
+    const headers: Record<string, string> = {};
+    if (sm.header !== undefined) for (const [k, v] of sm.header) if (v[0] !== undefined) headers[k] = v[0];
+    return { stream, streamSeq, subject: sm.subject, data: sm.data, headers, publishedAtMs: sm.time.getTime() };
   }
 
   private delivery(t: Target, m: JsMsg): InboxDelivery {
@@ -226,6 +257,9 @@ export class JetStreamInboxSource implements InboxSource {
     return js;
   }
 }
+
+// JetStream's API error code for "no message found" (a message removed by retention or deleted).
+const NO_MESSAGE_FOUND = 10037;
 
 // JsMsg keeps the core message (and its reply subject, where acks go) as `msg` (nats.js 2.29).
 function replyOf(m: JsMsg): string {

@@ -64,7 +64,7 @@ export function buildInbox(opts: InboxWiringOptions): { service: InboxService; s
           opts.wakeCommitter();
         }
       : null,
-    notice: (d, reason, atMs) => buildDeliveryDeadLetterRow(d, d.consumer, reason, atMs, prefix),
+    notice: (m, consumer, reason, atMs) => buildDeliveryDeadLetterRow(m, consumer, reason, atMs, prefix),
     verify: ic.verify && consensusWanted(config) ? verifier(config) : null,
     settings: {
       ackWaitMs: ic.ackWaitMs,

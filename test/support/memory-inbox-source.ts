@@ -2,9 +2,17 @@
  * An in-memory `InboxSource` for unit tests of the inbox: deliveries the test makes with
  * `delivery()` are handed to push mode's handler with `push()`, or queued for pull mode's
  * `fetch()`. Each delivery records its acknowledgements (`calls`), and every call is also noted
- * in `journal` when one is given. Whether NATS confirms an ack is `ackConfirmed`.
+ * in `journal` when one is given. Whether NATS confirms an ack is `ackConfirmed`. `exhaust()`
+ * reports a command past its max deliveries, as nats-server's advisory would; `stored()`
+ * answers from the deliveries made, or `storedError` when set.
  */
-import type { InboxConsumerLag, InboxDelivery, InboxSource } from '../../src/core/inbox.js';
+import type {
+  InboxConsumerLag,
+  InboxDelivery,
+  InboxExhausted,
+  InboxSource,
+  StoredInboxMessage,
+} from '../../src/core/inbox.js';
 import { inboxKey } from '../../src/core/inbox.js';
 
 /** A delivery whose acknowledgements are recorded: `ack`, `nak:<delayMs>`, `term:<reason>`, `working`. */
@@ -35,7 +43,13 @@ export class MemoryInboxSource implements InboxSource {
   readonly queue: RecordedDelivery[] = [];
   /** Times `fetch()` was called. */
   fetches = 0;
+  /** What `stored()` throws while set (NATS away). */
+  storedError: Error | undefined;
+  /** Calls of `stored()`. */
+  storedReads = 0;
   private handler: ((d: InboxDelivery) => Promise<void>) | undefined;
+  private exhaustedHandler: ((e: InboxExhausted) => void) | undefined;
+  private readonly made = new Map<number, RecordedDelivery>();
 
   /** `journal` receives `<call>:<key>` for each acknowledgement, `<key>` being the delivery's inbox key. */
   constructor(
@@ -77,7 +91,14 @@ export class MemoryInboxSource implements InboxSource {
       term: (reason) => note(`term:${reason}`),
       working: () => note('working'),
     };
+    this.made.set(d.streamSeq, d);
     return d;
+  }
+
+  /** Reports `streamSeq` exhausted after `deliveries`, as the max-deliveries advisory does. */
+  exhaust(streamSeq: number, deliveries: number): void {
+    if (this.exhaustedHandler === undefined) throw new Error('the inbox does not watch for exhausted commands');
+    this.exhaustedHandler({ stream: 'COMMANDS', consumer: this.consumer, streamSeq, deliveries });
   }
 
   /** Push mode: hands `d` to the running inbox's handler and resolves once it settled it. */
@@ -105,5 +126,25 @@ export class MemoryInboxSource implements InboxSource {
 
   async lag(): Promise<InboxConsumerLag[]> {
     return [];
+  }
+
+  onExhausted(handler: (e: InboxExhausted) => void, signal: AbortSignal): void {
+    this.exhaustedHandler = handler;
+    signal.addEventListener('abort', () => (this.exhaustedHandler = undefined), { once: true });
+  }
+
+  async stored(stream: string, streamSeq: number): Promise<StoredInboxMessage | undefined> {
+    this.storedReads++;
+    if (this.storedError !== undefined) throw this.storedError;
+    const d = this.made.get(streamSeq);
+    if (d === undefined || stream !== d.stream) return undefined;
+    return {
+      stream: d.stream,
+      streamSeq: d.streamSeq,
+      subject: d.subject,
+      data: d.data,
+      headers: d.headers,
+      publishedAtMs: d.publishedAtMs,
+    };
   }
 }

@@ -1,7 +1,8 @@
 /**
  * A real HTTP agent for inbox tests: records every push it receives and answers by the
  * command's `payload.mode`: `ok` (204), `retry-once` (RETRY on the first delivery), `drop`
- * (DROP), `fail` (500 forever), `slow` (204 after `slowMs`).
+ * (DROP), `fail` (500 forever), `slow` (204 after `slowMs`), `hang` (never answers; `arrived`
+ * records it).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +22,10 @@ export interface Received {
 
 /** The stand-in agent. */
 export class TestAgent {
+  /** Pushes answered. */
   readonly received: Received[] = [];
+  /** Every push as it arrived, answered or not. */
+  readonly arrived: Array<Pick<Received, 'correlationId' | 'mode' | 'deliveryCount' | 'arrivedAtMs'>> = [];
   private server: Server | undefined;
 
   constructor(private readonly slowMs = 2_000) {}
@@ -52,6 +56,8 @@ export class TestAgent {
         };
         const mode = m.payload?.mode ?? 'ok';
         const arrivedAtMs = Date.now();
+        this.arrived.push({ correlationId: m.correlationId, mode, deliveryCount: m.deliveryCount, arrivedAtMs });
+        if (mode === 'hang') return;
         const answer = (status: number, json?: unknown, applied = false): void => {
           this.received.push({
             correlationId: m.correlationId,

@@ -113,13 +113,15 @@ export async function scenarioI(seed: number, p: ScenarioIParams): Promise<Scena
     const drainMs = settleMs;
     const entries = await readStream([nats.url], 'root.solar.command.>', run.startedAtMs - 60_000);
     const noticeEntries = await readStream([nats.url], 'root.solar.deadletter.>', run.startedAtMs - 60_000);
-    const inbox = await judgeNow(nats.url, seed, entries, agent, kills);
+    const { inbox, advisoryNotices } = await judgeNow(nats.url, seed, entries, agent, kills);
     const pushesJudged = agent.received.length;
     Object.assign(run.extra, {
       inboxKills: kills.length,
       natsRestarts: p.natsRestarts,
       settleMs,
       inbox: { ...inbox, examples: undefined },
+      // Notices written from a max-deliveries advisory: the sidecar had died on the last delivery.
+      advisoryNotices,
       redeliveries: agent.received.filter((r) => r.deliveryCount > 1).length,
       ...(findings(inbox).length === 0
         ? {}
@@ -262,13 +264,13 @@ async function judgeNow(
   entries: Awaited<ReturnType<typeof readStream>>,
   agent: TestAgent,
   kills: number[],
-): Promise<InboxOracleReport> {
+): Promise<{ inbox: InboxOracleReport; advisoryNotices: number }> {
   const notices = (await readMessages(natsUrl, 'root.solar.deadletter.>')).messages
     .map(
       (m) => JSON.parse(new TextDecoder().decode(m.data)) as { stage?: string; correlationId: string; reason: string },
     )
     .filter((n) => n.stage === 'delivery');
-  return judgeInbox({
+  const inbox = judgeInbox({
     commands: entries.map((e) => ({
       correlationId: e.msgId ?? `(no msg id, #${e.seq})`,
       mode: e.key === null ? 'unknown' : modeOf(seed, e.key),
@@ -278,6 +280,7 @@ async function judgeNow(
     notices,
     kills,
   });
+  return { inbox, advisoryNotices: notices.filter((n) => n.reason.endsWith(', no answer')).length };
 }
 
 // The IDs the inbox oracle named, at most 10.

@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { AgentAnswer, AgentPusher, InboxCommand, InboxDelivery } from '../../../src/core/inbox.js';
+import type {
+  AgentAnswer,
+  AgentPusher,
+  InboxCommand,
+  InboxDelivery,
+  InboxMessageView,
+} from '../../../src/core/inbox.js';
 import type { NewOutboxRow } from '../../../src/core/intent.js';
 import { InboxService, type InboxServiceOptions, type InboxSettings } from '../../../src/inbox/index.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -51,8 +57,8 @@ function rig(over: Partial<InboxServiceOptions> = {}): Rig {
       journal.push(`notice:${row.correlationId}`);
     },
     // The real notice rows are core's (tested there); here a notice only says what and why.
-    notice: (d: InboxDelivery, reason: string, atMs: number) => ({
-      correlationId: `dl-delivery-${d.stream}-${d.streamSeq}`,
+    notice: (m: InboxMessageView, _consumer: string, reason: string, atMs: number) => ({
+      correlationId: `dl-delivery-${m.stream}-${m.streamSeq}`,
       subject: 'root.solar.deadletter.command',
       body: new TextEncoder().encode(reason),
       headers: {},
@@ -233,6 +239,76 @@ describe('InboxService, resending acks', () => {
     expect(applied.get('c1')?.ackedAtMs).toBe(clock.now());
     expect(await inbox.resendAcks()).toBe(0);
     await inbox.stop();
+  });
+});
+
+describe('InboxService, commands past their max deliveries (advisory)', () => {
+  const started = (over: Partial<InboxServiceOptions> = {}) => {
+    const r = rig(over);
+    r.inbox.start();
+    return r;
+  };
+
+  it('writes the one notice a sidecar that died on the last delivery could not write', async () => {
+    const { inbox, source, notices } = started();
+    const d = source.delivery({ streamSeq: 9, correlationId: 'c9', deliveryCount: 3 });
+    source.exhaust(9, 3);
+    await vi.waitFor(() => expect(notices).toHaveLength(1));
+    expect(notices.map((n) => [n.correlationId, reasonOf(n)])).toEqual([
+      ['dl-delivery-COMMANDS-9', 'max-deliver: 3 deliveries, no answer'],
+    ]);
+    // JetStream has already stopped delivering it: nothing to term.
+    expect(d.calls).toEqual([]);
+    expect(inbox.results).toEqual({ expired: 1 });
+    await inbox.stop();
+  });
+
+  it('writes nothing for a command applied here (its ack went missing) or no longer in the stream', async () => {
+    const { inbox, source, applied, notices } = started();
+    source.delivery({ streamSeq: 1, correlationId: 'c1' });
+    applied.record({
+      key: 'c1',
+      stream: 'COMMANDS',
+      streamSeq: 1,
+      subject: 's',
+      consumer: 'net-sync-test',
+      appliedAtMs: 0,
+    });
+    source.exhaust(1, 3);
+    source.exhaust(2, 3);
+    await inbox.stop();
+    expect(source.storedReads).toBe(2);
+    expect(notices).toEqual([]);
+    expect(inbox.results).toEqual({});
+  });
+
+  it('reads the command again while NATS is away, and gives up after five reads', async () => {
+    const { inbox, source, notices, clock } = started();
+    source.delivery({ streamSeq: 4, correlationId: 'c4' });
+    source.storedError = new Error('not connected');
+    source.exhaust(4, 3);
+    await vi.waitFor(() => expect(source.storedReads).toBe(1));
+    clock.advance(1_000);
+    await vi.waitFor(() => expect(source.storedReads).toBe(2));
+    source.storedError = undefined;
+    clock.advance(1_000);
+    await vi.waitFor(() => expect(notices).toHaveLength(1));
+
+    source.storedError = new Error('not connected');
+    source.exhaust(4, 3);
+    for (let read = 4; read <= 8; read++) {
+      await vi.waitFor(() => expect(source.storedReads).toBe(read));
+      clock.advance(1_000);
+    }
+    await inbox.stop();
+    expect(source.storedReads).toBe(8);
+    expect(notices).toHaveLength(1);
+  });
+
+  it('stops listening on stop', async () => {
+    const { inbox, source } = started();
+    await inbox.stop();
+    expect(() => source.exhaust(1, 3)).toThrow(/does not watch/);
   });
 });
 
