@@ -1,7 +1,7 @@
 /**
  * Finding outbox rows in the stream by `Nats-Msg-Id`. Used before republishing a row whose
  * outcome is unknown (the committer) and by reconcile. One scan per subject, from the oldest
- * row's first attempt (or creation) minus the clock-skew allowance. A telemetry row shares its ID
+ * row's creation minus the clock-skew allowance. A telemetry row shares its ID
  * with other scouts' copies, which may be stored before this node ever attempted it: its scan
  * starts {@link SHARED_ID_LOOKBACK_MS} before its creation.
  */
@@ -15,9 +15,11 @@ import type { StreamReader } from './ports.js';
  */
 export const SHARED_ID_LOOKBACK_MS = 60_000;
 
-// The earliest time the stream may hold `row`.
+// The earliest time the stream may hold `row`. A command from its creation, not this node's first
+// attempt: with consensus another endorser may have published it first (a takeover's first
+// attempt can come seconds after the peer's copy was stored).
 function earliest(row: OutboxRow): number {
-  return row.kind === 'telemetry' ? row.createdAtMs - SHARED_ID_LOOKBACK_MS : (row.firstAttemptAtMs ?? row.createdAtMs);
+  return row.kind === 'telemetry' ? row.createdAtMs - SHARED_ID_LOOKBACK_MS : row.createdAtMs;
 }
 
 /** Where each found row sits; rows absent from the map were not in the stream. */
