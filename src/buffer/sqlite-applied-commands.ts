@@ -4,6 +4,7 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { AppliedCommand, AppliedCommands } from '../core/inbox.js';
+import type { SynchronousLevel } from './open-database.js';
 import { toOutboxError } from './outbox-error.js';
 
 interface Row {
@@ -24,7 +25,14 @@ export class SqliteAppliedCommands implements AppliedCommands {
   private readonly unackedStmt: Statement<[number], Row>;
   private readonly pruneStmt: Statement;
 
-  constructor(db: Database) {
+  /**
+   * `synchronous` is the outbox's level: a record is that durable (it must be on disk before the
+   * ack); the acked mark is not fsync'd, since losing it only means acking once more.
+   */
+  constructor(
+    private readonly db: Database,
+    private readonly synchronous: SynchronousLevel = 'FULL',
+  ) {
     this.hasStmt = db.prepare('SELECT 1 AS one FROM inbox_applied WHERE key = ?');
     this.insert = db.prepare(
       `INSERT OR IGNORE INTO inbox_applied (key, stream, stream_seq, subject, consumer, applied_at_ms, ack_subject)
@@ -48,7 +56,17 @@ export class SqliteAppliedCommands implements AppliedCommands {
   }
 
   markAcked(key: string, atMs: number): void {
-    this.io('write', () => this.acked.run(atMs, key));
+    this.io('write', () => this.relaxed(() => this.acked.run(atMs, key)));
+  }
+
+  private relaxed<T>(fn: () => T): T {
+    if (this.synchronous === 'NORMAL') return fn();
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`synchronous = ${this.synchronous}`);
+    }
   }
 
   unacked(limit: number): AppliedCommand[] {

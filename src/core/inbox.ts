@@ -214,7 +214,7 @@ export interface InboxDelivery extends InboxMessageView {
   consumer: string;
   /** The reply subject an ack goes to. */
   ackSubject: string;
-  /** Acks and waits for the server's confirmation; false when it could not be confirmed. */
+  /** Acks; false when it could not be sent (NATS away): then it is kept and resent on reconnect. */
   ack(): Promise<boolean>;
   /** Asks for a redelivery after `delayMs`. */
   nak(delayMs: number): void;

@@ -224,7 +224,13 @@ export class JetStreamInboxSource implements InboxSource {
       publishedAtMs: Math.floor(m.info.timestampNanos / 1e6),
       consumer: t.consumer,
       ackSubject: replyOf(m),
-      ack: () => m.ackAck({ timeout: 2_000 }).catch(() => false),
+      // Sent, not confirmed: waiting for the server's reply would cost a round trip per command,
+      // and an ack that got lost only brings a redelivery, which the applied record absorbs.
+      ack: async () => {
+        if (this.opts.connector.state !== 'connected') return false;
+        m.ack();
+        return true;
+      },
       nak: (delayMs) => m.nak(delayMs),
       // nats-server 2.9 does not read a reason after +TERM (it would not terminate): the reason
       // goes into the dead-letter notice instead.

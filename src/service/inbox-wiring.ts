@@ -56,7 +56,7 @@ export function buildInbox(opts: InboxWiringOptions): { service: InboxService; s
   const noticesCaptured = deadLetterNotices(config) !== undefined;
   const service = new InboxService({
     source,
-    applied: new SqliteAppliedCommands(opts.outbox.database),
+    applied: new SqliteAppliedCommands(opts.outbox.database, config.buffer.synchronous),
     pusher: ic.pushUrl === undefined ? null : new HttpAgentPusher({ url: ic.pushUrl }),
     storeNotice: noticesCaptured
       ? async (row) => {
