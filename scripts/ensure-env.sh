@@ -13,8 +13,9 @@ if [[ ! -x /usr/sbin/nats-server ]]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server >/dev/null
 fi
 
-# Debian's Chromium drives the status page test (playwright-core, executablePath /usr/bin/chromium).
-if [[ ! -x /usr/bin/chromium ]]; then
+# Debian's Chromium drives the status page test (playwright-core, executablePath /usr/bin/chromium):
+# only the test commands ask for it (--with-browser); the demo does not need it.
+if [[ "${1:-}" == "--with-browser" && ! -x /usr/bin/chromium ]]; then
   echo "net-sync: installing chromium with apt" >&2
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
