@@ -64,16 +64,27 @@ export class StreamManager {
     return results;
   }
 
-  /** Every stream on the server, as the retention guard sees it (core/retention-hazard.ts). */
-  async liveRetention(): Promise<StreamRetentionView[]> {
+  /**
+   * The streams that capture some subject under `<prefix>.`, as the retention guard sees them
+   * (core/retention-hazard.ts). Names come from `$JS.API.STREAM.NAMES` filtered by subject, so a
+   * least-privilege user needs no `STREAM.LIST`; a stream whose info it may not read is skipped
+   * and logged (its retention cannot be checked).
+   */
+  async liveRetention(prefix: string): Promise<StreamRetentionView[]> {
+    const jsm = this.manager();
     const out: StreamRetentionView[] = [];
-    for await (const info of this.manager().streams.list()) {
-      out.push({
-        name: info.config.name,
-        retention: info.config.retention as StreamRetentionView['retention'],
-        subjects: info.config.subjects ?? [],
-        duplicateWindowMs: Math.round((info.config.duplicate_window ?? 0) / 1e6),
-      });
+    for await (const name of jsm.streams.names(`${prefix}.>`)) {
+      try {
+        const info = await jsm.streams.info(name);
+        out.push({
+          name: info.config.name,
+          retention: info.config.retention as StreamRetentionView['retention'],
+          subjects: info.config.subjects ?? [],
+          duplicateWindowMs: Math.round((info.config.duplicate_window ?? 0) / 1e6),
+        });
+      } catch (err) {
+        this.log.warn({ stream: name, err: String(err) }, 'cannot read stream info: its retention is not checked');
+      }
     }
     return out;
   }

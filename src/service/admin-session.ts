@@ -66,7 +66,7 @@ export function unsafeRetention(config: Config): 'refuse' | 'skip' {
 export async function checkRetention(streams: StreamManager, config: Config): Promise<void> {
   const declared = specRetentionViews(config.streams);
   const names = new Set(declared.map((s) => s.name));
-  const live = (await streams.liveRetention()).filter((s) => !names.has(s.name));
+  const live = (await streams.liveRetention(config.subjects.prefix)).filter((s) => !names.has(s.name));
   const refusal = retentionRefusal(
     [...declared, ...live],
     config.subjects.prefix,

@@ -280,7 +280,7 @@ export class Sidecar {
         );
       }
       const refusal = retentionRefusal(
-        await this.streams.liveRetention(),
+        await this.streams.liveRetention(this.config.subjects.prefix),
         this.config.subjects.prefix,
         this.config.commit.dedupeOnlyWithinDuplicateWindow,
       );
