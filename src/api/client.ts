@@ -3,6 +3,7 @@
  * propose an intent, read its state, answer an endorsement request, follow the SSE events.
  */
 import { NetSyncError } from '../core/errors.js';
+import type { InboxCommand } from '../core/inbox.js';
 import type { IntentView } from './api-server.js';
 
 /** Options of {@link NetSyncClient}. */
@@ -21,18 +22,8 @@ export interface NetSyncEvent {
   data: unknown;
 }
 
-/** One command of `GET /v1/inbox`. */
-export interface InboxMessage {
-  deliveryId: string;
-  correlationId: string;
-  subject: string;
-  payload: unknown;
-  streamSeq: number;
-  deliveryCount: number;
-  publishedAt: string;
-  verified: boolean;
-  endorsers?: string[];
-}
+/** One command of `GET /v1/inbox`: the push body plus the delivery's ID, which its answer names. */
+export type InboxMessage = InboxCommand & { deliveryId: string };
 
 /** Typed access to one sidecar. Errors: INPUT_INVALID (4xx, `field` set) or INTERNAL (other). */
 export class NetSyncClient {
