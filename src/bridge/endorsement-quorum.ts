@@ -115,7 +115,15 @@ export class EndorsementQuorum {
       this.verified.delete(p.t.correlationId);
     }
     if (items.length === 0) return;
-    const moved = new Set(opts.outbox.promoteMany(items, opts.clock.now()));
+    let moved: Set<string>;
+    try {
+      moved = new Set(opts.outbox.promoteMany(items, opts.clock.now()));
+    } catch (err) {
+      // Never thrown into the void (callers do not await): the rows stay `proposed` on disk and
+      // a restart reloads them; readiness reports the outbox error meanwhile.
+      opts.logger.error({ err, intents: items.length }, 'promotion not stored');
+      return;
+    }
     for (const p of promoted) {
       if (!moved.has(p.t.correlationId)) continue;
       if (p.rank > 0) opts.metrics?.takeovers.inc();
