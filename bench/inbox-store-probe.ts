@@ -28,7 +28,7 @@ export function probeAppliedWrites(count: number): Promise<StoreProbe> {
       for (let i = 0; i < count; i++) {
         const key = `probe-${i}`;
         const t0 = performance.now();
-        applied.record({
+        await applied.record({
           key,
           stream: 'COMMANDS',
           streamSeq: i + 1,

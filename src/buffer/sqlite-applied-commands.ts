@@ -24,6 +24,8 @@ export class SqliteAppliedCommands implements AppliedCommands {
   private readonly acked: Statement;
   private readonly unackedStmt: Statement<[number], Row>;
   private readonly pruneStmt: Statement;
+  private readonly writeAll: (entries: AppliedCommand[]) => void;
+  private queue: Array<{ e: AppliedCommand; resolve: () => void; reject: (err: unknown) => void }> = [];
 
   /**
    * `synchronous` is the outbox's level: a record is that durable (it must be on disk before the
@@ -38,6 +40,9 @@ export class SqliteAppliedCommands implements AppliedCommands {
       `INSERT OR IGNORE INTO inbox_applied (key, stream, stream_seq, subject, consumer, applied_at_ms, ack_subject)
        VALUES (@key, @stream, @streamSeq, @subject, @consumer, @appliedAtMs, @ackSubject)`,
     );
+    this.writeAll = db.transaction((entries: AppliedCommand[]) => {
+      for (const e of entries) this.insert.run({ ...e, ackSubject: e.ackSubject ?? null });
+    });
     this.acked = db.prepare('UPDATE inbox_applied SET acked_at_ms = ?, ack_subject = NULL WHERE key = ?');
     this.unackedStmt = db.prepare(
       'SELECT * FROM inbox_applied WHERE acked_at_ms IS NULL ORDER BY applied_at_ms LIMIT ?',
@@ -51,8 +56,27 @@ export class SqliteAppliedCommands implements AppliedCommands {
     return this.io('read', () => this.hasStmt.get(key) !== undefined);
   }
 
-  record(e: AppliedCommand): void {
-    this.io('write', () => this.insert.run({ ...e, ackSubject: e.ackSubject ?? null }));
+  /**
+   * Records of deliveries answered in the same turn of the event loop share one transaction (one
+   * fsync), as the outbox's group commit does for appends; each resolves once it is on disk.
+   */
+  record(e: AppliedCommand): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ e, resolve, reject });
+      if (this.queue.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      this.io('write', () => this.writeAll(batch.map((b) => b.e)));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    for (const b of batch) b.resolve();
   }
 
   markAcked(key: string, atMs: number): void {

@@ -198,8 +198,11 @@ export interface AppliedCommand {
 export interface AppliedCommands {
   /** True when the agent already applied the command known by `key`. */
   has(key: string): boolean;
-  /** Durably records an applied command (on disk when it returns). A known key is left as it is. */
-  record(entry: AppliedCommand): void;
+  /**
+   * Durably records an applied command: on disk when it returns or its promise resolves (records
+   * of concurrent deliveries may share one transaction). A known key is left as it is.
+   */
+  record(entry: AppliedCommand): Promise<void> | void;
   /** NATS confirmed the ack. */
   markAcked(key: string, atMs: number): void;
   /** Applied commands whose ack NATS has not confirmed, oldest first. */

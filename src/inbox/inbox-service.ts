@@ -258,7 +258,7 @@ export class InboxService {
     const { settings, clock, applied } = this.opts;
     if (verdict === 'ack') {
       const key = inboxKey(d);
-      applied.record({
+      await applied.record({
         key,
         stream: d.stream,
         streamSeq: d.streamSeq,
