@@ -79,7 +79,8 @@ function cpuSeconds(s: SidecarProcess): number {
 async function post(s: SidecarProcess, payload: unknown): Promise<string> {
   const r = await s.post('/v1/intents', { subject: SUBJECT, payload });
   if (r.status !== 202) throw new Error(`not accepted by :${s.port}: ${JSON.stringify(r.json)}`);
-  expect(r.json.state).toBe('proposed');
+  // The 202 reports the row's state when it answers: a fast quorum may already have moved it on.
+  expect(['proposed', 'pending-commit', 'in-flight', 'committed']).toContain(r.json.state);
   return r.json.correlationId as string;
 }
 
