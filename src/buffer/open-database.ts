@@ -72,3 +72,23 @@ export function openDatabase(opts: OpenDatabaseOptions): Database.Database {
     throw toOutboxError('open', err);
   }
 }
+
+/**
+ * Runs `fn` with `synchronous = NORMAL` (no fsync at commit in WAL) when `durable` is false and
+ * the connection's `configured` level is stricter, then restores it. For writes whose loss on
+ * power failure (never on a process crash) only costs a redo.
+ */
+export function withDurability<T>(
+  db: Database.Database,
+  configured: SynchronousLevel,
+  durable: boolean,
+  fn: () => T,
+): T {
+  const relaxed = !durable && configured !== 'NORMAL';
+  if (relaxed) db.pragma('synchronous = NORMAL');
+  try {
+    return fn();
+  } finally {
+    if (relaxed) db.pragma(`synchronous = ${configured}`);
+  }
+}

@@ -12,3 +12,16 @@ export function toOutboxError(op: string, err: unknown): NetSyncError {
   const detail = err instanceof Error ? err.message : String(err);
   return new NetSyncError('OUTBOX_IO', `outbox ${op} failed: ${detail}`, { cause: err });
 }
+
+/**
+ * SQLite's verdict on a file that is not a database or is damaged, as a config error naming it
+ * (exit 2); undefined for any other error.
+ */
+export function corruptFileError(path: string, err: unknown): NetSyncError | undefined {
+  const code = (err as { code?: unknown; cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code;
+  if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') return undefined;
+  return new NetSyncError('CONFIG_INVALID', `buffer.path: ${path} is not a readable SQLite outbox (${String(code)})`, {
+    field: 'buffer.path',
+    cause: err,
+  });
+}

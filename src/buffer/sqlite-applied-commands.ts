@@ -4,7 +4,7 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import type { AppliedCommand, AppliedCommands } from '../core/inbox.js';
-import type { SynchronousLevel } from './open-database.js';
+import { type SynchronousLevel, withDurability } from './open-database.js';
 import { toOutboxError } from './outbox-error.js';
 
 interface Row {
@@ -80,17 +80,7 @@ export class SqliteAppliedCommands implements AppliedCommands {
   }
 
   markAcked(key: string, atMs: number): void {
-    this.io('write', () => this.relaxed(() => this.acked.run(atMs, key)));
-  }
-
-  private relaxed<T>(fn: () => T): T {
-    if (this.synchronous === 'NORMAL') return fn();
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      return fn();
-    } finally {
-      this.db.pragma(`synchronous = ${this.synchronous}`);
-    }
+    this.io('write', () => withDurability(this.db, this.synchronous, false, () => this.acked.run(atMs, key)));
   }
 
   unacked(limit: number): AppliedCommand[] {

@@ -18,9 +18,9 @@ import {
 import type { AppendClaim, ClaimRequest, Outbox, PromoteItem, StateCounts } from '../core/ports.js';
 import { createBufferMetrics, type BufferMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
-import { openDatabase, restrictSideFiles, type SynchronousLevel } from './open-database.js';
+import { openDatabase, restrictSideFiles, type SynchronousLevel, withDurability } from './open-database.js';
 import { OutboxAppender } from './outbox-appender.js';
-import { toOutboxError } from './outbox-error.js';
+import { corruptFileError, toOutboxError } from './outbox-error.js';
 import { prepareOutboxStatements, type OutboxStatements } from './outbox-statements.js';
 import { decodeRow, encodeRow, type OutboxRecord } from './row-codec.js';
 
@@ -82,7 +82,7 @@ export class SqliteOutbox implements Outbox {
         busyTimeoutMs: opts.busyTimeoutMs ?? 5_000,
       });
     } catch (err) {
-      throw corrupt(opts.path, err) ?? err;
+      throw corruptFileError(opts.path, err) ?? err;
     }
     try {
       // A damaged file is refused at start, naming it, instead of failing every accept later.
@@ -98,7 +98,7 @@ export class SqliteOutbox implements Outbox {
       return outbox;
     } catch (err) {
       db.close();
-      throw corrupt(opts.path, err) ?? toOutboxError('open', err);
+      throw corruptFileError(opts.path, err) ?? toOutboxError('open', err);
     }
   }
 
@@ -239,13 +239,7 @@ export class SqliteOutbox implements Outbox {
 
   // Runs `fn` at `synchronous=NORMAL` when not `durable` (see markCommitted), else as configured.
   private withDurability<T>(durable: boolean, fn: () => T): T {
-    const relaxed = !durable && this.synchronous !== 'NORMAL';
-    if (relaxed) this.db.pragma('synchronous = NORMAL');
-    try {
-      return fn();
-    } finally {
-      if (relaxed) this.db.pragma(`synchronous = ${this.synchronous}`);
-    }
+    return withDurability(this.db, this.synchronous, durable, fn);
   }
 
   private markCommittedNow(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
@@ -424,13 +418,3 @@ export class SqliteOutbox implements Outbox {
 }
 
 const CLAIM_MISMATCH = Symbol('claim mismatch');
-
-// SQLite's verdict on a file that is not a database or is damaged, as a config error naming it.
-function corrupt(path: string, err: unknown): NetSyncError | undefined {
-  const code = (err as { code?: unknown; cause?: { code?: unknown } }).cause?.code ?? (err as { code?: unknown }).code;
-  if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') return undefined;
-  return new NetSyncError('CONFIG_INVALID', `buffer.path: ${path} is not a readable SQLite outbox (${String(code)})`, {
-    field: 'buffer.path',
-    cause: err,
-  });
-}

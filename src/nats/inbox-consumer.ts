@@ -16,6 +16,7 @@ import type {
 } from '../core/inbox.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { InboxAdvisories } from './inbox-advisories.js';
+import { headerRecord } from './message-headers.js';
 import type { NatsConnector } from './nats-connector.js';
 
 /** Options of {@link JetStreamInboxSource}. */
@@ -212,8 +213,7 @@ export class JetStreamInboxSource implements InboxSource {
   }
 
   private delivery(t: Target, m: JsMsg): InboxDelivery {
-    const headers: Record<string, string> = {};
-    if (m.headers !== undefined) for (const [k, v] of m.headers) if (v[0] !== undefined) headers[k] = v[0];
+    const headers = headerRecord(m.headers);
     return {
       stream: m.info.stream,
       streamSeq: m.seq,

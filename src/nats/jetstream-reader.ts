@@ -9,6 +9,7 @@ import { NetSyncError } from '../core/errors.js';
 import type { StreamLocation } from '../core/intent.js';
 import { UNSAFE_RETENTION_OPT_IN } from '../core/retention-hazard.js';
 import type { StreamReader } from '../core/ports.js';
+import { headerRecord } from './message-headers.js';
 import type { NatsConnector } from './nats-connector.js';
 import { isSubjectSubset, subjectMatches } from './subject-filter.js';
 
@@ -83,8 +84,7 @@ export class JetStreamReader implements StreamReader {
    */
   async *scanAll(subject: string, sinceMs: number, signal?: AbortSignal): AsyncIterable<ScannedMessage> {
     for await (const m of this.scan(subject, sinceMs, signal)) {
-      const headers: Record<string, string> = {};
-      if (m.headers !== undefined) for (const [k, v] of m.headers) if (v[0] !== undefined) headers[k] = v[0];
+      const headers = headerRecord(m.headers);
       yield {
         stream: m.info.stream,
         seq: m.seq,

@@ -28,6 +28,7 @@ import { SystemClock } from '../runtime/system-clock.js';
 import { unsafeRetention } from './admin-session.js';
 import { deadLetterNotices } from './dead-letters.js';
 import { buildInbox } from './inbox-wiring.js';
+import { readiness } from './readiness.js';
 import { consensusWanted, meshWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
@@ -305,16 +306,8 @@ export class Sidecar {
     return {
       acceptTelemetry: (body) => this.telemetry.accept(body),
       acceptIntent: (body, tp, key) => this.mesh?.driver?.accept(body, tp, key) ?? this.intake.accept(body, tp, key),
-      getIntentByKey: (key) => {
-        const row = this.outbox.get(keyedCorrelationId(key));
-        if (row === undefined) return undefined;
-        return this.mesh?.overlay(intentView(row)) ?? intentView(row);
-      },
-      getIntent: (id) => {
-        const row = this.outbox.get(id);
-        if (row === undefined) return undefined;
-        return this.mesh?.overlay(intentView(row)) ?? intentView(row);
-      },
+      getIntentByKey: (key) => this.view(keyedCorrelationId(key)),
+      getIntent: (id) => this.view(id),
       answerEndorsement: (id, endorse) => this.mesh?.driver?.answerEndorsement(id, endorse) ?? false,
       ...(this.inbox === null ? {} : { inbox: this.inbox }),
       readiness: () =>
@@ -322,6 +315,13 @@ export class Sidecar {
       metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
       status: async () => this.status(),
     };
+  }
+
+  // The API's view of an intent: its row, with the endorsements the mesh holds beyond it.
+  private view(correlationId: string): IntentView | undefined {
+    const row = this.outbox.get(correlationId);
+    if (row === undefined) return undefined;
+    return this.mesh?.overlay(intentView(row)) ?? intentView(row);
   }
 
   /** A snapshot for `net-sync status`. */
@@ -391,33 +391,4 @@ function randomHex(bytes: number): string {
 function sharedIdLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
   const windows = streams.map((s) => (s.duplicateWindow > 0 ? s.duplicateWindow : 120_000));
   return Math.max(10_000, Math.min(60_000, ...windows.map((w) => w / 2)));
-}
-
-/** A backlog with no commit for this long, while NATS is ready, is a stalled committer. */
-export const COMMIT_STALL_MS = 60_000;
-
-/**
- * `/readyz`: ready when NATS and the streams are, the outbox can write, and commits make progress
- * (a backlog of committable rows saw a commit within COMMIT_STALL_MS).
- */
-export function readiness(
-  publisher: string,
-  connection: string,
-  outbox: Pick<SqliteOutbox, 'writeError' | 'counts'>,
-  now: number,
-  progress: { lastCommitAtMs: number },
-): { ready: boolean; checks: Record<string, boolean | string> } {
-  const nats = publisher === 'connected';
-  const write = outbox.writeError;
-  const counts = outbox.counts();
-  const backlog = counts['pending-commit'] + counts['in-flight'];
-  const stalled = nats && backlog > 0 && now - progress.lastCommitAtMs > COMMIT_STALL_MS;
-  const checks: Record<string, boolean | string> = {
-    nats: nats ? true : connection,
-    outbox: write === null ? true : write,
-    commits: stalled
-      ? `no commit for ${Math.round((now - progress.lastCommitAtMs) / 1000)} s with ${backlog} rows waiting`
-      : true,
-  };
-  return { ready: Object.values(checks).every((c) => c === true), checks };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COMMIT_STALL_MS, readiness } from '../../../src/service/sidecar.js';
+import { COMMIT_STALL_MS, readiness } from '../../../src/service/readiness.js';
 
 const counts = (pending: number) => ({
   proposed: 0,
