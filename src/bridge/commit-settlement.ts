@@ -66,7 +66,7 @@ export class CommitSettlement {
       if (row === undefined || row.state === 'committed') continue;
       if (t !== undefined && row.state === 'proposed') {
         // Keep the endorsements we saw on our copy.
-        const final = rowOf(t, 'pending-commit', this.quorum.finalEndorsements(t));
+        const final = rowOf(t, 'pending-commit', this.quorum.finalEndorsements(t), this.quorum.shardOf(t)?.name);
         promotions.push({
           correlationId: c.correlationId,
           body: final.body,
@@ -135,19 +135,23 @@ export class CommitSettlement {
   private markExpired(expired: readonly TrackedIntent[], now: number): void {
     if (expired.length === 0) return;
     const { opts, book } = this.ctx;
-    opts.outbox.markTerminal(
-      expired.map((t) => t.correlationId),
-      'expired',
-      `no quorum of ${opts.quorum} within the ttl`,
-      now,
-    );
+    // One reason per quorum: intents of this node's shard share it, so usually one write.
+    const byQuorum = new Map<number | undefined, string[]>();
+    for (const t of expired) {
+      const quorum = this.quorum.shardOf(t)?.quorum;
+      byQuorum.set(quorum, [...(byQuorum.get(quorum) ?? []), t.correlationId]);
+    }
+    for (const [quorum, ids] of byQuorum) {
+      const why = quorum === undefined ? 'its proposer is not a member' : `no quorum of ${quorum} within the ttl`;
+      opts.outbox.markTerminal(ids, 'expired', why, now);
+    }
     for (const t of expired) {
       book.finish(t.correlationId);
       opts.emit('intent:expired', {
         correlationId: t.correlationId,
         state: 'expired',
         endorsements: t.endorsements.size,
-        quorum: opts.quorum,
+        quorum: this.quorum.shardOf(t)?.quorum,
       });
     }
     opts.metrics?.intents.inc({ outcome: 'expired' }, expired.length);

@@ -4,7 +4,7 @@
  */
 import type { CommitItem, EndorsementItem, ProposeItem } from '../core/envelope.js';
 import type { IntentLimits } from '../core/intent-input.js';
-import type { Clock, Gossip, Outbox, StreamReader } from '../core/ports.js';
+import type { Clock, Gossip, Membership, Outbox, StreamReader } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import type { ConsensusMetrics } from './consensus-metrics.js';
 import type { GossipBatcher } from './gossip-batcher.js';
@@ -30,10 +30,15 @@ export interface ConsensusDriverOptions {
   emit: (event: ConsensusEvent, data: Record<string, unknown>) => void;
   /** Submission limits and the subject prefix (allow-list `<prefix>.command.`). */
   limits: IntentLimits;
-  /** Endorsements needed (resolved: see `resolveQuorum`). */
-  quorum: number;
-  /** Peers allowed to endorse; empty = open mode. */
-  cohort: readonly string[];
+  /** Endorsements needed (resolved: see `resolveQuorum`). Ignored when `membership` is given. */
+  quorum?: number;
+  /** Peers allowed to endorse; empty = open mode. Ignored when `membership` is given. */
+  cohort?: readonly string[];
+  /**
+   * Who endorses whose intents: a fleet's home shards (docs/fleet.md). Absent: `cohort` and
+   * `quorum`, one shard. Asked afresh at every decision, so a reloaded member list applies at once.
+   */
+  membership?: Membership;
   /** `auto`: schema and subject decide; `agent`: the local agent is asked and may veto. */
   policy: 'auto' | 'agent';
   /** How long an intent may wait for quorum, ms (at most a day). */
@@ -89,7 +94,7 @@ export interface ConsensusContext {
   readonly opts: ConsensusDriverOptions;
   /** This node's peer ID. */
   readonly self: string;
-  readonly cohort: ReadonlySet<string>;
+  readonly membership: Membership;
   readonly book: IntentBook;
   readonly proposals: GossipBatcher<ProposeItem>;
   readonly endorsements: GossipBatcher<EndorsementItem>;

@@ -20,6 +20,7 @@
  */
 import type { Endorsement } from '../core/command-message.js';
 import { isExpired } from '../core/consensus.js';
+import { cohortMembership } from '../core/membership.js';
 import {
   DEFAULT_MAX_ENVELOPE_BYTES,
   ENVELOPE_SCHEMA_VERSION,
@@ -62,7 +63,7 @@ export class ConsensusDriver {
     this.ctx = {
       opts,
       self,
-      cohort: new Set(opts.cohort),
+      membership: opts.membership ?? cohortMembership(opts.cohort ?? [], opts.quorum ?? 1),
       book: new IntentBook(opts.outbox, opts.ttlMs),
       proposals: new GossipBatcher<ProposeItem>({
         ...batch,
@@ -108,8 +109,15 @@ export class ConsensusDriver {
     for (const t of book.reload()) if (t.origin === self) this.intake.queueReproposal(t.correlationId);
     this.unsubscribe = opts.gossip.onEnvelope((e, from) => this.receive(e, from));
     this.task.start();
+    const home = this.ctx.membership.shardOf(self);
     opts.logger.info(
-      { proposed: book.size, quorum: opts.quorum, cohort: this.ctx.cohort.size, policy: opts.policy },
+      {
+        proposed: book.size,
+        shard: home?.name,
+        quorum: home?.quorum,
+        members: home?.members.size,
+        policy: opts.policy,
+      },
       'consensus started',
     );
   }
@@ -152,6 +160,19 @@ export class ConsensusDriver {
   /** The agent's answer under `agent` policy. False when nothing is being asked about that ID. */
   answerEndorsement(correlationId: string, endorse: boolean): boolean {
     return this.intake.answerEndorsement(correlationId, endorse);
+  }
+
+  /**
+   * The member list was reloaded (docs/fleet.md): an open intent follows its proposer's home shard
+   * as now planned, so own intents are re-proposed there at once, and quorums are checked again
+   * against the new shards.
+   */
+  replanned(): void {
+    const { self, book } = this.ctx;
+    for (const t of book.all()) {
+      if (t.origin === self) this.intake.queueReproposal(t.correlationId);
+      this.quorum.evaluate(t);
+    }
   }
 
   /** Counts for `status`. */

@@ -5,9 +5,10 @@
  * k × `takeoverMs` unless an `intent.committed` settled it first.
  */
 import type { Endorsement } from '../core/command-message.js';
-import { committerRank, hasQuorum, inCohort, isExpired, takeoverAtMs } from '../core/consensus.js';
+import { committerRank, isExpired, takeoverAtMs } from '../core/consensus.js';
 import { decodeSignature, type EndorsementItem, endorsementBytes } from '../core/envelope.js';
-import type { PromoteItem } from '../core/ports.js';
+import { endorsesIn } from '../core/membership.js';
+import type { EndorsingShard, PromoteItem } from '../core/ports.js';
 import type { ConsensusContext } from './consensus-context.js';
 import { rowOf, type TrackedIntent } from './intent-book.js';
 
@@ -20,25 +21,40 @@ export class EndorsementQuorum {
 
   constructor(private readonly ctx: ConsensusContext) {}
 
-  /** Records `peerId`'s endorsement (already verified by the mesh validator). */
+  /**
+   * Records `peerId`'s endorsement (its author already checked by the mesh validator). It counts
+   * only when `peerId` is in the intent's shard: its proposer's home shard, or the cohort.
+   */
   add(peerId: string, item: EndorsementItem): void {
     const { book, opts } = this.ctx;
-    if (!inCohort(peerId, this.ctx.cohort)) return;
     const t = book.find(item.correlationId);
     if (t === 'done') return;
     if (t === undefined) {
+      // Kept until the proposal says whose intent it is; the validator let only members through.
       book.keepOrphan(peerId, item);
       return;
     }
+    const shard = this.shardOf(t);
+    if (shard === undefined || !endorsesIn(shard, peerId)) return;
     if (item.payloadDigest !== t.payloadDigest || t.endorsements.has(peerId)) return;
     t.endorsements.set(peerId, item.signature);
     opts.emit('intent:endorsed', {
       correlationId: t.correlationId,
       peerId,
       endorsements: t.endorsements.size,
-      quorum: opts.quorum,
+      quorum: shard.quorum,
     });
     this.evaluate(t);
+  }
+
+  /** The shard that endorses `t` now: its proposer's home shard (or the cohort); undefined for a non-member's. */
+  shardOf(t: TrackedIntent): EndorsingShard | undefined {
+    return this.ctx.membership.shardOf(t.origin);
+  }
+
+  /** Endorsers of `t` that count: those in its shard. */
+  private counting(t: TrackedIntent, shard: EndorsingShard): string[] {
+    return [...t.endorsements.keys()].filter((p) => endorsesIn(shard, p));
   }
 
   /** Applies the endorsements that arrived before `t` was tracked here, then evaluates it. */
@@ -49,23 +65,31 @@ export class EndorsementQuorum {
 
   /** Records quorum when first held; promotes when this node's takeover slot has come. */
   evaluate(t: TrackedIntent): void {
-    const { opts, cohort, self } = this.ctx;
+    const { opts, self } = this.ctx;
     const now = opts.clock.now();
-    const counting = [...t.endorsements.keys()].filter((p) => inCohort(p, cohort));
+    const shard = this.shardOf(t);
+    const counting = shard === undefined ? [] : this.counting(t, shard);
+    if (shard === undefined || counting.length < shard.quorum) {
+      // Also after a re-plan that moved endorsers out of the intent's shard: no slot without quorum.
+      t.quorumAtMs = null;
+      return;
+    }
     if (t.quorumAtMs === null) {
-      if (!hasQuorum(counting, opts.quorum, cohort) || isExpired(t.createdAtMs, t.ttlMs, now)) return;
+      if (isExpired(t.createdAtMs, t.ttlMs, now)) return;
       t.quorumAtMs = now;
     }
     const rank = committerRank(t.correlationId, counting, self);
-    const complete = cohort.size > 0 && counting.length >= cohort.size;
+    const complete = shard.members.size > 0 && counting.length >= shard.members.size;
     const settleMs = complete ? 0 : (opts.settleMs ?? 2 * (opts.batchDelayMs ?? 20));
     if (rank >= 0 && now >= takeoverAtMs(t.quorumAtMs, rank, opts.takeoverMs, settleMs)) this.promote(t, rank, now);
   }
 
-  /** Cohort endorsements held, sorted by peer ID: the set a promoted row carries. */
+  /** Endorsements held from the intent's shard, sorted by peer ID: the set a promoted row carries. */
   finalEndorsements(t: TrackedIntent): Endorsement[] {
+    const shard = this.shardOf(t);
+    if (shard === undefined) return [];
     return [...t.endorsements]
-      .filter(([p]) => inCohort(p, this.ctx.cohort))
+      .filter(([p]) => endorsesIn(shard, p))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([peerId, signature]) => ({ peerId, signature }));
   }
@@ -99,8 +123,8 @@ export class EndorsementQuorum {
       if (bad.length > 0) {
         for (const peer of bad) p.t.endorsements.delete(peer);
         // The takeover clock keeps running while the good ones are still a quorum.
-        const counting = [...p.t.endorsements.keys()].filter((peer) => inCohort(peer, this.ctx.cohort));
-        if (!hasQuorum(counting, opts.quorum, this.ctx.cohort)) p.t.quorumAtMs = null;
+        const shard = this.shardOf(p.t);
+        if (shard === undefined || this.counting(p.t, shard).length < shard.quorum) p.t.quorumAtMs = null;
         opts.metrics?.badEndorsements?.inc(bad.length);
         opts.logger.warn(
           { correlationId: p.t.correlationId, peers: bad },
@@ -108,7 +132,7 @@ export class EndorsementQuorum {
         );
         continue;
       }
-      const row = rowOf(p.t, 'pending-commit', this.finalEndorsements(p.t));
+      const row = rowOf(p.t, 'pending-commit', this.finalEndorsements(p.t), this.shardOf(p.t)?.name);
       items.push({ correlationId: p.t.correlationId, body: row.body, headers: row.headers, target: p.target });
       promoted.push(p);
       book.finish(p.t.correlationId);
@@ -134,7 +158,8 @@ export class EndorsementQuorum {
 
   // Peers whose endorsement of `t` fails its signature check (each checked once per intent).
   private async unverified(t: TrackedIntent): Promise<string[]> {
-    const { opts, cohort } = this.ctx;
+    const { opts } = this.ctx;
+    const shard = this.shardOf(t);
     let done = this.verified.get(t.correlationId);
     if (done === undefined) {
       if (this.verified.size >= 10_000) this.verified.clear(); // intents that expired unpromoted
@@ -144,7 +169,7 @@ export class EndorsementQuorum {
     const bytes = endorsementBytes(t.correlationId, t.payloadDigest);
     const bad: string[] = [];
     for (const [peer, signature] of t.endorsements) {
-      if (done.has(peer) || !inCohort(peer, cohort)) continue;
+      if (done.has(peer) || shard === undefined || !endorsesIn(shard, peer)) continue;
       const sig = decodeSignature(signature);
       if (sig !== null && (await opts.gossip.verify(peer, bytes, sig))) done.add(peer);
       else bad.push(peer);

@@ -154,11 +154,12 @@ export function trackFromProposal(item: ProposeItem, origin: string): TrackedInt
   };
 }
 
-/** The outbox row of `t` in `state`, carrying `endorsements` (default: all held). */
+/** The outbox row of `t` in `state`, carrying `endorsements` (default: all held) and the endorsing shard's name, if any. */
 export function rowOf(
   t: TrackedIntent,
   state: 'proposed' | 'pending-commit',
   endorsements?: Endorsement[],
+  shard?: string | null,
 ): ReturnType<typeof buildCommandRow> {
   return buildCommandRow({
     correlationId: t.correlationId,
@@ -170,6 +171,7 @@ export function rowOf(
     payloadDigest: t.payloadDigest,
     state,
     endorsements: endorsements ?? [...t.endorsements].map(([peerId, signature]) => ({ peerId, signature })),
+    shard: shard ?? null,
   });
 }
 

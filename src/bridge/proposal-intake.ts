@@ -3,7 +3,8 @@
  * gossiped in a batch), peers' proposals (checked, optionally put to the local agent, stored and
  * endorsed), and re-proposals of own intents still short of quorum.
  */
-import { inCohort, isExpired } from '../core/consensus.js';
+import { isExpired } from '../core/consensus.js';
+import { endorsesIn } from '../core/membership.js';
 import { payloadDigest } from '../core/digest.js';
 import { encodeSignature, endorsementBytes, proposeDigestMatches, type ProposeItem } from '../core/envelope.js';
 import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
@@ -47,7 +48,7 @@ export class ProposalIntake {
     traceparent?: string,
     idempotencyKey?: string,
   ): Promise<{ correlationId: string; state: IntentState }> {
-    const { opts, self, cohort } = this.ctx;
+    const { opts, self, membership } = this.ctx;
     const input = parseIntentInput(body, opts.limits);
     const now = opts.clock.now();
     const correlationId = idempotencyKey === undefined ? opts.newId(now) : keyedCorrelationId(idempotencyKey);
@@ -71,8 +72,9 @@ export class ProposalIntake {
       lastProposedAtMs: now,
     };
     const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
-    if (inCohort(self, cohort)) t.endorsements.set(self, signature);
-    const row = rowOf(t, 'proposed');
+    const home = membership.shardOf(self);
+    if (home !== undefined && endorsesIn(home, self)) t.endorsements.set(self, signature);
+    const row = rowOf(t, 'proposed', undefined, home?.name);
     await opts.outbox.append([row]);
     if (idempotencyKey !== undefined) {
       // Two requests with one key raced (or a peer's proposal of it arrived): the first stored wins.
@@ -163,10 +165,12 @@ export class ProposalIntake {
   }
 
   private checkProposal(item: ProposeItem, origin: string): string | null {
-    const { opts, self, cohort } = this.ctx;
+    const { opts, self, membership } = this.ctx;
     if (isExpired(item.createdAtMs, item.ttlMs, opts.clock.now())) return 'expired';
-    if (!inCohort(origin, cohort)) return 'origin-not-in-cohort';
-    if (!inCohort(self, cohort)) return 'self-not-in-cohort';
+    const shard = membership.shardOf(origin);
+    if (shard === undefined) return 'origin-not-a-member';
+    // A member endorses its own shard's intents only (a cohort is one shard).
+    if (!endorsesIn(shard, self)) return 'self-not-in-shard';
     if (checkSubject(item.subject, opts.limits.prefix, 'command') !== null) return 'subject-not-allowed';
     if (!proposeDigestMatches(item)) return 'digest-mismatch';
     if (encoder.encode(JSON.stringify(item.payload)).length > opts.limits.maxPayloadBytes) return 'payload-too-large';
@@ -178,7 +182,7 @@ export class ProposalIntake {
     const { opts, book, self } = this.ctx;
     const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
     t.endorsements.set(self, signature);
-    await opts.outbox.append([rowOf(t, 'proposed')]);
+    await opts.outbox.append([rowOf(t, 'proposed', undefined, this.ctx.membership.shardOf(t.origin)?.name)]);
     if (opts.outbox.get(t.correlationId)?.state !== 'proposed') return; // settled meanwhile
     book.track(t);
     this.ctx.endorsements.add(endorsementItemOf(t, signature));

@@ -22,3 +22,4 @@ export { coerceConfigValue, type Coerced } from './coerce-value.js';
 export { readConfigFile } from './read-config-file.js';
 export { maskSecrets, printConfig, SECRET_MASK, type ConfigFormat } from './print-config.js';
 export { formatKeyPath } from './zod-issues.js';
+export { parseMembersFile, readMembers } from './members-file.js';

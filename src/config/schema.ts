@@ -165,10 +165,32 @@ export const MeshSchema = z
 
 export const ConsensusSchema = z
   .object({
-    /** Endorsements needed: a count, or `majority` of the cohort. 1 = the node alone. */
+    /**
+     * Endorsements needed: a count, or `majority` of the cohort, or per home shard in a fleet
+     * (`members`), where a count may not exceed a shard. 1 = the node alone.
+     */
     quorum: z.union([z.number().int().positive(), z.literal('majority')]).default(1),
-    /** Peer IDs allowed to propose and endorse. Required when consensus is on, unless `openMembership`. */
+    /**
+     * Peer IDs allowed to propose and endorse, all of them endorsing every intent: one shard.
+     * Required when consensus is on, unless `members` (a fleet) or `openMembership`.
+     */
     cohort: z.array(z.string()).default([]),
+    /**
+     * The fleet: peer IDs that may propose, relay and send telemetry. Each member's intents are
+     * endorsed and committed by its home shard (docs/fleet.md). Env: comma-separated.
+     */
+    members: z.array(z.string().min(1)).default([]),
+    /**
+     * File of more members, one peer ID per line (`#` starts a comment), read at start and again
+     * on SIGHUP, so members join or leave without a fleet-wide restart.
+     */
+    membersFile: z.string().min(1).optional(),
+    /**
+     * Members per home shard (the fleet forms max(1, ⌊members ÷ shardSize⌋) shards). 7: with a
+     * majority quorum of 4 a shard commits with 3 of its members down, while a host carries about 7
+     * members' intents, not the fleet's (issue 21's capacity model).
+     */
+    shardSize: z.number().int().positive().default(7),
     /**
      * Consensus without a cohort: any peer that can dial the mesh may propose and endorse, so a
      * few fresh identities can carry their own intents to quorum. Off: a cohort is required.
@@ -370,15 +392,35 @@ export const ConfigSchema = z
     (c) =>
       !consensusEnabled(c.consensus.quorum, c.mesh.enabled) ||
       c.consensus.cohort.length > 0 ||
+      fleetConfigured(c.consensus) ||
       c.consensus.openMembership,
     {
       message:
-        'required when consensus is on (mesh.enabled, or a quorum above 1): without it any peer that can dial the mesh ' +
-        'may propose and endorse; list the members, or set consensus.openMembership: true to accept that',
+        'consensus.members (or consensus.membersFile) or consensus.cohort is required when consensus is on ' +
+        '(mesh.enabled, or a quorum above 1): without them any peer that can dial the mesh may propose and endorse; ' +
+        'list the members, or set consensus.openMembership: true to accept that',
       path: ['consensus', 'cohort'],
     },
   )
+  .refine((c) => c.consensus.cohort.length === 0 || !fleetConfigured(c.consensus), {
+    message:
+      'set consensus.members (or consensus.membersFile) or consensus.cohort, not both: a cohort is one shard of a fleet',
+    path: ['consensus', 'cohort'],
+  })
+  .refine(
+    (c) =>
+      !fleetConfigured(c.consensus) || c.consensus.quorum === 'majority' || c.consensus.quorum <= c.consensus.shardSize,
+    {
+      message: 'a count may not exceed consensus.shardSize: the quorum applies per shard',
+      path: ['consensus', 'quorum'],
+    },
+  )
   .transform((c) => ({ ...c, streams: c.streams ?? defaultStreams(c.subjects.prefix) }));
+
+/** True when `consensus` configures a fleet of home shards (`members` or `membersFile`) rather than a cohort. */
+export function fleetConfigured(consensus: { members: readonly string[]; membersFile?: string | undefined }): boolean {
+  return consensus.members.length > 0 || consensus.membersFile !== undefined;
+}
 
 /** The validated config every part receives a slice of. */
 export type Config = z.output<typeof ConfigSchema>;

@@ -16,6 +16,8 @@ export const HEADER = {
   traceparent: 'traceparent',
   endorsers: 'Net-Sync-Endorsers',
   kind: 'Net-Sync-Kind',
+  /** The home shard that endorsed a fleet member's command (`shard-<i>-of-<n>`); absent for a cohort. */
+  shard: 'Net-Sync-Shard',
 } as const;
 
 /** One endorsement: a peer's signature over (correlationId, payload digest). */
@@ -41,6 +43,8 @@ export interface CommandBody {
   payloadDigest?: string;
   /** The endorser set, so that any consumer can verify the quorum offline. */
   endorsements: Endorsement[];
+  /** The home shard whose members endorsed it (a fleet, docs/fleet.md); absent for a cohort or consensus off. */
+  shard?: string;
 }
 
 /** Inputs to build a command row. */
@@ -58,6 +62,8 @@ export interface CommandInput {
    * signature: there was no endorsement round). Ignored when `endorsements` are given.
    */
   soleEndorser?: boolean;
+  /** The endorsing home shard's name (a fleet); also sent as `Net-Sync-Shard`. */
+  shard?: string | null;
   state?: NewOutboxRow['state'];
 }
 
@@ -75,6 +81,7 @@ export function buildCommandRow(input: CommandInput): NewOutboxRow {
     proposedAt: new Date(input.createdAtMs).toISOString(),
     ...(input.payloadDigest === undefined ? {} : { payloadDigest: input.payloadDigest }),
     endorsements,
+    ...(input.shard == null ? {} : { shard: input.shard }),
   };
   const headers: Record<string, string> = {
     [HEADER.correlationId]: input.correlationId,
@@ -85,6 +92,7 @@ export function buildCommandRow(input: CommandInput): NewOutboxRow {
   };
   if (endorsements.length > 0) headers[HEADER.endorsers] = endorsements.map((e) => e.peerId).join(',');
   else if (input.soleEndorser === true) headers[HEADER.endorsers] = input.origin;
+  if (input.shard != null) headers[HEADER.shard] = input.shard;
   return {
     correlationId: input.correlationId,
     subject: input.subject,

@@ -7,6 +7,7 @@ import { COMMAND_SCHEMA_VERSION, HEADER, type CommandBody } from './command-mess
 import { resolveQuorum, verifyEndorsement, type QuorumSetting } from './consensus.js';
 import { payloadDigest } from './digest.js';
 import type { SignatureVerifier } from './envelope-validation.js';
+import { planShards, shardQuorum } from './shards.js';
 
 /** Why a commit fails verification. Bounded: usable as a metric label or a table column. */
 export type CommitProblemCode =
@@ -25,7 +26,13 @@ export type CommitProblemCode =
   /** The `Net-Sync-Endorsers` header differs from the body's endorser set. */
   | 'endorsers-header-mismatch'
   /** Fewer valid, distinct, in-cohort endorsements than the quorum. */
-  | 'below-quorum';
+  | 'below-quorum'
+  /** Verifying against a fleet: the command names no shard, or one the member list does not form. */
+  | 'unknown-shard'
+  /** Verifying against a fleet: an endorser (or the origin) outside the shard the command names. */
+  | 'not-in-shard'
+  /** The `Net-Sync-Shard` header differs from the body's shard. */
+  | 'shard-header-mismatch';
 
 /** One problem found. `detail` names the peer or header; it never contains payload data. */
 export interface CommitProblem {
@@ -61,6 +68,15 @@ export interface VerifyCommitOptions {
   quorum?: QuorumSetting;
   /** Allowed endorsers; empty or absent = any peer (open mode). `majority` needs it. */
   cohort?: readonly string[];
+  /**
+   * The fleet's members (`consensus.members` and the members file): when given, the command must
+   * name its home shard (body `shard`, header `Net-Sync-Shard`), that shard is re-planned from
+   * this list and `shardSize`, the origin and every endorser must be in it, and `quorum` applies
+   * to it. Takes the place of `cohort`.
+   */
+  members?: readonly string[];
+  /** `consensus.shardSize` of the fleet. Default 7. */
+  shardSize?: number;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -73,11 +89,11 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * throws CONFIG_INVALID only for an impossible quorum setting.
  */
 export async function verifyCommit(message: CommittedMessage, opts: VerifyCommitOptions): Promise<CommitVerification> {
-  const cohortList = opts.cohort ?? [];
-  const quorum = resolveQuorum(opts.quorum ?? 1, cohortList);
-  const cohort = new Set(cohortList);
   const problems: CommitProblem[] = [];
   const body = readBody(message.body);
+  const fleet = opts.members !== undefined && opts.members.length > 0;
+  const scope = fleet ? shardScope(body, opts, problems) : cohortScope(opts);
+  const { quorum, cohort } = scope;
   if (body === null) {
     return {
       ok: false,
@@ -98,7 +114,7 @@ export async function verifyCommit(message: CommittedMessage, opts: VerifyCommit
     }
     seen.add(e.peerId);
     if (cohort.size > 0 && !cohort.has(e.peerId)) {
-      problems.push({ code: 'not-in-cohort', detail: e.peerId });
+      problems.push({ code: fleet ? 'not-in-shard' : 'not-in-cohort', detail: e.peerId });
       continue;
     }
     if (digest === null) continue;
@@ -108,6 +124,37 @@ export async function verifyCommit(message: CommittedMessage, opts: VerifyCommit
   if (valid.length < quorum)
     problems.push({ code: 'below-quorum', detail: `${valid.length} valid of ${quorum} needed` });
   return { ok: problems.length === 0, correlationId: body.correlationId, validEndorsers: valid, quorum, problems };
+}
+
+interface Scope {
+  quorum: number;
+  /** Allowed endorsers; empty = any. */
+  cohort: ReadonlySet<string>;
+}
+
+function cohortScope(opts: VerifyCommitOptions): Scope {
+  const cohort = opts.cohort ?? [];
+  return { quorum: resolveQuorum(opts.quorum ?? 1, cohort), cohort: new Set(cohort) };
+}
+
+// The shard the command names, re-planned from the member list; the origin must belong to it.
+function shardScope(body: CommandBody | null, opts: VerifyCommitOptions, problems: CommitProblem[]): Scope {
+  const plan = planShards(opts.members ?? [], opts.shardSize ?? 7);
+  const setting = opts.quorum ?? 1;
+  const smallest = Math.min(...plan.shards.map((s) => s.members.length));
+  const fallback = { quorum: shardQuorum(setting, smallest), cohort: new Set(plan.members) };
+  if (body === null) return fallback;
+  const shard = typeof body.shard === 'string' ? plan.byName(body.shard) : undefined;
+  if (shard === undefined) {
+    problems.push({
+      code: 'unknown-shard',
+      detail:
+        typeof body.shard === 'string' ? `${body.shard} is not a shard of the fleet` : 'the command names no shard',
+    });
+    return fallback;
+  }
+  if (!shard.members.includes(body.origin)) problems.push({ code: 'not-in-shard', detail: `origin ${body.origin}` });
+  return { quorum: shardQuorum(setting, shard.members.length), cohort: new Set(shard.members) };
 }
 
 function readBody(raw: CommittedMessage['body']): CommandBody | null {
@@ -144,6 +191,9 @@ function checkHeaders(body: CommandBody, headers: CommittedMessage['headers'], p
   const listed = headers[HEADER.endorsers];
   const inBody = [...new Set(body.endorsements.map((e) => e.peerId))].sort().join(',');
   const inHeader = listed === undefined ? '' : [...new Set(listed.split(',').filter((s) => s !== ''))].sort().join(',');
+  const shard = headers[HEADER.shard];
+  if (shard !== body.shard)
+    problems.push({ code: 'shard-header-mismatch', detail: `${HEADER.shard} differs from the body's shard` });
   // Consensus off: the origin, its own quorum, is named without a signature (no endorsement round).
   const soleUnsigned = inBody === '' && inHeader === body.origin;
   if (inHeader !== inBody && !soleUnsigned)

@@ -19,8 +19,10 @@ export type EnvelopeRefusalReason =
   | 'digest-mismatch'
   /** An endorsement signature that is not a well-formed signature (checked by the committer otherwise). */
   | 'bad-signature'
-  /** The author is not in the configured cohort. */
-  | 'not-in-cohort';
+  /** The author is not in the configured cohort (or not a member of the fleet). */
+  | 'not-in-cohort'
+  /** On a home shard's topic: the author is not a member of that shard. */
+  | 'not-in-shard';
 
 /** All refusal reasons, for pre-registering metric label values. */
 export const ENVELOPE_REFUSAL_REASONS: readonly EnvelopeRefusalReason[] = [
@@ -33,6 +35,7 @@ export const ENVELOPE_REFUSAL_REASONS: readonly EnvelopeRefusalReason[] = [
   'digest-mismatch',
   'bad-signature',
   'not-in-cohort',
+  'not-in-shard',
 ];
 
 /**
@@ -51,6 +54,8 @@ export const REFUSAL_VERDICT: Readonly<Record<EnvelopeRefusalReason, Exclude<Gos
   'digest-mismatch': 'reject',
   'bad-signature': 'reject',
   'not-in-cohort': 'ignore',
+  // Ignored, not rejected: members reload their lists one by one, so plans briefly differ.
+  'not-in-shard': 'ignore',
 };
 
 /** Checks a signature by `peerId`'s key; false (never a throw) when it does not verify. */
@@ -62,6 +67,8 @@ export interface EnvelopeValidationContext {
   maxBytes: number;
   /** Peer IDs whose envelopes are delivered; empty means everyone (open mode). */
   cohort: ReadonlySet<string>;
+  /** On a home shard's topic: the shard's members, the only authors delivered there. */
+  shard?: ReadonlySet<string>;
 }
 
 /** The validator's outcome. */
@@ -85,6 +92,7 @@ export async function validateEnvelope(
     return refuse('author-mismatch', `${envelope.kind} claims another author than its signer`);
   }
   if (ctx.cohort.size > 0 && !ctx.cohort.has(author)) return refuse('not-in-cohort', 'author outside cohort');
+  if (ctx.shard !== undefined && !ctx.shard.has(author)) return refuse('not-in-shard', 'author outside the shard');
   if (envelope.kind === 'intent.propose') {
     const bad = envelope.intents.find((item) => !proposeDigestMatches(item));
     if (bad !== undefined) return refuse('digest-mismatch', `payloadDigest of ${bad.correlationId}`);

@@ -259,3 +259,23 @@ export interface Gossip {
   /** Peer IDs currently connected. */
   peers(): string[];
 }
+
+/** The endorsing group of an intent as one node sees it now: its shard, or the cohort. */
+export interface EndorsingShard {
+  /** The shard's name (`shard-<i>-of-<n>`), carried by the commands it commits; null for a cohort (no shard is named). */
+  readonly name: string | null;
+  /** Who may endorse; empty = any peer (open membership). */
+  readonly members: ReadonlySet<string>;
+  /** Endorsements an intent of this shard needs (resolved). */
+  readonly quorum: number;
+}
+
+/**
+ * Who may propose and who endorses whom (docs/fleet.md): the fleet's plan of home shards, or a
+ * cohort (one shard). Answers may change between calls (a member list reloaded on SIGHUP); a
+ * caller asks again rather than keeping an answer.
+ */
+export interface Membership {
+  /** The shard that endorses and commits `origin`'s intents; undefined when `origin` may not propose. */
+  shardOf(origin: string): EndorsingShard | undefined;
+}
