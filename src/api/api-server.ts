@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { NetSyncError } from '../core/errors.js';
 import { checkIdempotencyKey } from '../core/idempotency.js';
+import { parseJsonBody } from '../core/json-body.js';
 import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
 import { type InboxBackend, registerInboxRoutes } from './inbox-routes.js';
@@ -64,8 +65,28 @@ export interface ApiServerOptions {
   /** Host names (or host:port) answered besides loopback and the listen address (config `api.allowedHosts`). */
   allowedHosts?: readonly string[];
   maxPayloadBytes: number;
+  /** Connection limits (config `api.*`); each bounds what a slow, idle or flooding client can hold. */
+  limits: ApiConnectionLimits;
   backend: ApiBackend;
   logger: Logger;
+}
+
+/** How long a client may take and how many connections it may hold (config `api.*`). */
+export interface ApiConnectionLimits {
+  /** Time to receive a request's headers, from the connection's first byte wait, ms. */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request (headers and body), ms; at least `headersTimeoutMs`. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests, ms. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at once; past it a new connection is closed at once, unanswered. */
+  maxConnections: number;
+}
+
+// How often Node looks for requests past their timeout (its default, 30 s, let idle
+// connections live 30 s past the bound): a quarter of the headers timeout, at most 1 s.
+function checkIntervalMs(limits: ApiConnectionLimits): number {
+  return Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4)));
 }
 
 /** Constant-time comparison of a presented secret with the expected one. */
@@ -95,7 +116,15 @@ export class ApiServer {
 
   constructor(private readonly opts: ApiServerOptions) {
     // Our own payload check (400 naming `payload`) must fire before the transport limit.
-    this.app = Fastify({ logger: false, bodyLimit: opts.maxPayloadBytes * 4 + 65_536 });
+    const { limits } = opts;
+    this.app = Fastify({
+      logger: false,
+      bodyLimit: opts.maxPayloadBytes * 4 + 65_536,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: checkIntervalMs(limits) },
+    });
+    this.app.server.maxConnections = limits.maxConnections;
     this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) =>
       this.onError(err, reply),
     );
@@ -105,6 +134,16 @@ export class ApiServer {
     // Bodies must say `application/json`: the types a browser may send cross-origin without a
     // CORS preflight (text/plain, forms) are refused with 415, so no web page can post intents.
     this.app.removeContentTypeParser('text/plain');
+    // Our own JSON parser: invalid UTF-8, numbers a double cannot hold and prototype keys are
+    // refused naming the field, where the default one altered the first two silently.
+    this.app.removeContentTypeParser('application/json');
+    this.app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+      try {
+        done(null, parseJsonBody(body as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
     this.app.addHook('onRequest', async (req, reply) => this.authorize(req, reply));
     this.routes();
   }

@@ -12,7 +12,15 @@ import { zBytes, zDurationMs } from '../core/units.js';
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7654');
-const natsUrl = z.string().regex(/^(nats|tls|ws|wss):\/\/[^\s]+$/, 'must be a NATS URL, e.g. nats://127.0.0.1:4222');
+// nats.js on Node speaks TCP only: a ws:// URL would be dialled as TCP and fail on every attempt.
+const natsUrl = z
+  .string()
+  .refine(
+    (s) => !/^wss?:\/\//i.test(s),
+    'ws:// and wss:// are not supported (the client speaks TCP): use nats:// or tls://',
+  )
+  .refine((s) => /^(nats|tls):\/\/[^\s]+$/.test(s), 'must be a NATS URL, e.g. nats://127.0.0.1:4222');
+const positiveMs = (name: string) => zDurationMs.refine((v) => v > 0, `${name} must be above 0`);
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^\s]+$/, 'not a multiaddr');
 const peerAddr = multiaddr.refine((s) => /\/p2p\/[A-Za-z0-9]+$/.test(s), 'must end in /p2p/<peerId>');
 
@@ -66,8 +74,28 @@ export const ApiSchema = z
     maxPayloadBytes: zBytes.default(65_536),
     /** Period of the status samples (page charts, recent lag): 5 s keeps 10 min in 120 samples. */
     statusSampleMs: zDurationMs.default(5_000),
+    /**
+     * Time a client has to send a request's headers, from its connection. An agent on loopback
+     * needs well under a millisecond; 10 s still serves one on a loaded host, and cuts off a
+     * client that connects and sends nothing, or trickles its headers (slowloris).
+     */
+    headersTimeoutMs: positiveMs('a timeout').default(10_000),
+    /** Time to send a whole request, body included: 30 s carries the largest body at ~10 KiB/s. */
+    requestTimeoutMs: positiveMs('a timeout').default(30_000),
+    /** An idle keep-alive connection closes after this: 5 s (Node's default) spans an agent's bursts. */
+    keepAliveTimeoutMs: positiveMs('a timeout').default(5_000),
+    /**
+     * Open API connections at once, SSE streams and inbox long polls included; past it a new one is
+     * closed unanswered. A local agent needs a handful; 256 keeps a flood well under the usual
+     * limit of 1,024 open files, which SQLite, NATS and the mesh share.
+     */
+    maxConnections: z.number().int().positive().default(256),
   })
-  .strict();
+  .strict()
+  .refine((a) => a.headersTimeoutMs <= a.requestTimeoutMs, {
+    message: 'must be at most api.requestTimeoutMs',
+    path: ['headersTimeoutMs'],
+  });
 
 /** Shortest non-zero `buffer.retainSettledMs`: the longest intent TTL plus an hour of clock skew. */
 export const MIN_RETAIN_SETTLED_MS = MAX_INTENT_TTL_MS + 3_600_000;

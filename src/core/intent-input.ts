@@ -2,6 +2,7 @@
  * Validation of an agent's intent submission (`POST /v1/intents`). Errors name the field.
  */
 import { NetSyncError } from './errors.js';
+import { keyField } from './json-body.js';
 import { exceedsDepth, MAX_PAYLOAD_DEPTH } from './json-depth.js';
 import { checkSubject } from './subject.js';
 
@@ -32,7 +33,8 @@ export function parseIntentInput(body: unknown, limits: IntentLimits): IntentInp
   }
   const record = body as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (key !== 'subject' && key !== 'payload') throw invalid(key, 'unknown field (expected subject, payload)');
+    if (key !== 'subject' && key !== 'payload')
+      throw invalid(keyField(key), 'unknown field (expected subject, payload)');
   }
   const subjectError = checkSubject(record['subject'], limits.prefix, 'command');
   if (subjectError !== null) throw invalid('subject', subjectError);

@@ -4,7 +4,7 @@
  * renamed) into place, so a crash never leaves a half-written key and, without `force`, an
  * existing key is never replaced.
  */
-import { chmod, copyFile, constants, link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, copyFile, constants, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
@@ -88,13 +88,25 @@ export async function loadIdentity(path: string): Promise<PrivateKey> {
   }
 }
 
+/** An identity as {@link loadOrCreateIdentity} found or made it. */
+export interface LoadedIdentity {
+  privateKey: PrivateKey;
+  peerId: string;
+  /** True when this call wrote the file. */
+  created: boolean;
+  /** The file's permission bits (e.g. 0o600); bits in 0o077 mean group or others may read it. */
+  mode: number;
+}
+
+async function fileMode(path: string): Promise<number> {
+  return (await stat(path)).mode & 0o7777;
+}
+
 /** Loads the identity at `path`, or creates one there (mode 0600) when the file does not exist. */
-export async function loadOrCreateIdentity(
-  path: string,
-): Promise<{ privateKey: PrivateKey; peerId: string; created: boolean }> {
+export async function loadOrCreateIdentity(path: string): Promise<LoadedIdentity> {
   try {
     const privateKey = await loadIdentity(path);
-    return { privateKey, peerId: identityPeerId(privateKey), created: false };
+    return { privateKey, peerId: identityPeerId(privateKey), created: false, mode: await fileMode(path) };
   } catch (err) {
     const missing = ((err as NetSyncError).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
     if (!missing) throw err;
@@ -107,7 +119,7 @@ export async function loadOrCreateIdentity(
     const raced = ((err as NetSyncError).cause as NodeJS.ErrnoException | undefined)?.code === 'EEXIST';
     if (!raced) throw err;
     const existing = await loadIdentity(path);
-    return { privateKey: existing, peerId: identityPeerId(existing), created: false };
+    return { privateKey: existing, peerId: identityPeerId(existing), created: false, mode: await fileMode(path) };
   }
-  return { privateKey, peerId: identityPeerId(privateKey), created: true };
+  return { privateKey, peerId: identityPeerId(privateKey), created: true, mode: IDENTITY_FILE_MODE };
 }

@@ -1,14 +1,19 @@
 /**
  * Gossipsub peer-score parameters chosen for net-sync's one quiet, low-rate topic (see
- * docs/libp2p.md, pitfall 3: the library defaults are test values). The aim: a peer that forwards
- * a handful of invalid envelopes is graylisted (its RPCs dropped) within seconds, an honest
- * but quiet peer is never penalised, and good behaviour cannot bank enough credit to hide abuse.
+ * docs/libp2p.md, pitfall 3: the library defaults are test values). The aim: a peer that sends
+ * invalid envelopes is graylisted (its RPCs dropped) within about a heartbeat, an honest but quiet
+ * peer is never penalised, and good behaviour cannot bank enough credit to hide abuse.
  *
  * Arithmetic (topicWeight 1): positive contributions are capped at `topicScoreCap` = 10. Each
  * invalid message adds 1 to a counter c whose penalty is -5·c². c = 2 → -20 (below gossip,
  * -10); c = 4 → -80 + 10 (below publish, -50); c = 5 → -125 + 10 = -115, below graylist (-80).
- * c decays by 0.999 per second (half-life ≈ 11.5 min), so a graylisted peer that stops is
- * readmitted after ≈ 3 min (c < 4.2) and a peer that resumes is graylisted again at once.
+ * The score crosses at the 5th invalid message, but gossipsub acts on it later: it caches a score
+ * for one heartbeat (1 s) and takes up to 128 messages in 1 s unchecked from a peer last scored
+ * >= 0. At R invalid messages/s, up to about R·1 s + 128 get through first (113-223 at 250/s in
+ * issue 16's probe), and c starts from that many. c decays ×0.999 per second while connected, and
+ * the peer is readmitted when -5·c² + credit >= -80, i.e. c <= 4 (4.24 with full credit), after
+ * t = ln(c₀/4) / -ln(0.999) ≈ 1,000 s · ln(c₀/4): c₀ = 5 → 3.7 min, 113 → 56 min, 223 → 67 min.
+ * A disconnected peer's score does not decay; it is kept an hour (retainScore), then forgotten.
  */
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score';
 
@@ -48,7 +53,7 @@ export const MESH_TOPIC_SCORE: TopicScoreParams = {
   meshMessageDeliveriesActivation: 60_000,
   meshFailurePenaltyWeight: 0,
   meshFailurePenaltyDecay: 0.5,
-  // P4 invalid messages: -5·c², decaying 0.999 per second (see the file comment).
+  // P4 invalid messages: -5·c², decaying 0.999 per second (half-life 11.5 min; see the file comment).
   invalidMessageDeliveriesWeight: -5,
   invalidMessageDeliveriesDecay: 0.999,
 };

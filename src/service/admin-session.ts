@@ -7,6 +7,7 @@ import { retentionRefusal, specRetentionViews } from '../core/retention-hazard.j
 import { NetSyncError } from '../core/errors.js';
 import { JetStreamPublisher, JetStreamReader, NatsConnector, StreamManager } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
+import { redactUrl } from '../core/redact-url.js';
 
 /** Connected parts for one operator command. */
 export interface AdminSession {
@@ -34,7 +35,7 @@ export async function openAdminSession(
     await connector.stop();
     throw new NetSyncError(
       'NATS_DISCONNECTED',
-      `could not reach NATS at ${config.nats.servers.join(', ')} within ${timeoutMs} ms`,
+      `could not reach NATS at ${config.nats.servers.map(redactUrl).join(', ')} within ${timeoutMs} ms`,
       { cause: err },
     );
   }

@@ -15,6 +15,7 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { Config } from '../config/schema.js';
 import { backoffDelayMs } from '../core/backoff.js';
 import { NetSyncError } from '../core/errors.js';
+import { redactUrl } from '../core/redact-url.js';
 import { keyedCorrelationId } from '../core/idempotency.js';
 import { retentionRefusal } from '../core/retention-hazard.js';
 import type { CommandBody } from '../core/command-message.js';
@@ -147,6 +148,12 @@ export class Sidecar {
       token: config.api.token,
       allowedHosts: config.api.allowedHosts,
       maxPayloadBytes: config.api.maxPayloadBytes,
+      limits: {
+        headersTimeoutMs: config.api.headersTimeoutMs,
+        requestTimeoutMs: config.api.requestTimeoutMs,
+        keepAliveTimeoutMs: config.api.keepAliveTimeoutMs,
+        maxConnections: config.api.maxConnections,
+      },
       backend: this.ops.wrap(this.backend()),
       logger: log,
     });
@@ -196,6 +203,12 @@ export class Sidecar {
   static async create(config: Config, log: Logger): Promise<Sidecar> {
     const identity = await loadOrCreateIdentity(config.mesh.keyFile);
     if (identity.created) log.info({ keyFile: config.mesh.keyFile, peerId: identity.peerId }, 'created identity');
+    // Like ssh, warn rather than refuse: the key is still this node's, but others may copy it.
+    if ((identity.mode & 0o077) !== 0)
+      log.warn(
+        { keyFile: config.mesh.keyFile, mode: `0${(identity.mode & 0o777).toString(8)}` },
+        'identity file is readable or writable by group or others; chmod 600 it',
+      );
     return new Sidecar(config, identity.peerId, log, identity.privateKey);
   }
 
@@ -332,7 +345,7 @@ export class Sidecar {
       nats: {
         state: this.connector.state,
         streamsReady: this.publisher.state === 'connected',
-        servers: this.config.nats.servers,
+        servers: this.config.nats.servers.map(redactUrl),
       },
       outbox: { command: this.outbox.counts('command'), telemetry: this.outbox.counts('telemetry') },
       ...(this.mesh === null ? {} : { mesh: this.mesh.status() }),

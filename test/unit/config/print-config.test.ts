@@ -32,4 +32,20 @@ describe('printConfig', () => {
     const c = loadConfig({ env: {}, overrides: { 'api.token': 'abc' } });
     expect(JSON.parse(printConfig(c, 'json')).api.token).toBe('****');
   });
+
+  it('masks a password or token inside a URL, wherever the URL is', () => {
+    const c = loadConfig({
+      env: {
+        NET_SYNC_NATS_SERVERS: 'nats://bob:hunter2@a:4222,nats://tok3n@b:4222,tls://c:4222',
+        NET_SYNC_INBOX_PUSH_URL: 'http://agent:pa55@127.0.0.1:9000/inbox',
+        NET_SYNC_INBOX_SUBJECTS: 'root.solar.command.>',
+      },
+    });
+    const printed = printConfig(c, 'json');
+    for (const secret of ['hunter2', 'tok3n', 'pa55']) expect(printed).not.toContain(secret);
+    const parsed = JSON.parse(printed);
+    expect(parsed.nats.servers).toEqual(['nats://bob:****@a:4222', 'nats://****@b:4222', 'tls://c:4222']);
+    expect(parsed.inbox.pushUrl).toBe('http://agent:****@127.0.0.1:9000/inbox');
+    expect(c.nats.servers[0]).toBe('nats://bob:hunter2@a:4222'); // the config itself keeps it
+  });
 });

@@ -27,6 +27,23 @@ describe('mesh configuration', () => {
     expect(MESH_TOPIC_SCORE.meshMessageDeliveriesWeight).toBe(0); // quiet topics are not punished
   });
 
+  test('the readmission times in score-params.ts follow from the parameters', () => {
+    // Readmitted when -5·c² + credit >= -80: c <= 4 without credit, 4.24 with the cap of 10.
+    const cap = meshScoreParams('/t').topicScoreCap!;
+    const w = MESH_TOPIC_SCORE.invalidMessageDeliveriesWeight;
+    const limit = (credit: number): number => Math.sqrt((MESH_SCORE_THRESHOLDS.graylistThreshold - credit) / w);
+    expect(limit(0)).toBeCloseTo(4, 5);
+    expect(limit(cap)).toBeCloseTo(4.24, 2);
+    // Counters decay once a second (decayInterval) by invalidMessageDeliveriesDecay.
+    expect(meshScoreParams('/t').decayInterval).toBe(1_000);
+    const minutes = (c0: number): number =>
+      Math.log(c0 / limit(0)) / -Math.log(MESH_TOPIC_SCORE.invalidMessageDeliveriesDecay) / 60;
+    expect(minutes(5)).toBeCloseTo(3.7, 1);
+    expect(Math.round(minutes(113))).toBe(56);
+    expect(Math.round(minutes(223))).toBe(67);
+    expect(meshScoreParams('/t').retainScore).toBe(3_600_000); // a disconnected peer: kept an hour
+  });
+
   test('staticPeers drops our own entry and names the bad key', () => {
     const peers = [`/ip4/10.0.0.1/tcp/4001/p2p/${A}`, `/dns4/b.example/tcp/4001/p2p/${B}`];
     expect(staticPeers(peers, A)).toEqual([{ peerId: B, addr: peers[1] }]);

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { hasCode } from '../../../src/core/errors.js';
+import { firstInvalidUtf8, parseJsonBody } from '../../../src/core/json-body.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const bytes = (...parts: Array<string | number[]>): Uint8Array =>
+  new Uint8Array(parts.flatMap((p) => (typeof p === 'string' ? [...enc(p)] : p)));
+
+function refusal(body: Uint8Array): { field: string | undefined; message: string } {
+  try {
+    parseJsonBody(body);
+  } catch (err) {
+    expect(hasCode(err, 'INPUT_INVALID')).toBe(true);
+    return { field: (err as { field?: string }).field, message: (err as Error).message };
+  }
+  throw new Error(`accepted ${new TextDecoder().decode(body)}`);
+}
+
+describe('parseJsonBody', () => {
+  it('parses ordinary JSON, keeping numbers a double holds exactly enough', () => {
+    const text = '{"subject":"s","payload":{"a":[1,-2.5,1.5e300,-9007199254740991,0,0.0e5,"é€😀"],"b":null}}';
+    expect(parseJsonBody(enc(text))).toEqual(JSON.parse(text));
+  });
+
+  it('refuses out-of-range numbers, naming the field', () => {
+    expect(refusal(enc('{"payload":{"n":[1,2,1e400]}}'))).toMatchObject({ field: 'payload.n[2]' });
+    expect(refusal(enc('{"payload":{"n":-1e400}}')).message).toMatch(/^payload\.n: -1e400 is out of range/);
+    expect(refusal(enc('{"payload":{"id":12345678901234567891}}'))).toMatchObject({ field: 'payload.id' });
+    expect(refusal(enc('{"payload":{"id":9007199254740993}}')).message).toMatch(/would become 9007199254740992/);
+    // An integer a double holds exactly is kept, however large (JSON.stringify writes 1e20 so).
+    expect(parseJsonBody(enc('{"n":100000000000000000000}'))).toEqual({ n: 1e20 });
+    expect(refusal(enc('{"payload":{"tiny":1e-400}}')).message).toMatch(/round to 0/);
+    expect(refusal(enc('1e999'))).toMatchObject({ field: 'body' });
+  });
+
+  it('refuses __proto__ and constructor.prototype keys, escaped or not, naming the field', () => {
+    expect(refusal(enc('{"subject":"s","payload":{"__proto__":{"x":1}}}'))).toMatchObject({
+      field: 'payload.__proto__',
+    });
+    expect(refusal(enc('{"payload":{"we ird":[{"__pro\\u0074o__":1}]}}'))).toMatchObject({
+      field: 'payload["we ird"][0].__proto__',
+    });
+    expect(refusal(enc('{"payload":{"constructor":{"prototype":{}}}}'))).toMatchObject({
+      field: 'payload.constructor.prototype',
+    });
+    expect(parseJsonBody(enc('{"payload":{"constructor":1,"prototype":2}}'))).toEqual({
+      payload: { constructor: 1, prototype: 2 },
+    });
+  });
+
+  it('refuses invalid UTF-8, naming the field it sits in', () => {
+    expect(refusal(bytes('{"subject":"x","payload":{"note":"ab', [0xff], '"}}'))).toMatchObject({
+      field: 'payload.note',
+    });
+    expect(refusal(bytes('{"subject":"x","payload":{"no', [0xc3], 'te":1}}'))).toMatchObject({ field: 'payload' });
+    expect(refusal(bytes('{"subject":"', [0xed, 0xa0, 0x80], '"}')).message).toMatch(/^subject: is not valid UTF-8/);
+    // The bad byte right after an opening quote, or outside any string.
+    expect(refusal(bytes('{"', [0xff], 'x":1}'))).toMatchObject({ field: 'body' });
+    expect(refusal(bytes('{"a":[1,', [0xc3, 0x28], ']}'))).toMatchObject({ field: 'a[1]' });
+    expect(refusal(bytes('{"a":1e', [0xff]))).toMatchObject({ field: 'body' });
+  });
+
+  it('names body for an empty or malformed body', () => {
+    expect(refusal(enc(''))).toMatchObject({ field: 'body' });
+    expect(refusal(enc('{"a":'))).toMatchObject({ field: 'body' });
+  });
+});
+
+describe('firstInvalidUtf8', () => {
+  it('accepts well-formed UTF-8 and finds the first bad byte', () => {
+    expect(firstInvalidUtf8(enc('héllo €😀'))).toBe(-1);
+    expect(firstInvalidUtf8(new Uint8Array([0x61, 0xed, 0xa0, 0x80]))).toBe(1); // surrogate
+    expect(firstInvalidUtf8(new Uint8Array([0xc0, 0x80]))).toBe(0); // overlong
+    expect(firstInvalidUtf8(new Uint8Array([0x61, 0xe2, 0x82]))).toBe(1); // cut short
+    expect(firstInvalidUtf8(new Uint8Array([0xf4, 0x90, 0x80, 0x80]))).toBe(0); // past U+10FFFF
+  });
+});
