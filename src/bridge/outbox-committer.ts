@@ -44,6 +44,8 @@ export interface OutboxCommitterOptions {
    * window; the service derives it from the configured streams.
    */
   sharedIdLookupAfterMs?: number;
+  /** See `PassOptions.commandLookupAfterMs`. Default: never (consensus off). */
+  commandLookupAfterMs?: number;
   /** Lease lifetime; renewed on every round. Default: the larger of 10 s and twice `sendMarginMs`. */
   leaseTtlMs?: number;
   /** See `PassOptions.deadLetter`: the notice stored with each row going `dead`. Default: none. */
@@ -222,6 +224,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       now: () => clock.now(),
       lease: { owner: this.opts.leaseOwner, ttlMs, sendMarginMs: this.sendMarginMs },
       sharedIdLookupAfterMs: this.opts.sharedIdLookupAfterMs ?? 60_000,
+      commandLookupAfterMs: this.opts.commandLookupAfterMs,
       feed: this.feed,
       window: this.opts.window,
       batchRows: this.opts.batchRows,

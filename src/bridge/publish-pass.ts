@@ -65,6 +65,14 @@ export interface PassOptions {
    * Undefined: never.
    */
   sharedIdLookupAfterMs?: number;
+  /**
+   * With consensus on, a command row's `Nats-Msg-Id` is shared with every committer of its
+   * cohort: past its slot, another may have taken it over and stored it. One left pending this
+   * long (a committer cut off after the promotion, a NATS outage) is claimed but not sent, like
+   * the telemetry rows above, and looked up first: sent later, it could land after the other
+   * copy's duplicate window. Undefined (consensus off): never, only this sidecar sends its rows.
+   */
+  commandLookupAfterMs?: number;
   /** Where rows come from (kept across passes by the committer). Default: the outbox, read each time. */
   feed?: PublishFeed;
   /** Called whenever rows settle, so that listeners (SSE, gossip) hear promptly. */
@@ -201,16 +209,13 @@ class Pass {
     return send.map((r) => this.covered(r, claimedAt(r)));
   }
 
-  // A pending telemetry row gone stale (see `sharedIdLookupAfterMs`): in-flight now, looked up first.
+  // A pending row whose ID others share, gone stale (`sharedIdLookupAfterMs`, `commandLookupAfterMs`):
+  // in-flight now, looked up first.
   private lookupFirst(row: OutboxRow, atMs: number): boolean {
-    const after = this.opts.sharedIdLookupAfterMs;
+    if (row.state !== 'pending-commit') return false;
+    const after = row.kind === 'telemetry' ? this.opts.sharedIdLookupAfterMs : this.opts.commandLookupAfterMs;
     // `updatedAtMs`: a lookup that found nothing moved the row back just now, so it is sent then.
-    return (
-      after !== undefined &&
-      row.kind === 'telemetry' &&
-      row.state === 'pending-commit' &&
-      atMs - row.updatedAtMs > after
-    );
+    return after !== undefined && atMs - row.updatedAtMs > after;
   }
 
   // `row`, claimed when the lease was renewed at `atMs` (without a lease of ours: the caller answers for it).

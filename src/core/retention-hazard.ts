@@ -75,6 +75,23 @@ export function retentionRefusal(
   );
 }
 
+/**
+ * Streams under `<prefix>.` whose duplicate window does not outlast the publish timeout. A
+ * publish given up on is fenced when its timeout expires (nothing sent on that connection can
+ * land later), so a late first copy and a takeover's copy are at most the timeout apart: the
+ * window must be longer for the server to drop the second. See docs/exactly-once.md.
+ */
+export function windowsWithinFence(
+  streams: readonly StreamRetentionView[],
+  prefix: string,
+  publishTimeoutMs: number,
+): StreamRetentionView[] {
+  const ours = `${prefix}.>`;
+  return streams.filter(
+    (s) => s.duplicateWindowMs <= publishTimeoutMs && s.subjects.some((subject) => subjectsOverlap(subject, ours)),
+  );
+}
+
 /** The guard's view of declared streams (`streams:`). */
 export function specRetentionViews(
   specs: ReadonlyArray<{ name: string; retention: Retention; subjects: readonly string[]; duplicateWindow: number }>,

@@ -1,6 +1,7 @@
 /**
- * The nats.js ConnectionOptions for our `nats` config: reconnect forever, auth (user/pass,
- * token, NKey seed file, creds file) and TLS.
+ * The nats.js ConnectionOptions for our `nats` config: auth (user/pass, token, NKey seed file,
+ * creds file) and TLS. nats.js does not reconnect by itself: NatsConnector replaces a lost
+ * connection with a new one (see there why).
  */
 import { readFile } from 'node:fs/promises';
 import { credsAuthenticator, nkeyAuthenticator, type Authenticator, type ConnectionOptions } from 'nats';
@@ -24,6 +25,9 @@ export async function buildConnectionOptions(c: NatsConfig, tuning: ConnectionTu
   const o: ConnectionOptions = {
     servers: c.servers,
     name: c.name,
+    // nats.js would keep what it could not write and flush it into the next connection; a
+    // committer that gave up on a publish must never see it land later (socket-fence.ts).
+    reconnect: false,
     maxReconnectAttempts: -1,
     reconnectTimeWait: c.reconnectWaitMs,
     reconnectJitter: c.reconnectJitterMs,

@@ -120,6 +120,10 @@ export class JetStreamPublisher implements CommandPublisher {
     h.set(MSG_ID, msg.msgId);
     for (const k in msg.headers) h.set(k, msg.headers[k]!);
     const outcome = await this.inboxFor(nc).publish(msg.subject, msg.body, h, signal);
+    // Given up on: the message may still be on its way (in the kernel's queue, behind a cut
+    // link). Reset the connection before anyone may publish it again (socket-fence.ts).
+    if (outcome !== 'no-responders' && outcome.kind === 'failed' && outcome.outcomeUnknown)
+      this.connector.fence(outcome === TIMED_OUT ? 'pubAck-timeout' : 'outcome-unknown');
     if (outcome !== 'no-responders') return outcome;
     return classifyNoResponders(msg.subject, await this.streamExists(msg.subject));
   }

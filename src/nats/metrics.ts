@@ -16,6 +16,8 @@ export interface NatsMetrics {
   connected: Gauge;
   /** Reconnections after a disconnect (not the first connect). */
   reconnects: Counter;
+  /** Connections ended on purpose so that nothing sent on them lands later, by reason. */
+  fences: Counter<'reason'>;
 }
 
 /** Registers the NATS adapter's metrics on `register`. */
@@ -42,6 +44,12 @@ export function createNatsMetrics(register: Registry): NatsMetrics {
     reconnects: new Counter({
       name: 'net_sync_nats_reconnects_total',
       help: 'Reconnections to NATS after a disconnect',
+      registers: [register],
+    }),
+    fences: new Counter({
+      name: 'net_sync_nats_fences_total',
+      help: 'NATS connections reset so that nothing sent on them lands later (pubAck-timeout, unresponsive)',
+      labelNames: ['reason'],
       registers: [register],
     }),
   };

@@ -1,7 +1,8 @@
 /**
  * The one NATS connection of a sidecar: auth, TLS, reconnect forever, and the connection state
- * as events. The sidecar must come up while NATS is down, so the first connect is our own
- * cancellable loop (see `start()`); after that nats.js reconnects by itself.
+ * as events. The sidecar must come up while NATS is down, and a lost connection must not carry
+ * anything into the next one, so every connection is made by our own cancellable loop (see
+ * `start()`) and a lost one is replaced by a new one, never revived (see `fence()`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -17,6 +18,7 @@ import type { ConnectionListener, ConnectionState } from '../core/ports.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { buildConnectionOptions } from './connection-options.js';
 import type { NatsMetrics } from './metrics.js';
+import { resetSocket } from './socket-fence.js';
 
 /** Options of {@link NatsConnector}. */
 export interface NatsConnectorOptions {
@@ -37,11 +39,10 @@ export interface NatsConnectorOptions {
    */
   probeIntervalMs?: number;
   /**
-   * A probe unanswered for this long marks the connection `disconnected` (a frozen server or a
-   * silent partition: no RST, no FIN) until an answer arrives or nats.js reconnects, so that
-   * readiness drops and the committer stops sending into the void. The client PING above
-   * (2 × `pingIntervalMs` unanswered) still decides when to drop the socket. Default 3 s:
-   * with the 1 s probe period, a stall shows within 4 s, inside the 5 s readiness budget.
+   * A probe unanswered for this long fences the connection (a frozen server or a silent
+   * partition: no RST, no FIN): readiness drops, the committer stops sending into the void, and
+   * nothing it sent can land later. Default 3 s: with the 1 s probe period, a stall shows
+   * within 4 s, inside the 5 s readiness budget.
    */
   stallTimeoutMs?: number;
 }
@@ -62,8 +63,6 @@ export class NatsConnector {
   private readonly pingIntervalMs: number;
   private readonly probeIntervalMs: number;
   private readonly stallTimeoutMs: number;
-  // Set while the probe finds the connection unresponsive; cleared by an answer or a status event.
-  private stalled = false;
   private readonly listeners = new Set<ConnectionListener>();
   private readonly abort = new AbortController();
   private current: ConnectionState = 'connecting';
@@ -75,6 +74,9 @@ export class NatsConnector {
   private stopping: Promise<void> | undefined;
   private started = false;
   private lastErr: unknown;
+  private everConnected = false;
+  // The connection fence() ended, so that a second call for it does nothing.
+  private fenced: NatsConnection | undefined;
 
   constructor(opts: NatsConnectorOptions) {
     this.config = opts.config;
@@ -172,6 +174,24 @@ export class NatsConnector {
     });
   }
 
+  /**
+   * Ends the current connection so that nothing written on it can still reach the server:
+   * its socket is reset (the kernel drops what it has not delivered; socket-fence.ts) and
+   * nats.js drops what it has not written; a new connection follows. Call it when an outcome
+   * was given up on (a PubAck that did not come) before anyone may publish that message again.
+   */
+  fence(reason: string): void {
+    const nc = this.nc;
+    if (nc === undefined || nc.isClosed() || this.fenced === nc) return;
+    this.fenced = nc;
+    const reset = resetSocket(nc);
+    this.metrics?.fences.inc({ reason });
+    if (reset) this.log.warn({ server: nc.getServer(), reason }, 'nats connection fenced');
+    else this.log.error({ server: nc.getServer(), reason }, 'nats socket not found to reset; closing it only');
+    this.setState('disconnected');
+    void nc.close().catch(() => undefined);
+  }
+
   /** Stops the retry loop, drains the connection (bounded by 5 s) and closes it. Safe twice. */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -229,6 +249,8 @@ export class NatsConnector {
     this.js = nc.jetstream({ timeout: this.config.publishTimeoutMs });
     this.nc = nc;
     this.lastErr = undefined;
+    if (this.everConnected) this.metrics?.reconnects.inc();
+    this.everConnected = true;
     this.log.info({ server: nc.getServer() }, 'nats connected');
     this.setState('connected');
     void this.watchStatus(nc);
@@ -253,16 +275,10 @@ export class NatsConnector {
       const timer = sleep(this.stallTimeoutMs, false, { ref: false }).catch(() => false);
       if (await Promise.race([answered, timer])) continue;
       if (this.nc !== nc || this.current !== 'connected') continue;
-      this.stalled = true;
       this.log.warn({ server: nc.getServer(), stallTimeoutMs: this.stallTimeoutMs }, 'nats unresponsive');
-      this.setState('disconnected');
-      // The answer may still come (a pause, not a partition); nats.js' own PINGs decide when to drop the socket.
-      const late = await answered;
-      if (late && this.stalled && this.nc === nc && !nc.isClosed()) {
-        this.stalled = false;
-        this.log.info({ server: nc.getServer() }, 'nats responsive again');
-        this.setState('connected');
-      }
+      // Even a pause, not a partition, ends this connection: what we wrote before it must not
+      // land after someone else gave up waiting for it.
+      this.fence('unresponsive');
     }
   }
 
@@ -270,15 +286,8 @@ export class NatsConnector {
     for await (const s of nc.status()) {
       switch (s.type) {
         case 'disconnect':
-          this.stalled = false;
           this.log.warn({ server: s.data }, 'nats disconnected');
           this.setState('disconnected');
-          break;
-        case 'reconnect':
-          this.stalled = false;
-          this.metrics?.reconnects.inc();
-          this.log.info({ server: s.data }, 'nats reconnected');
-          this.setState('connected');
           break;
         case 'error':
           this.log.warn({ err: s.data, context: s.permissionContext }, 'nats async error');
@@ -292,16 +301,16 @@ export class NatsConnector {
     }
   }
 
-  // A close we did not ask for (e.g. a fatal protocol error): start over with the first-connect loop.
+  // A lost or fenced connection: start over with the connect loop, on a new connection.
   private onClosed(nc: NatsConnection, err: Error | undefined): void {
     if (this.nc !== nc) return;
     if (this.abort.signal.aborted) return;
-    this.log.error({ err: describe(err) }, 'nats connection closed unexpectedly; reconnecting');
+    this.log.warn({ err: describe(err), fenced: this.fenced === nc }, 'nats connection lost; reconnecting');
     this.lastErr = err;
     this.nc = undefined;
     this.js = undefined;
     this.jsm = undefined;
-    this.setState('connecting');
+    this.setState('disconnected');
     this.loop = this.retryLoop();
   }
 

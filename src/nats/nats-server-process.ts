@@ -17,8 +17,10 @@ export const NATS_SERVER_BINARY = '/usr/sbin/nats-server';
 
 /** Options of one nats-server process. */
 export interface NatsServerOptions {
-  /** Client port on 127.0.0.1. Default: a free port. */
+  /** Client port. Default: a free port. */
   port?: number;
+  /** Address the server listens on. Default 127.0.0.1 (a test's own namespace bridge, say). */
+  host?: string;
   /** JetStream store dir. Default: a new temp dir, removed by `dispose()`. */
   storeDir?: string;
   /**
@@ -52,8 +54,8 @@ export async function freePort(): Promise<number> {
 
 /** One nats-server child process with JetStream on a loopback port. */
 export class NatsServerProcess {
-  /** Loopback host the server listens on. */
-  readonly host = '127.0.0.1';
+  /** Address the server listens on. */
+  readonly host: string;
   /** Last lines of the server's log (stderr), for diagnostics. */
   readonly logTail: string[] = [];
   private child: ChildProcess | undefined;
@@ -67,6 +69,7 @@ export class NatsServerProcess {
 
   private constructor(opts: NatsServerOptions) {
     this.opts = opts;
+    this.host = opts.host ?? '127.0.0.1';
   }
 
   /** Starts a server and resolves once it is ready (client port open, JetStream enabled). */
@@ -90,7 +93,7 @@ export class NatsServerProcess {
   get port(): number {
     return this.portValue;
   }
-  /** `nats://127.0.0.1:<port>`. */
+  /** `nats://<host>:<port>`. */
   get url(): string {
     return `nats://${this.host}:${this.portValue}`;
   }

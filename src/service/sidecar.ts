@@ -17,7 +17,7 @@ import { backoffDelayMs } from '../core/backoff.js';
 import { NetSyncError } from '../core/errors.js';
 import { redactUrl } from '../core/redact-url.js';
 import { keyedCorrelationId } from '../core/idempotency.js';
-import { retentionRefusal } from '../core/retention-hazard.js';
+import { retentionRefusal, windowsWithinFence } from '../core/retention-hazard.js';
 import type { CommandBody } from '../core/command-message.js';
 import type { OutboxRow } from '../core/intent.js';
 import type { InboxService } from '../inbox/index.js';
@@ -108,6 +108,9 @@ export class Sidecar {
       leaseOwner: `sidecar:${peerId}`,
       sendMarginMs: config.nats.publishTimeoutMs,
       sharedIdLookupAfterMs: sharedIdLookupAfterMs(config.streams),
+      commandLookupAfterMs: consensusWanted(config)
+        ? Math.min(60_000, shortestWindowMs(config.streams) / 2)
+        : undefined,
       deadLetter: deadLetterNotices(config),
     });
     this.pruner =
@@ -293,8 +296,18 @@ export class Sidecar {
           'created missing streams',
         );
       }
+      const live = await this.streams.liveRetention(this.config.subjects.prefix);
+      const short = windowsWithinFence(live, this.config.subjects.prefix, this.config.nats.publishTimeoutMs);
+      if (short.length > 0)
+        this.log.warn(
+          {
+            streams: short.map((st) => `${st.name} (${st.duplicateWindowMs} ms)`),
+            publishTimeoutMs: this.config.nats.publishTimeoutMs,
+          },
+          'duplicate window not longer than nats.publishTimeoutMs: a takeover after a cut may store a command twice',
+        );
       const refusal = retentionRefusal(
-        await this.streams.liveRetention(this.config.subjects.prefix),
+        live,
         this.config.subjects.prefix,
         this.config.commit.dedupeOnlyWithinDuplicateWindow,
       );
@@ -402,6 +415,10 @@ function randomHex(bytes: number): string {
  * lookup, which moves the row back, is never outrun by the next) and 60 s.
  */
 function sharedIdLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
-  const windows = streams.map((s) => (s.duplicateWindow > 0 ? s.duplicateWindow : 120_000));
-  return Math.max(10_000, Math.min(60_000, ...windows.map((w) => w / 2)));
+  return Math.max(10_000, Math.min(60_000, shortestWindowMs(streams) / 2));
+}
+
+// The shortest duplicate window among the streams (0 = the server's 2 min).
+function shortestWindowMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
+  return Math.min(120_000, ...streams.map((s) => (s.duplicateWindow > 0 ? s.duplicateWindow : 120_000)));
 }

@@ -44,6 +44,10 @@ export interface SidecarProcessOptions {
   env?: Record<string, string>;
   /** How long to wait for /healthz. Default 20 s. */
   readyTimeoutMs?: number;
+  /** Address the API listens on. Default 127.0.0.1 (a network namespace's own address, say). */
+  host?: string;
+  /** Command the CLI runs under, e.g. `['ip', 'netns', 'exec', 'ns1']` (it must exec, keeping the PID). */
+  wrap?: string[];
 }
 
 /** The outbox figures `GET /v1/status` reports for commands. */
@@ -87,9 +91,13 @@ export class SidecarProcess {
   get name(): string {
     return this.opts.name ?? 'net-sync';
   }
-  /** `http://127.0.0.1:<port>`; the same across restarts. */
+  /** `http://<host>:<port>`; the same across restarts. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
+  }
+  /** The address the API listens on. */
+  get host(): string {
+    return this.opts.host ?? '127.0.0.1';
   }
   /** Same as {@link url}. */
   get apiUrl(): string {
@@ -112,7 +120,7 @@ export class SidecarProcess {
       PATH: process.env['PATH'] ?? '',
       HOME: this.dir,
       NET_SYNC_NATS_SERVERS: servers.join(','),
-      NET_SYNC_API_LISTEN: `127.0.0.1:${this.port}`,
+      NET_SYNC_API_LISTEN: `${this.host}:${this.port}`,
       NET_SYNC_BUFFER_PATH: this.bufferPath,
       NET_SYNC_MESH_KEY_FILE: this.keyFile,
       NET_SYNC_LOG_LEVEL: 'info',
@@ -136,7 +144,8 @@ export class SidecarProcess {
     this.log ??= createWriteStream(this.logPath, { flags: 'a' });
     this.starts++;
     this.log.write(`--- start #${this.starts} at ${new Date().toISOString()}\n`);
-    const child = spawn(process.execPath, [CLI, 'start', ...this.configArgs()], {
+    const [cmd, ...args] = [...(this.opts.wrap ?? []), process.execPath, CLI, 'start', ...this.configArgs()];
+    const child = spawn(cmd!, args, {
       cwd: this.dir,
       env: this.env(),
       stdio: ['ignore', 'pipe', 'pipe'],

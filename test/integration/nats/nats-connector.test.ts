@@ -2,11 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nkeys } from 'nats';
+import { connect, nkeys } from 'nats';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionState } from '../../../src/core/ports.js';
 import { freePort } from '../../../src/nats/nats-server-process.js';
+import { createNatsMetrics } from '../../../src/nats/metrics.js';
 import { NatsConnector } from '../../../src/nats/nats-connector.js';
+import { resetSocket } from '../../../src/nats/socket-fence.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { natsConfig, useConnector, waitFor } from './helpers.js';
 
@@ -89,6 +92,10 @@ describe('NatsConnector', () => {
     const connector = await useConnector([nats.url], { tls: { caFile: join(dir, 'ca.pem') } });
     expect(connector.state).toBe('connected');
     expect(connector.connection!.info?.tls_required).toBe(true);
+    // The fence resets a TLS connection through the TCP socket under it.
+    const raw = await connect({ servers: [nats.url], tls: { caFile: join(dir, 'ca.pem') }, reconnect: false });
+    expect(resetSocket(raw)).toBe(true);
+    await raw.closed();
     // Without our CA the handshake fails, and start() still returns.
     const untrusted = await useConnector([nats.url]);
     expect(untrusted.state).toBe('connecting');
@@ -153,6 +160,30 @@ describe('NatsConnector', () => {
     nats.kill('SIGCONT');
     await connector.waitConnected(5_000);
     expect(seen).toEqual(['disconnected', 'connected']);
+  });
+
+  it('fence() resets the socket, counts it, and replaces the connection with a new one', async () => {
+    const nats = await useNatsServer();
+    const registry = new Registry();
+    const connector = new NatsConnector({
+      config: natsConfig([nats.url]),
+      connectTimeoutMs: 1_000,
+      metrics: createNatsMetrics(registry),
+    });
+    await connector.start();
+    registerCleanup(() => connector.stop());
+    const first = connector.connection!;
+    const seen: ConnectionState[] = [];
+    connector.onState((s) => seen.push(s));
+    connector.fence('test');
+    connector.fence('test'); // once per connection
+    await first.closed();
+    await connector.waitConnected(5_000);
+    expect(connector.connection).not.toBe(first);
+    expect(seen).toEqual(['disconnected', 'connected']);
+    const text = await registry.metrics();
+    expect(text).toMatch(/net_sync_nats_fences_total\{reason="test"\} 1/);
+    expect(text).toMatch(/net_sync_nats_reconnects_total 1/);
   });
 
   it('waitConnected times out with NATS_TIMEOUT while NATS is away', async () => {

@@ -37,6 +37,7 @@ function setup(
     idleMs?: number;
     clock?: Clock;
     deadLetter?: PassOptions['deadLetter'];
+    commandLookupAfterMs?: number;
   } = {},
 ) {
   const clk = opts.clock ?? clock;
@@ -55,6 +56,7 @@ function setup(
     leaseOwner: 'sidecar:me',
     idleMs: opts.idleMs ?? 20,
     ...(opts.deadLetter === undefined ? {} : { deadLetter: opts.deadLetter }),
+    commandLookupAfterMs: opts.commandLookupAfterMs,
   });
   stops.push(() => committer.stop());
   return { outbox, js, committer };
@@ -410,6 +412,29 @@ describe('OutboxCommitter', () => {
     expectExactlyOnce(js, ['w-stale', 'w-missing', 'w-fresh']);
     expect(outbox.get('w-stale')).toMatchObject({ state: 'committed', streamSeq: 1 });
   });
+
+  it.each([
+    [undefined, 2],
+    [500, 1],
+  ])(
+    'with commandLookupAfterMs %s, a command row left pending past it is looked up, not sent: the takeover stored it (%i copies)',
+    async (after, copies) => {
+      const { shifted, skew } = skewedClock();
+      const { outbox, js, committer } = setup({ duplicateWindowMs: 0, clock: shifted, commandLookupAfterMs: after });
+      const [first, fresh] = rows(2);
+      // Promoted here 3 s ago, then this committer was cut off; the next-ranked one took it over 2 s ago.
+      const taken = { ...first!, createdAtMs: clock.now() - 3_000 };
+      await outbox.append([taken]);
+      skew.ms = -2_000;
+      await js.publish({ subject: taken.subject, body: taken.body, msgId: taken.correlationId, headers: {} });
+      skew.ms = 0;
+      await outbox.append([fresh!]);
+      committer.start();
+      await waitFor(() => outbox.counts().committed === 2, 'both committed');
+      expect(js.messages.filter((m) => m.msgId === taken.correlationId)).toHaveLength(copies);
+      expect(js.messages.filter((m) => m.msgId === fresh!.correlationId)).toHaveLength(1);
+    },
+  );
 
   it('sends a stale telemetry row once its lookup found nothing, even when lookups are slower than the staleness limit', async () => {
     const { outbox, js } = setup({ duplicateWindowMs: 0 });
