@@ -1,7 +1,8 @@
 /**
- * Smoke test of `npm run bench`: the compiled benchmark runs with `--quick` and writes a JSON
- * result with every row at a positive rate. Rates are not asserted against anything: they
- * are numbers for people, not pass/fail criteria.
+ * Smoke tests of `npm run bench` and `npm run bench:fleet`: the compiled benchmarks run small
+ * (`--quick`; a fleet of 3 at one short rate) and write JSON results with every figure present.
+ * Rates are not asserted against anything: they are numbers for people, not pass/fail criteria;
+ * what the stream shows (nothing lost, nothing twice) is.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -13,10 +14,16 @@ const root = resolve(import.meta.dirname, '../../..');
 const out = mkdtempSync(join(tmpdir(), 'net-sync-bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBench(
+  args: string[],
+  timeoutMs: number,
+  script = 'dist/bench/run.js',
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [join(root, 'dist/bench/run.js'), ...args], {
+    const child = spawn(process.execPath, [join(root, script), ...args], {
       cwd: root,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -67,5 +74,41 @@ describe('bench --quick', () => {
     expect(json.rss.pending).toBe(json.rss.count);
     expect(json.rss.rssBytes).toBeGreaterThan(0);
     expect(r.stdout).toContain('(c)/(a)');
+  });
+});
+
+describe('bench:fleet, 3 sidecars at one short rate', () => {
+  it('writes the per-N constants, with every accepted intent in the stream exactly once', async () => {
+    const dir = join(out, 'fleet');
+    const env = {
+      BENCH_FLEET_STEP_MS: '2500',
+      BENCH_FLEET_IDLE_MS: '2000',
+      BENCH_FLEET_WARMUP_MS: '1000',
+      BENCH_FLEET_DRAIN_MS: '8000',
+      BENCH_FLEET_RAW_SECONDS: '1',
+    };
+    const args = ['--sizes', '3', '--rates', '2', '--skip-raw-gossip', '--out', dir];
+    const r = await runBench(args, 90_000, 'dist/bench/fleet.js', env);
+    expect(r.code, r.stderr.slice(-2_000)).toBe(0);
+    const files = readdirSync(dir).filter((f) => f.startsWith('fleet-cohort-') && f.endsWith('.json'));
+    expect(files).toHaveLength(1);
+    const json = JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as {
+      summaries: Array<Record<string, unknown> & { idleCpuMsPerSidecar: { mean: number }; rssMiB: { mean: number } }>;
+      runs: Array<{ rawNats: { p50Ms: number }; steps: Array<Record<string, number>> }>;
+    };
+    const [summary] = json.summaries;
+    const step = json.runs[0]!.steps[0]!;
+    expect(summary!['size']).toBe(3);
+    expect(step['accepted'], 'accepted intents').toBeGreaterThan(0);
+    expect(step['committed'], 'every accepted intent committed').toBe(step['accepted']);
+    expect(step['lost']).toBe(0);
+    expect(step['duplicates']).toBe(0);
+    expect(step['commitP99Ms']).toBeGreaterThan(0);
+    expect(summary!['fleetCpuMsPerIntent'], 'fleet CPU slope').toBeGreaterThan(0);
+    expect(summary!['gossipPerNodePerIntent'], 'gossip slope').toBeGreaterThan(0);
+    expect(summary!.idleCpuMsPerSidecar.mean).toBeGreaterThan(0);
+    expect(summary!.rssMiB.mean).toBeGreaterThan(0);
+    expect(json.runs[0]!.rawNats.p50Ms).toBeGreaterThan(0);
+    expect(r.stdout).toContain('fleet CPU ms/intent');
   });
 });
