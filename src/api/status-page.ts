@@ -37,6 +37,22 @@ export interface StatusDoc {
   mesh?: Record<string, unknown>;
   /** The inbox, when `inbox.subjects` is set. */
   inbox?: StatusInbox;
+  /** This node's home shard, in a fleet (`consensus.members`, docs/fleet.md). */
+  shard?: StatusShard;
+}
+
+/** The node's home shard in the status document. */
+export interface StatusShard {
+  /** `shard-<i>-of-<n>`; null when this node is not a member. */
+  name: string | null;
+  /** Its members' peer IDs. */
+  members: string[];
+  /** Members reachable now (this node, and mates on the shard's topic). */
+  connectedMembers: number;
+  /** Endorsements an intent of the shard needs; null when this node is not a member. */
+  quorum: number | null;
+  /** False when the connected members cannot reach the quorum: intents wait. */
+  quorumReachable: boolean;
 }
 
 /** The inbox in the status document. */

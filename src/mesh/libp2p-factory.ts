@@ -14,7 +14,7 @@ import { ping, type Ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p, type Libp2p } from 'libp2p';
 import { NetSyncError } from '../core/errors.js';
-import { MESH_SCORE_THRESHOLDS, meshScoreParams } from './score-params.js';
+import { MESH_SCORE_THRESHOLDS, MESH_TOPIC_SCORE, meshScoreParams } from './score-params.js';
 
 /** Services of the net-sync libp2p node. */
 export interface MeshServices extends Record<string, unknown> {
@@ -36,6 +36,26 @@ export interface Libp2pFactoryOptions {
   topic: string;
   /** Largest envelope; the RPC frame cap is set well above it (docs/libp2p.md, pitfall 2). */
   maxEnvelopeBytes: number;
+  /** More topics scored and allowed like `topic` (a home shard's); more can be added later ({@link allowTopic}). */
+  extraTopics?: readonly string[];
+  /** Gossipsub's application-specific score (P5, weight 1) of a peer; default 0. */
+  appSpecificScore?: (peerId: string) => number;
+}
+
+// Runtime fields of gossipsub that its exported type omits (as getMeshPeers, docs/libp2p.md).
+interface GossipSubTopicInternals {
+  allowedTopics: Set<string> | null;
+  score: { params: { topics: Record<string, unknown> } };
+}
+
+/**
+ * Lets a started node's gossipsub accept, relay and score `topic` as it does the fleet topic (a
+ * home shard's topic after a re-plan). Idempotent.
+ */
+export function allowTopic(pubsub: GossipSub, topic: string): void {
+  const internals = pubsub as unknown as GossipSubTopicInternals;
+  internals.allowedTopics?.add(topic);
+  internals.score.params.topics[topic] ??= { ...MESH_TOPIC_SCORE };
 }
 
 /**
@@ -54,6 +74,14 @@ export function fastMsgId(msg: { from?: Uint8Array; seqno?: Uint8Array; data?: U
   h.update(seqno);
   h.update(msg.data ?? new Uint8Array());
   return h.digest('base64');
+}
+
+// The fleet topic's parameters for every topic, and the caller's P5 (members' colocation refund).
+function scoreParams(opts: Libp2pFactoryOptions): ReturnType<typeof meshScoreParams> {
+  const params = meshScoreParams(opts.topic);
+  for (const topic of opts.extraTopics ?? []) params.topics = { ...params.topics, [topic]: { ...MESH_TOPIC_SCORE } };
+  const app = opts.appSpecificScore;
+  return app === undefined ? params : { ...params, appSpecificScore: (peerId: string) => app(peerId) };
 }
 
 /** Creates the libp2p node, not started. */
@@ -89,12 +117,12 @@ export async function buildLibp2p(opts: Libp2pFactoryOptions): Promise<MeshLibp2
         // 5 minutes. Static peers are kept connected by StaticPeerKeeper instead and stay scored.
         directPeers: [],
         doPX: false,
-        scoreParams: meshScoreParams(opts.topic),
+        scoreParams: scoreParams(opts),
         scoreThresholds: { ...MESH_SCORE_THRESHOLDS },
         // The frame cap fails silently (pitfall 2); the envelope limit is enforced by the
         // validator, so keep the frame cap far above it.
         maxInboundDataLength: Math.max(4 * 1024 * 1024, 8 * opts.maxEnvelopeBytes),
-        allowedTopics: [opts.topic],
+        allowedTopics: [opts.topic, ...(opts.extraTopics ?? [])],
       }),
       identify: identify(),
       ping: ping(),

@@ -17,11 +17,13 @@ import { NetSyncError } from '../core/errors.js';
 import type { Clock, EnvelopeListener, Gossip, GossipVerdict } from '../core/ports.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { SystemClock } from '../runtime/system-clock.js';
-import { buildLibp2p, type MeshLibp2p } from './libp2p-factory.js';
+import { ColocationRefund } from './colocation-refund.js';
+import { allowTopic, buildLibp2p, type MeshLibp2p } from './libp2p-factory.js';
 import type { MeshMetrics, PublishFailureLabel } from './metrics.js';
 import { StaleConnectionGuard } from './stale-connections.js';
 import { StaticPeerKeeper, type StaticPeer } from './static-peers.js';
 import { verifyPeerSignature } from './peer-signature.js';
+import { meshScoreParams } from './score-params.js';
 
 /** Options of {@link MeshNode}. */
 export interface MeshNodeOptions {
@@ -39,6 +41,11 @@ export interface MeshNodeOptions {
   redialBackoff?: BackoffPolicy;
   /** Static-peer dial timeout, ms. Default 10 s. */
   dialTimeoutMs?: number;
+  /**
+   * True for a peer exempt from gossipsub's IP-colocation penalty: a fleet member, so that a fleet
+   * behind one address keeps its mesh (docs/fleet.md). Default: nobody.
+   */
+  colocationExempt?: (peerId: string) => boolean;
   metrics?: MeshMetrics;
   logger?: Logger;
   clock?: Clock;
@@ -56,7 +63,16 @@ const GOSSIPSUB_VERDICT: Record<GossipVerdict, TopicValidatorResult> = {
   reject: TopicValidatorResult.Reject,
 };
 
-/** A libp2p node on the net-sync topic. Implements {@link Gossip}. */
+/** This node's home shard as the mesh needs it: its topic, and its members (the only authors heard there). */
+export interface HomeTopic {
+  topic: string;
+  members: readonly string[];
+}
+
+/**
+ * A libp2p node on the net-sync topic. Implements {@link Gossip} on the fleet topic; its home
+ * shard's topic, when it has one, is {@link MeshNode.homeGossip}.
+ */
 export class MeshNode implements Gossip {
   /** This node's peer ID (known before `start()`). */
   readonly peerId: string;
@@ -71,11 +87,18 @@ export class MeshNode implements Gossip {
   private readonly accepted = new WeakMap<Message, { envelope: Envelope; from: string }>();
   // Peer ID strings by multihash bytes: base58 of every message's `from` cost more than its validation checks.
   private readonly authors = new Map<string, string>();
-  private readonly validation: EnvelopeValidationContext;
+  private validation: EnvelopeValidationContext;
   private readonly inFlight = new Set<Promise<unknown>>();
   private node: MeshLibp2p | undefined;
   private keeper: StaticPeerKeeper | undefined;
   private stopping: Promise<void> | undefined;
+  private home: { topic: string; members: ReadonlySet<string>; validation: EnvelopeValidationContext } | null = null;
+  private readonly homeListeners = new Set<EnvelopeListener>();
+  /**
+   * The Gossip of this node's home shard: publishes on, and hears only, the shard's topic, whose
+   * validator delivers only the shard's members. Until {@link setHome}, the fleet topic.
+   */
+  readonly homeGossip: Gossip;
 
   constructor(opts: MeshNodeOptions) {
     this.opts = opts;
@@ -87,6 +110,78 @@ export class MeshNode implements Gossip {
       maxBytes: this.maxBytes,
       cohort: new Set(opts.cohort ?? []),
     };
+    this.homeGossip = {
+      peerId: this.peerId,
+      publish: (envelope, signal) => this.publishOn(this.home?.topic ?? this.topic, envelope, signal),
+      onEnvelope: (listener) => {
+        this.homeListeners.add(listener);
+        return () => this.homeListeners.delete(listener);
+      },
+      sign: (bytes) => this.sign(bytes),
+      verify: (peerId, bytes, signature) => this.verify(peerId, bytes, signature),
+      peers: () => this.subscribers(this.home?.topic),
+    };
+  }
+
+  /** Replaces the authors delivered on the fleet topic (a reloaded member list); empty = everyone. */
+  setMembers(members: readonly string[]): void {
+    this.validation = { maxBytes: this.maxBytes, cohort: new Set(members) };
+    if (this.home !== null) this.home.validation = { ...this.validation, shard: this.home.members };
+  }
+
+  /**
+   * Moves this node to its home shard's topic (or off any, with null): subscribes to it, leaves
+   * the previous one, delivers only the shard's members there, and keeps shard mates connected
+   * whose addresses are known. Before `start()` it is applied at start.
+   */
+  setHome(home: HomeTopic | null): void {
+    const before = this.home?.topic;
+    const members = new Set(home?.members ?? []);
+    this.home =
+      home === null ? null : { topic: home.topic, members, validation: { ...this.validation, shard: members } };
+    const pubsub = this.pubsub();
+    if (pubsub === undefined) return;
+    if (before !== undefined && before !== home?.topic) {
+      pubsub.unsubscribe(before);
+      pubsub.topicValidators.delete(before);
+    }
+    if (home !== null && before !== home.topic) this.joinHome(pubsub);
+    void this.keepMates();
+  }
+
+  /** The home shard's topic, or null when this node has none. */
+  get homeTopic(): string | null {
+    return this.home?.topic ?? null;
+  }
+
+  private joinHome(pubsub: GossipSub): void {
+    const topic = this.home!.topic;
+    allowTopic(pubsub, topic);
+    pubsub.topicValidators.set(topic, (_from, msg) => this.validate(msg));
+    pubsub.subscribe(topic);
+    this.log.info({ topic, members: this.home!.members.size }, 'joined home shard topic');
+  }
+
+  // Shard mates are dialled and redialled whatever `mesh.peers` lists, once their addresses are
+  // known (static peers, identify); a tag keeps the connection manager from pruning them.
+  private async keepMates(): Promise<void> {
+    const node = this.node;
+    const keeper = this.keeper;
+    if (node === undefined || keeper === undefined || this.home === null) return;
+    for (const mate of this.home.members) {
+      if (mate === this.peerId || keeper.keeps(mate)) continue;
+      try {
+        const id = peerIdFromString(mate);
+        const known = await node.peerStore.get(id);
+        const addr = known.addresses[0]?.multiaddr;
+        if (addr === undefined) continue;
+        await node.peerStore.merge(id, { tags: { 'net-sync-shard': { value: 100 } } });
+        const text = addr.toString();
+        keeper.add({ peerId: mate, addr: text.includes('/p2p/') ? text : `${text}/p2p/${mate}` });
+      } catch {
+        // Not in the peer store yet: identify of a later connection will tell its addresses.
+      }
+    }
   }
 
   /**
@@ -97,7 +192,24 @@ export class MeshNode implements Gossip {
     if (this.node !== undefined) return;
     const cfg = this.opts.config;
     const statics = staticPeers(cfg.peers, this.peerId);
-    const node = await buildLibp2p({ ...cfg, privateKey: this.opts.privateKey, maxEnvelopeBytes: this.maxBytes });
+    const exempt = this.opts.colocationExempt;
+    let refund: ColocationRefund | undefined;
+    const node = await buildLibp2p({
+      ...cfg,
+      privateKey: this.opts.privateKey,
+      maxEnvelopeBytes: this.maxBytes,
+      extraTopics: this.home === null ? [] : [this.home.topic],
+      ...(exempt === undefined ? {} : { appSpecificScore: (peerId: string) => refund?.score(peerId) ?? 0 }),
+    });
+    if (exempt !== undefined) {
+      const { IPColocationFactorWeight, IPColocationFactorThreshold } = meshScoreParams(this.topic);
+      refund = new ColocationRefund({
+        connections: () => node.getConnections(),
+        exempt,
+        weight: IPColocationFactorWeight ?? 0,
+        threshold: IPColocationFactorThreshold ?? 0,
+      });
+    }
     const pubsub = node.services.pubsub;
     pubsub.topicValidators.set(this.topic, (_from, msg) => this.validate(msg));
     pubsub.addEventListener('message', (evt) => this.deliver(evt.detail));
@@ -111,8 +223,12 @@ export class MeshNode implements Gossip {
       this.refreshGauges();
     });
     pubsub.addEventListener('gossipsub:heartbeat', () => this.refreshGauges());
+    node.addEventListener('peer:identify', (evt) => {
+      if (this.home?.members.has(evt.detail.peerId.toString()) === true) void this.keepMates();
+    });
     await node.start();
     pubsub.subscribe(this.topic);
+    if (this.home !== null) this.joinHome(pubsub);
     this.node = node;
     for (const p of statics) {
       // A tag keeps the connection manager from pruning static peers under connection pressure.
@@ -135,6 +251,7 @@ export class MeshNode implements Gossip {
       metrics: this.opts.metrics,
     });
     this.keeper.start();
+    void this.keepMates();
     this.log.info(
       { peerId: this.peerId, addrs: this.multiaddrs(), topic: this.topic, staticPeers: statics.length },
       'mesh started',
@@ -164,6 +281,10 @@ export class MeshNode implements Gossip {
 
   /** {@inheritDoc Gossip.publish} Also INPUT_INVALID when the envelope does not conform or names another author. */
   async publish(envelope: Envelope, signal?: AbortSignal): Promise<void> {
+    return this.publishOn(this.topic, envelope, signal);
+  }
+
+  private async publishOn(topic: string, envelope: Envelope, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted === true) throw new NetSyncError('ABORTED', 'publish aborted');
     const pubsub = this.pubsub();
     if (pubsub === undefined) throw this.publishError('not-started', 'mesh node is not started');
@@ -175,7 +296,7 @@ export class MeshNode implements Gossip {
     if (bytes.length > this.maxBytes) {
       throw this.publishError('oversized', `envelope of ${bytes.length} bytes exceeds the limit of ${this.maxBytes}`);
     }
-    const sent = pubsub.publish(this.topic, bytes);
+    const sent = pubsub.publish(topic, bytes);
     this.inFlight.add(sent);
     try {
       await sent;
@@ -216,9 +337,14 @@ export class MeshNode implements Gossip {
     return this.internals()?.getMeshPeers(this.topic) ?? [];
   }
 
-  /** Peers we know to be subscribed to the topic. */
-  subscribers(): string[] {
-    return this.pubsub()?.getSubscribers(this.topic).map(String) ?? [];
+  /** Peers we know to be subscribed to the topic (default: the fleet topic). */
+  subscribers(topic: string = this.topic): string[] {
+    return this.pubsub()?.getSubscribers(topic).map(String) ?? [];
+  }
+
+  /** Peers in our gossipsub mesh for the home shard's topic; empty without one. */
+  homeMeshPeers(): string[] {
+    return this.home === null ? [] : (this.internals()?.getMeshPeers(this.home.topic) ?? []);
   }
 
   /** Round-trip time to `peerId` over the ping protocol, ms. Rejects when unreachable. */
@@ -244,7 +370,10 @@ export class MeshNode implements Gossip {
   private async validate(msg: Message): Promise<TopicValidatorResult> {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject; // StrictSign makes this unreachable
     const author = this.authorOf(msg.from);
-    const result = await validateEnvelope(msg.data, author, this.validation);
+    const ctx =
+      msg.topic === this.topic ? this.validation : msg.topic === this.home?.topic ? this.home.validation : undefined;
+    if (ctx === undefined) return TopicValidatorResult.Ignore; // a topic we just left
+    const result = await validateEnvelope(msg.data, author, ctx);
     if (result.verdict === 'accept') {
       this.accepted.set(msg, { envelope: result.envelope, from: author });
     } else {
@@ -258,13 +387,16 @@ export class MeshNode implements Gossip {
   }
 
   private deliver(msg: Message): void {
-    if (msg.topic !== this.topic || msg.type !== 'signed') return;
+    if (msg.type !== 'signed') return;
+    const listeners =
+      msg.topic === this.topic ? this.listeners : msg.topic === this.home?.topic ? this.homeListeners : null;
+    if (listeners === null) return;
     const accepted = this.accepted.get(msg);
     if (accepted === undefined) return;
     this.accepted.delete(msg);
     const { envelope, from } = accepted;
     this.opts.metrics?.messages.inc({ direction: 'in', kind: envelope.kind });
-    for (const listener of this.listeners) {
+    for (const listener of listeners) {
       try {
         listener(envelope, from);
       } catch (err) {

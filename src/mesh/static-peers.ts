@@ -44,19 +44,34 @@ export class StaticPeerKeeper {
   // Disconnects reported while the peer's loop was not waiting (dialling or backing off).
   private readonly missedWakes = new Set<string>();
   private loops: Promise<void>[] = [];
+  private readonly kept = new Set<string>();
+  private started = false;
 
   constructor(private readonly opts: StaticPeerKeeperOptions) {}
 
   /** Starts a loop per peer. */
   start(): void {
-    this.loops = this.opts.peers.map((peer) => this.keep(peer));
+    this.started = true;
+    for (const peer of this.opts.peers) this.add(peer);
+  }
+
+  /** True when `peerId` has a loop (configured, or added since). */
+  keeps(peerId: string): boolean {
+    return this.kept.has(peerId);
+  }
+
+  /** Keeps one more peer connected (a shard mate learnt at run time); no-op when it is kept already or after stop. */
+  add(peer: StaticPeer): void {
+    if (!this.started || this.abort.signal.aborted || this.kept.has(peer.peerId)) return;
+    this.kept.add(peer.peerId);
+    this.loops.push(this.keep(peer));
   }
 
   /** Tells the loop of `peerId` (if any) that it disconnected, so it redials now rather than at the next check. */
   notifyDisconnected(peerId: string): void {
     const waker = this.wakers.get(peerId);
     if (waker !== undefined) waker.abort();
-    else if (this.opts.peers.some((p) => p.peerId === peerId)) this.missedWakes.add(peerId);
+    else if (this.kept.has(peerId)) this.missedWakes.add(peerId);
   }
 
   /** Cancels every loop and in-flight dial, and waits for them. Safe to call twice. */

@@ -28,6 +28,8 @@ export interface InboxWiringOptions {
   registry: Registry;
   /** Wakes the committer after a notice was stored. */
   wakeCommitter: () => void;
+  /** The fleet's current member list (it may be reloaded), when `consensus.members` configures a fleet. */
+  members?: () => readonly string[] | undefined;
 }
 
 /** The default durable name: `net-sync-` and the end of the peer ID (unique per sidecar). */
@@ -65,7 +67,7 @@ export function buildInbox(opts: InboxWiringOptions): { service: InboxService; s
         }
       : null,
     notice: (m, consumer, reason, atMs) => buildDeliveryDeadLetterRow(m, consumer, reason, atMs, prefix),
-    verify: ic.verify && consensusWanted(config) ? verifier(config) : null,
+    verify: ic.verify && consensusWanted(config) ? verifier(config, opts.members) : null,
     settings: {
       ackWaitMs: ic.ackWaitMs,
       maxDeliver: ic.maxDeliver,
@@ -81,15 +83,20 @@ export function buildInbox(opts: InboxWiringOptions): { service: InboxService; s
   return { service, source };
 }
 
-// Endorsements checked against this node's own cohort and quorum, as `net-sync verify` does.
+// Endorsements checked against this node's own cohort and quorum, as `net-sync verify` does; in a
+// fleet, against the shard the command names, re-planned from the current member list.
 function verifier(
   config: Config,
+  members?: () => readonly string[] | undefined,
 ): (d: { data: Uint8Array; headers: Readonly<Record<string, string>> }) => Promise<InboxVerification> {
-  const cohort = config.consensus.cohort;
+  const { cohort, shardSize } = config.consensus;
   return async (d) => {
+    const fleet = members?.();
+    const scope =
+      fleet !== undefined && fleet.length > 0 ? { members: fleet, shardSize } : cohort.length > 0 ? { cohort } : {};
     const v = await verifyCommit(
       { body: d.data, headers: d.headers },
-      { verify: verifyPeerSignature, quorum: config.consensus.quorum, ...(cohort.length > 0 ? { cohort } : {}) },
+      { verify: verifyPeerSignature, quorum: config.consensus.quorum, ...scope },
     );
     return { ok: v.ok, reason: [...new Set(v.problems.map((p) => p.code))].join(',') || 'ok' };
   };

@@ -5,14 +5,17 @@
  * above 1). Starts after the outbox and the committer, stops before them.
  */
 import type { PrivateKey } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Registry } from 'prom-client';
 import type { IntentView } from '../api/index.js';
 import { ConsensusDriver } from '../bridge/consensus-driver.js';
 import { createConsensusMetrics } from '../bridge/consensus-metrics.js';
 import type { OutboxCommitter } from '../bridge/outbox-committer.js';
-import type { Config } from '../config/schema.js';
+import { readMembers } from '../config/members-file.js';
+import { fleetConfigured, type Config } from '../config/schema.js';
 import { consensusEnabled, resolveQuorum } from '../core/consensus.js';
 import type { Clock, Outbox, StreamReader } from '../core/ports.js';
+import { createFleetMetrics, FleetMembership, type Replan, ShardHealth, type ShardStatus } from '../fleet/index.js';
 import { createMeshMetrics, MeshNode } from '../mesh/index.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -54,37 +57,105 @@ export class MeshWiring {
   readonly mesh: MeshNode;
   /** Null when consensus is off: the mesh then carries telemetry only. */
   readonly driver: ConsensusDriver | null;
-  private readonly quorum: number;
+  /** The fleet's members and home shards (`consensus.members`); null for a cohort. */
+  readonly fleet: FleetMembership | null;
+  /** This node's home shard's health; null for a cohort. */
+  readonly shard: ShardHealth | null;
+  private readonly quorum: number | null;
+  private readonly log: Logger;
 
-  /** Throws CONFIG_INVALID naming `consensus.quorum` when the quorum cannot be met. */
+  /**
+   * Throws CONFIG_INVALID naming `consensus.quorum` when the quorum cannot be met (per shard in a
+   * fleet), or `consensus.membersFile` when the file cannot be read.
+   */
   constructor(opts: MeshWiringOptions) {
     const { config, logger } = opts;
-    this.quorum = resolveQuorum(config.consensus.quorum, config.consensus.cohort);
+    this.log = logger;
+    const self = peerIdOf(opts.privateKey);
+    this.fleet = fleetConfigured(config.consensus)
+      ? new FleetMembership({
+          self,
+          members: readMembers(config.consensus),
+          shardSize: config.consensus.shardSize,
+          quorum: config.consensus.quorum,
+          baseTopic: config.mesh.topic,
+        })
+      : null;
+    const fleet = this.fleet;
+    this.quorum = fleet === null ? resolveQuorum(config.consensus.quorum, config.consensus.cohort) : null;
+    const cohort = new Set(config.consensus.cohort);
     this.mesh = new MeshNode({
       privateKey: opts.privateKey,
       config: config.mesh,
       telemetryColumns: config.telemetry.wireColumns,
       redialBackoff: { baseMs: 1_000, maxMs: config.mesh.redialMaxMs, minMs: 250 },
-      cohort: config.consensus.cohort,
+      cohort: fleet?.members ?? config.consensus.cohort,
+      // Members (or cohort members) keep their score on a crowded IP; open membership exempts nobody.
+      colocationExempt: fleet !== null ? (p) => fleet.isMember(p) : (p) => cohort.has(p),
       metrics: createMeshMetrics(opts.registry),
       logger,
       clock: opts.clock,
     });
+    this.shard = fleet === null ? null : this.fleetParts(fleet, opts.registry);
     this.driver = consensusWanted(config) ? this.consensus(opts) : null;
+  }
+
+  // Home shard topic, shard health and its gauges; a re-plan moves the node to its new shard.
+  private fleetParts(fleet: FleetMembership, registry: Registry): ShardHealth {
+    this.mesh.setHome(fleet.homeTopic());
+    const health = new ShardHealth({
+      membership: fleet,
+      self: this.mesh.peerId,
+      subscribers: () => this.mesh.homeGossip.peers(),
+    });
+    createFleetMetrics(registry, health);
+    fleet.onChange(() => {
+      this.mesh.setMembers(fleet.members);
+      this.mesh.setHome(fleet.homeTopic());
+      this.driver?.replanned();
+    });
+    return health;
+  }
+
+  /**
+   * Re-reads the member list (`consensus.members` and the members file) and re-plans the shards
+   * (SIGHUP). Null without a fleet. Throws CONFIG_INVALID, keeping the current plan, when the
+   * file cannot be read or a new shard could not reach its quorum.
+   */
+  reloadMembers(consensus: Config['consensus']): Replan | null {
+    if (this.fleet === null) return null;
+    const replan = this.fleet.update(readMembers(consensus));
+    this.log.info(
+      { ...replan },
+      replan.changed ? 'members reloaded: shards re-planned' : 'members reloaded: no change',
+    );
+    return replan;
+  }
+
+  /** `/readyz`'s `shard` check: true, or why this node's shard cannot commit; undefined without a fleet. */
+  shardReadiness(): true | string | undefined {
+    return this.driver === null ? undefined : this.shard?.readiness();
+  }
+
+  /** The node's home shard for `GET /v1/status`; undefined without a fleet. */
+  shardStatus(): ShardStatus | undefined {
+    return this.shard?.status();
   }
 
   private consensus(opts: MeshWiringOptions): ConsensusDriver {
     const { config, logger } = opts;
     const driver = new ConsensusDriver({
       outbox: opts.outbox,
-      gossip: this.mesh,
+      // A fleet member's consensus runs on its home shard's topic; a cohort's on the fleet topic.
+      gossip: this.fleet === null ? this.mesh : this.mesh.homeGossip,
       clock: opts.clock,
       logger: logger.child({ component: 'consensus' }),
       wakeCommitter: () => opts.committer.promoted(),
       emit: (event, data) => opts.events.publish(event, data),
       limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
-      quorum: this.quorum,
-      cohort: config.consensus.cohort,
+      ...(this.fleet === null
+        ? { quorum: this.quorum ?? 1, cohort: config.consensus.cohort }
+        : { membership: this.fleet }),
       policy: config.consensus.policy,
       ttlMs: config.consensus.ttlMs,
       takeoverMs: config.consensus.takeoverMs,
@@ -124,9 +195,16 @@ export class MeshWiring {
       addrs: this.mesh.multiaddrs(),
       peers: this.mesh.peers().length,
       meshPeers: this.mesh.meshPeers().length,
-      quorum: this.quorum,
+      ...(this.fleet === null
+        ? {}
+        : { homeTopic: this.mesh.homeTopic, homeMeshPeers: this.mesh.homeMeshPeers().length }),
+      quorum: this.quorum ?? this.shard?.status().quorum ?? null,
       consensus: this.driver !== null,
       ...this.driver?.snapshot(),
     };
   }
+}
+
+function peerIdOf(key: PrivateKey): string {
+  return peerIdFromPrivateKey(key).toString();
 }

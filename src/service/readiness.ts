@@ -31,3 +31,15 @@ export function readiness(
   };
   return { ready: Object.values(checks).every((c) => c === true), checks };
 }
+
+/**
+ * Adds the fleet's `shard` check (a home shard below its quorum cannot commit: intents wait) to a
+ * readiness answer; unchanged when `shard` is undefined (a cohort, or consensus off).
+ */
+export function withShard(
+  r: { ready: boolean; checks: Record<string, boolean | string> },
+  shard: true | string | undefined,
+): { ready: boolean; checks: Record<string, boolean | string> } {
+  if (shard === undefined) return r;
+  return { ready: r.ready && shard === true, checks: { ...r.checks, shard } };
+}

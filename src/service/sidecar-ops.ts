@@ -6,7 +6,14 @@
  */
 import type { Histogram, Registry } from 'prom-client';
 import type { ApiBackend, IntentView } from '../api/index.js';
-import type { StatusDoc, StatusInbox, StatusLag, StatusPageModel, StatusPoint } from '../api/status-page.js';
+import type {
+  StatusDoc,
+  StatusInbox,
+  StatusLag,
+  StatusPageModel,
+  StatusPoint,
+  StatusShard,
+} from '../api/status-page.js';
 import type { Config } from '../config/schema.js';
 import type { RowKind } from '../core/intent.js';
 import type { Clock, ConnectionState, Outbox } from '../core/ports.js';
@@ -43,6 +50,7 @@ export interface OpsParts {
   };
   readonly mesh: {
     status(): Record<string, unknown>;
+    shardStatus(): StatusShard | undefined;
     readonly mesh: { peers(): string[]; meshPeers(): string[] };
   } | null;
   readonly inbox: {
@@ -143,6 +151,7 @@ export class SidecarOps {
     ];
     const oldestAll = parts.outbox.oldestPendingCreatedAtMs();
     const meshStatus = parts.mesh?.status();
+    const shard = parts.mesh?.shardStatus();
     return {
       ok: breaches.length === 0,
       peerId: parts.peerId,
@@ -165,6 +174,7 @@ export class SidecarOps {
       sla: { ok: breaches.length === 0, breaches },
       ...(parts.inbox === null ? {} : { inbox: await this.inboxStatus(parts.inbox) }),
       ...(meshStatus === undefined ? {} : { mesh: meshStatus }),
+      ...(shard === undefined ? {} : { shard }),
     };
   }
 

@@ -29,7 +29,7 @@ import { SystemClock } from '../runtime/system-clock.js';
 import { unsafeRetention } from './admin-session.js';
 import { deadLetterNotices } from './dead-letters.js';
 import { buildInbox } from './inbox-wiring.js';
-import { readiness } from './readiness.js';
+import { readiness, withShard } from './readiness.js';
 import { consensusWanted, meshWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
@@ -144,6 +144,7 @@ export class Sidecar {
         logger: log,
         registry: this.registry,
         wakeCommitter: () => this.committer.wake(),
+        members: () => this.mesh?.fleet?.members,
       })?.service ?? null;
     this.ops = new SidecarOps(this, log);
     this.api = new ApiServer({
@@ -337,7 +338,10 @@ export class Sidecar {
       answerEndorsement: (id, endorse) => this.mesh?.driver?.answerEndorsement(id, endorse) ?? false,
       ...(this.inbox === null ? {} : { inbox: this.inbox }),
       readiness: () =>
-        readiness(this.publisher.state, this.connector.state, this.outbox, this.clock.now(), this.progress),
+        withShard(
+          readiness(this.publisher.state, this.connector.state, this.outbox, this.clock.now(), this.progress),
+          this.mesh?.shardReadiness(),
+        ),
       metrics: async () => ({ contentType: this.registry.contentType, body: await this.registry.metrics() }),
       status: async () => this.status(),
     };

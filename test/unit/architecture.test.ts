@@ -1,5 +1,5 @@
 // The import direction of docs/architecture.md, checked on every file under src/: cli → service →
-// {bridge, inbox, reconcile} → core, and the adapters (buffer, mesh, nats, api, agent) → core. An adapter
+// {bridge, inbox, fleet, reconcile} → core, and the adapters (buffer, mesh, nats, api, agent) → core. An adapter
 // never imports another adapter, and core does no I/O. `observability`, `config` and `runtime`
 // are shared leaves that see only core.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   api: ['core', 'observability'],
   agent: ['core'],
   inbox: ['core', 'observability'],
+  fleet: ['core', 'observability'],
   service: [
     'core',
     'observability',
@@ -29,6 +30,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'runtime',
     'bridge',
     'inbox',
+    'fleet',
     'reconcile',
     'buffer',
     'mesh',
@@ -43,6 +45,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'runtime',
     'bridge',
     'inbox',
+    'fleet',
     'reconcile',
     'buffer',
     'mesh',

@@ -1,6 +1,7 @@
 /**
  * `net-sync start`: runs the sidecar (HTTP API, outbox committer, mesh and telemetry scout
- * when enabled) until SIGINT/SIGTERM, then stops in reverse order within a bounded time.
+ * when enabled) until SIGINT/SIGTERM, then stops in reverse order within a bounded time. SIGHUP
+ * reloads the fleet's member list (`consensus.membersFile`) and re-plans the shards.
  */
 import { Sidecar } from '../../service/sidecar.js';
 import type { CommandContext } from '../command-context.js';
@@ -32,6 +33,26 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       );
     },
   );
+  const onHangup = (): void => reloadMembers(ctx, sidecar);
+  process.on('SIGHUP', onHangup);
+  try {
+    return await runUntilStopped(ctx, sidecar);
+  } finally {
+    process.off('SIGHUP', onHangup);
+  }
+}
+
+// A bad file keeps the current plan: the fleet keeps committing while the operator fixes it.
+function reloadMembers(ctx: CommandContext, sidecar: Sidecar): void {
+  try {
+    if (sidecar.mesh?.reloadMembers(ctx.config.consensus) == null)
+      ctx.logger.warn({}, 'SIGHUP: no fleet to reload (consensus.members / consensus.membersFile unset)');
+  } catch (err) {
+    ctx.logger.error({ err }, 'SIGHUP: member list not reloaded; the current shards stay');
+  }
+}
+
+async function runUntilStopped(ctx: CommandContext, sidecar: Sidecar): Promise<number> {
   const signalled = new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
     else ctx.signal.addEventListener('abort', () => resolve(), { once: true });

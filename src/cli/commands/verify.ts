@@ -5,7 +5,10 @@
  * that no `Nats-Msg-Id` appears twice. Exit 0 when all pass, 1 otherwise.
  */
 import { verifyCommit, type CommitProblemCode } from '../../core/commit-verification.js';
+import { readMembers } from '../../config/members-file.js';
+import { fleetConfigured, type ConsensusConfig } from '../../config/schema.js';
 import { resolveQuorum } from '../../core/consensus.js';
+import { checkPlanQuorum, planShards, shardQuorum } from '../../core/shards.js';
 import { verifyPeerSignature } from '../../mesh/peer-signature.js';
 import { openAdminSession } from '../../service/admin-session.js';
 import type { CommandContext } from '../command-context.js';
@@ -29,8 +32,12 @@ interface Failure {
 /** What `verify` prints (the `--json` document). */
 export interface VerifyReport {
   subject: string;
+  /** The quorum; in a fleet, that of its smallest shard (each command is checked against its own shard's). */
   quorum: number;
   cohort: number;
+  /** In a fleet: its distinct members and `consensus.shardSize`. */
+  members?: number;
+  shardSize?: number;
   messages: number;
   verified: number;
   unendorsed: number;
@@ -44,13 +51,18 @@ const MAX_LISTED_FAILURES = 1_000;
 /** Runs `net-sync verify`; returns the exit code. */
 export async function runVerify(ctx: CommandContext, options: VerifyOptions): Promise<number> {
   const { consensus, subjects } = ctx.config;
-  const quorum = resolveQuorum(consensus.quorum, consensus.cohort);
+  // A fleet's commands are checked against the shard each names, re-planned from the member list.
+  const members = fleetConfigured(consensus) ? readMembers(consensus) : [];
+  const scope = members.length > 0 ? { members, shardSize: consensus.shardSize } : { cohort: consensus.cohort };
+  const quorum =
+    members.length > 0 ? fleetQuorum(members, consensus) : resolveQuorum(consensus.quorum, consensus.cohort);
   const subject = `${subjects.prefix}.command.>`;
   const sinceMs = options.sinceMs === undefined ? 0 : Date.now() - options.sinceMs;
   const report: VerifyReport = {
     subject,
     quorum,
     cohort: consensus.cohort.length,
+    ...(members.length > 0 ? { members: new Set(members).size, shardSize: consensus.shardSize } : {}),
     messages: 0,
     verified: 0,
     unendorsed: 0,
@@ -73,7 +85,7 @@ export async function runVerify(ctx: CommandContext, options: VerifyOptions): Pr
       }
       const v = await verifyCommit(
         { body: m.data, headers: m.headers },
-        { verify: verifyPeerSignature, quorum, cohort: consensus.cohort },
+        { verify: verifyPeerSignature, quorum: members.length > 0 ? consensus.quorum : quorum, ...scope },
       );
       const unendorsed =
         options.allowUnendorsed === true &&
@@ -100,7 +112,9 @@ function print(ctx: CommandContext, r: VerifyReport, failed: number): void {
       [
         ['subject', r.subject],
         ['quorum', r.quorum],
-        ['cohort', r.cohort === 0 ? 'open' : r.cohort],
+        r.members === undefined
+          ? ['cohort', r.cohort === 0 ? 'open' : r.cohort]
+          : ['fleet', `${r.members} members, shards of ${r.shardSize}`],
         ['messages', r.messages],
         ['verified', r.verified],
         ['unendorsed (allowed)', r.unendorsed],
@@ -116,4 +130,11 @@ function print(ctx: CommandContext, r: VerifyReport, failed: number): void {
     }
     ctx.out.text(r.ok ? 'ok: every commit verifies, none duplicated' : 'FAILED');
   });
+}
+
+// The quorum of the fleet's smallest shard; CONFIG_INVALID when a shard could not reach it.
+function fleetQuorum(members: readonly string[], consensus: ConsensusConfig): number {
+  const plan = planShards(members, consensus.shardSize);
+  checkPlanQuorum(plan, consensus.quorum);
+  return shardQuorum(consensus.quorum, Math.min(...plan.shards.map((s) => s.members.length)));
 }

@@ -46,7 +46,8 @@ describe('verifyCommit with members and shardSize', () => {
       endorsements,
       shard,
     });
-    return { body: row.body, headers: { ...row.headers, [HEADER.msgId]: ID } };
+    const headers: Record<string, string> = { ...row.headers, [HEADER.msgId]: ID };
+    return { body: row.body, headers };
   }
 
   it('accepts a majority of the origin’s own shard, named in body and header', async () => {
