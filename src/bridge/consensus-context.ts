@@ -84,7 +84,8 @@ export interface ConsensusDriverOptions {
   /**
    * A promotion this long after the intent's creation, or by a takeover, lets the committer look
    * the ID up in the stream before publishing (another node may have published it, maybe
-   * outside the duplicate window). Default 30,000 ms.
+   * outside the duplicate window). Default 30,000 ms; the service passes
+   * `takeoverLookupAfterMs()` of its streams.
    */
   lookupAfterMs?: number;
 }

@@ -92,6 +92,22 @@ export function windowsWithinFence(
   );
 }
 
+/** The shortest duplicate window among `streams`, ms (0 = the server's 2 min). */
+export function shortestDuplicateWindowMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
+  return Math.min(120_000, ...streams.map((s) => (s.duplicateWindow > 0 ? s.duplicateWindow : 120_000)));
+}
+
+/**
+ * With consensus on, how long a command row may wait before it is looked up in the stream
+ * rather than sent: from its creation when it is promoted, from its last update when the
+ * committer claims it. Another committer may have taken it over by then, and a copy sent more
+ * than a window after theirs would be stored twice; within half the shortest window, the
+ * stream drops it. At most 30 s: a lookup costs a scan, and an older row is rare.
+ */
+export function takeoverLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
+  return Math.min(30_000, shortestDuplicateWindowMs(streams) / 2);
+}
+
 /** The guard's view of declared streams (`streams:`). */
 export function specRetentionViews(
   specs: ReadonlyArray<{ name: string; retention: Retention; subjects: readonly string[]; duplicateWindow: number }>,

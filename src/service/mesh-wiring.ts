@@ -15,6 +15,7 @@ import { readMembers } from '../config/members-file.js';
 import { fleetConfigured, type Config } from '../config/schema.js';
 import { consensusEnabled, resolveQuorum } from '../core/consensus.js';
 import type { Clock, Outbox, StreamReader } from '../core/ports.js';
+import { takeoverLookupAfterMs } from '../core/retention-hazard.js';
 import { createFleetMetrics, FleetMembership, type Replan, ShardHealth, type ShardStatus } from '../fleet/index.js';
 import { createMeshMetrics, MeshNode } from '../mesh/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -159,6 +160,7 @@ export class MeshWiring {
       policy: config.consensus.policy,
       ttlMs: config.consensus.ttlMs,
       takeoverMs: config.consensus.takeoverMs,
+      lookupAfterMs: takeoverLookupAfterMs(config.streams),
       agentTimeoutMs: config.consensus.agentTimeoutMs,
       newId: opts.newId,
       randomHex: opts.randomHex,

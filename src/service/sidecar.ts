@@ -17,7 +17,12 @@ import { backoffDelayMs } from '../core/backoff.js';
 import { NetSyncError } from '../core/errors.js';
 import { redactUrl } from '../core/redact-url.js';
 import { keyedCorrelationId } from '../core/idempotency.js';
-import { retentionRefusal, windowsWithinFence } from '../core/retention-hazard.js';
+import {
+  retentionRefusal,
+  shortestDuplicateWindowMs,
+  takeoverLookupAfterMs,
+  windowsWithinFence,
+} from '../core/retention-hazard.js';
 import type { CommandBody } from '../core/command-message.js';
 import type { OutboxRow } from '../core/intent.js';
 import type { InboxService } from '../inbox/index.js';
@@ -108,9 +113,7 @@ export class Sidecar {
       leaseOwner: `sidecar:${peerId}`,
       sendMarginMs: config.nats.publishTimeoutMs,
       sharedIdLookupAfterMs: sharedIdLookupAfterMs(config.streams),
-      commandLookupAfterMs: consensusWanted(config)
-        ? Math.min(60_000, shortestWindowMs(config.streams) / 2)
-        : undefined,
+      commandLookupAfterMs: consensusWanted(config) ? takeoverLookupAfterMs(config.streams) : undefined,
       deadLetter: deadLetterNotices(config),
     });
     this.pruner =
@@ -419,10 +422,5 @@ function randomHex(bytes: number): string {
  * lookup, which moves the row back, is never outrun by the next) and 60 s.
  */
 function sharedIdLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
-  return Math.max(10_000, Math.min(60_000, shortestWindowMs(streams) / 2));
-}
-
-// The shortest duplicate window among the streams (0 = the server's 2 min).
-function shortestWindowMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
-  return Math.min(120_000, ...streams.map((s) => (s.duplicateWindow > 0 ? s.duplicateWindow : 120_000)));
+  return Math.max(10_000, Math.min(60_000, shortestDuplicateWindowMs(streams) / 2));
 }
