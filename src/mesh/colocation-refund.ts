@@ -30,7 +30,8 @@ export class ColocationRefund {
   /** The refund of `peerId`: minus its P6 when it is exempt, else 0. */
   score(peerId: string): number {
     if (!this.opts.exempt(peerId)) return 0;
-    return -(this.penalties().get(peerId) ?? 0);
+    const penalty = this.penalties().get(peerId);
+    return penalty === undefined ? 0 : -penalty;
   }
 
   // P6 per peer as gossipsub computes it: for each of its IPs with more than `threshold` peers,
