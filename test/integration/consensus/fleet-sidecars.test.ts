@@ -16,7 +16,7 @@ import { generateIdentity, identityPeerId } from '../../../src/mesh/identity.js'
 import { disposeAll, startNode } from '../mesh/mesh-fixture.js';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
-import { SidecarProcess } from '../../support/sidecar-process.js';
+import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream } from '../../support/stream-contents.js';
 import { tempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -31,7 +31,12 @@ const decoder = new TextDecoder();
 const bodyOf = (data: Uint8Array): CommandBody => JSON.parse(decoder.decode(data)) as CommandBody;
 
 describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD_SIZE}, quorum majority`, () => {
-  it('commits per home shard, exactly once; cross-shard endorsements never count; a reload re-plans', async () => {
+  it('commits per home shard, exactly once; cross-shard endorsements never count; a reload re-plans', {
+    timeout: 240_000,
+  }, async () => {
+    const t0 = Date.now();
+    const phases: string[] = [];
+    const phase = (name: string): void => void phases.push(`${name}=${Date.now() - t0}ms`);
     registerCleanup(disposeAll);
     const nats = await useNatsServer();
     const ids = await meshIdentities(SIDECARS, 'fleet');
@@ -78,6 +83,7 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
     };
     await waitShards((p) => (plan.shardOf(p) === shardA ? 3 : 4));
 
+    phase('started');
     // Every sidecar shows its shard; X's shard lacks X but still reaches its quorum of 3.
     for (const [peer, s] of byPeer) {
       const home = plan.shardOf(peer)!;
@@ -90,6 +96,7 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
       expect((await s.get('/readyz')).status, `readyz of ${peer}`).toBe(200);
     }
 
+    phase('shardsUp');
     // Intents posted to every API commit exactly once, each endorsed by its proposer's shard.
     const posted: string[] = [];
     await Promise.all(
@@ -124,6 +131,19 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
       expect(v.problems, `verification of ${m.msgId}`).toEqual([]);
     }
 
+    phase('committed');
+    // `net-sync verify` checks each command against the shard it names, from the same member list.
+    const cli = await runCliProcess(['verify', '--json'], sidecars[0]!.env(), sidecars[0]!.dir);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({
+      ok: true,
+      messages: total,
+      verified: total,
+      members: 8,
+      shardSize: 3,
+    });
+
+    phase('verified');
     // Shard B loses 2 of 4: not ready, naming the reason; its proposer's intent waits.
     const [proposer, mate, ...lost] = sidecarsOf(shardB) as [SidecarProcess, SidecarProcess, ...SidecarProcess[]];
     for (const s of lost) await s.kill('SIGKILL');
@@ -147,6 +167,7 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
     expect(waiting.status).toBe(202);
     const waitingId = waiting.json.correlationId as string;
 
+    phase('notReady');
     // X, a member of shard A, endorses B's intent on B's topic with a valid signature: ignored.
     const live = [proposer, mate].map((s) => ids.addr(sidecars.indexOf(s)));
     const evil = await startNode({ key: xKey, cohort: members, peers: live });
@@ -175,6 +196,7 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
     expect(held.endorsements.map((e: { peerId: string }) => e.peerId)).not.toContain(x);
     expect((await readStream(nats.url)).idCounts.has(waitingId)).toBe(false);
 
+    phase('ignored');
     // The heal: the two come back, the waiting intent commits once, without X.
     await Promise.all(lost.map((s) => s.start()));
     await waitFor(
@@ -187,6 +209,7 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
     expect(bodyOf(healed.data).endorsements.map((e) => e.peerId)).not.toContain(x);
     await waitFor(async () => (await proposer.get('/readyz')).status === 200, 'B ready again', 15_000, 100);
 
+    phase('healed');
     // SIGHUP: X leaves the file; every sidecar re-plans (7 members: shards of 4 and 3) and commits there.
     writeFileSync(membersFile, `${ids.peerIds.slice(3).join('\n')}\n`);
     const replanned = planShards(ids.peerIds, SHARD_SIZE);
@@ -224,5 +247,7 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
       );
       expect(v.problems, `verification of ${m.msgId} after the reload`).toEqual([]);
     }
+    phase('replanned');
+    console.log(`[fleet] ${phases.join(' ')}`);
   });
 });
