@@ -9,6 +9,7 @@ import { checkIdempotencyKey } from '../core/idempotency.js';
 import { parseJsonBody } from '../core/json-body.js';
 import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
+import { type FederationBackend, registerFederationRoutes } from './federation-routes.js';
 import { type InboxBackend, registerInboxRoutes } from './inbox-routes.js';
 import { SseHub } from './sse-hub.js';
 import { renderStatusPage, renderUnauthorizedPage, type StatusPageModel } from './status-page.js';
@@ -48,6 +49,8 @@ export interface ApiBackend {
   answerEndorsement?(correlationId: string, endorse: boolean): boolean;
   /** The inbox's pull API; absent: the inbox is off. */
   inbox?: InboxBackend;
+  /** Federation's events API; absent: federation is off (501). */
+  federation?: FederationBackend;
   /** Readiness with the reason of each failing check. */
   readiness(): { ready: boolean; checks: Record<string, boolean | string> };
   /** Prometheus text exposition. */
@@ -307,6 +310,7 @@ export class ApiServer {
     });
     this.app.get('/v1/status', async () => backend.status());
     registerInboxRoutes(this.app, backend.inbox, errorBody);
+    registerFederationRoutes(this.app, backend.federation, errorBody);
     this.app.get('/', async (_req, reply) => {
       if (backend.statusPage === undefined) return reply.code(404).send(errorBody('NOT_FOUND', 'no status page'));
       const html = renderStatusPage(await backend.statusPage());

@@ -3,6 +3,7 @@
  * propose an intent, read its state, answer an endorsement request, follow the SSE events.
  */
 import { NetSyncError } from '../core/errors.js';
+import type { FederationEventView } from '../core/federation-message.js';
 import type { InboxCommand } from '../core/inbox.js';
 import type { IntentView } from './api-server.js';
 
@@ -71,6 +72,32 @@ export class NetSyncClient {
       true,
     );
     return r !== undefined;
+  }
+
+  /**
+   * `POST /v1/federation/events`: resolves once the sidecar signed and stored the event for
+   * `partner` (202). With `idempotencyKey` a retry answers with the same event; another body
+   * under the key is refused (INPUT_INVALID, field `idempotency-key`).
+   */
+  async sendFederationEvent(
+    partner: string,
+    type: string,
+    payload: unknown,
+    signal?: AbortSignal,
+    opts: { idempotencyKey?: string } = {},
+  ): Promise<{ eventId: string; state: string }> {
+    const extra: Record<string, string> =
+      opts.idempotencyKey === undefined ? {} : { 'idempotency-key': opts.idempotencyKey };
+    return (await this.request('POST', '/v1/federation/events', { partner, type, payload }, signal, false, extra)) as {
+      eventId: string;
+      state: string;
+    };
+  }
+
+  /** `GET /v1/federation/events/:id`, or undefined when the sidecar holds no such outgoing event. */
+  async getFederationEvent(eventId: string, signal?: AbortSignal): Promise<FederationEventView | undefined> {
+    const path = `/v1/federation/events/${encodeURIComponent(eventId)}`;
+    return (await this.request('GET', path, undefined, signal, true)) as FederationEventView | undefined;
   }
 
   /** `GET /v1/inbox`: up to `max` commands, waiting at most `waitMs` for the first (pull mode). */

@@ -11,3 +11,4 @@ export {
 } from './api-server.js';
 export { SseHub } from './sse-hub.js';
 export { type InboxBackend, INBOX_MAX_BATCH, INBOX_MAX_WAIT_MS } from './inbox-routes.js';
+export type { FederationBackend } from './federation-routes.js';

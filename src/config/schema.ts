@@ -8,6 +8,7 @@ import { consensusEnabled } from '../core/consensus.js';
 import { MAX_INTENT_TTL_MS } from '../core/intent.js';
 import { defaultStreams, StreamSpecSchema } from '../core/stream-spec.js';
 import { zBytes, zDurationMs } from '../core/units.js';
+import { FederationSchema } from './federation-schema.js';
 
 const hostPort = z
   .string()
@@ -412,6 +413,8 @@ export const ConfigSchema = z
     subjects: SubjectsSchema.default(SubjectsSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
     inbox: InboxSchema.default(InboxSchema.parse({})),
+    /** Signed events to partner organisations (docs/federation.md). Off without `federation.name`. */
+    federation: FederationSchema.default(FederationSchema.parse({})),
     /** Declarative streams. Default: the root.solar taxonomy under `subjects.prefix`. */
     streams: z.array(StreamSpecSchema).optional(),
   })
@@ -460,6 +463,7 @@ export type InboxConfig = Config['inbox'];
 export type MeshConfig = Config['mesh'];
 export type ConsensusConfig = Config['consensus'];
 export type TelemetryConfig = Config['telemetry'];
+export type { FederationConfig } from './federation-schema.js';
 
 /** Config keys whose values are secrets, masked by `config print`. */
 export const SECRET_KEYS: ReadonlyArray<string> = ['nats.pass', 'nats.token', 'api.token'];

@@ -38,6 +38,9 @@ import { readiness, withShard } from './readiness.js';
 import { consensusWanted, meshWanted, MeshWiring } from './mesh-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
+import { buildFederation, federationBackend, loadFederationSigner } from './federation-wiring.js';
+import type { DsseSigner } from '../core/federation-trust.js';
+import type { FederationIntake } from '../federation/index.js';
 import { SidecarOps } from './sidecar-ops.js';
 
 /** A running sidecar's parts, for the CLI, the demo, tests and benchmarks. */
@@ -62,6 +65,8 @@ export class Sidecar {
   readonly ops: SidecarOps;
   /** Commands delivered to the agent; null when `inbox.subjects` is empty. */
   readonly inbox: InboxService | null;
+  /** Signed events to partners; null while federation is off (docs/federation.md). */
+  readonly federation: FederationIntake | null;
   private stopping: Promise<void> | null = null;
   private ensuring: Promise<void> | null = null;
   private readonly halt = new AbortController();
@@ -82,6 +87,7 @@ export class Sidecar {
     readonly peerId: string,
     private readonly log: Logger,
     privateKey: PrivateKey,
+    federationSigner: DsseSigner | null = null,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'net_sync_process_' });
     const bridgeMetrics = createBridgeMetrics(this.registry);
@@ -136,6 +142,17 @@ export class Sidecar {
       newId: (now) => newId(now),
       randomHex,
       onAccepted: () => this.committer.wake(),
+    });
+    this.federation = buildFederation({
+      config,
+      signer: federationSigner,
+      peerId,
+      outbox: this.outbox,
+      clock: this.clock,
+      logger: log,
+      newId: (now) => newId(now),
+      randomHex,
+      wakeCommitter: () => this.committer.wake(),
     });
     this.inbox =
       buildInbox({
@@ -216,7 +233,8 @@ export class Sidecar {
         { keyFile: config.mesh.keyFile, mode: `0${(identity.mode & 0o777).toString(8)}` },
         'identity file is readable or writable by group or others; chmod 600 it',
       );
-    return new Sidecar(config, identity.peerId, log, identity.privateKey);
+    const federationSigner = await loadFederationSigner(config, identity.privateKey);
+    return new Sidecar(config, identity.peerId, log, identity.privateKey, federationSigner);
   }
 
   /** Starts NATS (without waiting for it), the committer and the API. */
@@ -340,6 +358,7 @@ export class Sidecar {
       getIntent: (id) => this.view(id),
       answerEndorsement: (id, endorse) => this.mesh?.driver?.answerEndorsement(id, endorse) ?? false,
       ...(this.inbox === null ? {} : { inbox: this.inbox }),
+      ...(this.federation === null ? {} : { federation: federationBackend(this.federation) }),
       readiness: () =>
         withShard(
           readiness(this.publisher.state, this.connector.state, this.outbox, this.clock.now(), this.progress),

@@ -1,5 +1,5 @@
 // The import direction of docs/architecture.md, checked on every file under src/: cli → service →
-// {bridge, inbox, fleet, reconcile} → core, and the adapters (buffer, mesh, nats, api, agent) → core. An adapter
+// {bridge, inbox, fleet, federation, reconcile} → core, and the adapters (buffer, mesh, nats, api, agent) → core. An adapter
 // never imports another adapter, and core does no I/O. `observability`, `config` and `runtime`
 // are shared leaves that see only core.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   agent: ['core'],
   inbox: ['core', 'observability'],
   fleet: ['core', 'observability'],
+  federation: ['core', 'observability'],
   service: [
     'core',
     'observability',
@@ -31,6 +32,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'bridge',
     'inbox',
     'fleet',
+    'federation',
     'reconcile',
     'buffer',
     'mesh',
@@ -46,6 +48,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     'bridge',
     'inbox',
     'fleet',
+    'federation',
     'reconcile',
     'buffer',
     'mesh',
