@@ -10,6 +10,9 @@
  * - recovered: attempts whose outcome was unknown to the client, found in the stream;
  * - per-proposer order: stream order inversions of one proposer's sequential attempts
  *   (reported, not a failure: replay after a failure may reorder).
+ * The attempts of one keyed intent (several sidecars asked with one `Idempotency-Key`) are one
+ * intent for all of these (order left aside); `judgeKeyed()` adds what such an intent must show: one stored copy,
+ * every attempt acknowledged under that copy's ID.
  */
 import { HEADER } from '../../../src/core/command-message.js';
 import { INTENT_STATES, type IntentState } from '../../../src/core/intent.js';
@@ -63,7 +66,7 @@ const MAX_EXAMPLES = 20;
 
 /** Pure: judges `attempts` against the stream `entries`. */
 export function judge(attempts: readonly Attempt[], entries: readonly StreamEntry[]): OracleReport {
-  const byKey = new Map(attempts.map((a) => [a.key, a]));
+  const byKey = attemptsByKey(attempts);
   const examples: OracleReport['examples'] = { lost: [], duplicated: [], unexpected: [] };
   const note = (list: string[], s: string): void => {
     if (list.length < MAX_EXAMPLES) list.push(s);
@@ -81,7 +84,7 @@ export function judge(attempts: readonly Attempt[], entries: readonly StreamEntr
       note(examples.duplicated, `${id} stored ${seen} times (latest ${e.stream}#${e.seq})`);
       continue;
     }
-    const why = unexpectedReason(e, e.key === null ? undefined : byKey.get(e.key));
+    const why = unexpectedReason(e, e.key === null ? [] : (byKey.get(e.key) ?? []));
     if (why !== null) {
       unexpected++;
       note(examples.unexpected, `${id} at ${e.stream}#${e.seq} (key ${e.key ?? '-'}): ${why}`);
@@ -121,24 +124,84 @@ export function judge(attempts: readonly Attempt[], entries: readonly StreamEntr
   };
 }
 
-function unexpectedReason(e: StreamEntry, a: Attempt | undefined): string | null {
-  if (a === undefined) return 'never attempted';
-  if (a.outcome === 'refused' || a.outcome === 'rejected')
-    return `the attempt was ${a.outcome} (${a.error ?? a.httpStatus})`;
+function unexpectedReason(e: StreamEntry, attempts: readonly Attempt[]): string | null {
+  if (attempts.length === 0) return 'never attempted';
+  if (attempts.every((a) => a.outcome === 'refused' || a.outcome === 'rejected'))
+    return attempts.map((a) => `the attempt was ${a.outcome} (${a.error ?? a.httpStatus})`).join('; ');
   if (e.msgId === null) return 'no Nats-Msg-Id';
   if (e.correlationId !== e.msgId) return `Net-Sync-Correlation-Id ${e.correlationId} differs from Nats-Msg-Id`;
-  if (a.outcome === 'acked' && a.correlationId !== e.msgId) return `acknowledged as ${a.correlationId}`;
+  // Keyed attempts answered with two IDs are one key stored twice (duplicated), not unexpected.
+  const acked = attempts.filter((a) => a.outcome === 'acked');
+  if (acked.length > 0 && !acked.some((a) => a.correlationId === e.msgId))
+    return `acknowledged as ${acked.map((a) => a.correlationId).join(', ')}`;
   return null;
 }
 
+function attemptsByKey(attempts: readonly Attempt[]): Map<string, Attempt[]> {
+  const byKey = new Map<string, Attempt[]>();
+  for (const a of attempts) {
+    const list = byKey.get(a.key);
+    if (list === undefined) byKey.set(a.key, [a]);
+    else list.push(a);
+  }
+  return byKey;
+}
+
+/** What the keyed intents of a run show; `problems` must be empty. */
+export interface KeyedReport {
+  /** Keyed intents (distinct keys) attempted. */
+  intents: number;
+  /** Attempts of keyed intents (one per sidecar asked). */
+  attempts: number;
+  /** Keyed intents whose every attempt was acknowledged with one and the same correlation ID. */
+  sameIdEverywhere: number;
+  /** Keyed intents stored exactly once, under that ID. */
+  storedOnce: number;
+  /** Up to 20 per kind, each naming the key. */
+  problems: string[];
+}
+
+/**
+ * Pure: every keyed intent must have all its attempts acknowledged (202) with the same
+ * correlation ID, and be stored exactly once, under that ID.
+ */
+export function judgeKeyed(attempts: readonly Attempt[], entries: readonly StreamEntry[]): KeyedReport {
+  const keyed = attemptsByKey(attempts.filter((a) => a.idempotencyKey !== null));
+  const copies = new Map<string, StreamEntry[]>();
+  for (const e of entries) {
+    if (e.key === null || !keyed.has(e.key)) continue;
+    copies.set(e.key, [...(copies.get(e.key) ?? []), e]);
+  }
+  const report: KeyedReport = { intents: keyed.size, attempts: 0, sameIdEverywhere: 0, storedOnce: 0, problems: [] };
+  for (const [key, list] of keyed) {
+    report.attempts += list.length;
+    const ids = new Set(list.map((a) => a.correlationId));
+    const allAcked = list.every((a) => a.outcome === 'acked');
+    if (allAcked && ids.size === 1) report.sameIdEverywhere++;
+    else if (report.problems.length < MAX_EXAMPLES)
+      report.problems.push(
+        `${key}: answered ${list.map((a) => `${a.target} ${a.outcome} ${a.correlationId ?? a.error ?? a.httpStatus}`).join(', ')}`,
+      );
+    const stored = copies.get(key) ?? [];
+    const id = list.find((a) => a.correlationId !== null)?.correlationId ?? null;
+    if (stored.length === 1 && stored[0]!.msgId === id) report.storedOnce++;
+    else if (report.problems.length < MAX_EXAMPLES)
+      report.problems.push(
+        `${key}: stored ${stored.length} times (${stored.map((e) => `${e.msgId}@${e.seq}`).join(', ')}), acknowledged as ${id}`,
+      );
+  }
+  return report;
+}
+
 // Per proposer, first stored copies in attempt order: count where the stream order goes back.
+// Keyed intents are left out: a scenario posts them at once, not one after another.
 function orderViolations(attempts: readonly Attempt[], entries: readonly StreamEntry[]): number {
   const first = new Map<string, StreamEntry>();
   for (const e of entries) if (e.key !== null && !first.has(e.key)) first.set(e.key, e);
   const byProposer = new Map<string, Array<{ n: number; e: StreamEntry }>>();
   for (const a of attempts) {
     const e = first.get(a.key);
-    if (e === undefined) continue;
+    if (e === undefined || a.idempotencyKey !== null) continue; // keyed intents are posted concurrently
     const list = byProposer.get(a.proposer) ?? [];
     list.push({ n: a.n, e });
     byProposer.set(a.proposer, list);

@@ -212,6 +212,35 @@ export class ScenarioRun {
   }
 
   /**
+   * Waits until every sidecar's outbox has nothing proposed, pending or in flight in the same
+   * poll, twice in a row `settleMs` apart: a copy one node stores late (a re-proposal heard just
+   * after its own drain) is caught before the sidecars stop. Returns the ms it took.
+   */
+  async drainedTogether(sidecars: readonly SidecarProcess[], timeoutMs: number, settleMs = 500): Promise<number> {
+    const started = Date.now();
+    const open = async (): Promise<string[]> =>
+      (await Promise.all(sidecars.map(async (s) => ({ s, c: await s.outboxCounts() }))))
+        .filter(({ c }) => c === undefined || c['pending-commit'] + c['in-flight'] + (c['proposed'] ?? 0) > 0)
+        .map(({ s, c }) => `${s.name} ${JSON.stringify(c)}`);
+    let last: string[] = [];
+    await waitFor(
+      async () => {
+        last = await open();
+        if (last.length > 0) return false;
+        await new Promise((r) => setTimeout(r, settleMs));
+        last = await open();
+        return last.length === 0;
+      },
+      'every outbox to drain at once',
+      timeoutMs,
+      100,
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; still open: ${last.join('; ')}`);
+    });
+    return Date.now() - started;
+  }
+
+  /**
    * The end of every scenario: graceful stop of each sidecar, `net-sync reconcile --verify` on
    * each buffer, the stream read back directly from `natsUrls` (or `entries` when the
    * scenario observed it itself), the oracle, the outbox comparison, the table and the JSON.

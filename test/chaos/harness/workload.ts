@@ -3,15 +3,22 @@
  * HTTP API at a bounded total rate, for a bounded time and count. Every attempt is recorded
  * with its outcome: acked (202 + correlation ID), rejected (4xx), refused (connection refused:
  * never reached the sidecar) or unknown (timeout, reset, 5xx: it may or may not be durable).
+ * Keyed intents (`submitKeyed`) are sent with an `Idempotency-Key` to several sidecars, one
+ * attempt each, all with the same key and payload: the same intent, which must be stored once.
  */
 import type { Prng } from './prng.js';
 
 /** What happened to one submission. */
 export type AttemptOutcome = 'pending' | 'acked' | 'rejected' | 'refused' | 'unknown';
 
-/** One submission. `key` is unique per run and travels in the payload. */
+/**
+ * One submission. `key` names the intent: unique per run, it travels in the payload. The attempts
+ * of one keyed intent share it (and their `idempotencyKey`); any other attempt has a key of its own.
+ */
 export interface Attempt {
   key: string;
+  /** The `Idempotency-Key` header sent, or null. */
+  idempotencyKey: string | null;
   proposer: string;
   /** Position in the proposer's sequence (0-based); a proposer's attempts never overlap. */
   n: number;
@@ -62,6 +69,8 @@ export class Workload {
   readonly attempts: Attempt[] = [];
   private readonly opts: WorkloadOptions;
   private stopping = false;
+  /** Attempts issued by the proposers (keyed ones not counted): bounded by `maxAttempts`. */
+  private issued = 0;
   private wakers = new Set<() => void>();
   private run: Promise<void> | null = null;
   private startedAtMs = 0;
@@ -106,7 +115,8 @@ export class Workload {
     let nextAt = this.startedAtMs + rng.range(0, periodMs);
     for (let n = 0; ; n++) {
       await this.sleepUntil(nextAt);
-      if (this.stopping || Date.now() >= deadline || this.attempts.length >= this.opts.maxAttempts) return;
+      if (this.stopping || Date.now() >= deadline || this.issued >= this.opts.maxAttempts) return;
+      this.issued++;
       await this.submit(name, n, i, rng);
       // Bounded rate, no bursts to catch up after a slow request.
       nextAt = Math.max(nextAt + periodMs, Date.now());
@@ -116,9 +126,40 @@ export class Workload {
   private async submit(proposer: string, n: number, index: number, rng: Prng): Promise<void> {
     const key = `${this.opts.runId}/${proposer}/${n}`;
     const subject = `${this.opts.subjectPrefix ?? 'root.solar.command'}.${proposer}.${rng.pick(['set', 'move', 'scan', 'hold'])}`;
-    const target = this.opts.target(index);
+    await this.send(
+      this.newAttempt(key, null, proposer, n, subject, this.opts.target(index)),
+      this.payloadOf(key, proposer, n),
+    );
+  }
+
+  /**
+   * Sends one keyed intent (`Idempotency-Key` = its key) to each of `targets` in turn, the same
+   * subject and payload every time; one attempt per target. Resolves with those attempts.
+   */
+  async submitKeyed(proposer: string, n: number, targets: readonly string[], timeoutMs = 10_000): Promise<Attempt[]> {
+    const key = `${this.opts.runId}/${proposer}/${n}`;
+    const subject = `${this.opts.subjectPrefix ?? 'root.solar.command'}.${proposer}.set`;
+    const payload = this.payloadOf(key, proposer, n);
+    const out: Attempt[] = [];
+    for (const target of targets) {
+      const attempt = this.newAttempt(key, key, proposer, n, subject, target);
+      out.push(attempt);
+      await this.send(attempt, payload, timeoutMs);
+    }
+    return out;
+  }
+
+  private newAttempt(
+    key: string,
+    idempotencyKey: string | null,
+    proposer: string,
+    n: number,
+    subject: string,
+    target: string,
+  ): Attempt {
     const attempt: Attempt = {
       key,
+      idempotencyKey,
       proposer,
       n,
       subject,
@@ -131,17 +172,31 @@ export class Workload {
       error: null,
     };
     this.attempts.push(attempt);
-    const payload: WorkloadPayload = {
+    return attempt;
+  }
+
+  private payloadOf(key: string, proposer: string, n: number): WorkloadPayload {
+    return {
       ...this.opts.extraPayload?.(key),
       chaos: { run: this.opts.runId, key, proposer, n },
       pad: 'x'.repeat(this.opts.padBytes ?? 64),
     };
+  }
+
+  private async send(
+    attempt: Attempt,
+    payload: WorkloadPayload,
+    timeoutMs = this.opts.timeoutMs ?? 3_000,
+  ): Promise<void> {
+    attempt.sentAtMs = Date.now();
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (attempt.idempotencyKey !== null) headers['idempotency-key'] = attempt.idempotencyKey;
     try {
-      const res = await fetch(`${target}/v1/intents`, {
+      const res = await fetch(`${attempt.target}/v1/intents`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ subject, payload }),
-        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3_000),
+        headers,
+        body: JSON.stringify({ subject: attempt.subject, payload }),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       attempt.httpStatus = res.status;
       const text = await res.text();

@@ -1,10 +1,15 @@
 /**
- * Scenario B: NATS up, the libp2p mesh split. Three sidecars form a cohort with a majority
- * quorum (2 of 3); every mesh link goes through its own fault proxy (one per ordered pair, and
- * each node announces only a refused address, so identify cannot teach a bypass). The link set
- * between the minority {s3} and the majority {s1, s2} is cut while agents submit to all three.
+ * Scenario B: NATS up, the libp2p mesh split. Five sidecars (full; three in the fast variant)
+ * form a cohort with a majority quorum; every mesh link goes through its own fault proxy (one
+ * per ordered pair, and each node announces only a refused address, so identify cannot teach a
+ * bypass). The links between the minority ({s4, s5}; fast: {s3}) and the majority are cut while
+ * agents submit to every sidecar. The COMMANDS stream's duplicate window is 1 s, shorter than
+ * the partition, so the stream cannot hide a second publish.
  * - The majority keeps committing; the minority must commit nothing it proposed during the
  *   partition until the heal; every stored message carries a quorum of cohort endorsers.
+ * - Keyed intents: during the partition each is posted with one `Idempotency-Key` on a minority
+ *   sidecar and on a majority sidecar; the majority commits it before the heal (more than the
+ *   window before). After the heal each is stored exactly once, and both answers carry its ID.
  * - After the heal, both sides converge: every acknowledged intent is committed once.
  */
 import { existsSync } from 'node:fs';
@@ -14,19 +19,48 @@ import { freePort } from '../../../src/nats/nats-server-process.js';
 import { waitFor } from '../../support/wait-for.js';
 import type { FaultProxy } from '../harness/fault-proxy.js';
 import { keygen } from '../harness/keygen.js';
-import { readStream } from '../harness/oracle.js';
-import { assertClean, hold, streamsConfig, withRun, type ScenarioResult } from '../harness/scenario.js';
+import { judgeKeyed, readStream, type StreamEntry } from '../harness/oracle.js';
+import {
+  assertClean,
+  hold,
+  streamsConfig,
+  withRun,
+  type ScenarioResult,
+  type ScenarioRun,
+} from '../harness/scenario.js';
+import type { Attempt, Workload } from '../harness/workload.js';
 import { CLI, type SidecarProcess } from '../../support/sidecar-process.js';
 
 /** Sizes of one run. */
 export interface ScenarioBParams {
+  /** Sidecars; the minority is the last `floor((n - 1) / 2)` of them. */
+  sidecars: 3 | 5;
   loadMs: number;
   ratePerSec: number;
   partitionMs: [number, number];
+  /** Keyed intents posted on both sides during the partition. */
+  keyed: number;
 }
 
-export const B_FULL: ScenarioBParams = { loadMs: 30_000, ratePerSec: 30, partitionMs: [8_000, 12_000] };
-export const B_FAST: ScenarioBParams = { loadMs: 12_000, ratePerSec: 20, partitionMs: [4_000, 5_000] };
+export const B_FULL: ScenarioBParams = {
+  sidecars: 5,
+  loadMs: 30_000,
+  ratePerSec: 30,
+  partitionMs: [8_000, 12_000],
+  keyed: 40,
+};
+export const B_FAST: ScenarioBParams = {
+  sidecars: 3,
+  loadMs: 12_000,
+  ratePerSec: 20,
+  partitionMs: [4_000, 5_000],
+  keyed: 12,
+};
+
+/** The stream's duplicate window: shorter than any partition, so only the mesh can keep a key once. */
+const DUPLICATE_WINDOW = '1s';
+/** A keyed intent is committed by the majority at least this long before the heal (past the window). */
+const KEYED_MARGIN_MS = 2_000;
 
 /**
  * Whether the build under test has consensus: the driver and the mesh wiring are in the
@@ -41,104 +75,231 @@ export function consensusUnavailable(): string | null {
     : `consensus not available in the build under test (missing ${missing.join(', ')})`;
 }
 
-/** Runs scenario B once; asserts the oracle, quorum on every message and no minority commit. */
+/** Runs scenario B once; asserts the oracle, quorum on every message, no minority commit, keyed intents once. */
 export async function scenarioB(seed: number, p: ScenarioBParams): Promise<ScenarioResult> {
   let result!: ScenarioResult;
   await withRun('B', 'majority-minority', seed, async (run) => {
     const faults = run.rng.fork('faults');
     const nats = await run.nats();
-    const names = ['s1', 's2', 's3'];
-    const peerIds = await Promise.all(names.map((n) => keygen(join(run.dir, `${n}.key`))));
-    const meshPorts = await Promise.all(names.map(() => freePort()));
-    // links[i][j]: how node i reaches node j.
-    const links: FaultProxy[][] = names.map(() => []);
-    for (let i = 0; i < 3; i++)
-      for (let j = 0; j < 3; j++)
-        if (i !== j)
-          links[i]![j] = await run.proxy(`${names[i]}→${names[j]}`, { host: '127.0.0.1', port: meshPorts[j]! });
-    const refused = await freePort();
-    const cfg = run.configFile('streams.yaml', streamsConfig());
-    const sidecars: SidecarProcess[] = [];
-    for (let i = 0; i < 3; i++) {
-      const peers = [0, 1, 2]
-        .filter((j) => j !== i)
-        .map((j) => `/ip4/127.0.0.1/tcp/${links[i]![j]!.port}/p2p/${peerIds[j]}`);
-      sidecars.push(
-        await run.sidecar({
-          name: names[i]!,
-          natsServers: [nats.url],
-          configFile: cfg,
-          env: {
-            NET_SYNC_MESH_ENABLED: 'true',
-            NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${meshPorts[i]}`,
-            NET_SYNC_MESH_ANNOUNCE: `/ip4/127.0.0.1/tcp/${refused}`,
-            NET_SYNC_MESH_PEERS: peers.join(','),
-            NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
-            NET_SYNC_CONSENSUS_QUORUM: 'majority',
-          },
-        }),
-      );
-    }
-    for (const s of sidecars) await waitFor(() => s.ready(), `${s.name} ready`, 30_000, 100);
-    // The mesh is formed once each node sees its two peers.
-    await waitFor(
-      async () => (await Promise.all(sidecars.map((s) => s.status()))).every((st) => (st?.mesh?.peers ?? 0) >= 2),
-      'every node to see 2 mesh peers',
-      30_000,
-      200,
-    );
+    const { sidecars, links, peerIds } = await startMesh(run, nats.url, p.sidecars);
+    const n = sidecars.length;
+    const minoritySize = Math.floor((n - 1) / 2);
+    const inMinority = (i: number): boolean => i >= n - minoritySize;
+    const minority = sidecars.filter((_, i) => inMinority(i));
+    const majority = sidecars.filter((_, i) => !inMinority(i));
     const w = run.workload({
-      target: (i) => sidecars[i % 3]!.apiUrl,
-      proposers: 3,
+      target: (i) => sidecars[i % n]!.apiUrl,
+      proposers: n,
       ratePerSec: p.ratePerSec,
       durationMs: p.loadMs,
       maxAttempts: Math.ceil((p.ratePerSec * p.loadMs) / 1000),
     });
     await hold(faults.range(0.15, 0.3) * p.loadMs);
-    const minorityLinks = [links[2]![0]!, links[2]![1]!, links[0]![2]!, links[1]![2]!];
+    const crossing = links.filter((l) => inMinority(l.from) !== inMinority(l.to)).map((l) => l.proxy);
     const cutAt = Date.now();
-    for (const l of minorityLinks) await l.cut();
-    await hold(faults.range(...p.partitionMs));
+    for (const l of crossing) await l.cut();
+    const plannedHealAt = cutAt + faults.range(...p.partitionMs);
+    const keyedAt = await postKeyed(w, minority, majority, p.keyed);
+    await hold(Math.max(plannedHealAt, keyedAt + KEYED_MARGIN_MS) - Date.now());
     const healAt = Date.now();
-    for (const l of minorityLinks) await l.heal();
+    for (const l of crossing) await l.heal();
     await w.done();
-    const drainMs = Math.max(...(await Promise.all(sidecars.map((s) => run.drained(s, 90_000)))));
-    const minority = sidecars[2]!.apiUrl;
+    const drains = await Promise.all(sidecars.map((s) => run.drained(s, 90_000)));
+    const drainMs = Math.max(...drains) + (await run.drainedTogether(sidecars, 90_000));
     // Read once, after the drain: `net-sync reconcile` must then publish nothing (it reports it).
     const entries = await readStream([nats.url], 'root.solar.command.>', run.startedAtMs - 60_000);
-    const byKey = new Map(w.attempts.map((a) => [a.key, a]));
-    const minorityDuringPartition = entries.filter((e) => {
-      const a = e.key === null ? undefined : byKey.get(e.key);
-      return a !== undefined && a.target === minority && a.sentAtMs > cutAt && e.timeMs < healAt;
-    });
-    const minorityInPartition = entries.filter((e) => {
-      const a = e.key === null ? undefined : byKey.get(e.key);
-      return a !== undefined && a.target === minority && a.sentAtMs > cutAt && a.sentAtMs < healAt;
-    });
-    // Convergence: heal → the last intent the minority accepted during the partition is stored.
-    const recoveryMs =
-      minorityInPartition.length === 0 ? null : Math.max(...minorityInPartition.map((e) => e.timeMs)) - healAt;
+    const minorityUrls = new Set(minority.map((s) => s.apiUrl));
+    const checks = minorityChecks(w, entries, minorityUrls, cutAt, healAt);
+    const keyed = judgeKeyed(w.attempts, entries);
+    const keyedLate = entries.filter((e) => keyedKeys(w).has(e.key ?? '') && e.timeMs > healAt - KEYED_MARGIN_MS / 2);
+    const keyedUnsettled = await unsettledCopies(w, entries, minority);
     const cohort = new Set(peerIds);
-    const withoutQuorum = entries.filter((e) => new Set(e.endorsers.filter((x) => cohort.has(x))).size < 2);
+    const quorum = Math.floor(n / 2) + 1;
+    const withoutQuorum = entries.filter((e) => new Set(e.endorsers.filter((x) => cohort.has(x))).size < quorum);
     Object.assign(run.extra, {
+      sidecars: n,
       partitionMs: healAt - cutAt,
-      minorityAcked: w.attempts.filter((a) => a.target === minority && a.outcome === 'acked').length,
-      minorityProposedDuringPartitionCommittedAfter: minorityInPartition.length,
-      minorityCommittedDuringPartition: minorityDuringPartition.length,
+      drainMsBySidecar: drains,
+      minorityAcked: w.attempts.filter((a) => minorityUrls.has(a.target) && a.outcome === 'acked').length,
+      minorityProposedDuringPartitionCommittedAfter: checks.inPartition.length,
+      minorityCommittedDuringPartition: checks.duringPartition.length,
       committedWithoutQuorum: withoutQuorum.length,
+      keyed,
     });
-    result = await run.finish({ sidecars, natsUrls: [nats.url], workload: w, recoveryMs, drainMs, entries });
+    result = await run.finish({
+      sidecars,
+      natsUrls: [nats.url],
+      workload: w,
+      recoveryMs: checks.recoveryMs,
+      drainMs,
+      entries,
+    });
     assertClean(result);
     for (const r of result.reconcile)
       expect(r.published, `net-sync reconcile on ${r.sidecar} published after the drain`).toBe(0);
     expect(
-      minorityDuringPartition.map((e) => e.msgId),
+      checks.duringPartition.map((e) => e.msgId),
       'minority intents committed during the partition',
     ).toEqual([]);
     expect(
       withoutQuorum.map((e) => `${e.msgId}: ${e.endorsers.join(',')}`),
       'messages without a quorum of cohort endorsers',
     ).toEqual([]);
+    expect(keyed.problems, 'keyed intents posted on both sides of the partition').toEqual([]);
+    expect(keyed.intents, 'keyed intents attempted').toBe(p.keyed);
+    expect(keyed.storedOnce, 'keyed intents stored exactly once').toBe(p.keyed);
+    expect(
+      keyedLate.map((e) => `${e.msgId}@${e.seq}`),
+      'keyed intents stored less than the margin before the heal',
+    ).toEqual([]);
+    expect(keyedUnsettled, "minority copies of keyed intents not committed at the stream's sequence").toEqual([]);
   });
   return result;
+}
+
+interface MeshLink {
+  from: number;
+  to: number;
+  proxy: FaultProxy;
+}
+
+/** `n` sidecars in a cohort with a majority quorum; node i reaches node j only through its own proxy. */
+async function startMesh(
+  run: ScenarioRun,
+  natsUrl: string,
+  n: number,
+): Promise<{ sidecars: SidecarProcess[]; links: MeshLink[]; peerIds: string[] }> {
+  const names = Array.from({ length: n }, (_, i) => `s${i + 1}`);
+  const peerIds = await Promise.all(names.map((name) => keygen(join(run.dir, `${name}.key`))));
+  const meshPorts = await Promise.all(names.map(() => freePort()));
+  const links: MeshLink[] = [];
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      if (i !== j)
+        links.push({
+          from: i,
+          to: j,
+          proxy: await run.proxy(`${names[i]}→${names[j]}`, { host: '127.0.0.1', port: meshPorts[j]! }),
+        });
+  const refused = await freePort();
+  const cfg = run.configFile('streams.yaml', streamsConfig({ duplicateWindow: DUPLICATE_WINDOW }));
+  const sidecars: SidecarProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    const peers = links
+      .filter((l) => l.from === i)
+      .map((l) => `/ip4/127.0.0.1/tcp/${l.proxy.port}/p2p/${peerIds[l.to]}`);
+    sidecars.push(
+      await run.sidecar({
+        name: names[i]!,
+        natsServers: [natsUrl],
+        configFile: cfg,
+        env: {
+          NET_SYNC_MESH_ENABLED: 'true',
+          NET_SYNC_MESH_LISTEN: `/ip4/127.0.0.1/tcp/${meshPorts[i]}`,
+          NET_SYNC_MESH_ANNOUNCE: `/ip4/127.0.0.1/tcp/${refused}`,
+          NET_SYNC_MESH_PEERS: peers.join(','),
+          NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
+          NET_SYNC_CONSENSUS_QUORUM: 'majority',
+        },
+      }),
+    );
+  }
+  for (const s of sidecars) await waitFor(() => s.ready(), `${s.name} ready`, 30_000, 100);
+  // The mesh is formed once each node sees every other one.
+  await waitFor(
+    async () => (await Promise.all(sidecars.map((s) => s.status()))).every((st) => (st?.mesh?.peers ?? 0) >= n - 1),
+    `every node to see ${n - 1} mesh peers`,
+    30_000,
+    200,
+  );
+  return { sidecars, links, peerIds };
+}
+
+/**
+ * Posts `count` keyed intents at once, each on a minority and a majority sidecar (one after the
+ * other, alternating which first), then waits until the majority sidecar that got each has it
+ * committed. Returns when.
+ */
+async function postKeyed(
+  w: Workload,
+  minority: SidecarProcess[],
+  majority: SidecarProcess[],
+  count: number,
+): Promise<number> {
+  const pending = await Promise.all(
+    Array.from({ length: count }, async (_, k) => {
+      const m = minority[k % minority.length]!;
+      const M = majority[k % majority.length]!;
+      const targets = k % 2 === 0 ? [m, M] : [M, m];
+      const attempts = await w.submitKeyed(
+        'keyed',
+        k,
+        targets.map((s) => s.apiUrl),
+      );
+      return { on: M, id: attempts.find((a) => a.target === M.apiUrl)?.correlationId ?? null };
+    }),
+  );
+  for (const { on, id } of pending) {
+    if (id === null) continue; // not acknowledged: judgeKeyed reports it
+    await waitFor(
+      async () => (await intentView(on, id))?.state === 'committed',
+      `keyed intent ${id} committed on ${on.name} during the partition`,
+      30_000,
+      100,
+    );
+  }
+  return Date.now();
+}
+
+/** `GET /v1/intents/:id` on `s`, or undefined when it does not answer 200. */
+async function intentView(s: SidecarProcess, id: string): Promise<{ state: string; streamSeq?: number } | undefined> {
+  try {
+    const res = await fetch(`${s.apiUrl}/v1/intents/${id}`, { signal: AbortSignal.timeout(2_000) });
+    return res.ok ? ((await res.json()) as { state: string; streamSeq?: number }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function keyedKeys(w: Workload): Set<string> {
+  return new Set(w.attempts.filter((a) => a.idempotencyKey !== null).map((a) => a.key));
+}
+
+/** Keyed intents whose minority copy is not committed at the sequence the stream holds it (one line each). */
+async function unsettledCopies(w: Workload, entries: StreamEntry[], minority: SidecarProcess[]): Promise<string[]> {
+  const seqOf = new Map(entries.map((e) => [e.key, e.seq]));
+  const out: string[] = [];
+  for (const a of w.attempts) {
+    const s = minority.find((x) => x.apiUrl === a.target);
+    if (a.idempotencyKey === null || s === undefined || a.correlationId === null) continue;
+    const view = await intentView(s, a.correlationId);
+    if (view?.state !== 'committed' || view.streamSeq !== seqOf.get(a.key))
+      out.push(
+        `${a.correlationId} on ${s.name}: ${view?.state ?? 'no answer'} at ${view?.streamSeq}, stream ${seqOf.get(a.key)}`,
+      );
+  }
+  return out;
+}
+
+/**
+ * Unkeyed intents the minority accepted during the partition: those stored before the heal
+ * (must be none), those stored after it, and heal → the last of them stored (convergence).
+ */
+function minorityChecks(
+  w: Workload,
+  entries: StreamEntry[],
+  minorityUrls: ReadonlySet<string>,
+  cutAt: number,
+  healAt: number,
+): { duringPartition: StreamEntry[]; inPartition: StreamEntry[]; recoveryMs: number | null } {
+  // Keyed intents were also posted on the majority, which may commit them during the partition.
+  const byKey = new Map(w.attempts.filter((a) => a.idempotencyKey === null).map((a) => [a.key, a]));
+  const fromMinority = (e: StreamEntry): Attempt | undefined => {
+    const a = e.key === null ? undefined : byKey.get(e.key);
+    return a !== undefined && minorityUrls.has(a.target) && a.sentAtMs > cutAt ? a : undefined;
+  };
+  const duringPartition = entries.filter((e) => fromMinority(e) !== undefined && e.timeMs < healAt);
+  const inPartition = entries.filter((e) => (fromMinority(e)?.sentAtMs ?? Number.POSITIVE_INFINITY) < healAt);
+  const recoveryMs = inPartition.length === 0 ? null : Math.max(...inPartition.map((e) => e.timeMs)) - healAt;
+  return { duringPartition, inPartition, recoveryMs };
 }
