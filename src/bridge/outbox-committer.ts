@@ -3,18 +3,31 @@
  * resolves rows whose outcome is unknown by reading the stream before any resend, publishes
  * in insertion order with a bounded window, and backs off with jitter while NATS is away.
  * While it keeps up, appends claim their rows for it (`Outbox.claimAppends`), so a row costs
- * one durable transaction (its append) instead of two.
+ * one durable transaction (its append) instead of two. The whole path: docs/commit-path.md.
  */
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { hasCode } from '../core/errors.js';
-import type { OutboxRow } from '../core/intent.js';
+import { LeaseTerms } from '../core/lease-coverage.js';
 import type { Clock, CommandPublisher, Outbox, StreamReader } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
+import { CommitterState, type LookupEnd } from './committer-state.js';
 import type { BridgeMetrics } from './metrics.js';
 import { PublishFeed } from './publish-feed.js';
 import { runPublishPass, type PassOptions, type PassResult } from './publish-pass.js';
 import { resolveUnknownOutcomes } from './unknown-outcomes.js';
+
+/** Idle poll period: appends, promotions and reconnects wake the loop sooner, so this only bounds a missed wake. */
+export const DEFAULT_IDLE_MS = 1_000;
+
+/** New rows held in memory: 8 windows of the default 1,024, a few MB, before the outbox is read instead. */
+export const DEFAULT_MEMORY_ROWS = 8_192;
+
+/** Half of JetStream's default duplicate window (2 min): a stale shared ID is looked up before the window forgets it. */
+export const DEFAULT_SHARED_ID_LOOKUP_AFTER_MS = 60_000;
+
+// Headroom beside the window's publishes for the signal's other listeners (the pass, the wait, a scan).
+const EXTRA_ABORT_LISTENERS = 64;
 
 /** Collaborators and tuning of the committer. */
 export interface OutboxCommitterOptions {
@@ -35,13 +48,13 @@ export interface OutboxCommitterOptions {
   leaseOwner: string;
   /**
    * No claimed row is sent, or put back to pending, once the lease covering its claim runs out
-   * within this margin: a send must land (or time out) while the lease is ours. Default 5 s, the
-   * default `nats.publishTimeoutMs`; the service passes the configured one.
+   * within this margin: a send must land (or time out) while the lease is ours. Default 5 s
+   * (`DEFAULT_SEND_MARGIN_MS`), the default `nats.publishTimeoutMs`; the service passes the configured one.
    */
   sendMarginMs?: number;
   /**
-   * See `PassOptions.sharedIdLookupAfterMs`. Default 60 s, half of JetStream's default duplicate
-   * window; the service derives it from the configured streams.
+   * See `PassOptions.sharedIdLookupAfterMs`. Default 60 s (`DEFAULT_SHARED_ID_LOOKUP_AFTER_MS`), half of
+   * JetStream's default duplicate window; the service derives it from the configured streams.
    */
   sharedIdLookupAfterMs?: number;
   /** See `PassOptions.commandLookupAfterMs`. Default: never (consensus off). */
@@ -50,11 +63,11 @@ export interface OutboxCommitterOptions {
   leaseTtlMs?: number;
   /** See `PassOptions.deadLetter`: the notice stored with each row going `dead`. Default: none. */
   deadLetter?: PassOptions['deadLetter'];
-  /** Idle poll period when nothing wakes the loop. Default 1 s. */
+  /** Idle poll period when nothing wakes the loop. Default 1 s (`DEFAULT_IDLE_MS`). */
   idleMs?: number;
   /**
    * New rows held in memory to publish without reading them back from the outbox; past it the
-   * outbox is read instead. Default 8,192 (8 windows of the default 1,024; a few MB).
+   * outbox is read instead. Default 8,192 (`DEFAULT_MEMORY_ROWS`).
    */
   memoryRows?: number;
   random?: () => number;
@@ -72,29 +85,17 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
-  private woken = false;
-  private failures = 0;
-  private backingOff = false;
   private unsubscribe: (() => void) | null = null;
   private unsubscribeAppends: (() => void) | null = null;
   private readonly feed: PublishFeed;
-  private readonly sendMarginMs: number;
-  private readonly leaseTtl: number;
-  // A lookup of unknown outcomes is running: appends claim nothing meanwhile.
-  private resolving = false;
-  // Rows in-flight may exist whose outcome this committer does not know: look them up first.
-  private unknownMayExist = true;
-  // When the lease taken by the last round runs out, if nothing renewed it since.
-  private roundLeaseUntil = 0;
+  private readonly lease: LeaseTerms;
+  private readonly state = new CommitterState();
 
   constructor(opts: OutboxCommitterOptions) {
     super();
     this.opts = opts;
-    this.feed = new PublishFeed(opts.outbox, opts.memoryRows ?? 8_192);
-    this.sendMarginMs = opts.sendMarginMs ?? 5_000;
-    this.leaseTtl = opts.leaseTtlMs ?? Math.max(10_000, 2 * this.sendMarginMs);
-    if (this.leaseTtl <= this.sendMarginMs)
-      throw new Error(`leaseTtlMs (${this.leaseTtl}) must exceed sendMarginMs (${this.sendMarginMs})`);
+    this.feed = new PublishFeed(opts.outbox, opts.memoryRows ?? DEFAULT_MEMORY_ROWS);
+    this.lease = LeaseTerms.from({ ttlMs: opts.leaseTtlMs, sendMarginMs: opts.sendMarginMs });
   }
 
   /** Starts the background loop. */
@@ -102,7 +103,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     if (this.loop !== null) return;
     this.abort = new AbortController();
     // Every publish in the window listens on this signal.
-    setMaxListeners(this.opts.window + 64, this.abort.signal);
+    setMaxListeners(this.opts.window + EXTRA_ABORT_LISTENERS, this.abort.signal);
+    this.state.started();
     this.unsubscribe = this.opts.publisher.onState((s) => {
       if (s === 'connected') this.wake(true);
     });
@@ -110,7 +112,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     const { leaseOwner: owner, clock } = this.opts;
     this.opts.outbox.claimAppends({
       owner,
-      ttlMs: this.leaseTtl,
+      ttlMs: this.lease.ttlMs,
       now: () => clock.now(),
       room: () => this.appendClaimRoom(),
     });
@@ -123,8 +125,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    * to one window held in memory.
    */
   private appendClaimRoom(): number {
-    if (this.abort?.signal.aborted !== false || this.backingOff || this.unknownMayExist || this.resolving) return 0;
-    if (this.opts.publisher.state !== 'connected') return 0;
+    if (!this.state.appendsMayClaim || this.opts.publisher.state !== 'connected') return 0;
     return this.feed.claimRoom(this.opts.window);
   }
 
@@ -134,9 +135,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    * hot retry loop against a failing server.
    */
   wake(force = false): void {
-    if (!force && this.backingOff) return;
-    this.woken = true;
-    this.wakeUp?.();
+    if (this.state.woken(force)) this.wakeUp?.();
   }
 
   /**
@@ -145,7 +144,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    */
   promoted(): void {
     this.feed.rescan();
-    this.unknownMayExist = true;
+    this.state.outcomesMayBeUnknown();
     this.wake();
   }
 
@@ -153,6 +152,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   async stop(): Promise<void> {
     if (this.loop === null) return;
     this.opts.outbox.claimAppends(null);
+    this.state.stopped();
     this.abort?.abort();
     this.wake(true);
     await this.loop;
@@ -163,26 +163,25 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     // Rows claimed on append and never sent go back to pending, while the lease still covers them.
     this.feed.invalidate();
     const now = this.opts.clock.now();
-    if (this.opts.outbox.tryLease(this.opts.leaseOwner, this.leaseTtl, now)) this.returnDroppedClaims(now);
+    if (this.opts.outbox.tryLease(this.opts.leaseOwner, this.lease.ttlMs, now)) this.returnDroppedClaims(now);
     this.opts.outbox.releaseLease(this.opts.leaseOwner);
   }
 
   private async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
+        this.state.roundBegan();
         const delay = await this.round(signal);
-        this.backingOff = this.failures > 0;
+        this.state.roundEnded();
         if (delay > 0) await this.idle(delay, signal);
       } catch (err) {
         if (signal.aborted || hasCode(err, 'ABORTED')) {
-          this.unknownMayExist = true;
+          this.state.stopped();
           break;
         }
         // Never throw into the void: log, count, back off, keep going.
         this.feed.invalidate();
-        this.unknownMayExist = true;
-        this.failures++;
-        this.backingOff = true;
+        this.state.roundFailed();
         this.opts.logger.warn({ err }, 'commit round failed');
         await this.idle(this.backoffMs(), signal);
       }
@@ -192,29 +191,21 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   /** One round; returns how long to wait before the next (0 = go on at once). */
   private async round(signal: AbortSignal): Promise<number> {
     const { outbox, publisher, clock } = this.opts;
-    const idleMs = this.opts.idleMs ?? 1_000;
+    const idleMs = this.opts.idleMs ?? DEFAULT_IDLE_MS;
     if (publisher.state !== 'connected') return idleMs;
-    const ttlMs = this.leaseTtl;
     const now = clock.now();
-    if (!outbox.tryLease(this.opts.leaseOwner, ttlMs, now)) {
+    if (!outbox.tryLease(this.opts.leaseOwner, this.lease.ttlMs, now)) {
       // Another owner may move rows meanwhile: memory is not to be trusted once we are back.
       this.feed.invalidate();
-      this.unknownMayExist = true;
+      this.state.outcomesMayBeUnknown();
       return idleMs;
     }
-    // Held without a break since the last round? Otherwise another owner may have left rows in-flight.
-    if (now >= this.roundLeaseUntil) this.unknownMayExist = true;
-    this.roundLeaseUntil = now + ttlMs;
-    // A claim held in memory longer than its lease is no longer ours for sure: to a lookup.
-    if (this.feed.heldClaims().some((r) => !this.claimCovered(r, now + this.sendMarginMs))) this.feed.invalidate();
+    this.state.leaseRenewed(this.lease.renewedAt(now));
+    // A claim held in memory that can no longer be sent is no longer ours for sure: to a lookup.
+    if (this.feed.heldClaims().some((r) => !this.lease.ofClaim(r).holdsWithMargin(now))) this.feed.invalidate();
     this.returnDroppedClaims(now);
-    if (this.unknownMayExist) {
-      // Cleared first: a promotion during the lookup sets it again for the next round.
-      this.unknownMayExist = false;
-      if (!(await this.resolveUnknown(now, signal))) {
-        this.unknownMayExist = true;
-        return this.backoffMs();
-      }
+    if (this.state.mustLookUp) {
+      if (!(await this.resolveUnknown(now, signal))) return this.backoffMs();
       // The lookup may have let memory go: put those claims back before newer rows go out.
       this.returnDroppedClaims(now);
     }
@@ -222,8 +213,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       outbox,
       publisher,
       now: () => clock.now(),
-      lease: { owner: this.opts.leaseOwner, ttlMs, sendMarginMs: this.sendMarginMs },
-      sharedIdLookupAfterMs: this.opts.sharedIdLookupAfterMs ?? 60_000,
+      lease: { owner: this.opts.leaseOwner, ttlMs: this.lease.ttlMs, sendMarginMs: this.lease.sendMarginMs },
+      sharedIdLookupAfterMs: this.opts.sharedIdLookupAfterMs ?? DEFAULT_SHARED_ID_LOOKUP_AFTER_MS,
       commandLookupAfterMs: this.opts.commandLookupAfterMs,
       feed: this.feed,
       window: this.opts.window,
@@ -239,17 +230,16 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
 
   private afterPass(pass: PassResult, idleMs: number): number {
     // A timeout leaves rows in-flight, a lapsed lease or a stale shared ID claimed rows unsent.
-    if (pass.retryableError !== null || pass.leaseLapsed || pass.lookupFirst > 0) this.unknownMayExist = true;
-    if (pass.retryableError !== null) {
-      this.failures++;
+    const failed = pass.retryableError !== null;
+    this.state.passEnded({ failed, leftInFlight: pass.leaseLapsed || pass.lookupFirst > 0 });
+    if (failed) {
       const delay = this.backoffMs();
       this.opts.logger.warn(
-        { error: pass.retryableError, retryInMs: delay, failures: this.failures },
+        { error: pass.retryableError, retryInMs: delay, failures: this.state.failures },
         'publish failed, backing off',
       );
       return delay;
     }
-    this.failures = 0;
     return pass.claimed === 0 && !this.feed.hasDroppedClaims ? idleMs : 0;
   }
 
@@ -261,13 +251,9 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    */
   private returnDroppedClaims(renewedAt: number): void {
     const now = this.opts.clock.now();
-    if (!this.feed.hasDroppedClaims || now >= renewedAt + this.leaseTtl - this.sendMarginMs) return;
-    if (this.feed.putBackDroppedClaims((r) => this.claimCovered(r, renewedAt), now) > 0) this.unknownMayExist = true;
-  }
-
-  // Whether the lease renewed by `row`'s claim on append still ran at `at`.
-  private claimCovered(row: OutboxRow, at: number): boolean {
-    return (row.lastAttemptAtMs ?? 0) + this.leaseTtl > at;
+    if (!this.feed.hasDroppedClaims || !this.lease.renewedAt(renewedAt).holdsWithMargin(now)) return;
+    const leftInFlight = this.feed.putBackDroppedClaims((r) => this.lease.ofClaim(r).holds(renewedAt), now);
+    if (leftInFlight > 0) this.state.outcomesMayBeUnknown();
   }
 
   /**
@@ -277,8 +263,9 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
    */
   private async resolveUnknown(renewedAt: number, signal: AbortSignal): Promise<boolean> {
     const { outbox, clock } = this.opts;
-    let heldSince = renewedAt;
-    this.resolving = true;
+    let held = this.lease.renewedAt(renewedAt);
+    this.state.lookupStarted();
+    let end: LookupEnd = 'thrown';
     try {
       const result = await resolveUnknownOutcomes({
         outbox,
@@ -290,12 +277,8 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
         skip: new Set(this.feed.heldClaims().map((r) => r.seq)),
         holdLease: () => {
           const now = clock.now();
-          if (
-            now >= heldSince + this.leaseTtl - this.sendMarginMs ||
-            !outbox.tryLease(this.opts.leaseOwner, this.leaseTtl, now)
-          )
-            return false;
-          heldSince = now;
+          if (!held.holdsWithMargin(now) || !outbox.tryLease(this.opts.leaseOwner, this.lease.ttlMs, now)) return false;
+          held = this.lease.renewedAt(now);
           return true;
         },
         onCommitted: (rows) => this.announce(rows, []),
@@ -303,10 +286,10 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       });
       // Rows went back to pending below the feed's cursor: read the outbox from its start.
       if (result.movedBack > 0) this.feed.invalidate();
-      if (result.status === 'lookup-failed') this.failures++;
-      return result.status === 'resolved';
+      end = result.status;
+      return end === 'resolved';
     } finally {
-      this.resolving = false;
+      this.state.lookupEnded(end);
     }
   }
 
@@ -316,14 +299,11 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   }
 
   private backoffMs(): number {
-    return backoffDelayMs(this.opts.backoff, Math.max(0, this.failures - 1), this.opts.random ?? Math.random);
+    return backoffDelayMs(this.opts.backoff, Math.max(0, this.state.failures - 1), this.opts.random ?? Math.random);
   }
 
   private async idle(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
-    }
+    if (this.state.takeWake()) return;
     const wake = new Promise<void>((resolve) => (this.wakeUp = resolve));
     try {
       await Promise.race([this.opts.clock.sleep(ms, signal), wake]);
@@ -331,7 +311,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
       if (!hasCode(err, 'ABORTED')) throw err;
     } finally {
       this.wakeUp = null;
-      this.woken = false;
+      this.state.waitEnded();
     }
   }
 }

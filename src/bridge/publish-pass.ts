@@ -11,11 +11,18 @@
  */
 import { isDeadLetterId } from '../core/dead-letter.js';
 import type { NewOutboxRow, OutboxRow, RowKind, StreamLocation } from '../core/intent.js';
+import { LeaseCoverage, LeaseTerms } from '../core/lease-coverage.js';
 import type { CommandPublisher, Outbox, PublishResult } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan } from '../observability/tracing.js';
 import type { BridgeMetrics } from './metrics.js';
 import { PublishFeed } from './publish-feed.js';
+
+/**
+ * Claims per pass, in batches: bounded so that a pass under sustained load still returns (its
+ * result stays small), and the committer looks at the outbox and the lease between passes.
+ */
+const MAX_BATCHES_PER_PASS = 64;
 
 /** What a pass did. */
 export interface PassResult {
@@ -82,12 +89,12 @@ export interface PassOptions {
 }
 
 /**
- * A claimed row and until when the lease renewed by its claim is ours: until then no other
- * owner can have touched it, so it may be sent (less a margin) or put back to pending.
+ * A claimed row and the coverage of the lease its claim renewed: while it holds, no other owner
+ * can have touched the row, so it may be put back to pending; with the send margin left, sent.
  */
 interface Claimed {
   row: OutboxRow;
-  coveredUntil: number;
+  coverage: LeaseCoverage;
 }
 
 /** Runs one pass over the publishable rows. */
@@ -112,6 +119,8 @@ class Pass {
     lookupFirst: 0,
   };
   private readonly feed: PublishFeed;
+  // Null without a lease of ours: the caller answers for it, and every claim is covered.
+  private readonly lease: LeaseTerms | null;
   private acked: PassResult['committed'] = [];
   private dead: Array<PassResult['dead'][number] & { row: OutboxRow }> = [];
   private retry: Claimed[] = [];
@@ -126,6 +135,7 @@ class Pass {
 
   constructor(private readonly opts: PassOptions) {
     this.feed = opts.feed ?? new PublishFeed(opts.outbox, 0);
+    this.lease = opts.lease === undefined ? null : new LeaseTerms(opts.lease.ttlMs, opts.lease.sendMarginMs);
     this.feed.onChange(this.wakeLoop);
     opts.signal.addEventListener('abort', this.wakeLoop);
   }
@@ -144,9 +154,7 @@ class Pass {
   }
 
   async run(): Promise<PassResult> {
-    // Bounded, so that a pass under sustained load still returns (its result stays small, and
-    // the committer gets to look at the outbox and the lease between passes).
-    const maxClaimed = this.opts.batchRows * 64;
+    const maxClaimed = this.opts.batchRows * MAX_BATCHES_PER_PASS;
     while (!this.stopped() && this.result.claimed < maxClaimed) {
       if (this.dead.length > 0 || this.retry.length > 0) this.settle();
       // Each claim costs an fsync: while half the window is still in flight, wait until a full
@@ -182,7 +190,7 @@ class Pass {
     const { opts } = this;
     const fresh = rows.filter((r) => r.state === 'pending-commit');
     this.result.claimed += rows.length - fresh.length;
-    if (fresh.length === 0) return rows.map((r) => this.covered(r, r.lastAttemptAtMs ?? 0));
+    if (fresh.length === 0) return rows.map((r) => this.covered(r, null));
     if (opts.renewLease !== undefined && !opts.renewLease()) return this.unclaimed(rows);
     const committed = this.acked;
     this.acked = [];
@@ -192,7 +200,6 @@ class Pass {
     this.announce(committed, []);
     if (moved === null) return this.unclaimed(rows);
     this.result.claimed += moved.length;
-    const claimedAt = (r: OutboxRow): number => (r.state === 'in-flight' ? (r.lastAttemptAtMs ?? 0) : atMs);
     let ours = rows;
     if (moved.length !== fresh.length) {
       // Someone else moved a row since it was read: send only what this claim moved.
@@ -206,7 +213,7 @@ class Pass {
     }
     const send = ours.filter((r) => !this.lookupFirst(r, atMs));
     this.result.lookupFirst += ours.length - send.length;
-    return send.map((r) => this.covered(r, claimedAt(r)));
+    return send.map((r) => this.covered(r, atMs));
   }
 
   // A pending row whose ID others share, gone stale (`sharedIdLookupAfterMs`, `commandLookupAfterMs`):
@@ -218,12 +225,12 @@ class Pass {
     return after !== undefined && atMs - row.updatedAtMs > after;
   }
 
-  // `row`, claimed when the lease was renewed at `atMs` (without a lease of ours: the caller answers for it).
-  private covered(row: OutboxRow, atMs: number): Claimed {
-    return {
-      row,
-      coveredUntil: this.opts.lease === undefined ? Number.POSITIVE_INFINITY : atMs + this.opts.lease.ttlMs,
-    };
+  // `row` with its coverage: an in-flight row was claimed by its append, a pending one by this claim at `claimedAtMs`.
+  private covered(row: OutboxRow, claimedAtMs: number | null): Claimed {
+    if (this.lease === null) return { row, coverage: LeaseCoverage.UNBOUNDED };
+    const coverage =
+      row.state === 'in-flight' || claimedAtMs === null ? this.lease.ofClaim(row) : this.lease.renewedAt(claimedAtMs);
+    return { row, coverage };
   }
 
   /**
@@ -233,7 +240,7 @@ class Pass {
   private putBack(rows: readonly Claimed[], error: string): void {
     if (rows.length === 0) return;
     const now = this.opts.now();
-    const back = rows.filter((c) => now < c.coveredUntil).map((c) => c.row.correlationId);
+    const back = rows.filter((c) => c.coverage.holds(now)).map((c) => c.row.correlationId);
     if (back.length < rows.length) this.result.leaseLapsed = true;
     if (back.length > 0) this.opts.outbox.markRetry(back, error, now);
     this.feed.invalidate();
@@ -253,8 +260,7 @@ class Pass {
     for (const c of rows) {
       while (this.inflight >= opts.window && !this.stopped()) await this.wait();
       // Never send once the lease that covered the claim may run out before the publish lands.
-      if (!this.stopped() && opts.lease !== undefined && opts.now() >= c.coveredUntil - opts.lease.sendMarginMs)
-        this.result.leaseLapsed = true;
+      if (!this.stopped() && !c.coverage.holdsWithMargin(opts.now())) this.result.leaseLapsed = true;
       if (this.stopped()) break;
       this.publish(c);
       sent++;
