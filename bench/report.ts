@@ -15,7 +15,7 @@ import type { LatencyResult } from './latency.js';
 import type { RssReport } from './rss-child.js';
 
 /** Row keys, in table order. */
-export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd', 'w'] as const;
+export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd', 'f', 'w'] as const;
 export type RowKey = (typeof ROWS)[number];
 
 /** What each row measures. */
@@ -28,6 +28,7 @@ export const ROW_LABELS: Record<RowKey, string> = {
   c: '(c) net-sync library accept → committed',
   c2: '(c′) net-sync HTTP POST → committed',
   d: '(d) net-sync replay of backlog after outage',
+  f: '(f) federation event: accept → DSSE-signed → committed',
   w: '(w) probe: outbox on a worker thread + pipelined publish (context)',
 };
 
@@ -36,6 +37,7 @@ export const GOALS: ReadonlyArray<{ name: string; num: RowKey; den: RowKey; min:
   { name: '(c)/(a)', num: 'c', den: 'a', min: 1.0 },
   { name: '(c)/(a′)', num: 'c', den: 'a2', min: 0.5 },
   { name: '(d)/(a)', num: 'd', den: 'a', min: 0.8 },
+  { name: '(f)/(c)', num: 'f', den: 'c', min: 0.5 },
   { name: '(c′)/(a)', num: 'c2', den: 'a', min: null },
   { name: '(b″)/(a)', num: 'b2', den: 'a', min: null },
   { name: '(c)/(b″)', num: 'c', den: 'b2', min: null },

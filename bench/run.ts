@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: net-sync's throughput and latency as ratios to raw baselines, measured
  * side by side in one run. Flags: `--quick` (small counts, smoke test), `--only a,a2,c`
- * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), d, w (the two-thread probe),
+ * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), d, f (signed federation events), w (the two-thread probe),
  * latency, rss), `--out DIR` (default bench/results).
  * Repetitions are interleaved (a, a′, … then again) so drifting load on a shared machine
  * hits every row alike.
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { measureNatsJs, measurePipelined, measureSqlite } from './baselines.js';
 import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample } from './common.js';
 import { measureLatency } from './latency.js';
+import { measureFederation } from './federation.js';
 import { measureHttp, measureLibrary, measureReplay } from './netsync.js';
 import { measureOutboxFloor } from './outbox-floor.js';
 import {
@@ -26,7 +27,7 @@ import {
 import { measureRss } from './rss.js';
 import { measureWorkerProbe } from './worker-probe.js';
 
-const ALL = ['a', 'a2', 'b', 'c', 'c2', 'd', 'w', 'latency', 'rss'] as const;
+const ALL = ['a', 'a2', 'b', 'c', 'c2', 'd', 'f', 'w', 'latency', 'rss'] as const;
 type Part = (typeof ALL)[number];
 const ALIASES: Record<string, Part> = { "a'": 'a2', 'a′': 'a2', "c'": 'c2', 'c′': 'c2', lat: 'latency' };
 
@@ -47,7 +48,7 @@ function parseArgs(argv: string[]): Args {
       if (v === undefined) throw new Error(`${a} needs a value`);
       if (a === '--out') args.out = v;
       else args.only = new Set(v.split(',').map((s) => toPart(s.trim())));
-    } else throw new Error(`unknown argument ${a} (use --quick, --only a,a2,b,c,c2,d,w,latency,rss, --out DIR)`);
+    } else throw new Error(`unknown argument ${a} (use --quick, --only a,a2,b,c,c2,d,f,w,latency,rss, --out DIR)`);
   }
   return args;
 }
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
     if (parts.has('c')) push('c', await measureLibrary(sizes));
     if (parts.has('c2')) push('c2', await measureHttp(sizes));
     if (parts.has('d')) push('d', await measureReplay(sizes));
+    if (parts.has('f')) push('f', await measureFederation(sizes));
     if (parts.has('w')) push('w', await measureWorkerProbe(sizes));
   }
   for (const [k, s] of samples) addRow(results, k, s);
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
   results.machine['loadavgAtEnd'] = loadavg();
   results.notes.push(
     'Payloads are 256 bytes: the raw body for (a)/(a′)/(b), the agent JSON payload for (c)/(c′)/(d); net-sync publishes it inside its command body with the Net-Sync headers.',
+    '(f) is (c) for federation events: the same payload and window, plus one Ed25519 signature (node:crypto) over the DSSE PAE per event, on the event loop.',
     '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, client in the same process as the sidecar.',
     '(d) is timed from the publisher being ready again after the restart; reconnectMs and rateFromServerUp show the outage tail.',
     '(w) is a probe, not a net-sync path: the outbox on a worker thread and a bare pipelined publish on the main thread, the upper bound of moving SQLite off the event loop.',
