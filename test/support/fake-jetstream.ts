@@ -1,7 +1,9 @@
 /**
  * A memory JetStream for unit tests of pure logic: a CommandPublisher and a StreamReader over
  * one array, with Nats-Msg-Id dedupe inside a configurable window, and scripted failures.
+ * test/support/jetstream-contract.ts holds it to what the real adapters do on nats-server.
  */
+import { NetSyncError } from '../../src/core/errors.js';
 import type { StreamLocation } from '../../src/core/intent.js';
 import type {
   CommandPublisher,
@@ -11,6 +13,7 @@ import type {
   PublishResult,
   StreamReader,
 } from '../../src/core/ports.js';
+import { subjectMatches } from '../../src/nats/subject-filter.js';
 
 export interface StoredMessage {
   seq: number;
@@ -34,6 +37,8 @@ export class FakeJetStream implements CommandPublisher, StreamReader {
   scans = 0;
   /** While set, every stream scan waits for it before it answers (a slow lookup: the answer is as of its start). */
   scanGate: Promise<void> | null = null;
+  /** Subject patterns the one stream captures; a publish outside them is NATS_NO_STREAM. Null: every subject. */
+  captures: string[] | null = null;
   private listeners = new Set<ConnectionListener>();
 
   constructor(
@@ -73,7 +78,7 @@ export class FakeJetStream implements CommandPublisher, StreamReader {
       };
     if (fault === 'timeout')
       return { kind: 'failed', retryable: true, outcomeUnknown: true, code: 'NATS_TIMEOUT', reason: 'timeout' };
-    if (fault === 'no-stream')
+    if (fault === 'no-stream' || (this.captures !== null && !this.captures.some((p) => subjectMatches(msg.subject, p))))
       return { kind: 'failed', retryable: false, outcomeUnknown: false, code: 'NATS_NO_STREAM', reason: 'no stream' };
     const dup = this.messages.find((m) => m.msgId === msg.msgId && this.now() - m.storedAtMs < this.duplicateWindowMs);
     if (dup !== undefined) return { kind: 'acked', stream: 'FAKE', seq: dup.seq, duplicate: true };
@@ -97,10 +102,12 @@ export class FakeJetStream implements CommandPublisher, StreamReader {
     msgIds: ReadonlySet<string>,
   ): Promise<Map<string, StreamLocation>> {
     this.scans++;
+    // As JetStreamReader: no scan without a connection.
+    if (this.state !== 'connected') throw new NetSyncError('NATS_DISCONNECTED', 'not connected to NATS');
     const out = new Map<string, StreamLocation>();
     for (const m of this.messages) {
-      if (m.subject === subject && m.storedAtMs >= sinceMs && msgIds.has(m.msgId) && !out.has(m.msgId))
-        out.set(m.msgId, { stream: 'FAKE', seq: m.seq });
+      const inRange = m.storedAtMs >= sinceMs && subjectMatches(m.subject, subject);
+      if (inRange && msgIds.has(m.msgId) && !out.has(m.msgId)) out.set(m.msgId, { stream: 'FAKE', seq: m.seq });
     }
     if (this.scanGate !== null) await this.scanGate;
     return out;

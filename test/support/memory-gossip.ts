@@ -3,6 +3,7 @@
  * with a real Ed25519 key. Envelopes are encoded, run through the real validator (author,
  * cohort, digest, signatures) and delivered asynchronously to every reachable node. Partitions
  * and crashed nodes drop messages, as gossipsub does (no store and forward).
+ * test/support/gossip-contract.ts holds it to what MeshNode does on loopback.
  */
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
@@ -53,9 +54,8 @@ export class MemoryGossipBus {
     return this.groups === null || this.groups.get(a.peerId) === this.groups.get(b.peerId);
   }
 
-  deliver(from: MemoryGossip, envelope: Envelope): void {
+  deliver(from: MemoryGossip, envelope: Envelope, bytes: Uint8Array = encodeEnvelope(envelope)): void {
     this.published.set(envelope.kind, (this.published.get(envelope.kind) ?? 0) + 1);
-    const bytes = encodeEnvelope(envelope);
     for (const to of this.nodes) {
       if (!this.reachable(from, to)) continue;
       void validateEnvelope(bytes, from.peerId, {
@@ -73,6 +73,8 @@ export class MemoryGossip implements Gossip {
   readonly peerId: string;
   /** A crashed node neither sends nor receives. */
   down = false;
+  /** Listener calls that threw (MeshNode counts them in `net_sync_gossip_listener_errors_total`). */
+  listenerErrors = 0;
   private readonly listeners = new Set<EnvelopeListener>();
 
   constructor(
@@ -82,11 +84,16 @@ export class MemoryGossip implements Gossip {
     this.peerId = peerIdFromPrivateKey(key).toString();
   }
 
-  async publish(envelope: Envelope): Promise<void> {
+  /** Checks in MeshNode's order: aborted, author, conformance, size, then whether anyone listens. */
+  async publish(envelope: Envelope, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true) throw new NetSyncError('ABORTED', 'publish aborted');
     if (envelopeAuthor(envelope) !== this.peerId) throw new NetSyncError('INPUT_INVALID', 'names another author');
+    const bytes = encodeEnvelope(envelope);
+    if (bytes.length > DEFAULT_MAX_ENVELOPE_BYTES)
+      throw new NetSyncError('MESH_PUBLISH', `envelope of ${bytes.length} bytes exceeds the limit`);
     if (this.down) throw new NetSyncError('MESH_PUBLISH', 'node is down');
     if (this.peers().length === 0) throw new NetSyncError('MESH_PUBLISH', 'PublishError.NoPeersSubscribedToTopic');
-    this.bus.deliver(this, envelope);
+    this.bus.deliver(this, envelope, bytes);
   }
 
   onEnvelope(listener: EnvelopeListener): () => void {
@@ -108,6 +115,13 @@ export class MemoryGossip implements Gossip {
 
   receive(envelope: Envelope, from: string): void {
     if (this.down) return;
-    for (const l of this.listeners) l(envelope, from);
+    // As MeshNode: a throwing listener is its own problem, never the mesh's or the other listeners'.
+    for (const l of this.listeners) {
+      try {
+        l(envelope, from);
+      } catch {
+        this.listenerErrors++;
+      }
+    }
   }
 }
