@@ -2,8 +2,8 @@
  * The committer's state, as one value with named transitions: where its loop is, whether rows of
  * unknown outcome may exist, its failures and backoff, the lease its last round took, and a wake
  * that came while it was busy. The loop (outbox-committer.ts) asks it three questions: may appends
- * claim rows, must this round look rows up first, does a wake cut the wait short. See
- * docs/commit-path.md for the diagram.
+ * claim rows, must this round look rows up first, does a wake cut the wait short. The
+ * transitions, in a table: docs/commit-path.md.
  */
 import { LeaseCoverage } from '../core/lease-coverage.js';
 
@@ -55,10 +55,12 @@ export class CommitterState {
     return { ...this.s };
   }
 
+  /** Where the loop is. */
   get phase(): CommitterPhase {
     return this.s.phase;
   }
 
+  /** Consecutive failures, for the backoff. */
   get failures(): number {
     return this.s.failures;
   }

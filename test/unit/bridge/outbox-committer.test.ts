@@ -8,6 +8,7 @@ import type { Clock } from '../../../src/core/ports.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { SystemClock } from '../../../src/runtime/system-clock.js';
 import { FakeJetStream } from '../../support/fake-jetstream.js';
+import { ManualClock } from '../../support/manual-clock.js';
 import { MemoryOutbox } from '../../support/memory-outbox.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -469,5 +470,46 @@ describe('OutboxCommitter', () => {
     committer.start();
     await waitFor(() => outbox.counts().committed === 1, 'committed');
     expectExactlyOnce(js, ['w-slow']);
+  });
+});
+
+describe('OutboxCommitter on a manual clock', () => {
+  // Lets the loop run what is due without time passing.
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  it('backs off after a failed pass: new rows do not cut the backoff short, a reconnect does', async () => {
+    const manual = new ManualClock();
+    const outbox = new MemoryOutbox();
+    const js = new FakeJetStream(() => manual.now());
+    const committer = new OutboxCommitter({
+      outbox,
+      publisher: js,
+      reader: js,
+      clock: manual,
+      logger: silentLogger(),
+      window: 16,
+      batchRows: 8,
+      backoff: { baseMs: 30_000, maxMs: 30_000, minMs: 30_000 },
+      scanSkewMs: 1_000,
+      leaseOwner: 'sidecar:me',
+    });
+    stops.push(() => committer.stop());
+    js.faults = ['disconnected'];
+    await outbox.append(rows(1));
+    committer.start();
+    await waitFor(() => manual.sleeping === 1 && js.publishCalls === 1, 'the first publish failed and the loop sleeps');
+    expect(outbox.get('id-00000')?.state).toBe('pending-commit');
+    await outbox.append(rows(2).slice(1));
+    expect(outbox.get('id-00001')?.state, 'backing off, an append claims nothing').toBe('pending-commit');
+    committer.wake();
+    await settle();
+    expect(js.publishCalls, 'a wake for new rows does not end the backoff').toBe(1);
+    js.setState('disconnected');
+    js.setState('connected');
+    await waitFor(() => outbox.counts().committed === 2, 'both committed after the reconnect wake');
+    expect(manual.now(), 'no time passed: the reconnect ended the backoff').toBe(new ManualClock().now());
+    expectExactlyOnce(js, ['id-00000', 'id-00001']);
   });
 });
