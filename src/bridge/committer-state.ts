@@ -113,7 +113,10 @@ export class CommitterState {
     this.set({ lease: coverage });
   }
 
-  /** A lookup of unknown outcomes begins. Outcomes count as known from here, so that a promotion during it sets them unknown again. */
+  /**
+   * A lookup of unknown outcomes begins. Outcomes count as known from here, so that a promotion
+   * during it sets them unknown again.
+   */
   lookupStarted(): void {
     this.set({ phase: 'looking-up', outcomes: 'known' });
   }

@@ -23,7 +23,10 @@ export const DEFAULT_IDLE_MS = 1_000;
 /** New rows held in memory: 8 windows of the default 1,024, a few MB, before the outbox is read instead. */
 export const DEFAULT_MEMORY_ROWS = 8_192;
 
-/** Half of JetStream's default duplicate window (2 min): a stale shared ID is looked up before the window forgets it. */
+/**
+ * Half of JetStream's default duplicate window (2 min): a stale shared ID is looked up before
+ * that window forgets the other copy.
+ */
 export const DEFAULT_SHARED_ID_LOOKUP_AFTER_MS = 60_000;
 
 // Headroom beside the window's publishes for the signal's other listeners (the pass, the wait, a scan).
