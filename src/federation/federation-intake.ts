@@ -20,6 +20,7 @@ import { type DsseSigner, signEnvelope } from '../core/federation-trust.js';
 import type { IntentState } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
 import { childTraceparent } from '../core/trace-context.js';
+import type { FederationMetrics } from './metrics.js';
 
 /** A partner we may send to, and the subject its events go to. */
 export interface SendPartner {
@@ -46,16 +47,44 @@ export interface FederationIntakeOptions {
   randomHex: (bytes: number) => string;
   /** Called after each durable accept (the committer's wake). */
   onAccepted: (eventId: string) => void;
+  metrics?: FederationMetrics;
 }
+
+// Open states of an outgoing event: it is counted `committed` when it leaves them.
+const OPEN: readonly IntentState[] = ['pending-commit', 'in-flight'];
 
 /** Validates, signs and durably accepts events for partners. */
 export class FederationIntake {
   private readonly subjects: ReadonlyMap<string, string>;
   private readonly sendPartners: ReadonlySet<string>;
+  /** Events accepted and not yet committed, with their partner (reloaded from the outbox at start). */
+  private readonly open = new Map<string, string>();
 
   constructor(private readonly opts: FederationIntakeOptions) {
     this.subjects = new Map(opts.partners.map((p) => [p.name, p.eventsSubject]));
     this.sendPartners = new Set(this.subjects.keys());
+    this.reloadOpen();
+  }
+
+  // Paged: after a long outage the open rows may be many, and mostly commands.
+  private reloadOpen(): void {
+    let page = this.opts.outbox.listByState(OPEN, 10_000);
+    while (page.length > 0) {
+      for (const row of page)
+        if (row.headers[HEADER.kind] === FEDERATION_KIND.event)
+          this.open.set(row.correlationId, row.headers[PARTNER_HEADER] ?? '');
+      page = this.opts.outbox.listByState(OPEN, 10_000, page[page.length - 1]!.seq);
+    }
+  }
+
+  /** The committer committed these rows: counts the events among them. */
+  committed(ids: Iterable<string>): void {
+    for (const id of ids) {
+      const partner = this.open.get(id);
+      if (partner === undefined) continue;
+      this.open.delete(id);
+      this.opts.metrics?.events.inc({ partner, result: 'committed' });
+    }
   }
 
   /**
@@ -99,6 +128,7 @@ export class FederationIntake {
       createdAtMs: now,
     });
     await opts.outbox.append([row]);
+    this.open.set(eventId, input.partner);
     if (idempotencyKey !== undefined) {
       // Two requests with one key raced: the first stored wins, and the other must match it.
       const stored = opts.outbox.get(eventId);

@@ -4,3 +4,4 @@
  * `core/federation-*.ts`); this folder sees the ports only.
  */
 export { FederationIntake, type FederationIntakeOptions, type SendPartner } from './federation-intake.js';
+export { createFederationMetrics, type FederationMetrics } from './metrics.js';

@@ -12,7 +12,9 @@ import { NetSyncError } from '../core/errors.js';
 import type { DsseSigner } from '../core/federation-trust.js';
 import { partnerSubjects } from '../core/federation-message.js';
 import type { Clock, Outbox } from '../core/ports.js';
-import { FederationIntake } from '../federation/index.js';
+import type { Registry } from 'prom-client';
+import type { OutboxCommitter } from '../bridge/outbox-committer.js';
+import { createFederationMetrics, FederationIntake } from '../federation/index.js';
 import { identityPeerId, loadIdentity } from '../mesh/identity.js';
 import type { Logger } from '../observability/logger.js';
 import { Ed25519Signer } from '../runtime/ed25519-keys.js';
@@ -55,7 +57,8 @@ export interface FederationWiringOptions {
   logger: Logger;
   newId: (nowMs: number) => string;
   randomHex: (bytes: number) => string;
-  wakeCommitter: () => void;
+  committer: OutboxCommitter;
+  registry: Registry;
 }
 
 /** Federation's intake, or null while federation is off (or consensus is on: not yet supported). */
@@ -70,7 +73,7 @@ export function buildFederation(opts: FederationWiringOptions): FederationIntake
     return null;
   }
   const prefix = config.subjects.prefix;
-  return new FederationIntake({
+  const intake = new FederationIntake({
     outbox: opts.outbox,
     clock: opts.clock,
     name: config.federation.name,
@@ -82,8 +85,11 @@ export function buildFederation(opts: FederationWiringOptions): FederationIntake
     signers: [signer],
     newId: opts.newId,
     randomHex: opts.randomHex,
-    onAccepted: () => opts.wakeCommitter(),
+    onAccepted: () => opts.committer.wake(),
+    metrics: createFederationMetrics(opts.registry),
   });
+  opts.committer.on('intent:committed', (rows) => intake.committed(rows.map((r) => r.correlationId)));
+  return intake;
 }
 
 /** The API's view of the intake. */

@@ -152,7 +152,8 @@ export class Sidecar {
       logger: log,
       newId: (now) => newId(now),
       randomHex,
-      wakeCommitter: () => this.committer.wake(),
+      committer: this.committer,
+      registry: this.registry,
     });
     this.inbox =
       buildInbox({

@@ -61,13 +61,13 @@ describe('bench --quick', () => {
     };
     expect(json.machine.cpus).toBeGreaterThan(0);
     expect(json.machine.natsServer).toMatch(/v2\./);
-    for (const key of ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd', 'w']) {
+    for (const key of ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd', 'f', 'w']) {
       const row = json.rows[key];
       expect(row, `row ${key}`).toBeDefined();
       expect(row!.medianRate, `row ${key}`).toBeGreaterThan(0);
       expect(row!.samples.length, `row ${key}`).toBeGreaterThan(0);
     }
-    for (const name of ['(c)/(a)', '(c)/(a′)', '(d)/(a)', '(c′)/(a)', '(b″)/(a)', '(c)/(b″)', '(w)/(a)'])
+    for (const name of ['(c)/(a)', '(c)/(a′)', '(d)/(a)', '(f)/(c)', '(c′)/(a)', '(b″)/(a)', '(c)/(b″)', '(w)/(a)'])
       expect(json.ratios[name]?.value, name).toBeGreaterThan(0);
     for (const k of ['acceptP50Ms', 'acceptP99Ms', 'commitP50Ms', 'commitP99Ms'])
       expect(json.latency[k], k).toBeGreaterThan(0);

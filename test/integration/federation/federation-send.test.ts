@@ -160,6 +160,9 @@ describe('federation: signed events to a partner (consensus off)', () => {
     expect(view?.streamSeq).toBeGreaterThan(0);
     expect(await client.getFederationEvent('01NOSUCHEVENT0000000000000')).toBeUndefined();
 
+    const metrics = await (await fetch(`${sidecar.url}/metrics`)).text();
+    expect(metrics).toContain('net_sync_federation_events_total{partner="acme",result="committed"} 50');
+
     // The stream: one message per event, verified independently.
     const stream = await readStream(nats.url, 'root.solar.federation.>');
     expect(stream.messages.length).toBe(50);

@@ -1,10 +1,15 @@
 import { verify } from 'node:crypto';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { Registry } from 'prom-client';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { decodeEnvelope, pae } from '../../../src/core/dsse.js';
 import { checkEventPayload, FEDERATION_EVENT_TYPE, keyedEventId } from '../../../src/core/federation-message.js';
-import { FederationIntake } from '../../../src/federation/index.js';
+import {
+  createFederationMetrics,
+  FederationIntake,
+  type FederationIntakeOptions,
+} from '../../../src/federation/index.js';
 import { ed25519PublicKey, Ed25519Signer } from '../../../src/runtime/ed25519-keys.js';
 import { ManualClock } from '../../support/manual-clock.js';
 import { MemoryOutbox } from '../../support/memory-outbox.js';
@@ -16,6 +21,7 @@ let intake: FederationIntake;
 let signer: Ed25519Signer;
 let woken: string[];
 let next = 0;
+let options: FederationIntakeOptions;
 
 beforeEach(async () => {
   const key = await generateKeyPair('Ed25519');
@@ -23,7 +29,7 @@ beforeEach(async () => {
   outbox = new MemoryOutbox();
   clock = new ManualClock(Date.parse('2026-12-07T10:00:00Z'));
   woken = [];
-  intake = new FederationIntake({
+  options = {
     outbox,
     clock,
     name: 'org',
@@ -34,7 +40,8 @@ beforeEach(async () => {
     newId: () => `01JEVENT${String(next++).padStart(18, '0')}`,
     randomHex: (n) => 'ab'.repeat(n),
     onAccepted: (id) => woken.push(id),
-  });
+  };
+  intake = new FederationIntake(options);
 });
 
 describe('FederationIntake', () => {
@@ -92,5 +99,18 @@ describe('FederationIntake', () => {
 
   it('shows only outgoing events', async () => {
     expect(intake.view('nope')).toBeUndefined();
+  });
+
+  it('counts an event committed once, also one accepted before a restart', async () => {
+    const registry = new Registry();
+    const metrics = createFederationMetrics(registry);
+    intake = new FederationIntake({ ...options, metrics });
+    const a = await intake.accept({ partner: 'acme', type: 't', payload: 1 });
+    const b = await intake.accept({ partner: 'acme', type: 't', payload: 2 });
+    const restarted = new FederationIntake({ ...options, metrics });
+    intake.committed([a.eventId, 'some-command', a.eventId]);
+    restarted.committed([b.eventId]);
+    const counted = (await registry.getSingleMetricAsString('net_sync_federation_events_total')).split('\n');
+    expect(counted).toContain('net_sync_federation_events_total{partner="acme",result="committed"} 2');
   });
 });
