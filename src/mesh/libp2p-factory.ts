@@ -49,13 +49,34 @@ interface GossipSubTopicInternals {
 }
 
 /**
+ * The topics gossipsub tracks: the fleet topic and every shard topic under it, whatever this
+ * node's own plan. A member that re-plans first announces its new shard's topic before its mates
+ * have joined it, and gossipsub drops (and never asks again for) a subscription to a topic outside
+ * its allowed set. Per-peer subscription memory stays bounded by gossipsub's per-peer budget.
+ */
+class FleetTopics extends Set<string> {
+  constructor(private readonly base: string) {
+    super([base]);
+  }
+
+  override has(topic: string): boolean {
+    return topic === this.base || topic.startsWith(`${this.base}/shard-`);
+  }
+}
+
+/**
  * Lets a started node's gossipsub accept, relay and score `topic` as it does the fleet topic (a
  * home shard's topic after a re-plan). Idempotent.
  */
 export function allowTopic(pubsub: GossipSub, topic: string): void {
   const internals = pubsub as unknown as GossipSubTopicInternals;
-  internals.allowedTopics?.add(topic);
+  if (!(internals.allowedTopics instanceof FleetTopics)) internals.allowedTopics?.add(topic);
   internals.score.params.topics[topic] ??= { ...MESH_TOPIC_SCORE };
+}
+
+/** Makes `pubsub` track subscriptions to every shard topic under `base` (see {@link FleetTopics}). */
+export function allowShardTopics(pubsub: GossipSub, base: string): void {
+  (pubsub as unknown as GossipSubTopicInternals).allowedTopics = new FleetTopics(base);
 }
 
 /**

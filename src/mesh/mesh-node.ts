@@ -18,7 +18,7 @@ import type { Clock, EnvelopeListener, Gossip, GossipVerdict } from '../core/por
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { ColocationRefund } from './colocation-refund.js';
-import { allowTopic, buildLibp2p, type MeshLibp2p } from './libp2p-factory.js';
+import { allowShardTopics, allowTopic, buildLibp2p, type MeshLibp2p } from './libp2p-factory.js';
 import type { MeshMetrics, PublishFailureLabel } from './metrics.js';
 import { StaleConnectionGuard } from './stale-connections.js';
 import { StaticPeerKeeper, type StaticPeer } from './static-peers.js';
@@ -211,6 +211,8 @@ export class MeshNode implements Gossip {
       });
     }
     const pubsub = node.services.pubsub;
+    // A fleet member hears which shard topic its peers are on, whatever its own plan says now.
+    if (this.home !== null) allowShardTopics(pubsub, this.topic);
     pubsub.topicValidators.set(this.topic, (_from, msg) => this.validate(msg));
     pubsub.addEventListener('message', (evt) => this.deliver(evt.detail));
     node.addEventListener('peer:connect', () => this.refreshGauges());

@@ -107,7 +107,8 @@ export class MeshWiring {
     const health = new ShardHealth({
       membership: fleet,
       self: this.mesh.peerId,
-      subscribers: () => this.mesh.homeGossip.peers(),
+      // Subscribed or grafted: gossipsub can hold a grafted mate whose subscription it has not recorded.
+      subscribers: () => [...this.mesh.homeGossip.peers(), ...this.mesh.homeMeshPeers()],
     });
     createFleetMetrics(registry, health);
     fleet.onChange(() => {
@@ -199,7 +200,11 @@ export class MeshWiring {
       meshPeers: this.mesh.meshPeers().length,
       ...(this.fleet === null
         ? {}
-        : { homeTopic: this.mesh.homeTopic, homeMeshPeers: this.mesh.homeMeshPeers().length }),
+        : {
+            homeTopic: this.mesh.homeTopic,
+            homeMeshPeers: this.mesh.homeMeshPeers().length,
+            homeSubscribers: this.mesh.homeGossip.peers().length,
+          }),
       quorum: this.quorum ?? this.shard?.status().quorum ?? null,
       consensus: this.driver !== null,
       ...this.driver?.snapshot(),

@@ -73,13 +73,26 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
     const sidecarsOf = (shard: Shard) => shard.members.filter((m) => m !== x).map((m) => byPeer.get(m)!);
     await Promise.all(sidecars.map((s) => s.start()));
     const waitShards = async (expected: (peer: string) => number) => {
-      for (const [peer, s] of byPeer)
+      for (const [peer, s] of byPeer) {
+        let seen: unknown;
         await waitFor(
-          async () => (await s.get('/v1/status')).json.shard?.connectedMembers === expected(peer),
+          async () => {
+            const status = (await s.get('/v1/status')).json;
+            seen = {
+              shard: status.shard,
+              peers: status.mesh?.peers,
+              homeMeshPeers: status.mesh?.homeMeshPeers,
+              homeSubscribers: status.mesh?.homeSubscribers,
+            };
+            return status.shard?.connectedMembers === expected(peer);
+          },
           `${peer} (:${s.port}) to see ${expected(peer)} members of its shard`,
-          30_000,
+          60_000,
           100,
-        );
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}; last status ${JSON.stringify(seen)}`);
+        });
+      }
     };
     await waitShards((p) => (plan.shardOf(p) === shardA ? 3 : 4));
 

@@ -79,4 +79,34 @@ describe('StaticPeerKeeper', () => {
     await waitFor(() => dials === 3, 'redial after a missed wake');
     await k.stop();
   });
+  test('a peer added at run time (a shard mate) gets its own loop, once; none after stop', async () => {
+    const clock = new ManualClock();
+    const connected = new Set<string>();
+    const dialled: string[] = [];
+    const k = new StaticPeerKeeper({
+      peers: [],
+      dial: async (addr) => {
+        dialled.push(addr);
+        connected.add(addr.split('/p2p/')[1]!);
+      },
+      isConnected: (id) => connected.has(id),
+      backoff: { baseMs: 100, maxMs: 1_000, minMs: 10 },
+      dialTimeoutMs: 5_000,
+      checkIntervalMs: 5_000,
+      clock,
+      log: silentLogger(),
+    });
+    const mate = { peerId: 'M', addr: '/ip4/127.0.0.1/tcp/2/p2p/M' };
+    k.add(mate); // before start: ignored
+    expect(k.keeps('M')).toBe(false);
+    k.start();
+    k.add(mate);
+    k.add(mate);
+    expect(k.keeps('M')).toBe(true);
+    await waitFor(() => connected.has('M') && clock.sleeping === 1, 'the mate dialled and watched');
+    expect(dialled).toEqual([mate.addr]);
+    await k.stop();
+    k.add({ peerId: 'N', addr: '/ip4/127.0.0.1/tcp/3/p2p/N' });
+    expect(k.keeps('N')).toBe(false);
+  });
 });
