@@ -225,6 +225,8 @@ export class ApiServer {
       void reply.code(400).send(errorBody(err.code, err.message, err.field));
     } else if (err instanceof NetSyncError && err.code === 'IDEMPOTENCY_CONFLICT') {
       void reply.code(422).send(errorBody(err.code, err.message, err.field));
+    } else if (err instanceof NetSyncError && err.code === 'NOT_A_MEMBER') {
+      void reply.code(403).send(errorBody(err.code, err.message, err.field));
     } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       void reply.code(415).send(errorBody('INPUT_INVALID', 'content-type: must be application/json', 'content-type'));
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

@@ -6,6 +6,7 @@
 import { isExpired } from '../core/consensus.js';
 import { endorsesIn } from '../core/membership.js';
 import { payloadDigest } from '../core/digest.js';
+import { NetSyncError } from '../core/errors.js';
 import { encodeSignature, endorsementBytes, proposeDigestMatches, type ProposeItem } from '../core/envelope.js';
 import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
 import { parseIntentInput } from '../core/intent-input.js';
@@ -50,6 +51,14 @@ export class ProposalIntake {
   ): Promise<{ correlationId: string; state: IntentState }> {
     const { opts, self, membership } = this.ctx;
     const input = parseIntentInput(body, opts.limits);
+    const home = membership.shardOf(self);
+    // No shard would ever endorse it: refuse now rather than answer 202 and let it expire.
+    if (home === undefined)
+      throw new NetSyncError(
+        'NOT_A_MEMBER',
+        `this sidecar (${self}) is not in consensus.members or consensus.cohort, so no member would endorse its intents; submit to a member, or add this peer ID to the list`,
+        { field: 'consensus.members' },
+      );
     const now = opts.clock.now();
     const correlationId = idempotencyKey === undefined ? opts.newId(now) : keyedCorrelationId(idempotencyKey);
     // A keyed intent this node already holds (proposed here, or endorsed for a peer): the same intent.
@@ -72,9 +81,8 @@ export class ProposalIntake {
       lastProposedAtMs: now,
     };
     const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
-    const home = membership.shardOf(self);
-    if (home !== undefined && endorsesIn(home, self)) t.endorsements.set(self, signature);
-    const row = rowOf(t, 'proposed', undefined, home?.name);
+    if (endorsesIn(home, self)) t.endorsements.set(self, signature);
+    const row = rowOf(t, 'proposed', undefined, home.name);
     await opts.outbox.append([row]);
     if (idempotencyKey !== undefined) {
       // Two requests with one key raced (or a peer's proposal of it arrived): the first stored wins.

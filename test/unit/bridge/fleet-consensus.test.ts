@@ -146,6 +146,20 @@ describe('ConsensusDriver in a fleet', () => {
     for (const o of others) expect(endorsers).not.toContain(o.gossip.peerId);
   });
 
+  it('a sidecar outside the fleet refuses intents (NOT_A_MEMBER) instead of accepting what never commits', async () => {
+    const f = await fleet(6, 3);
+    const outsider = f.nodes[5]!;
+    for (const n of f.nodes) n.fleet.update(f.members.slice(0, 5));
+    await expect(outsider.driver.accept({ subject: SUBJECT, payload: { x: 1 } })).rejects.toMatchObject({
+      code: 'NOT_A_MEMBER',
+      field: 'consensus.members',
+    });
+    expect(outsider.outbox.counts().proposed ?? 0).toBe(0);
+    await expect(f.nodes[0]!.driver.accept({ subject: SUBJECT, payload: { x: 1 } })).resolves.toMatchObject({
+      state: 'proposed',
+    });
+  });
+
   it('a re-plan moves an open intent to its proposer’s new shard', async () => {
     const f = await fleet(6, 3);
     const proposer = f.nodes[0]!;
