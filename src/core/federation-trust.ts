@@ -34,6 +34,8 @@ export interface DsseSigner {
   readonly keyid: string;
   /** Signature over `message` (the PAE bytes): 64 bytes for Ed25519. */
   sign(message: Uint8Array): Promise<Uint8Array>;
+  /** Releases what the signer holds (a worker thread); optional, safe twice. */
+  close?(): Promise<void>;
 }
 
 /** Verifies signatures by key ID (the adapter reads the public key out of the peer ID). */

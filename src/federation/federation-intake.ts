@@ -138,6 +138,11 @@ export class FederationIntake {
     return { eventId, state: row.state };
   }
 
+  /** Releases the signers (a worker thread). Safe twice. */
+  async close(): Promise<void> {
+    await Promise.all(this.opts.signers.map((s) => s.close?.()));
+  }
+
   /** The event's view, or undefined when this sidecar holds no outgoing event with that ID. */
   view(eventId: string): FederationEventView | undefined {
     const row = this.opts.outbox.get(eventId);

@@ -17,7 +17,7 @@ import type { OutboxCommitter } from '../bridge/outbox-committer.js';
 import { createFederationMetrics, FederationIntake } from '../federation/index.js';
 import { identityPeerId, loadIdentity } from '../mesh/identity.js';
 import type { Logger } from '../observability/logger.js';
-import { Ed25519Signer } from '../runtime/ed25519-keys.js';
+import { WorkerEd25519Signer } from '../runtime/worker-signer.js';
 import { consensusWanted } from './mesh-wiring.js';
 
 function refuse(message: string, cause?: unknown): NetSyncError {
@@ -44,7 +44,7 @@ export async function loadFederationSigner(config: Config, meshKey: PrivateKey):
   const keyid = identityPeerId(key);
   if (!config.federation.signers.includes(keyid))
     throw refuse(`the key in ${file} (${keyid}) is not in federation.signers; partners would not trust it`);
-  return new Ed25519Signer(keyid, key.raw);
+  return new WorkerEd25519Signer(keyid, key.raw);
 }
 
 /** Collaborators of {@link buildFederation}. */
@@ -70,6 +70,7 @@ export function buildFederation(opts: FederationWiringOptions): FederationIntake
       { name: config.federation.name },
       'federation with consensus on is not implemented yet (events must carry the cohort quorum): federation routes are off',
     );
+    void signer.close?.();
     return null;
   }
   const prefix = config.subjects.prefix;

@@ -278,6 +278,7 @@ export class Sidecar {
       await this.mesh?.stop();
       await this.pruner?.stop();
       await this.committer.stop();
+      await this.federation?.close();
       await this.connector.stop();
       await this.outbox.close();
       this.log.info({}, 'sidecar stopped');
