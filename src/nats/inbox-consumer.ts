@@ -120,6 +120,11 @@ export class JetStreamInboxSource implements InboxSource {
       let msgs: Awaited<ReturnType<InboxConsumerHandle['consume']>> | undefined;
       const stop = (): void => void msgs?.stop();
       signal.addEventListener('abort', stop, { once: true });
+      // A lost connection is replaced, never revived (nats-connector.ts): end this consume and
+      // start over on the next one, rather than wait on an iterator of the closed one.
+      const offState = this.opts.connector.onState((state) => {
+        if (state !== 'connected') stop();
+      });
       try {
         await this.waitConnected(signal);
         if (t.stream === undefined) await this.ensure(signal);
@@ -139,6 +144,7 @@ export class JetStreamInboxSource implements InboxSource {
         if (!signal.aborted) this.log.warn({ err, consumer: t.consumer }, 'inbox consumer interrupted; restarting');
       } finally {
         signal.removeEventListener('abort', stop);
+        offState();
         msgs?.stop();
       }
       if (!signal.aborted) await sleep(Math.min(5_000, 250 * 2 ** Math.min(attempt, 5)), signal);
