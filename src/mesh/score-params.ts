@@ -64,7 +64,9 @@ export function meshScoreParams(topic: string): Partial<PeerScoreParams> {
     topics: { [topic]: { ...MESH_TOPIC_SCORE } },
     // Positive topic credit is capped so it can offset at most two invalid messages.
     topicScoreCap: 10,
-    // P5 unused: cohort membership is enforced by the validator (ignore), not by score.
+    // P5: 0 here; a mesh with members (or a cohort) overrides it to refund the IP-colocation
+    // penalty to members on a crowded address (colocation-refund.ts). Membership itself is
+    // enforced by the validator (ignore), not by score.
     appSpecificScore: () => 0,
     appSpecificWeight: 1,
     // P6 IP colocation: more than 10 peers from one IP is suspicious (Sybil); a few sidecars
