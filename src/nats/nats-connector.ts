@@ -287,7 +287,8 @@ export class NatsConnector {
       switch (s.type) {
         case 'disconnect':
           this.log.warn({ server: s.data }, 'nats disconnected');
-          this.setState('disconnected');
+          // Late news of a connection already replaced must not mark its successor down.
+          if (this.nc === nc || this.nc === undefined) this.setState('disconnected');
           break;
         case 'error':
           this.log.warn({ err: s.data, context: s.permissionContext }, 'nats async error');
