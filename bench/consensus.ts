@@ -9,17 +9,14 @@
  * nodes at the same rates, and one sidecar with consensus off. Table and JSON
  * (bench/results/consensus-<time>.json). See docs/benchmarks.md.
  */
+import { RAW_TOPIC as TOPIC, rawNodeAddr, startRawGossipNodes } from './raw-gossip-nodes.js';
 import '../src/polyfills.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TopicValidatorResult } from '@libp2p/gossipsub';
-import { multiaddr } from '@multiformats/multiaddr';
 import Table from 'cli-table3';
 import { connect } from 'nats';
-import { buildLibp2p, generateIdentity } from '../src/mesh/index.js';
-import { freePort } from '../src/nats/nats-server-process.js';
 import { type DemoSidecar, startDemoCluster, stopSidecars } from '../src/service/demo-cluster.js';
 import { quantile } from './common.js';
 import { machineFacts } from './report.js';
@@ -31,7 +28,6 @@ const DRAIN_MS = 10_000;
 const RATES = (process.env['BENCH_CONSENSUS_RATES'] ?? '20,50,100,200').split(',').map(Number);
 const MAX_RATE = 800;
 const BUDGET_MS = 500;
-const TOPIC = '/root-solar/sentiment/1.0.0';
 /** The failover step of the consensus run (committer SIGKILLed), once measured. */
 let failover: StepResult | undefined;
 
@@ -200,27 +196,11 @@ async function rawGossip(
   count: number,
   rates: number[],
 ): Promise<Array<{ rate: number; p50: number; p99: number; cpuMsPerMessagePerNode: number }>> {
-  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
-  const nodes = await Promise.all(
-    ports.map(async (p) =>
-      buildLibp2p({
-        privateKey: await generateIdentity(),
-        listen: [`/ip4/127.0.0.1/tcp/${p}`],
-        announce: [],
-        bootstrap: [],
-        mdns: false,
-        topic: TOPIC,
-        maxEnvelopeBytes: 256 * 1024,
-      }),
-    ),
-  );
+  const { nodes, ports } = await startRawGossipNodes(count);
   const sentAt = new Map<number, number>();
   const lat: number[] = [];
   try {
     for (const [i, node] of nodes.entries()) {
-      node.services.pubsub.topicValidators.set(TOPIC, () => TopicValidatorResult.Accept);
-      await node.start();
-      node.services.pubsub.subscribe(TOPIC);
       node.services.pubsub.addEventListener('message', (e) => {
         const d = e.detail.data;
         const id = d[0]! | (d[1]! << 8) | (d[2]! << 16);
@@ -229,8 +209,7 @@ async function rawGossip(
       });
     }
     for (let i = 0; i < count; i++)
-      for (let j = i + 1; j < count; j++)
-        await nodes[i]!.dial(multiaddr(`/ip4/127.0.0.1/tcp/${ports[j]}/p2p/${nodes[j]!.peerId.toString()}`));
+      for (let j = i + 1; j < count; j++) await nodes[i]!.dial(rawNodeAddr(nodes, ports, j));
     for (let spins = 0; spins < 5_000; spins++) {
       if (nodes.every((n) => n.services.pubsub.getSubscribers(TOPIC).length >= count - 1)) break;
       await sleep(2);

@@ -4,13 +4,8 @@
  * publishing one small message per second (a sidecar's heartbeat rate) with an accept-all
  * validator. Its CPU per node per second is the transport's floor under a sidecar's idle cost.
  */
+import { RAW_TOPIC as TOPIC, rawNodeAddr, startRawGossipNodes } from './raw-gossip-nodes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TopicValidatorResult } from '@libp2p/gossipsub';
-import { multiaddr } from '@multiformats/multiaddr';
-import { buildLibp2p, generateIdentity } from '../src/mesh/index.js';
-import { freePort } from '../src/nats/nats-server-process.js';
-
-const TOPIC = '/root-solar/sentiment/1.0.0';
 
 // What mesh-node.ts reads too: the gossipsub mesh of a topic is not in the public interface.
 interface MeshInternals {
@@ -31,38 +26,14 @@ export interface RawGossipFigures {
 
 /** Runs `count` nodes for a warm-up, then measures `windowMs`; every node is stopped after. */
 export async function rawGossipIdle(count: number, windowMs: number): Promise<RawGossipFigures> {
-  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
-  const nodes = await Promise.all(
-    ports.map(async (p) =>
-      buildLibp2p({
-        privateKey: await generateIdentity(),
-        listen: [`/ip4/127.0.0.1/tcp/${p}`],
-        announce: [],
-        bootstrap: [],
-        mdns: false,
-        topic: TOPIC,
-        maxEnvelopeBytes: 256 * 1024,
-      }),
-    ),
-  );
+  const { nodes, ports } = await startRawGossipNodes(count);
   let received = 0;
   let publishing = true;
   try {
-    for (const node of nodes) {
-      node.services.pubsub.topicValidators.set(TOPIC, () => TopicValidatorResult.Accept);
-      await node.start();
-      node.services.pubsub.subscribe(TOPIC);
-      node.services.pubsub.addEventListener('message', () => received++);
-    }
+    for (const node of nodes) node.services.pubsub.addEventListener('message', () => received++);
     for (let i = 0; i < count; i++)
       await Promise.all(
-        nodes
-          .slice(i + 1)
-          .map((n, k) =>
-            nodes[i]!.dial(multiaddr(`/ip4/127.0.0.1/tcp/${ports[i + 1 + k]}/p2p/${n.peerId.toString()}`)).catch(
-              () => undefined,
-            ),
-          ),
+        nodes.slice(i + 1).map((_n, k) => nodes[i]!.dial(rawNodeAddr(nodes, ports, i + 1 + k)).catch(() => undefined)),
       );
     const body = new Uint8Array(160).fill(0x61);
     // Each node publishes once a second, staggered, until the run ends.

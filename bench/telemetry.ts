@@ -18,6 +18,7 @@
  *
  * Prints a table and writes JSON to bench/results/telemetry-<time>.json. `--quick` shrinks it.
  */
+import { rawNodeAddr, startRawGossipNodes } from './raw-gossip-nodes.js';
 import '../src/polyfills.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,29 +101,11 @@ async function pump(
 }
 
 async function rawGossip(messageBytes: number, messages = INGEST_MESSAGES): Promise<number> {
-  const ports = [await freePort(), await freePort()];
-  const nodes = await Promise.all(
-    ports.map(async (p) =>
-      buildLibp2p({
-        privateKey: await generateIdentity(),
-        listen: [`/ip4/127.0.0.1/tcp/${p}`],
-        announce: [],
-        bootstrap: [],
-        mdns: false,
-        topic: TOPIC,
-        maxEnvelopeBytes: 256 * 1024,
-      }),
-    ),
-  );
+  const { nodes, ports } = await startRawGossipNodes(2);
   let got = 0;
   try {
-    for (const n of nodes) {
-      n.services.pubsub.topicValidators.set(TOPIC, () => TopicValidatorResult.Accept);
-      await n.start();
-      n.services.pubsub.subscribe(TOPIC);
-    }
     nodes[1]!.services.pubsub.addEventListener('message', () => got++);
-    await nodes[0]!.dial(multiaddr(`/ip4/127.0.0.1/tcp/${ports[1]}/p2p/${nodes[1]!.peerId.toString()}`));
+    await nodes[0]!.dial(rawNodeAddr(nodes, ports, 1));
     for (let spins = 0; nodes[0]!.services.pubsub.getSubscribers(TOPIC).length === 0 && spins < 5_000; spins++)
       await sleep(2);
     const body = new Uint8Array(messageBytes).fill(0x61);
