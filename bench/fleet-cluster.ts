@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateIdentity, identityPeerId, writeIdentity } from '../src/mesh/identity.js';
 import { reapOnExit } from '../src/nats/child-reaper.js';
-import { freePort } from '../src/nats/nats-server-process.js';
+import { distinctFreePorts } from '../src/nats/nats-server-process.js';
 import { CLI } from './cli-sidecar.js';
 
 /** How consensus is laid over the fleet. */
@@ -123,15 +123,7 @@ export class FleetCluster {
 
 // Keys, ports and env of every sidecar, before any starts.
 async function prepare(opts: FleetOptions): Promise<FleetSidecar[]> {
-  const taken = new Set<number>();
-  const port = async (): Promise<number> => {
-    for (;;) {
-      const p = await freePort();
-      if (taken.has(p)) continue;
-      taken.add(p);
-      return p;
-    }
-  };
+  const port = distinctFreePorts();
   const meshPorts: number[] = [];
   const sidecars: FleetSidecar[] = [];
   for (let i = 0; i < opts.size; i++) {

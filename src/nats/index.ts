@@ -10,7 +10,13 @@ export { JetStreamReader, type JetStreamReaderOptions, type ScannedMessage } fro
 export { createNatsMetrics, type NatsMetrics, type PublishResultLabel } from './metrics.js';
 export { startNatsCluster, type NatsCluster, type NatsClusterOptions } from './nats-cluster.js';
 export { NatsConnector, type NatsConnectorOptions } from './nats-connector.js';
-export { freePort, NATS_SERVER_BINARY, NatsServerProcess, type NatsServerOptions } from './nats-server-process.js';
+export {
+  distinctFreePorts,
+  freePort,
+  NATS_SERVER_BINARY,
+  NatsServerProcess,
+  type NatsServerOptions,
+} from './nats-server-process.js';
 export { effectiveSpec, fromStreamConfig, IMMUTABLE_STREAM_FIELDS, toStreamConfig } from './stream-config.js';
 export { StreamManager, type StreamApplyResult, type StreamManagerOptions } from './stream-manager.js';
 export { isSubjectSubset, subjectMatches } from './subject-filter.js';

@@ -52,6 +52,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free-port picker that never hands out the same port twice, nor one in `taken`: ports are
+ * probed free and released, and a group of processes binds them all later.
+ */
+export function distinctFreePorts(taken: Iterable<number> = []): () => Promise<number> {
+  const used = new Set(taken);
+  return async () => {
+    for (;;) {
+      const p = await freePort();
+      if (used.has(p)) continue;
+      used.add(p);
+      return p;
+    }
+  };
+}
+
 /** One nats-server child process with JetStream on a loopback port. */
 export class NatsServerProcess {
   /** Address the server listens on. */

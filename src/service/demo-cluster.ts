@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NetSyncError } from '../core/errors.js';
 import { generateIdentity, identityPeerId, writeIdentity } from '../mesh/identity.js';
-import { freePort, NatsServerProcess } from '../nats/index.js';
+import { distinctFreePorts, NatsServerProcess } from '../nats/index.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -34,15 +34,7 @@ export async function startDemoCluster(
   const sidecars: DemoSidecar[] = [];
   const meshPorts: number[] = [];
   // Every port is probed free then released, and all are bound later: never hand one out twice.
-  const taken = new Set<number>([nats.port]);
-  const port = async (): Promise<number> => {
-    for (;;) {
-      const p = await freePort();
-      if (taken.has(p)) continue;
-      taken.add(p);
-      return p;
-    }
-  };
+  const port = distinctFreePorts([nats.port]);
   for (let i = 0; i < count; i++) {
     const sdir = join(dir, `sidecar-${i + 1}`);
     mkdirSync(sdir, { recursive: true });
