@@ -108,6 +108,15 @@ export function takeoverLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: 
   return Math.min(30_000, shortestDuplicateWindowMs(streams) / 2);
 }
 
+/**
+ * How long a telemetry summary may wait before it is looked up rather than sent: half the
+ * shortest duplicate window among the streams, between 10 s (so that a lookup, which moves the
+ * row back, is never outrun by the next) and 60 s. Other scouts may hold the same ID.
+ */
+export function sharedIdLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
+  return Math.max(10_000, Math.min(60_000, shortestDuplicateWindowMs(streams) / 2));
+}
+
 /** The guard's view of declared streams (`streams:`). */
 export function specRetentionViews(
   specs: ReadonlyArray<{ name: string; retention: Retention; subjects: readonly string[]; duplicateWindow: number }>,

@@ -19,7 +19,7 @@ import { redactUrl } from '../core/redact-url.js';
 import { keyedCorrelationId } from '../core/idempotency.js';
 import {
   retentionRefusal,
-  shortestDuplicateWindowMs,
+  sharedIdLookupAfterMs,
   takeoverLookupAfterMs,
   windowsWithinFence,
 } from '../core/retention-hazard.js';
@@ -435,13 +435,4 @@ function randomHex(bytes: number): string {
   const hex = randomPool.toString('hex', randomPoolOffset, randomPoolOffset + bytes);
   randomPoolOffset += bytes;
   return hex;
-}
-
-/**
- * How long a telemetry summary may wait before it is looked up rather than sent: half the
- * shortest duplicate window among the streams (0 = the server's 2 min), between 10 s (so that a
- * lookup, which moves the row back, is never outrun by the next) and 60 s.
- */
-function sharedIdLookupAfterMs(streams: ReadonlyArray<{ duplicateWindow: number }>): number {
-  return Math.max(10_000, Math.min(60_000, shortestDuplicateWindowMs(streams) / 2));
 }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   MIN_UNSAFE_DUPLICATE_WINDOW_MS,
   retentionRefusal,
+  sharedIdLookupAfterMs,
   type StreamRetentionView,
+  takeoverLookupAfterMs,
   subjectsOverlap,
   unsafeRetentionStreams,
 } from '../../../src/core/retention-hazard.js';
@@ -65,5 +67,19 @@ describe('retentionRefusal', () => {
 
   it('is null for Limits streams', () => {
     expect(retentionRefusal([stream('COMMANDS', 'limits', 'root.solar.command.>')], 'root.solar', false)).toBe(null);
+  });
+});
+
+describe('lookup delays from the duplicate windows', () => {
+  const w = (...ms: number[]) => ms.map((duplicateWindow) => ({ duplicateWindow }));
+  it('takeoverLookupAfterMs: half the shortest window (0 = 2 min), at most 30 s', () => {
+    expect(takeoverLookupAfterMs(w(1_000, 120_000))).toBe(500);
+    expect(takeoverLookupAfterMs(w(0))).toBe(30_000);
+    expect(takeoverLookupAfterMs(w(40_000))).toBe(20_000);
+  });
+  it('sharedIdLookupAfterMs: half the shortest window, between 10 s and 60 s', () => {
+    expect(sharedIdLookupAfterMs(w(1_000))).toBe(10_000);
+    expect(sharedIdLookupAfterMs(w(0))).toBe(60_000);
+    expect(sharedIdLookupAfterMs(w(40_000, 0))).toBe(20_000);
   });
 });
