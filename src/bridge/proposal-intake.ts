@@ -56,7 +56,8 @@ export class ProposalIntake {
     if (home === undefined)
       throw new NetSyncError(
         'NOT_A_MEMBER',
-        `this sidecar (${self}) is not in consensus.members or consensus.cohort, so no member would endorse its intents; submit to a member, or add this peer ID to the list`,
+        `this sidecar (${self}) is not in consensus.members or consensus.cohort, so no member would ` +
+          'endorse its intents; submit to a member, or add this peer ID to the list',
         { field: 'consensus.members' },
       );
     const now = opts.clock.now();
