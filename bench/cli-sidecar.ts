@@ -8,8 +8,8 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reapOnExit } from '../src/nats/child-reaper.js';
-import { freePort } from '../src/nats/nats-server-process.js';
+import { reapOnExit } from '../src/devkit/child-reaper.js';
+import { freePort } from '../src/devkit/nats-server-process.js';
 
 /** The built CLI, next to this file in dist/. */
 export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildCommandRow } from '../src/core/command-message.js';
 import type { NewOutboxRow } from '../src/core/intent.js';
 import { defaultStreams } from '../src/core/stream-spec.js';
-import { NatsServerProcess } from '../src/nats/nats-server-process.js';
+import { NatsServerProcess } from '../src/devkit/nats-server-process.js';
 import { toStreamConfig } from '../src/nats/stream-config.js';
 import type { StreamConfig } from 'nats';
 

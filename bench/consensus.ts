@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Table from 'cli-table3';
 import { connect } from 'nats';
-import { type DemoSidecar, startDemoCluster, stopSidecars } from '../src/service/demo-cluster.js';
+import { type DemoSidecar, startDemoCluster, stopSidecars } from '../src/devkit/demo-cluster.js';
 import { quantile } from './common.js';
 import { machineFacts } from './report.js';
 

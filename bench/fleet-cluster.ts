@@ -10,8 +10,8 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateIdentity, identityPeerId, writeIdentity } from '../src/mesh/identity.js';
-import { reapOnExit } from '../src/nats/child-reaper.js';
-import { distinctFreePorts } from '../src/nats/nats-server-process.js';
+import { reapOnExit } from '../src/devkit/child-reaper.js';
+import { distinctFreePorts } from '../src/devkit/nats-server-process.js';
 import { CLI } from './cli-sidecar.js';
 
 /** How consensus is laid over the fleet. */

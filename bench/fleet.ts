@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from 'nats';
-import { NatsServerProcess } from '../src/nats/nats-server-process.js';
+import { NatsServerProcess } from '../src/devkit/nats-server-process.js';
 import { FleetCluster, type FleetMode, shardsSupport } from './fleet-cluster.js';
 import { rssBytes } from './fleet-probe.js';
 import { rawGossipIdle } from './fleet-raw-gossip.js';

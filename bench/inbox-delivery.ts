@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { headers, type JetStreamClient, type JetStreamManager, type MsgHdrs } from 'nats';
 import type { NewOutboxRow } from '../src/core/intent.js';
-import { reapOnExit } from '../src/nats/child-reaper.js';
+import { reapOnExit } from '../src/devkit/child-reaper.js';
 import { connectRaw } from './baselines.js';
 import { BenchAgent } from './bench-agent.js';
 import { CliSidecar } from './cli-sidecar.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../src/nats/nats-server-process.js';
+import { freePort } from '../src/devkit/nats-server-process.js';
 import { BenchAgent } from './bench-agent.js';
 import { CliSidecar, keygen } from './cli-sidecar.js';
 import { PREFIX, withNats } from './common.js';

@@ -3,7 +3,7 @@
  * backlog accumulated while NATS was down. Each on a fresh nats-server and SQLite file.
  */
 import { Agent, request } from 'node:http';
-import type { NatsServerProcess } from '../src/nats/nats-server-process.js';
+import type { NatsServerProcess } from '../src/devkit/nats-server-process.js';
 import {
   budgetMs,
   closedLoop,

@@ -7,7 +7,7 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import { multiaddr } from '@multiformats/multiaddr';
 import { buildLibp2p, generateIdentity } from '../src/mesh/index.js';
-import { freePort } from '../src/nats/nats-server-process.js';
+import { freePort } from '../src/devkit/nats-server-process.js';
 
 /** The topic every raw node subscribes to. */
 export const RAW_TOPIC = '/root-solar/sentiment/1.0.0';

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NATS_SERVER_BINARY } from '../src/nats/nats-server-process.js';
+import { NATS_SERVER_BINARY } from '../src/devkit/nats-server-process.js';
 import { medianSample, type Sample, type Sizes } from './common.js';
 import type { LatencyResult } from './latency.js';
 import type { RssReport } from './rss-child.js';

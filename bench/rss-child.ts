@@ -4,7 +4,7 @@
  * Prints one JSON line with its memory figures. Run as
  * `node --expose-gc dist/bench/rss-child.js --count 1000000`.
  */
-import { freePort } from '../src/nats/nats-server-process.js';
+import { freePort } from '../src/devkit/nats-server-process.js';
 import { budgetMs, closedLoop, WINDOW, withTempDir, within } from './common.js';
 import { startBenchSidecar } from './sidecar-harness.js';
 

@@ -4,7 +4,7 @@
  * notice would only die too (no stream for its subject); dead rows are then reported locally
  * (API, metrics, `reconcile`) and nowhere else.
  */
-import type { PassOptions } from '../bridge/publish-pass.js';
+import type { PassOptions } from '../commit/index.js';
 import type { Config } from '../config/schema.js';
 import { buildDeadLetterRow, deadLetterSubject } from '../core/dead-letter.js';
 import type { RowKind } from '../core/intent.js';

@@ -13,7 +13,7 @@ import type { DsseSigner } from '../core/federation-trust.js';
 import { partnerSubjects } from '../core/federation-message.js';
 import type { Clock, Outbox } from '../core/ports.js';
 import type { Registry } from 'prom-client';
-import type { OutboxCommitter } from '../bridge/outbox-committer.js';
+import type { OutboxCommitter } from '../commit/index.js';
 import { createFederationMetrics, FederationIntake } from '../federation/index.js';
 import { identityPeerId, loadIdentity } from '../mesh/identity.js';
 import type { Logger } from '../observability/logger.js';

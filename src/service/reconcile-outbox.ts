@@ -3,7 +3,7 @@
  * exactly as the sidecar would publish them (claims, window, outcome classification).
  */
 import { setMaxListeners } from 'node:events';
-import { runPublishPass, type PassOptions } from '../bridge/publish-pass.js';
+import { runPublishPass, type PassOptions } from '../commit/index.js';
 import type { Logger } from '../observability/logger.js';
 import { reconcile, type ReconcileOptions, type ReconcileReport } from '../reconcile/reconciler.js';
 

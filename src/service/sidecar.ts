@@ -6,10 +6,7 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { monotonicFactory } from 'ulid';
 import { ApiServer, type ApiBackend, type IntentView } from '../api/index.js';
-import { createBridgeMetrics } from '../bridge/metrics.js';
-import { IntentIntake } from '../bridge/intent-intake.js';
-import { OutboxCommitter } from '../bridge/outbox-committer.js';
-import { OutboxPruner } from '../bridge/outbox-pruner.js';
+import { createCommitMetrics, IntentIntake, OutboxCommitter, OutboxPruner } from '../commit/index.js';
 import { createBufferMetrics, SqliteOutbox } from '../buffer/index.js';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Config } from '../config/schema.js';
@@ -90,7 +87,7 @@ export class Sidecar {
     federationSigner: DsseSigner | null = null,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'net_sync_process_' });
-    const bridgeMetrics = createBridgeMetrics(this.registry);
+    const commitMetrics = createCommitMetrics(this.registry);
     this.outbox = SqliteOutbox.open({ ...config.buffer, logger: log, metrics: createBufferMetrics(this.registry) });
     registerOutboxGauges(this.registry, this.outbox, this.clock);
     const natsMetrics = createNatsMetrics(this.registry);
@@ -111,7 +108,7 @@ export class Sidecar {
       reader: this.reader,
       clock: this.clock,
       logger: log.child({ component: 'committer' }),
-      metrics: bridgeMetrics,
+      metrics: commitMetrics,
       window: config.commit.window,
       batchRows: config.commit.batchRows,
       scanSkewMs: config.commit.scanSkewMs,
@@ -129,7 +126,7 @@ export class Sidecar {
             clock: this.clock,
             logger: log.child({ component: 'pruner' }),
             retainMs: config.buffer.retainSettledMs,
-            pruned: bridgeMetrics.pruned,
+            pruned: commitMetrics.pruned,
           })
         : null;
     const newId = monotonicFactory();
@@ -137,7 +134,7 @@ export class Sidecar {
       outbox: this.outbox,
       clock: this.clock,
       origin: peerId,
-      metrics: bridgeMetrics,
+      metrics: commitMetrics,
       limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
       newId: (now) => newId(now),
       randomHex,

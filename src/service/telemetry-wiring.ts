@@ -12,15 +12,18 @@
  * `ignore`d by older peers, so the rollout needs no new topic either.
  */
 import type { Registry } from 'prom-client';
-import { createTelemetryMetrics } from '../bridge/telemetry-metrics.js';
+import {
+  createTelemetryMetrics,
+  PeerHealthReporter,
+  type MeshProbe,
+  TelemetryEmitter,
+  TelemetryScout,
+} from '../telemetry/index.js';
 import { isDeadLetterId } from '../core/dead-letter.js';
 import { LIVENESS_HEARTBEATS, ScoutDirectory } from '../core/scout-ownership.js';
-import { PeerHealthReporter, type MeshProbe } from '../bridge/peer-health.js';
-import { PeriodicTask } from '../bridge/periodic-task.js';
+import { PeriodicTask } from '../runtime/periodic-task.js';
 import { subjectMatches } from '../nats/subject-filter.js';
-import { TelemetryEmitter } from '../bridge/telemetry-emitter.js';
-import { TelemetryScout } from '../bridge/telemetry-scout.js';
-import type { OutboxCommitter } from '../bridge/outbox-committer.js';
+import type { OutboxCommitter } from '../commit/index.js';
 import type { Config } from '../config/schema.js';
 import type { Envelope } from '../core/envelope.js';
 import { hasCode } from '../core/errors.js';

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { freePort } from '../../src/nats/nats-server-process.js';
+import { freePort } from '../../src/devkit/nats-server-process.js';
 import { runCliProcess } from './sidecar-process.js';
 import { tempDir } from './temp-dir.js';
 

@@ -8,8 +8,8 @@
  * `beforeAll`) a file-level stack emptied by one `afterAll`. Both run last-in, first-out.
  */
 import { afterAll, onTestFinished } from 'vitest';
-import { startNatsCluster, type NatsCluster, type NatsClusterOptions } from '../../src/nats/nats-cluster.js';
-import { NatsServerProcess, type NatsServerOptions } from '../../src/nats/nats-server-process.js';
+import { startNatsCluster, type NatsCluster, type NatsClusterOptions } from '../../src/devkit/nats-cluster.js';
+import { NatsServerProcess, type NatsServerOptions } from '../../src/devkit/nats-server-process.js';
 
 // An afterAll registered while a beforeAll runs is silently dropped by vitest, so file-level
 // cleanups go on a stack that one afterAll, registered when a test file imports this module

@@ -10,8 +10,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, statSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { reapOnExit } from '../../src/nats/child-reaper.js';
-import { freePort } from '../../src/nats/nats-server-process.js';
+import { reapOnExit } from '../../src/devkit/child-reaper.js';
+import { freePort } from '../../src/devkit/nats-server-process.js';
 import { tempDir } from './temp-dir.js';
 
 /** The repository root. */

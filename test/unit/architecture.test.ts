@@ -1,63 +1,19 @@
-// The import direction of docs/architecture.md, checked on every file under src/: cli → service →
-// {bridge, inbox, fleet, federation, reconcile} → core, and the adapters (buffer, mesh, nats, api, agent) → core. An adapter
-// never imports another adapter, and core does no I/O. `observability`, `config` and `runtime`
-// are shared leaves that see only core.
+// The import direction of docs/architecture.md, checked on every file under src/: cli → devkit → service →
+// {commit, consensus, telemetry, inbox, fleet, federation, reconcile} → core, and the adapters (buffer, mesh, nats,
+// api, agent) → core. An adapter never imports another adapter, and core does no I/O. `observability`, `config` and
+// `runtime` are shared leaves below the features.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const SRC = resolve(import.meta.dirname, '../../src');
+const ROOT = resolve(import.meta.dirname, '../..');
+const SRC = join(ROOT, 'src');
 
-/** Which top-level folders of src/ each folder may import (besides itself). */
-const ALLOWED: Record<string, readonly string[]> = {
-  core: [],
-  observability: ['core'],
-  config: ['core'],
-  runtime: ['core'],
-  bridge: ['core', 'observability'],
-  reconcile: ['core'],
-  buffer: ['core', 'observability'],
-  mesh: ['core', 'observability', 'runtime', 'config'],
-  nats: ['core', 'observability', 'runtime', 'config'],
-  api: ['core', 'observability'],
-  agent: ['core'],
-  inbox: ['core', 'observability'],
-  fleet: ['core', 'observability'],
-  federation: ['core', 'observability'],
-  service: [
-    'core',
-    'observability',
-    'config',
-    'runtime',
-    'bridge',
-    'inbox',
-    'fleet',
-    'federation',
-    'reconcile',
-    'buffer',
-    'mesh',
-    'nats',
-    'api',
-    'agent',
-  ],
-  cli: [
-    'core',
-    'observability',
-    'config',
-    'runtime',
-    'bridge',
-    'inbox',
-    'fleet',
-    'federation',
-    'reconcile',
-    'buffer',
-    'mesh',
-    'nats',
-    'api',
-    'agent',
-    'service',
-  ],
-};
+/** Which top-level folders of src/ each folder may import (besides itself): lint/layers.json. */
+const { $comment: _comment, ...ALLOWED } = JSON.parse(readFileSync(join(ROOT, 'lint/layers.json'), 'utf8')) as Record<
+  string,
+  string[]
+>;
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -111,5 +67,23 @@ describe('import direction (STYLE.md)', () => {
       .filter((f) => /from\s+'node:|\bset(Timeout|Interval|Immediate)\(/.test(readFileSync(f, 'utf8')))
       .map((f) => relative(SRC, f));
     expect(offenders).toEqual([]);
+  });
+
+  it("biome.jsonc's import rules match the table (node scripts/biome-layers.mjs regenerates them)", () => {
+    const biome = JSON.parse(readFileSync(join(ROOT, 'biome.jsonc'), 'utf8').replace(/^\s*\/\/.*$/gm, '')) as {
+      overrides: { includes: string[]; linter?: { rules: { style: { noRestrictedImports: unknown } } } }[];
+    };
+    const rules = new Map(
+      biome.overrides.map((o) => [o.includes[0], o.linter?.rules.style.noRestrictedImports] as const),
+    );
+    for (const [area, allowed] of Object.entries(ALLOWED)) {
+      const forbidden = Object.keys(ALLOWED).filter((a) => a !== area && !allowed.includes(a));
+      const rule = rules.get(`src/${area}/**`) as { options: { patterns: { group: string[] }[] } } | undefined;
+      expect(rule, `src/${area}`).toBeDefined();
+      const groups = rule!.options.patterns[0]!.group;
+      expect(groups, `src/${area}`).toEqual(
+        forbidden.flatMap((a) => [`../${a}/**`, `../../${a}/**`, `../../../${a}/**`]),
+      );
+    }
   });
 });

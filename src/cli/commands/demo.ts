@@ -3,7 +3,7 @@
  * mid-run, brings it back, delivers one intent to an agent through the inbox, and shows
  * nothing was lost or duplicated.
  */
-import { runDemoScenario, type DemoOptions } from '../../service/demo-run.js';
+import { runDemoScenario, type DemoOptions } from '../../devkit/index.js';
 import type { CommandContext } from '../command-context.js';
 
 export type { DemoOptions };

@@ -15,7 +15,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
-import { freePort } from '../../../src/nats/nats-server-process.js';
+import { freePort } from '../../../src/devkit/nats-server-process.js';
 import { waitFor } from '../../support/wait-for.js';
 import type { FaultProxy } from '../harness/fault-proxy.js';
 import { keygen } from '../harness/keygen.js';
@@ -73,7 +73,7 @@ const KEYED_MARGIN_MS = DUPLICATE_WINDOW_MS + 1_000;
  */
 export function consensusUnavailable(): string | null {
   const dist = dirname(dirname(CLI));
-  const needed = ['bridge/consensus-driver.js', 'service/mesh-wiring.js'].map((f) => join(dist, f));
+  const needed = ['consensus/consensus-driver.js', 'service/mesh-wiring.js'].map((f) => join(dist, f));
   const missing = needed.filter((f) => !existsSync(f));
   return missing.length === 0
     ? null

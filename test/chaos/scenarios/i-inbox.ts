@@ -10,8 +10,8 @@
  */
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { freePort } from '../../../src/nats/nats-server-process.js';
-import type { NatsServerProcess } from '../../../src/nats/nats-server-process.js';
+import { freePort } from '../../../src/devkit/nats-server-process.js';
+import type { NatsServerProcess } from '../../../src/devkit/nats-server-process.js';
 import type { SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream as readMessages } from '../../support/stream-contents.js';
 import { TestAgent } from '../../support/test-agent.js';

@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { freePort } from '../../../src/nats/nats-server-process.js';
+import { freePort } from '../../../src/devkit/nats-server-process.js';
 import { waitFor } from '../../support/wait-for.js';
 import type { SidecarProcess } from '../../support/sidecar-process.js';
 import { keygen } from '../harness/keygen.js';

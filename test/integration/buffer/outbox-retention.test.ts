@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteOutbox } from '../../../src/buffer/index.js';
-import { OutboxPruner } from '../../../src/bridge/outbox-pruner.js';
+import { OutboxPruner } from '../../../src/commit/outbox-pruner.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { ManualClock } from '../../support/manual-clock.js';
 import { newRow } from '../../support/outbox-contract.js';

@@ -6,7 +6,7 @@ import { connect, nkeys } from 'nats';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionState } from '../../../src/core/ports.js';
-import { freePort } from '../../../src/nats/nats-server-process.js';
+import { freePort } from '../../../src/devkit/nats-server-process.js';
 import { createNatsMetrics } from '../../../src/nats/metrics.js';
 import { NatsConnector } from '../../../src/nats/nats-connector.js';
 import { resetSocket } from '../../../src/nats/socket-fence.js';

@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { IntentView } from '../../../src/api/api-server.js';
 import type { StatusDoc } from '../../../src/api/status-page.js';
-import type { NatsServerProcess } from '../../../src/nats/index.js';
+import type { NatsServerProcess } from '../../../src/devkit/nats-server-process.js';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';

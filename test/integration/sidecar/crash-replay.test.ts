@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, NatsServerProcess } from '../../../src/nats/index.js';
+import { freePort, NatsServerProcess } from '../../../src/devkit/nats-server-process.js';
 import { registerCleanup } from '../../support/nats-fixture.js';
 import { seededRandom, testSeed } from '../../support/seeded-random.js';
 import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { HEADER } from '../../../src/core/command-message.js';
 import { isTraceparent } from '../../../src/core/trace-context.js';
-import { freePort, NatsServerProcess } from '../../../src/nats/index.js';
+import { freePort, NatsServerProcess } from '../../../src/devkit/nats-server-process.js';
 import { registerCleanup } from '../../support/nats-fixture.js';
 import { SidecarProcess } from '../../support/sidecar-process.js';
 import { postMany, readStream } from '../../support/stream-contents.js';
