@@ -1,8 +1,10 @@
 /**
  * Streams as code: the declarative JetStream stream spec, its defaults (the root.solar
  * taxonomy of seed 000, docs/seeds.md), and the pure diff between a desired spec and what a server holds.
+ * A stream's `consumers` are compared apart (core/consumer-spec.ts), never by {@link diffStream}.
  */
 import { z } from 'zod';
+import { ConsumerSpecSchema, consumerIssues } from './consumer-spec.js';
 import { zBytes, zDurationMs } from './units.js';
 
 /** One stream, as written in config (`streams:`). */
@@ -32,8 +34,13 @@ export const StreamSpecSchema = z
     replicas: z.union([z.literal(1), z.literal(3)]).default(1),
     /** Which message goes when a limit is hit: old (keep accepting) or new (refuse). */
     discard: z.enum(['old', 'new']).default('old'),
+    /** Durable consumers on this stream, created and updated with it (core/consumer-spec.ts). Absent = none managed. */
+    consumers: z.array(ConsumerSpecSchema).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    for (const issue of consumerIssues(s.retention, s.consumers ?? [])) ctx.addIssue({ code: 'custom', ...issue });
+  });
 
 /** A validated stream spec; durations in ms, sizes in bytes. */
 export type StreamSpec = z.output<typeof StreamSpecSchema>;

@@ -1,11 +1,11 @@
 /**
  * A short-lived NATS session for operator commands (`reconcile`, `streams`, `verify`): one
- * connection, the publisher, the reader and the stream manager, closed together.
+ * connection, the publisher, the reader and the stream and consumer managers, closed together.
  */
 import type { Config } from '../config/schema.js';
 import { retentionRefusal, specRetentionViews } from '../core/retention-hazard.js';
 import { NetSyncError } from '../core/errors.js';
-import { JetStreamPublisher, JetStreamReader, NatsConnector, StreamManager } from '../nats/index.js';
+import { ConsumerManager, JetStreamPublisher, JetStreamReader, NatsConnector, StreamManager } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
 import { redactUrl } from '../core/redact-url.js';
 
@@ -15,6 +15,8 @@ export interface AdminSession {
   publisher: JetStreamPublisher;
   reader: JetStreamReader;
   streams: StreamManager;
+  /** The consumers declared on the streams (`streams[].consumers`). */
+  consumers: ConsumerManager;
   /** First sequence still held by `stream`, or undefined when the stream is unknown. */
   firstSeq(stream: string): Promise<number | undefined>;
   close(): Promise<void>;
@@ -44,6 +46,7 @@ export async function openAdminSession(
     publisher: new JetStreamPublisher({ connector, timeoutMs: config.nats.publishTimeoutMs, logger }),
     reader: new JetStreamReader({ connector, unsafeRetention: unsafeRetention(config) }),
     streams: new StreamManager({ connector, logger }),
+    consumers: new ConsumerManager({ connector, logger }),
     firstSeq: async (stream) => {
       try {
         return (await connector.manager!.streams.info(stream)).state.first_seq;

@@ -5,6 +5,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigSchema } from '../../../src/config/schema.js';
 import { StreamSpecSchema, type StreamSpec } from '../../../src/core/stream-spec.js';
+import { ConsumerManager } from '../../../src/nats/consumer-manager.js';
 import { StreamManager } from '../../../src/nats/stream-manager.js';
 import { useNatsCluster, useNatsServer } from '../../support/nats-fixture.js';
 import { useConnector } from './helpers.js';
@@ -100,36 +101,69 @@ describe('StreamManager', () => {
     expect(r3).toMatchObject({ outcome: 'failed', error: { code: 'NATS_STREAM_CONFLICT' } });
   });
 
-  it('examples/seed-002.yaml and seed-004.yaml apply and verify on one server', async () => {
+  it('examples/seed-002.yaml and seed-004.yaml apply and verify on one server, consumers included', async () => {
     const nats = await useNatsServer();
     const connector = await useConnector([nats.url]);
     const manager = new StreamManager({ connector });
+    const consumers = new ConsumerManager({ connector });
+    const names: Record<string, string[]> = {};
     for (const file of ['seed-002.yaml', 'seed-004.yaml']) {
       const specs = await loadExample(file);
       // Both seeds name a NOTIFICATIONS stream: start clean for each file.
       for (const name of await connector.manager!.streams.names().next()) await connector.manager!.streams.delete(name);
-      const applied = await manager.apply(specs);
+      const applied = [...(await manager.apply(specs)), ...(await consumers.apply(specs))];
       expect(
-        applied.filter((r) => r.outcome !== 'applied').map((r) => `${r.diff.stream}: ${r.error?.message}`),
+        applied.filter((r) => r.outcome !== 'applied').map((r) => `${JSON.stringify(r.diff)}: ${r.error?.message}`),
       ).toEqual([]);
       expect(await manager.verify(specs)).toEqual([]);
+      expect(await consumers.verify(specs)).toEqual([]);
       expect((await manager.apply(specs)).every((r) => r.outcome === 'unchanged')).toBe(true);
+      expect((await consumers.apply(specs)).every((r) => r.outcome === 'unchanged')).toBe(true);
+      names[file] = (await consumers.plan(specs)).map((d) => `${d.stream}/${d.consumer}`);
     }
+    expect(names['seed-002.yaml']).toEqual([
+      'WORKFLOWS/workflow-processor',
+      'EVENTS/event-logger',
+      'EVENTS/event-analytics',
+      'LOGS/log-aggregator',
+      'COMMANDS/command-executor',
+      'TELEMETRY/metrics-collector',
+      'NOTIFICATIONS/notification-dispatcher',
+    ]);
     const wq = await connector.manager!.streams.info('AUTH');
     expect(wq.config.max_bytes).toBe(800 * 1024 * 1024);
+    // Seed 004's consumer template: AckExplicit, MaxDeliver 5, AckWait 30 s, FilterSubject.
+    expect((await connector.manager!.consumers.info('AUTH', 'sfs')).config).toMatchObject({
+      ack_policy: 'explicit',
+      max_deliver: 5,
+      ack_wait: nanos(30_000),
+      filter_subject: 'auth.user.>',
+    });
   });
 
-  it('examples/seed-003.yaml (R3, memory, workqueue with max msgs per subject) applies and verifies on a 3-node cluster', async () => {
+  it('examples/seed-003.yaml (R3, memory, workqueue with max msgs per subject, consumers) applies and verifies on a 3-node cluster', async () => {
     const cluster = await useNatsCluster();
     const connector = await useConnector(cluster.urls);
     const manager = new StreamManager({ connector });
+    const consumers = new ConsumerManager({ connector });
     const specs = await loadExample('seed-003.yaml');
-    const applied = await manager.apply(specs);
-    expect(applied.filter((r) => r.outcome !== 'applied').map((r) => `${r.diff.stream}: ${r.error?.message}`)).toEqual(
-      [],
-    );
+    const applied = [...(await manager.apply(specs)), ...(await consumers.apply(specs))];
+    expect(
+      applied.filter((r) => r.outcome !== 'applied').map((r) => `${JSON.stringify(r.diff)}: ${r.error?.message}`),
+    ).toEqual([]);
     expect(await manager.verify(specs)).toEqual([]);
+    expect(await consumers.verify(specs)).toEqual([]);
     expect((await manager.apply(specs)).every((r) => r.outcome === 'unchanged')).toBe(true);
+    expect((await consumers.apply(specs)).every((r) => r.outcome === 'unchanged')).toBe(true);
+    // AGENT_POOL: the seed's max-deliver 3, on the R3 stream, replicated like it.
+    const pool = await connector.manager!.consumers.info('USER_EVENTS', 'AGENT_POOL');
+    expect(pool.config).toMatchObject({
+      filter_subject: 'choiros.user.*.action.COMMAND',
+      deliver_policy: 'all',
+      ack_policy: 'explicit',
+      max_deliver: 3,
+    });
+    expect(pool.cluster?.replicas).toHaveLength(2);
     const users = await connector.manager!.streams.info('USER_EVENTS');
     expect(users.config.num_replicas).toBe(3);
     expect(users.cluster?.replicas).toHaveLength(2);
