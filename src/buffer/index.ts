@@ -9,3 +9,4 @@ export { createBufferMetrics, type BufferMetrics } from './metrics.js';
 export { migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 export type { SynchronousLevel } from './open-database.js';
 export { SqliteAppliedCommands } from './sqlite-applied-commands.js';
+export { SqliteAppliedAcks, SqliteReceivedEvents } from './sqlite-federation-ledger.js';

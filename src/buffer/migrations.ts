@@ -72,6 +72,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inbox_applied_at ON inbox_applied (applied_at_ms);
     `,
   },
+  {
+    version: 3,
+    name: 'federation: events received and receipts applied',
+    // federation_received: one row per event accepted from a partner, written before its
+    // `accepted` receipt is queued, so a redelivery or a byte copy is absorbed and an event ID
+    // seen again with another digest is refused (equivocation). federation_acks: one row per
+    // outgoing event whose partner's receipt was applied (committed -> acked | rejected, once).
+    sql: `
+      CREATE TABLE federation_received (
+        partner          TEXT    NOT NULL,
+        event_id         TEXT    NOT NULL,
+        digest           TEXT    NOT NULL,
+        msg_id           TEXT    NOT NULL,
+        stream           TEXT    NOT NULL,
+        stream_seq       INTEGER NOT NULL,
+        state            TEXT    NOT NULL CHECK (state IN ('accepted', 'delivered', 'dropped', 'dead')),
+        received_at_ms   INTEGER NOT NULL,
+        settled_at_ms    INTEGER,
+        PRIMARY KEY (partner, event_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX federation_received_digest ON federation_received (partner, digest);
+      CREATE TABLE federation_acks (
+        event_id       TEXT    PRIMARY KEY,
+        partner        TEXT    NOT NULL,
+        status         TEXT    NOT NULL CHECK (status IN ('accepted', 'rejected')),
+        reason         TEXT,
+        signers        TEXT    NOT NULL CHECK (json_valid(signers)),
+        ack_msg_id     TEXT    NOT NULL,
+        applied_at_ms  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX federation_acks_partner ON federation_acks (partner, applied_at_ms);
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

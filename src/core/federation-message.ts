@@ -176,6 +176,22 @@ export function partnerSubjects(
 }
 
 /**
+ * Subjects of a partner we receive from: its events to us, and our receipts to it. The defaults
+ * name us (`us`, our `federation.name`), as the sender names its partner; the partner's
+ * `eventsSubject` / `acksSubject` override them (a partner whose prefix differs).
+ */
+export function inboundSubjects(
+  prefix: string,
+  us: string,
+  partner: { eventsSubject?: string | undefined; acksSubject?: string | undefined },
+): { events: string; acks: string } {
+  return {
+    events: partner.eventsSubject ?? `${prefix}.federation.outbound.events.${us}`,
+    acks: partner.acksSubject ?? `${prefix}.federation.inbound.acks.${us}`,
+  };
+}
+
+/**
  * The event ID of a keyed event: {@link keyedCorrelationId} of the key in a namespace of its
  * own (a key holds no newline, so no intent key maps to the same ID).
  */
@@ -271,7 +287,11 @@ export function buildFederationEventRow(input: FederationEventRowInput): NewOutb
 export interface FederationEventView {
   eventId: string;
   partner: string;
-  /** The outbox state (`pending-commit`, `in-flight`, `committed`, `dead`); `acked`/`rejected` come with receipts. */
+  /** The outbox state (`pending-commit`, `in-flight`, `committed`, `dead`), or `acked` / `rejected` once a receipt applied. */
   state: string;
   streamSeq?: number;
+  /** When the receipt was applied (ISO-8601). */
+  ackedAt?: string;
+  /** The partner's receipt: its status, reason when rejected, and the keys whose signatures held. */
+  ack?: { status: 'accepted' | 'rejected'; reason?: FederationReason; signers: string[] };
 }
