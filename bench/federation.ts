@@ -47,7 +47,7 @@ export function measureFederation(sizes: Sizes): Promise<Sample> {
     withTempDir(async (dir) => {
       const sidecar = await startFederationSidecar(dir, server.url);
       try {
-        const intake = sidecar.federation;
+        const intake = sidecar.federation?.intake ?? null;
         if (intake === null) throw new Error('(f): federation did not start');
         let committed = 0;
         sidecar.committer.on('intent:committed', (rows) => (committed += rows.length));

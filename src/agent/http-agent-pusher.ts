@@ -1,6 +1,8 @@
 /**
  * Pushes a command to the agent's endpoint with Node's fetch: `POST <pushUrl>`, JSON body,
  * `Net-Sync-Correlation-Id` and `traceparent`. Every outcome is an {@link AgentAnswer} value.
+ * Federation pushes received events through it too (`federation.pushUrl`): the body is any JSON
+ * object.
  */
 import type { AgentAnswer, AgentPusher, InboxCommand } from '../core/inbox.js';
 
@@ -15,7 +17,7 @@ export class HttpAgentPusher implements AgentPusher {
   constructor(private readonly opts: HttpAgentPusherOptions) {}
 
   async push(
-    command: InboxCommand,
+    command: InboxCommand | object,
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
   ): Promise<AgentAnswer> {

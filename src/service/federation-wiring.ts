@@ -1,22 +1,35 @@
 /**
  * Federation's part of the composition root: the signing key (checked against
- * `federation.signers`: a sidecar whose key partners do not pin refuses to start, exit 2), and
- * the intake behind `POST /v1/federation/events`. Consensus signing by the cohort is still to
- * come, so with consensus on federation stays off (docs/federation.md).
+ * `federation.signers`: a sidecar whose key partners do not pin refuses to start, exit 2), the
+ * intake behind `POST /v1/federation/events`, the receiver of partners' events (a durable
+ * consumer per `receive` partner, the ledger of received events, the inbox's HTTP pusher) and
+ * the reader of partners' receipts (a durable consumer per `send` partner, the ledger of
+ * receipts). Consensus signing by the cohort is still to come, so with consensus on federation
+ * stays off (docs/federation.md).
  */
 import type { PrivateKey } from '@libp2p/interface';
+import { HttpAgentPusher } from '../agent/index.js';
 import type { FederationBackend } from '../api/index.js';
+import { SqliteAppliedAcks, type SqliteOutbox, SqliteReceivedEvents } from '../buffer/index.js';
 import type { Config } from '../config/schema.js';
-import { federationEnabled, federationKeyFile } from '../config/federation-schema.js';
+import { federationEnabled, federationKeyFile, trustedKeys } from '../config/federation-schema.js';
 import { NetSyncError } from '../core/errors.js';
 import type { DsseSigner } from '../core/federation-trust.js';
-import { partnerSubjects } from '../core/federation-message.js';
-import type { Clock, Outbox } from '../core/ports.js';
+import { inboundSubjects, partnerSubjects } from '../core/federation-message.js';
+import type { Clock } from '../core/ports.js';
 import type { Registry } from 'prom-client';
 import type { OutboxCommitter } from '../commit/index.js';
-import { createFederationMetrics, FederationIntake } from '../federation/index.js';
+import {
+  createFederationMetrics,
+  FederationAcks,
+  FederationIntake,
+  type FederationMetrics,
+  FederationReceiver,
+} from '../federation/index.js';
 import { identityPeerId, loadIdentity } from '../mesh/identity.js';
+import { JetStreamInboxSource, type NatsConnector } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
+import { ed25519Verifier } from '../runtime/ed25519-keys.js';
 import { WorkerEd25519Signer } from '../runtime/worker-signer.js';
 import { consensusWanted } from './mesh-wiring.js';
 
@@ -52,7 +65,8 @@ export interface FederationWiringOptions {
   config: Config;
   signer: DsseSigner | null;
   peerId: string;
-  outbox: Outbox;
+  outbox: SqliteOutbox;
+  connector: NatsConnector;
   clock: Clock;
   logger: Logger;
   newId: (nowMs: number) => string;
@@ -61,8 +75,46 @@ export interface FederationWiringOptions {
   registry: Registry;
 }
 
-/** Federation's intake, or null while federation is off (or consensus is on: not yet supported). */
-export function buildFederation(opts: FederationWiringOptions): FederationIntake | null {
+/** Durable names of this sidecar's federation consumers: `fed-`, the end of the peer ID, the direction, the partner. */
+export function federationDurable(peerId: string, direction: 'events' | 'acks', partner: string): string {
+  return `fed-${peerId.slice(-16)}-${direction}-${partner}`;
+}
+
+/** Federation's parts: the intake, and (when partners are configured) the receiver and the receipts reader. */
+export class FederationWiring {
+  constructor(
+    readonly intake: FederationIntake,
+    readonly receiver: FederationReceiver | null,
+    readonly acks: FederationAcks | null,
+  ) {}
+
+  /** Starts receiving partners' events and reading their receipts. */
+  start(): void {
+    this.receiver?.start();
+    this.acks?.start();
+  }
+
+  /** Stops the consumers, then releases the signers. Safe twice. */
+  async close(): Promise<void> {
+    await this.receiver?.stop();
+    await this.acks?.stop();
+    await this.intake.close();
+  }
+
+  /** The API's view. */
+  backend(): FederationBackend {
+    return {
+      acceptEvent: (body, tp, key) => this.intake.accept(body, tp, key),
+      getEvent: (id) => {
+        const view = this.intake.view(id);
+        return view === undefined || this.acks === null ? view : this.acks.overlay(view);
+      },
+    };
+  }
+}
+
+/** Federation's parts, or null while federation is off (or consensus is on: not yet supported). */
+export function buildFederation(opts: FederationWiringOptions): FederationWiring | null {
   const { config, signer } = opts;
   if (signer === null || !federationEnabled(config.federation)) return null;
   if (consensusWanted(config)) {
@@ -74,6 +126,7 @@ export function buildFederation(opts: FederationWiringOptions): FederationIntake
     return null;
   }
   const prefix = config.subjects.prefix;
+  const metrics = createFederationMetrics(opts.registry);
   const intake = new FederationIntake({
     outbox: opts.outbox,
     clock: opts.clock,
@@ -87,16 +140,107 @@ export function buildFederation(opts: FederationWiringOptions): FederationIntake
     newId: opts.newId,
     randomHex: opts.randomHex,
     onAccepted: () => opts.committer.wake(),
-    metrics: createFederationMetrics(opts.registry),
+    metrics,
   });
   opts.committer.on('intent:committed', (rows) => intake.committed(rows.map((r) => r.correlationId)));
-  return intake;
+  return new FederationWiring(intake, buildReceiver(opts, signer, metrics), buildAcks(opts, metrics));
 }
 
-/** The API's view of the intake. */
-export function federationBackend(intake: FederationIntake): FederationBackend {
-  return {
-    acceptEvent: (body, tp, key) => intake.accept(body, tp, key),
-    getEvent: (id) => intake.view(id),
-  };
+function consumer(opts: FederationWiringOptions, subject: string, durable: string, log: Logger): JetStreamInboxSource {
+  const ic = opts.config.inbox;
+  return new JetStreamInboxSource({
+    connector: opts.connector,
+    subjects: [subject],
+    durable,
+    ackWaitMs: ic.ackWaitMs,
+    maxDeliver: ic.maxDeliver,
+    maxAckPending: ic.maxAckPending,
+    deliverPolicy: 'all',
+    logger: log,
+  });
+}
+
+// Receiving needs somewhere to push: without `federation.pushUrl` it stays off (and says so),
+// rather than receipt events no agent will see.
+function buildReceiver(
+  opts: FederationWiringOptions,
+  signer: DsseSigner,
+  metrics: FederationMetrics,
+): FederationReceiver | null {
+  const { config } = opts;
+  const f = config.federation;
+  const us = f.name!;
+  const partners = f.partners.filter((p) => p.receive);
+  if (partners.length === 0) return null;
+  const log = opts.logger.child({ component: 'federation-receiver' });
+  if (f.pushUrl === undefined) {
+    log.warn(
+      { partners: partners.map((p) => p.name) },
+      'federation.pushUrl is unset: events from receive partners are not read (no receipts, the partners see gaps)',
+    );
+    return null;
+  }
+  const prefix = config.subjects.prefix;
+  const http = new HttpAgentPusher({ url: f.pushUrl });
+  const ic = config.inbox;
+  return new FederationReceiver({
+    partners: partners.map((p) => {
+      const subjects = inboundSubjects(prefix, us, p);
+      return {
+        name: p.name,
+        keys: trustedKeys(p),
+        threshold: p.threshold,
+        source: consumer(opts, subjects.events, federationDurable(opts.peerId, 'events', p.name), log),
+        acksSubject: subjects.acks,
+      };
+    }),
+    us,
+    origin: opts.peerId,
+    received: new SqliteReceivedEvents(opts.outbox.database, config.buffer.synchronous),
+    outbox: opts.outbox,
+    signers: [signer],
+    verifier: ed25519Verifier,
+    pusher: { push: (event, headers, signal) => http.push(event, headers, signal) },
+    settings: {
+      ackWaitMs: ic.ackWaitMs,
+      maxDeliver: ic.maxDeliver,
+      maxAckPending: ic.maxAckPending,
+      backoffMs: ic.backoffMs,
+      processingTimeoutMs: ic.processingTimeoutMs,
+    },
+    clock: opts.clock,
+    logger: log,
+    randomHex: opts.randomHex,
+    onReceipt: () => opts.committer.wake(),
+    metrics,
+  });
+}
+
+function buildAcks(opts: FederationWiringOptions, metrics: FederationMetrics): FederationAcks | null {
+  const { config } = opts;
+  const partners = config.federation.partners.filter((p) => p.send);
+  if (partners.length === 0) return null;
+  const log = opts.logger.child({ component: 'federation-acks' });
+  const prefix = config.subjects.prefix;
+  return new FederationAcks({
+    partners: partners.map((p) => ({
+      name: p.name,
+      keys: trustedKeys(p),
+      threshold: p.threshold,
+      source: consumer(opts, partnerSubjects(prefix, p).acks, federationDurable(opts.peerId, 'acks', p.name), log),
+    })),
+    us: config.federation.name!,
+    outbox: opts.outbox,
+    acks: new SqliteAppliedAcks(opts.outbox.database, config.buffer.synchronous),
+    verifier: ed25519Verifier,
+    concurrency: config.inbox.maxAckPending,
+    clock: opts.clock,
+    logger: log,
+    metrics,
+  });
+}
+
+/** The API's view of federation. */
+export function federationBackend(federation: FederationWiring): FederationBackend {
+  return federation.backend();
 }

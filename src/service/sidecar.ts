@@ -37,7 +37,7 @@ import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
 import { buildFederation, federationBackend, loadFederationSigner } from './federation-wiring.js';
 import type { DsseSigner } from '../core/federation-trust.js';
-import type { FederationIntake } from '../federation/index.js';
+import type { FederationWiring } from './federation-wiring.js';
 import { SidecarOps } from './sidecar-ops.js';
 
 /** A running sidecar's parts, for the CLI, the demo, tests and benchmarks. */
@@ -63,7 +63,7 @@ export class Sidecar {
   /** Commands delivered to the agent; null when `inbox.subjects` is empty. */
   readonly inbox: InboxService | null;
   /** Signed events to partners; null while federation is off (docs/federation.md). */
-  readonly federation: FederationIntake | null;
+  readonly federation: FederationWiring | null;
   private stopping: Promise<void> | null = null;
   private ensuring: Promise<void> | null = null;
   private readonly halt = new AbortController();
@@ -145,6 +145,7 @@ export class Sidecar {
       signer: federationSigner,
       peerId,
       outbox: this.outbox,
+      connector: this.connector,
       clock: this.clock,
       logger: log,
       newId: (now) => newId(now),
@@ -252,6 +253,7 @@ export class Sidecar {
     await this.mesh?.start();
     this.telemetry.start();
     this.inbox?.start();
+    this.federation?.start();
     await this.api.start();
     this.ops.start();
     if (!consensusWanted(this.config) && this.config.consensus.cohort.length > 0) {

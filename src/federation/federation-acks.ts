@@ -1,0 +1,187 @@
+/**
+ * Receipts read back (docs/federation.md, Receipts): for each `send` partner a durable consumer
+ * reads its acks subject; each receipt is verified against that partner's keys and threshold and
+ * applied only when it names an event we sent to that partner (the message we published) with
+ * the same digest. An event moves `committed` → `acked` or `rejected` once; any other receipt is
+ * counted by result and kept in a short list, never applied.
+ */
+import { HEADER } from '../core/command-message.js';
+import { FEDERATION_KIND, type FederationEventView, PARTNER_HEADER } from '../core/federation-message.js';
+import {
+  type AckResult,
+  type AppliedAcks,
+  classifyAck,
+  eventDigest,
+  judgeAck,
+  type SentEvent,
+} from '../core/federation-receipt.js';
+import type { SignatureVerifier, TrustedKey } from '../core/federation-trust.js';
+import type { InboxDelivery, InboxSource } from '../core/inbox.js';
+import type { Clock, Outbox } from '../core/ports.js';
+import type { Logger } from '../observability/logger.js';
+import type { FederationMetrics } from './metrics.js';
+
+/** A partner we send to, whose receipts we read. */
+export interface AckPartner {
+  name: string;
+  keys: readonly TrustedKey[];
+  threshold: number;
+  /** The durable consumer of its acks subject. */
+  source: InboxSource;
+}
+
+/** A receipt that was not applied, as listed. */
+export interface RefusedAck {
+  partner: string;
+  result: Exclude<AckResult, 'applied'>;
+  /** Why it was invalid (a refusal reason), when it was. */
+  reason?: string;
+  msgId?: string;
+  streamSeq: number;
+  eventId?: string;
+}
+
+/** Collaborators of {@link FederationAcks}. */
+export interface FederationAcksOptions {
+  partners: readonly AckPartner[];
+  /** Our `federation.name` (the receipts' `to`). */
+  us: string;
+  /** Where our events are (their rows, to compare digests). */
+  outbox: Outbox;
+  acks: AppliedAcks;
+  verifier: SignatureVerifier;
+  /** Unanswered receipts at once per partner. */
+  concurrency: number;
+  clock: Clock;
+  logger: Logger;
+  metrics?: FederationMetrics;
+}
+
+const KEEP_REFUSED = 200;
+
+/** Reads, verifies and applies partners' receipts. */
+export class FederationAcks {
+  private readonly halt = new AbortController();
+  private loops: Promise<void>[] = [];
+  private readonly refusedList: RefusedAck[] = [];
+  private readonly refusedCounts = new Map<string, number>();
+
+  constructor(private readonly opts: FederationAcksOptions) {}
+
+  start(): void {
+    const signal = this.halt.signal;
+    for (const p of this.opts.partners) {
+      const loop = p.source
+        .run((d) => this.onDelivery(p, d).then(() => undefined), this.opts.concurrency, signal)
+        .catch((err) => {
+          if (!signal.aborted) this.opts.logger.error({ err, partner: p.name }, 'federation receipts stopped');
+        });
+      this.loops.push(loop);
+    }
+  }
+
+  /** Safe twice. */
+  async stop(): Promise<void> {
+    this.halt.abort();
+    await Promise.all(this.loops);
+    this.loops = [];
+  }
+
+  /** The last receipts not applied (at most 200), oldest first. */
+  get refused(): readonly RefusedAck[] {
+    return this.refusedList;
+  }
+
+  /** Receipts from `partner` not applied since start. */
+  refusedCount(partner: string): number {
+    return this.refusedCounts.get(partner) ?? 0;
+  }
+
+  /** Handles one receipt; the result it was counted under. */
+  async onDelivery(p: AckPartner, d: InboxDelivery): Promise<AckResult> {
+    const result = await this.judge(p, d);
+    this.opts.metrics?.acks.inc({ partner: p.name, result });
+    await d.ack();
+    return result;
+  }
+
+  /** The event's view with its receipt: state `acked` or `rejected`, `ackedAt`, `ack`. */
+  overlay(view: FederationEventView): FederationEventView {
+    const a = this.opts.acks.get(view.eventId);
+    if (a === undefined) return view;
+    return {
+      ...view,
+      state: a.status === 'accepted' ? 'acked' : 'rejected',
+      ackedAt: new Date(a.appliedAtMs).toISOString(),
+      ack: { status: a.status, ...(a.reason === undefined ? {} : { reason: a.reason }), signers: a.signers },
+    };
+  }
+
+  private async judge(p: AckPartner, d: InboxDelivery): Promise<AckResult> {
+    const { opts } = this;
+    const msgId = d.headers[HEADER.msgId];
+    const verdict = await judgeAck(d.data, {
+      partner: p.name,
+      us: opts.us,
+      keys: p.keys,
+      threshold: p.threshold,
+      storedAtMs: d.publishedAtMs,
+      verifier: opts.verifier,
+    });
+    if (!verdict.ok) {
+      this.refuse({ partner: p.name, result: 'invalid', reason: verdict.reason, streamSeq: d.streamSeq, msgId });
+      opts.logger.warn(
+        { partner: p.name, reason: verdict.reason, detail: verdict.detail, streamSeq: d.streamSeq, msgId },
+        'federation receipt invalid',
+      );
+      return 'invalid';
+    }
+    const { ack, signers } = verdict;
+    const sent = this.sentEvent(ack.eventId);
+    let result = classifyAck(ack, p.name, sent);
+    if (result === 'applied') {
+      const now = opts.clock.now();
+      const stored = opts.acks.apply({
+        eventId: ack.eventId,
+        partner: p.name,
+        status: ack.status,
+        ...(ack.reason === undefined ? {} : { reason: ack.reason }),
+        signers,
+        ackMsgId: msgId ?? `${d.stream}:${d.streamSeq}`,
+        appliedAtMs: now,
+      });
+      if (stored) {
+        opts.metrics?.events.inc({ partner: p.name, result: ack.status === 'accepted' ? 'acked' : 'rejected' });
+        const committedAt = opts.outbox.get(ack.eventId)?.committedAtMs;
+        if (committedAt !== undefined && committedAt !== null)
+          opts.metrics?.ackLatency.observe({ partner: p.name }, Math.max(0, now - committedAt) / 1_000);
+        if (ack.status === 'rejected')
+          opts.logger.warn({ partner: p.name, eventId: ack.eventId, reason: ack.reason }, 'federation event rejected');
+        return 'applied';
+      }
+      result = 'duplicate';
+    }
+    if (result !== 'duplicate')
+      opts.logger.warn({ partner: p.name, eventId: ack.eventId, result, msgId }, 'federation receipt not applied');
+    this.refuse({ partner: p.name, result, streamSeq: d.streamSeq, msgId, eventId: ack.eventId });
+    return result;
+  }
+
+  private sentEvent(eventId: string): SentEvent | undefined {
+    const row = this.opts.outbox.get(eventId);
+    if (row === undefined || row.headers[HEADER.kind] !== FEDERATION_KIND.event) return undefined;
+    return {
+      eventId,
+      partner: row.headers[PARTNER_HEADER] ?? '',
+      digest: eventDigest(row.body),
+      acked: this.opts.acks.get(eventId) !== undefined,
+    };
+  }
+
+  private refuse(r: Omit<RefusedAck, 'msgId'> & { msgId: string | undefined }): void {
+    const { msgId, ...rest } = r;
+    this.refusedList.push(msgId === undefined ? rest : { ...rest, msgId });
+    if (this.refusedList.length > KEEP_REFUSED) this.refusedList.shift();
+    this.refusedCounts.set(r.partner, (this.refusedCounts.get(r.partner) ?? 0) + 1);
+  }
+}

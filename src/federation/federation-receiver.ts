@@ -1,0 +1,397 @@
+/**
+ * Receiving events from partners (docs/federation.md, Receiving): each `receive` partner's
+ * events subject is read by a durable consumer; every message is judged (`judgeInboundEvent`,
+ * then equivocation against the record), an accepted event is recorded durably before its
+ * signed `accepted` receipt is queued in the outbox, then pushed to the agent with the inbox's
+ * convention (SUCCESS / RETRY / DROP). A redelivery, or a byte copy of an accepted event under
+ * another message ID, is absorbed by the record: the agent sees each event once. A refused
+ * message is never delivered; it gets one signed `rejected` receipt with its reason, and is
+ * terminated once that receipt is on disk.
+ */
+import { HEADER } from '../core/command-message.js';
+import {
+  FEDERATION_ACK_TYPE,
+  FEDERATION_SCHEMA_VERSION,
+  type FederationAckPayload,
+  type FederationEventPayload,
+  eventOfEnvelope,
+} from '../core/federation-message.js';
+import { judgeInboundEvent } from '../core/federation-inbound.js';
+import {
+  ackPayloadBytes,
+  buildFederationAckRow,
+  peekEventId,
+  type ReceivedEvent,
+  type ReceivedEvents,
+  receivedMsgName,
+} from '../core/federation-receipt.js';
+import {
+  type DsseSigner,
+  type FederationReason,
+  type SignatureVerifier,
+  signEnvelope,
+  type TrustedKey,
+} from '../core/federation-trust.js';
+import {
+  type AgentAnswer,
+  classifyAgentAnswer,
+  type InboxDelivery,
+  type InboxSource,
+  retryDelayMs,
+} from '../core/inbox.js';
+import type { Clock, Outbox } from '../core/ports.js';
+import { childTraceparent } from '../core/trace-context.js';
+import type { Logger } from '../observability/logger.js';
+import type { FederationMetrics } from './metrics.js';
+
+/** A partner we accept events from, and where they come from. */
+export interface ReceivePartner {
+  name: string;
+  keys: readonly TrustedKey[];
+  threshold: number;
+  /** The durable consumer of its events subject. */
+  source: InboxSource;
+  /** Where our receipts to it go (our acks subject). */
+  acksSubject: string;
+}
+
+/** What the agent is pushed for one event (`POST federation.pushUrl`). */
+export interface FederationDelivery {
+  eventId: string;
+  from: string;
+  type: string;
+  payload: unknown;
+  createdAt: string;
+  /** Key IDs whose signatures held. */
+  signers: string[];
+  streamSeq: number;
+}
+
+/** Hands an event to the agent (the inbox's HTTP pusher). */
+export interface FederationPusher {
+  /** POSTs `event`; never throws (an unreachable agent or a timeout is an answer). */
+  push(event: FederationDelivery, headers: Readonly<Record<string, string>>, signal: AbortSignal): Promise<AgentAnswer>;
+}
+
+/** Delivery settings (the inbox's: config section `inbox`). */
+export interface ReceiveSettings {
+  ackWaitMs: number;
+  maxDeliver: number;
+  maxAckPending: number;
+  backoffMs: readonly number[];
+  processingTimeoutMs: number;
+}
+
+/** Collaborators of {@link FederationReceiver}. */
+export interface FederationReceiverOptions {
+  partners: readonly ReceivePartner[];
+  /** Our `federation.name` (the events' `to`, the receipts' `from`). */
+  us: string;
+  /** This sidecar's peer ID (`Net-Sync-Origin` of receipts). */
+  origin: string;
+  received: ReceivedEvents;
+  outbox: Outbox;
+  /** Receipts are signed with these (consensus off: this sidecar's federation key). */
+  signers: readonly DsseSigner[];
+  verifier: SignatureVerifier;
+  pusher: FederationPusher;
+  settings: ReceiveSettings;
+  clock: Clock;
+  logger: Logger;
+  randomHex: (bytes: number) => string;
+  /** Called after a receipt was stored (the committer's wake). */
+  onReceipt: () => void;
+  metrics?: FederationMetrics;
+}
+
+/** How a message is handled once judged and recorded. */
+type Outcome =
+  | { kind: 'refused'; reason: FederationReason }
+  | { kind: 'copy' }
+  | { kind: 'deliver'; record: ReceivedEvent; event: FederationEventPayload | undefined; signers: string[] };
+
+/** Receives partners' events: verify, record, receipt, push once. */
+export class FederationReceiver {
+  private readonly halt = new AbortController();
+  private loops: Promise<void>[] = [];
+  /** Per partner, the tail of the serial section (record and receipt decisions). */
+  private readonly tails = new Map<string, Promise<unknown>>();
+  /** Events being pushed, by partner and event ID: settles when that push has. */
+  private readonly pushing = new Map<string, Promise<void>>();
+  private readonly counts = new Map<string, { received: number; refused: number }>();
+
+  constructor(private readonly opts: FederationReceiverOptions) {}
+
+  /** Starts one consume loop per partner. */
+  start(): void {
+    const signal = this.halt.signal;
+    for (const p of this.opts.partners) {
+      const loop = p.source
+        .run((d) => this.onDelivery(p, d), this.opts.settings.maxAckPending, signal)
+        .catch((err) => {
+          if (!signal.aborted) this.opts.logger.error({ err, partner: p.name }, 'federation receiving stopped');
+        });
+      this.loops.push(loop);
+    }
+  }
+
+  /** Stops taking deliveries; unanswered ones are redelivered after the ack wait. Safe twice. */
+  async stop(): Promise<void> {
+    this.halt.abort();
+    await Promise.all(this.loops);
+    this.loops = [];
+  }
+
+  /** Messages received since start, by partner: accepted (new events) and refused. */
+  tally(partner: string): { received: number; refused: number } {
+    return this.counts.get(partner) ?? { received: 0, refused: 0 };
+  }
+
+  /** Handles one delivery; exported for tests through the source's handler. */
+  async onDelivery(p: ReceivePartner, d: InboxDelivery): Promise<void> {
+    const keepAlive = setInterval(() => d.working(), Math.max(100, this.opts.settings.ackWaitMs / 2));
+    try {
+      const outcome = await this.judge(p, d);
+      if (outcome.kind === 'refused') {
+        d.term(outcome.reason);
+        return;
+      }
+      if (outcome.kind === 'copy') {
+        await d.ack();
+        return;
+      }
+      await this.deliver(p, d, outcome.record, outcome.event, outcome.signers);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  // Verification runs concurrently; the decisions against the record run one at a time per
+  // partner, so two copies of one event never both pass as new.
+  private async judge(p: ReceivePartner, d: InboxDelivery): Promise<Outcome> {
+    const { opts } = this;
+    const msgId = d.headers[HEADER.msgId];
+    const verdict = await judgeInboundEvent(d.data, {
+      partner: p.name,
+      us: opts.us,
+      keys: p.keys,
+      threshold: p.threshold,
+      storedAtMs: d.publishedAtMs,
+      msgId,
+      verifier: opts.verifier,
+    });
+    return this.serial(p.name, async (): Promise<Outcome> => {
+      const name = receivedMsgName(msgId, d.stream, d.streamSeq);
+      if (!verdict.accepted) {
+        // A byte copy of an event accepted before (under another message ID) is absorbed, not refused.
+        const known = opts.received.byDigest(p.name, verdict.digest);
+        if (known !== undefined) return this.again(p, d, known, undefined, []);
+        await this.receipt(p, d, {
+          eventId: peekEventId(d.data) ?? name,
+          msgId: name,
+          digest: verdict.digest,
+          status: 'rejected',
+          reason: verdict.reason,
+        });
+        this.refused(p, d, verdict.reason, verdict.detail);
+        return { kind: 'refused', reason: verdict.reason };
+      }
+      const { event, digest } = verdict;
+      const known = opts.received.get(p.name, event.eventId);
+      if (known !== undefined && known.digest !== digest) {
+        await this.receipt(p, d, {
+          eventId: event.eventId,
+          msgId: name,
+          digest,
+          status: 'rejected',
+          reason: 'equivocation',
+        });
+        this.refused(p, d, 'equivocation');
+        return { kind: 'refused', reason: 'equivocation' };
+      }
+      if (known !== undefined) return this.again(p, d, known, event, verdict.signers);
+      const record: ReceivedEvent = {
+        partner: p.name,
+        eventId: event.eventId,
+        digest,
+        msgId: name,
+        stream: d.stream,
+        streamSeq: d.streamSeq,
+        state: 'accepted',
+        receivedAtMs: opts.clock.now(),
+      };
+      // Recorded before the receipt is queued: an `accepted` receipt always has its record.
+      opts.received.record(record);
+      await this.receipt(p, d, { eventId: event.eventId, msgId: name, digest, status: 'accepted' });
+      this.tallyOf(p.name).received++;
+      opts.metrics?.inbound.inc({ partner: p.name, result: 'accepted', reason: 'none' });
+      return { kind: 'deliver', record, event, signers: verdict.signers };
+    });
+  }
+
+  // A message whose event is recorded: the same stored message again (a redelivery) resumes where
+  // it stopped, its receipt queued again (the same row); any other copy is absorbed.
+  private async again(
+    p: ReceivePartner,
+    d: InboxDelivery,
+    known: ReceivedEvent,
+    event: FederationEventPayload | undefined,
+    signers: string[],
+  ): Promise<Outcome> {
+    if (known.stream !== d.stream || known.streamSeq !== d.streamSeq) {
+      this.opts.metrics?.inbound.inc({ partner: p.name, result: 'duplicate', reason: 'copy' });
+      this.opts.logger.info(
+        { partner: p.name, eventId: known.eventId, streamSeq: d.streamSeq, first: known.streamSeq },
+        'federation event copy absorbed',
+      );
+      return { kind: 'copy' };
+    }
+    await this.receipt(p, d, {
+      eventId: known.eventId,
+      msgId: known.msgId,
+      digest: known.digest,
+      status: 'accepted',
+    });
+    this.opts.metrics?.inbound.inc({ partner: p.name, result: 'duplicate', reason: 'redelivery' });
+    // The bytes were accepted when recorded; read the event again even if a key has retired since.
+    return { kind: 'deliver', record: known, event: event ?? eventOfEnvelope(d.data), signers };
+  }
+
+  private async deliver(
+    p: ReceivePartner,
+    d: InboxDelivery,
+    record: ReceivedEvent,
+    event: FederationEventPayload | undefined,
+    signers: string[],
+  ): Promise<void> {
+    const key = `${p.name}\n${record.eventId}`;
+    for (let earlier = this.pushing.get(key); earlier !== undefined; earlier = this.pushing.get(key)) await earlier;
+    const run = this.pushOnce(p, d, record, event, signers);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pushing.set(key, settled);
+    try {
+      await run;
+    } finally {
+      if (this.pushing.get(key) === settled) this.pushing.delete(key);
+    }
+  }
+
+  private async pushOnce(
+    p: ReceivePartner,
+    d: InboxDelivery,
+    record: ReceivedEvent,
+    event: FederationEventPayload | undefined,
+    signers: string[],
+  ): Promise<void> {
+    const { opts } = this;
+    const now = opts.received.get(p.name, record.eventId) ?? record;
+    if (now.state !== 'accepted' || event === undefined) {
+      // Settled before (delivered, dropped, out of deliveries): only the ack to NATS was missing.
+      await d.ack();
+      return;
+    }
+    const abort = new AbortController();
+    const limit = setTimeout(() => abort.abort(), opts.settings.processingTimeoutMs);
+    let answer: AgentAnswer;
+    try {
+      const headers: Record<string, string> = { [HEADER.correlationId]: event.eventId };
+      const tp = d.headers[HEADER.traceparent];
+      if (tp !== undefined) headers[HEADER.traceparent] = tp;
+      answer = await opts.pusher.push(
+        {
+          eventId: event.eventId,
+          from: event.from,
+          type: event.type,
+          payload: event.payload,
+          createdAt: event.createdAt,
+          signers,
+          streamSeq: d.streamSeq,
+        },
+        headers,
+        abort.signal,
+      );
+    } finally {
+      clearTimeout(limit);
+    }
+    const { verdict, reason } = classifyAgentAnswer(answer);
+    const log = { partner: p.name, eventId: event.eventId, streamSeq: d.streamSeq, reason };
+    if (verdict === 'ack') {
+      opts.received.settle(p.name, event.eventId, 'delivered');
+      await d.ack();
+      opts.metrics?.deliveries.inc({ partner: p.name, result: 'delivered' });
+    } else if (verdict === 'retry' && d.deliveryCount < opts.settings.maxDeliver) {
+      d.nak(retryDelayMs(d.deliveryCount, opts.settings.backoffMs));
+      opts.metrics?.deliveries.inc({ partner: p.name, result: 'retry' });
+    } else if (verdict === 'retry') {
+      opts.received.settle(p.name, event.eventId, 'dead');
+      d.term(reason);
+      opts.metrics?.deliveries.inc({ partner: p.name, result: 'dead' });
+      opts.logger.error({ ...log, maxDeliver: opts.settings.maxDeliver }, 'federation event out of deliveries');
+    } else {
+      opts.received.settle(p.name, event.eventId, 'dropped');
+      d.term(reason);
+      opts.metrics?.deliveries.inc({ partner: p.name, result: 'dropped' });
+      opts.logger.warn(log, 'federation event dropped by the agent');
+    }
+  }
+
+  // Signs the receipt and stores it in the outbox (idempotent: the same message gives the same row).
+  private async receipt(
+    p: ReceivePartner,
+    d: InboxDelivery,
+    a: Pick<FederationAckPayload, 'eventId' | 'msgId' | 'digest' | 'status' | 'reason'>,
+  ): Promise<void> {
+    const { opts } = this;
+    const now = opts.clock.now();
+    const ack: FederationAckPayload = {
+      schemaVersion: FEDERATION_SCHEMA_VERSION,
+      eventId: a.eventId,
+      msgId: a.msgId,
+      digest: a.digest,
+      status: a.status,
+      ...(a.reason === undefined ? {} : { reason: a.reason }),
+      from: opts.us,
+      to: p.name,
+      receivedAt: new Date(now).toISOString(),
+    };
+    const row = buildFederationAckRow({
+      ack,
+      envelope: await signEnvelope(FEDERATION_ACK_TYPE, ackPayloadBytes(ack), opts.signers),
+      subject: p.acksSubject,
+      origin: opts.origin,
+      traceparent: childTraceparent(d.headers[HEADER.traceparent], opts.randomHex),
+      createdAtMs: now,
+    });
+    await opts.outbox.append([row]);
+    opts.onReceipt();
+  }
+
+  private refused(p: ReceivePartner, d: InboxDelivery, reason: FederationReason, detail?: string): void {
+    this.tallyOf(p.name).refused++;
+    this.opts.metrics?.inbound.inc({ partner: p.name, result: 'refused', reason });
+    this.opts.logger.warn(
+      { partner: p.name, reason, detail, streamSeq: d.streamSeq, msgId: d.headers[HEADER.msgId] },
+      'federation event refused',
+    );
+  }
+
+  private tallyOf(partner: string): { received: number; refused: number } {
+    const known = this.counts.get(partner);
+    if (known !== undefined) return known;
+    const t = { received: 0, refused: 0 };
+    this.counts.set(partner, t);
+    return t;
+  }
+
+  private serial<T>(partner: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.tails.get(partner) ?? Promise.resolve()).then(work, work);
+    this.tails.set(
+      partner,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+}
