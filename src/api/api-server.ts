@@ -11,23 +11,11 @@ import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
 import { type FederationBackend, registerFederationRoutes } from './federation-routes.js';
 import { type InboxBackend, registerInboxRoutes } from './inbox-routes.js';
+import type { IntentView } from './intent-view.js';
 import { SseHub } from './sse-hub.js';
 import { renderStatusPage, renderUnauthorizedPage, type StatusPageModel } from './status-page.js';
 
-/** What the API shows of one intent. */
-export interface IntentView {
-  correlationId: string;
-  state: string;
-  subject: string;
-  streamSeq?: number;
-  stream?: string;
-  endorsements: Array<{ peerId: string; signature?: string }>;
-  attempts: number;
-  lastError?: string;
-  reason?: string;
-  createdAt: string;
-  committedAt?: string;
-}
+export type { IntentView };
 
 /** The use cases the API calls. Implemented in the composition root. */
 export interface ApiBackend {

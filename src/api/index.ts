@@ -9,6 +9,7 @@ export {
   type ApiServerOptions,
   type IntentView,
 } from './api-server.js';
+export { intentView } from './intent-view.js';
 export { SseHub } from './sse-hub.js';
 export { type InboxBackend, INBOX_MAX_BATCH, INBOX_MAX_WAIT_MS } from './inbox-routes.js';
 export type { FederationBackend } from './federation-routes.js';

@@ -40,6 +40,8 @@ export interface OpsParts {
   readonly config: Config;
   readonly peerId: string;
   readonly registry: Registry;
+  /** The commit-latency histogram the status page's SLA windows are read from. */
+  readonly commitMetrics: { readonly commitLatency: Histogram<'kind'> };
   readonly clock: Clock;
   readonly outbox: Outbox;
   readonly connector: { readonly state: ConnectionState; readonly manager: JetStreamManager | undefined };
@@ -237,12 +239,11 @@ export class SidecarOps {
 
   private async latencyBuckets(): Promise<Record<RowKind, CumulativeBuckets>> {
     const out: Record<RowKind, Array<[number, number]>> = { command: [], telemetry: [] };
-    const h = this.parts.registry.getSingleMetric('net_sync_commit_latency_seconds') as Histogram | undefined;
-    if (h === undefined) return out;
-    for (const v of (await h.get()).values) {
-      const kind = v.labels['kind'];
+    for (const v of (await this.parts.commitMetrics.commitLatency.get()).values) {
+      const labels: Partial<Record<string, string | number>> = v.labels; // buckets add `le`
+      const kind = labels['kind'];
       if (v.metricName?.endsWith('_bucket') !== true || (kind !== 'command' && kind !== 'telemetry')) continue;
-      const le = v.labels['le'] === '+Inf' ? Number.POSITIVE_INFINITY : Number(v.labels['le']);
+      const le = labels['le'] === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels['le']);
       out[kind].push([le, v.value]);
     }
     for (const kind of KINDS) out[kind].sort((a, b) => a[0] - b[0]);

@@ -1,32 +1,26 @@
 /**
- * The composition root: config, then adapters, then use cases. Start in order, stop in
- * reverse. One Sidecar is one `net-sync start`.
+ * The composition root: config, then adapters, then use cases, built once; then one ordered
+ * list of parts, started in order and stopped in reverse (runtime/lifecycle.ts). One Sidecar is
+ * one `net-sync start`.
  */
-import { randomBytes, randomFillSync } from 'node:crypto';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { monotonicFactory } from 'ulid';
-import { ApiServer, type ApiBackend, type IntentView } from '../api/index.js';
+import { ApiServer, intentView, type ApiBackend, type IntentView } from '../api/index.js';
 import { createCommitMetrics, IntentIntake, OutboxCommitter, OutboxPruner } from '../commit/index.js';
 import { createBufferMetrics, SqliteOutbox } from '../buffer/index.js';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Config } from '../config/schema.js';
-import { backoffDelayMs } from '../core/backoff.js';
-import { NetSyncError } from '../core/errors.js';
+import type { NetSyncError } from '../core/errors.js';
 import { redactUrl } from '../core/redact-url.js';
 import { keyedCorrelationId } from '../core/idempotency.js';
-import {
-  retentionRefusal,
-  sharedIdLookupAfterMs,
-  takeoverLookupAfterMs,
-  windowsWithinFence,
-} from '../core/retention-hazard.js';
-import type { CommandBody } from '../core/command-message.js';
-import type { OutboxRow } from '../core/intent.js';
+import { sharedIdLookupAfterMs, takeoverLookupAfterMs } from '../core/retention-hazard.js';
 import type { InboxService } from '../inbox/index.js';
 import { loadOrCreateIdentity } from '../mesh/identity.js';
 import { createNatsMetrics, JetStreamPublisher, JetStreamReader, NatsConnector, StreamManager } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
 import { registerOutboxGauges } from '../observability/outbox-gauges.js';
+import { Lifecycle } from '../runtime/lifecycle.js';
+import { randomHex } from '../runtime/random-hex.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { unsafeRetention } from './admin-session.js';
 import { deadLetterNotices } from './dead-letters.js';
@@ -39,11 +33,13 @@ import { buildFederation, federationBackend, loadFederationSigner } from './fede
 import type { DsseSigner } from '../core/federation-trust.js';
 import type { FederationWiring } from './federation-wiring.js';
 import { SidecarOps } from './sidecar-ops.js';
+import { StreamGuard } from './stream-guard.js';
 
 /** A running sidecar's parts, for the CLI, the demo, tests and benchmarks. */
 export class Sidecar {
   readonly clock = new SystemClock();
   readonly registry = new Registry();
+  readonly commitMetrics = createCommitMetrics(this.registry);
   readonly outbox: SqliteOutbox;
   readonly connector: NatsConnector;
   readonly publisher: ReadyPublisher;
@@ -64,10 +60,8 @@ export class Sidecar {
   readonly inbox: InboxService | null;
   /** Signed events to partners; null while federation is off (docs/federation.md). */
   readonly federation: FederationWiring | null;
+  private readonly lifecycle: Lifecycle;
   private stopping: Promise<void> | null = null;
-  private ensuring: Promise<void> | null = null;
-  private readonly halt = new AbortController();
-  private unsubscribe: (() => void) | null = null;
   /** When the committer last committed (or the sidecar started): readiness judges a stall by it. */
   private readonly progress = { lastCommitAtMs: Date.now() };
   private failFatal: (err: NetSyncError) => void = () => undefined;
@@ -87,7 +81,7 @@ export class Sidecar {
     federationSigner: DsseSigner | null = null,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'net_sync_process_' });
-    const commitMetrics = createCommitMetrics(this.registry);
+    const commitMetrics = this.commitMetrics;
     this.outbox = SqliteOutbox.open({ ...config.buffer, logger: log, metrics: createBufferMetrics(this.registry) });
     registerOutboxGauges(this.registry, this.outbox, this.clock);
     const natsMetrics = createNatsMetrics(this.registry);
@@ -180,16 +174,6 @@ export class Sidecar {
       backend: this.ops.wrap(this.backend()),
       logger: log,
     });
-    this.committer.on('intent:committed', (rows) => {
-      this.progress.lastCommitAtMs = this.clock.now();
-      for (const r of rows)
-        this.api.events.publish('intent:committed', {
-          correlationId: r.correlationId,
-          state: 'committed',
-          stream: r.stream,
-          streamSeq: r.seq,
-        });
-    });
     this.mesh = meshWanted(config)
       ? new MeshWiring({
           config,
@@ -216,10 +200,68 @@ export class Sidecar {
       registry: this.registry,
       reduction: this.ops.telemetryReduction,
     });
-    this.committer.on('intent:dead', (rows) => {
+    this.lifecycle = new Lifecycle(
+      [
+        { name: 'outbox', stop: () => this.outbox.close() },
+        { name: 'events', ...this.subscriptions() },
+        { name: 'nats', start: () => this.connector.start(), stop: () => this.connector.stop() },
+        new StreamGuard({
+          config,
+          connector: this.connector,
+          streams: this.streams,
+          publisher: this.publisher,
+          clock: this.clock,
+          logger: log,
+          onFatal: (err) => this.failFatal(err),
+        }),
+        { name: 'federation', start: () => this.federation?.start(), stop: () => this.federation?.close() },
+        { name: 'committer', start: () => this.committer.start(), stop: () => this.committer.stop() },
+        { name: 'pruner', start: () => this.pruner?.start(), stop: () => this.pruner?.stop() },
+        { name: 'mesh', start: () => this.mesh?.start(), stop: () => this.mesh?.stop() },
+        { name: 'telemetry', start: () => this.telemetry.start(), stop: () => this.telemetry.stop() },
+        { name: 'inbox', start: () => this.inbox?.start(), stop: () => this.inbox?.stop() },
+        { name: 'api', start: () => this.api.start(), stop: () => this.api.stop() },
+        { name: 'ops', start: () => this.ops.start(), stop: () => this.ops.stop() },
+      ],
+      log,
+    );
+  }
+
+  // Every event subscription between parts, in one place, and the one call that ends them.
+  private subscriptions(): { start(): void; stop(): void } {
+    const onState = (s: string): void => {
+      if (s !== 'connected') return;
+      // A backlog left by an outage is not a stall until the committer had its chance.
+      this.progress.lastCommitAtMs = this.clock.now();
+      void this.inbox?.resendAcks().catch((err) => this.log.warn({ err }, 'inbox ack resend failed'));
+    };
+    const onCommitted = (rows: Array<{ correlationId: string; stream: string | null; seq: number }>): void => {
+      this.progress.lastCommitAtMs = this.clock.now();
+      for (const r of rows)
+        this.api.events.publish('intent:committed', {
+          correlationId: r.correlationId,
+          state: 'committed',
+          stream: r.stream,
+          streamSeq: r.seq,
+        });
+    };
+    const onDead = (rows: Array<{ correlationId: string; reason: string }>): void => {
       for (const r of rows)
         this.api.events.publish('intent:dead', { correlationId: r.correlationId, state: 'dead', reason: r.reason });
-    });
+    };
+    let offState: (() => void) | null = null;
+    return {
+      start: () => {
+        offState = this.connector.onState(onState);
+        this.committer.on('intent:committed', onCommitted);
+        this.committer.on('intent:dead', onDead);
+      },
+      stop: () => {
+        offState?.();
+        this.committer.off('intent:committed', onCommitted);
+        this.committer.off('intent:dead', onDead);
+      },
+    };
   }
 
   /** Builds the parts; opens the outbox and loads (or creates) the identity. */
@@ -236,26 +278,9 @@ export class Sidecar {
     return new Sidecar(config, identity.peerId, log, identity.privateKey, federationSigner);
   }
 
-  /** Starts NATS (without waiting for it), the committer and the API. */
+  /** Starts NATS (without waiting for it), the streams check, the committer, the use cases and the API. */
   async start(): Promise<void> {
-    this.unsubscribe = this.connector.onState((s) => {
-      if (s === 'connected') void this.ensureStreams();
-      // A backlog left by an outage is not a stall until the committer had its chance.
-      if (s === 'connected') this.progress.lastCommitAtMs = this.clock.now();
-      if (s === 'connected')
-        void this.inbox?.resendAcks().catch((err) => this.log.warn({ err }, 'inbox ack resend failed'));
-    });
-    await this.connector.start();
-    // The committer waits for the streams (ReadyPublisher), so start() need not.
-    if (this.connector.state === 'connected') void this.ensureStreams();
-    this.committer.start();
-    this.pruner?.start();
-    await this.mesh?.start();
-    this.telemetry.start();
-    this.inbox?.start();
-    this.federation?.start();
-    await this.api.start();
-    this.ops.start();
+    await this.lifecycle.start();
     if (!consensusWanted(this.config) && this.config.consensus.cohort.length > 0) {
       this.log.warn(
         { cohort: this.config.consensus.cohort.length },
@@ -265,90 +290,10 @@ export class Sidecar {
     this.log.info({ peerId: this.peerId, api: this.api.boundAddress, nats: this.connector.state }, 'sidecar started');
   }
 
-  /** Stops the API, drains the committer, closes NATS and the outbox. Safe twice. */
+  /** Stops the API first and the outbox last: the list in reverse. Safe twice. */
   stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.halt.abort();
-      this.unsubscribe?.();
-      this.ops.stop();
-      await this.api.stop();
-      await this.inbox?.stop();
-      await this.telemetry.stop();
-      await this.mesh?.stop();
-      await this.pruner?.stop();
-      await this.committer.stop();
-      await this.federation?.close();
-      await this.connector.stop();
-      await this.outbox.close();
-      this.log.info({}, 'sidecar stopped');
-    })();
+    this.stopping ??= this.lifecycle.stop().then(() => this.log.info({}, 'sidecar stopped'));
     return this.stopping;
-  }
-
-  // Creates missing streams on every (re)connect; existing streams are left to `streams apply`.
-  private ensureStreams(): Promise<void> {
-    this.ensuring ??= this.checkStreamsUntilReady().finally(() => (this.ensuring = null));
-    return this.ensuring;
-  }
-
-  // A failed check (a JetStream timeout while a stream leader moves, say) is retried with
-  // backoff for as long as the connection holds: publishing stays closed until it succeeds,
-  // and waiting for the next reconnect could mean waiting forever.
-  private async checkStreamsUntilReady(): Promise<void> {
-    for (let attempt = 0; !this.halt.signal.aborted && this.connector.state === 'connected'; attempt++) {
-      if (await this.checkStreams()) return;
-      try {
-        await this.clock.sleep(
-          backoffDelayMs({ baseMs: 250, maxMs: 5_000, minMs: 100 }, attempt, Math.random),
-          this.halt.signal,
-        );
-      } catch {
-        return; // stopping
-      }
-    }
-  }
-
-  private async checkStreams(): Promise<boolean> {
-    try {
-      const plan = await this.streams.plan(this.config.streams);
-      const missing = this.config.streams.filter((_, i) => plan[i]?.action === 'create');
-      if (missing.length > 0) {
-        const results = await this.streams.apply(missing);
-        this.log.info(
-          { created: results.filter((r) => r.outcome === 'applied').map((r) => r.diff.stream) },
-          'created missing streams',
-        );
-      }
-      const live = await this.streams.liveRetention(this.config.subjects.prefix);
-      const short = windowsWithinFence(live, this.config.subjects.prefix, this.config.nats.publishTimeoutMs);
-      if (short.length > 0)
-        this.log.warn(
-          {
-            streams: short.map((st) => `${st.name} (${st.duplicateWindowMs} ms)`),
-            publishTimeoutMs: this.config.nats.publishTimeoutMs,
-          },
-          'duplicate window not longer than nats.publishTimeoutMs: a takeover after a cut may store a command twice',
-        );
-      const refusal = retentionRefusal(
-        live,
-        this.config.subjects.prefix,
-        this.config.commit.dedupeOnlyWithinDuplicateWindow,
-      );
-      if (refusal !== null) {
-        // Publishing stays closed: a row whose PubAck is lost could never be looked up.
-        this.log.error({ reason: refusal }, 'refusing to commit to a stream that deletes what it stores');
-        this.failFatal(new NetSyncError('CONFIG_INVALID', refusal, { field: 'streams' }));
-        return true;
-      }
-      const drifted = plan.filter((d) => d.action === 'update').map((d) => d.stream);
-      if (drifted.length > 0)
-        this.log.warn({ streams: drifted }, 'streams drift from the spec; run `net-sync streams apply`');
-      this.publisher.open();
-      return true;
-    } catch (err) {
-      this.log.warn({ err }, 'could not check streams; retrying');
-      return false;
-    }
   }
 
   private backend(): ApiBackend {
@@ -392,46 +337,4 @@ export class Sidecar {
       oldestPendingAgeMs: oldest === null ? 0 : Math.max(0, this.clock.now() - oldest),
     };
   }
-}
-
-const decoder = new TextDecoder();
-
-/** The API view of an outbox row. */
-export function intentView(row: OutboxRow): IntentView {
-  let endorsements: IntentView['endorsements'] = [];
-  try {
-    endorsements = (JSON.parse(decoder.decode(row.body)) as CommandBody).endorsements ?? [];
-  } catch {
-    // Telemetry rows carry no endorsements.
-  }
-  return {
-    correlationId: row.correlationId,
-    state: row.state,
-    subject: row.subject,
-    ...(row.streamSeq === null ? {} : { streamSeq: row.streamSeq }),
-    ...(row.stream === null ? {} : { stream: row.stream }),
-    endorsements,
-    attempts: row.attempts,
-    ...(row.lastError === null ? {} : { lastError: row.lastError }),
-    ...(row.reason === null ? {} : { reason: row.reason }),
-    createdAt: new Date(row.createdAtMs).toISOString(),
-    ...(row.committedAtMs === null ? {} : { committedAt: new Date(row.committedAtMs).toISOString() }),
-  };
-}
-
-// Trace and span ids for every accept: one randomFillSync per 4 KiB instead of a
-// randomBytes call (a syscall and a Buffer) per id. Each byte is handed out once.
-const RANDOM_POOL_BYTES = 4_096;
-const randomPool = Buffer.allocUnsafe(RANDOM_POOL_BYTES);
-let randomPoolOffset = RANDOM_POOL_BYTES;
-
-function randomHex(bytes: number): string {
-  if (bytes > RANDOM_POOL_BYTES) return randomBytes(bytes).toString('hex');
-  if (randomPoolOffset + bytes > RANDOM_POOL_BYTES) {
-    randomFillSync(randomPool);
-    randomPoolOffset = 0;
-  }
-  const hex = randomPool.toString('hex', randomPoolOffset, randomPoolOffset + bytes);
-  randomPoolOffset += bytes;
-  return hex;
 }
