@@ -3,6 +3,7 @@
  * and the header set of docs/contracts.md. Built once, stored in the outbox, republished byte for byte.
  */
 import type { NewOutboxRow } from './intent.js';
+import { SCHEMA_FILE } from './schema-names.js';
 
 /** Version of the command body and of the `Net-Sync-Schema-Version` header. */
 export const COMMAND_SCHEMA_VERSION = 1;
@@ -16,6 +17,8 @@ export const HEADER = {
   traceparent: 'traceparent',
   endorsers: 'Net-Sync-Endorsers',
   kind: 'Net-Sync-Kind',
+  /** The JSON Schema of the body: its file under `schemas/` in the package, e.g. `command.v1.json` (schema-names.ts). */
+  schema: 'Net-Sync-Schema',
   /** The home shard that endorsed a fleet member's command (`shard-<i>-of-<n>`); absent for a cohort. */
   shard: 'Net-Sync-Shard',
 } as const;
@@ -89,6 +92,7 @@ export function buildCommandRow(input: CommandInput): NewOutboxRow {
     [HEADER.origin]: input.origin,
     [HEADER.traceparent]: input.traceparent,
     [HEADER.kind]: 'command',
+    [HEADER.schema]: SCHEMA_FILE.command,
   };
   if (endorsements.length > 0) headers[HEADER.endorsers] = endorsements.map((e) => e.peerId).join(',');
   else if (input.soleEndorser === true) headers[HEADER.endorsers] = input.origin;

@@ -8,6 +8,7 @@
 import { HEADER } from './command-message.js';
 import type { ErrorCode } from './errors.js';
 import type { NewOutboxRow, OutboxRow } from './intent.js';
+import { SCHEMA_FILE } from './schema-names.js';
 
 /** Version of the notice body and of its `Net-Sync-Schema-Version` header. */
 export const DEAD_LETTER_SCHEMA_VERSION = 1;
@@ -88,6 +89,7 @@ export function buildDeadLetterRow(row: OutboxRow, reason: string, atMs: number,
     [HEADER.correlationId]: row.correlationId,
     [HEADER.schemaVersion]: String(DEAD_LETTER_SCHEMA_VERSION),
     [HEADER.kind]: 'dead-letter',
+    [HEADER.schema]: SCHEMA_FILE.deadLetter,
   };
   for (const h of [HEADER.origin, HEADER.traceparent]) if (row.headers[h] !== undefined) headers[h] = row.headers[h];
   return {

@@ -11,6 +11,7 @@ import { FEDERATION_REASONS, type FederationReason } from './federation-trust.js
 import { keyedCorrelationId } from './idempotency.js';
 import type { NewOutboxRow } from './intent.js';
 import { keyField } from './json-body.js';
+import { SCHEMA_FILE } from './schema-names.js';
 import { exceedsDepth, MAX_PAYLOAD_DEPTH } from './json-depth.js';
 
 /** `payloadType` of an event envelope. */
@@ -276,6 +277,7 @@ export function buildFederationEventRow(input: FederationEventRowInput): NewOutb
       [PARTNER_HEADER]: input.partner,
       [HEADER.origin]: input.origin,
       [HEADER.traceparent]: input.traceparent,
+      [HEADER.schema]: SCHEMA_FILE.federationEvent,
     },
     kind: 'command',
     state: 'pending-commit',

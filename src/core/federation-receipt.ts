@@ -17,6 +17,7 @@ import {
 } from './federation-message.js';
 import { checkThreshold, type FederationReason, type SignatureVerifier, type TrustedKey } from './federation-trust.js';
 import type { NewOutboxRow } from './intent.js';
+import { SCHEMA_FILE } from './schema-names.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -102,6 +103,7 @@ export function buildFederationAckRow(input: FederationAckRowInput): NewOutboxRo
       [PARTNER_HEADER]: input.ack.to,
       [HEADER.origin]: input.origin,
       [HEADER.traceparent]: input.traceparent,
+      [HEADER.schema]: SCHEMA_FILE.federationAck,
     },
     kind: 'command',
     state: 'pending-commit',

@@ -6,6 +6,7 @@
 import { HEADER } from './command-message.js';
 import type { NewOutboxRow } from './intent.js';
 import { DEAD_LETTER_ID_PREFIX, DEAD_LETTER_SCHEMA_VERSION, deadLetterSubject } from './dead-letter.js';
+import { SCHEMA_FILE } from './schema-names.js';
 
 /** What happens to a delivery after the agent answered. */
 export type InboxVerdict = 'ack' | 'retry' | 'drop';
@@ -168,6 +169,7 @@ export function buildDeliveryDeadLetterRow(
     [HEADER.correlationId]: correlationId,
     [HEADER.schemaVersion]: String(DEAD_LETTER_SCHEMA_VERSION),
     [HEADER.kind]: 'dead-letter',
+    [HEADER.schema]: SCHEMA_FILE.deliveryDeadLetter,
   };
   const traceparent = m.headers[HEADER.traceparent];
   if (traceparent !== undefined) headers[HEADER.traceparent] = traceparent;

@@ -6,6 +6,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { HEADER } from './command-message.js';
 import type { NewOutboxRow } from './intent.js';
+import { SCHEMA_FILE, type SchemaFile } from './schema-names.js';
 import { MAX_SUBJECT_DEPTH } from './subject.js';
 import { SKETCH_RELATIVE_ACCURACY, tagsKey, type WindowStats } from './telemetry-window.js';
 
@@ -160,6 +161,8 @@ export interface TelemetryRowInput {
   /** This node (the scout that summarised). */
   publisher: string;
   createdAtMs: number;
+  /** `Net-Sync-Schema` of the body. Default: a summary's. */
+  schema?: SchemaFile;
 }
 
 /** The outbox row (kind `telemetry`, `pending-commit`) for a summary or a health report. */
@@ -174,6 +177,7 @@ export function buildTelemetryRow(input: TelemetryRowInput): NewOutboxRow {
       [HEADER.origin]: input.origin,
       [HEADER.traceparent]: derivedTraceparent(input.msgId),
       [HEADER.kind]: 'telemetry',
+      [HEADER.schema]: input.schema ?? SCHEMA_FILE.telemetrySummary,
       'Net-Sync-Scout': input.publisher,
     },
     kind: 'telemetry',

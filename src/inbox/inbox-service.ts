@@ -22,6 +22,7 @@ import {
 } from '../core/inbox.js';
 import type { NewOutboxRow } from '../core/intent.js';
 import type { Clock } from '../core/ports.js';
+import { SCHEMA_FILE } from '../core/schema-names.js';
 import type { Logger } from '../observability/logger.js';
 import { ExhaustedCommands } from './exhausted-commands.js';
 import type { InboxMetrics } from './metrics.js';
@@ -313,7 +314,10 @@ export class InboxService {
 }
 
 function pushHeaders(d: InboxDelivery, c: InboxCommand): Record<string, string> {
-  const h: Record<string, string> = { [HEADER.correlationId]: c.correlationId };
+  const h: Record<string, string> = {
+    [HEADER.correlationId]: c.correlationId,
+    [HEADER.schema]: SCHEMA_FILE.inboxCommand,
+  };
   const tp = d.headers[HEADER.traceparent];
   if (tp !== undefined) h[HEADER.traceparent] = tp;
   return h;

@@ -8,6 +8,7 @@
  *   p50/p99 of the intents committed during the interval, and the telemetry window lag.
  */
 import type { Clock, Outbox, StateCounts } from '../core/ports.js';
+import { SCHEMA_FILE } from '../core/schema-names.js';
 import { buildTelemetryRow } from '../core/telemetry-summary.js';
 import { WindowAccumulator } from '../core/telemetry-window.js';
 import type { Logger } from '../observability/logger.js';
@@ -126,6 +127,7 @@ export class PeerHealthReporter {
         origin: opts.peerId,
         publisher: opts.peerId,
         createdAtMs: at,
+        schema: SCHEMA_FILE.peerHealth,
       }),
       buildTelemetryRow({
         subject: this.lagSubject,
@@ -134,6 +136,7 @@ export class PeerHealthReporter {
         origin: opts.peerId,
         publisher: opts.peerId,
         createdAtMs: at,
+        schema: SCHEMA_FILE.pipelineLag,
       }),
     ];
     await opts.outbox.append(rows.filter((r) => opts.captured(r.subject)));

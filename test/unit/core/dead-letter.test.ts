@@ -54,6 +54,7 @@ describe('dead-letter notice', () => {
       'Net-Sync-Correlation-Id': '01JDEAD',
       'Net-Sync-Schema-Version': '1',
       'Net-Sync-Kind': 'dead-letter',
+      'Net-Sync-Schema': 'dead-letter.v1.json',
       'Net-Sync-Origin': 'peerA',
       traceparent: TP,
     });

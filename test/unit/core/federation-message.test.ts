@@ -154,6 +154,7 @@ describe('subjects, IDs and the outbox row', () => {
       'Net-Sync-Partner': 'acme',
       'Net-Sync-Origin': 'me',
       traceparent: 'tp',
+      'Net-Sync-Schema': 'federation-event.v1.json',
     });
     expect(row).toMatchObject({ kind: 'command', state: 'pending-commit', correlationId: 'E1' });
     expect(row.body).toEqual(encodeEnvelope(envelope));

@@ -83,6 +83,7 @@ describe('receipt payload and row', () => {
         'Net-Sync-Partner': 'org',
         'Net-Sync-Origin': acme.keyid,
         traceparent: 'tp',
+        'Net-Sync-Schema': 'federation-ack.v1.json',
       },
     });
     expect(row.body).toEqual(encodeEnvelope(envelope));

@@ -174,6 +174,7 @@ describe('buildDeliveryDeadLetterRow', () => {
       'Net-Sync-Correlation-Id': '01JDEAD',
       'Net-Sync-Schema-Version': '1',
       'Net-Sync-Kind': 'dead-letter',
+      'Net-Sync-Schema': 'delivery-dead-letter.v1.json',
       traceparent: TP,
     });
     expect(bodyOf(row.body)).toEqual({
@@ -206,6 +207,7 @@ describe('buildDeliveryDeadLetterRow', () => {
       'Net-Sync-Correlation-Id': 'foreign-7',
       'Net-Sync-Schema-Version': '1',
       'Net-Sync-Kind': 'dead-letter',
+      'Net-Sync-Schema': 'delivery-dead-letter.v1.json',
     });
     const bare = buildDeliveryDeadLetterRow(view({ stream: 'CMD', streamSeq: 5 }), 'c', 'r', 1, 'root.solar');
     expect(bare.correlationId).toBe('dl-delivery-CMD-5');
