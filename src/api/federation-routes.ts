@@ -1,11 +1,13 @@
 /**
  * Federation's API (docs/federation.md): `POST /v1/federation/events` signs and accepts an event
- * for a partner (with an optional `Idempotency-Key`, as `POST /v1/intents`), and
- * `GET /v1/federation/events/:id` shows one. Both answer 501 while federation is off.
+ * for a partner (with an optional `Idempotency-Key`, as `POST /v1/intents`),
+ * `GET /v1/federation/events/:id` shows one (with its receipt), and `GET /v1/federation/partners`
+ * the ledger per partner. Both answer 501 while federation is off.
  */
 import type { FastifyInstance } from 'fastify';
 import { NetSyncError } from '../core/errors.js';
 import type { FederationEventView } from '../core/federation-message.js';
+import type { FederationStatus } from '../core/federation-receipt.js';
 import { checkIdempotencyKey } from '../core/idempotency.js';
 import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
 
@@ -19,6 +21,8 @@ export interface FederationBackend {
   ): Promise<{ eventId: string; state: string }>;
   /** An outgoing event held here, or undefined. */
   getEvent(eventId: string): FederationEventView | undefined;
+  /** The ledger per partner (all partners, or the one named), gaps and rejected events. */
+  partners?(partner?: string): FederationStatus;
 }
 
 type ErrorBody = (code: string, message: string, field?: string) => unknown;
@@ -56,5 +60,15 @@ export function registerFederationRoutes(
     if (view === undefined)
       return reply.code(404).send(errorBody('NOT_FOUND', `eventId: no outgoing event ${req.params.id}`, 'eventId'));
     return view;
+  });
+  app.get<{ Querystring: { partner?: string } }>('/v1/federation/partners', async (req, reply) => {
+    if (backend?.partners === undefined) return reply.code(501).send(off);
+    const partner = typeof req.query.partner === 'string' ? req.query.partner : undefined;
+    const status = backend.partners(partner);
+    if (partner !== undefined && status.partners.length === 0)
+      return reply
+        .code(404)
+        .send(errorBody('NOT_FOUND', `partner: no partner ${partner} in federation.partners`, 'partner'));
+    return status;
   });
 }

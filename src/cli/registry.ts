@@ -5,6 +5,7 @@
 import type { CommandHandler } from './command-context.js';
 import { runConfigPrint } from './commands/config-print.js';
 import { runDemo } from './commands/demo.js';
+import { runFederationStatus } from './commands/federation-status.js';
 import { runKeygen } from './commands/keygen.js';
 import { runReconcile } from './commands/reconcile.js';
 import { runStart } from './commands/start.js';
@@ -47,6 +48,7 @@ function defineCommand<O>(spec: Omit<CommandSpec, 'handler'> & { handler: Comman
 export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
   streams: 'Declarative JetStream streams: apply the spec in config, or verify the server matches it',
   config: 'Inspect the effective config',
+  federation: 'Federation with partner organisations: the ledger per partner',
 };
 
 /** All commands, in help order. */
@@ -84,6 +86,19 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     ],
     handler: runStatus,
+  }),
+  defineCommand({
+    name: 'federation status',
+    summary: 'Show the ledger per partner: sent, acked, rejected, unacked, gaps; exit 1 on a gap or a rejection',
+    options: [
+      { flags: '--partner <name>', description: 'one partner only' },
+      {
+        flags: '--url <http://host:port>',
+        description: 'sidecar API base URL (default: http://<api.listen>)',
+        parse: parseHttpUrl,
+      },
+    ],
+    handler: runFederationStatus,
   }),
   defineCommand({
     name: 'streams apply',

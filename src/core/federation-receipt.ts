@@ -230,3 +230,40 @@ export interface AppliedAcks {
   /** Every receipt applied, by partner. */
   list(partner?: string): AppliedAck[];
 }
+
+/** One partner's figures (`GET /v1/federation/partners`). */
+export interface PartnerStatus {
+  name: string;
+  send: boolean;
+  receive: boolean;
+  /** Events committed to it: acked + rejected + unacked. */
+  sent: number;
+  acked: number;
+  rejected: number;
+  /** Committed, no receipt applied yet. */
+  unacked: number;
+  oldestUnackedAgeMs: number;
+  /** When the last receipt was applied (ISO-8601), if any. */
+  lastAckAt?: string;
+  /** Receipts from it not applied (invalid, unknown event, digest mismatch, duplicate) since start. */
+  acksRefused: number;
+  /** Events accepted from it. */
+  received: number;
+  /** Messages on its events subject refused since start. */
+  refused: number;
+}
+
+/** A committed event without a receipt after the ack timeout. */
+export interface FederationGap {
+  partner: string;
+  eventId: string;
+  streamSeq: number;
+  ageMs: number;
+}
+
+/** The whole answer of `GET /v1/federation/partners`. */
+export interface FederationStatus {
+  partners: PartnerStatus[];
+  gaps: FederationGap[];
+  rejected: Array<{ partner: string; eventId: string; reason: string }>;
+}

@@ -55,6 +55,8 @@ export interface FederationAcksOptions {
   clock: Clock;
   logger: Logger;
   metrics?: FederationMetrics;
+  /** Called once a receipt was applied to `eventId` (the ledger stops waiting for it). */
+  onApplied?: (eventId: string, partner: string) => void;
 }
 
 const KEEP_REFUSED = 200;
@@ -151,6 +153,7 @@ export class FederationAcks {
         appliedAtMs: now,
       });
       if (stored) {
+        opts.onApplied?.(ack.eventId, p.name);
         opts.metrics?.events.inc({ partner: p.name, result: ack.status === 'accepted' ? 'acked' : 'rejected' });
         const committedAt = opts.outbox.get(ack.eventId)?.committedAtMs;
         if (committedAt !== undefined && committedAt !== null)

@@ -14,4 +14,5 @@ export {
   type ReceiveSettings,
 } from './federation-receiver.js';
 export { type AckPartner, FederationAcks, type FederationAcksOptions, type RefusedAck } from './federation-acks.js';
-export { createFederationMetrics, type FederationMetrics } from './metrics.js';
+export { FederationLedger, type FederationLedgerOptions } from './federation-ledger.js';
+export { createFederationMetrics, type FederationMetrics, registerFederationGauges } from './metrics.js';

@@ -2,7 +2,7 @@
  * Federation's metrics (docs/federation.md). Labels are bounded: `partner` by the configured
  * partners, `result` and `reason` by the fixed lists of the contract.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** The counters the federation use cases update. */
 export interface FederationMetrics {
@@ -53,4 +53,36 @@ export function createFederationMetrics(register: Registry): FederationMetrics {
       registers: [register],
     }),
   };
+}
+
+/**
+ * Registers the ledger's gauges: `net_sync_federation_unacked{partner}` and
+ * `net_sync_federation_oldest_unacked_seconds{partner}`, read at each scrape.
+ */
+export function registerFederationGauges(
+  register: Registry,
+  partners: readonly string[],
+  waiting: (partner: string) => { unacked: number; oldestAgeMs: number },
+): void {
+  const unacked = new Gauge({
+    name: 'net_sync_federation_unacked',
+    help: 'Events committed to a partner without a receipt applied',
+    labelNames: ['partner'],
+    registers: [register],
+    collect() {
+      for (const p of partners) unacked.set({ partner: p }, waiting(p).unacked);
+    },
+  });
+  const oldest = new Gauge({
+    name: 'net_sync_federation_oldest_unacked_seconds',
+    help: 'Age of the oldest event committed to a partner without a receipt, seconds (0 when none)',
+    labelNames: ['partner'],
+    registers: [register],
+    collect() {
+      for (const p of partners) {
+        const w = waiting(p);
+        oldest.set({ partner: p }, w.unacked === 0 ? 0 : w.oldestAgeMs / 1_000);
+      }
+    },
+  });
 }

@@ -23,8 +23,10 @@ import {
   createFederationMetrics,
   FederationAcks,
   FederationIntake,
+  FederationLedger,
   type FederationMetrics,
   FederationReceiver,
+  registerFederationGauges,
 } from '../federation/index.js';
 import { identityPeerId, loadIdentity } from '../mesh/identity.js';
 import { JetStreamInboxSource, type NatsConnector } from '../nats/index.js';
@@ -80,12 +82,13 @@ export function federationDurable(peerId: string, direction: 'events' | 'acks', 
   return `fed-${peerId.slice(-16)}-${direction}-${partner}`;
 }
 
-/** Federation's parts: the intake, and (when partners are configured) the receiver and the receipts reader. */
+/** Federation's parts: the intake, the ledger, and (when partners are configured) the receiver and the receipts reader. */
 export class FederationWiring {
   constructor(
     readonly intake: FederationIntake,
     readonly receiver: FederationReceiver | null,
     readonly acks: FederationAcks | null,
+    readonly ledger: FederationLedger,
   ) {}
 
   /** Starts receiving partners' events and reading their receipts. */
@@ -109,6 +112,7 @@ export class FederationWiring {
         const view = this.intake.view(id);
         return view === undefined || this.acks === null ? view : this.acks.overlay(view);
       },
+      partners: (partner) => this.ledger.status(partner),
     };
   }
 }
@@ -142,8 +146,32 @@ export function buildFederation(opts: FederationWiringOptions): FederationWiring
     onAccepted: () => opts.committer.wake(),
     metrics,
   });
-  opts.committer.on('intent:committed', (rows) => intake.committed(rows.map((r) => r.correlationId)));
-  return new FederationWiring(intake, buildReceiver(opts, signer, metrics), buildAcks(opts, metrics));
+  const receiver = buildReceiver(opts, signer, metrics);
+  const appliedAcks = new SqliteAppliedAcks(opts.outbox.database, config.buffer.synchronous);
+  let ledger: FederationLedger | undefined;
+  const acks = buildAcks(opts, metrics, appliedAcks, (eventId) => ledger?.acked(eventId));
+  const partners = config.federation.partners;
+  ledger = new FederationLedger({
+    partners: partners.map((p) => ({ name: p.name, send: p.send, receive: p.receive })),
+    outbox: opts.outbox,
+    acks: appliedAcks,
+    received: receiver === null ? null : new SqliteReceivedEvents(opts.outbox.database, config.buffer.synchronous),
+    ackTimeoutMs: config.federation.ackTimeoutMs,
+    clock: opts.clock,
+    acksRefused: (p) => acks?.refusedCount(p) ?? 0,
+    refused: (p) => receiver?.tally(p).refused ?? 0,
+  });
+  const tracked = ledger;
+  registerFederationGauges(
+    opts.registry,
+    partners.filter((p) => p.send).map((p) => p.name),
+    (p) => tracked.waiting(p),
+  );
+  opts.committer.on('intent:committed', (rows) => {
+    intake.committed(rows.map((r) => r.correlationId));
+    tracked.committed(rows);
+  });
+  return new FederationWiring(intake, receiver, acks, ledger);
 }
 
 function consumer(opts: FederationWiringOptions, subject: string, durable: string, log: Logger): JetStreamInboxSource {
@@ -216,7 +244,12 @@ function buildReceiver(
   });
 }
 
-function buildAcks(opts: FederationWiringOptions, metrics: FederationMetrics): FederationAcks | null {
+function buildAcks(
+  opts: FederationWiringOptions,
+  metrics: FederationMetrics,
+  applied: SqliteAppliedAcks,
+  onApplied: (eventId: string) => void,
+): FederationAcks | null {
   const { config } = opts;
   const partners = config.federation.partners.filter((p) => p.send);
   if (partners.length === 0) return null;
@@ -231,12 +264,13 @@ function buildAcks(opts: FederationWiringOptions, metrics: FederationMetrics): F
     })),
     us: config.federation.name!,
     outbox: opts.outbox,
-    acks: new SqliteAppliedAcks(opts.outbox.database, config.buffer.synchronous),
+    acks: applied,
     verifier: ed25519Verifier,
     concurrency: config.inbox.maxAckPending,
     clock: opts.clock,
     logger: log,
     metrics,
+    onApplied,
   });
 }
 

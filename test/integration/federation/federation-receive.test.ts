@@ -132,6 +132,7 @@ describe('federation: events received, receipted and applied (consensus off)', (
         'federation:',
         '  name: org',
         `  signers: [${orgKey}]`,
+        '  ackTimeoutMs: 3000',
         '  partners:',
         `    - { name: acme, send: true, keys: [${acmeKey}] }`,
         '',
@@ -338,10 +339,63 @@ describe('federation: events received, receipted and applied (consensus off)', (
       ack: { status: 'accepted' },
     });
 
+    // The ledger per partner, from both sides; `federation status` exits 0 (no gap, nothing rejected).
+    const orgLedger = (await org.get('/v1/federation/partners')).json;
+    expect(orgLedger).toEqual({
+      partners: [
+        expect.objectContaining({
+          name: 'acme',
+          send: true,
+          sent: 30,
+          acked: 30,
+          rejected: 0,
+          unacked: 0,
+          acksRefused: 6,
+        }),
+      ],
+      gaps: [],
+      rejected: [],
+    });
+    expect(Number.isFinite(Date.parse(orgLedger.partners[0].lastAckAt))).toBe(true);
+    expect((await acme.get('/v1/federation/partners')).json.partners).toEqual([
+      expect.objectContaining({ name: 'org', receive: true, received: 30, refused: 6 }),
+    ]);
+    const cli = (url: string, ...args: string[]) =>
+      runCliProcess(['federation', 'status', '--url', url, '--json', ...args], org.env(), org.dir);
+    const okStatus = await cli(org.url);
+    expect(okStatus.code, okStatus.stderr).toBe(0);
+    expect(JSON.parse(okStatus.stdout)).toMatchObject({ ok: true, gaps: [], rejected: [] });
+    expect((await cli(org.url, '--partner', 'nobody')).code).toBe(2);
+
+    // acme away: three events become gaps after ackTimeoutMs (3 s), listed by `federation status`
+    // (exit 1); once acme is back they are acked and it exits 0.
+    await acme.stop();
+    const late: string[] = [];
+    for (let i = 0; i < 3; i++)
+      late.push(
+        (await org.post('/v1/federation/events', { partner: 'acme', type: 'order.late', payload: { i } })).json.eventId,
+      );
+    await waitFor(async () => (await org.get('/v1/federation/partners')).json.gaps.length === 3, 'three gaps', 20_000);
+    const gapStatus = await cli(org.url, '--partner', 'acme');
+    expect(gapStatus.code, gapStatus.stderr).toBe(1);
+    const gapDoc = JSON.parse(gapStatus.stdout) as { ok: boolean; gaps: Array<{ eventId: string; ageMs: number }> };
+    expect(gapDoc.ok).toBe(false);
+    expect(gapDoc.gaps.map((g) => g.eventId).sort()).toEqual([...late].sort());
+    for (const g of gapDoc.gaps) expect(g.ageMs).toBeGreaterThanOrEqual(3_000);
+    const orgMetricsGap = await (await fetch(`${org.url}/metrics`)).text();
+    expect(metric(orgMetricsGap, 'net_sync_federation_unacked{partner="acme"}')).toBe(3);
+    expect(metric(orgMetricsGap, 'net_sync_federation_oldest_unacked_seconds{partner="acme"}')).toBeGreaterThanOrEqual(
+      3,
+    );
+    await acme.start();
+    await waitFor(async () => (await cli(org.url)).code === 0, 'status ok again', 30_000);
+    await waitFor(async () => agent.pushes.length >= 33, 'late events pushed', 10_000);
+    expect(agent.pushes.length).toBe(33);
+
     // A restart of acme redelivers nothing new to the agent.
     await acme.restart();
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(agent.pushes.length).toBe(30);
-    expect((await receipts()).length).toBe(36);
+    expect(agent.pushes.length).toBe(33);
+    expect((await receipts()).length).toBe(39);
   });
 });
