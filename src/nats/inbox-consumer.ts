@@ -1,11 +1,13 @@
 /**
  * The inbox's durable consumers on JetStream: one per subject entry (nats-server 2.9 takes one
- * filter per consumer), ack explicit, created or updated at start, read by `consume()` in push
+ * filter per consumer), ack explicit, created or updated at start through the consumer spec of
+ * streams as code (core/consumer-spec.ts, consumer-config.ts), read by `consume()` in push
  * mode and by `fetch()` in pull mode. Deliveries become {@link InboxDelivery} values; each
  * consumer's max-deliveries advisories become {@link InboxExhausted} values.
  */
 import { createHash } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, type JsMsg, type JetStreamManager, nanos } from 'nats';
+import type { ConsumerConfig, JsMsg, JetStreamManager } from 'nats';
+import { type ConsumerSpec, diffConsumer, IMMUTABLE_CONSUMER_FIELDS } from '../core/consumer-spec.js';
 import { NetSyncError } from '../core/errors.js';
 import type {
   InboxConsumerLag,
@@ -15,6 +17,7 @@ import type {
   StoredInboxMessage,
 } from '../core/inbox.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import { fromConsumerConfig, toConsumerConfig, updatedConsumerConfig } from './consumer-config.js';
 import { InboxAdvisories } from './inbox-advisories.js';
 import { headerRecord } from './message-headers.js';
 import type { NatsConnector } from './nats-connector.js';
@@ -39,10 +42,10 @@ interface Target {
   stream?: string;
 }
 
-const DELIVER: Record<InboxConsumerOptions['deliverPolicy'], DeliverPolicy> = {
-  all: DeliverPolicy.All,
-  new: DeliverPolicy.New,
-  last: DeliverPolicy.LastPerSubject,
+const DELIVER: Record<InboxConsumerOptions['deliverPolicy'], ConsumerSpec['deliverPolicy']> = {
+  all: 'all',
+  new: 'new',
+  last: 'last-per-subject',
 };
 
 /** The consumer name for `subject`: the durable itself when it is the only one. */
@@ -72,27 +75,14 @@ export class JetStreamInboxSource implements InboxSource {
     for (const t of this.targets) {
       if (signal.aborted) throw new NetSyncError('ABORTED', 'inbox setup aborted');
       t.stream = await this.streamFor(jsm, t.subject);
-      const config = {
-        durable_name: t.consumer,
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: nanos(this.opts.ackWaitMs),
-        max_deliver: this.opts.maxDeliver,
-        max_ack_pending: this.opts.maxAckPending,
-        filter_subject: t.subject,
-      };
+      const spec = this.spec(t);
       try {
         const existing = await jsm.consumers.info(t.stream, t.consumer).catch(() => undefined);
         if (existing === undefined) {
-          await jsm.consumers.add(t.stream, { ...config, deliver_policy: DELIVER[this.opts.deliverPolicy] });
+          await jsm.consumers.add(t.stream, toConsumerConfig(spec));
           this.log.info({ stream: t.stream, consumer: t.consumer, subject: t.subject }, 'inbox consumer created');
-        } else if (
-          existing.config.ack_wait !== config.ack_wait ||
-          existing.config.max_deliver !== config.max_deliver ||
-          existing.config.max_ack_pending !== config.max_ack_pending ||
-          existing.config.filter_subject !== config.filter_subject
-        ) {
-          await jsm.consumers.update(t.stream, t.consumer, config);
-          this.log.info({ stream: t.stream, consumer: t.consumer }, 'inbox consumer updated');
+        } else {
+          await this.update(jsm, t, spec, existing.config);
         }
       } catch (err) {
         throw new NetSyncError('NATS_STREAM_CONFLICT', `inbox consumer ${t.consumer} on ${t.stream}: ${String(err)}`, {
@@ -101,6 +91,48 @@ export class JetStreamInboxSource implements InboxSource {
       }
     }
     this.advisories.listen();
+  }
+
+  // The consumer as streams-as-code declares one (core/consumer-spec.ts): pull, ack explicit.
+  private spec(t: Target): ConsumerSpec {
+    return {
+      name: t.consumer,
+      mode: 'pull',
+      filterSubject: t.subject,
+      deliverPolicy: DELIVER[this.opts.deliverPolicy],
+      ackPolicy: 'explicit',
+      ackWait: this.opts.ackWaitMs,
+      maxDeliver: this.opts.maxDeliver,
+      maxAckPending: this.opts.maxAckPending,
+      backoff: [],
+    };
+  }
+
+  // Brings an existing consumer to the spec with the rules of `streams apply`, except that what the
+  // server cannot change in place (a deliver policy only applies at creation; several sidecars may
+  // share the durable) is kept and logged rather than refused, and a backoff set on the server is
+  // left alone (the inbox naks with its own delays).
+  private async update(jsm: JetStreamManager, t: Target, spec: ConsumerSpec, server: ConsumerConfig): Promise<void> {
+    const have = fromConsumerConfig(server);
+    const want: ConsumerSpec = {
+      ...spec,
+      mode: have.mode,
+      deliverPolicy: have.deliverPolicy,
+      ackPolicy: have.ackPolicy,
+      backoff: have.backoff,
+      ackWait: have.backoff[0] ?? spec.ackWait,
+    };
+    const diff = diffConsumer(t.stream!, spec, have);
+    if (diff.action !== 'update') return;
+    const fixed = diff.drift.filter((d) => IMMUTABLE_CONSUMER_FIELDS.includes(d.field));
+    if (fixed.length > 0)
+      this.log.warn(
+        { stream: t.stream, consumer: t.consumer, fields: fixed.map((d) => d.field) },
+        'inbox consumer differs in fields the server cannot change; kept as it is',
+      );
+    if (diffConsumer(t.stream!, want, have).action === 'none') return;
+    await jsm.consumers.add(t.stream!, updatedConsumerConfig(server, want));
+    this.log.info({ stream: t.stream, consumer: t.consumer }, 'inbox consumer updated');
   }
 
   async run(handler: (d: InboxDelivery) => Promise<void>, concurrency: number, signal: AbortSignal): Promise<void> {
