@@ -2,13 +2,16 @@ import { defineConfig } from 'vitest/config';
 
 // Three projects: `unit` (pure logic, memory fakes), `integration` (real nats-server,
 // real SQLite, real libp2p) and `chaos` (real processes under injected faults).
-// `npm test` runs unit + integration plus the fast chaos subset tagged "fast".
+// `npm test` runs unit (files in parallel) and integration (one file at a time), the latter
+// with the fast chaos variants listed below; `npm run test:chaos` runs every chaos file.
 export default defineConfig({
   test: {
     setupFiles: ['./src/polyfills.ts'],
     // One test file at a time, on any machine: real servers sharing the cores keep timings
     // honest, and chaos scenarios must never overlap. (Per-project pool settings are not
-    // honoured by vitest 3, so this lives here.)
+    // honoured by vitest 3, so this lives here.) The unit project, pure logic without servers,
+    // runs its files in parallel instead: `npm test` and `npm run test:unit` say so on the
+    // command line (--fileParallelism --maxWorkers=100%).
     fileParallelism: false,
     projects: [
       {
@@ -19,8 +22,16 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          // The fast chaos subset (short A, B, D) runs with the integration tests in `npm test`.
-          include: ['test/integration/**/*.test.ts', 'test/chaos/fast/**/*.test.ts'],
+          // Fast chaos variants that run with the integration tests in `npm test`. Fast D and I
+          // run with the chaos project only: their guarantees are held here by
+          // sidecar/crash-replay.test.ts (20 SIGKILLs, 1 s duplicate window) and
+          // inbox/inbox-push.test.ts (inbox sidecar and nats-server SIGKILLed mid-run).
+          include: [
+            'test/integration/**/*.test.ts',
+            'test/chaos/fast/a-nats-down.test.ts',
+            'test/chaos/fast/b-mesh-partition.test.ts',
+            'test/chaos/fast/j-committer-cut.test.ts',
+          ],
           globalSetup: ['./test/support/global-build.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,

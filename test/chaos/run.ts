@@ -4,7 +4,7 @@
  *
  *   npx tsc -p tsconfig.json && node dist/test/chaos/run.js --scenario A,D --seed 42
  *   node dist/test/chaos/run.js --seeds 1,2,3            # every full scenario, three seeds
- *   node dist/test/chaos/run.js --fast                   # the subset `npm test` runs
+ *   node dist/test/chaos/run.js --fast                   # the fast variants (A, B, D, I)
  *   node dist/test/chaos/run.js --cli /path/to/dist/src/cli/main.js   # another build
  *
  * Exit code: vitest's (0 when every scenario passed).

@@ -1,4 +1,5 @@
-// Scenario D (fast, part of `npm test`): 20 SIGKILLs of the sidecar during writes and replay.
+// Scenario D (fast): 20 SIGKILLs of the sidecar during writes and replay. Runs with the chaos
+// project; `npm test` holds the guarantee with test/integration/sidecar/crash-replay.test.ts.
 import { describe, it } from 'vitest';
 import { chaosSeeds } from '../harness/prng.js';
 import { D_FAST, scenarioD } from '../scenarios/d-sidecar-crashes.js';

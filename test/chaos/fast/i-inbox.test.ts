@@ -1,5 +1,6 @@
-// Scenario I (fast, part of `npm test`): the inbox sidecar SIGKILLed twice and nats-server
-// restarted once while commands reach a real agent (about 50 s).
+// Scenario I (fast): the inbox sidecar SIGKILLed twice and nats-server restarted once while
+// commands reach a real agent (about 50 s). Runs with the chaos project; `npm test` holds the
+// guarantee with test/integration/inbox/inbox-push.test.ts.
 import { describe, it } from 'vitest';
 import { chaosSeeds } from '../harness/prng.js';
 import { consensusUnavailable } from '../scenarios/b-mesh-partition.js';

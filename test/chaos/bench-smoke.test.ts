@@ -3,6 +3,11 @@
  * (`--quick`; a fleet of 3 at one short rate) and write JSON results with every figure present.
  * Rates are not asserted against anything: they are numbers for people, not pass/fail criteria;
  * what the stream shows (nothing lost, nothing twice) is.
+ *
+ * They run with the chaos project (`npm run test:chaos`), not in `npm test`: together about
+ * 45 s on 2 cores, and what they hold is that the benchmark programs still run; `npm test`
+ * type-checks bench/, and the exactly-once guarantees they touch have their own integration
+ * tests. Alone: `npx vitest run --project chaos test/chaos/bench-smoke.test.ts`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const root = resolve(import.meta.dirname, '../../..');
+const root = resolve(import.meta.dirname, '../..');
 const out = mkdtempSync(join(tmpdir(), 'net-sync-bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
