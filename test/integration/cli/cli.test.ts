@@ -1,5 +1,5 @@
 // Runs the built CLI (`node dist/src/cli/main.js`) as a user would: exit codes, stderr, --json.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,6 +30,21 @@ function cli(args: string[], env: Record<string, string> = {}): Run {
     timeout: 30_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `cli`, without blocking the event loop, so that several can run at once. */
+function cliAsync(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [main, ...args],
+      { cwd: dir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: dir }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
 }
 
 describe('net-sync CLI (built)', () => {
@@ -65,7 +80,7 @@ describe('net-sync CLI (built)', () => {
     expect(doc.error.issues[0].key).toBe('NET_SYNC_API_LISTN');
   });
 
-  it('prints --help for every command with exit 0', () => {
+  it('prints --help for every command with exit 0', async () => {
     const commands = [
       [],
       ['start'],
@@ -79,14 +94,23 @@ describe('net-sync CLI (built)', () => {
       ['verify'],
       ['config', 'print'],
     ];
-    for (const words of commands) {
-      const r = cli([...words, '--help']);
+    // Each run is a fresh node process that only prints: up to 4 run side by side.
+    const runs: Run[] = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      for (let i = next++; i < commands.length; i = next++) runs[i] = await cliAsync([...commands[i]!, '--help']);
+    };
+    await Promise.all([lane(), lane(), lane(), lane()]);
+    const help = new Map<string, string>();
+    commands.forEach((words, i) => {
+      const r = runs[i]!;
       expect(r.code, words.join(' ')).toBe(0);
       expect(r.stdout, words.join(' ')).toMatch(/^Usage: net-sync/);
-    }
-    expect(cli(['reconcile', '--help']).stdout).toMatch(/--dry-run[\s\S]*--verify[\s\S]*--since <duration>/);
-    expect(cli(['demo', '--help']).stdout).toMatch(/--intents <n>[\s\S]*--outage-intents <n>[\s\S]*--keep/);
-    expect(cli(['status', '--help']).stdout).toContain('--url <http://host:port>');
+      help.set(words.join(' '), r.stdout);
+    });
+    expect(help.get('reconcile')).toMatch(/--dry-run[\s\S]*--verify[\s\S]*--since <duration>/);
+    expect(help.get('demo')).toMatch(/--intents <n>[\s\S]*--outage-intents <n>[\s\S]*--keep/);
+    expect(help.get('status')).toContain('--url <http://host:port>');
   });
 
   it('keygen writes a 0600 key, prints the peer ID, refuses to overwrite, and speaks JSON', () => {
