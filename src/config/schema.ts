@@ -156,9 +156,10 @@ export const MeshSchema = z
   .object({
     /**
      * Consensus over the mesh even at quorum 1: intents are proposed and endorsed, so peers hold
-     * copies. Off by default: a single node is its own quorum. The mesh itself also runs, for
-     * telemetry, whenever `peers`, `bootstrap` or `telemetry.scout` is set (and for a quorum
-     * above 1); then intents still skip consensus unless this is on or the quorum is above 1.
+     * copies. Off by default: a single node is its own quorum. The mesh itself also runs (for a
+     * quorum above 1, and) for telemetry with `telemetry.summarise: scouts` when `peers`,
+     * `bootstrap` or `telemetry.scout` is set; then intents still skip consensus unless this is
+     * on or the quorum is above 1.
      */
     enabled: z.boolean().default(false),
     /** Listen multiaddrs. Loopback, ephemeral port by default. */
@@ -242,7 +243,15 @@ export const ConsensusSchema = z
 
 export const TelemetrySchema = z
   .object({
-    /** Act as an observability scout (summarise telemetry gossip into NATS). */
+    /**
+     * Who summarises this node's agent's points (docs/telemetry.md). `origin`: this sidecar, into
+     * the same windows, `Nats-Msg-Id`s and bodies a scout produces; nothing telemetry goes on the
+     * mesh, so a fleet member pays nothing for the others' telemetry. `scouts`: the scout protocol
+     * on its own topic (`<mesh.topic>/telemetry`): batches and heartbeats to the scouts. Unset:
+     * `scouts` where `telemetry.scout` is true, else `origin` (see {@link summariseMode}).
+     */
+    summarise: z.enum(['origin', 'scouts']).optional(),
+    /** Act as an observability scout (summarise telemetry gossip into NATS); implies `summarise: scouts`. */
     scout: z.boolean().default(false),
     /** Burst window length. */
     windowMs: zDurationMs.default(1_000),
@@ -274,9 +283,9 @@ export const TelemetrySchema = z
      */
     gapGraceMs: zDurationMs.default(3_000),
     /**
-     * Heartbeat period of every node with a mesh: scouts announce themselves, and every node its
-     * last telemetry batch. 1 s: a dead scout's origins move within 3 s, for one tiny message/s
-     * per node.
+     * Heartbeat period of every node with `summarise: scouts`, on the telemetry topic: scouts
+     * announce themselves, and every such origin its last telemetry batch. 1 s: a dead scout's
+     * origins move within 3 s, for one tiny message/s per node. `origin` nodes send none.
      */
     heartbeatMs: zDurationMs.default(1_000),
     /**
@@ -328,7 +337,26 @@ export const TelemetrySchema = z
     message:
       'must be at most 5000 with telemetry.wireColumns: arrays (that form must stay under the 256 KiB envelope cap)',
     path: ['batchMaxPoints'],
-  });
+  })
+  .refine((t) => !(t.scout && t.summarise === 'origin'), {
+    message:
+      'a scout summarises telemetry gossip, so it needs telemetry.summarise: scouts (or unset); ' +
+      'set telemetry.scout: false to summarise only this node at the origin',
+    path: ['summarise'],
+  })
+  .transform((t) => ({ ...t, summarise: summariseMode(t) }));
+
+/** Telemetry summarised at the origin (`origin`) or by scouts over the mesh (`scouts`). */
+export type SummariseMode = 'origin' | 'scouts';
+
+/**
+ * Who summarises this node's points: `telemetry.summarise` when set, else `scouts` for a scout
+ * (`telemetry.scout: true`: configs written before the key keep their scouts), else `origin`. A
+ * scout always runs the scout protocol, whatever a hand-built config says.
+ */
+export function summariseMode(t: { scout: boolean; summarise?: SummariseMode | undefined }): SummariseMode {
+  return t.scout || t.summarise === 'scouts' ? 'scouts' : 'origin';
+}
 
 export const SubjectsSchema = z
   .object({

@@ -49,6 +49,15 @@ export function shardTopic(baseTopic: string, shardNameOrShard: string | Shard):
   return `${baseTopic}/${name}`;
 }
 
+/**
+ * The telemetry topic under the fleet's topic (`mesh.topic`): scouts and the origins that send
+ * them their points (`telemetry.summarise: scouts`) meet there, off every consensus topic, so a
+ * node that summarises its own points at the origin never subscribes to it and pays nothing for it.
+ */
+export function telemetryTopic(baseTopic: string): string {
+  return `${baseTopic}/telemetry`;
+}
+
 const encoder = new TextEncoder();
 
 // murmur3's 32-bit finaliser: a bijective mix, so distinct inputs keep distinct outputs.

@@ -59,8 +59,9 @@ class FleetTopics extends Set<string> {
     super([base]);
   }
 
+  // Plus topics added one by one (the telemetry topic, when this node joins it).
   override has(topic: string): boolean {
-    return topic === this.base || topic.startsWith(`${this.base}/shard-`);
+    return topic === this.base || topic.startsWith(`${this.base}/shard-`) || super.has(topic);
   }
 }
 
@@ -70,7 +71,7 @@ class FleetTopics extends Set<string> {
  */
 export function allowTopic(pubsub: GossipSub, topic: string): void {
   const internals = pubsub as unknown as GossipSubTopicInternals;
-  if (!(internals.allowedTopics instanceof FleetTopics)) internals.allowedTopics?.add(topic);
+  internals.allowedTopics?.add(topic);
   internals.score.params.topics[topic] ??= { ...MESH_TOPIC_SCORE };
 }
 

@@ -94,6 +94,8 @@ export class MeshNode implements Gossip {
   private stopping: Promise<void> | undefined;
   private home: { topic: string; members: ReadonlySet<string>; validation: EnvelopeValidationContext } | null = null;
   private readonly homeListeners = new Set<EnvelopeListener>();
+  /** Other topics joined under the fleet topic (the telemetry topic), with their listeners. */
+  private readonly sideTopics = new Map<string, Set<EnvelopeListener>>();
   /**
    * The Gossip of this node's home shard: publishes on, and hears only, the shard's topic, whose
    * validator delivers only the shard's members. Until {@link setHome}, the fleet topic.
@@ -154,6 +156,40 @@ export class MeshNode implements Gossip {
     return this.home?.topic ?? null;
   }
 
+  /**
+   * A Gossip on another topic (the telemetry topic, `<mesh.topic>/telemetry`): subscribed at start,
+   * or at once when started; validated as the fleet topic (only members are delivered); its
+   * envelopes reach only its own listeners. A node that never joins a topic does not relay it.
+   */
+  joinTopic(topic: string): Gossip {
+    let listeners = this.sideTopics.get(topic);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.sideTopics.set(topic, listeners);
+      const pubsub = this.pubsub();
+      if (pubsub !== undefined) this.subscribeSide(pubsub, topic);
+    }
+    const heard = listeners;
+    return {
+      peerId: this.peerId,
+      publish: (envelope, signal) => this.publishOn(topic, envelope, signal),
+      onEnvelope: (listener) => {
+        heard.add(listener);
+        return () => heard.delete(listener);
+      },
+      sign: (bytes) => this.sign(bytes),
+      verify: (peerId, bytes, signature) => this.verify(peerId, bytes, signature),
+      peers: () => this.subscribers(topic),
+    };
+  }
+
+  private subscribeSide(pubsub: GossipSub, topic: string): void {
+    allowTopic(pubsub, topic);
+    pubsub.topicValidators.set(topic, (_from, msg) => this.validate(msg));
+    pubsub.subscribe(topic);
+    this.log.info({ topic }, 'joined topic');
+  }
+
   private joinHome(pubsub: GossipSub): void {
     const topic = this.home!.topic;
     allowTopic(pubsub, topic);
@@ -198,7 +234,7 @@ export class MeshNode implements Gossip {
       ...cfg,
       privateKey: this.opts.privateKey,
       maxEnvelopeBytes: this.maxBytes,
-      extraTopics: this.home === null ? [] : [this.home.topic],
+      extraTopics: [...(this.home === null ? [] : [this.home.topic]), ...this.sideTopics.keys()],
       ...(exempt === undefined ? {} : { appSpecificScore: (peerId: string) => refund?.score(peerId) ?? 0 }),
     });
     if (exempt !== undefined) {
@@ -231,6 +267,7 @@ export class MeshNode implements Gossip {
     await node.start();
     pubsub.subscribe(this.topic);
     if (this.home !== null) this.joinHome(pubsub);
+    for (const topic of this.sideTopics.keys()) this.subscribeSide(pubsub, topic);
     this.node = node;
     for (const p of statics) {
       // A tag keeps the connection manager from pruning static peers under connection pressure.
@@ -373,7 +410,11 @@ export class MeshNode implements Gossip {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject; // StrictSign makes this unreachable
     const author = this.authorOf(msg.from);
     const ctx =
-      msg.topic === this.topic ? this.validation : msg.topic === this.home?.topic ? this.home.validation : undefined;
+      msg.topic === this.topic || this.sideTopics.has(msg.topic)
+        ? this.validation
+        : msg.topic === this.home?.topic
+          ? this.home.validation
+          : undefined;
     if (ctx === undefined) return TopicValidatorResult.Ignore; // a topic we just left
     const result = await validateEnvelope(msg.data, author, ctx);
     if (result.verdict === 'accept') {
@@ -391,7 +432,11 @@ export class MeshNode implements Gossip {
   private deliver(msg: Message): void {
     if (msg.type !== 'signed') return;
     const listeners =
-      msg.topic === this.topic ? this.listeners : msg.topic === this.home?.topic ? this.homeListeners : null;
+      msg.topic === this.topic
+        ? this.listeners
+        : msg.topic === this.home?.topic
+          ? this.homeListeners
+          : (this.sideTopics.get(msg.topic) ?? null);
     if (listeners === null) return;
     const accepted = this.accepted.get(msg);
     if (accepted === undefined) return;

@@ -11,7 +11,7 @@ import type { IntentView } from '../api/index.js';
 import { ConsensusDriver, createConsensusMetrics } from '../consensus/index.js';
 import type { OutboxCommitter } from '../commit/index.js';
 import { readMembers } from '../config/members-file.js';
-import { fleetConfigured, type Config } from '../config/schema.js';
+import { fleetConfigured, summariseMode, type Config } from '../config/schema.js';
 import { consensusEnabled, resolveQuorum } from '../core/consensus.js';
 import type { Clock, Outbox, StreamReader } from '../core/ports.js';
 import { takeoverLookupAfterMs } from '../core/retention-hazard.js';
@@ -42,14 +42,19 @@ export function consensusWanted(config: Config): boolean {
 }
 
 /**
- * True when this node joins a libp2p mesh: for consensus, and also whenever the config says it
- * has peers (static or bootstrap) or is a telemetry scout, whose job is to hear the mesh. Such a
- * node gossips telemetry; with quorum 1 and `mesh.enabled` unset, its intents still go straight
- * to `pending-commit` (consensus off).
+ * True when this node joins a libp2p mesh: for consensus, and also for telemetry when scouts
+ * summarise it (`telemetry.summarise: scouts`) and the config says it has peers (static or
+ * bootstrap) or is a scout, whose job is to hear the mesh. Such a node gossips telemetry; with
+ * quorum 1 and `mesh.enabled` unset, its intents still go straight to `pending-commit` (consensus
+ * off). A node that summarises its own points at the origin has no use for a mesh without
+ * consensus, and starts none whatever `mesh.peers` lists.
  */
 export function meshWanted(config: Config): boolean {
   const m = config.mesh;
-  return consensusWanted(config) || m.peers.length > 0 || m.bootstrap.length > 0 || config.telemetry.scout;
+  const scouts = summariseMode(config.telemetry) === 'scouts';
+  return (
+    consensusWanted(config) || (scouts && (m.peers.length > 0 || m.bootstrap.length > 0 || config.telemetry.scout))
+  );
 }
 
 /** The mesh node and, when consensus is on, the consensus driver, wired. */

@@ -1,15 +1,19 @@
 /**
  * The telemetry half of the composition root: the origin-side emitter (`POST /v1/telemetry`),
- * the scout (when `telemetry.scout`, or with no mesh), heartbeats (every node: scouts say so,
- * origins carry their telemetry watermark), and the peer health reporter. Built after
- * the outbox, the committer and the mesh (which may be absent: then this node only hears its
- * own agent, and summarises it itself). Starts after them, stops before them.
+ * the summariser, heartbeats, and the peer health reporter. Built after the outbox, the committer
+ * and the mesh (which may be absent). Starts after them, stops before them.
  *
- * Topic: telemetry travels on the mesh's one topic (`mesh.topic`, the sentiment topic), as a
- * new envelope kind. Batching makes it ~10 messages/s per origin; a separate topic would not
- * save the signature checks that dominate gossip cost (docs/libp2p.md), would need a second set
- * of score parameters, and every node has to relay telemetry anyway. Unknown kinds are
- * `ignore`d by older peers, so the rollout needs no new topic either.
+ * Who summarises (`telemetry.summarise`, docs/telemetry.md):
+ * - `origin` (the default), or no mesh: this node summarises its own agent's points itself, with
+ *   the scout's windows, IDs and bodies, fed straight by the emitter. It sends no telemetry gossip
+ *   and no heartbeats and does not join the telemetry topic, so on a fleet's mesh it pays nothing
+ *   for the others' telemetry. Nothing on the mesh needs heartbeats besides telemetry: shard
+ *   health reads gossipsub's subscriptions of the home shard's topic.
+ * - `scouts`: the scout protocol, on its own topic (`<mesh.topic>/telemetry`), off every
+ *   consensus topic: origins gossip batches there, every such node heartbeats there (scouts with
+ *   their role, origins with their telemetry watermark), and scouts (`telemetry.scout`) summarise
+ *   what they own. Batches and heartbeats of earlier versions, which came on the fleet topic, are
+ *   still heard there, so scouts can be upgraded first.
  */
 import type { Registry } from 'prom-client';
 import {
@@ -21,10 +25,11 @@ import {
 } from '../telemetry/index.js';
 import { isDeadLetterId } from '../core/dead-letter.js';
 import { LIVENESS_HEARTBEATS, ScoutDirectory } from '../core/scout-ownership.js';
+import { telemetryTopic } from '../core/shards.js';
 import { PeriodicTask } from '../runtime/periodic-task.js';
 import { subjectMatches } from '../nats/subject-filter.js';
 import type { OutboxCommitter } from '../commit/index.js';
-import type { Config } from '../config/schema.js';
+import { summariseMode, type Config, type SummariseMode } from '../config/schema.js';
 import type { Envelope } from '../core/envelope.js';
 import { hasCode } from '../core/errors.js';
 import type { Clock, Gossip, Outbox } from '../core/ports.js';
@@ -37,8 +42,8 @@ export interface TelemetryWiringOptions {
   peerId: string;
   outbox: Outbox & { droppedTelemetryTotal?: number };
   committer: OutboxCommitter;
-  /** The mesh node, or null when the mesh is off. */
-  mesh: (Gossip & MeshProbe) | null;
+  /** The mesh node (its fleet topic; `joinTopic` for the telemetry topic), or null when the mesh is off. */
+  mesh: (Gossip & MeshProbe & { joinTopic(topic: string): Gossip }) | null;
   clock: Clock;
   logger: Logger;
   registry: Registry;
@@ -51,6 +56,10 @@ export class TelemetryWiring {
   readonly emitter: TelemetryEmitter;
   readonly scout: TelemetryScout | null;
   readonly health: PeerHealthReporter;
+  /** Who summarises this node's points (`telemetry.summarise`, resolved). */
+  readonly mode: SummariseMode;
+  /** The telemetry topic's gossip: scouts mode on a mesh; null when this node summarises its own points. */
+  readonly gossip: Gossip | null;
   private readonly opts: TelemetryWiringOptions;
   private readonly log: Logger;
   private unsubscribe: (() => void) | null = null;
@@ -67,14 +76,17 @@ export class TelemetryWiring {
     const wakeCommitter = (): void => opts.committer.wake();
     const now = opts.clock.now();
     this.scouts = new ScoutDirectory(t.heartbeatMs, null);
-    // Without a mesh this node is alone: it summarises its own points (no other scout could),
-    // from the current window on, since there is no mesh to warm up to.
-    const standalone = opts.mesh === null;
-    const sinceMs = standalone
+    this.mode = summariseMode(t);
+    this.gossip =
+      this.mode === 'scouts' && opts.mesh !== null ? opts.mesh.joinTopic(telemetryTopic(opts.config.mesh.topic)) : null;
+    // At the origin (or without a mesh) this node summarises its own points, alone: nobody else
+    // hears them. It does so from the current window on, since there is no mesh to warm up to.
+    const local = this.gossip === null;
+    const sinceMs = local
       ? Math.floor(now / t.windowMs) * t.windowMs
       : Math.ceil((now + t.warmupMs) / t.windowMs) * t.windowMs;
     this.scout =
-      t.scout || standalone
+      t.scout || local
         ? new TelemetryScout({
             peerId: opts.peerId,
             clock: opts.clock,
@@ -89,6 +101,9 @@ export class TelemetryWiring {
             heartbeatMs: t.heartbeatMs,
             handoffHoldMs: t.handoffHoldMs,
             sinceMs,
+            // Alone, nothing waits on a handoff: windows close within 200 ms of their time (lag
+            // SLA 2 s), and an idle sidecar wakes 5 times a second for it instead of 20.
+            ...(local ? { tickMs: 200 } : {}),
             logger: this.log,
             metrics,
             reduction: opts.reduction,
@@ -102,7 +117,7 @@ export class TelemetryWiring {
       batchMs: t.batchMs,
       batchMaxPoints: t.batchMaxPoints,
       maxQueuedPoints: t.maxQueuedPoints,
-      gossip: opts.mesh,
+      gossip: this.gossip,
       localScout: scout === null ? null : (env) => scout.ingest(env),
       logger: this.log,
       metrics,
@@ -117,7 +132,10 @@ export class TelemetryWiring {
       intervalMs: t.healthIntervalMs,
       mesh: opts.mesh,
       validatorRejects: () => counterValues(opts.registry, 'net_sync_gossip_rejected_total', 'reason'),
-      scouts: () => ({ live: scout?.directory.live(opts.clock.now()) ?? [], expected: t.expectedScouts }),
+      scouts: () => ({
+        live: scout?.directory.live(opts.clock.now()) ?? [],
+        expected: this.mode === 'scouts' ? t.expectedScouts : 0,
+      }),
       logger: this.log,
       captured: (subject) =>
         opts.config.streams.some((st) => st.subjects.some((pattern) => subjectMatches(subject, pattern))),
@@ -125,15 +143,39 @@ export class TelemetryWiring {
     opts.committer.on('intent:committed', (rows) => this.onCommitted(rows));
   }
 
-  /** Starts listening to gossip, the scout, its heartbeats and the health reports. */
+  /** Starts listening to the telemetry topic (scouts mode), the summariser, heartbeats and the health reports. */
   start(): void {
-    const mesh = this.opts.mesh;
+    const { mesh, config } = this.opts;
+    const gossip = this.gossip;
     this.startedAtMs = this.opts.clock.now();
-    if (mesh !== null) this.unsubscribe = mesh.onEnvelope((env, from) => this.receive(env, from));
+    if (gossip !== null && mesh !== null) {
+      const hear = (env: Envelope, from: string): void => this.receive(env, from);
+      // Earlier versions send batches and heartbeats on the fleet topic: still heard there.
+      const offTopic = gossip.onEnvelope(hear);
+      const offFleet = mesh.onEnvelope(hear);
+      this.unsubscribe = () => {
+        offTopic();
+        offFleet();
+      };
+    }
     this.scout?.start();
-    if (mesh !== null) this.startHeartbeats(mesh);
+    if (gossip !== null) this.startHeartbeats(gossip);
     this.health.start();
-    this.log.info({ scout: this.scout !== null, sinceMs: this.scout?.snapshot().sinceMs }, 'telemetry started');
+    this.log.info(
+      { summarise: this.mode, scout: this.scout !== null && gossip !== null, sinceMs: this.scout?.snapshot().sinceMs },
+      'telemetry started',
+    );
+    if (this.mode === 'origin' && config.telemetry.expectedScouts > 0)
+      this.log.warn(
+        { expectedScouts: config.telemetry.expectedScouts },
+        'telemetry.expectedScouts is ignored with telemetry.summarise: origin (this node summarises its own points)',
+      );
+    if (mesh === null && (config.mesh.peers.length > 0 || config.mesh.bootstrap.length > 0))
+      this.log.info(
+        {},
+        'mesh.peers or mesh.bootstrap is set, but with consensus off and telemetry.summarise: origin nothing uses ' +
+          'the mesh, so it is not started; set telemetry.summarise: scouts to gossip telemetry to scouts',
+      );
   }
 
   /** Sends queued points, says goodbye as a scout, stops the loops. Safe twice. */
@@ -141,12 +183,14 @@ export class TelemetryWiring {
     await this.emitter.stop();
     const beating = this.heartbeats?.running === true;
     await this.heartbeats?.stop();
-    if (beating && this.opts.mesh !== null && this.scout !== null) {
+    if (beating && this.gossip !== null && this.scout !== null) {
       // Leaving: peers move our origins at once instead of after 3 missed heartbeats.
-      await this.opts.mesh.publish(this.heartbeat([])).catch(() => undefined);
+      await this.gossip.publish(this.heartbeat([])).catch(() => undefined);
     }
     this.unsubscribe?.();
     this.unsubscribe = null;
+    // Alone with its own points (origin, or no mesh), this node's open windows are whole: write them.
+    if (this.gossip === null) await this.scout?.closeAll();
     await this.scout?.stop();
     await this.health.stop();
   }
@@ -159,7 +203,12 @@ export class TelemetryWiring {
 
   /** A status snapshot. */
   status(): Record<string, unknown> {
-    return { scout: this.scout?.snapshot() ?? null, epoch: this.emitter.epoch };
+    return {
+      summarise: this.mode,
+      topic: this.gossip === null ? null : telemetryTopic(this.opts.config.mesh.topic),
+      scout: this.scout?.snapshot() ?? null,
+      epoch: this.emitter.epoch,
+    };
   }
 
   private receive(env: Envelope, from: string): void {
@@ -206,8 +255,9 @@ export class TelemetryWiring {
     }
   }
 
-  // Every node heartbeats: scouts announce their role, and every origin its telemetry watermark
-  // (the local scout gets its own directly: gossip does not echo our messages).
+  // In scouts mode every node heartbeats on the telemetry topic: scouts announce their role, and
+  // every origin its telemetry watermark (the local scout gets its own directly: gossip does not
+  // echo our messages).
   private heartbeat(roles: string[]): Envelope {
     const since = this.scout?.snapshot().sinceMs;
     const atMs = this.opts.clock.now();

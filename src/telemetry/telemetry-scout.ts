@@ -107,6 +107,8 @@ export class TelemetryScout {
   private version = 0;
   private readonly task: PeriodicTask;
   private appending: Promise<void> = Promise.resolve();
+  /** The gauges' last values. */
+  private readonly gauges = { windows: -1, live: -1 };
 
   constructor(private readonly opts: TelemetryScoutOptions) {
     this.directory = new ScoutDirectory(opts.heartbeatMs, { peerId: opts.peerId, sinceMs: opts.sinceMs });
@@ -165,6 +167,19 @@ export class TelemetryScout {
     await this.appending;
   }
 
+  /**
+   * Decides every window still open (or awaiting its proof) now, as complete, and stores the rows.
+   * Only for a node that summarises nothing but its own points and has stopped its emitter: no
+   * batch of its epoch can come any more, so what it holds is the whole window (a clean stop at
+   * the origin loses nothing). A scout of other origins must not: their batches may still come.
+   */
+  async closeAll(): Promise<void> {
+    const now = this.opts.clock.now();
+    for (const w of this.windows.values())
+      if (w.phase === 'open' || w.phase === 'awaiting') this.decide(w, now, 'complete');
+    await this.writePending();
+  }
+
   /** Close time of a window starting at `windowStart` of length `windowMs`. */
   closeAt(windowStart: number, windowMs: number): number {
     return windowStart + windowMs + this.opts.allowedLatenessMs + this.opts.closeSlackMs;
@@ -207,8 +222,16 @@ export class TelemetryScout {
       }
     }
     this.streams.prune(now, Math.max(60_000, 4 * this.opts.handoffHoldMs));
-    this.opts.metrics?.windows.set(this.windows.size);
-    this.opts.metrics?.liveScouts.set(this.directory.live(now).length);
+    // Set on change only: an idle node ticks many times a second, and a gauge set is not free.
+    const live = this.directory.live(now).length;
+    if (this.gauges.windows !== this.windows.size) {
+      this.gauges.windows = this.windows.size;
+      this.opts.metrics?.windows.set(this.windows.size);
+    }
+    if (this.gauges.live !== live) {
+      this.gauges.live = live;
+      this.opts.metrics?.liveScouts.set(live);
+    }
     await this.writePending();
   }
 

@@ -1,8 +1,11 @@
-// Telemetry on the two configurations the defaults (docs/configuration.md) lead to, with real sidecar processes
+// Telemetry on the configurations the defaults (docs/configuration.md) lead to, with real sidecar processes
 // and a real nats-server: a lone sidecar on the default config (no mesh) summarises its own
-// points, and sidecars given `mesh.peers` with quorum 1 (no `mesh.enabled`) join the mesh for
-// telemetry while their intents still skip consensus (`pending-commit`, no endorsement round);
-// without any scout on the mesh, the points an origin gossips are counted as unrouted.
+// points; sidecars on a consensus mesh summarise their own points at the origin by default
+// (`telemetry.summarise: origin`), with no telemetry gossip and no heartbeats, beside a scout
+// that hears nothing of theirs; and with `telemetry.summarise: scouts`, sidecars given
+// `mesh.peers` with quorum 1 (no `mesh.enabled`) join the mesh for telemetry while their intents
+// still skip consensus (`pending-commit`, no endorsement round); without any scout on the mesh,
+// the points an origin gossips are counted as unrouted.
 import { describe, expect, it } from 'vitest';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
@@ -10,7 +13,7 @@ import { SidecarProcess } from '../../support/sidecar-process.js';
 import { assertExact, emitPoints, metric, waitForSummaries } from '../../support/telemetry-cluster.js';
 import { waitFor } from '../../support/wait-for.js';
 
-describe('telemetry without mesh.enabled', () => {
+describe('telemetry on the configurations the defaults lead to', () => {
   it('a lone sidecar on defaults summarises the points its agent posts', async () => {
     const nats = await useNatsServer();
     const solo = new SidecarProcess({ natsUrl: nats.url });
@@ -26,7 +29,69 @@ describe('telemetry without mesh.enabled', () => {
     expect(await metric(solo, 'net_sync_telemetry_points_unrouted_total')).toBe(0);
   });
 
-  it('sidecars with mesh.peers and quorum 1 gossip telemetry to a scout; intents skip consensus', async () => {
+  it('on a consensus mesh every sidecar summarises its own points exactly, gossiping no telemetry and no heartbeat', async () => {
+    const nats = await useNatsServer();
+    const { dirs, peerIds, meshEnv } = await meshIdentities(3, 'origin-mode');
+    // Sidecar 0 is a scout as configured before telemetry.summarise (which it implies: scouts);
+    // 1 and 2 are on defaults (origin). Only 1 and 2 get points.
+    const sidecars = dirs.map(
+      (dir, i) =>
+        new SidecarProcess({
+          natsUrl: nats.url,
+          dir,
+          env: {
+            ...meshEnv(i),
+            NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
+            NET_SYNC_CONSENSUS_QUORUM: '2',
+            ...(i === 0 ? { NET_SYNC_TELEMETRY_SCOUT: 'true', NET_SYNC_TELEMETRY_WARMUP_MS: '0' } : {}),
+          },
+        }),
+    );
+    for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
+    await Promise.all(sidecars.map((s) => s.start()));
+    for (const s of sidecars)
+      await waitFor(
+        async () => (await metric(s, 'net_sync_mesh_topic_mesh_peers')) >= 2,
+        `:${s.port} grafted into the topic mesh`,
+        30_000,
+        50,
+      );
+    const [scout, ...origins] = sidecars as [SidecarProcess, SidecarProcess, SidecarProcess];
+    const { accepted, byOrigin } = await emitPoints(origins, 1_200, 1_500, 'origins');
+    expect(accepted).toBe(1_200);
+    const got = await waitForSummaries(nats.url, 'origins', 1_200);
+    assertExact(got.list, got.ids, 1_200);
+    // Each origin's summaries are its own, published by itself, with every point it accepted.
+    for (const [k, s] of origins.entries()) {
+      const own = got.list.filter((x) => x.origin === peerIds[k + 1]);
+      expect(own.reduce((n, x) => n + x.count, 0)).toBe(byOrigin[k]);
+      expect(await metric(s, 'net_sync_telemetry_points_ingested_total')).toBe(byOrigin[k]);
+    }
+    const out = (kind: string) => `net_sync_gossip_messages_total{direction="out",kind="${kind}"}`;
+    const inn = (kind: string) => `net_sync_gossip_messages_total{direction="in",kind="${kind}"}`;
+    for (const s of origins) {
+      for (const kind of ['telemetry', 'heartbeat']) {
+        expect(await metric(s, out(kind)), `:${s.port} ${kind} out`).toBe(0);
+        expect(await metric(s, inn(kind)), `:${s.port} ${kind} in`).toBe(0);
+      }
+    }
+    // The scout runs the scout protocol on the telemetry topic, which the origins never joined:
+    // it hears none of their points, and none of its heartbeats reach them.
+    expect(await metric(scout, 'net_sync_telemetry_points_ingested_total')).toBe(0);
+    expect(await metric(scout, inn('telemetry'))).toBe(0);
+    // Consensus is untouched: an intent still commits with the cohort's endorsements.
+    const posted = await origins[0].post('/v1/intents', {
+      subject: 'root.solar.command.sentiment.set',
+      payload: { v: 1 },
+    });
+    expect(posted.status).toBe(202);
+    await waitFor(
+      async () => (await origins[0].get(`/v1/intents/${posted.json.correlationId}`)).json.state === 'committed',
+      'intent committed',
+    );
+  });
+
+  it('with summarise: scouts, sidecars with mesh.peers and quorum 1 gossip telemetry to a scout; intents skip consensus', async () => {
     const nats = await useNatsServer();
     const { dirs, peerIds, meshEnv } = await meshIdentities(2, 'peers-only');
     const sidecars = dirs.map((dir, i) => {
@@ -34,7 +99,12 @@ describe('telemetry without mesh.enabled', () => {
       return new SidecarProcess({
         natsUrl: nats.url,
         dir,
-        env: { ...mesh, NET_SYNC_TELEMETRY_SCOUT: String(i === 0), NET_SYNC_TELEMETRY_WARMUP_MS: '0' },
+        env: {
+          ...mesh,
+          NET_SYNC_TELEMETRY_SCOUT: String(i === 0),
+          NET_SYNC_TELEMETRY_SUMMARISE: 'scouts',
+          NET_SYNC_TELEMETRY_WARMUP_MS: '0',
+        },
       });
     });
     for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
@@ -76,12 +146,12 @@ describe('telemetry without mesh.enabled', () => {
     );
   });
 
-  it('a mesh with no scout anywhere counts the gossiped points as unrouted instead of losing them quietly', async () => {
+  it('with summarise: scouts and no scout anywhere, the gossiped points count as unrouted, not lost quietly', async () => {
     const nats = await useNatsServer();
     const { dirs, meshEnv } = await meshIdentities(2, 'no-scout');
     const sidecars = dirs.map((dir, i) => {
       const { NET_SYNC_MESH_ENABLED: _enabled, ...mesh } = meshEnv(i);
-      return new SidecarProcess({ natsUrl: nats.url, dir, env: mesh });
+      return new SidecarProcess({ natsUrl: nats.url, dir, env: { ...mesh, NET_SYNC_TELEMETRY_SUMMARISE: 'scouts' } });
     });
     for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
     await Promise.all(sidecars.map((s) => s.start()));

@@ -53,6 +53,7 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
       env: (i, peerIds) => ({
         NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
         NET_SYNC_TELEMETRY_SCOUT: String(SCOUTS.includes(i)),
+        NET_SYNC_TELEMETRY_SUMMARISE: 'scouts',
         NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
         NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS.length),
       }),

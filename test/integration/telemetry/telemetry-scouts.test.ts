@@ -38,6 +38,7 @@ async function startCluster(n: number): Promise<Cluster> {
           ...meshEnv(i),
           NET_SYNC_CONSENSUS_COHORT: peerIds.join(','),
           NET_SYNC_TELEMETRY_SCOUT: String(i < SCOUTS),
+          NET_SYNC_TELEMETRY_SUMMARISE: 'scouts',
           NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
           NET_SYNC_TELEMETRY_HEALTH_INTERVAL_MS: '1000',
           NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS),

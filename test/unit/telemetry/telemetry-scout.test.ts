@@ -404,3 +404,73 @@ describe('TelemetryScout', () => {
     expect([...summaries([a!]).values()].map((x) => x.summary.count)).toEqual([2]);
   });
 });
+
+describe('an origin that summarises its own points (telemetry.summarise: origin)', () => {
+  const scoutOf = (id: string, clock: ManualClock, outbox: MemoryOutbox, sinceMs: number): TelemetryScout =>
+    new TelemetryScout({
+      peerId: id,
+      clock,
+      outbox,
+      wakeCommitter: () => {},
+      prefix: 'root.solar',
+      subjectMap: {},
+      allowedLatenessMs: 500,
+      closeSlackMs: 500,
+      maxPoints: WINDOW.maxPoints,
+      heartbeatMs: 1_000,
+      handoffHoldMs: 8_000,
+      sinceMs,
+      logger: silentLogger(),
+    });
+  const rows = (outbox: MemoryOutbox) =>
+    outbox
+      .listByState(['pending-commit'], 1e6)
+      .map((r) => ({ id: r.correlationId, subject: r.subject, body: decoder.decode(r.body) }))
+      .sort((a, b) => a.id.localeCompare(b.id));
+
+  test('writes the same IDs, subjects and bodies a scout hearing its batches writes; a clean stop closes its windows', async () => {
+    const clock = new ManualClock(T0 + 300);
+    const localOutbox = new MemoryOutbox();
+    const scoutOutbox = new MemoryOutbox();
+    // The origin's own summariser, as TelemetryWiring builds it: from the current window on.
+    const local = scoutOf('origin', clock, localOutbox, Math.floor(clock.now() / 1_000) * 1_000);
+    const scout = scoutOf('scout', clock, scoutOutbox, 0);
+    const emitter = new TelemetryEmitter({
+      origin: 'origin',
+      clock,
+      rules: WINDOW,
+      batchMs: 100,
+      batchMaxPoints: 500,
+      maxQueuedPoints: 1e6,
+      logger: silentLogger(),
+      gossip: { publish: async (env: TelemetryEnvelope) => scout.ingest(structuredClone(env)) } as never,
+      localScout: (env) => local.ingest(env),
+    });
+    const random = seededRandom(7);
+    let accepted = 0;
+    for (let tick = 0; tick < 25; tick++) {
+      const points = Array.from({ length: 40 }, (_, k) => ({
+        metric: k % 2 === 0 ? 'o.delta' : 'o.load',
+        value: Math.round(random() * 1_000) / 10,
+        tags: { agent: 'a' },
+        ts: clock.now(),
+      }));
+      accepted += emitter.accept(points);
+      emitter.flush();
+      await local.tick();
+      clock.advance(100);
+    }
+    await emitter.stop();
+    // Stopping: the origin closes what it holds now, before the windows' close time.
+    await local.closeAll();
+    const mine = rows(localOutbox);
+    // The scout closes the same windows later, by its timer.
+    clock.advance(3_000);
+    await scout.tick();
+    const theirs = rows(scoutOutbox);
+    expect(mine.length).toBeGreaterThan(2);
+    expect(mine).toEqual(theirs);
+    const counted = mine.reduce((n, r) => n + (JSON.parse(r.body) as TelemetrySummary).count, 0);
+    expect(counted).toBe(accepted);
+  });
+});
