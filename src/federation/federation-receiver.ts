@@ -183,8 +183,9 @@ export class FederationReceiver {
     return this.serial(p.name, async (): Promise<Outcome> => {
       const name = receivedMsgName(msgId, d.stream, d.streamSeq);
       if (!verdict.accepted) {
-        // A byte copy of an event accepted before (under another message ID) is absorbed, not refused.
-        const known = opts.received.byDigest(p.name, verdict.digest);
+        // A byte copy of an event accepted before (under another message ID) is absorbed, not
+        // refused. Only an envelope can be one: a malformed body's digest is of the whole body.
+        const known = verdict.reason === 'malformed' ? undefined : opts.received.byDigest(p.name, verdict.digest);
         if (known !== undefined) return this.again(p, d, known, undefined, []);
         await this.receipt(p, d, {
           eventId: peekEventId(d.data) ?? name,

@@ -211,6 +211,19 @@ describe('FederationReceiver', () => {
     expect(await count('duplicate', 'copy')).toBe(1);
   });
 
+  it('refuses a bare payload whose digest is that of a recorded event: only an envelope is a copy', async () => {
+    const body = eventBytes('E1');
+    await receiver.onDelivery(partner, delivery(await envelope(body), 7, 'E1'));
+    const bare = delivery(body, 8, 'BARE');
+    await receiver.onDelivery(partner, bare);
+    expect(bare.calls).toEqual(['term:malformed']);
+    expect(
+      receipts()
+        .filter((r) => r.ack.status === 'rejected')
+        .map((r) => r.ack.msgId),
+    ).toEqual(['BARE']);
+  });
+
   it('pushes again a recorded event the agent did not take yet (a crash before the push)', async () => {
     const data = await envelope(eventBytes('E1'));
     answers.push({ kind: 'unreachable', reason: 'ECONNREFUSED' });
