@@ -4,6 +4,7 @@
  * intents. It refreshes itself every few seconds.
  */
 import type { IntentView } from './api-server.js';
+import type { FederationStatus } from '../core/federation-receipt.js';
 
 /** Lag of one kind against its SLA (see src/core/sla.ts). */
 export interface StatusLag {
@@ -39,6 +40,8 @@ export interface StatusDoc {
   inbox?: StatusInbox;
   /** This node's home shard, in a fleet (`consensus.members`, docs/fleet.md). */
   shard?: StatusShard;
+  /** The ledger per partner, when federation is on (docs/federation.md). */
+  federation?: FederationStatus;
 }
 
 /** The node's home shard in the status document. */
@@ -175,7 +178,7 @@ ${s.nats.jetstream.error === undefined ? '' : `<div class="muted">${esc(s.nats.j
 <section class="card"><h2>Peers</h2>${peers}</section>
 <section class="card"><h2>Outbox</h2><table id="outbox"><tr><th>kind</th>${states.map((st) => `<th>${esc(st)}</th>`).join('')}</tr>
 <tr><td>command</td>${states.map((st) => `<td>${s.outbox.command[st] ?? 0}</td>`).join('')}</tr>
-<tr><td>telemetry</td>${states.map((st) => `<td>${s.outbox.telemetry[st] ?? 0}</td>`).join('')}</tr></table></section>${inboxCard(s.inbox)}
+<tr><td>telemetry</td>${states.map((st) => `<td>${s.outbox.telemetry[st] ?? 0}</td>`).join('')}</tr></table></section>${inboxCard(s.inbox)}${federationCard(s.federation)}
 </div>
 <h2>Commit lag against the SLAs</h2>
 <table id="sla"><tr><th>kind</th><th>SLA</th><th>oldest pending</th><th>pending</th><th>recent p99 (commits)</th><th></th></tr>${lagRow('command', s.lag.command)}${lagRow('telemetry', s.lag.telemetry)}</table>
@@ -192,6 +195,19 @@ export function renderUnauthorizedPage(): string {
 <body style="font:14px system-ui,sans-serif;margin:16px"><h1>401: unauthorized</h1>
 <p>This sidecar requires its API token (<code>api.token</code>). Open <code>/?token=&lt;token&gt;</code>,
 or send <code>Authorization: Bearer &lt;token&gt;</code>.</p></body></html>`;
+}
+
+function federationCard(f: FederationStatus | undefined): string {
+  if (f === undefined) return '';
+  const ok = f.gaps.length === 0 && f.rejected.length === 0;
+  const rows = f.partners
+    .map(
+      (p) =>
+        `<tr><td>${esc(p.name)}</td><td>${p.sent}</td><td>${p.acked}</td><td>${p.rejected}</td><td>${p.unacked}</td><td>${p.received}</td><td>${p.refused}</td></tr>`,
+    )
+    .join('');
+  return `<section class="card"><h2>Federation</h2><p>${badge(ok, ok ? 'no gap' : `${f.gaps.length} gaps, ${f.rejected.length} rejected`)}</p>
+<table id="federation"><tr><th>partner</th><th>sent</th><th>acked</th><th>rejected</th><th>unacked</th><th>received</th><th>refused</th></tr>${rows}</table></section>`;
 }
 
 function inboxCard(inbox: StatusInbox | undefined): string {

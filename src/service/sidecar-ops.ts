@@ -27,6 +27,7 @@ import {
 } from '../observability/ops-metrics.js';
 import { RingBuffer, type StatusSample } from '../observability/status-history.js';
 import type { Logger } from '../observability/logger.js';
+import type { FederationStatus } from '../core/federation-receipt.js';
 
 const KINDS: readonly RowKind[] = ['command', 'telemetry'];
 /** Window of the recent commit-latency p99 that `status` judges. */
@@ -60,6 +61,8 @@ export interface OpsParts {
     readonly results: Record<string, number>;
     lag(): Promise<Array<{ consumer: string; stream: string; pending: number; ackPending: number }>>;
   } | null;
+  /** Federation's ledger per partner; absent or null while federation is off. */
+  readonly federation?: { readonly ledger: { status(): FederationStatus } } | null;
 }
 
 /** Lag, SLA, history and the status page for one sidecar. start() after the API, stop() first. */
@@ -177,6 +180,7 @@ export class SidecarOps {
       ...(parts.inbox === null ? {} : { inbox: await this.inboxStatus(parts.inbox) }),
       ...(meshStatus === undefined ? {} : { mesh: meshStatus }),
       ...(shard === undefined ? {} : { shard }),
+      ...(parts.federation == null ? {} : { federation: parts.federation.ledger.status() }),
     };
   }
 

@@ -74,4 +74,9 @@ function render(ctx: CommandContext, doc: StatusDoc, ok: boolean): void {
     );
   }
   for (const b of doc.sla?.breaches ?? []) out.text(`! ${b}`);
+  if (doc.federation !== undefined)
+    out.table(
+      ['federation partner', 'sent', 'acked', 'rejected', 'unacked', 'received', 'refused'],
+      doc.federation.partners.map((p) => [p.name, p.sent, p.acked, p.rejected, p.unacked, p.received, p.refused]),
+    );
 }

@@ -360,6 +360,10 @@ describe('federation: events received, receipted and applied (consensus off)', (
     expect((await acme.get('/v1/federation/partners')).json.partners).toEqual([
       expect.objectContaining({ name: 'org', receive: true, received: 30, refused: 6 }),
     ]);
+    expect((await org.get('/v1/status')).json.federation.partners).toEqual([
+      expect.objectContaining({ name: 'acme', sent: 30, acked: 30 }),
+    ]);
+    expect(await (await fetch(`${org.url}/`)).text()).toContain('id="federation"');
     const cli = (url: string, ...args: string[]) =>
       runCliProcess(['federation', 'status', '--url', url, '--json', ...args], org.env(), org.dir);
     const okStatus = await cli(org.url);
