@@ -4,8 +4,9 @@
  *
  * - lost: in the stream, never applied and never dead-lettered;
  * - applied twice: the agent answered SUCCESS to a second copy, unless the copy before it was
- *   answered within `excuseMs` before a SIGKILL of the inbox sidecar, or arrived before that
- *   SIGKILL and was answered after it (the record of the application died with the process);
+ *   pushed by an inbox sidecar that was then SIGKILLed, answered within `excuseMs` before that
+ *   SIGKILL or after it, and the second copy came from the restarted sidecar (the record of the
+ *   application died with the process; see {@link excusedByKill});
  * - dead letters: exactly one notice for each `drop` and `fail` command, none for the others;
  *   a `drop` or `fail` command is never applied.
  */
@@ -32,14 +33,22 @@ export interface AgentPush {
   verified: boolean;
 }
 
+/** A SIGKILL of the inbox sidecar, ms since epoch. */
+export interface InboxSidecarKill {
+  /** When the SIGKILL was sent. */
+  atMs: number;
+  /** When its restart began (before the spawn): no push of the new process arrives earlier. */
+  restartedAtMs: number;
+}
+
 /** What {@link judgeInbox} judges. */
 export interface InboxOracleInput {
   commands: readonly InboxCommandEntry[];
   pushes: readonly AgentPush[];
   /** Delivery dead-letter notices (stage `delivery`), by the correlation ID they name. */
   notices: ReadonlyArray<{ correlationId: string; reason: string }>;
-  /** When the inbox sidecar was SIGKILLed, ms since epoch. */
-  kills: readonly number[];
+  /** The SIGKILLs of the inbox sidecar. */
+  kills: readonly InboxSidecarKill[];
   /** How long before a SIGKILL an answered SUCCESS excuses a second application. Default 2 s. */
   excuseMs?: number;
 }
@@ -115,7 +124,7 @@ export function judgeInbox(input: InboxOracleInput): InboxOracleReport {
       note(examples.lost, `${what}: never applied, never dead-lettered`);
     }
     for (let i = 1; i < apps.length; i++) {
-      if (excusedBy(apps[i - 1]!, apps[i]!, input.kills, excuseMs)) r.excused++;
+      if (excusedByKill(apps[i - 1]!, apps[i]!, input.kills, excuseMs)) r.excused++;
       else {
         r.appliedTwice++;
         note(examples.appliedTwice, `${what}: applied again at ${iso(apps[i]!.atMs)} after ${iso(apps[i - 1]!.atMs)}`);
@@ -139,10 +148,25 @@ export function judgeInbox(input: InboxOracleInput): InboxOracleReport {
   return r;
 }
 
-// `prev` was answered within `excuseMs` before a SIGKILL, or arrived before it and was answered
-// after it; `next` came after that SIGKILL.
-function excusedBy(prev: AgentPush, next: AgentPush, kills: readonly number[], excuseMs: number): boolean {
-  return kills.some((k) => prev.arrivedAtMs <= k && prev.atMs >= k - excuseMs && next.arrivedAtMs > k);
+/**
+ * Whether a second application `next` is excused by a SIGKILL of the inbox sidecar: `prev` was
+ * pushed by the sidecar that SIGKILL ended, was answered within `excuseMs` before it or after it
+ * (no record could be made), and `next` was pushed by the restarted sidecar.
+ *
+ * "Pushed by the killed sidecar" is "arrived before the restart began", not "before the
+ * SIGKILL": the agent runs in the test's own process and reads a push when that process gets to
+ * it, so a push the sidecar wrote just before it died can arrive after the SIGKILL was sent.
+ * Until the restart, no other process pushes.
+ */
+export function excusedByKill(
+  prev: AgentPush,
+  next: AgentPush,
+  kills: readonly InboxSidecarKill[],
+  excuseMs = 2_000,
+): boolean {
+  return kills.some(
+    (k) => prev.arrivedAtMs < k.restartedAtMs && prev.atMs >= k.atMs - excuseMs && next.arrivedAtMs >= k.restartedAtMs,
+  );
 }
 
 function iso(ms: number): string {

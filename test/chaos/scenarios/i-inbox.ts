@@ -16,7 +16,7 @@ import type { SidecarProcess } from '../../support/sidecar-process.js';
 import { readStream as readMessages } from '../../support/stream-contents.js';
 import { TestAgent } from '../../support/test-agent.js';
 import { waitFor } from '../../support/wait-for.js';
-import { type AgentMode, judgeInbox, type InboxOracleReport } from '../harness/inbox-oracle.js';
+import { type AgentMode, type InboxOracleReport, type InboxSidecarKill, judgeInbox } from '../harness/inbox-oracle.js';
 import { keygen } from '../harness/keygen.js';
 import { readStream } from '../harness/oracle.js';
 import { Prng } from '../harness/prng.js';
@@ -190,14 +190,14 @@ async function startCohort(run: ScenarioRun, nats: NatsServerProcess, agentUrl: 
 /**
  * The fault schedule: `inboxKills` SIGKILLs of s3 and `natsRestarts` nats-server SIGKILLs, in a
  * seeded order at seeded points of the load, one at a time; each keeps its part down for a
- * seeded while. Returns when s3 was SIGKILLed, ms since epoch.
+ * seeded while. Returns each SIGKILL of s3 and when its restart began, ms since epoch.
  */
 async function injectFaults(
   run: ScenarioRun,
   p: ScenarioIParams,
   nats: NatsServerProcess,
   s3: SidecarProcess,
-): Promise<number[]> {
+): Promise<InboxSidecarKill[]> {
   const rng = run.rng.fork('faults');
   const kinds = [...Array<string>(p.inboxKills).fill('kill-inbox'), ...Array<string>(p.natsRestarts).fill('nats')];
   const plan = kinds
@@ -208,16 +208,17 @@ async function injectFaults(
   const started = Date.now();
   // Bounded: a slow restart delays the rest, never past the load plus this much.
   const deadline = started + p.loadMs + 30_000;
-  const kills: number[] = [];
+  const kills: InboxSidecarKill[] = [];
   const downs: Array<{ kind: string; downMs: number }> = [];
   for (const f of plan) {
     await hold(started + f.atMs - Date.now());
     if (Date.now() > deadline) break;
     const downMs = rng.range(...p.downMs);
     if (f.kind === 'kill-inbox') {
-      kills.push(Date.now());
+      const atMs = Date.now();
       await s3.crash();
       await hold(downMs);
+      kills.push({ atMs, restartedAtMs: Date.now() });
       await s3.start();
     } else {
       nats.kill('SIGKILL');
@@ -263,7 +264,7 @@ async function judgeNow(
   seed: number,
   entries: Awaited<ReturnType<typeof readStream>>,
   agent: TestAgent,
-  kills: number[],
+  kills: InboxSidecarKill[],
 ): Promise<{ inbox: InboxOracleReport; advisoryNotices: number }> {
   const notices = (await readMessages(natsUrl, 'root.solar.deadletter.>')).messages
     .map(
@@ -290,8 +291,8 @@ function findings(r: InboxOracleReport): string[] {
 }
 
 // For a post-mortem: each push of `ids` and the SIGKILLs of s3, in ms since the run began.
-function timelines(ids: string[], agent: TestAgent, kills: number[], t0: number): Record<string, unknown> {
-  const out: Record<string, unknown> = { kills: kills.map((k) => k - t0) };
+function timelines(ids: string[], agent: TestAgent, kills: InboxSidecarKill[], t0: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { kills: kills.map((k) => `${k.atMs - t0}-${k.restartedAtMs - t0}`) };
   for (const id of ids)
     out[id] = agent.received
       .filter((r) => r.correlationId === id)
