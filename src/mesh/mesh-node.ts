@@ -392,6 +392,22 @@ export class MeshNode implements Gossip {
     return node.services.ping.ping(peerIdFromString(peerId), { signal });
   }
 
+  /**
+   * The round-trip time libp2p's connection monitor last measured on a connection to `peerId`
+   * (every 10 s), ms; undefined when not connected or not measured yet.
+   */
+  rtt(peerId: string): number | undefined {
+    if (this.node?.status !== 'started') return undefined;
+    let id: PeerId;
+    try {
+      id = peerIdFromString(peerId);
+    } catch {
+      return undefined;
+    }
+    for (const conn of this.node.getConnections(id)) if (conn.rtt !== undefined && conn.rtt >= 0) return conn.rtt;
+    return undefined;
+  }
+
   /** Gossipsub score of every connected peer. */
   scores(): Record<string, number> {
     const internals = this.internals();

@@ -21,6 +21,13 @@ export interface MeshProbe {
   meshPeers(): string[];
   /** Round-trip time to a peer, ms; rejects when unreachable. */
   ping(peerId: string, signal?: AbortSignal): Promise<number>;
+  /**
+   * The round-trip time libp2p's connection monitor last measured to a peer (it pings every
+   * connection every 10 s anyway), ms; undefined when none is known yet. Read instead of a ping
+   * of our own when given: a ping stream per peer per report, on both ends, would double the
+   * stream setups of an idle mesh, and grows with the peers.
+   */
+  rtt?(peerId: string): number | undefined;
   scores(): Record<string, number>;
 }
 
@@ -192,7 +199,12 @@ export class PeerHealthReporter {
   private async pings(mesh: MeshProbe, peers: string[], signal?: AbortSignal): Promise<Record<string, number | null>> {
     const timeout = AbortSignal.timeout(Math.min(2_000, this.opts.intervalMs / 2));
     const both = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-    const results = await Promise.allSettled(peers.map((p) => mesh.ping(p, both)));
+    const results = await Promise.allSettled(
+      peers.map((p) => {
+        const known = mesh.rtt?.(p);
+        return known === undefined ? mesh.ping(p, both) : Promise.resolve(known);
+      }),
+    );
     const out: Record<string, number | null> = {};
     peers.forEach((p, i) => {
       const r = results[i]!;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { PeerHealthReporter } from '../../../src/telemetry/peer-health.js';
+import { type MeshProbe, PeerHealthReporter } from '../../../src/telemetry/peer-health.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { ManualClock } from '../../support/manual-clock.js';
 import { MemoryOutbox } from '../../support/memory-outbox.js';
 
-function reporter(captured: (s: string) => boolean) {
+function reporter(captured: (s: string) => boolean, mesh: MeshProbe | null = null) {
   const outbox = new MemoryOutbox();
   const r = new PeerHealthReporter({
     peerId: 'me',
@@ -13,7 +13,7 @@ function reporter(captured: (s: string) => boolean) {
     outbox,
     wakeCommitter: () => undefined,
     intervalMs: 10_000,
-    mesh: null,
+    mesh,
     validatorRejects: async () => ({}),
     scouts: () => ({ live: [], expected: 0 }),
     captured,
@@ -40,5 +40,25 @@ describe('PeerHealthReporter', () => {
     expect(outbox.listByState(['pending-commit'], 10).map((x) => x.subject)).toEqual([
       'root.solar.telemetry.libp2p.peer.health',
     ]);
+  });
+
+  it("reads the connection monitor's RTT where it has one, and pings only the other peers", async () => {
+    const pinged: string[] = [];
+    const mesh: MeshProbe = {
+      topic: '/t',
+      peers: () => ['a', 'b'],
+      meshPeers: () => ['a'],
+      ping: async (p) => {
+        pinged.push(p);
+        return 7;
+      },
+      rtt: (p) => (p === 'a' ? 3 : undefined),
+      scores: () => ({}),
+    };
+    const { r, outbox } = reporter((s) => s.includes('.telemetry.'), mesh);
+    await r.report();
+    const [row] = outbox.listByState(['pending-commit'], 10);
+    expect(JSON.parse(new TextDecoder().decode(row!.body)).pingRttMs).toEqual({ a: 3, b: 7 });
+    expect(pinged).toEqual(['b']);
   });
 });
