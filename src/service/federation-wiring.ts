@@ -14,6 +14,7 @@ import { SqliteAppliedAcks, type SqliteOutbox, SqliteReceivedEvents } from '../b
 import type { Config } from '../config/schema.js';
 import { federationEnabled, federationKeyFile, trustedKeys } from '../config/federation-schema.js';
 import { NetSyncError } from '../core/errors.js';
+import type { FederationStatus } from '../core/federation-receipt.js';
 import type { DsseSigner } from '../core/federation-trust.js';
 import { inboundSubjects, partnerSubjects } from '../core/federation-message.js';
 import type { Clock } from '../core/ports.js';
@@ -277,4 +278,30 @@ function buildAcks(
 /** The API's view of federation. */
 export function federationBackend(federation: FederationWiring): FederationBackend {
   return federation.backend();
+}
+
+/**
+ * The ledger read offline from an outbox file (for `net-sync reconcile`): committed events
+ * without a receipt, receipts applied, gaps after `federation.ackTimeoutMs`. Undefined while
+ * federation is off or no partner is sent to.
+ */
+export function offlineFederationStatus(
+  config: Config,
+  outbox: SqliteOutbox,
+  clock: Clock,
+): FederationStatus | undefined {
+  if (!federationEnabled(config.federation)) return undefined;
+  const partners = config.federation.partners.filter((p) => p.send);
+  if (partners.length === 0) return undefined;
+  const ledger = new FederationLedger({
+    partners: partners.map((p) => ({ name: p.name, send: p.send, receive: p.receive })),
+    outbox,
+    acks: new SqliteAppliedAcks(outbox.database, config.buffer.synchronous),
+    received: null,
+    ackTimeoutMs: config.federation.ackTimeoutMs,
+    clock,
+    acksRefused: () => 0,
+    refused: () => 0,
+  });
+  return ledger.status();
 }

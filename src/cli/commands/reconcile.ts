@@ -1,14 +1,18 @@
 /**
  * `net-sync reconcile`: aligns the outbox with the stream: rows found in JetStream are marked
  * committed without republishing, the rest are published; `--verify` also checks committed
- * rows are still there. Exit 0 when aligned, 1 when anything is unresolved.
+ * rows are still there. With federation on, it also reports the gaps per partner (events
+ * committed without a receipt after `federation.ackTimeoutMs`). Exit 0 when aligned and no gap,
+ * 1 otherwise.
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { SqliteOutbox } from '../../buffer/index.js';
+import type { FederationStatus } from '../../core/federation-receipt.js';
 import type { ReconcileReport } from '../../reconcile/reconciler.js';
 import { SystemClock } from '../../runtime/system-clock.js';
 import { openAdminSession } from '../../service/admin-session.js';
 import { deadLetterNotices } from '../../service/dead-letters.js';
+import { offlineFederationStatus } from '../../service/federation-wiring.js';
 import { reconcileOutbox } from '../../service/reconcile-outbox.js';
 import type { CommandContext } from '../command-context.js';
 
@@ -60,8 +64,9 @@ export async function runReconcile(ctx: CommandContext, options: ReconcileOption
         },
       });
       bar?.stop();
-      print(ctx, report);
-      return report.aligned ? 0 : 1;
+      const federation = offlineFederationStatus(ctx.config, outbox, clock);
+      print(ctx, report, federation);
+      return report.aligned && (federation?.gaps.length ?? 0) === 0 ? 0 : 1;
     } finally {
       await session.close();
     }
@@ -71,8 +76,25 @@ export async function runReconcile(ctx: CommandContext, options: ReconcileOption
   }
 }
 
-function print(ctx: CommandContext, r: ReconcileReport): void {
-  ctx.out.result(r, () => {
+function print(ctx: CommandContext, r: ReconcileReport, federation: FederationStatus | undefined): void {
+  const doc =
+    federation === undefined
+      ? r
+      : {
+          ...r,
+          federation: {
+            partners: federation.partners.map((p) => ({
+              name: p.name,
+              sent: p.sent,
+              acked: p.acked,
+              rejected: p.rejected,
+              unacked: p.unacked,
+              gaps: federation.gaps.filter((g) => g.partner === p.name).length,
+            })),
+            gaps: federation.gaps,
+          },
+        };
+  ctx.out.result(doc, () => {
     ctx.out.table(
       ['figure', 'value'],
       [
@@ -92,5 +114,7 @@ function print(ctx: CommandContext, r: ReconcileReport): void {
     if (r.deferredTo !== null) ctx.out.text(`publishing deferred to ${r.deferredTo}, which holds the publisher lease`);
     if (r.publishError !== null) ctx.out.text(`publishing stopped: ${r.publishError}`);
     ctx.out.text(r.aligned ? 'aligned: the outbox and the stream agree' : 'NOT aligned');
+    for (const g of federation?.gaps ?? [])
+      ctx.out.text(`GAP ${g.partner} ${g.eventId} #${g.streamSeq}: no receipt after ${g.ageMs} ms`);
   });
 }

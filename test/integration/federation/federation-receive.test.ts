@@ -391,6 +391,15 @@ describe('federation: events received, receipted and applied (consensus off)', (
     expect(metric(orgMetricsGap, 'net_sync_federation_oldest_unacked_seconds{partner="acme"}')).toBeGreaterThanOrEqual(
       3,
     );
+    // `net-sync reconcile` on org's outbox reports the same gaps per partner, and exits 1.
+    await org.stop();
+    const gapReconcile = await org.reconcile();
+    expect(gapReconcile.code, gapReconcile.stderr).toBe(1);
+    const fed = (gapReconcile.report as { federation: { partners: unknown[]; gaps: Array<{ eventId: string }> } })
+      .federation;
+    expect(fed.gaps.map((g) => g.eventId).sort()).toEqual([...late].sort());
+    expect(fed.partners).toEqual([expect.objectContaining({ name: 'acme', sent: 33, acked: 30, unacked: 3, gaps: 3 })]);
+    await org.start();
     await acme.start();
     await waitFor(async () => (await cli(org.url)).code === 0, 'status ok again', 30_000);
     await waitFor(async () => agent.pushes.length >= 33, 'late events pushed', 10_000);
@@ -401,5 +410,9 @@ describe('federation: events received, receipted and applied (consensus off)', (
     await new Promise((r) => setTimeout(r, 1_500));
     expect(agent.pushes.length).toBe(33);
     expect((await receipts()).length).toBe(39);
+    await org.stop();
+    const okReconcile = await org.reconcile();
+    expect(okReconcile.code, okReconcile.stderr).toBe(0);
+    expect(okReconcile.report).toMatchObject({ aligned: true, federation: { gaps: [] } });
   });
 });
