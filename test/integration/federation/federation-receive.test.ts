@@ -207,10 +207,13 @@ describe('federation: events received, receipted and applied (consensus off)', (
         payloadType: string;
       }>
     > =>
-      (await readStream(nats.url, ACKS)).messages.map((m) => {
-        const o = openEnvelope(m.data);
-        return { msgId: m.msgId!, headers: m.headers, ack: o.json, signers: o.signers, payloadType: o.payloadType };
-      });
+      // acme's receipts (the bad ones published by hand later are not).
+      (await readStream(nats.url, ACKS)).messages
+        .filter((m) => m.msgId?.startsWith('ack-'))
+        .map((m) => {
+          const o = openEnvelope(m.data);
+          return { msgId: m.msgId!, headers: m.headers, ack: o.json, signers: o.signers, payloadType: o.payloadType };
+        });
     const first = await receipts();
     expect(first.length).toBe(30);
     for (const r of first) {
@@ -370,6 +373,63 @@ describe('federation: events received, receipted and applied (consensus off)', (
     expect(okStatus.code, okStatus.stderr).toBe(0);
     expect(JSON.parse(okStatus.stdout)).toMatchObject({ ok: true, gaps: [], rejected: [] });
     expect((await cli(org.url, '--partner', 'nobody')).code).toBe(2);
+
+    // Bad receipts straight onto acme's acks subject: counted by result, none changes an event.
+    const acmeSigner = new Ed25519Signer(acmeKey, (await loadIdentity(acme.keyFile)).raw);
+    const [real] = [...events.values()];
+    const ackBody = (over: Record<string, unknown>): Uint8Array =>
+      new TextEncoder().encode(
+        JSON.stringify({
+          schemaVersion: 1,
+          eventId: real!.msgId,
+          msgId: real!.msgId,
+          digest: real!.digest,
+          status: 'rejected',
+          reason: 'bad-signature',
+          from: 'acme',
+          to: 'org',
+          receivedAt: new Date().toISOString(),
+          ...over,
+        }),
+      );
+    const signedAck = async (body: Uint8Array, by: Ed25519Signer): Promise<Uint8Array> =>
+      encodeEnvelope(await signEnvelope(ACK_TYPE, body, [by]));
+    const publishAck = async (msgId: string, data: Uint8Array): Promise<void> => {
+      const h = natsHeaders();
+      h.set('Nats-Msg-Id', msgId);
+      await nc.jetstream().publish(ACKS, data, { headers: h });
+    };
+    const before = await (await fetch(`${org.url}/metrics`)).text();
+    const acksOf = (t: string, result: string): number =>
+      metric(t, `net_sync_federation_acks_total{partner="acme",result="${result}"}`);
+    await publishAck(
+      'BAD-UNSIGNED',
+      encodeEnvelope({ payloadType: ACK_TYPE, payload: base64Encode(ackBody({})), signatures: [] }),
+    );
+    await publishAck('BAD-UNKNOWN-KEY', await signedAck(ackBody({}), forgerSigner));
+    await publishAck('BAD-DIGEST', await signedAck(ackBody({ digest: '0'.repeat(64) }), acmeSigner));
+    await publishAck('BAD-EVENT', await signedAck(ackBody({ eventId: 'NO-SUCH', msgId: 'NO-SUCH' }), acmeSigner));
+    await publishAck('BAD-JSON', new TextEncoder().encode('{not json'));
+    await waitFor(
+      async () => {
+        const t = await (await fetch(`${org.url}/metrics`)).text();
+        return (
+          ['invalid', 'unknown-event', 'digest-mismatch'].reduce((n, r) => n + acksOf(t, r) - acksOf(before, r), 0) >= 5
+        );
+      },
+      'org read the bad receipts',
+      10_000,
+    );
+    const after = await (await fetch(`${org.url}/metrics`)).text();
+    expect(acksOf(after, 'invalid') - acksOf(before, 'invalid')).toBe(3);
+    expect(acksOf(after, 'digest-mismatch') - acksOf(before, 'digest-mismatch')).toBe(1);
+    expect(acksOf(after, 'unknown-event') - acksOf(before, 'unknown-event')).toBe(1);
+    expect(acksOf(after, 'applied')).toBe(30);
+    expect((await org.get(`/v1/federation/events/${real!.msgId}`)).json).toMatchObject({
+      state: 'acked',
+      ack: { status: 'accepted' },
+    });
+    expect((await org.get('/v1/federation/partners')).json).toMatchObject({ gaps: [], rejected: [] });
 
     // acme away: three events become gaps after ackTimeoutMs (3 s), listed by `federation status`
     // (exit 1); once acme is back they are acked and it exits 0.
