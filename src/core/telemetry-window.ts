@@ -46,6 +46,11 @@ export function windowStartOf(ts: number, windowMs: number): number {
   return ts - (((ts % windowMs) + windowMs) % windowMs);
 }
 
+/** Start of the first `windowMs` window that begins at or after `ts`: a new scout's first whole window. */
+export function firstWindowAfter(ts: number, windowMs: number): number {
+  return windowStartOf(ts + windowMs - 1, windowMs);
+}
+
 /** Where the origin files a point of time `ts` sent at `sentAtMs` (both origin clock). */
 export function assignWindow(
   ts: number,

@@ -85,6 +85,8 @@ export class MeshNode implements Gossip {
   // Envelopes decoded by the validator, with their author, handed to the message event without
   // decoding twice.
   private readonly accepted = new WeakMap<Message, { envelope: Envelope; from: string }>();
+  /** Envelopes the validator refused since start, by reason: peer health reports them. */
+  private readonly refusals = new Map<string, number>();
   // Peer ID strings by multihash bytes: base58 of every message's `from` cost more than its validation checks.
   private readonly authors = new Map<string, string>();
   private validation: EnvelopeValidationContext;
@@ -366,6 +368,11 @@ export class MeshNode implements Gossip {
     return verifyPeerSignature(peerId, bytes, signature);
   }
 
+  /** Envelopes the validator refused since start, by reason (cumulative). */
+  validatorRejects(): Record<string, number> {
+    return Object.fromEntries(this.refusals);
+  }
+
   /** {@inheritDoc Gossip.peers} */
   peers(): string[] {
     return this.node?.getPeers().map(String) ?? [];
@@ -437,6 +444,7 @@ export class MeshNode implements Gossip {
       this.accepted.set(msg, { envelope: result.envelope, from: author });
     } else {
       this.opts.metrics?.rejected.inc({ reason: result.reason });
+      this.refusals.set(result.reason, (this.refusals.get(result.reason) ?? 0) + 1);
       this.log.debug(
         { from: author, reason: result.reason, detail: result.detail, verdict: result.verdict },
         'envelope refused',

@@ -26,6 +26,7 @@ import {
 import { isDeadLetterId } from '../core/dead-letter.js';
 import { LIVENESS_HEARTBEATS, ScoutDirectory } from '../core/scout-ownership.js';
 import { telemetryTopic } from '../core/shards.js';
+import { firstWindowAfter, windowStartOf } from '../core/telemetry-window.js';
 import { PeriodicTask } from '../runtime/periodic-task.js';
 import { subjectMatches } from '../nats/subject-filter.js';
 import type { OutboxCommitter } from '../commit/index.js';
@@ -43,7 +44,7 @@ export interface TelemetryWiringOptions {
   outbox: Outbox & { droppedTelemetryTotal?: number };
   committer: OutboxCommitter;
   /** The mesh node (its fleet topic; `joinTopic` for the telemetry topic), or null when the mesh is off. */
-  mesh: (Gossip & MeshProbe & { joinTopic(topic: string): Gossip }) | null;
+  mesh: (Gossip & MeshProbe & { joinTopic(topic: string): Gossip; validatorRejects(): Record<string, number> }) | null;
   clock: Clock;
   logger: Logger;
   registry: Registry;
@@ -82,9 +83,7 @@ export class TelemetryWiring {
     // At the origin (or without a mesh) this node summarises its own points, alone: nobody else
     // hears them. It does so from the current window on, since there is no mesh to warm up to.
     const local = this.gossip === null;
-    const sinceMs = local
-      ? Math.floor(now / t.windowMs) * t.windowMs
-      : Math.ceil((now + t.warmupMs) / t.windowMs) * t.windowMs;
+    const sinceMs = local ? windowStartOf(now, t.windowMs) : firstWindowAfter(now + t.warmupMs, t.windowMs);
     this.scout =
       t.scout || local
         ? new TelemetryScout({
@@ -131,7 +130,7 @@ export class TelemetryWiring {
       wakeCommitter,
       intervalMs: t.healthIntervalMs,
       mesh: opts.mesh,
-      validatorRejects: () => counterValues(opts.registry, 'net_sync_gossip_rejected_total', 'reason'),
+      validatorRejects: async () => opts.mesh?.validatorRejects() ?? {},
       scouts: () => ({
         live: scout?.directory.live(opts.clock.now()) ?? [],
         expected: this.mode === 'scouts' ? t.expectedScouts : 0,
@@ -290,15 +289,4 @@ export class TelemetryWiring {
     });
     this.heartbeats.start();
   }
-}
-
-/** Values of a labelled counter in `registry`, by one label; {} when it is not registered. */
-async function counterValues(registry: Registry, name: string, label: string): Promise<Record<string, number>> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) return {};
-  const out: Record<string, number> = {};
-  for (const v of (await metric.get()).values) {
-    if (v.value > 0) out[String(v.labels[label])] = v.value;
-  }
-  return out;
 }

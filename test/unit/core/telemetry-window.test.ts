@@ -3,6 +3,7 @@ import { ExactSum } from '../../../src/core/exact-sum.js';
 import { buildSummary, type SummaryKey } from '../../../src/core/telemetry-summary.js';
 import {
   assignWindow,
+  firstWindowAfter,
   SeriesAssigner,
   SKETCH_RELATIVE_ACCURACY,
   WindowAccumulator,
@@ -21,6 +22,13 @@ describe('window alignment', () => {
     expect(windowStartOf(T0 + 1_000, 1_000)).toBe(T0 + 1_000);
     expect(windowStartOf(T0 + 7, 250)).toBe(T0);
     expect(windowStartOf(-1, 1_000)).toBe(-1_000);
+  });
+
+  test("a new scout's first whole window begins at or after the time given", () => {
+    expect(firstWindowAfter(T0, 1_000)).toBe(T0);
+    expect(firstWindowAfter(T0 + 1, 1_000)).toBe(T0 + 1_000);
+    expect(firstWindowAfter(T0 + 999, 1_000)).toBe(T0 + 1_000);
+    expect(firstWindowAfter(T0 + 1_001, 250)).toBe(T0 + 1_250);
   });
 
   test('the origin files a point by its ts while the window is open, else as late in the current window', () => {
