@@ -109,7 +109,9 @@ export const BufferSchema = z
     synchronous: z.enum(['FULL', 'NORMAL', 'EXTRA']).default('FULL'),
     /** Rows per group-commit transaction; bounds the latency one batch adds. */
     groupCommitMaxRows: z.number().int().positive().default(1_000),
-    /** Cap on buffered telemetry rows; past it the oldest telemetry is dropped and counted. Intents are never dropped. */
+    /**
+     * Cap on buffered telemetry rows; past it the oldest telemetry is dropped and counted. Intents are never dropped.
+     */
     telemetryCap: z.number().int().positive().default(100_000),
     /**
      * Settled rows (committed, expired, rejected) are deleted this long after they settled;

@@ -154,7 +154,7 @@ export function trackFromProposal(item: ProposeItem, origin: string): TrackedInt
   };
 }
 
-/** The outbox row of `t` in `state`, carrying `endorsements` (default: all held) and the endorsing shard's name, if any. */
+/** The outbox row of `t` in `state`, with `endorsements` (default: all held) and the endorsing shard's name. */
 export function rowOf(
   t: TrackedIntent,
   state: 'proposed' | 'pending-commit',

@@ -17,7 +17,9 @@ export const HEADER = {
   traceparent: 'traceparent',
   endorsers: 'Net-Sync-Endorsers',
   kind: 'Net-Sync-Kind',
-  /** The JSON Schema of the body: its file under `schemas/` in the package, e.g. `command.v1.json` (schema-names.ts). */
+  /**
+   * The JSON Schema of the body: its file under `schemas/` in the package, e.g. `command.v1.json` (schema-names.ts).
+   */
   schema: 'Net-Sync-Schema',
   /** The home shard that endorsed a fleet member's command (`shard-<i>-of-<n>`); absent for a cohort. */
   shard: 'Net-Sync-Shard',

@@ -289,7 +289,7 @@ export function buildFederationEventRow(input: FederationEventRowInput): NewOutb
 export interface FederationEventView {
   eventId: string;
   partner: string;
-  /** The outbox state (`pending-commit`, `in-flight`, `committed`, `dead`), or `acked` / `rejected` once a receipt applied. */
+  /** The outbox state (`pending-commit`, `in-flight`, `committed`, `dead`), or `acked` / `rejected` by a receipt. */
   state: string;
   streamSeq?: number;
   /** When the receipt was applied (ISO-8601). */

@@ -181,7 +181,7 @@ export function classifyAck(ack: FederationAckPayload, partner: string, sent: Se
   return 'applied';
 }
 
-/** Where a received event stands: recorded (receipt queued), then delivered, dropped by the agent, or out of deliveries. */
+/** Where a received event stands: recorded (receipt queued), then delivered, dropped by the agent, or exhausted. */
 export type ReceivedState = 'accepted' | 'delivered' | 'dropped' | 'dead';
 
 /** An event received from a partner and accepted, as the receiver records it. */

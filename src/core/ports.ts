@@ -262,7 +262,9 @@ export interface Gossip {
 
 /** The endorsing group of an intent as one node sees it now: its shard, or the cohort. */
 export interface EndorsingShard {
-  /** The shard's name (`shard-<i>-of-<n>`), carried by the commands it commits; null for a cohort (no shard is named). */
+  /**
+   * The shard's name (`shard-<i>-of-<n>`), carried by the commands it commits; null for a cohort (no shard is named).
+   */
   readonly name: string | null;
   /** Who may endorse; empty = any peer (open membership). */
   readonly members: ReadonlySet<string>;

@@ -23,7 +23,10 @@ export interface DemoSidecar {
   child: ChildProcess | null;
 }
 
-/** Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum. `extraEnv(i)` adds env to sidecar i (benchmarks, profiling). */
+/**
+ * Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum.
+ * `extraEnv(i)` adds env to sidecar i (benchmarks, profiling).
+ */
 export async function startDemoCluster(
   dir: string,
   count: number,

@@ -8,7 +8,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export interface FederationMetrics {
   /** Events sent, by partner and result (`committed`, `acked`, `rejected`). */
   events: Counter<'partner' | 'result'>;
-  /** Receipts read back, by partner and result (`applied`, `invalid`, `unknown-event`, `digest-mismatch`, `duplicate`). */
+  /**
+   * Receipts read back, by partner and result (`applied`, `invalid`, `unknown-event`, `digest-mismatch`, `duplicate`).
+   */
   acks: Counter<'partner' | 'result'>;
   /** Messages received, by partner, result (`accepted`, `refused`, `duplicate`) and reason. */
   inbound: Counter<'partner' | 'result' | 'reason'>;

@@ -41,7 +41,9 @@ export class FleetMembership implements Membership {
   private view: Membership;
   private readonly listeners = new Set<(replan: Replan) => void>();
 
-  /** Throws CONFIG_INVALID naming `consensus.quorum` (or `consensus.members`) when a shard could not reach its quorum. */
+  /**
+   * Throws CONFIG_INVALID naming `consensus.quorum` (or `consensus.members`) when a shard could not reach its quorum.
+   */
   constructor(private readonly opts: FleetMembershipOptions) {
     this.plan = this.checkedPlan(opts.members);
     this.view = planMembership(this.plan, opts.quorum);

@@ -56,7 +56,9 @@ export interface InboxServiceOptions {
   storeNotice: ((row: NewOutboxRow) => Promise<void>) | null;
   /** Builds the notice row of a stored command that `consumer` will not deliver again. */
   notice: (m: InboxMessageView, consumer: string, reason: string, atMs: number) => NewOutboxRow;
-  /** Checks a command's endorsements; null: commands are delivered unverified (`inbox.verify: false` or consensus off). */
+  /**
+   * Checks a command's endorsements; null: commands are delivered unverified (`inbox.verify: false` or consensus off).
+   */
   verify: ((d: InboxDelivery) => Promise<InboxVerification>) | null;
   settings: InboxSettings;
   clock: Clock;

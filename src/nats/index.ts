@@ -1,8 +1,8 @@
 /**
  * src/nats is the production NATS adapter: the one connection (auth, TLS, reconnect, state events),
  * publishing to JetStream with Nats-Msg-Id and classified outcomes, reading streams back, streams as
- * code (plan/apply/verify, consumers included), the inbox's consumer and the adapter's metrics. The nats-server launcher
- * used by tests, chaos scenarios and the demo lives in src/devkit.
+ * code (plan/apply/verify, consumers included), the inbox's consumer and the adapter's metrics. The
+ * nats-server launcher used by tests, chaos scenarios and the demo lives in src/devkit.
  */
 export { ConsumerManager, type ConsumerApplyResult, type ConsumerManagerOptions } from './consumer-manager.js';
 export { classifyNoResponders, classifyPublishError, type PublishFailure } from './classify-publish-error.js';

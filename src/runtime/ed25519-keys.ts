@@ -29,7 +29,9 @@ export function ed25519PublicKey(peerId: string): KeyObject | null {
   return key;
 }
 
-/** True when `signature` over `message` verifies against the Ed25519 key in `peerId`; false, never a throw, otherwise. */
+/**
+ * True when `signature` over `message` verifies against the Ed25519 key in `peerId`; false, never a throw, otherwise.
+ */
 export function verifyEd25519(peerId: string, message: Uint8Array, signature: Uint8Array): boolean {
   const key = ed25519PublicKey(peerId);
   if (key === null || signature.length !== 64) return false;

@@ -83,7 +83,9 @@ export function federationDurable(peerId: string, direction: 'events' | 'acks', 
   return `fed-${peerId.slice(-16)}-${direction}-${partner}`;
 }
 
-/** Federation's parts: the intake, the ledger, and (when partners are configured) the receiver and the receipts reader. */
+/**
+ * Federation's parts: the intake, the ledger, and (when partners are configured) the receiver and the receipts reader.
+ */
 export class FederationWiring {
   constructor(
     readonly intake: FederationIntake,

@@ -21,7 +21,10 @@ export interface TelemetryMetrics {
   ingested: Counter;
   /** Batches this scout gave up waiting for (missing past `telemetry.gapGraceMs`). */
   gaps: Counter;
-  /** Points that reached this scout after their window was decided, or in a gap it gave up on (not summarised here, or as stragglers for origins without watermarks). */
+  /**
+   * Points that reached this scout after their window was decided, or in a gap it gave up on (not summarised here, or
+   * as stragglers for origins without watermarks).
+   */
   stragglers: Counter;
   /**
    * Closed windows by outcome: published (owner), taken-over (published after the owner left),

@@ -22,7 +22,8 @@
  * Ownership alone cannot tell whether the owner's copy is whole, so at the end of the hold a
  * scout publishes its copy too (`backup`; a duplicate ID if the owner published, else the only
  * copy) when the owner's heartbeats were missing or late since the window began, or when its copy
- * is whole and it ranks second for the origin (the owner may have missed a batch alone). Each side thus publishes the origins it hears, and after the heal every (origin,
+ * is whole and it ranks second for the origin (the owner may have missed a batch alone). Each side thus publishes the
+ * origins it hears, and after the heal every (origin,
  * window, metric) is stored once with all its points (within the stream's duplicate window).
  *
  * Limits: exactness needs a scout that heard the whole window and could publish it; points of
