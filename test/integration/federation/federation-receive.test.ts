@@ -254,10 +254,16 @@ describe('federation: events received, receipted and applied (consensus off)', (
           ...over,
         }),
       );
+    // Stored, not absorbed by the stream's duplicate window (1 s): a forgery that reuses a delivered
+    // event's ID is retried until the window has passed since that ID was last stored.
     const publish = async (msgId: string, data: Uint8Array): Promise<void> => {
       const h = natsHeaders();
       h.set('Nats-Msg-Id', msgId);
-      await nc.jetstream().publish(EVENTS, data, { headers: h });
+      for (let attempt = 0; attempt < 10; attempt++) {
+        if (!(await nc.jetstream().publish(EVENTS, data, { headers: h })).duplicate) return;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      throw new Error(`${msgId} stayed a duplicate for 5 s`);
     };
     const signed = async (body: Uint8Array, by = orgSigner): Promise<Uint8Array> =>
       encodeEnvelope(await signEnvelope(EVENT_TYPE, body, [by]));
@@ -288,7 +294,10 @@ describe('federation: events received, receipted and applied (consensus off)', (
     // A byte copy of a delivered envelope under a new message ID: absorbed, no receipt.
     await publish('F-COPY', copied!.data);
 
-    await waitFor(async () => (await receipts()).length >= 36, 'six rejected receipts', 20_000);
+    await waitFor(async () => (await receipts()).length >= 36, 'six rejected receipts', 20_000).catch(async (err) => {
+      const have = new Set((await receipts()).map((r) => String(r.ack['msgId'])));
+      throw new Error(`${String(err)}; no receipt yet for ${Object.keys(forged).filter((id) => !have.has(id))}`);
+    });
     await new Promise((r) => setTimeout(r, 1_500)); // anything more would have come by now
     const all = await receipts();
     expect(all.length).toBe(36);
