@@ -9,6 +9,7 @@
  * terminated once that receipt is on disk.
  */
 import { HEADER } from '../core/command-message.js';
+import { KeyedSerial } from '../core/keyed-serial.js';
 import {
   FEDERATION_ACK_TYPE,
   FEDERATION_SCHEMA_VERSION,
@@ -116,8 +117,8 @@ export class FederationReceiver {
   private loops: Promise<void>[] = [];
   /** Per partner, the tail of the serial section (record and receipt decisions). */
   private readonly tails = new Map<string, Promise<unknown>>();
-  /** Events being pushed, by partner and event ID: settles when that push has. */
-  private readonly pushing = new Map<string, Promise<void>>();
+  /** Pushes to the agent, one at a time per partner and event ID. */
+  private readonly pushing = new KeyedSerial();
   private readonly counts = new Map<string, { received: number; refused: number }>();
 
   constructor(private readonly opts: FederationReceiverOptions) {}
@@ -265,19 +266,7 @@ export class FederationReceiver {
     event: FederationEventPayload | undefined,
     signers: string[],
   ): Promise<void> {
-    const key = `${p.name}\n${record.eventId}`;
-    for (let earlier = this.pushing.get(key); earlier !== undefined; earlier = this.pushing.get(key)) await earlier;
-    const run = this.pushOnce(p, d, record, event, signers);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.pushing.set(key, settled);
-    try {
-      await run;
-    } finally {
-      if (this.pushing.get(key) === settled) this.pushing.delete(key);
-    }
+    await this.pushing.run(`${p.name}\n${record.eventId}`, () => this.pushOnce(p, d, record, event, signers));
   }
 
   private async pushOnce(

@@ -6,6 +6,7 @@
  * See docs/inbox.md.
  */
 import { HEADER } from '../core/command-message.js';
+import { KeyedSerial } from '../core/keyed-serial.js';
 import {
   type AgentPusher,
   type AppliedCommands,
@@ -76,8 +77,8 @@ export class InboxService {
   private readonly counts = new Map<InboxResult, number>();
   private loop: Promise<void> | null = null;
   private pruner: NodeJS.Timeout | undefined;
-  /** Commands being pushed, by inbox key: settles when that push has. */
-  private readonly pushing = new Map<string, Promise<void>>();
+  /** Pushes to the agent, one at a time per inbox key. */
+  private readonly pushing = new KeyedSerial();
   private readonly exhausted: ExhaustedCommands;
 
   constructor(private readonly opts: InboxServiceOptions) {
@@ -194,30 +195,15 @@ export class InboxService {
     // agent's work, so no slow step has JetStream send another copy.
     const keepAlive = setInterval(() => d.working(), Math.max(100, settings.ackWaitMs / 2));
     try {
-      await this.oneAtATime(inboxKey(d), async () => {
+      // One push of a command at a time: a redelivery can overtake its earlier copy (whose ack wait
+      // ran out while it sat in the client's buffer). It waits for that copy to settle and is then
+      // screened like any other, so a command the agent just applied is acked, not pushed again.
+      await this.pushing.run(inboxKey(d), async () => {
         const verified = await this.screen(d);
         if (verified !== null) await this.pushToAgent(d, verified);
       });
     } finally {
       clearInterval(keepAlive);
-    }
-  }
-
-  // One push of a command at a time: a redelivery can overtake its earlier copy (whose ack wait
-  // ran out while it sat in the client's buffer). It waits for that copy to settle and is then
-  // screened like any other, so a command the agent just applied is acked, not pushed again.
-  private async oneAtATime(key: string, work: () => Promise<void>): Promise<void> {
-    for (let earlier = this.pushing.get(key); earlier !== undefined; earlier = this.pushing.get(key)) await earlier;
-    const run = work();
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.pushing.set(key, settled);
-    try {
-      await run;
-    } finally {
-      if (this.pushing.get(key) === settled) this.pushing.delete(key);
     }
   }
 
