@@ -255,17 +255,7 @@ export class TelemetryScout {
     // (all its batches delayed) still opens, and is decided at the next tick.
     const legacy = !this.streams.watermarked(env.origin);
     if (w === undefined && (now < closeAtMs || !legacy)) {
-      const key: SummaryKey = {
-        metric: s.metric,
-        origin: env.origin,
-        epoch: env.epoch,
-        tags,
-        windowStart: s.window,
-        windowMs: env.windowMs,
-        part: s.part,
-        late: s.late === true,
-      };
-      w = this.open(base, key, closeAtMs);
+      w = this.open(base, summaryKey(env, s, tags), closeAtMs);
     } else if (w === undefined || (w.phase !== 'open' && w.phase !== 'awaiting')) {
       this.opts.metrics?.stragglers.inc(s.ts.length);
       // Decided already. With watermarks that was on a whole copy (or it is incomplete here):
@@ -274,17 +264,7 @@ export class TelemetryScout {
       const id = `${base}\u0000S`;
       w = this.windows.get(id);
       if (w === undefined || w.phase !== 'open') {
-        const key: SummaryKey = {
-          metric: s.metric,
-          origin: env.origin,
-          epoch: env.epoch,
-          tags,
-          windowStart: s.window,
-          windowMs: env.windowMs,
-          part: s.part,
-          late: s.late === true,
-          straggler: this.opts.peerId,
-        };
+        const key = summaryKey(env, s, tags, this.opts.peerId);
         w = this.open(w === undefined ? id : `${id}\u0000${now}`, key, now + this.opts.closeSlackMs);
       }
     }
@@ -417,4 +397,24 @@ export class TelemetryScout {
     });
     await this.appending;
   }
+}
+
+// The summary a series chunk belongs to; with `straggler`, this scout's straggler summary of it.
+function summaryKey(
+  env: TelemetryEnvelope,
+  s: TelemetrySeries,
+  tags: Readonly<Record<string, string>>,
+  straggler?: string,
+): SummaryKey {
+  return {
+    metric: s.metric,
+    origin: env.origin,
+    epoch: env.epoch,
+    tags,
+    windowStart: s.window,
+    windowMs: env.windowMs,
+    part: s.part,
+    late: s.late === true,
+    ...(straggler === undefined ? {} : { straggler }),
+  };
 }
