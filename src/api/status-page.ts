@@ -34,6 +34,8 @@ export interface StatusDoc {
   oldestPendingAgeMs: number;
   lag: { command: StatusLag; telemetry: StatusLag };
   sla: { ok: boolean; breaches: string[] };
+  /** Who summarises this node's telemetry points (`telemetry.summarise`, docs/telemetry.md). */
+  telemetry: { summarise: 'origin' | 'scouts'; scout: boolean };
   /** The mesh wiring's own snapshot, when the mesh is on. */
   mesh?: Record<string, unknown>;
   /** The inbox, when `inbox.subjects` is set. */

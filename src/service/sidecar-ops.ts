@@ -14,7 +14,7 @@ import type {
   StatusPoint,
   StatusShard,
 } from '../api/status-page.js';
-import type { Config } from '../config/schema.js';
+import { summariseMode, type Config } from '../config/schema.js';
 import type { RowKind } from '../core/intent.js';
 import type { Clock, ConnectionState, Outbox } from '../core/ports.js';
 import { judgeLag, SLA_MS, windowLatency, type CumulativeBuckets } from '../core/sla.js';
@@ -177,6 +177,7 @@ export class SidecarOps {
       oldestPendingAgeMs: oldestAll === null ? 0 : Math.max(0, now - oldestAll),
       lag,
       sla: { ok: breaches.length === 0, breaches },
+      telemetry: { summarise: summariseMode(parts.config.telemetry), scout: parts.config.telemetry.scout },
       ...(parts.inbox === null ? {} : { inbox: await this.inboxStatus(parts.inbox) }),
       ...(meshStatus === undefined ? {} : { mesh: meshStatus }),
       ...(shard === undefined ? {} : { shard }),

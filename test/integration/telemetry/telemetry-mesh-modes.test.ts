@@ -20,7 +20,9 @@ describe('telemetry on the configurations the defaults lead to', () => {
     registerCleanup(async () => void (await solo.kill('SIGKILL')));
     await solo.start();
     await waitFor(async () => (await solo.get('/readyz')).status === 200, 'readyz');
-    expect((await solo.get('/v1/status')).json.peers.enabled).toBe(false);
+    const doc = (await solo.get('/v1/status')).json;
+    expect(doc.peers.enabled).toBe(false);
+    expect(doc.telemetry).toEqual({ summarise: 'origin', scout: false });
 
     const { accepted } = await emitPoints([solo], 600, 1_000, 'solo');
     expect(accepted).toBe(600);
@@ -57,6 +59,8 @@ describe('telemetry on the configurations the defaults lead to', () => {
         50,
       );
     const [scout, ...origins] = sidecars as [SidecarProcess, SidecarProcess, SidecarProcess];
+    expect((await scout.get('/v1/status')).json.telemetry).toEqual({ summarise: 'scouts', scout: true });
+    for (const s of origins) expect((await s.get('/v1/status')).json.telemetry.summarise).toBe('origin');
     const { accepted, byOrigin } = await emitPoints(origins, 1_200, 1_500, 'origins');
     expect(accepted).toBe(1_200);
     const got = await waitForSummaries(nats.url, 'origins', 1_200);
