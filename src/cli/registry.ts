@@ -46,7 +46,7 @@ function lazy<O>(load: () => Promise<CommandHandler<O>>): CommandHandler<O> {
 export const COMMAND_GROUPS: Readonly<Record<string, string>> = {
   streams: 'Declarative JetStream streams: apply the spec in config, or verify the server matches it',
   config: 'Inspect the effective config',
-  federation: 'Federation with partner organisations: the ledger per partner',
+  federation: 'Federation with partner organisations: the ledger per partner, the audit by replay',
 };
 
 /** All commands, in help order. */
@@ -97,6 +97,25 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
     ],
     handler: lazy(() => import('./commands/federation-status.js').then((m) => m.runFederationStatus)),
+  }),
+  defineCommand({
+    name: 'federation verify',
+    summary:
+      'Audit the stream: our events signed by federation.signers, receipts by the partner, paired; exit 1 on any finding',
+    help:
+      '\nReads JetStream only (no outbox, no key file). Lists bad events (on our events subjects, not signed by us),\n' +
+      'bad acks (invalid, or naming no event of ours, or another digest, or a second time), duplicates (an event\n' +
+      'stored more than once) and gaps (verified events without a valid receipt after federation.ackTimeoutMs).',
+    options: [
+      { flags: '--partner <name>', description: 'one partner only (a partner with send: true)' },
+      {
+        flags: '--since <duration>',
+        description: 'only messages stored this long ago or later (e.g. 24h); default: the whole stream',
+        parse: parseDuration,
+        key: 'sinceMs',
+      },
+    ],
+    handler: lazy(() => import('./commands/federation-verify.js').then((m) => m.runFederationVerify)),
   }),
   defineCommand({
     name: 'streams apply',

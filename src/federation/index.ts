@@ -14,5 +14,11 @@ export {
   type ReceiveSettings,
 } from './federation-receiver.js';
 export { type AckPartner, FederationAcks, type FederationAcksOptions, type RefusedAck } from './federation-acks.js';
+export {
+  type AuditScanner,
+  type VerifyFederationOptions,
+  type VerifyPartner,
+  verifyFederation,
+} from './federation-verify.js';
 export { FederationLedger, type FederationLedgerOptions } from './federation-ledger.js';
 export { createFederationMetrics, type FederationMetrics, registerFederationGauges } from './metrics.js';

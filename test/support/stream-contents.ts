@@ -11,8 +11,12 @@ export interface StreamContents {
   idCounts: Map<string, number>;
 }
 
-export async function readStream(natsUrl: string, subject = 'root.solar.command.>'): Promise<StreamContents> {
-  const config = ConfigSchema.parse({ nats: { servers: [natsUrl] } });
+export async function readStream(
+  natsUrl: string,
+  subject = 'root.solar.command.>',
+  auth: { user?: string; pass?: string } = {},
+): Promise<StreamContents> {
+  const config = ConfigSchema.parse({ nats: { servers: [natsUrl], ...auth } });
   const connector = new NatsConnector({ config: config.nats });
   await connector.start();
   try {
