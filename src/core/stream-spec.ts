@@ -7,13 +7,56 @@ import { z } from 'zod';
 import { ConsumerSpecSchema, consumerIssues } from './consumer-spec.js';
 import { zBytes, zDurationMs } from './units.js';
 
+const streamName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only');
+const subjectFilter = z
+  .string()
+  .regex(/^([A-Za-z0-9_$-]+|\*)(\.([A-Za-z0-9_$-]+|\*))*(\.>)?$|^>$/, 'must be a NATS subject (wildcards allowed)');
+
+/**
+ * A stream this one sources from (JetStream `sources[]`): another stream's messages copied in,
+ * keeping their subjects. nats-server 2.9 takes one `filterSubject` per source and no subject
+ * transforms (2.10 adds `subject_transforms` and several filters; docs/federation.md).
+ */
+export const StreamSourceSchema = z
+  .object({
+    /** The source stream's name (in its own account or domain). */
+    name: streamName,
+    /** Only messages on this subject (one filter: 2.9). Absent = all. */
+    filterSubject: subjectFilter.optional(),
+    /** A stream in another account: its JetStream API prefix as imported here, and the deliver prefix. */
+    external: z
+      .object({
+        /** E.g. `$JS.acme.API`, or the prefix the account imports the partner's API under. */
+        api: z.string().regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, 'must be a subject prefix (no wildcards)'),
+        /** Prefix of the deliver subject the source's consumer pushes to. Absent = none. */
+        deliver: z
+          .string()
+          .regex(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, 'must be a subject prefix (no wildcards)')
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    /** A stream in another JetStream domain reachable here (a leaf node): short for `external.api: $JS.<domain>.API`. */
+    domain: streamName.optional(),
+  })
+  .strict()
+  .refine((s) => s.external === undefined || s.domain === undefined, {
+    message: 'set external or domain, not both',
+    path: ['domain'],
+  });
+
+/** A validated source. */
+export type StreamSource = z.output<typeof StreamSourceSchema>;
+
 /** One stream, as written in config (`streams:`). */
 export const StreamSpecSchema = z
   .object({
     /** Stream name, e.g. `COMMANDS`. */
-    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, "_" and "-" only'),
-    /** Subjects the stream captures; wildcards allowed. */
-    subjects: z.array(z.string().min(1)).min(1),
+    name: streamName,
+    /** Subjects the stream captures; wildcards allowed. May be empty when `sources` fill the stream. */
+    subjects: z.array(z.string().min(1)).default([]),
+    /** Streams copied into this one (e.g. a partner's receipts into `FEDERATION`). Absent = not managed. */
+    sources: z.array(StreamSourceSchema).optional(),
     /** limits (keep by size/age, seed 000's default), workqueue, or interest. */
     retention: z.enum(['limits', 'workqueue', 'interest']).default('limits'),
     /** file (durable) or memory. */
@@ -39,8 +82,42 @@ export const StreamSpecSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.subjects.length === 0 && (s.sources ?? []).length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must list at least one subject (or declare sources)',
+        path: ['subjects'],
+      });
+    const seen = new Set<string>();
+    (s.sources ?? []).forEach((src, i) => {
+      const k = sourceKey(canonicalSource(src));
+      if (seen.has(k)) ctx.addIssue({ code: 'custom', message: 'is listed twice', path: ['sources', i, 'name'] });
+      seen.add(k);
+    });
     for (const issue of consumerIssues(s.retention, s.consumers ?? [])) ctx.addIssue({ code: 'custom', ...issue });
   });
+
+/** A source as the server stores it: `domain` spelled as its API prefix, absent fields empty. */
+export interface CanonicalSource {
+  name: string;
+  filterSubject: string;
+  api: string;
+  deliver: string;
+}
+
+/** {@link StreamSource} in the server's terms, for comparison. */
+export function canonicalSource(s: StreamSource): CanonicalSource {
+  return {
+    name: s.name,
+    filterSubject: s.filterSubject ?? '',
+    api: s.domain !== undefined ? `$JS.${s.domain}.API` : (s.external?.api ?? ''),
+    deliver: s.external?.deliver ?? '',
+  };
+}
+
+function sourceKey(c: CanonicalSource): string {
+  return `${c.name}\n${c.filterSubject}\n${c.api}\n${c.deliver}`;
+}
 
 /** A validated stream spec; durations in ms, sizes in bytes. */
 export type StreamSpec = z.output<typeof StreamSpecSchema>;
@@ -131,6 +208,7 @@ const COMPARED: ReadonlyArray<keyof StreamSpec> = [
   'duplicateWindow',
   'replicas',
   'discard',
+  'sources',
 ];
 
 /** Pure diff of a desired spec against the server's current spec (undefined = absent). */
@@ -138,6 +216,15 @@ export function diffStream(want: StreamSpec, have: StreamSpec | undefined): Stre
   if (have === undefined) return { stream: want.name, action: 'create' };
   const drift: StreamFieldDrift[] = [];
   for (const field of COMPARED) {
+    if (field === 'sources') {
+      // Absent in the spec: not managed. Compared as sets, in the server's terms.
+      if (want.sources === undefined) continue;
+      const a = want.sources.map(canonicalSource);
+      const b = (have.sources ?? []).map(canonicalSource);
+      if (a.map(sourceKey).sort().join('|') !== b.map(sourceKey).sort().join('|'))
+        drift.push({ field, want: a, have: b });
+      continue;
+    }
     const a = want[field];
     const b = have[field];
     const same = Array.isArray(a) && Array.isArray(b) ? [...a].sort().join(',') === [...b].sort().join(',') : a === b;

@@ -5,7 +5,7 @@
  */
 import { DiscardPolicy, nanos, RetentionPolicy, StorageType, type StreamConfig } from 'nats';
 import { NetSyncError } from '../core/errors.js';
-import type { StreamSpec } from '../core/stream-spec.js';
+import type { StreamSource, StreamSpec } from '../core/stream-spec.js';
 
 /** Fields nats-server 2.9 cannot change on an existing stream. */
 export const IMMUTABLE_STREAM_FIELDS: ReadonlyArray<keyof StreamSpec> = ['storage', 'retention'];
@@ -43,6 +43,27 @@ export function toStreamConfig(spec: StreamSpec): Partial<StreamConfig> & { name
     duplicate_window: nanos(s.duplicateWindow),
     num_replicas: s.replicas,
     discard: DISCARD[s.discard],
+    ...(s.sources === undefined ? {} : { sources: s.sources.map(toSource) }),
+  };
+}
+
+// `domain` goes to the server as the API prefix nats.js would make of it (`$JS.<domain>.API`).
+function toSource(s: StreamSource): NonNullable<StreamConfig['sources']>[number] {
+  const api = s.domain !== undefined ? `$JS.${s.domain}.API` : s.external?.api;
+  return {
+    name: s.name,
+    ...(s.filterSubject === undefined ? {} : { filter_subject: s.filterSubject }),
+    ...(api === undefined ? {} : { external: { api, deliver: s.external?.deliver ?? '' } }),
+  };
+}
+
+function fromSource(s: NonNullable<StreamConfig['sources']>[number]): StreamSource {
+  const api = s.external?.api ?? '';
+  const deliver = s.external?.deliver ?? '';
+  return {
+    name: s.name,
+    ...(s.filter_subject === undefined || s.filter_subject === '' ? {} : { filterSubject: s.filter_subject }),
+    ...(api === '' ? {} : { external: { api, ...(deliver === '' ? {} : { deliver }) } }),
   };
 }
 
@@ -62,6 +83,7 @@ export function fromStreamConfig(cfg: StreamConfig): StreamSpec {
     // The spec speaks 1 or 3; report other counts as they are so drift shows them.
     replicas: (cfg.num_replicas || 1) as StreamSpec['replicas'],
     discard: reverse(DISCARD, cfg.discard ?? DiscardPolicy.Old, 'discard'),
+    ...(cfg.sources === undefined || cfg.sources.length === 0 ? {} : { sources: cfg.sources.map(fromSource) }),
   };
 }
 

@@ -73,6 +73,55 @@ describe('StreamManager', () => {
     expect(await manager.verify(specs)).toEqual([{ stream: 'TEL', action: 'create' }]);
   });
 
+  it('declares sources: a filtered one and one in another account (its API prefix); applies, verifies, sees a filter changed by hand', async () => {
+    const nats = await useNatsServer();
+    const connector = await useConnector([nats.url]);
+    const manager = new StreamManager({ connector });
+    const acks = 'root.solar.federation.inbound.acks.acme';
+    const specs = [
+      spec({ name: 'ACME_FED', subjects: ['root.solar.federation.inbound.>'] }),
+      spec({
+        name: 'FED',
+        subjects: ['root.solar.federation.outbound.>'],
+        sources: [
+          { name: 'ACME_FED', filterSubject: acks },
+          {
+            name: 'CMDS',
+            external: { api: '$JS.beta.API', deliver: 'deliver.beta' },
+            filterSubject: 'root.solar.command.x',
+          },
+        ],
+      }),
+      spec(),
+    ];
+    const applied = await manager.apply(specs);
+    expect(applied.map((r) => r.error?.message ?? r.outcome)).toEqual(['applied', 'applied', 'applied']);
+    expect(await manager.verify(specs)).toEqual([]);
+    expect((await manager.apply(specs)).map((r) => r.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    // The source works: a receipt published on the partner's stream is copied in, its subject kept.
+    await connector.jetstream!.publish(acks, new TextEncoder().encode('r'));
+    await connector.jetstream!.publish('root.solar.federation.inbound.other', new TextEncoder().encode('o'));
+    const deadline = Date.now() + 10_000;
+    let state = (await connector.manager!.streams.info('FED')).state;
+    while (state.messages < 1 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = (await connector.manager!.streams.info('FED')).state;
+    }
+    expect(state.messages).toBe(1);
+    expect((await connector.manager!.streams.getMessage('FED', { seq: state.first_seq })).subject).toBe(acks);
+    // A filter changed behind our back is drift naming sources; apply puts it back.
+    const live = (await connector.manager!.streams.info('FED')).config;
+    await connector.manager!.streams.update('FED', {
+      ...live,
+      sources: live.sources!.map((s) => (s.name === 'ACME_FED' ? { ...s, filter_subject: 'root.solar.>' } : s)),
+    });
+    const drift = await manager.verify(specs);
+    expect(drift).toEqual([expect.objectContaining({ stream: 'FED', action: 'update' })]);
+    expect(drift[0]!.action === 'update' && drift[0]!.drift.map((d) => d.field)).toEqual(['sources']);
+    expect((await manager.apply(specs)).map((r) => r.outcome)).toEqual(['unchanged', 'applied', 'unchanged']);
+    expect(await manager.verify(specs)).toEqual([]);
+  });
+
   it('reports fields the server cannot change in place, and server refusals, without recreating', async () => {
     const nats = await useNatsServer();
     const connector = await useConnector([nats.url]);

@@ -338,6 +338,33 @@ describe('loadConfig errors name the key', () => {
     expect(message).toContain('streams[0].maxAge: required');
   });
 
+  it('names the key of a bad stream source', () => {
+    const { message } = issuesOf({
+      file: file(
+        'src.yaml',
+        [
+          'streams:',
+          '  - name: F',
+          '    maxAge: 1d',
+          '    maxBytes: 1MiB',
+          '    sources:',
+          '      - { name: A, domain: acme, external: { api: "$JS.acme.API" } }',
+          '      - { name: B, filterSubject: "a..b" }',
+          '      - { name: C, external: { api: "x.*" } }',
+          '      - { name: D, nope: 1 }',
+          '  - { name: G, subjects: [], maxAge: 1d, maxBytes: 1MiB }',
+          '',
+        ].join('\n'),
+      ),
+      env: {},
+    });
+    expect(message).toContain('streams[0].sources[0].domain: set external or domain, not both');
+    expect(message).toContain('streams[0].sources[1].filterSubject: must be a NATS subject');
+    expect(message).toContain('streams[0].sources[2].external.api: must be a subject prefix');
+    expect(message).toContain('streams[0].sources[3]');
+    expect(message).toContain('streams[1].subjects: must list at least one subject (or declare sources)');
+  });
+
   it('reports every issue at once', () => {
     const { issues } = issuesOf({
       file: file('many.yaml', 'mesh: { listen: [nope] }\nextra: true\n'),

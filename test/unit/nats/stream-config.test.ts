@@ -33,6 +33,53 @@ describe('stream-config', () => {
     });
   });
 
+  it('sends sources in the server terms (domain as its API prefix) and reads them back', () => {
+    const fed = StreamSpecSchema.parse({
+      name: 'FEDERATION',
+      subjects: ['root.solar.federation.>'],
+      maxAge: '30d',
+      maxBytes: '1GiB',
+      sources: [
+        {
+          name: 'ACME_FED',
+          filterSubject: 'root.solar.federation.inbound.acks.acme',
+          external: { api: '$JS.acme.API', deliver: 'deliver.acme' },
+        },
+        { name: 'BETA_FED', domain: 'beta' },
+      ],
+    });
+    const cfg = toStreamConfig(fed);
+    expect(cfg.sources).toEqual([
+      {
+        name: 'ACME_FED',
+        filter_subject: 'root.solar.federation.inbound.acks.acme',
+        external: { api: '$JS.acme.API', deliver: 'deliver.acme' },
+      },
+      { name: 'BETA_FED', external: { api: '$JS.beta.API', deliver: '' } },
+    ]);
+    const back = fromStreamConfig(cfg as StreamConfig);
+    expect(back.sources).toEqual([fed.sources![0], { name: 'BETA_FED', external: { api: '$JS.beta.API' } }]);
+    expect(diffStream(fed, back)).toEqual({ stream: 'FEDERATION', action: 'none' });
+    // Order does not matter; a changed filter, a missing source or an extra one is drift.
+    expect(diffStream(fed, { ...back, sources: [...back.sources!].reverse() }).action).toBe('none');
+    const moved = { ...back, sources: [{ ...back.sources![0]!, filterSubject: 'root.solar.>' }, back.sources![1]!] };
+    expect(diffStream(fed, moved)).toMatchObject({ action: 'update', drift: [{ field: 'sources' }] });
+    expect(diffStream(fed, { ...back, sources: undefined })).toMatchObject({ action: 'update' });
+    // Absent from the spec: not managed (neither compared nor sent; an update keeps the server's).
+    const { sources: _, ...unmanaged } = fed;
+    expect(diffStream(unmanaged as typeof fed, back).action).toBe('none');
+    expect(toStreamConfig(unmanaged as typeof fed).sources).toBeUndefined();
+    // A stream filled by sources alone needs no subjects.
+    expect(
+      StreamSpecSchema.parse({
+        name: 'ORG_EVENTS',
+        maxAge: 0,
+        maxBytes: -1,
+        sources: [{ name: 'FEDERATION', domain: 'org' }],
+      }).subjects,
+    ).toEqual([]);
+  });
+
   it('round-trips every default stream', () => {
     for (const s of defaultStreams('root.solar')) {
       expect(fromStreamConfig(toStreamConfig(s) as StreamConfig)).toEqual(s);
