@@ -2,6 +2,7 @@
  * What the parts of the consensus driver share: the options (ports, hooks, tuning), this node's
  * identity and cohort, the intents it tracks, and its three gossip batchers.
  */
+import type { CohortFederation } from '../core/federation-cohort.js';
 import type { CommitItem, EndorsementItem, ProposeItem } from '../core/envelope.js';
 import type { IntentLimits } from '../core/intent-input.js';
 import type { Clock, Gossip, Membership, Outbox, StreamReader } from '../core/ports.js';
@@ -88,6 +89,12 @@ export interface ConsensusDriverOptions {
    * `takeoverLookupAfterMs()` of its streams.
    */
   lookupAfterMs?: number;
+  /**
+   * Federation events (docs/federation.md, Sending with consensus on): checks a proposed event
+   * against this node's partners, signs it with this node's federation key (DSSE), verifies the
+   * signatures a promotion assembles. Absent: federation proposals are not endorsed.
+   */
+  federation?: CohortFederation;
 }
 
 /** The state and collaborators every part of the driver works with. */

@@ -36,7 +36,7 @@ import { EndorsementQuorum } from './endorsement-quorum.js';
 import { GossipBatcher } from './gossip-batcher.js';
 import { IntentBook, type TrackedIntent } from './intent-book.js';
 import { PeriodicTask } from '../runtime/periodic-task.js';
-import { ProposalIntake } from './proposal-intake.js';
+import { type LocalEvent, ProposalIntake } from './proposal-intake.js';
 
 export type { ConsensusDriverOptions, ConsensusEvent } from './consensus-context.js';
 
@@ -144,6 +144,14 @@ export class ConsensusDriver {
     idempotencyKey?: string,
   ): Promise<{ correlationId: string; state: IntentState }> {
     return this.intake.accept(body, traceparent, idempotencyKey);
+  }
+
+  /**
+   * Accepts a federation event of the local agent, its payload text fixed by the federation
+   * intake (docs/federation.md): like {@link accept}, resolves with its state once durable.
+   */
+  acceptEvent(e: LocalEvent): Promise<IntentState> {
+    return this.intake.acceptEvent(e);
   }
 
   /** The committer's hook: rows it published (PubAck) are announced as `intent.committed`. */

@@ -37,6 +37,11 @@ export class EndorsementQuorum {
     const shard = this.shardOf(t);
     if (shard === undefined || !endorsesIn(shard, peerId)) return;
     if (item.payloadDigest !== t.payloadDigest || t.endorsements.has(peerId)) return;
+    // An event's endorsement counts only with its DSSE signature: the envelope must carry the quorum's.
+    if (t.federation !== undefined) {
+      if (item.dsse === undefined) return;
+      t.federation.dsse.set(peerId, item.dsse);
+    }
     t.endorsements.set(peerId, item.signature);
     opts.emit('intent:endorsed', {
       correlationId: t.correlationId,
@@ -121,7 +126,10 @@ export class EndorsementQuorum {
       const bad = await this.unverified(p.t);
       this.queued.delete(p.t.correlationId);
       if (bad.length > 0) {
-        for (const peer of bad) p.t.endorsements.delete(peer);
+        for (const peer of bad) {
+          p.t.endorsements.delete(peer);
+          p.t.federation?.dsse.delete(peer);
+        }
         // The takeover clock keeps running while the good ones are still a quorum.
         const shard = this.shardOf(p.t);
         if (shard === undefined || this.counting(p.t, shard).length < shard.quorum) p.t.quorumAtMs = null;
@@ -171,9 +179,18 @@ export class EndorsementQuorum {
     for (const [peer, signature] of t.endorsements) {
       if (done.has(peer) || shard === undefined || !endorsesIn(shard, peer)) continue;
       const sig = decodeSignature(signature);
-      if (sig !== null && (await opts.gossip.verify(peer, bytes, sig))) done.add(peer);
+      if (sig !== null && (await opts.gossip.verify(peer, bytes, sig)) && (await this.dsseHolds(t, peer)))
+        done.add(peer);
       else bad.push(peer);
     }
     return bad;
+  }
+
+  // An event's endorser's DSSE signature: by a key of `federation.signers`, over the event's PAE.
+  private async dsseHolds(t: TrackedIntent, peer: string): Promise<boolean> {
+    if (t.federation === undefined) return true;
+    const sig = t.federation.dsse.get(peer);
+    const check = this.ctx.opts.federation;
+    return sig !== undefined && check !== undefined && (await check.verify(sig, t.payload as string));
   }
 }

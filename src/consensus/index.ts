@@ -5,3 +5,4 @@
  */
 export { ConsensusDriver, type ConsensusDriverOptions, type ConsensusEvent } from './consensus-driver.js';
 export { createConsensusMetrics, type ConsensusMetrics } from './metrics.js';
+export type { LocalEvent } from './proposal-intake.js';

@@ -5,7 +5,10 @@
  * its outbox row and its gossip items.
  */
 import { buildCommandRow, type CommandBody, type Endorsement } from '../core/command-message.js';
+import type { DsseSignature } from '../core/dsse.js';
 import type { EndorsementItem, ProposeItem } from '../core/envelope.js';
+import { promotedEventRow, proposedEventRow } from '../core/federation-cohort.js';
+import { proposedEventOf } from '../core/federation-message.js';
 import { MAX_INTENT_TTL_MS, type OutboxRow } from '../core/intent.js';
 import type { Outbox } from '../core/ports.js';
 
@@ -23,6 +26,11 @@ export interface TrackedIntent {
   endorsements: Map<string, string>;
   quorumAtMs: number | null;
   lastProposedAtMs: number;
+  /**
+   * A federation event (payload: its DSSE payload text): the partner, and each endorser's DSSE
+   * signature, which an endorsement of it must carry (docs/federation.md).
+   */
+  federation?: { partner: string; dsse: Map<string, DsseSignature> };
 }
 
 /** An endorsement that arrived before its proposal. */
@@ -119,9 +127,15 @@ export class IntentBook {
   }
 }
 
-/** This node's endorsement of `t` as a gossip item. */
-export function endorsementItemOf(t: TrackedIntent, signature: string): EndorsementItem {
-  return { correlationId: t.correlationId, payloadDigest: t.payloadDigest, signature };
+/** This node's endorsement of `t` as a gossip item (with `self`'s DSSE signature of an event). */
+export function endorsementItemOf(t: TrackedIntent, signature: string, self: string): EndorsementItem {
+  const dsse = t.federation?.dsse.get(self);
+  return {
+    correlationId: t.correlationId,
+    payloadDigest: t.payloadDigest,
+    signature,
+    ...(dsse === undefined ? {} : { dsse }),
+  };
 }
 
 /** `t` as an item of an `intent.propose` batch. */
@@ -134,6 +148,7 @@ export function proposeItemOf(t: TrackedIntent): ProposeItem {
     createdAtMs: t.createdAtMs,
     ttlMs: t.ttlMs,
     traceparent: t.traceparent,
+    ...(t.federation === undefined ? {} : { federation: { partner: t.federation.partner } }),
   };
 }
 
@@ -151,6 +166,7 @@ export function trackFromProposal(item: ProposeItem, origin: string): TrackedInt
     endorsements: new Map(),
     quorumAtMs: null,
     lastProposedAtMs: 0,
+    ...(item.federation === undefined ? {} : { federation: { partner: item.federation.partner, dsse: new Map() } }),
   };
 }
 
@@ -161,6 +177,23 @@ export function rowOf(
   endorsements?: Endorsement[],
   shard?: string | null,
 ): ReturnType<typeof buildCommandRow> {
+  const held = endorsements ?? [...t.endorsements].map(([peerId, signature]) => ({ peerId, signature }));
+  if (t.federation !== undefined) {
+    const input = {
+      correlationId: t.correlationId,
+      subject: t.subject,
+      partner: t.federation.partner,
+      text: t.payload as string,
+      payloadDigest: t.payloadDigest,
+      origin: t.origin,
+      traceparent: t.traceparent,
+      createdAtMs: t.createdAtMs,
+      endorsements: held,
+      dsse: t.federation.dsse,
+      shard: shard ?? null,
+    };
+    return state === 'proposed' ? proposedEventRow(input) : promotedEventRow(input);
+  }
   return buildCommandRow({
     correlationId: t.correlationId,
     subject: t.subject,
@@ -170,7 +203,7 @@ export function rowOf(
     createdAtMs: t.createdAtMs,
     payloadDigest: t.payloadDigest,
     state,
-    endorsements: endorsements ?? [...t.endorsements].map(([peerId, signature]) => ({ peerId, signature })),
+    endorsements: held,
     shard: shard ?? null,
   });
 }
@@ -185,6 +218,7 @@ function trackFromRow(row: OutboxRow, ttlMs: number): TrackedIntent | undefined 
   }
   const traceparent = row.headers['traceparent'];
   if (body.payloadDigest === undefined || traceparent === undefined) return undefined;
+  const event = proposedEventOf(body as CommandBody & { federation?: unknown });
   return {
     correlationId: row.correlationId,
     subject: row.subject,
@@ -197,5 +231,13 @@ function trackFromRow(row: OutboxRow, ttlMs: number): TrackedIntent | undefined 
     endorsements: new Map((body.endorsements ?? []).map((e) => [e.peerId, e.signature])),
     quorumAtMs: null,
     lastProposedAtMs: 0,
+    ...(event === undefined
+      ? {}
+      : {
+          federation: {
+            partner: event.partner,
+            dsse: new Map(event.signatures.map((s) => [s.peerId, { keyid: s.keyid, sig: s.sig }])),
+          },
+        }),
   };
 }

@@ -12,6 +12,7 @@ import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
 import { parseIntentInput } from '../core/intent-input.js';
 import { MAX_INTENT_TTL_MS, type IntentState } from '../core/intent.js';
 import { checkSubject } from '../core/subject.js';
+import type { EndorsingShard } from '../core/ports.js';
 import { childTraceparent } from '../core/trace-context.js';
 import type { ConsensusContext } from './consensus-context.js';
 import type { CommitSettlement } from './commit-settlement.js';
@@ -23,6 +24,18 @@ const PROPOSAL_SEND_WAIT_MS = 250;
 
 const REFUSED_CAP = 10_000;
 const encoder = new TextEncoder();
+
+/** A federation event of the local agent, its DSSE payload text fixed (docs/federation.md). */
+export interface LocalEvent {
+  eventId: string;
+  partner: string;
+  /** The partner's events subject. */
+  subject: string;
+  /** The event's DSSE payload: UTF-8 JSON text in the contract's form. */
+  text: string;
+  traceparent: string;
+  createdAtMs: number;
+}
 
 /** Takes intents in, from the local agent and from peers. */
 export class ProposalIntake {
@@ -49,17 +62,9 @@ export class ProposalIntake {
     traceparent?: string,
     idempotencyKey?: string,
   ): Promise<{ correlationId: string; state: IntentState }> {
-    const { opts, self, membership } = this.ctx;
+    const { opts, self } = this.ctx;
     const input = parseIntentInput(body, opts.limits);
-    const home = membership.shardOf(self);
-    // No shard would ever endorse it: refuse now rather than answer 202 and let it expire.
-    if (home === undefined)
-      throw new NetSyncError(
-        'NOT_A_MEMBER',
-        `this sidecar (${self}) is not in consensus.members or consensus.cohort, so no member would ` +
-          'endorse its intents; submit to a member, or add this peer ID to the list',
-        { field: 'consensus.members' },
-      );
+    const home = this.homeShard();
     const now = opts.clock.now();
     const correlationId = idempotencyKey === undefined ? opts.newId(now) : keyedCorrelationId(idempotencyKey);
     // A keyed intent this node already holds (proposed here, or endorsed for a peer): the same intent.
@@ -93,6 +98,68 @@ export class ProposalIntake {
         return { correlationId, state: stored.state };
       }
     }
+    return { correlationId, state: await this.propose(t, signature) };
+  }
+
+  /**
+   * Accepts a federation event of the local agent, already checked and its payload text fixed by
+   * the federation intake: signs its endorsement and its DSSE signature, stores it as `proposed`
+   * and queues its proposal, as {@link accept} does. When a row with this ID is stored already
+   * (a keyed event raced), that row's state is returned and nothing is proposed.
+   */
+  async acceptEvent(e: LocalEvent): Promise<IntentState> {
+    const { opts, self } = this.ctx;
+    const home = this.homeShard();
+    const federation = opts.federation;
+    if (federation === undefined)
+      throw new NetSyncError('INTERNAL', 'federation events reached a consensus driver built without federation');
+    const t: TrackedIntent = {
+      correlationId: e.eventId,
+      subject: e.subject,
+      payload: e.text,
+      payloadDigest: payloadDigest(e.text),
+      origin: self,
+      createdAtMs: e.createdAtMs,
+      ttlMs: Math.min(opts.ttlMs, MAX_INTENT_TTL_MS),
+      traceparent: e.traceparent,
+      endorsements: new Map(),
+      quorumAtMs: null,
+      lastProposedAtMs: opts.clock.now(),
+      federation: { partner: e.partner, dsse: new Map() },
+    };
+    const [signature, dsse] = await Promise.all([
+      opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)).then(encodeSignature),
+      federation.sign(e.text),
+    ]);
+    if (endorsesIn(home, self)) {
+      t.endorsements.set(self, signature);
+      t.federation!.dsse.set(self, dsse);
+    }
+    const row = rowOf(t, 'proposed', undefined, home.name);
+    await opts.outbox.append([row]);
+    const stored = opts.outbox.get(t.correlationId);
+    if (stored !== undefined && !sameBytes(stored.body, row.body)) return stored.state;
+    return this.propose(t, signature);
+  }
+
+  private homeShard(): EndorsingShard {
+    const { self, membership } = this.ctx;
+    const home = membership.shardOf(self);
+    // No shard would ever endorse it: refuse now rather than answer 202 and let it expire.
+    if (home === undefined)
+      throw new NetSyncError(
+        'NOT_A_MEMBER',
+        `this sidecar (${self}) is not in consensus.members or consensus.cohort, so no member would ` +
+          'endorse its intents; submit to a member, or add this peer ID to the list',
+        { field: 'consensus.members' },
+      );
+    return home;
+  }
+
+  // Tracks a stored own proposal, queues it and this node's endorsement, and waits briefly for
+  // the proposal to leave. Resolves with the row's state.
+  private async propose(t: TrackedIntent, signature: string): Promise<IntentState> {
+    const { opts, self } = this.ctx;
     this.ctx.book.track(t);
     opts.emit('intent:proposed', {
       correlationId: t.correlationId,
@@ -101,7 +168,7 @@ export class ProposalIntake {
       origin: t.origin,
     });
     const sent = this.ctx.proposals.submit(proposeItemOf(t));
-    if (t.endorsements.has(self)) this.ctx.endorsements.add(endorsementItemOf(t, signature));
+    if (t.endorsements.has(self)) this.ctx.endorsements.add(endorsementItemOf(t, signature, self));
     this.quorum.evaluate(t);
     // The row is durable already. Also wait (briefly) for the proposal to leave this node, so
     // that peers can commit it even if this node dies right after the 202. Real time, bounded.
@@ -113,7 +180,7 @@ export class ProposalIntake {
     // the proposal's bytes reach the socket before the 202's do (a write held by backpressure
     // still waits: then the row's re-proposal after a restart covers it).
     await new Promise<void>((r) => setImmediate(r));
-    return { correlationId: t.correlationId, state: opts.outbox.get(t.correlationId)?.state ?? 'proposed' };
+    return opts.outbox.get(t.correlationId)?.state ?? 'proposed';
   }
 
   /** The agent's answer under `agent` policy. False when nothing is being asked about that ID. */
@@ -180,8 +247,11 @@ export class ProposalIntake {
     if (shard === undefined) return 'origin-not-a-member';
     // A member endorses its own shard's intents only (a cohort is one shard).
     if (!endorsesIn(shard, self)) return 'self-not-in-shard';
-    if (checkSubject(item.subject, opts.limits.prefix, 'command') !== null) return 'subject-not-allowed';
     if (!proposeDigestMatches(item)) return 'digest-mismatch';
+    // A federation event: this node's own partners and rules decide (they bound its size too).
+    if (item.federation !== undefined)
+      return opts.federation === undefined ? 'federation-off' : opts.federation.check(item, origin);
+    if (checkSubject(item.subject, opts.limits.prefix, 'command') !== null) return 'subject-not-allowed';
     if (encoder.encode(JSON.stringify(item.payload)).length > opts.limits.maxPayloadBytes) return 'payload-too-large';
     return null;
   }
@@ -189,12 +259,19 @@ export class ProposalIntake {
   /** Stores the intent as `proposed`, then gossips this node's signature over it. */
   private async endorse(t: TrackedIntent): Promise<void> {
     const { opts, book, self } = this.ctx;
-    const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
+    const [signature, dsse] = await Promise.all([
+      opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)).then(encodeSignature),
+      t.federation === undefined ? undefined : opts.federation?.sign(t.payload as string),
+    ]);
+    if (t.federation !== undefined) {
+      if (dsse === undefined) return;
+      t.federation.dsse.set(self, dsse);
+    }
     t.endorsements.set(self, signature);
     await opts.outbox.append([rowOf(t, 'proposed', undefined, this.ctx.membership.shardOf(t.origin)?.name)]);
     if (opts.outbox.get(t.correlationId)?.state !== 'proposed') return; // settled meanwhile
     book.track(t);
-    this.ctx.endorsements.add(endorsementItemOf(t, signature));
+    this.ctx.endorsements.add(endorsementItemOf(t, signature, self));
     opts.emit('intent:proposed', {
       correlationId: t.correlationId,
       state: 'proposed',
@@ -206,7 +283,7 @@ export class ProposalIntake {
 
   private resendEndorsement(t: TrackedIntent): void {
     const own = t.endorsements.get(this.ctx.self);
-    if (own !== undefined) this.ctx.endorsements.add(endorsementItemOf(t, own));
+    if (own !== undefined) this.ctx.endorsements.add(endorsementItemOf(t, own, this.ctx.self));
   }
 
   private countRefusal(id: string): void {

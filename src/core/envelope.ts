@@ -83,6 +83,12 @@ export const ProposeItemSchema = z.object({
   ttlMs: z.number().int().positive().max(MAX_INTENT_TTL_MS),
   /** W3C trace context of the agent's request. */
   traceparent,
+  /**
+   * Present on a federation event (docs/federation.md, Sending with consensus on): `payload` is
+   * then the event's DSSE payload as JSON text, fixed by the proposer, and `subject` the
+   * partner's events subject. Nodes without federation strip it and refuse the subject.
+   */
+  federation: z.object({ partner: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a partner name') }).optional(),
 });
 
 /**
@@ -105,6 +111,13 @@ export const EndorsementItemSchema = z.object({
   payloadDigest: digest,
   /** Base64url signature over `endorsementBytes(correlationId, payloadDigest)`. */
   signature,
+  /**
+   * A federation event's endorsement also carries the endorser's DSSE signature over the event
+   * envelope's PAE, made with its federation key (`keyid`, a peer ID; `sig`, standard base64).
+   */
+  dsse: z
+    .object({ keyid: peerId, sig: z.string().regex(/^[A-Za-z0-9+/]{16,1024}={0,2}$/, 'must be base64') })
+    .optional(),
 });
 
 /** `intent.endorse`: one endorser's signatures over several intents, batched to save messages. */

@@ -4,7 +4,7 @@
  * outgoing event. Pure.
  */
 import { HEADER } from './command-message.js';
-import { decodeEnvelope, type DsseEnvelope, encodeEnvelope } from './dsse.js';
+import { decodeEnvelope, type DsseEnvelope, type DsseSignature, encodeEnvelope } from './dsse.js';
 import { NetSyncError } from './errors.js';
 import { payloadDigest } from './digest.js';
 import { FEDERATION_REASONS, type FederationReason } from './federation-trust.js';
@@ -200,12 +200,57 @@ export function keyedEventId(idempotencyKey: string): string {
   return keyedCorrelationId(`federation-event\n${idempotencyKey}`);
 }
 
-/** The event payload inside a stored event envelope, or undefined when it cannot be read. */
+/** One endorser's DSSE signature, kept with its peer ID while a cohort's event is `proposed`. */
+export interface HeldDsseSignature extends DsseSignature {
+  peerId: string;
+}
+
+/** In the body of a `proposed` event row (consensus on): its partner and the DSSE signatures held so far. */
+export interface ProposedEventPart {
+  partner: string;
+  signatures: HeldDsseSignature[];
+}
+
+/** The `federation` part of a stored `proposed` event body, or undefined for any other body. */
+export function proposedEventOf(body: { federation?: unknown }): ProposedEventPart | undefined {
+  const f = body.federation as ProposedEventPart | undefined;
+  if (typeof f !== 'object' || f === null || typeof f.partner !== 'string' || !Array.isArray(f.signatures))
+    return undefined;
+  return f;
+}
+
+/**
+ * The event's DSSE payload bytes from a stored event row's body: the envelope's payload, or the
+ * text of a `proposed` event. Undefined when neither can be read.
+ */
+export function storedEventPayload(body: Uint8Array): Uint8Array | undefined {
+  const d = decodeEnvelope(body);
+  if (d.ok) return d.envelope.body;
+  try {
+    const parsed = JSON.parse(decoder.decode(body)) as { payload?: unknown; federation?: unknown };
+    if (proposedEventOf(parsed) !== undefined && typeof parsed.payload === 'string')
+      return encoder.encode(parsed.payload);
+  } catch {
+    // not JSON
+  }
+  return undefined;
+}
+
+/** The event payload inside an event envelope, or undefined when it cannot be read. */
 export function eventOfEnvelope(bytes: Uint8Array): FederationEventPayload | undefined {
   const d = decodeEnvelope(bytes);
-  if (!d.ok) return undefined;
+  return d.ok ? eventOfPayload(d.envelope.body) : undefined;
+}
+
+/** The event payload of a stored event row (an envelope, or a `proposed` event), or undefined. */
+export function eventOfStoredRow(bytes: Uint8Array): FederationEventPayload | undefined {
+  const body = storedEventPayload(bytes);
+  return body === undefined ? undefined : eventOfPayload(body);
+}
+
+function eventOfPayload(body: Uint8Array): FederationEventPayload | undefined {
   try {
-    const checked = checkEventPayload(JSON.parse(decoder.decode(d.envelope.body)));
+    const checked = checkEventPayload(JSON.parse(decoder.decode(body)));
     return checked.ok ? checked.value : undefined;
   } catch {
     return undefined;
@@ -214,7 +259,7 @@ export function eventOfEnvelope(bytes: Uint8Array): FederationEventPayload | und
 
 /** Throws IDEMPOTENCY_CONFLICT (422 naming `idempotency-key`) unless the stored event is this submission. */
 export function assertSameEvent(stored: Uint8Array, input: FederationEventInput): void {
-  const e = eventOfEnvelope(stored);
+  const e = eventOfStoredRow(stored);
   let same = false;
   try {
     same =

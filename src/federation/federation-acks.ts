@@ -6,7 +6,13 @@
  * counted by result and kept in a short list, never applied.
  */
 import { HEADER } from '../core/command-message.js';
-import { FEDERATION_KIND, type FederationEventView, PARTNER_HEADER } from '../core/federation-message.js';
+import { sha256Hex } from '../core/digest.js';
+import {
+  FEDERATION_KIND,
+  type FederationEventView,
+  PARTNER_HEADER,
+  storedEventPayload,
+} from '../core/federation-message.js';
 import {
   type AckResult,
   type AppliedAcks,
@@ -173,10 +179,12 @@ export class FederationAcks {
   private sentEvent(eventId: string): SentEvent | undefined {
     const row = this.opts.outbox.get(eventId);
     if (row === undefined || row.headers[HEADER.kind] !== FEDERATION_KIND.event) return undefined;
+    // A cohort member may hold the event still `proposed` (the receipt came before the commit gossip).
+    const payload = storedEventPayload(row.body);
     return {
       eventId,
       partner: row.headers[PARTNER_HEADER] ?? '',
-      digest: eventDigest(row.body),
+      digest: payload === undefined ? eventDigest(row.body) : sha256Hex(payload),
       acked: this.opts.acks.get(eventId) !== undefined,
     };
   }

@@ -48,7 +48,27 @@ export interface FederationIntakeOptions {
   /** Called after each durable accept (the committer's wake). */
   onAccepted: (eventId: string) => void;
   metrics?: FederationMetrics;
+  /**
+   * Consensus on: the event goes to the cohort instead (the consensus driver's `acceptEvent`),
+   * which signs it with each endorser's federation key and commits it once it holds the quorum's
+   * signatures. `signers` then sign nothing here.
+   */
+  cohort?: (event: CohortEvent) => Promise<IntentState>;
 }
+
+/** An event handed to the cohort: its DSSE payload text is fixed here, once, for every endorser. */
+export interface CohortEvent {
+  eventId: string;
+  partner: string;
+  /** The partner's events subject. */
+  subject: string;
+  /** The DSSE payload: UTF-8 JSON text in the contract's form. */
+  text: string;
+  traceparent: string;
+  createdAtMs: number;
+}
+
+const decoder = new TextDecoder();
 
 // Open states of an outgoing event: it is counted `committed` when it leaves them.
 const OPEN: readonly IntentState[] = ['pending-commit', 'in-flight'];
@@ -80,7 +100,8 @@ export class FederationIntake {
   /** The committer committed these rows: counts the events among them. */
   committed(ids: Iterable<string>): void {
     for (const id of ids) {
-      const partner = this.open.get(id);
+      // With consensus on, this node's committer also publishes events other members accepted.
+      const partner = this.open.get(id) ?? (this.opts.cohort === undefined ? undefined : this.partnerOf(id));
       if (partner === undefined) continue;
       this.open.delete(id);
       this.opts.metrics?.events.inc({ partner, result: 'committed' });
@@ -118,13 +139,30 @@ export class FederationIntake {
       createdAt: new Date(now).toISOString(),
       origin: opts.origin,
     });
+    const subject = this.subjects.get(input.partner)!;
+    const tp = childTraceparent(traceparent, opts.randomHex);
+    if (opts.cohort !== undefined) {
+      const text = decoder.decode(payload);
+      const state = await opts.cohort({
+        eventId,
+        partner: input.partner,
+        subject,
+        text,
+        traceparent: tp,
+        createdAtMs: now,
+      });
+      // A keyed event raced (here, or a member's proposal of it arrived first): it must be this one.
+      const stored = idempotencyKey === undefined ? undefined : opts.outbox.get(eventId);
+      if (stored !== undefined) assertSameEvent(stored.body, input);
+      return { eventId, state };
+    }
     const row = buildFederationEventRow({
       eventId,
       partner: input.partner,
-      subject: this.subjects.get(input.partner)!,
+      subject,
       envelope: await signEnvelope(FEDERATION_EVENT_TYPE, payload, opts.signers),
       origin: opts.origin,
-      traceparent: childTraceparent(traceparent, opts.randomHex),
+      traceparent: tp,
       createdAtMs: now,
     });
     await opts.outbox.append([row]);
@@ -136,6 +174,11 @@ export class FederationIntake {
     }
     opts.onAccepted(eventId);
     return { eventId, state: row.state };
+  }
+
+  private partnerOf(id: string): string | undefined {
+    const row = this.opts.outbox.get(id);
+    return row?.headers[HEADER.kind] === FEDERATION_KIND.event ? (row.headers[PARTNER_HEADER] ?? '') : undefined;
   }
 
   /** Releases the signers (a worker thread). Safe twice. */

@@ -4,7 +4,12 @@
  * recorded, receipted and pushed once, and partners' receipts read back and applied. The rules
  * are pure (`core/dsse.ts`, `core/federation-*.ts`); this folder sees the ports only.
  */
-export { FederationIntake, type FederationIntakeOptions, type SendPartner } from './federation-intake.js';
+export {
+  type CohortEvent,
+  FederationIntake,
+  type FederationIntakeOptions,
+  type SendPartner,
+} from './federation-intake.js';
 export {
   type FederationDelivery,
   type FederationPusher,
@@ -22,3 +27,4 @@ export {
 } from './federation-verify.js';
 export { FederationLedger, type FederationLedgerOptions } from './federation-ledger.js';
 export { createFederationMetrics, type FederationMetrics, registerFederationGauges } from './metrics.js';
+export { CohortSigning, type CohortSigningOptions } from './cohort-signing.js';

@@ -4,8 +4,9 @@
  * intake behind `POST /v1/federation/events`, the receiver of partners' events (a durable
  * consumer per `receive` partner, the ledger of received events, the inbox's HTTP pusher) and
  * the reader of partners' receipts (a durable consumer per `send` partner, the ledger of
- * receipts). Consensus signing by the cohort is still to come, so with consensus on federation
- * stays off (docs/federation.md).
+ * receipts). With consensus on, events go through the cohort: each endorser signs them with its
+ * federation key ({@link CohortSigning}), and every member reads the receipts into its own ledger
+ * (docs/federation.md); receiving partners' events stays off there.
  */
 import type { PrivateKey } from '@libp2p/interface';
 import { HttpAgentPusher } from '../agent/index.js';
@@ -17,10 +18,13 @@ import { NetSyncError } from '../core/errors.js';
 import type { FederationStatus } from '../core/federation-receipt.js';
 import type { DsseSigner } from '../core/federation-trust.js';
 import { inboundSubjects, partnerSubjects } from '../core/federation-message.js';
+import type { IntentState } from '../core/intent.js';
 import type { Clock } from '../core/ports.js';
 import type { Registry } from 'prom-client';
 import type { OutboxCommitter } from '../commit/index.js';
 import {
+  type CohortEvent,
+  CohortSigning,
   createFederationMetrics,
   FederationAcks,
   FederationIntake,
@@ -76,6 +80,8 @@ export interface FederationWiringOptions {
   randomHex: (bytes: number) => string;
   committer: OutboxCommitter;
   registry: Registry;
+  /** Consensus on: the driver that takes the events (bound late: the mesh is built after federation). */
+  cohort?: () => { acceptEvent(e: CohortEvent): Promise<IntentState> } | null | undefined;
 }
 
 /** Durable names of this sidecar's federation consumers: `fed-`, the end of the peer ID, the direction, the partner. */
@@ -92,7 +98,17 @@ export class FederationWiring {
     readonly receiver: FederationReceiver | null,
     readonly acks: FederationAcks | null,
     readonly ledger: FederationLedger,
+    /** Consensus on: the endorsers' checks, signatures and verification; null otherwise. */
+    readonly cohort: CohortSigning | null = null,
   ) {}
+
+  /**
+   * A commit the mesh announced (consensus on): a member's copy of an event committed by another
+   * member's committer is now waiting for its receipt here too.
+   */
+  settled(correlationId: string, seq: number): void {
+    this.ledger.committed([{ correlationId, seq }]);
+  }
 
   /** Starts receiving partners' events and reading their receipts. */
   start(): void {
@@ -120,36 +136,44 @@ export class FederationWiring {
   }
 }
 
-/** Federation's parts, or null while federation is off (or consensus is on: not yet supported). */
+/** Federation's parts, or null while federation is off. */
 export function buildFederation(opts: FederationWiringOptions): FederationWiring | null {
   const { config, signer } = opts;
   if (signer === null || !federationEnabled(config.federation)) return null;
-  if (consensusWanted(config)) {
-    opts.logger.warn(
-      { name: config.federation.name },
-      'federation with consensus on is not implemented yet (events must carry the cohort quorum): federation routes are off',
-    );
-    void signer.close?.();
-    return null;
-  }
   const prefix = config.subjects.prefix;
   const metrics = createFederationMetrics(opts.registry);
+  const sendSubjects = config.federation.partners
+    .filter((p) => p.send)
+    .map((p) => [p.name, partnerSubjects(prefix, p).events] as const);
+  const withCohort = consensusWanted(config);
+  const cohort = withCohort
+    ? new CohortSigning({
+        rules: {
+          us: config.federation.name,
+          partners: new Map(sendSubjects),
+          // The agent's payload plus the event's own fields (IDs, names, times: well under 1 KiB).
+          maxTextBytes: config.api.maxPayloadBytes + 1_024,
+        },
+        signer,
+        verifier: ed25519Verifier,
+        signers: config.federation.signers,
+      })
+    : null;
   const intake = new FederationIntake({
     outbox: opts.outbox,
     clock: opts.clock,
     name: config.federation.name,
     origin: opts.peerId,
-    partners: config.federation.partners
-      .filter((p) => p.send)
-      .map((p) => ({ name: p.name, eventsSubject: partnerSubjects(prefix, p).events })),
+    partners: sendSubjects.map(([name, eventsSubject]) => ({ name, eventsSubject })),
     maxPayloadBytes: config.api.maxPayloadBytes,
     signers: [signer],
     newId: opts.newId,
     randomHex: opts.randomHex,
     onAccepted: () => opts.committer.wake(),
     metrics,
+    ...(withCohort ? { cohort: (e: CohortEvent) => acceptByCohort(opts, e) } : {}),
   });
-  const receiver = buildReceiver(opts, signer, metrics);
+  const receiver = withCohort ? noReceiverWithCohort(opts) : buildReceiver(opts, signer, metrics);
   const appliedAcks = new SqliteAppliedAcks(opts.outbox.database, config.buffer.synchronous);
   let ledger: FederationLedger | undefined;
   const acks = buildAcks(opts, metrics, appliedAcks, (eventId) => ledger?.acked(eventId));
@@ -174,7 +198,25 @@ export function buildFederation(opts: FederationWiringOptions): FederationWiring
     intake.committed(rows.map((r) => r.correlationId));
     tracked.committed(rows);
   });
-  return new FederationWiring(intake, receiver, acks, ledger);
+  return new FederationWiring(intake, receiver, acks, ledger, cohort);
+}
+
+function acceptByCohort(opts: FederationWiringOptions, e: CohortEvent): Promise<IntentState> {
+  const driver = opts.cohort?.();
+  if (driver == null)
+    return Promise.reject(new NetSyncError('INTERNAL', 'consensus is on but its driver is not running'));
+  return driver.acceptEvent(e);
+}
+
+// Receiving with consensus on is not built yet: each member would push and receipt every event.
+function noReceiverWithCohort(opts: FederationWiringOptions): null {
+  const receive = opts.config.federation.partners.filter((p) => p.receive).map((p) => p.name);
+  if (receive.length > 0)
+    opts.logger.warn(
+      { partners: receive },
+      "receiving partners' events with consensus on is not supported yet: receive partners are not read",
+    );
+  return null;
 }
 
 function consumer(opts: FederationWiringOptions, subject: string, durable: string, log: Logger): JetStreamInboxSource {

@@ -13,6 +13,7 @@ import type { OutboxCommitter } from '../commit/index.js';
 import { readMembers } from '../config/members-file.js';
 import { fleetConfigured, summariseMode, type Config } from '../config/schema.js';
 import { consensusEnabled, resolveQuorum } from '../core/consensus.js';
+import type { CohortFederation } from '../core/federation-cohort.js';
 import type { Clock, Outbox, StreamReader } from '../core/ports.js';
 import { takeoverLookupAfterMs } from '../core/retention-hazard.js';
 import { createFleetMetrics, FleetMembership, type Replan, ShardHealth, type ShardStatus } from '../fleet/index.js';
@@ -34,6 +35,8 @@ export interface MeshWiringOptions {
   randomHex: (bytes: number) => string;
   /** Reads the stream back before an intent is declared expired here. */
   reader: StreamReader;
+  /** Federation's checks and signatures of events (consensus on, federation on). */
+  federation?: CohortFederation | null;
 }
 
 /** True when `config` asks for consensus (and so for the mesh). */
@@ -172,6 +175,7 @@ export class MeshWiring {
       metrics: createConsensusMetrics(opts.registry),
       reader: opts.reader,
       scanSkewMs: config.commit.scanSkewMs,
+      ...(opts.federation == null ? {} : { federation: opts.federation }),
     });
     opts.committer.on('intent:committed', (rows) => driver.onCommitted(rows));
     return driver;

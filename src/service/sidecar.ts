@@ -146,6 +146,7 @@ export class Sidecar {
       randomHex,
       committer: this.committer,
       registry: this.registry,
+      cohort: () => this.mesh?.driver,
     });
     this.inbox =
       buildInbox({
@@ -180,13 +181,14 @@ export class Sidecar {
           privateKey,
           outbox: this.ops.timedOutbox(this.outbox),
           committer: this.committer,
-          events: this.api.events,
+          events: this.meshEvents(),
           clock: this.clock,
           logger: log,
           registry: this.registry,
           newId: (now) => newId(now),
           randomHex,
           reader: this.reader,
+          federation: this.federation?.cohort,
         })
       : null;
     this.telemetry = new TelemetryWiring({
@@ -225,6 +227,19 @@ export class Sidecar {
       ],
       log,
     );
+  }
+
+  // The consensus driver's events go to the agent (SSE); a commit announced by the mesh also
+  // reaches federation's ledger, which waits for the receipt of every event the cohort committed.
+  private meshEvents(): { publish(event: string, data: unknown): void } {
+    return {
+      publish: (event, data) => {
+        this.api.events.publish(event, data);
+        const d = data as { correlationId?: unknown; streamSeq?: unknown };
+        if (event === 'intent:committed' && typeof d.correlationId === 'string' && typeof d.streamSeq === 'number')
+          this.federation?.settled(d.correlationId, d.streamSeq);
+      },
+    };
   }
 
   // Every event subscription between parts, in one place, and the one call that ends them.
