@@ -5,7 +5,7 @@
 // no net-sync code), reach acme's agent once and get exactly one accepted receipt; every ORG
 // sidecar's ledger covers every event (sent = acked), whichever member committed it. An event for a
 // partner that is not allow-listed is a 400 naming `partner`; one for a partner only the proposer
-// allows gathers no quorum and is never committed.
+// allows gathers no quorum and is never committed. `federation verify` (threshold: the quorum) exits 0.
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -269,6 +269,23 @@ describe('federation with consensus on: the cohort signs, every member keeps the
         s.url,
       ).toMatchObject({ sent: total, acked: total, unacked: 0, rejected: 0 });
     }
+
+    // The audit by replay (the stream and the config alone): every envelope holds the quorum of 2.
+    const audit = await runCliProcess(
+      ['federation', 'verify', '--json', ...org[2]!.configArgs()],
+      org[2]!.env(),
+      org[2]!.dir,
+    );
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
+    expect(JSON.parse(audit.stdout)).toMatchObject({
+      events: total,
+      verified: total,
+      acked: total,
+      gaps: [],
+      badEvents: [],
+      badAcks: [],
+      duplicates: [],
+    });
 
     // The lone event: one endorsement (its proposer's) is no quorum; never on gamma's subject.
     const loneView = (await org[0]!.get(`/v1/federation/events/${lone.json.eventId}`)).json;
