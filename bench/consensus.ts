@@ -27,6 +27,13 @@ const DRAIN_MS = 10_000;
 /** Offered rates; `BENCH_CONSENSUS_RATES=20,50` runs only those (then the failover step). */
 const RATES = (process.env['BENCH_CONSENSUS_RATES'] ?? '20,50,100,200').split(',').map(Number);
 const MAX_RATE = 800;
+/**
+ * `BENCH_CONSENSUS_PROFILE=<dir>`: sidecar 2 (which the failover step keeps alive) runs with
+ * `--cpu-prof` into <dir>; its profile is written when it stops, and the bench prints when each
+ * step ran relative to that sidecar's start, for `bench/cpu-profile-summary.ts --from/--to`.
+ */
+const PROFILE_DIR = process.env['BENCH_CONSENSUS_PROFILE'];
+let profiledSince = 0;
 const BUDGET_MS = 500;
 /** The failover step of the consensus run (committer SIGKILLed), once measured. */
 let failover: StepResult | undefined;
@@ -45,20 +52,28 @@ interface StepResult {
   cpuMsPerIntentPerNode: number;
   /** Gossip messages received per intent per node (`net_sync_gossip_messages_total{direction="in"}`). */
   gossipInPerIntentPerNode: number;
+  /** Gossip messages published per intent per node (`direction="out"`). */
+  gossipOutPerIntentPerNode: number;
+  /** Promotions by a node other than the first-ranked committer, per intent (all nodes). */
+  takeoversPerIntent: number;
 }
 
-// Gossip messages a sidecar has received so far, summed over kinds.
-async function gossipIn(s: DemoSidecar): Promise<number> {
+// Gossip messages a sidecar has received and sent so far, summed over kinds.
+async function gossipCounts(s: DemoSidecar): Promise<{ in: number; out: number; takeovers: number }> {
+  const sum = { in: 0, out: 0, takeovers: 0 };
   try {
     const text = await (await fetch(`http://${s.api}/metrics`)).text();
-    let sum = 0;
-    for (const line of text.split('\n'))
-      if (line.startsWith('net_sync_gossip_messages_total{') && line.includes('direction="in"'))
-        sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    return sum;
+    for (const line of text.split('\n')) {
+      const n = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (line.startsWith('net_sync_consensus_takeovers_total')) sum.takeovers += n;
+      if (!line.startsWith('net_sync_gossip_messages_total{')) continue;
+      if (line.includes('direction="in"')) sum.in += n;
+      else if (line.includes('direction="out"')) sum.out += n;
+    }
   } catch {
-    return 0;
+    // a stopped sidecar counts nothing
   }
+  return sum;
 }
 
 // utime + stime of a process, in seconds (from /proc; the clock tick is 100 Hz on Linux).
@@ -90,7 +105,8 @@ async function step(
   const n = Math.round((rate * STEP_MS) / 1000);
   const pids = sidecars.map((s) => s.child!.pid!);
   const cpu0 = pids.map(cpuSeconds);
-  const in0 = await Promise.all(sidecars.map(gossipIn));
+  const g0 = await Promise.all(sidecars.map(gossipCounts));
+  const stepFromS = (performance.now() - profiledSince) / 1000;
   const scheduled = new Map<string, number>();
   const accepts: number[] = [];
   let accepted = 0;
@@ -125,8 +141,14 @@ async function step(
   const done = (): number => [...scheduled.keys()].filter((id) => arrivals.has(id)).length;
   while (done() < scheduled.size && Date.now() < deadline) await sleep(50);
   const cpu1 = pids.map(cpuSeconds);
-  const in1 = await Promise.all(sidecars.map(gossipIn));
-  const gossipTotal = in1.reduce((a, c, i) => a + c - in0[i]!, 0);
+  const g1 = await Promise.all(sidecars.map(gossipCounts));
+  if (PROFILE_DIR !== undefined && sidecars.length > 1)
+    console.error(
+      `[profile] ${rate}/s step: --from ${stepFromS.toFixed(1)} --to ${((performance.now() - profiledSince) / 1000).toFixed(1)}`,
+    );
+  const gossipIn = g1.reduce((a, c, i) => a + c.in - g0[i]!.in, 0);
+  const gossipOut = g1.reduce((a, c, i) => a + c.out - g0[i]!.out, 0);
+  const takeovers = g1.reduce((a, c, i) => a + c.takeovers - g0[i]!.takeovers, 0);
   const commits = [...scheduled].filter(([id]) => arrivals.has(id)).map(([id, at]) => arrivals.get(id)! - at);
   const cpuTotal = cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0);
   return {
@@ -140,14 +162,24 @@ async function step(
     commitP50: quantile(commits, 0.5),
     commitP99: quantile(commits, 0.99),
     cpuMsPerIntentPerNode: (cpuTotal * 1000) / Math.max(1, accepted) / sidecars.length,
-    gossipInPerIntentPerNode: gossipTotal / Math.max(1, accepted) / sidecars.length,
+    gossipInPerIntentPerNode: gossipIn / Math.max(1, accepted) / sidecars.length,
+    gossipOutPerIntentPerNode: gossipOut / Math.max(1, accepted) / sidecars.length,
+    takeoversPerIntent: takeovers / Math.max(1, accepted),
   };
 }
 
 /** The consensus path (5 sidecars, quorum 3) or one sidecar without consensus, at rising rates. */
 async function runCluster(label: string, count: number, mesh: boolean, rates: number[]): Promise<StepResult[]> {
   const dir = mkdtempSync(join(tmpdir(), `net-sync-bench-${label}-`));
-  const { nats, sidecars } = await startDemoCluster(dir, count, mesh);
+  const profile = mesh && PROFILE_DIR !== undefined;
+  profiledSince = performance.now();
+  const { nats, sidecars } = await startDemoCluster(
+    dir,
+    count,
+    mesh,
+    () => ({}),
+    (i) => (profile && i === 1 ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : []),
+  );
   const nc = await connect({ servers: nats.url });
   const arrivals = new Map<string, number>();
   const sub = nc.subscribe(`${SUBJECT}`, {
@@ -164,7 +196,9 @@ async function runCluster(label: string, count: number, mesh: boolean, rates: nu
     for (const rate of rates) {
       const r = await step(sidecars, arrivals, rate);
       out.push(r);
-      console.error(`[${label}] ${rate}/s commit p99 ${r.commitP99.toFixed(0)} ms, lost ${r.lost}`);
+      console.error(
+        `[${label}] ${rate}/s commit p99 ${r.commitP99.toFixed(0)} ms, lost ${r.lost}, CPU ${r.cpuMsPerIntentPerNode.toFixed(2)} ms/intent/node, takeovers ${r.takeoversPerIntent.toFixed(2)}/intent`,
+      );
       if (r.commitP99 > BUDGET_MS && rate >= RATES[RATES.length - 1]!) break;
     }
     if (mesh) {
@@ -259,8 +293,10 @@ async function main(): Promise<void> {
     process.env['BENCH_CONSENSUS_RATES'] === undefined ? [...rates, 400, MAX_RATE] : rates,
   );
   const reached = consensus.map((r) => r.rate);
-  const single = await runCluster('single', 1, false, reached);
-  const gossip = await rawGossip(5, reached);
+  // `BENCH_CONSENSUS_FLOORS=0` skips the floors (a quick CPU or profile run).
+  const floors = process.env['BENCH_CONSENSUS_FLOORS'] !== '0';
+  const single = floors ? await runCluster('single', 1, false, reached) : [];
+  const gossip = floors ? await rawGossip(5, reached) : [];
   const table = new Table({
     head: [
       'rate/s',
@@ -268,7 +304,8 @@ async function main(): Promise<void> {
       'commit p50/p99',
       'lost',
       'CPU ms/intent/node',
-      'gossip in/intent/node',
+      'gossip in / out per intent/node',
+      'takeovers/intent',
       'consensus off commit p50/p99',
       'raw gossip p50/p99',
       'raw gossip CPU ms/msg/node',
@@ -284,7 +321,8 @@ async function main(): Promise<void> {
       f(r.commitP50, r.commitP99),
       r.lost,
       r.cpuMsPerIntentPerNode.toFixed(2),
-      r.gossipInPerIntentPerNode.toFixed(2),
+      `${r.gossipInPerIntentPerNode.toFixed(2)} / ${r.gossipOutPerIntentPerNode.toFixed(2)}`,
+      r.takeoversPerIntent.toFixed(2),
       s === undefined ? '' : f(s.commitP50, s.commitP99),
       g === undefined ? '' : f(g.p50, g.p99),
       g === undefined ? '' : g.cpuMsPerMessagePerNode.toFixed(3),

@@ -20,18 +20,21 @@ export interface DemoSidecar {
   api: string;
   bufferPath: string;
   env: Record<string, string>;
+  /** Node flags before the CLI (benchmarks: `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs: string[];
   child: ChildProcess | null;
 }
 
 /**
  * Starts nats-server and `count` sidecars under `dir`; with `mesh`, they form a cohort with a majority quorum.
- * `extraEnv(i)` adds env to sidecar i (benchmarks, profiling).
+ * `extraEnv(i)` adds env to sidecar i (benchmarks); `nodeArgs(i)` its Node flags (profiling).
  */
 export async function startDemoCluster(
   dir: string,
   count: number,
   mesh: boolean,
   extraEnv: (i: number) => Record<string, string> = () => ({}),
+  nodeArgs: (i: number) => string[] = () => [],
 ): Promise<{ nats: NatsServerProcess; sidecars: DemoSidecar[] }> {
   const nats = await NatsServerProcess.start({ storeDir: join(dir, 'jetstream') });
   const sidecars: DemoSidecar[] = [];
@@ -62,13 +65,21 @@ export async function startDemoCluster(
       api,
       bufferPath,
       env,
+      nodeArgs: nodeArgs(i),
       child: null,
     });
     meshPorts.push(await port());
   }
   if (mesh) wireMesh(sidecars, meshPorts);
   for (const [i, s] of sidecars.entries()) Object.assign(s.env, extraEnv(i));
-  await Promise.all(sidecars.map((s) => launch(s)));
+  const launched = await Promise.allSettled(sidecars.map((s) => launch(s)));
+  const failed = launched.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    // Leave no orphan behind: the sidecars that did start, and nats-server, are stopped.
+    await stopSidecars(sidecars);
+    await nats.dispose();
+    throw failed.reason;
+  }
   return { nats, sidecars };
 }
 
@@ -93,9 +104,13 @@ function wireMesh(sidecars: DemoSidecar[], ports: number[]): void {
 
 async function launch(s: DemoSidecar): Promise<void> {
   const log = openSync(join(s.dir, 'sidecar.log'), 'a');
-  s.child = spawn(process.execPath, [CLI, 'start'], { cwd: s.dir, env: s.env, stdio: ['ignore', log, log] });
+  s.child = spawn(process.execPath, [...s.nodeArgs, CLI, 'start'], {
+    cwd: s.dir,
+    env: s.env,
+    stdio: ['ignore', log, log],
+  });
   closeSync(log);
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000; // a loaded machine starts slowly
   while (Date.now() < deadline) {
     if (s.child.exitCode !== null)
       throw new NetSyncError(
