@@ -23,6 +23,7 @@ import type { MeshMetrics, PublishFailureLabel } from './metrics.js';
 import { StaleConnectionGuard } from './stale-connections.js';
 import { StaticPeerKeeper, type StaticPeer } from './static-peers.js';
 import { verifyPeerSignature } from './peer-signature.js';
+import { withCachedSigner } from './signing-key.js';
 import { meshScoreParams } from './score-params.js';
 
 /** Options of {@link MeshNode}. */
@@ -79,6 +80,8 @@ export class MeshNode implements Gossip {
   /** The gossip topic. */
   readonly topic: string;
   private readonly opts: MeshNodeOptions;
+  /** The node's key, signing through a cached `KeyObject` (libp2p's messages and our endorsements). */
+  private readonly key: PrivateKey;
   private readonly log: Logger;
   private readonly maxBytes: number;
   private readonly listeners = new Set<EnvelopeListener>();
@@ -106,6 +109,7 @@ export class MeshNode implements Gossip {
 
   constructor(opts: MeshNodeOptions) {
     this.opts = opts;
+    this.key = withCachedSigner(opts.privateKey);
     this.peerId = peerIdFromPrivateKey(opts.privateKey).toString();
     this.topic = opts.config.topic;
     this.log = (opts.logger ?? silentLogger()).child({ component: 'mesh' });
@@ -234,7 +238,7 @@ export class MeshNode implements Gossip {
     let refund: ColocationRefund | undefined;
     const node = await buildLibp2p({
       ...cfg,
-      privateKey: this.opts.privateKey,
+      privateKey: this.key,
       maxEnvelopeBytes: this.maxBytes,
       extraTopics: [...(this.home === null ? [] : [this.home.topic]), ...this.sideTopics.keys()],
       ...(exempt === undefined ? {} : { appSpecificScore: (peerId: string) => refund?.score(peerId) ?? 0 }),
@@ -360,7 +364,7 @@ export class MeshNode implements Gossip {
 
   /** {@inheritDoc Gossip.sign} */
   async sign(bytes: Uint8Array): Promise<Uint8Array> {
-    return await this.opts.privateKey.sign(bytes);
+    return await this.key.sign(bytes);
   }
 
   /** {@inheritDoc Gossip.verify} The key comes from the peer ID itself (Ed25519, secp256k1). */
