@@ -2,8 +2,10 @@
  * Endorsement collection and quorum: records cohort endorsements (keeping early ones until their
  * proposal arrives), notes when an intent first holds a quorum, and promotes it to the commit
  * path when this node's takeover slot comes: rank 0 after `settleMs`, rank k after another
- * k × `takeoverMs` unless an `intent.committed` settled it first.
+ * k × the takeover step (`takeoverMs`, longer while peers' commits are seen late) unless an
+ * `intent.committed` settled it first.
  */
+import { CommitDelayEstimate } from '../core/commit-delay.js';
 import type { Endorsement } from '../core/command-message.js';
 import { committerRank, isExpired, takeoverAtMs } from '../core/consensus.js';
 import { decodeSignature, type EndorsementItem, endorsementBytes } from '../core/envelope.js';
@@ -18,8 +20,17 @@ export class EndorsementQuorum {
   private readonly queued = new Set<string>();
   /** Endorsers whose signature was checked, per intent awaiting promotion. */
   private readonly verified = new Map<string, Set<string>>();
+  /** Quorum → peer's commit seen here: the takeover step grows with it (core/commit-delay.ts). */
+  private readonly delays: CommitDelayEstimate;
 
-  constructor(private readonly ctx: ConsensusContext) {}
+  constructor(private readonly ctx: ConsensusContext) {
+    this.delays = new CommitDelayEstimate({ takeoverMs: ctx.opts.takeoverMs });
+  }
+
+  /** A peer's commit of `t` was seen now: one sample of the commit delay after quorum. */
+  observeCommit(t: TrackedIntent, now: number): void {
+    if (t.quorumAtMs !== null) this.delays.observe(now - t.quorumAtMs);
+  }
 
   /**
    * Records `peerId`'s endorsement (its author already checked by the mesh validator). It counts
@@ -86,7 +97,8 @@ export class EndorsementQuorum {
     const rank = committerRank(t.correlationId, counting, self);
     const complete = shard.members.size > 0 && counting.length >= shard.members.size;
     const settleMs = complete ? 0 : (opts.settleMs ?? 2 * (opts.batchDelayMs ?? 20));
-    if (rank >= 0 && now >= takeoverAtMs(t.quorumAtMs, rank, opts.takeoverMs, settleMs)) this.promote(t, rank, now);
+    if (rank >= 0 && now >= takeoverAtMs(t.quorumAtMs, rank, this.delays.stepMs(), settleMs))
+      this.promote(t, rank, now);
   }
 
   /** Endorsements held from the intent's shard, sorted by peer ID: the set a promoted row carries. */
