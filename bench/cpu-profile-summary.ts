@@ -88,6 +88,8 @@ function main(): void {
   // `--callers <functionName>`: the stacks (5 frames with a URL above it) that spent that function's time.
   const callersOf = args.includes('--callers') ? args[args.indexOf('--callers') + 1] : undefined;
   const stacks = new Map<string, number>();
+  // `--category <name>`: the top functions list shows that category's samples only.
+  const onlyCat = args.includes('--category') ? args[args.indexOf('--category') + 1] : undefined;
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   for (const n of p.nodes) for (const c of n.children ?? []) byId.get(c)!.parent = n.id;
@@ -116,6 +118,7 @@ function main(): void {
     cats.set(cat, (cats.get(cat) ?? 0) + dt);
     total += dt;
     const f = byId.get(id)!.callFrame;
+    if (onlyCat !== undefined && cat !== onlyCat) continue;
     const key = `${f.functionName || '(anon)'} ${f.url.replace(/.*node_modules\//, '').replace(/.*dist\//, '')}:${f.lineNumber}`;
     fns.set(key, (fns.get(key) ?? 0) + dt);
     if (callersOf !== undefined && f.functionName === callersOf) {

@@ -94,7 +94,9 @@ export class EndorsementQuorum {
       if (isExpired(t.createdAtMs, t.ttlMs, now)) return;
       t.quorumAtMs = now;
     }
-    const rank = committerRank(t.correlationId, counting, self);
+    const key = counting.join(' ');
+    if (t.rankMemo?.key !== key) t.rankMemo = { key, rank: committerRank(t.correlationId, counting, self) };
+    const rank = t.rankMemo.rank;
     const complete = shard.members.size > 0 && counting.length >= shard.members.size;
     const settleMs = complete ? 0 : (opts.settleMs ?? 2 * (opts.batchDelayMs ?? 20));
     if (rank >= 0 && now >= takeoverAtMs(t.quorumAtMs, rank, this.delays.stepMs(), settleMs))

@@ -31,6 +31,11 @@ export interface TrackedIntent {
    * signature, which an endorsement of it must carry (docs/federation.md).
    */
   federation?: { partner: string; dsse: Map<string, DsseSignature> };
+  /**
+   * This node's committer rank among the endorsers listed in `key` (space-separated), kept so
+   * that every tick does not hash each endorser again while the intent waits for its slot.
+   */
+  rankMemo?: { key: string; rank: number };
 }
 
 /** An endorsement that arrived before its proposal. */
