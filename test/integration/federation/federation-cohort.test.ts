@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, nanos, StorageType } from 'nats';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { meshIdentities } from '../../support/mesh-identities.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
 import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js';
@@ -97,81 +97,99 @@ async function startAgent(): Promise<{ url: string; pushes: Array<Record<string,
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/federation`, pushes, server };
 }
 
-describe('federation with consensus on: the cohort signs, every member keeps the ledger', () => {
-  it('commits each event once with >= 2 ORG signatures, delivers it once, and acks it on every member', async () => {
-    const nats = await useNatsServer();
-    const nc = await connect({ servers: nats.url });
-    registerCleanup(async () => void (await nc.close()));
-    await (await nc.jetstreamManager()).streams.add({
-      name: 'FEDERATION',
-      subjects: ['root.solar.federation.>'],
-      storage: StorageType.File,
-      duplicate_window: nanos(1_000),
-    });
-    const agent = await startAgent();
-    registerCleanup(() => new Promise<void>((r) => agent.server.close(() => r())));
+/**
+ * The cluster both tests share: nats-server, the agent, 3 ORG sidecars (quorum 2) and acme. ORG
+ * sidecar 0 also has a second key, published from the start in `federation.signers` and acme's
+ * `keys` (rotation step 1), for the rotation test to restart it on.
+ */
+async function startCluster() {
+  const nats = await useNatsServer();
+  const nc = await connect({ servers: nats.url });
+  registerCleanup(async () => void (await nc.close()));
+  await (await nc.jetstreamManager()).streams.add({
+    name: 'FEDERATION',
+    subjects: ['root.solar.federation.>'],
+    storage: StorageType.File,
+    duplicate_window: nanos(1_000),
+  });
+  const agent = await startAgent();
+  registerCleanup(() => new Promise<void>((r) => agent.server.close(() => r())));
 
-    const ids = await meshIdentities(3, 'fed-cohort');
-    const acmeDir = tempDir('fed-acme');
-    const acmeKey = await keygen(join(acmeDir, 'acme.key'), acmeDir);
-    const org = ids.dirs.map((dir, i) => {
-      const config = join(dir, 'net-sync.yaml');
-      writeFileSync(
-        config,
-        [
-          'federation:',
-          '  name: org',
-          `  signers: [${ids.peerIds.join(', ')}]`,
-          '  partners:',
-          `    - { name: acme, send: true, keys: [${acmeKey}] }`,
-          // Only sidecar 0 may send to gamma: the others refuse to endorse such an event.
-          ...(i === 0 ? [`    - { name: gamma, send: true, keys: [${acmeKey}] }`] : []),
-          '',
-        ].join('\n'),
-      );
-      return new SidecarProcess({
-        natsUrl: nats.url,
-        dir,
-        configFile: config,
-        readyTimeoutMs: 40_000,
-        env: {
-          NET_SYNC_LOG_LEVEL: 'warn',
-          ...ids.meshEnv(i),
-          NET_SYNC_CONSENSUS_QUORUM: '2',
-          NET_SYNC_CONSENSUS_COHORT: ids.peerIds.join(','),
-          NET_SYNC_CONSENSUS_TAKEOVER_MS: '1000',
-        },
-      });
-    });
-    const acmeConfig = join(acmeDir, 'net-sync.yaml');
+  const ids = await meshIdentities(3, 'fed-cohort');
+  const acmeDir = tempDir('fed-acme');
+  const acmeKey = await keygen(join(acmeDir, 'acme.key'), acmeDir);
+  const rotatedFile = join(ids.dirs[0]!, 'rotated.key');
+  const rotatedKey = await keygen(rotatedFile, ids.dirs[0]!);
+  const signers = [...ids.peerIds, rotatedKey];
+  const org = ids.dirs.map((dir, i) => {
+    const config = join(dir, 'net-sync.yaml');
     writeFileSync(
-      acmeConfig,
+      config,
       [
         'federation:',
-        '  name: acme',
-        `  signers: [${acmeKey}]`,
-        `  pushUrl: ${agent.url}`,
+        '  name: org',
+        `  signers: [${signers.join(', ')}]`,
         '  partners:',
-        `    - { name: org, receive: true, threshold: 2, keys: [${ids.peerIds.join(', ')}] }`,
+        `    - { name: acme, send: true, keys: [${acmeKey}] }`,
+        // Only sidecar 0 may send to gamma: the others refuse to endorse such an event.
+        ...(i === 0 ? [`    - { name: gamma, send: true, keys: [${acmeKey}] }`] : []),
         '',
       ].join('\n'),
     );
-    const acme = new SidecarProcess({
+    return new SidecarProcess({
       natsUrl: nats.url,
-      name: 'acme',
-      dir: acmeDir,
-      configFile: acmeConfig,
+      dir,
+      configFile: config,
       readyTimeoutMs: 40_000,
+      env: {
+        NET_SYNC_LOG_LEVEL: 'warn',
+        ...ids.meshEnv(i),
+        NET_SYNC_CONSENSUS_QUORUM: '2',
+        NET_SYNC_CONSENSUS_COHORT: ids.peerIds.join(','),
+        NET_SYNC_CONSENSUS_TAKEOVER_MS: '1000',
+      },
     });
-    for (const s of [...org, acme]) registerCleanup(async () => void (await s.kill('SIGKILL')));
-    await Promise.all([...org, acme].map((s) => s.start()));
-    for (const s of org)
-      await waitFor(
-        async () => (await s.get('/v1/status')).json.mesh?.meshPeers >= 2,
-        `sidecar :${s.port} meshed`,
-        30_000,
-        50,
-      );
+  });
+  const acmeConfig = join(acmeDir, 'net-sync.yaml');
+  writeFileSync(
+    acmeConfig,
+    [
+      'federation:',
+      '  name: acme',
+      `  signers: [${acmeKey}]`,
+      `  pushUrl: ${agent.url}`,
+      '  partners:',
+      `    - { name: org, receive: true, threshold: 2, keys: [${signers.join(', ')}] }`,
+      '',
+    ].join('\n'),
+  );
+  const acme = new SidecarProcess({
+    natsUrl: nats.url,
+    name: 'acme',
+    dir: acmeDir,
+    configFile: acmeConfig,
+    readyTimeoutMs: 40_000,
+  });
+  for (const s of [...org, acme]) registerCleanup(async () => void (await s.kill('SIGKILL')));
+  await Promise.all([...org, acme].map((s) => s.start()));
+  for (const s of org)
+    await waitFor(
+      async () => (await s.get('/v1/status')).json.mesh?.meshPeers >= 2,
+      `sidecar :${s.port} meshed`,
+      30_000,
+      50,
+    );
+  return { nats, agent, ids, org, acme, acmeKey, rotatedFile, rotatedKey, signers };
+}
+
+describe('federation with consensus on: the cohort signs, every member keeps the ledger', () => {
+  let c: Awaited<ReturnType<typeof startCluster>>;
+  beforeAll(async () => {
+    c = await startCluster();
+  }, 120_000);
+
+  it('commits each event once with >= 2 ORG signatures, delivers it once, and acks it on every member', async () => {
+    const { nats, agent, ids, org, acme, acmeKey } = c;
 
     // Not allow-listed: a 400 naming `partner`, nothing stored.
     for (const partner of ['beta', 'gamma', 'nobody']) {
@@ -293,5 +311,74 @@ describe('federation with consensus on: the cohort signs, every member keeps the
     expect((await readStream(nats.url, 'root.solar.federation.outbound.events.gamma')).messages.length).toBe(0);
     const refusals = await (await fetch(`${org[1]!.url}/metrics`)).text();
     expect(refusals).toMatch(/net_sync_consensus_intents_total\{outcome="rejected"\} [1-9]/);
+  });
+
+  it('after sidecar 0 restarts on a rotated federation key, envelopes carry the new key, never the old', async () => {
+    const { nats, ids, org, rotatedFile, rotatedKey, signers } = c;
+    const oldKey = ids.peerIds[0]!;
+    const before = (await readStream(nats.url, EVENTS)).messages;
+    expect(
+      before.some((m) => openEnvelope(m.data).signers.includes(oldKey)),
+      'the old key signed before',
+    ).toBe(true);
+
+    // Rotation step 2: restart on the new key file (already in signers and in acme's keys).
+    expect(await org[0]!.stop()).toBe(0);
+    (org[0] as unknown as { opts: { env: Record<string, string> } }).opts.env['NET_SYNC_FEDERATION_KEY_FILE'] =
+      rotatedFile;
+    await org[0]!.start();
+    for (const s of org)
+      await waitFor(
+        async () => (await s.get('/v1/status')).json.mesh?.meshPeers >= 2,
+        `sidecar :${s.port} meshed again`,
+        30_000,
+        100,
+      );
+    const after = new Map<string, number>();
+    for (const [k, n] of [
+      [0, 8],
+      [1, 4],
+    ] as const)
+      for (let i = 0; i < n; i++) {
+        const r = await org[k]!.post('/v1/federation/events', {
+          partner: 'acme',
+          type: 'order.rotated',
+          payload: { k, i },
+        });
+        expect(r.status, JSON.stringify(r.json)).toBe(202);
+        after.set(r.json.eventId as string, k);
+      }
+    for (const s of org)
+      for (const id of after.keys())
+        await waitFor(
+          async () => (await s.get(`/v1/federation/events/${id}`)).json.state === 'acked',
+          `${id} acked on :${s.port}`,
+          30_000,
+          100,
+        );
+
+    const stored = (await readStream(nats.url, EVENTS)).messages.filter((m) => after.has(m.msgId!));
+    expect(stored.length).toBe(after.size);
+    let withNewKey = 0;
+    for (const m of stored) {
+      const id = m.msgId!;
+      const env = JSON.parse(Buffer.from(m.data).toString('utf8')) as { signatures: Array<{ keyid: string }> };
+      expect(
+        env.signatures.map((x) => x.keyid),
+        id,
+      ).not.toContain(oldKey);
+      const o = openEnvelope(m.data);
+      expect(o.signers.length, id).toBeGreaterThanOrEqual(2);
+      for (const k of o.signers) expect(signers, id).toContain(k);
+      if (o.signers.includes(rotatedKey)) withNewKey++;
+    }
+    expect(withNewKey, 'envelopes signed with the rotated key').toBeGreaterThan(0);
+    for (const s of org) {
+      const r = await runCliProcess(['federation', 'status', '--url', s.url, '--json'], s.env(), s.dir);
+      expect(r.code, `${s.url}: ${r.stderr}`).toBe(0);
+      const acme = (JSON.parse(r.stdout) as { partners: Array<Record<string, unknown>> }).partners[0]!;
+      expect(acme['unacked'], s.url).toBe(0);
+      expect(acme['sent'], s.url).toBe(acme['acked']);
+    }
   });
 });
