@@ -56,11 +56,21 @@ interface StepResult {
   gossipOutPerIntentPerNode: number;
   /** Promotions by a node other than the first-ranked committer, per intent (all nodes). */
   takeoversPerIntent: number;
+  /** Gossip messages per intent per node by `direction kind` (JSON only). */
+  gossipPerIntentPerNodeByKind: Record<string, number>;
 }
 
-// Gossip messages a sidecar has received and sent so far, summed over kinds.
-async function gossipCounts(s: DemoSidecar): Promise<{ in: number; out: number; takeovers: number }> {
-  const sum = { in: 0, out: 0, takeovers: 0 };
+interface GossipCounts {
+  in: number;
+  out: number;
+  takeovers: number;
+  /** Per `direction kind` (e.g. `in intent.endorse`). */
+  byKind: Record<string, number>;
+}
+
+// Gossip messages a sidecar has received and sent so far (summed, and per kind), and its takeovers.
+async function gossipCounts(s: DemoSidecar): Promise<GossipCounts> {
+  const sum: GossipCounts = { in: 0, out: 0, takeovers: 0, byKind: {} };
   try {
     const text = await (await fetch(`http://${s.api}/metrics`)).text();
     for (const line of text.split('\n')) {
@@ -69,6 +79,11 @@ async function gossipCounts(s: DemoSidecar): Promise<{ in: number; out: number; 
       if (!line.startsWith('net_sync_gossip_messages_total{')) continue;
       if (line.includes('direction="in"')) sum.in += n;
       else if (line.includes('direction="out"')) sum.out += n;
+      const label = /direction="(\w+)".*kind="([\w.]+)"|kind="([\w.]+)".*direction="(\w+)"/.exec(line);
+      if (label !== null) {
+        const key = label[1] !== undefined ? `${label[1]} ${label[2]}` : `${label[4]} ${label[3]}`;
+        sum.byKind[key] = (sum.byKind[key] ?? 0) + n;
+      }
     }
   } catch {
     // a stopped sidecar counts nothing
@@ -149,6 +164,10 @@ async function step(
   const gossipIn = g1.reduce((a, c, i) => a + c.in - g0[i]!.in, 0);
   const gossipOut = g1.reduce((a, c, i) => a + c.out - g0[i]!.out, 0);
   const takeovers = g1.reduce((a, c, i) => a + c.takeovers - g0[i]!.takeovers, 0);
+  const byKind: Record<string, number> = {};
+  for (const [i, c] of g1.entries())
+    for (const [k, n] of Object.entries(c.byKind))
+      byKind[k] = (byKind[k] ?? 0) + (n - (g0[i]!.byKind[k] ?? 0)) / Math.max(1, accepted) / sidecars.length;
   const commits = [...scheduled].filter(([id]) => arrivals.has(id)).map(([id, at]) => arrivals.get(id)! - at);
   const cpuTotal = cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0);
   return {
@@ -165,6 +184,7 @@ async function step(
     gossipInPerIntentPerNode: gossipIn / Math.max(1, accepted) / sidecars.length,
     gossipOutPerIntentPerNode: gossipOut / Math.max(1, accepted) / sidecars.length,
     takeoversPerIntent: takeovers / Math.max(1, accepted),
+    gossipPerIntentPerNodeByKind: byKind,
   };
 }
 
