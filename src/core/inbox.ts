@@ -139,6 +139,24 @@ export interface DeliveryDeadLetterBody {
 const encoder = new TextEncoder();
 
 /**
+ * The ID (outbox row and `Nats-Msg-Id`) of the delivery notice of the message stored at
+ * `streamSeq` of `stream`: one per stored message, whichever delivery or sidecar writes it.
+ */
+export function deliveryDeadLetterId(stream: string, streamSeq: number): string {
+  return `${DEAD_LETTER_ID_PREFIX}delivery-${stream}-${streamSeq}`;
+}
+
+/**
+ * The `max_deliver` the inbox gives its consumers on the server: one above `inbox.maxDeliver`. The
+ * sidecar itself dead-letters a command on its delivery number `maxDeliver`; the one delivery more
+ * is the backstop for a sidecar that died holding that delivery, so the command comes back to a
+ * sidecar (in band, durable) instead of ending in an advisory nobody may hear. docs/inbox.md.
+ */
+export function serverMaxDeliver(maxDeliver: number): number {
+  return maxDeliver + 1;
+}
+
+/**
  * The notice row for a command the agent will never apply, published through the outbox on
  * `<prefix>.deadletter.command`. Its ID names the stored message, so a second notice of the same
  * message (two sidecars, a restart) is the same row and the same `Nats-Msg-Id`.
@@ -174,7 +192,7 @@ export function buildDeliveryDeadLetterRow(
   const traceparent = m.headers[HEADER.traceparent];
   if (traceparent !== undefined) headers[HEADER.traceparent] = traceparent;
   return {
-    correlationId: `${DEAD_LETTER_ID_PREFIX}delivery-${m.stream}-${m.streamSeq}`,
+    correlationId: deliveryDeadLetterId(m.stream, m.streamSeq),
     subject: deadLetterSubject(prefix, 'command'),
     body: encoder.encode(JSON.stringify(notice)),
     headers,
@@ -241,7 +259,9 @@ export interface InboxConsumerLag {
 
 /**
  * A stored command JetStream will deliver no more: it reached its consumer's max deliveries
- * without an ack or a term (nats-server's max-deliveries advisory).
+ * without an ack or a term (nats-server's max-deliveries advisory). With the backstop delivery
+ * ({@link serverMaxDeliver}) this is the fallback for a backstop delivery that never reached a
+ * live sidecar.
  */
 export interface InboxExhausted {
   stream: string;

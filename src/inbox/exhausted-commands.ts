@@ -1,9 +1,11 @@
 /**
- * Commands JetStream stopped delivering with no ack and no term: past their consumer's max
- * deliveries (nats-server's advisory). When the sidecar died on the last delivery, no notice
- * was written then, so one is written now, under the notice ID of the stored message: the
- * notice a sidecar wrote itself is the same row, so never a second one. A command applied here
- * gets none (its ack went missing). What this cannot see is in src/nats/inbox-advisories.ts.
+ * The fallback for commands JetStream stopped delivering with no ack and no term: past their
+ * consumer's max deliveries (nats-server's advisory). The sidecar dead-letters in band, at
+ * delivery `maxDeliver` or on the backstop delivery after it (core/inbox.ts serverMaxDeliver);
+ * this catches a backstop delivery that never reached a live sidecar (nats-server 2.9.10 counts
+ * one handed to a dead sidecar's pull request; docs/inbox.md). The notice has the ID of the
+ * stored message, so it is never a second one. A command applied here gets none (its ack went
+ * missing). What this cannot see is in src/nats/inbox-advisories.ts.
  */
 import {
   type AppliedCommands,
@@ -22,8 +24,12 @@ const READS = 5;
 export interface ExhaustedCommandsOptions {
   source: InboxSource;
   applied: AppliedCommands;
-  /** Stores the notice of `m` (and logs it); resolves once it is durable. */
-  deadLetter: (m: InboxMessageView, consumer: string, reason: string) => Promise<void>;
+  /** Stores the notice of `m` (and logs it); resolves once it is durable, true when it was not stored before. */
+  deadLetter: (m: InboxMessageView, consumer: string, reason: string) => Promise<boolean>;
+  /** Told, as an advisory arrives, of the work that may store the message's notice. */
+  underWay: (m: Pick<InboxExhausted, 'stream' | 'streamSeq'>, work: Promise<unknown>) => void;
+  /** `inbox.maxDeliver`, for the reason. */
+  maxDeliver: number;
   clock: Clock;
   logger: Logger;
 }
@@ -42,6 +48,9 @@ export class ExhaustedCommands {
           if (stored) onNotice();
         })
         .catch((err) => this.opts.logger.error({ err, streamSeq: e.streamSeq }, 'inbox dead letter failed'));
+      // Before any await: a delivery of the same message (nats-server 2.9.10 may hand it out
+      // again right after the advisory) waits for this notice instead of reaching the agent.
+      this.opts.underWay(e, p);
       this.running.add(p);
       void p.finally(() => this.running.delete(p));
     }, signal);
@@ -75,7 +84,6 @@ export class ExhaustedCommands {
     }
     const m: InboxMessageView = { ...stored, deliveryCount: e.deliveries };
     if (applied.has(inboxKey(m))) return false;
-    await this.opts.deadLetter(m, e.consumer, `max-deliver: ${e.deliveries} deliveries, no answer`);
-    return true;
+    return this.opts.deadLetter(m, e.consumer, `max-deliver: ${this.opts.maxDeliver} deliveries, no answer (advisory)`);
   }
 }

@@ -11,6 +11,7 @@ import {
   type AgentPusher,
   type AppliedCommands,
   classifyAgentAnswer,
+  deliveryDeadLetterId,
   type InboxCommand,
   type InboxDelivery,
   type InboxMessageView,
@@ -55,6 +56,8 @@ export interface InboxServiceOptions {
   pusher: AgentPusher | null;
   /** Stores a dead-letter notice durably (the outbox), or null when no stream takes notices. */
   storeNotice: ((row: NewOutboxRow) => Promise<void>) | null;
+  /** True when the notice with this ID is stored (an outbox row); always false without `storeNotice`. */
+  hasNotice: (correlationId: string) => boolean;
   /** Builds the notice row of a stored command that `consumer` will not deliver again. */
   notice: (m: InboxMessageView, consumer: string, reason: string, atMs: number) => NewOutboxRow;
   /**
@@ -80,6 +83,8 @@ export class InboxService {
   /** Pushes to the agent, one at a time per inbox key. */
   private readonly pushing = new KeyedSerial();
   private readonly exhausted: ExhaustedCommands;
+  /** Work that may store a notice, by notice ID: a delivery of the same message waits for it. */
+  private readonly noticing = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: InboxServiceOptions) {
     this.pulled = new PullDeliveries(opts.settings.ackWaitMs, (d) => this.onExpired(d));
@@ -87,6 +92,8 @@ export class InboxService {
       source: opts.source,
       applied: opts.applied,
       deadLetter: (m, consumer, reason) => this.deadLetter(m, consumer, reason),
+      underWay: (m, work) => this.track(deliveryDeadLetterId(m.stream, m.streamSeq), work),
+      maxDeliver: opts.settings.maxDeliver,
       clock: opts.clock,
       logger: opts.logger,
     });
@@ -225,7 +232,8 @@ export class InboxService {
 
   /**
    * What every delivery passes before the agent sees it: a command already applied is acked
-   * again (dedupe), one that fails verification is dead-lettered. Returns whether the command
+   * again and one already dead-lettered is terminated again (dedupe), the backstop delivery past
+   * `maxDeliver` and one that fails verification are dead-lettered. Returns whether the command
    * was verified, or null when the agent is not to see it.
    */
   private async screen(d: InboxDelivery): Promise<boolean | null> {
@@ -233,6 +241,20 @@ export class InboxService {
     if (this.opts.applied.has(key)) {
       if (await d.ack()) this.opts.applied.markAcked(key, this.opts.clock.now());
       this.count('dedup');
+      return null;
+    }
+    if (await this.noticed(d)) {
+      // Its term went missing (a crash or NATS away between notice and term), or nats-server
+      // 2.9.10 hands an exhausted message out again (docs/inbox.md): never to the agent again.
+      d.term('dead-lettered before');
+      this.count('dedup');
+      return null;
+    }
+    const { maxDeliver } = this.opts.settings;
+    if (d.deliveryCount > maxDeliver) {
+      // The backstop delivery (serverMaxDeliver): delivery `maxDeliver` was never settled.
+      await this.terminate(d, `max-deliver: ${maxDeliver} deliveries, no answer`);
+      this.count('expired');
       return null;
     }
     if (this.opts.verify === null) return false;
@@ -278,13 +300,38 @@ export class InboxService {
     d.term(reason.slice(0, 200));
   }
 
-  private async deadLetter(m: InboxMessageView, consumer: string, reason: string): Promise<void> {
-    const row = this.opts.notice(m, consumer, reason, this.opts.clock.now());
-    if (this.opts.storeNotice !== null) await this.opts.storeNotice(row);
-    this.opts.logger.warn(
-      { correlationId: inboxKey(m), stream: m.stream, streamSeq: m.streamSeq, consumer, reason },
-      'command dead-lettered',
-    );
+  // One notice per stored message (its ID names the stream sequence): a message that has one
+  // already is not noticed again, and a delivery of it waits while one is being written. True
+  // when this call stored the notice.
+  private deadLetter(m: InboxMessageView, consumer: string, reason: string): Promise<boolean> {
+    const id = deliveryDeadLetterId(m.stream, m.streamSeq);
+    const work = (async () => {
+      if (this.opts.hasNotice(id)) return false;
+      const row = this.opts.notice(m, consumer, reason, this.opts.clock.now());
+      if (this.opts.storeNotice !== null) await this.opts.storeNotice(row);
+      this.opts.logger.warn(
+        { correlationId: inboxKey(m), stream: m.stream, streamSeq: m.streamSeq, consumer, reason },
+        'command dead-lettered',
+      );
+      return true;
+    })();
+    this.track(id, work);
+    return work;
+  }
+
+  // Whether `m` has its notice, once any work that may store it has ended.
+  private async noticed(m: InboxMessageView): Promise<boolean> {
+    const id = deliveryDeadLetterId(m.stream, m.streamSeq);
+    await this.noticing.get(id)?.catch(() => undefined);
+    return this.opts.hasNotice(id);
+  }
+
+  private track(id: string, work: Promise<unknown>): void {
+    this.noticing.set(id, work);
+    const done = (): void => {
+      if (this.noticing.get(id) === work) this.noticing.delete(id);
+    };
+    work.then(done, done);
   }
 
   private count(result: InboxResult): void {

@@ -2,7 +2,8 @@
  * The max-deliveries advisories of the inbox's consumers (nats-server's
  * `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>`), as {@link InboxExhausted}
  * values: a command JetStream stopped delivering with no ack or term, which may still need its
- * dead-letter notice (the sidecar died on its last delivery). See docs/inbox.md.
+ * dead-letter notice. The inbox dead-letters in band; this is the fallback for a backstop
+ * delivery nats-server 2.9.10 counted into a dead sidecar's pull request. See docs/inbox.md.
  */
 import type { NatsConnection, Subscription } from 'nats';
 import type { InboxExhausted } from '../core/inbox.js';
@@ -54,9 +55,8 @@ export class InboxAdvisories {
    * command past its max deliveries, so a sidecar just restarted hears the one its first pull trips.
    */
   listen(): void {
-    // Not covered: an advisory is a core message, so one sent while no sidecar of the durable is
-    // connected and subscribed is lost, and its command stays neither applied nor dead-lettered
-    // (for one, when a dead sidecar's pull, still queued at the server, trips it; docs/inbox.md).
+    // An advisory is a core message: one sent while no sidecar of the durable is connected and
+    // subscribed is lost. The backstop delivery makes that rare (docs/inbox.md).
     const nc = this.connector.connection;
     if (this.handler === undefined || nc === undefined || nc.isClosed()) return;
     for (const t of this.targets) {

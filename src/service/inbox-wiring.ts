@@ -7,7 +7,7 @@ import { HttpAgentPusher } from '../agent/index.js';
 import { SqliteAppliedCommands, type SqliteOutbox } from '../buffer/index.js';
 import type { Config } from '../config/schema.js';
 import { verifyCommit } from '../core/commit-verification.js';
-import { buildDeliveryDeadLetterRow } from '../core/inbox.js';
+import { buildDeliveryDeadLetterRow, serverMaxDeliver } from '../core/inbox.js';
 import type { Clock } from '../core/ports.js';
 import { createInboxMetrics, InboxService, type InboxVerification } from '../inbox/index.js';
 import { verifyPeerSignature } from '../mesh/peer-signature.js';
@@ -48,7 +48,9 @@ export function buildInbox(opts: InboxWiringOptions): { service: InboxService; s
     subjects: ic.subjects,
     durable: ic.durable ?? defaultInboxDurable(opts.peerId),
     ackWaitMs: ic.ackWaitMs,
-    maxDeliver: ic.maxDeliver,
+    // One delivery more than the sidecar allows the agent: the backstop that brings a command back
+    // to a sidecar when the one holding its last delivery died (docs/inbox.md).
+    maxDeliver: serverMaxDeliver(ic.maxDeliver),
     maxAckPending: ic.maxAckPending,
     deliverPolicy: ic.deliverPolicy,
     logger: log,
@@ -66,6 +68,7 @@ export function buildInbox(opts: InboxWiringOptions): { service: InboxService; s
           opts.wakeCommitter();
         }
       : null,
+    hasNotice: noticesCaptured ? (id) => opts.outbox.get(id) !== undefined : () => false,
     notice: (m, consumer, reason, atMs) => buildDeliveryDeadLetterRow(m, consumer, reason, atMs, prefix),
     verify: ic.verify && consensusWanted(config) ? verifier(config, opts.members) : null,
     settings: {

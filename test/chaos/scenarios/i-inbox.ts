@@ -113,14 +113,17 @@ export async function scenarioI(seed: number, p: ScenarioIParams): Promise<Scena
     const drainMs = settleMs;
     const entries = await readStream([nats.url], 'root.solar.command.>', run.startedAtMs - 60_000);
     const noticeEntries = await readStream([nats.url], 'root.solar.deadletter.>', run.startedAtMs - 60_000);
-    const { inbox, advisoryNotices } = await judgeNow(nats.url, seed, entries, agent, kills);
+    const { inbox, backstopNotices, advisoryNotices } = await judgeNow(nats.url, seed, entries, agent, kills);
     const pushesJudged = agent.received.length;
     Object.assign(run.extra, {
       inboxKills: kills.length,
       natsRestarts: p.natsRestarts,
       settleMs,
       inbox: { ...inbox, examples: undefined },
-      // Notices written from a max-deliveries advisory: the sidecar had died on the last delivery.
+      // Notices of commands whose last delivery s3 did not live to settle: from the backstop
+      // delivery (in band), or from the advisory when nats-server counted that one into a pull
+      // request of the dead s3 (docs/inbox.md).
+      backstopNotices,
       advisoryNotices,
       redeliveries: agent.received.filter((r) => r.deliveryCount > 1).length,
       ...(findings(inbox).length === 0
@@ -265,7 +268,7 @@ async function judgeNow(
   entries: Awaited<ReturnType<typeof readStream>>,
   agent: TestAgent,
   kills: InboxSidecarKill[],
-): Promise<{ inbox: InboxOracleReport; advisoryNotices: number }> {
+): Promise<{ inbox: InboxOracleReport; backstopNotices: number; advisoryNotices: number }> {
   const notices = (await readMessages(natsUrl, 'root.solar.deadletter.>')).messages
     .map(
       (m) => JSON.parse(new TextDecoder().decode(m.data)) as { stage?: string; correlationId: string; reason: string },
@@ -281,7 +284,11 @@ async function judgeNow(
     notices,
     kills,
   });
-  return { inbox, advisoryNotices: notices.filter((n) => n.reason.endsWith(', no answer')).length };
+  return {
+    inbox,
+    backstopNotices: notices.filter((n) => n.reason.endsWith(', no answer')).length,
+    advisoryNotices: notices.filter((n) => n.reason.endsWith(', no answer (advisory)')).length,
+  };
 }
 
 // The IDs the inbox oracle named, at most 10.

@@ -5,9 +5,11 @@ import {
   buildDeliveryDeadLetterRow,
   classifyAgentAnswer,
   type DeliveryDeadLetterBody,
+  deliveryDeadLetterId,
   type InboxMessageView,
   inboxCommand,
   retryDelayMs,
+  serverMaxDeliver,
 } from '../../../src/core/inbox.js';
 
 const SUBJECT = 'root.solar.command.cohort.assign';
@@ -198,6 +200,7 @@ describe('buildDeliveryDeadLetterRow', () => {
     const a = buildDeliveryDeadLetterRow(m, 'net-sync-a', 'agent term', 1_000, 'root.solar');
     const b = buildDeliveryDeadLetterRow({ ...m, deliveryCount: 2 }, 'net-sync-b', 'agent term', 2_000, 'root.solar');
     expect(b.correlationId).toBe(a.correlationId);
+    expect(a.correlationId).toBe(deliveryDeadLetterId(m.stream, m.streamSeq));
   });
 
   it('falls back to the message ID or stream place for the correlation header, and copies no missing traceparent', () => {
@@ -213,5 +216,12 @@ describe('buildDeliveryDeadLetterRow', () => {
     expect(bare.correlationId).toBe('dl-delivery-CMD-5');
     expect(bare.headers['Net-Sync-Correlation-Id']).toBe('CMD:5');
     expect(bodyOf(bare.body).correlationId).toBe('CMD:5');
+  });
+});
+
+describe('serverMaxDeliver', () => {
+  it('gives the server one delivery more than the sidecar allows the agent (the backstop)', () => {
+    expect(serverMaxDeliver(5)).toBe(6);
+    expect(serverMaxDeliver(1)).toBe(2);
   });
 });

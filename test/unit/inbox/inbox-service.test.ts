@@ -56,6 +56,7 @@ function rig(over: Partial<InboxServiceOptions> = {}): Rig {
       notices.push(row);
       journal.push(`notice:${row.correlationId}`);
     },
+    hasNotice: (id) => notices.some((n) => n.correlationId === id),
     // The real notice rows are core's (tested there); here a notice only says what and why.
     notice: (m: InboxMessageView, _consumer: string, reason: string, atMs: number) => ({
       correlationId: `dl-delivery-${m.stream}-${m.streamSeq}`,
@@ -173,6 +174,40 @@ describe('InboxService, push mode', () => {
     await inbox.stop();
   });
 
+  it('dead-letters the backstop delivery past the last one without pushing it (its sidecar died holding the last)', async () => {
+    const { inbox, source, agent, notices, journal } = pushRig({ c1: RETRY });
+    const backstop = source.delivery({ streamSeq: 4, correlationId: 'c1', deliveryCount: SETTINGS.maxDeliver + 1 });
+    await source.push(backstop);
+    expect(agent.pushed).toEqual([]);
+    expect(backstop.calls).toEqual(['term:max-deliver: 3 deliveries, no answer']);
+    expect(notices.map((n) => [n.correlationId, reasonOf(n)])).toEqual([
+      ['dl-delivery-COMMANDS-4', 'max-deliver: 3 deliveries, no answer'],
+    ]);
+    expect(journal).toEqual(['notice:dl-delivery-COMMANDS-4', 'term:c1']);
+    expect(inbox.results).toEqual({ expired: 1 });
+    await inbox.stop();
+  });
+
+  it('terminates a redelivery of a command already dead-lettered (its term went missing): no push, no second notice', async () => {
+    const { inbox, source, agent, notices } = pushRig({ c1: DROP, c2: RETRY });
+    await source.push(source.delivery({ streamSeq: 1, correlationId: 'c1' }));
+    await source.push(source.delivery({ streamSeq: 2, correlationId: 'c2', deliveryCount: SETTINGS.maxDeliver }));
+    const again = [
+      source.delivery({ streamSeq: 1, correlationId: 'c1', deliveryCount: 2 }),
+      // The backstop after a crash between notice and term.
+      source.delivery({ streamSeq: 2, correlationId: 'c2', deliveryCount: SETTINGS.maxDeliver + 1 }),
+      // nats-server 2.9.10 can hand an exhausted message out again as a first delivery.
+      source.delivery({ streamSeq: 2, correlationId: 'c2', deliveryCount: 1 }),
+    ];
+    for (const d of again) await source.push(d);
+    expect(agent.pushed.map((c) => c.correlationId)).toEqual(['c1', 'c2']);
+    for (const d of again)
+      expect(d.calls, `seq ${d.streamSeq} dc ${d.deliveryCount}`).toEqual(['term:dead-lettered before']);
+    expect(notices.map((n) => n.correlationId)).toEqual(['dl-delivery-COMMANDS-1', 'dl-delivery-COMMANDS-2']);
+    expect(inbox.results).toEqual({ drop: 1, expired: 1, dedup: 3 });
+    await inbox.stop();
+  });
+
   it('terminates a DROP with exactly one notice and never records it', async () => {
     const { inbox, source, applied, notices } = pushRig({ c1: DROP, c2: { kind: 'response', status: 422, body: {} } });
     const dropped = source.delivery({ streamSeq: 1, correlationId: 'c1' });
@@ -252,10 +287,11 @@ describe('InboxService, commands past their max deliveries (advisory)', () => {
   it('writes the one notice a sidecar that died on the last delivery could not write', async () => {
     const { inbox, source, notices } = started();
     const d = source.delivery({ streamSeq: 9, correlationId: 'c9', deliveryCount: 3 });
-    source.exhaust(9, 3);
+    // The server's max deliver is one above the sidecar's (the backstop).
+    source.exhaust(9, 4);
     await vi.waitFor(() => expect(notices).toHaveLength(1));
     expect(notices.map((n) => [n.correlationId, reasonOf(n)])).toEqual([
-      ['dl-delivery-COMMANDS-9', 'max-deliver: 3 deliveries, no answer'],
+      ['dl-delivery-COMMANDS-9', 'max-deliver: 3 deliveries, no answer (advisory)'],
     ]);
     // JetStream has already stopped delivering it: nothing to term.
     expect(d.calls).toEqual([]);
@@ -303,6 +339,21 @@ describe('InboxService, commands past their max deliveries (advisory)', () => {
     await inbox.stop();
     expect(source.storedReads).toBe(8);
     expect(notices).toHaveLength(1);
+  });
+
+  it('holds a delivery of the same message while its notice is written, then terminates it unpushed', async () => {
+    const agent = new FakeAgentPusher();
+    const { inbox, source, notices } = started({ pusher: agent });
+    source.delivery({ streamSeq: 5, correlationId: 'c5', deliveryCount: 4 });
+    // nats-server 2.9.10 sends the advisory and then hands the message out again as a first delivery.
+    source.exhaust(5, 4);
+    const again = source.delivery({ streamSeq: 5, correlationId: 'c5', deliveryCount: 1 });
+    await source.push(again);
+    expect(agent.pushed).toEqual([]);
+    expect(again.calls).toEqual(['term:dead-lettered before']);
+    expect(notices.map((n) => n.correlationId)).toEqual(['dl-delivery-COMMANDS-5']);
+    await inbox.stop();
+    expect(inbox.results).toEqual({ expired: 1, dedup: 1 });
   });
 
   it('stops listening on stop', async () => {
@@ -419,6 +470,17 @@ describe('InboxService, pull mode', () => {
     expect(journal).toEqual(['notice:dl-delivery-COMMANDS-7', 'term:c7']);
     expect(inbox.results).toEqual({ expired: 1 });
     expect(await inbox.answer(c!.deliveryId, 'ack')).toBe(false);
+    await inbox.stop();
+  });
+
+  it('never hands out the backstop delivery: it is dead-lettered at once', async () => {
+    const { inbox, source, notices } = pullRig();
+    const backstop = source.delivery({ streamSeq: 8, correlationId: 'c8', deliveryCount: SETTINGS.maxDeliver + 1 });
+    queue(source, backstop);
+    expect(await inbox.pull(1, 0)).toEqual([]);
+    expect(backstop.calls).toEqual(['term:max-deliver: 3 deliveries, no answer']);
+    expect(notices.map((n) => n.correlationId)).toEqual(['dl-delivery-COMMANDS-8']);
+    expect(inbox.results).toEqual({ expired: 1 });
     await inbox.stop();
   });
 
