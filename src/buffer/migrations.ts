@@ -105,6 +105,83 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX federation_acks_partner ON federation_acks (partner, applied_at_ms);
     `,
   },
+  {
+    version: 4,
+    name: 'outbox as a log with positions',
+    // The outbox becomes a log (issue 15, docs/commit-path.md#the-outbox-as-a-log): a row is
+    // written once, when appended; what used to be a per-row UPDATE is a record. A claim or a
+    // commit of many rows is one outbox_batches row (their positions, and for a commit the stream
+    // sequences, packed as runs: src/core/seq-runs.ts); a row whose state a batch cannot say
+    // (proposed, promoted, put back, dead, expired, rejected) has an outbox_marks row, which then
+    // holds its whole state. outbox_counts keeps the counts by kind and state; outbox_meta's
+    // settled_below is the watermark below which every row without a mark is committed.
+    // Rows migrate as they were: every row but a fresh pending-commit one gets a mark.
+    sql: `
+      CREATE TABLE outbox_log (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        correlation_id TEXT    NOT NULL UNIQUE,
+        subject        TEXT    NOT NULL,
+        body           BLOB    NOT NULL,
+        headers        TEXT    NOT NULL,
+        kind           TEXT    NOT NULL CHECK (kind IN ('command', 'telemetry')),
+        created_at_ms  INTEGER NOT NULL,
+        claimed_at_ms  INTEGER
+      );
+      CREATE TABLE outbox_marks (
+        seq                 INTEGER PRIMARY KEY,
+        kind                TEXT    NOT NULL,
+        state               TEXT    NOT NULL CHECK (state IN ('proposed', 'pending-commit',
+                              'in-flight', 'committed', 'expired', 'rejected', 'dead')),
+        updated_at_ms       INTEGER NOT NULL,
+        attempts            INTEGER NOT NULL DEFAULT 0,
+        first_attempt_at_ms INTEGER,
+        last_attempt_at_ms  INTEGER,
+        last_error          TEXT,
+        stream              TEXT,
+        stream_seq          INTEGER,
+        committed_at_ms     INTEGER,
+        reason              TEXT
+      );
+      CREATE INDEX outbox_marks_state ON outbox_marks (state, seq);
+      CREATE TABLE outbox_batches (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        what   TEXT    NOT NULL CHECK (what IN ('claim', 'commit')),
+        lo     INTEGER NOT NULL,
+        hi     INTEGER NOT NULL,
+        at_ms  INTEGER NOT NULL,
+        stream TEXT,
+        runs   BLOB    NOT NULL
+      );
+      CREATE INDEX outbox_batches_span ON outbox_batches (lo, hi);
+      CREATE TABLE outbox_counts (
+        kind  TEXT    NOT NULL,
+        state TEXT    NOT NULL,
+        n     INTEGER NOT NULL,
+        PRIMARY KEY (kind, state)
+      ) WITHOUT ROWID;
+      CREATE TABLE outbox_meta (
+        key   TEXT    PRIMARY KEY,
+        value INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO outbox_log (seq, correlation_id, subject, body, headers, kind, created_at_ms, claimed_at_ms)
+        SELECT seq, correlation_id, subject, body, headers, kind, created_at_ms, NULL FROM outbox;
+      INSERT INTO outbox_marks (seq, kind, state, updated_at_ms, attempts, first_attempt_at_ms,
+          last_attempt_at_ms, last_error, stream, stream_seq, committed_at_ms, reason)
+        SELECT seq, kind, state, updated_at_ms, attempts, first_attempt_at_ms, last_attempt_at_ms,
+          last_error, stream, stream_seq, committed_at_ms, reason FROM outbox
+        WHERE NOT (state = 'pending-commit' AND attempts = 0 AND last_error IS NULL
+          AND updated_at_ms = created_at_ms);
+      INSERT INTO outbox_counts (kind, state, n) SELECT kind, state, count(*) FROM outbox GROUP BY kind, state;
+      INSERT INTO outbox_meta (key, value) VALUES ('settled_below', 0);
+      -- A seq is never reused: the log goes on from the highest the old table ever gave.
+      DELETE FROM sqlite_sequence WHERE name = 'outbox_log';
+      INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'outbox_log', max(s) FROM (SELECT seq AS s FROM sqlite_sequence WHERE name = 'outbox'
+          UNION ALL SELECT max(seq) FROM outbox_log) HAVING max(s) IS NOT NULL;
+      DELETE FROM sqlite_sequence WHERE name = 'outbox';
+      DROP TABLE outbox;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

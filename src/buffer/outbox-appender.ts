@@ -9,13 +9,16 @@ import type { AppendClaim } from '../core/ports.js';
 import { GroupCommit } from './group-commit.js';
 import type { BufferMetrics } from './metrics.js';
 import { toOutboxError } from './outbox-error.js';
+import type { OutboxLog } from './outbox-log.js';
+import { dropOldestTelemetry } from './outbox-prune.js';
 import type { OutboxStatements } from './outbox-statements.js';
-import { encodeRow } from './row-codec.js';
 
 /** What an {@link OutboxAppender} writes with. */
 export interface OutboxAppenderOptions {
   db: Database;
   sql: OutboxStatements;
+  /** The log's writer: inserts and the counts they bump. */
+  outboxLog: OutboxLog;
   log: Logger;
   metrics: BufferMetrics;
   /** Cap on open telemetry rows; past it the oldest unsent ones are dropped in the same transaction. */
@@ -31,10 +34,10 @@ export class OutboxAppender {
   private readonly opts: OutboxAppenderOptions;
   private readonly commits: GroupCommit<NewOutboxRow>;
   private readonly listeners = new Set<(rows: readonly OutboxRow[]) => void>();
-  // Upper bound on open telemetry rows, so the exact count (a scan of up to `telemetryCap`
-  // index entries, ~3.5 ms at 100k) only runs when the cap may be exceeded. Rows only
-  // leave the open set elsewhere, so the bound holds as long as this instance is the only
-  // one appending telemetry (reconcile never does); otherwise the cap is enforced late.
+  // Upper bound on open telemetry rows, so the exact count (from `outbox_counts`) and the
+  // drop only run when the cap may be exceeded. Rows only leave the open set elsewhere, so
+  // the bound holds as long as this instance is the only one appending telemetry (reconcile
+  // never does); otherwise the cap is enforced late.
   private openTelemetryBound = Number.POSITIVE_INFINITY;
   private claim: AppendClaim | null = null;
 
@@ -65,7 +68,7 @@ export class OutboxAppender {
   }
 
   private writeBatch(rows: NewOutboxRow[]): void {
-    const { db, sql, log, metrics } = this.opts;
+    const { db, outboxLog, log, metrics } = this.opts;
     const started = process.hrtime.bigint();
     const stored = { command: 0, telemetry: 0 };
     let appended: OutboxRow[] | null = this.listeners.size > 0 ? [] : null;
@@ -76,19 +79,19 @@ export class OutboxAppender {
         let room = claim?.room ?? 0;
         for (const row of rows) {
           const claimed = room > 0 && row.state === 'pending-commit';
-          const r = claimed
-            ? sql.insertClaimed.run({ ...encodeRow(row), at: claim!.at })
-            : sql.insert.run(encodeRow(row));
-          stored[row.kind] += r.changes;
-          if (r.changes !== 1) continue;
+          const seq = outboxLog.insert(row, claimed ? claim!.at : null);
+          if (seq === null) continue;
+          stored[row.kind]++;
           if (claimed) room--;
-          if (appended !== null) appended.push(storedRow(row, Number(r.lastInsertRowid), claimed ? claim!.at : null));
+          if (appended !== null) appended.push(storedRow(row, seq, claimed ? claim!.at : null));
         }
         if (stored.telemetry > 0) dropped = this.enforceTelemetryCap(stored.telemetry);
+        outboxLog.flush();
       }).immediate();
       // Rows the cap deleted in this very transaction (in-flight rows filled it) are not handed out.
       if (dropped.size > 0 && appended !== null) appended = appended.filter((r) => !dropped.has(r.seq));
     } catch (err) {
+      outboxLog.discard();
       log.error({ rows: rows.length, err }, 'outbox append failed');
       throw toOutboxError('append', err);
     }
@@ -135,15 +138,13 @@ export class OutboxAppender {
 
   // Runs inside the append transaction; returns the seqs of the telemetry rows it deleted.
   private enforceTelemetryCap(stored: number): Set<number> {
-    const { sql, telemetryCap } = this.opts;
+    const { sql, outboxLog, telemetryCap } = this.opts;
     this.openTelemetryBound += stored;
     if (this.openTelemetryBound <= telemetryCap) return new Set();
+    outboxLog.flush();
     const { n } = sql.openTelemetry.get() as { n: number };
     const excess = n - telemetryCap;
-    const dropped =
-      excess > 0
-        ? new Set((sql.dropOldestTelemetry.all(excess) as Array<{ seq: number }>).map((r) => r.seq))
-        : new Set<number>();
+    const dropped = excess > 0 ? dropOldestTelemetry(sql, outboxLog, excess) : new Set<number>();
     this.openTelemetryBound = n - dropped.size;
     return dropped;
   }

@@ -1,38 +1,57 @@
 /**
- * Every SQL statement of the outbox, prepared once. State guards live in the WHERE clauses
- * so that two processes on the same file can never move a row backwards.
+ * Every SQL statement of the outbox log (schema version 4), prepared once. A row is written once
+ * (`outbox_log`); claims and commits of many rows are one `outbox_batches` record each; a row
+ * whose state no batch can say has an `outbox_marks` row. The guards that used to live in WHERE
+ * clauses are checked against the derived state (outbox-states.ts) inside the same transaction.
  */
 import type { Database, Statement } from 'better-sqlite3';
 
-/** States that still need work: neither committed nor terminal. */
-export const OPEN_STATES_SQL = `('proposed', 'pending-commit', 'in-flight')`;
 /** The single lease row's name. */
 export const PUBLISHER_LEASE = 'publisher';
+/** The watermark's key in `outbox_meta`: every row below it without a mark is committed. */
+export const SETTLED_BELOW = 'settled_below';
 
-const IN_FLIGHT_SET = `state = 'in-flight', attempts = attempts + 1,
-      first_attempt_at_ms = COALESCE(first_attempt_at_ms, @at), last_attempt_at_ms = @at, updated_at_ms = @at`;
+const LOG_COLUMNS = 'seq, correlation_id, subject, body, headers, kind, created_at_ms, claimed_at_ms';
+// What deriving a state and changing it need of a row: not its subject, body or headers.
+const KEY_COLUMNS = 'seq, correlation_id, kind, created_at_ms, claimed_at_ms';
+const MARK_COLUMNS = `seq, kind, state, updated_at_ms, attempts, first_attempt_at_ms, last_attempt_at_ms,
+  last_error, stream, stream_seq, committed_at_ms, reason`;
 
 /** What each statement is for. */
 type StatementName =
   | 'insert'
-  | 'insertClaimed'
-  | 'get'
-  | 'byState'
-  | 'markInFlight'
-  | 'claim'
-  | 'claimOne'
-  | 'markCommitted'
-  | 'markRetry'
-  | 'markTerminal'
-  | 'promote'
-  | 'settledPage'
-  | 'deleteSeqs'
-  | 'countsAll'
-  | 'countsByKind'
-  | 'oldestOpen'
-  | 'oldestOpenByKind'
+  | 'insertMark'
+  | 'upsertMark'
+  | 'logById'
+  | 'logAfter'
+  | 'logIn'
+  | 'keyById'
+  | 'keyRange'
+  | 'keyAfter'
+  | 'keyIn'
+  | 'logAny'
+  | 'marksRange'
+  | 'marksIn'
+  | 'marksByState'
+  | 'markByStateKind'
+  | 'marksSettled'
+  | 'oldestOpenMark'
+  | 'oldestOpenMarkByKind'
+  | 'batchesNear'
+  | 'insertBatch'
+  | 'commitBatches'
+  | 'deleteBatch'
+  | 'claimBatchesBelow'
+  | 'promoteMark'
+  | 'replaceBody'
+  | 'deleteLog'
+  | 'deleteMark'
+  | 'counts'
   | 'openTelemetry'
-  | 'dropOldestTelemetry'
+  | 'countsByKind'
+  | 'addCount'
+  | 'getMeta'
+  | 'setMeta'
   | 'tryLease'
   | 'releaseLease'
   | 'leaseHolder';
@@ -45,51 +64,59 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
   const s = (sql: string): Statement => db.prepare(sql);
   return {
     // Not INSERT OR IGNORE: that would also swallow CHECK and NOT NULL failures. Only a
-    // duplicate correlation ID is ignored; anything else fails the batch.
-    insert: s(`INSERT INTO outbox
-      (correlation_id, subject, body, headers, kind, state, created_at_ms, updated_at_ms)
-      VALUES (@correlationId, @subject, @body, @headers, @kind, @state, @createdAtMs, @createdAtMs)
+    // duplicate correlation ID is ignored; anything else fails the batch. @claimedAt: the append
+    // claimed the row (one attempt at that time), else null.
+    insert: s(`INSERT INTO outbox_log (correlation_id, subject, body, headers, kind, created_at_ms, claimed_at_ms)
+      VALUES (@correlationId, @subject, @body, @headers, @kind, @createdAtMs, @claimedAt)
       ON CONFLICT (correlation_id) DO NOTHING`),
-    // A row claimed by its own append transaction: stored as a claim would leave it.
-    insertClaimed: s(`INSERT INTO outbox
-      (correlation_id, subject, body, headers, kind, state, created_at_ms, updated_at_ms,
-       attempts, first_attempt_at_ms, last_attempt_at_ms)
-      VALUES (@correlationId, @subject, @body, @headers, @kind, 'in-flight', @createdAtMs, @at, 1, @at, @at)
-      ON CONFLICT (correlation_id) DO NOTHING`),
-    get: s(`SELECT * FROM outbox WHERE correlation_id = ?`),
-    byState: s(`SELECT * FROM outbox WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`),
-    // Batch statements take their rows as one JSON array (json_each): one statement per batch
-    // instead of one per row. `+state` keeps the planner on the correlation_id index; on the
-    // (state, seq) index it would walk every row in that state, per batch.
-    markInFlight: s(`UPDATE outbox SET ${IN_FLIGHT_SET}
-      WHERE correlation_id IN (SELECT value FROM json_each(@ids)) AND +state IN ('pending-commit', 'in-flight')`),
-    claim: s(`UPDATE outbox SET ${IN_FLIGHT_SET}
-      WHERE correlation_id IN (SELECT value FROM json_each(@ids)) AND +state = 'pending-commit'`),
-    claimOne: s(`UPDATE outbox SET ${IN_FLIGHT_SET} WHERE correlation_id = @id AND state = 'pending-commit'`),
-    // @rows: [[correlationId, stream, seq], ...]
-    markCommitted: s(`UPDATE outbox SET state = 'committed', stream = j.value ->> 1, stream_seq = j.value ->> 2,
-      committed_at_ms = @at, updated_at_ms = @at
-      FROM json_each(@rows) AS j WHERE outbox.correlation_id = j.value ->> 0 AND +outbox.state <> 'committed'`),
-    markRetry: s(`UPDATE outbox SET state = 'pending-commit', last_error = @error, updated_at_ms = @at
-      WHERE correlation_id = @id AND state IN ('in-flight', 'pending-commit')`),
+    insertMark: s(`INSERT INTO outbox_marks (seq, kind, state, updated_at_ms) VALUES (?, ?, ?, ?)`),
+    // A row's whole state, from then on read from here.
+    upsertMark: s(`INSERT OR REPLACE INTO outbox_marks (${MARK_COLUMNS}) VALUES (@seq, @kind, @state, @updatedAtMs,
+      @attempts, @firstAttemptAtMs, @lastAttemptAtMs, @lastError, @stream, @streamSeq, @committedAtMs, @reason)`),
+    logById: s(`SELECT ${LOG_COLUMNS} FROM outbox_log WHERE correlation_id = ?`),
+    logAfter: s(`SELECT ${LOG_COLUMNS} FROM outbox_log WHERE seq > ? ORDER BY seq LIMIT ?`),
+    logIn: s(`SELECT ${LOG_COLUMNS} FROM outbox_log WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq`),
+    keyById: s(`SELECT ${KEY_COLUMNS} FROM outbox_log WHERE correlation_id = ?`),
+    keyRange: s(`SELECT ${KEY_COLUMNS} FROM outbox_log WHERE seq BETWEEN ? AND ?`),
+    keyAfter: s(`SELECT ${KEY_COLUMNS} FROM outbox_log WHERE seq > ? ORDER BY seq LIMIT ?`),
+    keyIn: s(`SELECT ${KEY_COLUMNS} FROM outbox_log WHERE seq IN (SELECT value FROM json_each(?))`),
+    logAny: s(`SELECT 1 FROM outbox_log WHERE seq BETWEEN ? AND ? LIMIT 1`),
+    marksRange: s(`SELECT ${MARK_COLUMNS} FROM outbox_marks WHERE seq BETWEEN ? AND ?`),
+    marksIn: s(`SELECT ${MARK_COLUMNS} FROM outbox_marks WHERE seq IN (SELECT value FROM json_each(?))`),
+    marksByState: s(`SELECT seq FROM outbox_marks WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`),
+    markByStateKind: s(`SELECT seq FROM outbox_marks WHERE state = ? AND kind = ? ORDER BY seq LIMIT ?`),
+    marksSettled: s(`SELECT seq, kind, updated_at_ms AS at FROM outbox_marks WHERE state = ? ORDER BY seq LIMIT ?`),
+    oldestOpenMark: s(`SELECT min(l.created_at_ms) AS t FROM outbox_marks m JOIN outbox_log l ON l.seq = m.seq
+      WHERE m.state IN ('proposed', 'pending-commit', 'in-flight')`),
+    oldestOpenMarkByKind: s(`SELECT min(l.created_at_ms) AS t FROM outbox_marks m JOIN outbox_log l ON l.seq = m.seq
+      WHERE m.state IN ('proposed', 'pending-commit', 'in-flight') AND m.kind = ?`),
+    // Batches that may cover a row in [@lo, @hi]: a batch spans at most MAX_BATCH_SPAN rows.
+    batchesNear: s(`SELECT id, what, lo, hi, at_ms, stream, runs FROM outbox_batches
+      WHERE lo BETWEEN @from AND @hi AND hi >= @lo ORDER BY id`),
+    insertBatch: s(`INSERT INTO outbox_batches (what, lo, hi, at_ms, stream, runs)
+      VALUES (@what, @lo, @hi, @at, @stream, @runs)`),
+    // Commit batches in row order, paged by (lo, id).
+    commitBatches: s(`SELECT id, lo, hi, at_ms, runs FROM outbox_batches
+      WHERE what = 'commit' AND (lo > @lo OR (lo = @lo AND id > @id)) ORDER BY lo, id LIMIT @n`),
+    deleteBatch: s(`DELETE FROM outbox_batches WHERE id = ?`),
+    claimBatchesBelow: s(`SELECT id, lo, hi FROM outbox_batches WHERE what = 'claim' AND hi < ? ORDER BY lo LIMIT ?`),
     // Only a proposed row is promoted: a row committed, expired or already promoted elsewhere stays.
-    promote: s(`UPDATE outbox SET state = @target, body = @body, headers = @headers, updated_at_ms = @at
-      WHERE correlation_id = @id AND state = 'proposed'`),
-    markTerminal: s(`UPDATE outbox SET state = @state, reason = @reason, updated_at_ms = @at
-      WHERE correlation_id = @id AND state <> 'committed'`),
-    // Oldest rows of one settled state, on the (state, seq) index; the caller keeps the old prefix.
-    settledPage: s(`SELECT seq, updated_at_ms FROM outbox WHERE state = ? ORDER BY seq LIMIT ?`),
-    deleteSeqs: s(`DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))`),
-    countsAll: s(`SELECT state, count(*) AS n FROM outbox GROUP BY state`),
-    countsByKind: s(`SELECT state, count(*) AS n FROM outbox WHERE kind = ? GROUP BY state`),
-    oldestOpen: s(`SELECT min(created_at_ms) AS t FROM outbox WHERE state IN ${OPEN_STATES_SQL}`),
-    oldestOpenByKind: s(`SELECT min(created_at_ms) AS t FROM outbox WHERE kind = ? AND state IN ${OPEN_STATES_SQL}`),
-    openTelemetry: s(`SELECT count(*) AS n FROM outbox
-      WHERE kind = 'telemetry' AND state IN ${OPEN_STATES_SQL}`),
-    // Only rows not yet sent: an `in-flight` row may already be in the stream, so dropping it
-    // would count as lost what was delivered (and the committer still holds it).
-    dropOldestTelemetry: s(`DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
-      WHERE kind = 'telemetry' AND state IN ('proposed', 'pending-commit') ORDER BY seq LIMIT ?) RETURNING seq`),
+    promoteMark: s(
+      `UPDATE outbox_marks SET state = @target, updated_at_ms = @at WHERE seq = @seq AND state = 'proposed'`,
+    ),
+    replaceBody: s(`UPDATE outbox_log SET body = @body, headers = @headers WHERE seq = @seq`),
+    deleteLog: s(`DELETE FROM outbox_log WHERE seq IN (SELECT value FROM json_each(?))`),
+    deleteMark: s(`DELETE FROM outbox_marks WHERE seq IN (SELECT value FROM json_each(?))`),
+    counts: s(`SELECT state, sum(n) AS n FROM outbox_counts GROUP BY state`),
+    countsByKind: s(`SELECT state, n FROM outbox_counts WHERE kind = ?`),
+    openTelemetry: s(`SELECT coalesce(sum(n), 0) AS n FROM outbox_counts
+      WHERE kind = 'telemetry' AND state IN ('proposed', 'pending-commit', 'in-flight')`),
+    addCount: s(`INSERT INTO outbox_counts (kind, state, n) VALUES (?, ?, ?)
+      ON CONFLICT (kind, state) DO UPDATE SET n = n + excluded.n`),
+    getMeta: s(`SELECT value FROM outbox_meta WHERE key = ?`),
+    setMeta: s(
+      `INSERT INTO outbox_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    ),
     // The DO UPDATE's WHERE makes take-or-renew atomic: it only fires for the same owner
     // or an expired lease, and `changes` tells which happened.
     tryLease: s(`INSERT INTO lease (name, owner, expires_at_ms) VALUES ('${PUBLISHER_LEASE}', @owner, @expires)

@@ -2,27 +2,21 @@
  * The `Outbox` port on one SQLite file. Appends are group-committed; every state change is
  * a guarded UPDATE so a sidecar and a `net-sync reconcile` on the same file stay consistent.
  */
-import type { Database, Statement } from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { NetSyncError } from '../core/errors.js';
-import {
-  INTENT_STATES,
-  PRUNABLE_STATES,
-  type IntentState,
-  type NewOutboxRow,
-  type OutboxRow,
-  type RowKind,
-  type StreamLocation,
-} from '../core/intent.js';
-import type { AppendClaim, ClaimRequest, Outbox, PromoteItem, StateCounts } from '../core/ports.js';
+import { INTENT_STATES, type IntentState, type NewOutboxRow, type OutboxRow, type RowKind } from '../core/intent.js';
+import type { AppendClaim, ClaimRequest, CommitEntry, Outbox, PromoteItem, StateCounts } from '../core/ports.js';
 import { createBufferMetrics, type BufferMetrics } from './metrics.js';
 import { migrate } from './migrations.js';
 import { openDatabase, restrictSideFiles, type SynchronousLevel, withDurability } from './open-database.js';
 import { OutboxAppender } from './outbox-appender.js';
+import { type Located, OutboxLog } from './outbox-log.js';
+import { pruneSettled } from './outbox-prune.js';
 import { corruptFileError, toOutboxError } from './outbox-error.js';
 import { prepareOutboxStatements, type OutboxStatements } from './outbox-statements.js';
-import { decodeRow, encodeRow, type OutboxRecord } from './row-codec.js';
+import { decodeRow, type LogKey, type LogRecord } from './row-codec.js';
 
 /** Options of {@link SqliteOutbox.open}. Mirrors `BufferConfig` plus injected parts. */
 export interface SqliteOutboxOptions {
@@ -46,10 +40,11 @@ export interface SqliteOutboxOptions {
 export class SqliteOutbox implements Outbox {
   private readonly db: Database;
   private readonly sql: OutboxStatements;
-  private readonly log: Logger;
+  private readonly logger: Logger;
   private readonly path: string;
   private readonly synchronous: SynchronousLevel;
   private readonly appender: OutboxAppender;
+  private readonly log: OutboxLog;
   private closing: Promise<void> | undefined;
 
   private constructor(db: Database, opts: SqliteOutboxOptions) {
@@ -57,11 +52,13 @@ export class SqliteOutbox implements Outbox {
     this.path = opts.path;
     this.synchronous = opts.synchronous ?? 'FULL';
     this.sql = prepareOutboxStatements(db);
-    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.logger = opts.logger ?? pino({ level: 'silent' });
+    this.log = new OutboxLog(db, this.sql);
     this.appender = new OutboxAppender({
       db,
       sql: this.sql,
-      log: this.log,
+      outboxLog: this.log,
+      log: this.logger,
       metrics: opts.metrics ?? createBufferMetrics(new Registry()),
       telemetryCap: opts.telemetryCap ?? 100_000,
       groupCommitMaxRows: opts.groupCommitMaxRows ?? 1_000,
@@ -94,7 +91,7 @@ export class SqliteOutbox implements Outbox {
       const { from, to } = migrate(db);
       restrictSideFiles(opts.path);
       const outbox = new SqliteOutbox(db, opts);
-      outbox.log.info({ path: opts.path, schemaFrom: from, schemaTo: to }, 'outbox opened');
+      outbox.logger.info({ path: opts.path, schemaFrom: from, schemaTo: to }, 'outbox opened');
       return outbox;
     } catch (err) {
       db.close();
@@ -128,7 +125,7 @@ export class SqliteOutbox implements Outbox {
       this.appender.flushAll();
     } finally {
       this.db.close();
-      this.log.info({ path: this.path }, 'outbox closed');
+      this.logger.info({ path: this.path }, 'outbox closed');
     }
   }
 
@@ -166,8 +163,10 @@ export class SqliteOutbox implements Outbox {
 
   /** See {@link Outbox.get}. */
   get(correlationId: string): OutboxRow | undefined {
-    const r = this.io('get', () => this.sql.get.get(correlationId) as OutboxRecord | undefined);
-    return r === undefined ? undefined : decodeRow(r);
+    return this.io('get', () => {
+      const r = this.sql.logById.get(correlationId) as LogRecord | undefined;
+      return r === undefined ? undefined : decodeRow(r, this.log.derive([r])[0]!);
+    });
   }
 
   /** See {@link Outbox.listPublishable}. */
@@ -177,106 +176,157 @@ export class SqliteOutbox implements Outbox {
   }
 
   /**
-   * See {@link Outbox.listByState}. One indexed range scan per state, merged by seq, in a
-   * single read transaction so the states come from one snapshot.
+   * See {@link Outbox.listByState}. Rows with a mark come from the marks' (state, seq) index; rows
+   * without one are read from the log in seq order from the watermark (from `afterSeq` for
+   * `committed`), their states derived. One read transaction, so the states come from one snapshot.
    */
   listByState(states: readonly IntentState[], limit: number, afterSeq = 0): OutboxRow[] {
     if (limit <= 0 || states.length === 0) return [];
-    const unique = [...new Set(states)];
-    const records = this.io('list', () =>
-      this.db.transaction(() => unique.flatMap((st) => this.sql.byState.all(st, afterSeq, limit) as OutboxRecord[]))(),
+    const want = new Set(states);
+    return this.io('list', () =>
+      this.db.transaction(() => {
+        const marked = new Set<number>();
+        for (const st of want)
+          for (const seq of this.sql.marksByState.pluck().all(st, afterSeq, limit) as number[]) marked.add(seq);
+        const out: OutboxRow[] = [];
+        if (marked.size > 0) {
+          const recs = this.sql.logIn.all(JSON.stringify([...marked])) as LogRecord[];
+          for (const { rec, st } of this.log.locate(recs)) out.push(decodeRow(rec, st));
+        }
+        if (want.has('pending-commit') || want.has('in-flight') || want.has('committed')) {
+          const from = want.has('committed') ? afterSeq : this.log.openFrom(afterSeq);
+          const chunk = Math.min(Math.max(limit, 256), 4_096);
+          let found = 0;
+          this.log.scan<LogRecord>(from, chunk, true, ({ rec, st }) => {
+            if (!st.marked && want.has(st.state)) {
+              out.push(decodeRow(rec, st));
+              found++;
+            }
+            return found < limit;
+          });
+        }
+        out.sort((a, b) => a.seq - b.seq);
+        return out.slice(0, limit);
+      })(),
     );
-    if (unique.length > 1) records.sort((a, b) => a.seq - b.seq);
-    return records.slice(0, limit).map(decodeRow);
   }
 
-  /** See {@link Outbox.markInFlight}. Only `pending-commit` and `in-flight` rows move. One statement. */
+  // The log keys of `ids` that exist, by ID; `seqs` (parallel to `ids`) spare a lookup per ID.
+  private resolve(ids: readonly string[], seqs?: ReadonlyArray<number | undefined>): Map<string, LogKey> {
+    const out = new Map<string, LogKey>();
+    const known = seqs?.filter((s): s is number => s !== undefined) ?? [];
+    if (known.length > 0) {
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = 0;
+      for (const s of known) {
+        lo = Math.min(lo, s);
+        hi = Math.max(hi, s);
+      }
+      const keys = (
+        hi - lo + 1 <= 4 * known.length ? this.sql.keyRange.all(lo, hi) : this.sql.keyIn.all(JSON.stringify(known))
+      ) as LogKey[];
+      const bySeq = new Map(keys.map((k) => [k.seq, k]));
+      ids.forEach((id, i) => {
+        const k = bySeq.get(seqs![i] ?? -1);
+        if (k !== undefined && k.correlation_id === id) out.set(id, k);
+      });
+    }
+    for (const id of ids) {
+      if (out.has(id)) continue;
+      const k = this.sql.keyById.get(id) as LogKey | undefined;
+      if (k !== undefined) out.set(id, k);
+    }
+    return out;
+  }
+
+  // `ids` that exist, with their states, in the given order (each once).
+  private locateIds(ids: readonly string[], seqs?: ReadonlyArray<number | undefined>): Located[] {
+    const keys = this.resolve(ids, seqs);
+    const rows = [...new Set(ids)].flatMap((id) => {
+      const k = keys.get(id);
+      return k === undefined ? [] : [k];
+    });
+    return this.log.locate(rows);
+  }
+
+  /** See {@link Outbox.markInFlight}. Only `pending-commit` and `in-flight` rows move. */
   markInFlight(correlationIds: readonly string[], atMs: number): void {
     if (correlationIds.length === 0) return;
-    this.io('markInFlight', () => this.sql.markInFlight.run({ ids: JSON.stringify(correlationIds), at: atMs }));
+    this.write('markInFlight', true, () => {
+      const rows = this.locateIds(correlationIds).filter(
+        (r) => r.st.state === 'pending-commit' || r.st.state === 'in-flight',
+      );
+      this.log.claim(rows, atMs);
+    });
   }
 
   /** See {@link Outbox.claim}. One IMMEDIATE transaction, so one fsync at `synchronous=FULL`. */
   claim(req: ClaimRequest): readonly string[] | null {
-    return this.io('claim', () => this.db.transaction(() => this.claimNow(req)).immediate());
-  }
-
-  private claimNow(req: ClaimRequest): readonly string[] | null {
-    if (req.committed.length > 0) this.markCommittedNow(req.committed, req.atMs);
-    if (req.lease !== undefined) {
-      const lease = { owner: req.lease.owner, expires: req.atMs + req.lease.ttlMs, now: req.atMs };
-      if (this.sql.tryLease.run(lease).changes !== 1) return null;
-    }
-    if (req.ids.length === 0) return [];
-    try {
-      // A savepoint: when a row is no longer pending-commit, undo and redo row by row to learn which.
-      this.db.transaction(() => {
-        const moved = this.sql.claim.run({ ids: JSON.stringify(req.ids), at: req.atMs }).changes;
-        if (moved !== req.ids.length) throw CLAIM_MISMATCH;
-      })();
-      return req.ids;
-    } catch (err) {
-      if (err !== CLAIM_MISMATCH) throw err;
-    }
-    return req.ids.filter((id) => this.sql.claimOne.run({ id, at: req.atMs }).changes === 1);
+    return this.write('claim', true, () => {
+      if (req.committed.length > 0) this.commitNow(req.committed, req.atMs);
+      if (req.lease !== undefined) {
+        const lease = { owner: req.lease.owner, expires: req.atMs + req.lease.ttlMs, now: req.atMs };
+        if (this.sql.tryLease.run(lease).changes !== 1) return null;
+      }
+      if (req.ids.length === 0) return [];
+      const pending = this.locateIds(req.ids, req.seqs).filter((r) => r.st.state === 'pending-commit');
+      this.log.claim(pending, req.atMs);
+      const moved = new Set(pending.map((r) => r.rec.correlation_id));
+      return moved.size === req.ids.length ? req.ids : req.ids.filter((id) => moved.has(id));
+    });
   }
 
   /**
-   * See {@link Outbox.markCommitted}. A committed row keeps its first stream location. One
-   * statement. With `durable: false`, `synchronous=NORMAL` for this transaction only (in WAL,
-   * the next durable commit's fsync covers it): no fsync, which blocks the event loop ~0.8 ms.
+   * See {@link Outbox.markCommitted}. A committed row keeps its first location. Rows without a
+   * mark are recorded as one batch record per stream. With `durable: false`,
+   * `synchronous=NORMAL` for this transaction only (in WAL, the next durable commit's fsync
+   * covers it): no fsync, which blocks the event loop ~0.8 ms.
    */
-  markCommitted(
-    entries: ReadonlyArray<{ correlationId: string } & StreamLocation>,
-    atMs: number,
-    opts: { durable?: boolean } = {},
-  ): void {
+  markCommitted(entries: ReadonlyArray<CommitEntry>, atMs: number, opts: { durable?: boolean } = {}): void {
     if (entries.length === 0) return;
-    this.io('markCommitted', () =>
-      this.withDurability(opts.durable !== false, () => this.markCommittedNow(entries, atMs)),
+    this.write('markCommitted', opts.durable !== false, () => this.commitNow(entries, atMs));
+  }
+
+  private commitNow(entries: ReadonlyArray<CommitEntry>, atMs: number): void {
+    const rows = this.locateIds(
+      entries.map((e) => e.correlationId),
+      entries.map((e) => e.rowSeq),
     );
-  }
-
-  // Runs `fn` at `synchronous=NORMAL` when not `durable` (see markCommitted), else as configured.
-  private withDurability<T>(durable: boolean, fn: () => T): T {
-    return withDurability(this.db, this.synchronous, durable, fn);
-  }
-
-  private markCommittedNow(entries: ReadonlyArray<{ correlationId: string } & StreamLocation>, atMs: number): void {
-    const rows = JSON.stringify(entries.map((e) => [e.correlationId, e.stream, e.seq]));
-    this.sql.markCommitted.run({ rows, at: atMs });
+    const where = new Map(entries.map((e) => [e.correlationId, e] as const));
+    const items = rows.flatMap((r) => {
+      const e = where.get(r.rec.correlation_id);
+      return e === undefined ? [] : [{ ...r, stream: e.stream, streamSeq: e.seq }];
+    });
+    this.log.commit(items, atMs);
   }
 
   /** See {@link Outbox.markRetry}. Only `in-flight` and `pending-commit` rows move. */
   markRetry(correlationIds: readonly string[], error: string, atMs: number): void {
-    this.updateEach(
-      'markRetry',
-      this.sql.markRetry,
-      correlationIds.map((id) => ({ id, error, at: atMs })),
-    );
+    if (correlationIds.length === 0) return;
+    this.write('markRetry', true, () => {
+      for (const r of this.locateIds(correlationIds)) {
+        if (r.st.state !== 'in-flight' && r.st.state !== 'pending-commit') continue;
+        this.log.setMark(r, { ...r.st, state: 'pending-commit', lastError: error, updatedAtMs: atMs });
+      }
+    });
   }
 
   /** See {@link Outbox.promoteMany}. One transaction; fsync'd unless `opts.durable === false`. */
   promoteMany(items: readonly PromoteItem[], atMs: number, opts: { durable?: boolean } = {}): string[] {
     if (items.length === 0) return [];
-    return this.io('promote', () =>
-      this.withDurability(opts.durable !== false, () =>
-        this.db.transaction(() =>
-          items
-            .filter(
-              (i) =>
-                this.sql.promote.run({
-                  id: i.correlationId,
-                  body: Buffer.from(i.body.buffer, i.body.byteOffset, i.body.byteLength),
-                  headers: JSON.stringify(i.headers),
-                  at: atMs,
-                  target: i.target,
-                }).changes === 1,
-            )
-            .map((i) => i.correlationId),
-        )(),
-      ),
+    return this.write('promote', opts.durable !== false, () =>
+      items.filter((i) => this.promoteNow(i, atMs)).map((i) => i.correlationId),
     );
+  }
+
+  private promoteNow(i: PromoteItem, atMs: number): boolean {
+    const k = this.sql.keyById.get(i.correlationId) as LogKey | undefined;
+    if (k === undefined) return false;
+    if (this.sql.promoteMark.run({ seq: k.seq, target: i.target, at: atMs }).changes !== 1) return false;
+    const body = Buffer.from(i.body.buffer, i.body.byteOffset, i.body.byteLength);
+    this.sql.replaceBody.run({ seq: k.seq, body, headers: JSON.stringify(i.headers) });
+    this.log.bump(k.kind, 'proposed', i.target);
+    return true;
   }
 
   /** See {@link Outbox.promote}. */
@@ -287,14 +337,7 @@ export class SqliteOutbox implements Outbox {
     atMs: number,
     target: 'pending-commit' | 'in-flight' = 'pending-commit',
   ): boolean {
-    const params = {
-      id: correlationId,
-      body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-      headers: JSON.stringify(headers),
-      at: atMs,
-      target,
-    };
-    return this.io('promote', () => this.sql.promote.run(params).changes === 1);
+    return this.write('promote', true, () => this.promoteNow({ correlationId, body, headers, target }, atMs));
   }
 
   /** See {@link Outbox.markTerminal}. Committed rows never move. One transaction. */
@@ -306,64 +349,35 @@ export class SqliteOutbox implements Outbox {
     notices: ReadonlyMap<string, NewOutboxRow> = new Map(),
   ): string[] {
     if (correlationIds.length === 0) return [];
-    return this.io('markTerminal', () =>
-      this.db
-        .transaction(() => {
-          const moved = correlationIds.filter(
-            (id) => this.sql.markTerminal.run({ id, state, reason, at: atMs }).changes === 1,
-          );
-          for (const id of moved) {
-            const notice = notices.get(id);
-            if (notice !== undefined) this.sql.insert.run(encodeRow(notice));
-          }
-          return moved;
-        })
-        .immediate(),
-    );
-  }
-
-  private updateEach(op: string, stmt: Statement, params: readonly object[]): void {
-    if (params.length === 0) return;
-    this.io(op, () =>
-      this.db
-        .transaction(() => {
-          for (const p of params) stmt.run(p);
-        })
-        .immediate(),
-    );
+    return this.write('markTerminal', true, () => {
+      const moved: string[] = [];
+      for (const r of this.locateIds(correlationIds)) {
+        if (r.st.state === 'committed') continue;
+        this.log.setMark(r, { ...r.st, state, reason, updatedAtMs: atMs });
+        moved.push(r.rec.correlation_id);
+      }
+      for (const id of moved) {
+        const notice = notices.get(id);
+        if (notice !== undefined) this.log.insert(notice, null);
+      }
+      this.log.advanceWatermark();
+      const order = new Set(moved);
+      return correlationIds.filter((id) => order.has(id));
+    });
   }
 
   /** See {@link Outbox.pruneSettled}. One IMMEDIATE transaction, not fsync'd. */
   pruneSettled(beforeMs: number, limit: number): number {
     if (limit <= 0) return 0;
-    return this.io('prune', () =>
-      this.withDurability(false, () =>
-        this.db
-          .transaction(() => {
-            let deleted = 0;
-            for (const state of PRUNABLE_STATES) {
-              if (deleted >= limit) break;
-              const page = this.sql.settledPage.all(state, limit - deleted) as Array<{
-                seq: number;
-                updated_at_ms: number;
-              }>;
-              const end = page.findIndex((r) => r.updated_at_ms >= beforeMs);
-              const old = (end < 0 ? page : page.slice(0, end)).map((r) => r.seq);
-              if (old.length > 0) deleted += this.sql.deleteSeqs.run(JSON.stringify(old)).changes;
-            }
-            return deleted;
-          })
-          .immediate(),
-      ),
-    );
+    return this.write('prune', false, () => pruneSettled(this.sql, this.log, beforeMs, limit));
   }
 
-  /** See {@link Outbox.counts}. */
+  /** See {@link Outbox.counts}: kept by every transaction in `outbox_counts`, so one small read. */
   counts(kind?: RowKind): StateCounts {
     const rows = this.io(
       'counts',
       () =>
-        (kind === undefined ? this.sql.countsAll.all() : this.sql.countsByKind.all(kind)) as Array<{
+        (kind === undefined ? this.sql.counts.all() : this.sql.countsByKind.all(kind)) as Array<{
           state: IntentState;
           n: number;
         }>,
@@ -373,16 +387,26 @@ export class SqliteOutbox implements Outbox {
     return out;
   }
 
-  /** See {@link Outbox.oldestPendingCreatedAtMs}. */
+  /**
+   * See {@link Outbox.oldestPendingCreatedAtMs}: the open marks on their index, and the rows
+   * without a mark from the watermark on (the open tail of the log).
+   */
   oldestPendingCreatedAtMs(kind?: RowKind): number | null {
-    return this.io(
-      'oldestPending',
-      () =>
-        (
-          (kind === undefined ? this.sql.oldestOpen.get() : this.sql.oldestOpenByKind.get(kind)) as {
+    return this.io('oldestPending', () =>
+      this.db.transaction(() => {
+        const marks = (
+          (kind === undefined ? this.sql.oldestOpenMark.get() : this.sql.oldestOpenMarkByKind.get(kind)) as {
             t: number | null;
           }
-        ).t,
+        ).t;
+        let t = marks ?? Number.POSITIVE_INFINITY;
+        this.log.scan(this.log.openFrom(0), 4_096, false, ({ rec, st }) => {
+          if (!st.marked && st.state !== 'committed' && (kind === undefined || rec.kind === kind))
+            t = Math.min(t, rec.created_at_ms);
+          return true;
+        });
+        return Number.isFinite(t) ? t : null;
+      })(),
     );
   }
 
@@ -406,6 +430,30 @@ export class SqliteOutbox implements Outbox {
     return r === undefined ? null : { owner: r.owner, expiresAtMs: r.expires_at_ms };
   }
 
+  // Runs `fn` at `synchronous=NORMAL` when not `durable` (see markCommitted), else as configured.
+  private withDurability<T>(durable: boolean, fn: () => T): T {
+    return withDurability(this.db, this.synchronous, durable, fn);
+  }
+
+  // One IMMEDIATE transaction writing the counts it bumped; `durable: false` skips its fsync.
+  private write<T>(op: string, durable: boolean, fn: () => T): T {
+    return this.io(op, () =>
+      this.withDurability(durable, () => {
+        const tx = this.db.transaction(() => {
+          const out = fn();
+          this.log.flush();
+          return out;
+        });
+        try {
+          return tx.immediate();
+        } catch (err) {
+          this.log.discard();
+          throw err;
+        }
+      }),
+    );
+  }
+
   private io<T>(op: string, fn: () => T): T {
     try {
       return fn();
@@ -416,5 +464,3 @@ export class SqliteOutbox implements Outbox {
     }
   }
 }
-
-const CLAIM_MISMATCH = Symbol('claim mismatch');

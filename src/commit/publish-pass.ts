@@ -27,7 +27,7 @@ const MAX_BATCHES_PER_PASS = 64;
 /** What a pass did. */
 export interface PassResult {
   /** Committed rows; `kind` and `createdAtMs` spare listeners a read of the row. */
-  committed: Array<{ correlationId: string; kind?: RowKind; createdAtMs?: number } & StreamLocation>;
+  committed: Array<{ correlationId: string; rowSeq?: number; kind?: RowKind; createdAtMs?: number } & StreamLocation>;
   dead: Array<{ correlationId: string; reason: string }>;
   /** Set when a retryable failure stopped the pass. */
   retryableError: string | null;
@@ -196,7 +196,8 @@ class Pass {
     this.acked = [];
     const atMs = opts.now();
     const lease = opts.lease === undefined ? {} : { lease: opts.lease };
-    const moved = opts.outbox.claim({ ids: fresh.map((r) => r.correlationId), atMs, committed, ...lease });
+    const ids = fresh.map((r) => r.correlationId);
+    const moved = opts.outbox.claim({ ids, seqs: fresh.map((r) => r.seq), atMs, committed, ...lease });
     this.announce(committed, []);
     if (moved === null) return this.unclaimed(rows);
     this.result.claimed += moved.length;
@@ -301,6 +302,7 @@ class Pass {
     if (r.kind === 'acked') {
       this.acked.push({
         correlationId: row.correlationId,
+        rowSeq: row.seq,
         stream: r.stream,
         seq: r.seq,
         kind: row.kind,

@@ -60,7 +60,7 @@ export async function resolveUnknownOutcomes(opts: UnknownOutcomeOptions): Promi
     }
     const committed = rows
       .filter((r) => found.has(r.correlationId))
-      .map((r) => ({ correlationId: r.correlationId, ...found.get(r.correlationId)! }));
+      .map((r) => ({ correlationId: r.correlationId, rowSeq: r.seq, ...found.get(r.correlationId)! }));
     const missing = rows.filter((r) => !found.has(r.correlationId)).map((r) => r.correlationId);
     // A committed mark is right whoever holds the lease: the stream has the row.
     if (committed.length > 0) outbox.markCommitted(committed, clock.now());

@@ -16,14 +16,19 @@ export interface Clock {
 /** Counts of rows by state. Every state is present (0 when none). */
 export type StateCounts = Record<IntentState, number>;
 
+/** A row found in the stream: its ID, where it is stored and, when the caller has it, its `seq` (`rowSeq`). */
+export type CommitEntry = { correlationId: string; rowSeq?: number } & StreamLocation;
+
 /** What {@link Outbox.claim} does in its one transaction. */
 export interface ClaimRequest {
   /** Rows to move from `pending-commit` to `in-flight`, in publish order. May be empty. */
   ids: readonly string[];
+  /** The rows' `seq`s, parallel to `ids`, when the caller has them: spares the outbox a lookup per ID. */
+  seqs?: readonly number[];
   /** Wall-clock ms: the attempt time, the commit time and the lease's `now`. */
   atMs: number;
   /** PubAcks received since the last claim, recorded first. May be empty. */
-  committed: ReadonlyArray<{ correlationId: string } & StreamLocation>;
+  committed: ReadonlyArray<CommitEntry>;
   /** The lease to renew (for `ttlMs` from `atMs`); nothing is claimed unless it is held. */
   lease?: { owner: string; ttlMs: number };
 }
@@ -107,11 +112,7 @@ export interface Outbox {
    * crash) may undo it, so only use it for rows whose `in-flight` mark is durable: they fall
    * back to it and are looked up in the stream before any resend.
    */
-  markCommitted(
-    entries: ReadonlyArray<{ correlationId: string } & StreamLocation>,
-    atMs: number,
-    opts?: { durable?: boolean },
-  ): void;
+  markCommitted(entries: ReadonlyArray<CommitEntry>, atMs: number, opts?: { durable?: boolean }): void;
   /** Returns rows to `pending-commit` after a retryable failure, keeping the error text. */
   markRetry(correlationIds: readonly string[], error: string, atMs: number): void;
   /**

@@ -84,7 +84,19 @@ describe('SqliteOutbox on a real file', () => {
       .prepare(`SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name`)
       .pluck()
       .all();
-    expect(tables).toEqual(expect.arrayContaining(['lease', 'outbox', 'outbox_kind_state', 'outbox_state_seq']));
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        'lease',
+        'outbox_log',
+        'outbox_marks',
+        'outbox_marks_state',
+        'outbox_batches',
+        'outbox_batches_span',
+        'outbox_counts',
+        'outbox_meta',
+      ]),
+    );
+    expect(tables).not.toContain('outbox');
     await ob.append([newRow(1)]);
     await ob.close();
     const again = open({ path });

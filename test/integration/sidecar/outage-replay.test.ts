@@ -1,6 +1,6 @@
 // Acceptance, outage (docs/exactly-once.md): 10,000 intents arrive while NATS is down, then NATS starts.
 // Each is in the stream exactly once, and every row is committed with its seq.
-import Database from 'better-sqlite3';
+import { SqliteOutbox } from '../../../src/buffer/index.js';
 import { describe, expect, it } from 'vitest';
 import { HEADER } from '../../../src/core/command-message.js';
 import { isTraceparent } from '../../../src/core/trace-context.js';
@@ -64,12 +64,12 @@ describe('outage and replay (real nats-server, real sidecar process)', () => {
     }
 
     await sidecar.kill('SIGTERM');
-    const db = new Database(sidecar.bufferPath, { readonly: true });
-    const rows = db.prepare("SELECT state, stream_seq AS seq FROM outbox WHERE kind = 'command'").all() as Array<{
-      state: string;
-      seq: number | null;
-    }>;
-    db.close();
+    const outbox = SqliteOutbox.open({ path: sidecar.bufferPath });
+    const rows = outbox
+      .listByState(['proposed', 'pending-commit', 'in-flight', 'committed', 'dead', 'expired', 'rejected'], 1_000_000)
+      .filter((r) => r.kind === 'command')
+      .map((r) => ({ state: r.state, seq: r.streamSeq }));
+    await outbox.close();
     expect(rows.length).toBe(N);
     expect(rows.every((r) => r.state === 'committed' && r.seq !== null)).toBe(true);
     expect(new Set(rows.map((r) => r.seq)).size).toBe(N);
