@@ -23,7 +23,12 @@ export async function measureOutboxFloor(sizes: Sizes, dir: string): Promise<Sam
   const row = (): NewOutboxRow => benchCommandRow('FLOOR', next++);
   outbox.claimAppends({ owner: 'bench', ttlMs: 10_000, now: () => Date.now(), room: () => APPEND_CALLERS });
   let claimed = 0;
-  outbox.onAppended((rows) => (claimed += rows.filter((r) => r.state === 'in-flight').length));
+  // The seq of each stored row, as the publish pass has it from the row it sent.
+  const seqs = new Map<string, number>();
+  outbox.onAppended((rows) => {
+    for (const r of rows) seqs.set(r.correlationId, r.seq);
+    claimed += rows.filter((r) => r.state === 'in-flight').length;
+  });
   let streamSeq = 0;
   const round = async (n: number): Promise<void> => {
     const rows = Array.from({ length: n }, row);
@@ -31,9 +36,15 @@ export async function measureOutboxFloor(sizes: Sizes, dir: string): Promise<Sam
     for (let i = 0; i < rows.length; i += batchRows) {
       const marks = rows
         .slice(i, i + batchRows)
-        .map((r) => ({ correlationId: r.correlationId, stream: 'COMMANDS', seq: ++streamSeq }));
+        .map((r) => ({
+          correlationId: r.correlationId,
+          rowSeq: seqs.get(r.correlationId),
+          stream: 'COMMANDS',
+          seq: ++streamSeq,
+        }));
       outbox.markCommitted(marks, Date.now(), { durable: false });
     }
+    seqs.clear();
   };
   const run = async (total: number): Promise<void> => {
     for (let done = 0; done < total; done += APPEND_CALLERS) await round(Math.min(APPEND_CALLERS, total - done));

@@ -2,7 +2,8 @@
  * `npm run bench`: net-sync's throughput and latency as ratios to raw baselines, measured
  * side by side in one run. Flags: `--quick` (small counts, smoke test), `--only a,a2,c`
  * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), d, f (signed federation events), w (the two-thread probe),
- * latency, rss), `--out DIR` (default bench/results).
+ * latency, rss), `--out DIR` (default bench/results), `--scale F` (the full counts times F, e.g. 0.2 on a
+ * loaded machine; repetitions unchanged).
  * Repetitions are interleaved (a, a′, … then again) so drifting load on a shared machine
  * hits every row alike.
  */
@@ -10,7 +11,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measureNatsJs, measurePipelined, measureSqlite } from './baselines.js';
-import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample } from './common.js';
+import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample, type Sizes } from './common.js';
 import { measureLatency } from './latency.js';
 import { measureFederation } from './federation.js';
 import { measureHttp, measureLibrary, measureReplay } from './netsync.js';
@@ -33,22 +34,27 @@ const ALIASES: Record<string, Part> = { "a'": 'a2', 'a′': 'a2', "c'": 'c2', 'c
 
 interface Args {
   quick: boolean;
+  scale: number;
   only: Set<Part>;
   out: string;
 }
 
 function parseArgs(argv: string[]): Args {
   const root = join(fileURLToPath(new URL('.', import.meta.url)), '../..');
-  const args: Args = { quick: false, only: new Set(ALL), out: join(root, 'bench/results') };
+  const args: Args = { quick: false, scale: 1, only: new Set(ALL), out: join(root, 'bench/results') };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
-    else if (a === '--only' || a === '--out') {
+    else if (a === '--scale') {
+      const v = Number(argv[++i]);
+      if (!(v > 0 && v <= 10)) throw new Error('--scale needs a number in (0, 10]');
+      args.scale = v;
+    } else if (a === '--only' || a === '--out') {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
       if (a === '--out') args.out = v;
       else args.only = new Set(v.split(',').map((s) => toPart(s.trim())));
-    } else throw new Error(`unknown argument ${a} (use --quick, --only a,a2,b,c,c2,d,f,w,latency,rss, --out DIR)`);
+    } else throw new Error(`unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,d,f,w,latency,rss, --out DIR)`);
   }
   return args;
 }
@@ -59,13 +65,31 @@ function toPart(s: string): Part {
   return p as Part;
 }
 
+// Every count times `f` (at least 1,000), the repetitions and the latency run's length kept.
+function scaled(sizes: Sizes, f: number): Sizes {
+  if (f === 1) return sizes;
+  const n = (x: number): number => Math.max(1_000, Math.round(x * f));
+  return {
+    ...sizes,
+    warmup: n(sizes.warmup),
+    natsJs: n(sizes.natsJs),
+    pipelined: n(sizes.pipelined),
+    sqliteBatched: n(sizes.sqliteBatched),
+    sqlitePerRow: n(sizes.sqlitePerRow),
+    netsync: n(sizes.netsync),
+    http: n(sizes.http),
+    replay: n(sizes.replay),
+    rssIntents: n(sizes.rssIntents),
+  };
+}
+
 function progress(msg: string): void {
   process.stderr.write(`bench: ${msg}\n`);
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const sizes = args.quick ? QUICK_SIZES : FULL_SIZES;
+  const sizes = args.quick ? QUICK_SIZES : scaled(FULL_SIZES, args.scale);
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
     argv: process.argv.slice(2),

@@ -106,10 +106,10 @@ export class OutboxLog {
   }
 
   /** Counts a row of `kind` leaving `from` (null: new) for `to` (null: deleted). Written by {@link flush}. */
-  bump(kind: string, from: IntentState | null, to: IntentState | null): void {
-    if (from === to) return;
-    if (from !== null) this.add(kind, from, -1);
-    if (to !== null) this.add(kind, to, 1);
+  bump(kind: string, from: IntentState | null, to: IntentState | null, n = 1): void {
+    if (from === to || n === 0) return;
+    if (from !== null) this.add(kind, from, -n);
+    if (to !== null) this.add(kind, to, n);
   }
 
   private add(kind: string, state: string, n: number): void {
@@ -147,6 +147,7 @@ export class OutboxLog {
   commit(items: ReadonlyArray<Located & { stream: string; streamSeq: number }>, atMs: number): number {
     const byStream = new Map<string, SeqPair[]>();
     const seen = new Set<number>();
+    const moves = new Tally();
     let moved = 0;
     for (const it of items) {
       if (it.st.state === 'committed' || seen.has(it.rec.seq)) continue;
@@ -157,20 +158,22 @@ export class OutboxLog {
         this.setMark(it, { ...it.st, state: 'committed', ...located });
         continue;
       }
-      this.bump(it.rec.kind, it.st.state, 'committed');
+      moves.add(it.rec.kind, it.st.state);
       it.st = { ...it.st, state: 'committed', ...located };
       const pairs = byStream.get(it.stream) ?? [];
       pairs.push({ row: it.rec.seq, stream: it.streamSeq });
       byStream.set(it.stream, pairs);
     }
+    moves.each((kind, from, n) => this.bump(kind, from, 'committed', n));
     for (const [stream, pairs] of byStream) this.writeBatches('commit', pairs, atMs, stream);
-    if (moved > 0) this.advanceWatermark();
+    if (moved > 0) this.advanceWatermark(items.map((it) => it.rec.seq));
     return moved;
   }
 
   /** Claims `items` (all of them: the caller checked their states): in-flight, one more attempt. */
   claim(items: readonly Located[], atMs: number): void {
     const pairs: SeqPair[] = [];
+    const moves = new Tally();
     const seen = new Set<number>();
     for (const it of items) {
       if (seen.has(it.rec.seq)) continue;
@@ -187,10 +190,11 @@ export class OutboxLog {
         this.setMark(it, next);
         continue;
       }
-      this.bump(it.rec.kind, it.st.state, 'in-flight');
+      moves.add(it.rec.kind, it.st.state);
       it.st = next;
       pairs.push({ row: it.rec.seq, stream: 0 });
     }
+    moves.each((kind, from, n) => this.bump(kind, from, 'in-flight', n));
     this.writeBatches('claim', pairs, atMs, null);
   }
 
@@ -216,10 +220,22 @@ export class OutboxLog {
     return r?.value ?? 0;
   }
 
-  /** Moves the watermark past the settled rows after it (a few reads when the row at it is still open). */
-  advanceWatermark(): void {
+  /**
+   * Moves the watermark past the settled rows after it. `settled` (rows just committed, or
+   * committed already) lets it skip, without a read, a contiguous run of them that starts at or
+   * before the watermark; past that it derives the next rows, a few when the next one is open.
+   */
+  advanceWatermark(settled: readonly number[] = []): void {
     const from = this.watermark();
     let w = from;
+    if (settled.length > 0) {
+      const sorted = [...settled].sort((a, b) => a - b);
+      let i = sorted.indexOf(w);
+      if (i >= 0) {
+        while (i + 1 < sorted.length && sorted[i + 1] === sorted[i]! + 1) i++;
+        w = sorted[i]! + 1;
+      }
+    }
     let chunk = 16;
     for (let round = 0; round < 12; round++) {
       const rows = this.sql.keyAfter.all(w - 1, chunk) as LogKey[];
@@ -261,6 +277,21 @@ export class OutboxLog {
   /** The database, for transactions. */
   get database(): Database {
     return this.db;
+  }
+}
+
+// Rows counted by kind and state, to bump the counts once per pair.
+class Tally {
+  private readonly n = new Map<string, Map<IntentState, number>>();
+
+  add(kind: string, state: IntentState): void {
+    let byState = this.n.get(kind);
+    if (byState === undefined) this.n.set(kind, (byState = new Map()));
+    byState.set(state, (byState.get(state) ?? 0) + 1);
+  }
+
+  each(fn: (kind: string, state: IntentState, n: number) => void): void {
+    for (const [kind, byState] of this.n) for (const [state, n] of byState) fn(kind, state, n);
   }
 }
 

@@ -35,6 +35,8 @@ type StatementName =
   | 'marksByState'
   | 'markByStateKind'
   | 'marksSettled'
+  | 'oldestFrom'
+  | 'oldestFromByKind'
   | 'oldestOpenMark'
   | 'oldestOpenMarkByKind'
   | 'batchesNear'
@@ -86,6 +88,9 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
     marksByState: s(`SELECT seq FROM outbox_marks WHERE state = ? AND seq > ? ORDER BY seq LIMIT ?`),
     markByStateKind: s(`SELECT seq FROM outbox_marks WHERE state = ? AND kind = ? ORDER BY seq LIMIT ?`),
     marksSettled: s(`SELECT seq, kind, updated_at_ms AS at FROM outbox_marks WHERE state = ? ORDER BY seq LIMIT ?`),
+    // The oldest row from a seq on (SQLite returns the bare columns of the min() row).
+    oldestFrom: s(`SELECT ${KEY_COLUMNS}, min(created_at_ms) AS t FROM outbox_log WHERE seq >= ?`),
+    oldestFromByKind: s(`SELECT ${KEY_COLUMNS}, min(created_at_ms) AS t FROM outbox_log WHERE seq >= ? AND kind = ?`),
     oldestOpenMark: s(`SELECT min(l.created_at_ms) AS t FROM outbox_marks m JOIN outbox_log l ON l.seq = m.seq
       WHERE m.state IN ('proposed', 'pending-commit', 'in-flight')`),
     oldestOpenMarkByKind: s(`SELECT min(l.created_at_ms) AS t FROM outbox_marks m JOIN outbox_log l ON l.seq = m.seq

@@ -400,7 +400,15 @@ export class SqliteOutbox implements Outbox {
           }
         ).t;
         let t = marks ?? Number.POSITIVE_INFINITY;
-        this.log.scan(this.log.openFrom(0), 4_096, false, ({ rec, st }) => {
+        // The oldest row of the open tail is usually open itself: then no row needs deriving but it.
+        const from = this.log.watermark();
+        const oldest = (
+          kind === undefined ? this.sql.oldestFrom.get(from) : this.sql.oldestFromByKind.get(from, kind)
+        ) as (LogKey & { t: number | null }) | undefined;
+        if (oldest === undefined || oldest.t === null) return marks;
+        const st = this.log.derive([oldest])[0]!;
+        if (!st.marked && st.state !== 'committed') return Math.min(t, oldest.t);
+        this.log.scan(from - 1, 4_096, false, ({ rec, st }) => {
           if (!st.marked && st.state !== 'committed' && (kind === undefined || rec.kind === kind))
             t = Math.min(t, rec.created_at_ms);
           return true;
