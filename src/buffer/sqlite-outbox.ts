@@ -14,6 +14,7 @@ import { openDatabase, restrictSideFiles, type SynchronousLevel, withDurability 
 import { OutboxAppender } from './outbox-appender.js';
 import { type Located, OutboxLog } from './outbox-log.js';
 import { pruneSettled } from './outbox-prune.js';
+import { listByState, oldestOpenCreatedAtMs, resolveIds } from './outbox-reads.js';
 import { corruptFileError, toOutboxError } from './outbox-error.js';
 import { prepareOutboxStatements, type OutboxStatements } from './outbox-statements.js';
 import { decodeRow, type LogKey, type LogRecord } from './row-codec.js';
@@ -163,10 +164,13 @@ export class SqliteOutbox implements Outbox {
 
   /** See {@link Outbox.get}. */
   get(correlationId: string): OutboxRow | undefined {
-    return this.io('get', () => {
-      const r = this.sql.logById.get(correlationId) as LogRecord | undefined;
-      return r === undefined ? undefined : decodeRow(r, this.log.derive([r])[0]!);
-    });
+    // One read transaction: the row, its mark and its batches from one snapshot.
+    return this.io('get', () =>
+      this.db.transaction(() => {
+        const r = this.sql.logById.get(correlationId) as LogRecord | undefined;
+        return r === undefined ? undefined : decodeRow(r, this.log.derive([r])[0]!);
+      })(),
+    );
   }
 
   /** See {@link Outbox.listPublishable}. */
@@ -182,71 +186,12 @@ export class SqliteOutbox implements Outbox {
    */
   listByState(states: readonly IntentState[], limit: number, afterSeq = 0): OutboxRow[] {
     if (limit <= 0 || states.length === 0) return [];
-    const want = new Set(states);
-    return this.io('list', () =>
-      this.db.transaction(() => {
-        const marked = new Set<number>();
-        for (const st of want)
-          for (const seq of this.sql.marksByState.pluck().all(st, afterSeq, limit) as number[]) marked.add(seq);
-        const out: OutboxRow[] = [];
-        if (marked.size > 0) {
-          const recs = this.sql.logIn.all(JSON.stringify([...marked])) as LogRecord[];
-          for (const { rec, st } of this.log.locate(recs)) out.push(decodeRow(rec, st));
-        }
-        if (want.has('pending-commit') || want.has('in-flight') || want.has('committed')) {
-          const from = want.has('committed') ? afterSeq : this.log.openFrom(afterSeq);
-          const chunk = Math.min(Math.max(limit, 256), 4_096);
-          let found = 0;
-          this.log.scan<LogRecord>(from, chunk, true, ({ rec, st }) => {
-            if (!st.marked && want.has(st.state)) {
-              out.push(decodeRow(rec, st));
-              found++;
-            }
-            return found < limit;
-          });
-        }
-        out.sort((a, b) => a.seq - b.seq);
-        return out.slice(0, limit);
-      })(),
-    );
-  }
-
-  // The log keys of `ids` that exist, by ID; `seqs` (parallel to `ids`) spare a lookup per ID.
-  private resolve(ids: readonly string[], seqs?: ReadonlyArray<number | undefined>): Map<string, LogKey> {
-    const out = new Map<string, LogKey>();
-    const known = seqs?.filter((s): s is number => s !== undefined) ?? [];
-    if (known.length > 0) {
-      let lo = Number.POSITIVE_INFINITY;
-      let hi = 0;
-      for (const s of known) {
-        lo = Math.min(lo, s);
-        hi = Math.max(hi, s);
-      }
-      const keys = (
-        hi - lo + 1 <= 4 * known.length ? this.sql.keyRange.all(lo, hi) : this.sql.keyIn.all(JSON.stringify(known))
-      ) as LogKey[];
-      const bySeq = new Map(keys.map((k) => [k.seq, k]));
-      ids.forEach((id, i) => {
-        const k = bySeq.get(seqs![i] ?? -1);
-        if (k !== undefined && k.correlation_id === id) out.set(id, k);
-      });
-    }
-    for (const id of ids) {
-      if (out.has(id)) continue;
-      const k = this.sql.keyById.get(id) as LogKey | undefined;
-      if (k !== undefined) out.set(id, k);
-    }
-    return out;
+    return this.io('list', () => this.db.transaction(() => listByState(this.sql, this.log, states, limit, afterSeq))());
   }
 
   // `ids` that exist, with their states, in the given order (each once).
   private locateIds(ids: readonly string[], seqs?: ReadonlyArray<number | undefined>): Located[] {
-    const keys = this.resolve(ids, seqs);
-    const rows = [...new Set(ids)].flatMap((id) => {
-      const k = keys.get(id);
-      return k === undefined ? [] : [k];
-    });
-    return this.log.locate(rows);
+    return this.log.locate(resolveIds(this.sql, ids, seqs));
   }
 
   /** See {@link Outbox.markInFlight}. Only `pending-commit` and `in-flight` rows move. */
@@ -392,30 +337,7 @@ export class SqliteOutbox implements Outbox {
    * without a mark from the watermark on (the open tail of the log).
    */
   oldestPendingCreatedAtMs(kind?: RowKind): number | null {
-    return this.io('oldestPending', () =>
-      this.db.transaction(() => {
-        const marks = (
-          (kind === undefined ? this.sql.oldestOpenMark.get() : this.sql.oldestOpenMarkByKind.get(kind)) as {
-            t: number | null;
-          }
-        ).t;
-        let t = marks ?? Number.POSITIVE_INFINITY;
-        // The oldest row of the open tail is usually open itself: then no row needs deriving but it.
-        const from = this.log.watermark();
-        const oldest = (
-          kind === undefined ? this.sql.oldestFrom.get(from) : this.sql.oldestFromByKind.get(from, kind)
-        ) as (LogKey & { t: number | null }) | undefined;
-        if (oldest === undefined || oldest.t === null) return marks;
-        const st = this.log.derive([oldest])[0]!;
-        if (!st.marked && st.state !== 'committed') return Math.min(t, oldest.t);
-        this.log.scan(from - 1, 4_096, false, ({ rec, st }) => {
-          if (!st.marked && st.state !== 'committed' && (kind === undefined || rec.kind === kind))
-            t = Math.min(t, rec.created_at_ms);
-          return true;
-        });
-        return Number.isFinite(t) ? t : null;
-      })(),
-    );
+    return this.io('oldestPending', () => this.db.transaction(() => oldestOpenCreatedAtMs(this.sql, this.log, kind))());
   }
 
   /** See {@link Outbox.tryLease}. Atomic across processes (one UPSERT). */
