@@ -34,14 +34,12 @@ export async function measureOutboxFloor(sizes: Sizes, dir: string): Promise<Sam
     const rows = Array.from({ length: n }, row);
     await Promise.all(rows.map((r) => outbox.append([r])));
     for (let i = 0; i < rows.length; i += batchRows) {
-      const marks = rows
-        .slice(i, i + batchRows)
-        .map((r) => ({
-          correlationId: r.correlationId,
-          rowSeq: seqs.get(r.correlationId),
-          stream: 'COMMANDS',
-          seq: ++streamSeq,
-        }));
+      const marks = rows.slice(i, i + batchRows).map((r) => ({
+        correlationId: r.correlationId,
+        rowSeq: seqs.get(r.correlationId),
+        stream: 'COMMANDS',
+        seq: ++streamSeq,
+      }));
       outbox.markCommitted(marks, Date.now(), { durable: false });
     }
     seqs.clear();

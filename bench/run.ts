@@ -54,7 +54,10 @@ function parseArgs(argv: string[]): Args {
       if (v === undefined) throw new Error(`${a} needs a value`);
       if (a === '--out') args.out = v;
       else args.only = new Set(v.split(',').map((s) => toPart(s.trim())));
-    } else throw new Error(`unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,d,f,w,latency,rss, --out DIR)`);
+    } else
+      throw new Error(
+        `unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,d,f,w,latency,rss, --out DIR)`,
+      );
   }
   return args;
 }

@@ -285,9 +285,9 @@ class Tally {
   private readonly n = new Map<string, Map<IntentState, number>>();
 
   add(kind: string, state: IntentState): void {
-    let byState = this.n.get(kind);
-    if (byState === undefined) this.n.set(kind, (byState = new Map()));
+    const byState = this.n.get(kind) ?? new Map<IntentState, number>();
     byState.set(state, (byState.get(state) ?? 0) + 1);
+    this.n.set(kind, byState);
   }
 
   each(fn: (kind: string, state: IntentState, n: number) => void): void {
