@@ -118,7 +118,10 @@ export class EndorsementQuorum {
   private promote(t: TrackedIntent, rank: number, now: number): void {
     if (this.queued.has(t.correlationId)) return;
     this.queued.add(t.correlationId);
-    const lookupFirst = rank > 0 || now - t.createdAtMs > (this.ctx.opts.lookupAfterMs ?? 30_000);
+    // A federation event is always looked up first: its stream may keep a 1 s duplicate window
+    // (docs/federation.md), shorter than a slow rank 0's publish after a takeover's.
+    const lookupFirst =
+      rank > 0 || t.federation !== undefined || now - t.createdAtMs > (this.ctx.opts.lookupAfterMs ?? 30_000);
     this.pending.push({ t, rank, target: lookupFirst ? 'in-flight' : 'pending-commit' });
     if (this.pending.length === 1) queueMicrotask(() => void this.flush());
   }

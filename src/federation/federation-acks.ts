@@ -63,6 +63,12 @@ export interface FederationAcksOptions {
   metrics?: FederationMetrics;
   /** Called once a receipt was applied to `eventId` (the ledger stops waiting for it). */
   onApplied?: (eventId: string, partner: string) => void;
+  /**
+   * Consensus on: a member may read an event's receipt before it holds the event (its proposal or
+   * endorsement still on the way). Such a receipt is redelivered after `delayMs` until delivery
+   * `maxDeliver`, and only then counted `unknown-event`. Absent: counted at once.
+   */
+  unknownEventRetry?: { delayMs: number; maxDeliver: number };
 }
 
 const KEEP_REFUSED = 200;
@@ -106,8 +112,12 @@ export class FederationAcks {
   }
 
   /** Handles one receipt; the result it was counted under. */
-  async onDelivery(p: AckPartner, d: InboxDelivery): Promise<AckResult> {
+  async onDelivery(p: AckPartner, d: InboxDelivery): Promise<AckResult | 'later'> {
     const result = await this.judge(p, d);
+    if (result === 'later') {
+      d.nak(this.opts.unknownEventRetry?.delayMs ?? 0);
+      return result;
+    }
     this.opts.metrics?.acks.inc({ partner: p.name, result });
     await d.ack();
     return result;
@@ -125,7 +135,7 @@ export class FederationAcks {
     };
   }
 
-  private async judge(p: AckPartner, d: InboxDelivery): Promise<AckResult> {
+  private async judge(p: AckPartner, d: InboxDelivery): Promise<AckResult | 'later'> {
     const { opts } = this;
     const msgId = d.headers[HEADER.msgId];
     const verdict = await judgeAck(d.data, {
@@ -147,6 +157,9 @@ export class FederationAcks {
     const { ack, signers } = verdict;
     const sent = this.sentEvent(ack.eventId);
     let result = classifyAck(ack, p.name, sent);
+    const retry = opts.unknownEventRetry;
+    if (result === 'unknown-event' && sent === undefined && retry !== undefined && d.deliveryCount < retry.maxDeliver)
+      return 'later';
     if (result === 'applied') {
       const now = opts.clock.now();
       const stored = opts.acks.apply({

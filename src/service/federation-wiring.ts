@@ -40,6 +40,9 @@ import { ed25519Verifier } from '../runtime/ed25519-keys.js';
 import { WorkerEd25519Signer } from '../runtime/worker-signer.js';
 import { consensusWanted } from './mesh-wiring.js';
 
+/** Wait before a member reads again a receipt of an event it does not hold yet (consensus on), ms. */
+const UNKNOWN_EVENT_RETRY_MS = 2_000;
+
 function refuse(message: string, cause?: unknown): NetSyncError {
   return new NetSyncError('CONFIG_INVALID', `federation.keyFile: ${message}`, { field: 'federation.keyFile', cause });
 }
@@ -316,6 +319,10 @@ function buildAcks(
     logger: log,
     metrics,
     onApplied,
+    // A member may read a receipt before the event's proposal reached it: look again a little later.
+    ...(consensusWanted(config)
+      ? { unknownEventRetry: { delayMs: UNKNOWN_EVENT_RETRY_MS, maxDeliver: config.inbox.maxDeliver } }
+      : {}),
   });
 }
 

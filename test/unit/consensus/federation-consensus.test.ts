@@ -46,8 +46,12 @@ async function cohort(n: number, quorum: number, allows: (i: number) => string[]
   const signers = fedKeys.filter((_, i) => i !== rogue);
   const stream = new Map<string, { seq: number; row: OutboxRow }>();
   const nodes: Node[] = [];
+  // As the committer: an `in-flight` row is looked up in the stream first, then published if absent.
   const commit = (node: Node): void => {
-    const settled = node.outbox.listPublishable(100).map((row) => {
+    for (const row of node.outbox.listByState(['in-flight'], 100))
+      if (!stream.has(row.correlationId))
+        node.outbox.markRetry([row.correlationId], 'not found in stream', clock.now());
+    const settled = [...node.outbox.listByState(['in-flight'], 100), ...node.outbox.listPublishable(100)].map((row) => {
       const hit = stream.get(row.correlationId) ?? { seq: stream.size + 1, row };
       stream.set(row.correlationId, hit);
       return { correlationId: row.correlationId, stream: 'FEDERATION', seq: hit.seq };

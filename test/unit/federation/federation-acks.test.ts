@@ -172,4 +172,30 @@ describe('FederationAcks', () => {
     expect(acks.refused.map((r) => r.result)).toEqual(cases.map((c) => c[2]));
     expect(acks.overlay({ eventId: 'E1', partner: 'acme', state: 'committed' }).state).toBe('committed');
   });
+
+  it('with consensus on, reads a receipt of an event not held yet again later, then counts it unknown', async () => {
+    const member = new FederationAcks({
+      partners: [acme],
+      us: 'org',
+      outbox,
+      acks: ledger,
+      verifier: ed25519Verifier,
+      concurrency: 10,
+      clock: new ManualClock(Date.parse('2026-12-07T10:00:03Z')),
+      logger: silentLogger(),
+      unknownEventRetry: { delayMs: 2_000, maxDeliver: 3 },
+    });
+    const early = delivery(await receipt({ eventId: 'E2', msgId: 'E2' }));
+    expect(await member.onDelivery(acme, early)).toBe('later');
+    expect(early.calls).toEqual(['nak:2000']);
+    expect(member.refusedCount('acme')).toBe(0);
+    // The event arrives (its proposal reached this member): the redelivered receipt applies.
+    await sendEvent('E2');
+    const again = delivery(await receipt({ eventId: 'E2', msgId: 'E2' }));
+    expect(await member.onDelivery(acme, { ...again, deliveryCount: 2 })).toBe('applied');
+    // An event that never comes: counted at the last delivery.
+    const last = delivery(await receipt({ eventId: 'NOPE', msgId: 'NOPE' }));
+    expect(await member.onDelivery(acme, { ...last, deliveryCount: 3 })).toBe('unknown-event');
+    expect(last.calls).toEqual(['ack']);
+  });
 });
