@@ -27,9 +27,16 @@ export class EndorsementQuorum {
     this.delays = new CommitDelayEstimate({ takeoverMs: ctx.opts.takeoverMs });
   }
 
-  /** A peer's commit of `t` was seen now: one sample of the commit delay after quorum. */
-  observeCommit(t: TrackedIntent, now: number): void {
-    if (t.quorumAtMs !== null) this.delays.observe(now - t.quorumAtMs);
+  /**
+   * `committer` committed `t`, seen here now: one sample of the commit delay after quorum. Only
+   * a first-ranked committer's: a takeover's commit measures the step itself, and counting it
+   * would lengthen the next takeovers after a committer death.
+   */
+  observeCommit(t: TrackedIntent, committer: string, now: number): void {
+    const shard = this.shardOf(t);
+    if (t.quorumAtMs === null || shard === undefined) return;
+    if (committerRank(t.correlationId, this.counting(t, shard), committer) !== 0) return;
+    this.delays.observe(now - t.quorumAtMs);
   }
 
   /**

@@ -345,6 +345,35 @@ describe('ConsensusDriver', () => {
     expect(c.publishCalls()).toBe(1);
   });
 
+  it('waits longer before a takeover while first-ranked commits are seen late here', async () => {
+    const c = await cluster(3, { quorum: 3 });
+    const byPeer = (p: string) => c.nodes.find((n) => n.gossip.peerId === p)!;
+    // Each node sees a live first-ranked committer publish 2 s after quorum (under takeoverMs).
+    const slow = new Set<string>();
+    for (let i = 0; i < 12 && slow.size < 3; i++) {
+      for (const n of c.nodes) n.natsAway = true;
+      const { correlationId } = await propose(c.nodes[i % 3]!, { i });
+      await c.step(2_000);
+      const first = byPeer(rankCommitters(correlationId, c.cohort)[0]!);
+      for (const n of c.nodes) n.natsAway = false;
+      c.commitRound(first);
+      await c.step(100);
+      expect(c.stream.get(correlationId)?.by, `${correlationId} committed by its first rank`).toBe(first.name);
+      for (const n of c.nodes) if (n !== first) slow.add(n.name);
+    }
+    expect(slow.size).toBe(3);
+    const { correlationId } = await propose(c.nodes[0]!, { last: true });
+    const order = rankCommitters(correlationId, c.cohort);
+    byPeer(order[0]!).natsAway = true;
+    await c.step(TAKEOVER_MS + 500);
+    expect(c.stream.has(correlationId), 'a fixed step would have taken over by now').toBe(false);
+    await c.step(6_000);
+    expect(c.stream.get(correlationId)?.by, 'rank 1 took over once its longer step passed').toBe(
+      byPeer(order[1]!).name,
+    );
+    expect(c.publishCalls()).toBe(c.stream.size);
+  });
+
   it('a minority cannot reach quorum 3 of 5; it commits once after the heal', async () => {
     const c = await cluster(5, { quorum: 3 });
     const [a, b, cc, d, e] = c.nodes as [TestNode, TestNode, TestNode, TestNode, TestNode];
