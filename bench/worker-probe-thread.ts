@@ -26,7 +26,12 @@ const { path, synchronous } = workerData as { path: string; synchronous: Synchro
 const outbox = SqliteOutbox.open({ path, synchronous });
 let claimed = 0;
 outbox.claimAppends({ owner: 'probe', ttlMs: 600_000, now: () => Date.now(), room: () => Number.MAX_SAFE_INTEGER });
-outbox.onAppended((rows) => (claimed += rows.filter((r) => r.state === 'in-flight').length));
+// Each stored row's seq, handed back with its commit mark as the publish pass does.
+const seqs = new Map<string, number>();
+outbox.onAppended((rows) => {
+  for (const r of rows) seqs.set(r.correlationId, r.seq);
+  claimed += rows.filter((r) => r.state === 'in-flight').length;
+});
 const reply = (r: ProbeReply): void => port.postMessage(r);
 
 port.on('message', (m: ProbeRequest) => {
@@ -36,7 +41,9 @@ port.on('message', (m: ProbeRequest) => {
       (err: unknown) => reply({ t: 'failed', error: String(err) }),
     );
   } else if (m.t === 'mark') {
-    outbox.markCommitted(m.marks, Date.now(), { durable: false });
+    const marks = m.marks.map((k) => ({ ...k, rowSeq: seqs.get(k.correlationId) }));
+    for (const k of m.marks) seqs.delete(k.correlationId);
+    outbox.markCommitted(marks, Date.now(), { durable: false });
   } else if (m.t === 'sync') {
     reply({ t: 'synced', committed: outbox.counts('command').committed, claimed });
   } else {
