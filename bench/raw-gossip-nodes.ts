@@ -6,7 +6,8 @@
  */
 import { TopicValidatorResult } from '@libp2p/gossipsub';
 import { multiaddr } from '@multiformats/multiaddr';
-import { buildLibp2p, generateIdentity } from '../src/mesh/index.js';
+import { generateIdentity } from '../src/mesh/index.js';
+import { buildLibp2p } from '../src/mesh/libp2p-factory.js';
 import { freePort } from '../src/devkit/nats-server-process.js';
 
 /** The topic every raw node subscribes to. */

@@ -6,13 +6,9 @@
  * consensus. Import `src/polyfills.ts` before this module on Node 20.
  */
 export * from './identity.js';
-export {
-  buildLibp2p,
-  fastMsgId,
-  type Libp2pFactoryOptions,
-  type MeshLibp2p,
-  type MeshServices,
-} from './libp2p-factory.js';
+// Types only: the factory itself loads libp2p, so it is imported where a node is built
+// (mesh-node.ts loads it on start; benches import it directly).
+export type { Libp2pFactoryOptions, MeshLibp2p, MeshServices } from './libp2p-factory.js';
 export { MeshNode, staticPeers, type MeshNodeOptions } from './mesh-node.js';
 export { createMeshMetrics, type MeshMetrics, type PublishFailureLabel } from './metrics.js';
 export { MESH_SCORE_THRESHOLDS, MESH_TOPIC_SCORE, meshScoreParams } from './score-params.js';

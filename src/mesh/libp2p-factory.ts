@@ -1,6 +1,7 @@
 /**
  * Builds the libp2p node net-sync runs: TCP, Noise, Yamux, gossipsub (signed, scored), identify,
- * ping, optional bootstrap. Kept apart from MeshNode so that the wiring reads in one place.
+ * ping, optional bootstrap. Kept apart from MeshNode so that the wiring reads in one place, and
+ * loaded only when a node starts (mesh-node.ts): a sidecar without a mesh never loads libp2p.
  */
 import { createHash } from 'node:crypto';
 import { noise } from '@chainsafe/libp2p-noise';
@@ -36,48 +37,10 @@ export interface Libp2pFactoryOptions {
   topic: string;
   /** Largest envelope; the RPC frame cap is set well above it (docs/libp2p.md, pitfall 2). */
   maxEnvelopeBytes: number;
-  /** More topics scored and allowed like `topic` (a home shard's); more can be added later ({@link allowTopic}). */
+  /** More topics scored and allowed like `topic` (a home shard's); more can be added later ({@link allowTopic} in gossip-topics.ts). */
   extraTopics?: readonly string[];
   /** Gossipsub's application-specific score (P5, weight 1) of a peer; default 0. */
   appSpecificScore?: (peerId: string) => number;
-}
-
-// Runtime fields of gossipsub that its exported type omits (as getMeshPeers, docs/libp2p.md).
-interface GossipSubTopicInternals {
-  allowedTopics: Set<string> | null;
-  score: { params: { topics: Record<string, unknown> } };
-}
-
-/**
- * The topics gossipsub tracks: the fleet topic and every shard topic under it, whatever this
- * node's own plan. A member that re-plans first announces its new shard's topic before its mates
- * have joined it, and gossipsub drops (and never asks again for) a subscription to a topic outside
- * its allowed set. Per-peer subscription memory stays bounded by gossipsub's per-peer budget.
- */
-class FleetTopics extends Set<string> {
-  constructor(private readonly base: string) {
-    super([base]);
-  }
-
-  // Plus topics added one by one (the telemetry topic, when this node joins it).
-  override has(topic: string): boolean {
-    return topic === this.base || topic.startsWith(`${this.base}/shard-`) || super.has(topic);
-  }
-}
-
-/**
- * Lets a started node's gossipsub accept, relay and score `topic` as it does the fleet topic (a
- * home shard's topic after a re-plan). Idempotent.
- */
-export function allowTopic(pubsub: GossipSub, topic: string): void {
-  const internals = pubsub as unknown as GossipSubTopicInternals;
-  internals.allowedTopics?.add(topic);
-  internals.score.params.topics[topic] ??= { ...MESH_TOPIC_SCORE };
-}
-
-/** Makes `pubsub` track subscriptions to every shard topic under `base` (see {@link FleetTopics}). */
-export function allowShardTopics(pubsub: GossipSub, base: string): void {
-  (pubsub as unknown as GossipSubTopicInternals).allowedTopics = new FleetTopics(base);
 }
 
 /**

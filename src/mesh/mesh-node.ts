@@ -4,7 +4,7 @@
  * score), delivers the accepted ones to listeners, enforces the size limit on publish too, and
  * keeps configured static peers connected.
  */
-import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
+import type { GossipSub, Message, TopicValidatorResult } from '@libp2p/gossipsub';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -18,7 +18,8 @@ import type { Clock, EnvelopeListener, Gossip, GossipVerdict } from '../core/por
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { SystemClock } from '../runtime/system-clock.js';
 import { ColocationRefund } from './colocation-refund.js';
-import { allowShardTopics, allowTopic, buildLibp2p, type MeshLibp2p } from './libp2p-factory.js';
+import { allowShardTopics, allowTopic } from './gossip-topics.js';
+import type { MeshLibp2p } from './libp2p-factory.js';
 import type { MeshMetrics, PublishFailureLabel } from './metrics.js';
 import { StaleConnectionGuard } from './stale-connections.js';
 import { StaticPeerKeeper, type StaticPeer } from './static-peers.js';
@@ -58,10 +59,20 @@ interface GossipSubInternals {
   getScore(peerId: string): number;
 }
 
+// The libp2p stack (libp2p, TCP, Noise, Yamux, gossipsub) is loaded when a node first starts:
+// about half of the modules `net-sync start` loads, which a sidecar without a mesh never needs.
+let factory: Promise<typeof import('./libp2p-factory.js')> | undefined;
+function libp2pFactory(): Promise<typeof import('./libp2p-factory.js')> {
+  factory ??= import('./libp2p-factory.js');
+  return factory;
+}
+
+// gossipsub's TopicValidatorResult values, spelled out: importing the enum would load gossipsub
+// in every sidecar, mesh or not (see libp2pFactory above).
 const GOSSIPSUB_VERDICT: Record<GossipVerdict, TopicValidatorResult> = {
-  accept: TopicValidatorResult.Accept,
-  ignore: TopicValidatorResult.Ignore,
-  reject: TopicValidatorResult.Reject,
+  accept: 'accept' as TopicValidatorResult,
+  ignore: 'ignore' as TopicValidatorResult,
+  reject: 'reject' as TopicValidatorResult,
 };
 
 /** This node's home shard as the mesh needs it: its topic, and its members (the only authors heard there). */
@@ -236,6 +247,7 @@ export class MeshNode implements Gossip {
     const statics = staticPeers(cfg.peers, this.peerId);
     const exempt = this.opts.colocationExempt;
     let refund: ColocationRefund | undefined;
+    const { buildLibp2p } = await libp2pFactory();
     const node = await buildLibp2p({
       ...cfg,
       privateKey: this.key,
@@ -434,7 +446,7 @@ export class MeshNode implements Gossip {
   }
 
   private async validate(msg: Message): Promise<TopicValidatorResult> {
-    if (msg.type !== 'signed') return TopicValidatorResult.Reject; // StrictSign makes this unreachable
+    if (msg.type !== 'signed') return GOSSIPSUB_VERDICT.reject; // StrictSign makes this unreachable
     const author = this.authorOf(msg.from);
     const ctx =
       msg.topic === this.topic || this.sideTopics.has(msg.topic)
@@ -442,7 +454,7 @@ export class MeshNode implements Gossip {
         : msg.topic === this.home?.topic
           ? this.home.validation
           : undefined;
-    if (ctx === undefined) return TopicValidatorResult.Ignore; // a topic we just left
+    if (ctx === undefined) return GOSSIPSUB_VERDICT.ignore; // a topic we just left
     const result = await validateEnvelope(msg.data, author, ctx);
     if (result.verdict === 'accept') {
       this.accepted.set(msg, { envelope: result.envelope, from: author });
