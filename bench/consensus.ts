@@ -99,7 +99,7 @@ function cpuSeconds(pid: number): number {
 
 async function waitMesh(sidecars: DemoSidecar[]): Promise<void> {
   const want = sidecars.length - 1;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000; // a loaded machine forms the mesh slowly
   for (const s of sidecars) {
     for (;;) {
       const st = (await (await fetch(`http://${s.api}/v1/status`)).json()) as { peers?: { meshPeers?: number } };
