@@ -25,6 +25,7 @@ const status: StatusDoc = {
   oldestPendingAgeMs: 20,
   lag: { command: lag, telemetry: { ...lag, slaMs: 2_000 } },
   sla: { ok: true, breaches: [] },
+  telemetry: { summarise: 'origin', scout: false },
 };
 
 function model(over: Partial<StatusPageModel> = {}): StatusPageModel {
