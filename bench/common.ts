@@ -36,6 +36,8 @@ export interface Sizes {
   replay: number;
   latencySeconds: number;
   rssIntents: number;
+  /** Event envelopes received per (g) repetition. */
+  federationReceive: number;
   repeats: number;
 }
 
@@ -51,6 +53,7 @@ export const FULL_SIZES: Sizes = {
   replay: 100_000,
   latencySeconds: 4,
   rssIntents: 1_000_000,
+  federationReceive: 1_000,
   repeats: 3,
 };
 
@@ -66,6 +69,7 @@ export const QUICK_SIZES: Sizes = {
   replay: 2_000,
   latencySeconds: 1,
   rssIntents: 5_000,
+  federationReceive: 300,
   repeats: 1,
 };
 

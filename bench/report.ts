@@ -15,7 +15,7 @@ import type { LatencyResult } from './latency.js';
 import type { RssReport } from './rss-child.js';
 
 /** Row keys, in table order. */
-export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd', 'f', 'w'] as const;
+export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd', 'f', 'g', 'g1', 'gr', 'w'] as const;
 export type RowKey = (typeof ROWS)[number];
 
 /** What each row measures. */
@@ -29,6 +29,9 @@ export const ROW_LABELS: Record<RowKey, string> = {
   c2: '(c′) net-sync HTTP POST → committed',
   d: '(d) net-sync replay of backlog after outage',
   f: '(f) federation event: accept → DSSE-signed → committed',
+  g: '(g) federation receive: verify 2 sigs, record, receipt, push (maxAckPending 64)',
+  g1: '(g) the same at maxAckPending 1, the default (context)',
+  gr: '(g raw) node:crypto: decode + verify 2 sigs per envelope, in-process',
   w: '(w) probe: outbox on a worker thread + pipelined publish (context)',
 };
 
@@ -38,6 +41,8 @@ export const GOALS: ReadonlyArray<{ name: string; num: RowKey; den: RowKey; min:
   { name: '(c)/(a′)', num: 'c', den: 'a2', min: 0.5 },
   { name: '(d)/(a)', num: 'd', den: 'a', min: 0.8 },
   { name: '(f)/(c)', num: 'f', den: 'c', min: 0.5 },
+  { name: '(g)/(g raw)', num: 'g', den: 'gr', min: 0.5 },
+  { name: '(g at 1)/(g raw)', num: 'g1', den: 'gr', min: null },
   { name: '(c′)/(a)', num: 'c2', den: 'a', min: null },
   { name: '(b″)/(a)', num: 'b2', den: 'a', min: null },
   { name: '(c)/(b″)', num: 'c', den: 'b2', min: null },

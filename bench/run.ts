@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: net-sync's throughput and latency as ratios to raw baselines, measured
  * side by side in one run. Flags: `--quick` (small counts, smoke test), `--only a,a2,c`
- * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), d, f (signed federation events), w (the two-thread probe),
+ * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), d, f (signed federation events), g (federation
+ * receive, with its raw verification baseline), w (the two-thread probe),
  * latency, rss), `--out DIR` (default bench/results), `--scale F` (the full counts times F, e.g. 0.2 on a
  * loaded machine; repetitions unchanged).
  * Repetitions are interleaved (a, a′, … then again) so drifting load on a shared machine
@@ -14,6 +15,7 @@ import { measureNatsJs, measurePipelined, measureSqlite } from './baselines.js';
 import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample, type Sizes } from './common.js';
 import { measureLatency } from './latency.js';
 import { measureFederation } from './federation.js';
+import { measureFederationReceive } from './federation-receive.js';
 import { measureHttp, measureLibrary, measureReplay } from './netsync.js';
 import { measureOutboxFloor } from './outbox-floor.js';
 import {
@@ -28,7 +30,7 @@ import {
 import { measureRss } from './rss.js';
 import { measureWorkerProbe } from './worker-probe.js';
 
-const ALL = ['a', 'a2', 'b', 'c', 'c2', 'd', 'f', 'w', 'latency', 'rss'] as const;
+const ALL = ['a', 'a2', 'b', 'c', 'c2', 'd', 'f', 'g', 'w', 'latency', 'rss'] as const;
 type Part = (typeof ALL)[number];
 const ALIASES: Record<string, Part> = { "a'": 'a2', 'a′': 'a2', "c'": 'c2', 'c′': 'c2', lat: 'latency' };
 
@@ -56,7 +58,7 @@ function parseArgs(argv: string[]): Args {
       else args.only = new Set(v.split(',').map((s) => toPart(s.trim())));
     } else
       throw new Error(
-        `unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,d,f,w,latency,rss, --out DIR)`,
+        `unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,d,f,g,w,latency,rss, --out DIR)`,
       );
   }
   return args;
@@ -123,6 +125,12 @@ async function main(): Promise<void> {
     if (parts.has('c2')) push('c2', await measureHttp(sizes));
     if (parts.has('d')) push('d', await measureReplay(sizes));
     if (parts.has('f')) push('f', await measureFederation(sizes));
+    if (parts.has('g')) {
+      const g = await measureFederationReceive(sizes, 64);
+      push('g', g.g);
+      push('gr', g.gr);
+      push('g1', (await measureFederationReceive(sizes, 1)).g);
+    }
     if (parts.has('w')) push('w', await measureWorkerProbe(sizes));
   }
   for (const [k, s] of samples) addRow(results, k, s);
@@ -143,6 +151,7 @@ async function main(): Promise<void> {
     '(f) is (c) for federation events: the same payload and window, plus one Ed25519 signature (node:crypto) over the DSSE PAE per event, on the event loop.',
     '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, client in the same process as the sidecar.',
     '(d) is timed from the publisher being ready again after the restart; reconnectMs and rateFromServerUp show the outage tail.',
+    "(g) times an acme sidecar from its first push until every pre-stored envelope (signed by two of org's keys, threshold 2) is verified, recorded, receipted (signed, committed) and pushed to a 204 agent; (g raw) decodes the same envelopes and verifies their signatures with node:crypto in-process, nothing else.",
     '(w) is a probe, not a net-sync path: the outbox on a worker thread and a bare pipelined publish on the main thread, the upper bound of moving SQLite off the event loop.',
   );
   process.stdout.write(`${renderTable(results)}\n`);

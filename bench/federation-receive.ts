@@ -1,0 +1,163 @@
+/**
+ * (g) Federation receive (issue 20): N event envelopes, each signed by two of org's keys, are
+ * stored in FEDERATION on acme's events subject; then an in-process acme sidecar (consensus
+ * off, partner org with threshold 2) reads them with its durable consumer, verifies both
+ * signatures, records each event, signs and commits its `accepted` receipt and pushes it to a
+ * node:http agent answering 204. Timed from the first push to the moment every event is pushed
+ * and every receipt committed. The raw baseline (gr), in the same run: the same N envelopes
+ * decoded and their 2·N signatures verified with node:crypto in-process, nothing else.
+ */
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { connect, headers as natsHeaders } from 'nats';
+import { ConfigSchema } from '../src/config/schema.js';
+import { encodeEnvelope } from '../src/core/dsse.js';
+import { eventPayloadBytes, FEDERATION_EVENT_TYPE } from '../src/core/federation-message.js';
+import { signEnvelope } from '../src/core/federation-trust.js';
+import { defaultStreams } from '../src/core/stream-spec.js';
+import { generateIdentity, identityPeerId, writeIdentity } from '../src/mesh/identity.js';
+import { toStreamConfig } from '../src/nats/stream-config.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { Ed25519Signer } from '../src/runtime/ed25519-keys.js';
+import { Sidecar } from '../src/service/sidecar.js';
+import { jsonPayload, PREFIX, type Sample, type Sizes, waitUntil, withNats, withTempDir } from './common.js';
+import { benchConfig } from './sidecar-harness.js';
+
+const EVENTS = `${PREFIX}.federation.outbound.events.acme`;
+
+/** N envelopes from org to acme, each signed by both keys, with their message IDs. */
+async function envelopes(n: number, signers: Ed25519Signer[]): Promise<Array<{ id: string; data: Uint8Array }>> {
+  const payload = jsonPayload();
+  const out: Array<{ id: string; data: Uint8Array }> = [];
+  for (let i = 0; i < n; i++) {
+    const eventId = `01JBENCHFEDERATION${String(i).padStart(8, '0')}`;
+    const body = eventPayloadBytes({
+      schemaVersion: 1,
+      eventId,
+      from: 'org',
+      to: 'acme',
+      type: 'bench.event',
+      payload,
+      createdAt: new Date().toISOString(),
+      origin: signers[0]!.keyid,
+    });
+    out.push({ id: eventId, data: encodeEnvelope(await signEnvelope(FEDERATION_EVENT_TYPE, body, signers)) });
+  }
+  return out;
+}
+
+async function orgSigners(dir: string): Promise<Ed25519Signer[]> {
+  const out: Ed25519Signer[] = [];
+  for (let i = 0; i < 2; i++) {
+    const key = await generateIdentity();
+    await writeIdentity(join(dir, `org-${i}.key`), key);
+    out.push(new Ed25519Signer(identityPeerId(key), key.raw));
+  }
+  return out;
+}
+
+/** The public key inside an Ed25519 peer ID (base58btc identity multihash), read with node:crypto alone. */
+function keyOf(peerId: string): KeyObject {
+  const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  let n = 0n;
+  for (const c of peerId) n = n * 58n + BigInt(B58.indexOf(c));
+  const bytes = Buffer.from(n.toString(16).padStart(76, '0'), 'hex');
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: bytes.subarray(6).toString('base64url') },
+    format: 'jwk',
+  });
+}
+
+/** (gr) The raw baseline: decode each envelope and verify its two signatures over PAE with node:crypto. */
+function rawVerify(list: ReadonlyArray<{ data: Uint8Array }>, keys: Map<string, KeyObject>): Sample {
+  const started = performance.now();
+  let ok = 0;
+  for (const { data } of list) {
+    const env = JSON.parse(Buffer.from(data).toString('utf8')) as {
+      payloadType: string;
+      payload: string;
+      signatures: Array<{ keyid: string; sig: string }>;
+    };
+    const body = Buffer.from(env.payload, 'base64');
+    const type = Buffer.from(env.payloadType);
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${body.length} `), body]);
+    let held = 0;
+    for (const s of env.signatures) if (verify(null, pae, keys.get(s.keyid)!, Buffer.from(s.sig, 'base64'))) held++;
+    if (held >= 2) ok++;
+  }
+  const seconds = (performance.now() - started) / 1_000;
+  if (ok !== list.length) throw new Error(`(gr): ${list.length - ok} envelopes did not verify`);
+  return { rate: list.length / seconds, count: list.length, seconds };
+}
+
+/** (g) and (gr) in one run on one fresh server: net-sync's receive rate, and the raw verification rate. */
+export function measureFederationReceive(sizes: Sizes, maxAckPending: number): Promise<{ g: Sample; gr: Sample }> {
+  const n = sizes.federationReceive;
+  return withNats((server) =>
+    withTempDir(async (dir) => {
+      const signers = await orgSigners(dir);
+      const list = await envelopes(n, signers);
+      const gr = rawVerify(list, new Map(signers.map((s) => [s.keyid, keyOf(s.keyid)])));
+
+      // Stored first, as a partner's source would have left them.
+      const nc = await connect({ servers: server.url });
+      try {
+        const spec = defaultStreams(PREFIX).find((s) => s.name === 'FEDERATION')!;
+        await (await nc.jetstreamManager()).streams.add(toStreamConfig(spec));
+        const js = nc.jetstream();
+        const pending: Promise<unknown>[] = [];
+        for (const e of list) {
+          const h = natsHeaders();
+          h.set('Nats-Msg-Id', e.id);
+          pending.push(js.publish(EVENTS, e.data, { headers: h }));
+          if (pending.length >= 1_024) await Promise.all(pending.splice(0));
+        }
+        await Promise.all(pending);
+      } finally {
+        await nc.close();
+      }
+
+      let pushes = 0;
+      let firstPushMs = 0;
+      let lastPushMs = 0;
+      const agent = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          lastPushMs = performance.now();
+          if (pushes++ === 0) firstPushMs = lastPushMs;
+          res.writeHead(204);
+          res.end();
+        });
+      });
+      await new Promise<void>((r) => agent.listen(0, '127.0.0.1', r));
+      const acmeKey = await generateIdentity();
+      await writeIdentity(join(dir, 'bench.key'), acmeKey);
+      const config = ConfigSchema.parse({
+        ...benchConfig(dir, server.url),
+        streams: undefined,
+        inbox: { maxAckPending },
+        federation: {
+          name: 'acme',
+          signers: [identityPeerId(acmeKey)],
+          pushUrl: `http://127.0.0.1:${(agent.address() as AddressInfo).port}/federation`,
+          partners: [{ name: 'org', receive: true, keys: signers.map((s) => s.keyid), threshold: 2 }],
+        },
+      });
+      const sidecar = await Sidecar.create(config, silentLogger());
+      try {
+        await sidecar.start();
+        const budget = 60_000 + n * 10;
+        await waitUntil(`${n} pushes`, () => pushes >= n, budget, 2);
+        await waitUntil(`${n} receipts committed`, () => sidecar.outbox.counts('command').committed >= n, budget, 2);
+        const seconds = (performance.now() - firstPushMs) / 1_000;
+        if (pushes !== n) throw new Error(`(g): ${pushes} pushes for ${n} events`);
+        return { g: { rate: (n - 1) / seconds, count: n, seconds, extra: { maxAckPending } }, gr };
+      } finally {
+        await sidecar.stop();
+        await new Promise<void>((r) => agent.close(() => r()));
+      }
+    }),
+  );
+}
