@@ -148,9 +148,9 @@ export function measureFederationReceive(sizes: Sizes, maxAckPending: number): P
       const sidecar = await Sidecar.create(config, silentLogger());
       try {
         await sidecar.start();
-        const budget = 60_000 + n * 10;
+        const budget = 120_000 + n * 100;
         await waitUntil(`${n} pushes`, () => pushes >= n, budget, 2);
-        await waitUntil(`${n} receipts committed`, () => sidecar.outbox.counts('command').committed >= n, budget, 2);
+        await waitUntil(`${n} receipts committed`, () => sidecar.outbox.counts('command').committed >= n, budget, 20);
         const seconds = (performance.now() - firstPushMs) / 1_000;
         if (pushes !== n) throw new Error(`(g): ${pushes} pushes for ${n} events`);
         return { g: { rate: (n - 1) / seconds, count: n, seconds, extra: { maxAckPending } }, gr };

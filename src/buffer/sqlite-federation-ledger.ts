@@ -108,6 +108,29 @@ export class SqliteReceivedEvents implements ReceivedEvents {
     io('write', () => withDurability(this.db, this.synchronous, true, () => this.insert.run(e)));
   }
 
+  recordMany(events: readonly ReceivedEvent[]): void {
+    if (events.length === 0) return;
+    io('write', () =>
+      withDurability(this.db, this.synchronous, true, () =>
+        this.db.transaction(() => {
+          for (const e of events) this.insert.run(e);
+        })(),
+      ),
+    );
+  }
+
+  settleMany(items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>): void {
+    if (items.length === 0) return;
+    const now = Date.now();
+    io('write', () =>
+      withDurability(this.db, this.synchronous, true, () =>
+        this.db.transaction(() => {
+          for (const i of items) this.settleStmt.run(i.state, now, i.partner, i.eventId);
+        })(),
+      ),
+    );
+  }
+
   settle(partner: string, eventId: string, state: ReceivedState): void {
     // Durable: a delivered mark lost to a crash would push the event to the agent again.
     io('write', () =>

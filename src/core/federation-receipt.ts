@@ -204,8 +204,12 @@ export interface ReceivedEvents {
   byDigest(partner: string, digest: string): ReceivedEvent | undefined;
   /** Durably records an accepted event (on disk when it returns); a known (partner, eventId) is left as it is. */
   record(e: ReceivedEvent): void;
+  /** Durably records several accepted events in one transaction (one fsync); known ones are left as they are. */
+  recordMany(events: readonly ReceivedEvent[]): void;
   /** Moves a recorded event to `state`. */
   settle(partner: string, eventId: string, state: ReceivedState): void;
+  /** Moves several recorded events, durably, in one transaction. */
+  settleMany(items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>): void;
   /** Counts by partner: accepted events received. */
   countByPartner(): Map<string, number>;
 }

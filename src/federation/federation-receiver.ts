@@ -15,16 +15,14 @@ import {
   FEDERATION_SCHEMA_VERSION,
   type FederationAckPayload,
   type FederationEventPayload,
-  eventOfEnvelope,
 } from '../core/federation-message.js';
-import { judgeInboundEvent } from '../core/federation-inbound.js';
+import { type InboundVerdict, judgeInboundEvent } from '../core/federation-inbound.js';
 import {
   ackPayloadBytes,
   buildFederationAckRow,
-  peekEventId,
   type ReceivedEvent,
   type ReceivedEvents,
-  receivedMsgName,
+  type ReceivedState,
 } from '../core/federation-receipt.js';
 import {
   type DsseSigner,
@@ -40,10 +38,12 @@ import {
   type InboxSource,
   retryDelayMs,
 } from '../core/inbox.js';
+import type { NewOutboxRow } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
 import { childTraceparent } from '../core/trace-context.js';
 import type { Logger } from '../observability/logger.js';
 import type { FederationMetrics } from './metrics.js';
+import { type AckFields, decideBatch, type Outcome } from './receive-decisions.js';
 
 /** A partner we accept events from, and where they come from. */
 export interface ReceivePartner {
@@ -105,18 +105,25 @@ export interface FederationReceiverOptions {
   metrics?: FederationMetrics;
 }
 
-/** How a message is handled once judged and recorded. */
-type Outcome =
-  | { kind: 'refused'; reason: FederationReason }
-  | { kind: 'copy' }
-  | { kind: 'deliver'; record: ReceivedEvent; event: FederationEventPayload | undefined; signers: string[] };
+/** A judged delivery waiting for the decisions against the record. */
+interface Pending {
+  d: InboxDelivery;
+  verdict: InboundVerdict;
+  resolve: (o: Outcome) => void;
+  reject: (err: unknown) => void;
+}
 
 /** Receives partners' events: verify, record, receipt, push once. */
 export class FederationReceiver {
   private readonly halt = new AbortController();
   private loops: Promise<void>[] = [];
-  /** Per partner, the tail of the serial section (record and receipt decisions). */
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /** Per partner, judged deliveries waiting for the next batch of decisions against the record. */
+  private readonly queues = new Map<string, Pending[]>();
+  /** Partners whose batches are being decided. */
+  private readonly draining = new Set<string>();
+  /** Settlements (delivered, dropped, dead) waiting to be written together. */
+  private settles: Array<{ partner: string; eventId: string; state: ReceivedState; done: (err?: unknown) => void }> =
+    [];
   /** Pushes to the agent, one at a time per partner and event ID. */
   private readonly pushing = new KeyedSerial();
   private readonly counts = new Map<string, { received: number; refused: number }>();
@@ -167,8 +174,9 @@ export class FederationReceiver {
     }
   }
 
-  // Verification runs concurrently; the decisions against the record run one at a time per
-  // partner, so two copies of one event never both pass as new.
+  // Verification runs concurrently; the decisions against the record are made in batches, one
+  // batch at a time per partner and in order within it, so two copies of one event never both
+  // pass as new.
   private async judge(p: ReceivePartner, d: InboxDelivery): Promise<Outcome> {
     const { opts } = this;
     const msgId = d.headers[HEADER.msgId];
@@ -181,82 +189,63 @@ export class FederationReceiver {
       msgId,
       verifier: opts.verifier,
     });
-    return this.serial(p.name, async (): Promise<Outcome> => {
-      const name = receivedMsgName(msgId, d.stream, d.streamSeq);
-      if (!verdict.accepted) {
-        // A byte copy of an event accepted before (under another message ID) is absorbed, not
-        // refused. Only an envelope can be one: a malformed body's digest is of the whole body.
-        const known = verdict.reason === 'malformed' ? undefined : opts.received.byDigest(p.name, verdict.digest);
-        if (known !== undefined) return this.again(p, d, known, undefined, []);
-        await this.receipt(p, d, {
-          eventId: peekEventId(d.data) ?? name,
-          msgId: name,
-          digest: verdict.digest,
-          status: 'rejected',
-          reason: verdict.reason,
-        });
-        this.refused(p, d, verdict.reason, verdict.detail);
-        return { kind: 'refused', reason: verdict.reason };
-      }
-      const { event, digest } = verdict;
-      const known = opts.received.get(p.name, event.eventId);
-      if (known !== undefined && known.digest !== digest) {
-        await this.receipt(p, d, {
-          eventId: event.eventId,
-          msgId: name,
-          digest,
-          status: 'rejected',
-          reason: 'equivocation',
-        });
-        this.refused(p, d, 'equivocation');
-        return { kind: 'refused', reason: 'equivocation' };
-      }
-      if (known !== undefined) return this.again(p, d, known, event, verdict.signers);
-      const record: ReceivedEvent = {
-        partner: p.name,
-        eventId: event.eventId,
-        digest,
-        msgId: name,
-        stream: d.stream,
-        streamSeq: d.streamSeq,
-        state: 'accepted',
-        receivedAtMs: opts.clock.now(),
-      };
-      // Recorded before the receipt is queued: an `accepted` receipt always has its record.
-      opts.received.record(record);
-      await this.receipt(p, d, { eventId: event.eventId, msgId: name, digest, status: 'accepted' });
-      this.tallyOf(p.name).received++;
-      opts.metrics?.inbound.inc({ partner: p.name, result: 'accepted', reason: 'none' });
-      return { kind: 'deliver', record, event, signers: verdict.signers };
+    return new Promise<Outcome>((resolve, reject) => {
+      const queue = this.queues.get(p.name) ?? [];
+      this.queues.set(p.name, queue);
+      queue.push({ d, verdict, resolve, reject });
+      if (!this.draining.has(p.name)) void this.drain(p);
     });
   }
 
-  // A message whose event is recorded: the same stored message again (a redelivery) resumes where
-  // it stopped, its receipt queued again (the same row); any other copy is absorbed.
-  private async again(
-    p: ReceivePartner,
-    d: InboxDelivery,
-    known: ReceivedEvent,
-    event: FederationEventPayload | undefined,
-    signers: string[],
-  ): Promise<Outcome> {
-    if (known.stream !== d.stream || known.streamSeq !== d.streamSeq) {
-      this.opts.metrics?.inbound.inc({ partner: p.name, result: 'duplicate', reason: 'copy' });
-      this.opts.logger.info(
-        { partner: p.name, eventId: known.eventId, streamSeq: d.streamSeq, first: known.streamSeq },
-        'federation event copy absorbed',
-      );
-      return { kind: 'copy' };
+  // One batch at a time per partner: whatever was judged while the last batch was being written
+  // is decided together, its new events recorded in one transaction and its receipts stored in one
+  // append (two fsyncs a batch, not two an event).
+  private async drain(p: ReceivePartner): Promise<void> {
+    this.draining.add(p.name);
+    try {
+      // Let the deliveries judged in this event-loop turn join the first batch.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      for (let batch = this.queues.get(p.name)?.splice(0) ?? []; batch.length > 0; ) {
+        try {
+          const outcomes = await this.decide(p, batch);
+          for (const [i, b] of batch.entries()) b.resolve(outcomes[i]!);
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+        batch = this.queues.get(p.name)?.splice(0) ?? [];
+      }
+    } finally {
+      this.draining.delete(p.name);
     }
-    await this.receipt(p, d, {
-      eventId: known.eventId,
-      msgId: known.msgId,
-      digest: known.digest,
-      status: 'accepted',
-    });
-    this.opts.metrics?.inbound.inc({ partner: p.name, result: 'duplicate', reason: 'redelivery' });
-    // The bytes were accepted when recorded; read the event again even if a key has retired since.
-    return { kind: 'deliver', record: known, event: event ?? eventOfEnvelope(d.data), signers };
+  }
+
+  // Decides a batch (receive-decisions.ts), then writes it: the new events recorded before their
+  // receipts are stored, so an `accepted` receipt always has its record.
+  private async decide(p: ReceivePartner, batch: readonly Pending[]): Promise<Outcome[]> {
+    const { opts } = this;
+    const decided = decideBatch(
+      {
+        partner: p.name,
+        received: opts.received,
+        nowMs: opts.clock.now(),
+        logger: opts.logger,
+        metrics: opts.metrics,
+        refused: (d, reason, detail) => this.refused(p, d, reason, detail),
+        accepted: () => {
+          this.tallyOf(p.name).received++;
+          opts.metrics?.inbound.inc({ partner: p.name, result: 'accepted', reason: 'none' });
+        },
+      },
+      batch,
+    );
+    opts.received.recordMany(decided.records);
+    if (decided.receipts.length > 0) {
+      const rows = await Promise.all(decided.receipts.map((r) => this.receiptRow(p, r.d, r.ack)));
+      await opts.outbox.append(rows);
+      opts.onReceipt();
+    }
+    for (const f of decided.after) f();
+    return decided.outcomes;
   }
 
   private async deliver(
@@ -309,31 +298,27 @@ export class FederationReceiver {
     const { verdict, reason } = classifyAgentAnswer(answer);
     const log = { partner: p.name, eventId: event.eventId, streamSeq: d.streamSeq, reason };
     if (verdict === 'ack') {
-      opts.received.settle(p.name, event.eventId, 'delivered');
+      await this.settle(p.name, event.eventId, 'delivered');
       await d.ack();
       opts.metrics?.deliveries.inc({ partner: p.name, result: 'delivered' });
     } else if (verdict === 'retry' && d.deliveryCount < opts.settings.maxDeliver) {
       d.nak(retryDelayMs(d.deliveryCount, opts.settings.backoffMs));
       opts.metrics?.deliveries.inc({ partner: p.name, result: 'retry' });
     } else if (verdict === 'retry') {
-      opts.received.settle(p.name, event.eventId, 'dead');
+      await this.settle(p.name, event.eventId, 'dead');
       d.term(reason);
       opts.metrics?.deliveries.inc({ partner: p.name, result: 'dead' });
       opts.logger.error({ ...log, maxDeliver: opts.settings.maxDeliver }, 'federation event out of deliveries');
     } else {
-      opts.received.settle(p.name, event.eventId, 'dropped');
+      await this.settle(p.name, event.eventId, 'dropped');
       d.term(reason);
       opts.metrics?.deliveries.inc({ partner: p.name, result: 'dropped' });
       opts.logger.warn(log, 'federation event dropped by the agent');
     }
   }
 
-  // Signs the receipt and stores it in the outbox (idempotent: the same message gives the same row).
-  private async receipt(
-    p: ReceivePartner,
-    d: InboxDelivery,
-    a: Pick<FederationAckPayload, 'eventId' | 'msgId' | 'digest' | 'status' | 'reason'>,
-  ): Promise<void> {
+  // Signs the receipt and builds its outbox row (the same message gives the same row ID, so one receipt).
+  private async receiptRow(p: ReceivePartner, d: InboxDelivery, a: AckFields): Promise<NewOutboxRow> {
     const { opts } = this;
     const now = opts.clock.now();
     const ack: FederationAckPayload = {
@@ -347,7 +332,7 @@ export class FederationReceiver {
       to: p.name,
       receivedAt: new Date(now).toISOString(),
     };
-    const row = buildFederationAckRow({
+    return buildFederationAckRow({
       ack,
       envelope: await signEnvelope(FEDERATION_ACK_TYPE, ackPayloadBytes(ack), opts.signers),
       subject: p.acksSubject,
@@ -355,8 +340,26 @@ export class FederationReceiver {
       traceparent: childTraceparent(d.headers[HEADER.traceparent], opts.randomHex),
       createdAtMs: now,
     });
-    await opts.outbox.append([row]);
-    opts.onReceipt();
+  }
+
+  // Durable before the ack to NATS; the settlements of one event-loop turn share one transaction.
+  private settle(partner: string, eventId: string, state: ReceivedState): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.settles.length === 0) setImmediate(() => this.flushSettles());
+      this.settles.push({ partner, eventId, state, done: (err) => (err === undefined ? resolve() : reject(err)) });
+    });
+  }
+
+  private flushSettles(): void {
+    const batch = this.settles;
+    this.settles = [];
+    try {
+      this.opts.received.settleMany(batch);
+    } catch (err) {
+      for (const b of batch) b.done(err);
+      return;
+    }
+    for (const b of batch) b.done();
   }
 
   private refused(p: ReceivePartner, d: InboxDelivery, reason: FederationReason, detail?: string): void {
@@ -374,14 +377,5 @@ export class FederationReceiver {
     const t = { received: 0, refused: 0 };
     this.counts.set(partner, t);
     return t;
-  }
-
-  private serial<T>(partner: string, work: () => Promise<T>): Promise<T> {
-    const run = (this.tails.get(partner) ?? Promise.resolve()).then(work, work);
-    this.tails.set(
-      partner,
-      run.catch(() => undefined),
-    );
-    return run;
   }
 }

@@ -32,6 +32,14 @@ export class MemoryReceivedEvents implements ReceivedEvents {
     this.journal?.push(`record:${e.eventId}`);
   }
 
+  recordMany(events: readonly ReceivedEvent[]): void {
+    for (const e of events) this.record(e);
+  }
+
+  settleMany(items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>): void {
+    for (const i of items) this.settle(i.partner, i.eventId, i.state);
+  }
+
   settle(partner: string, eventId: string, state: ReceivedState): void {
     const r = this.rows.get(`${partner}\n${eventId}`);
     if (r !== undefined) r.state = state;

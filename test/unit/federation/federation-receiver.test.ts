@@ -211,6 +211,35 @@ describe('FederationReceiver', () => {
     expect(await count('duplicate', 'copy')).toBe(1);
   });
 
+  it('decides deliveries judged together as one batch: one record write, one append, copies absorbed', async () => {
+    const [a, b] = [await envelope(eventBytes('E1')), await envelope(eventBytes('E2'))];
+    const forged = await envelope(eventBytes('E3'), [strangerSigner]);
+    const equivocal = await envelope(eventBytes('E1', { payload: { n: 2 } }));
+    const ds = [
+      delivery(a, 1, 'E1'),
+      delivery(b, 2, 'E2'),
+      delivery(a, 3, 'COPY'),
+      delivery(forged, 4, 'E3'),
+      delivery(equivocal, 5, 'E1'),
+    ];
+    await Promise.all(ds.map((d) => receiver.onDelivery(partner, d)));
+    // One append holding every receipt of the batch, after both records.
+    const appends = journal.filter((j) => j.startsWith('receipt:'));
+    expect(appends.length).toBe(1);
+    expect(appends[0]!.split(',').length).toBe(4);
+    expect(journal.indexOf('record:E2')).toBeLessThan(journal.indexOf(appends[0]!));
+    expect(ds.map((d) => d.calls)).toEqual([['ack'], ['ack'], ['ack'], ['term:untrusted-key'], ['term:equivocation']]);
+    expect(pushed.map((e) => e.eventId).sort()).toEqual(['E1', 'E2']);
+    // In the order verification finished (an untrusted key needs none), as before batching.
+    expect(
+      receipts()
+        .map((r) => [r.ack.msgId, r.ack.status, r.ack.reason].join(' '))
+        .sort(),
+    ).toEqual(['E1 accepted ', 'E1 rejected equivocation', 'E2 accepted ', 'E3 rejected untrusted-key']);
+    expect(await count('duplicate', 'copy')).toBe(1);
+    expect(receiver.tally('org')).toEqual({ received: 2, refused: 2 });
+  });
+
   it('refuses a bare payload whose digest is that of a recorded event: only an envelope is a copy', async () => {
     const body = eventBytes('E1');
     await receiver.onDelivery(partner, delivery(await envelope(body), 7, 'E1'));
