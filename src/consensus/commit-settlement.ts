@@ -61,7 +61,7 @@ export class CommitSettlement {
     const now = opts.clock.now();
     for (const c of commits) {
       const t = book.tracked(c.correlationId);
-      if (t !== undefined && committer !== 'stream') this.quorum.observeCommit(t, committer, now);
+      if (t !== undefined && committer !== 'stream') this.quorum.observeCommit(t, now);
       book.finish(c.correlationId);
       const row = opts.outbox.get(c.correlationId);
       if (row === undefined || row.state === 'committed') continue;
