@@ -19,26 +19,35 @@ const subject = z
   .max(256, 'at most 256 characters')
   .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be a concrete NATS subject (no wildcards)');
 
+/** A signing key with its validity: from `notBefore` (inclusive) until `notAfter` (exclusive). */
+const KeyObjectSchema = z
+  .object({
+    id: ed25519PeerId,
+    /** Signatures by this key count from this time on (ISO-8601). */
+    notBefore: isoTime.optional(),
+    /** Signatures by this key stop counting at this time: the key is retired (ISO-8601). */
+    notAfter: isoTime.optional(),
+  })
+  .strict()
+  .refine(
+    (k) => k.notBefore === undefined || k.notAfter === undefined || Date.parse(k.notBefore) < Date.parse(k.notAfter),
+    {
+      message: 'must be later than notBefore',
+      path: ['notAfter'],
+    },
+  );
+
 /** A partner's signing key: a peer ID, valid from `notBefore` (inclusive) until `notAfter` (exclusive). */
-const KeySchema = z.preprocess(
-  (v) => (typeof v === 'string' ? { id: v } : v),
-  z
-    .object({
-      id: ed25519PeerId,
-      /** Signatures by this key count from this time on (ISO-8601). */
-      notBefore: isoTime.optional(),
-      /** Signatures by this key stop counting at this time: the key is retired (ISO-8601). */
-      notAfter: isoTime.optional(),
-    })
-    .strict()
-    .refine(
-      (k) => k.notBefore === undefined || k.notAfter === undefined || Date.parse(k.notBefore) < Date.parse(k.notAfter),
-      {
-        message: 'must be later than notBefore',
-        path: ['notAfter'],
-      },
-    ),
-);
+const KeySchema = z.preprocess((v) => (typeof v === 'string' ? { id: v } : v), KeyObjectSchema);
+
+/**
+ * One of our signers: a peer ID or `{id, notBefore?, notAfter?}`. A union (not a preprocess), so
+ * that NET_SYNC_FEDERATION_SIGNERS stays a comma-separated list of peer IDs.
+ */
+const SignerSchema = z.union([
+  ed25519PeerId.transform((id): { id: string; notBefore?: string; notAfter?: string } => ({ id })),
+  KeyObjectSchema,
+]);
 
 export const PartnerSchema = z
   .object({
@@ -69,8 +78,12 @@ export const FederationSchema = z
     name: orgName.optional(),
     /** The Ed25519 key this sidecar signs federation messages with. Default: `mesh.keyFile`. */
     keyFile: z.string().min(1).optional(),
-    /** This organisation's published signing keys (peer IDs), the set partners pin; must hold our key. */
-    signers: z.array(ed25519PeerId).default([]),
+    /**
+     * This organisation's published signing keys, the set partners pin; must hold our key. A peer
+     * ID, or `{id, notBefore?, notAfter?}` as a partner's keys: a retired key (`notAfter`) still
+     * verifies what was stored before it, never what came after (`federation verify`).
+     */
+    signers: z.array(SignerSchema).default([]),
     /** An event without a valid receipt after this is a gap. 60 s: a minute covers a partner's restart. */
     ackTimeoutMs: zDurationMs.default(60_000),
     /** Where events received from partners are pushed (the inbox's convention). */
@@ -95,6 +108,11 @@ export type FederationConfig = z.output<typeof FederationSchema>;
 /** One validated partner. */
 export type PartnerConfig = FederationConfig['partners'][number];
 
+/** The peer IDs of `federation.signers`, retired or not. */
+export function signerIds(f: FederationConfig): string[] {
+  return f.signers.map((k) => k.id);
+}
+
 /** True when federation is on (`federation.name` set). */
 export function federationEnabled(f: FederationConfig): f is FederationConfig & { name: string } {
   return f.name !== undefined;
@@ -106,7 +124,7 @@ export function federationKeyFile(config: { federation: FederationConfig; mesh: 
 }
 
 /** A partner's keys as the trust rule reads them (times in ms). */
-export function trustedKeys(partner: PartnerConfig): TrustedKey[] {
+export function trustedKeys(partner: Pick<PartnerConfig, 'keys'>): TrustedKey[] {
   return partner.keys.map((k) => ({
     id: k.id,
     ...(k.notBefore === undefined ? {} : { notBeforeMs: Date.parse(k.notBefore) }),

@@ -13,7 +13,7 @@ import { HttpAgentPusher } from '../agent/index.js';
 import type { FederationBackend } from '../api/index.js';
 import { SqliteAppliedAcks, type SqliteOutbox, SqliteReceivedEvents } from '../buffer/index.js';
 import type { Config } from '../config/schema.js';
-import { federationEnabled, federationKeyFile, trustedKeys } from '../config/federation-schema.js';
+import { federationEnabled, federationKeyFile, signerIds, trustedKeys } from '../config/federation-schema.js';
 import { NetSyncError } from '../core/errors.js';
 import type { FederationStatus } from '../core/federation-receipt.js';
 import type { DsseSigner } from '../core/federation-trust.js';
@@ -65,8 +65,11 @@ export async function loadFederationSigner(config: Config, meshKey: PrivateKey):
   }
   if (key.type !== 'Ed25519') throw refuse(`${file} is not an Ed25519 key`);
   const keyid = identityPeerId(key);
-  if (!config.federation.signers.includes(keyid))
+  const published = config.federation.signers.find((k) => k.id === keyid);
+  if (published === undefined)
     throw refuse(`the key in ${file} (${keyid}) is not in federation.signers; partners would not trust it`);
+  if (published.notAfter !== undefined && Date.parse(published.notAfter) <= Date.now())
+    throw refuse(`the key in ${file} (${keyid}) is retired in federation.signers (notAfter ${published.notAfter})`);
   return new WorkerEd25519Signer(keyid, key.raw);
 }
 
@@ -159,7 +162,7 @@ export function buildFederation(opts: FederationWiringOptions): FederationWiring
         },
         signer,
         verifier: ed25519Verifier,
-        signers: config.federation.signers,
+        signers: signerIds(config.federation),
       })
     : null;
   const intake = new FederationIntake({

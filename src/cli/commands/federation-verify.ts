@@ -70,7 +70,7 @@ export async function runFederationVerify(ctx: CommandContext, options: Federati
   try {
     report = await verifyFederation({
       us: fed.name,
-      signers: fed.signers.map((id) => ({ id })),
+      signers: trustedKeys({ keys: fed.signers }),
       threshold,
       verifier: ed25519Verifier,
       ackTimeoutMs: fed.ackTimeoutMs,

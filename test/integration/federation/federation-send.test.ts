@@ -214,5 +214,16 @@ describe('federation: signed events to a partner (consensus off)', () => {
     );
     expect(missing.code, missing.stderr).toBe(2);
     expect(missing.stderr).toMatch(/federation\.keyFile/);
+    // Its key listed, but retired (rotation step 3 done, the sidecar left on the old key).
+    const me = await keygen(join(dir, 'me.key'), dir);
+    writeFileSync(config, federationYaml([`{ id: ${me}, notAfter: "2026-01-01T00:00:00Z" }`, other], other));
+    const retired = await runCliProcess(
+      ['start', '--config', config],
+      { ...env, NET_SYNC_FEDERATION_KEY_FILE: join(dir, 'me.key') },
+      dir,
+    );
+    expect(retired.code, retired.stderr).toBe(2);
+    expect(retired.stderr).toMatch(/federation\.keyFile/);
+    expect(retired.stderr).toMatch(/retired/);
   });
 });

@@ -78,13 +78,23 @@ describe('config section federation', () => {
       env: { NET_SYNC_FEDERATION_NAME: 'org', NET_SYNC_FEDERATION_SIGNERS: `${ids[0]},${ids[1]}` },
     });
     expect(c.federation.name).toBe('org');
-    expect(c.federation.signers).toEqual([ids[0], ids[1]]);
+    expect(c.federation.signers).toEqual([{ id: ids[0] }, { id: ids[1] }]);
+  });
+
+  it('takes a retired signer as {id, notAfter}, as a partner key', () => {
+    const c = load({ name: 'org', signers: [{ id: ids[0], notAfter: '2026-01-01T00:00:00Z' }, ids[1]] });
+    expect(c.federation.signers).toEqual([{ id: ids[0], notAfter: '2026-01-01T00:00:00Z' }, { id: ids[1] }]);
+    expect(trustedKeys({ keys: c.federation.signers })).toEqual([
+      { id: ids[0], notAfterMs: Date.parse('2026-01-01T00:00:00Z') },
+      { id: ids[1] },
+    ]);
   });
 
   it('names the key at fault', () => {
     expect(keysAtFault({ name: 'Org' })).toEqual(['federation.name']);
     expect(keysAtFault({ name: 'x'.repeat(33) })).toEqual(['federation.name']);
     expect(keysAtFault({ signers: ['nope'] })).toEqual(['federation.signers[0]']);
+    expect(keysAtFault({ signers: [{ id: ids[0], notAfter: 'soon' }] })).toEqual(['federation.signers[0].notAfter']);
     expect(keysAtFault({ pushUrl: 'ftp://x' })).toEqual(['federation.pushUrl']);
     expect(keysAtFault({ surprise: 1 })).toEqual(['federation.surprise']);
     const partners = (p: unknown): string[] => keysAtFault({ name: 'org', partners: [{ name: 'ok' }, p] });
