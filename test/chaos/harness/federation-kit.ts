@@ -1,0 +1,152 @@
+/**
+ * Parts of the federation acceptance run (issue 20): nats-server started from a config text, a
+ * key from the real `net-sync keygen`, a stand-in agent that records when it answered each push,
+ * and an independent DSSE verifier written from the specs (DSSE PAE, libp2p peer IDs) with
+ * node:crypto alone: it imports no net-sync code, so it cannot share a bug with the product.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { reapOnExit } from '../../../src/devkit/child-reaper.js';
+import { NATS_SERVER_BINARY } from '../../../src/devkit/nats-server-process.js';
+import { registerCleanup } from '../../support/nats-fixture.js';
+import { runCliProcess } from '../../support/sidecar-process.js';
+
+/** Starts nats-server on `configText` (written to `dir`), waits until it is ready; stopped at cleanup. */
+export async function startNatsFromConfig(
+  dir: string,
+  name: string,
+  configText: string,
+  env: Record<string, string>,
+): Promise<ChildProcess> {
+  const file = join(dir, `${name}.conf`);
+  writeFileSync(file, configText);
+  const child: ChildProcess = spawn(NATS_SERVER_BINARY, ['-c', file], {
+    env: { PATH: process.env['PATH'] ?? '', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  reapOnExit(child);
+  registerCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await gone;
+    }
+  });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} not ready: ${log.slice(-2000)}`)), 20_000);
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      log = (log + d).slice(-20_000);
+      if (log.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited ${code}: ${log.slice(-2000)}`)));
+  });
+  return child;
+}
+
+/** A new key from `net-sync keygen`; returns its peer ID. */
+export async function keygen(file: string, dir: string): Promise<string> {
+  const r = await runCliProcess(
+    ['keygen', '--out', file, '--json'],
+    { PATH: process.env['PATH'] ?? '', HOME: dir },
+    dir,
+  );
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { peerId: string }).peerId;
+}
+
+/** One push the agent answered: its body and when the answer was sent. */
+export interface Push {
+  eventId: string;
+  body: Record<string, unknown>;
+  answeredAtMs: number;
+}
+
+/** The stand-in agent: answers every push 204 and records it. */
+export async function startAgent(): Promise<{ url: string; pushes: Push[]; server: Server }> {
+  const pushes: Push[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const json = JSON.parse(body) as Record<string, unknown>;
+      res.writeHead(204);
+      res.end();
+      pushes.push({ eventId: json['eventId'] as string, body: json, answeredAtMs: Date.now() });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  registerCleanup(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/federation`, pushes, server };
+}
+
+// --- The independent DSSE verifier.
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+
+/** The Ed25519 public key inside a libp2p peer ID (identity multihash of the protobuf key). */
+export function ed25519KeyFromPeerId(peerId: string): ReturnType<typeof createPublicKey> {
+  let n = 0n;
+  for (const c of peerId) n = n * 58n + BigInt(B58.indexOf(c));
+  const bytes = Buffer.from(n.toString(16).padStart(76, '0'), 'hex'); // 00 24 08 01 12 20 ‖ key
+  if (bytes.subarray(0, 6).toString('hex') !== '002408011220') throw new Error(`${peerId}: not an Ed25519 peer ID`);
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'Ed25519', x: bytes.subarray(6).toString('base64url') },
+    format: 'jwk',
+  });
+}
+
+function paeOf(type: string, body: Buffer): Buffer {
+  const t = Buffer.from(type, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
+}
+
+/** An opened envelope: its type, payload bytes and JSON, the keyids listed and those whose signature verifies. */
+export interface Opened {
+  payloadType: string;
+  body: Buffer;
+  keyids: string[];
+  signers: string[];
+  json: Record<string, unknown>;
+}
+
+export function openEnvelope(data: Uint8Array): Opened {
+  const env = JSON.parse(Buffer.from(data).toString('utf8')) as {
+    payloadType: string;
+    payload: string;
+    signatures: Array<{ keyid: string; sig: string }>;
+  };
+  const body = Buffer.from(env.payload, 'base64');
+  const signers = new Set(
+    env.signatures
+      .filter((s) => {
+        try {
+          return verify(
+            null,
+            paeOf(env.payloadType, body),
+            ed25519KeyFromPeerId(s.keyid),
+            Buffer.from(s.sig, 'base64'),
+          );
+        } catch {
+          return false;
+        }
+      })
+      .map((s) => s.keyid),
+  );
+  return {
+    payloadType: env.payloadType,
+    body,
+    keyids: env.signatures.map((s) => s.keyid),
+    signers: [...signers],
+    json: JSON.parse(body.toString('utf8')) as Record<string, unknown>,
+  };
+}
+
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
