@@ -40,3 +40,12 @@ export type { Envelope } from './core/envelope.js';
 export { INTENT_STATES, type IntentState } from './core/intent.js';
 export { NetSyncError, type ErrorCode } from './core/errors.js';
 export type { Config } from './config/schema.js';
+export { resolvePayloadRef, type ResolvePayloadOptions } from './nats/resolve-payload-ref.js';
+export {
+  decodePayload,
+  encodePayload,
+  type PayloadRef,
+  PayloadRefError,
+  type PayloadRefProblem,
+  payloadRefOf,
+} from './core/payload-ref.js';

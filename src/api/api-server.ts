@@ -55,7 +55,13 @@ export interface ApiServerOptions {
   token?: string;
   /** Host names (or host:port) answered besides loopback and the listen address (config `api.allowedHosts`). */
   allowedHosts?: readonly string[];
+  /** Largest federation event payload (`api.maxPayloadBytes`): sizes the body limit of the other routes. */
   maxPayloadBytes: number;
+  /**
+   * Largest intent payload (`payloads.maxBytes`): `POST /v1/intents` takes a body up to this plus
+   * 64 KiB, and a larger one gets 413 naming `payload`. Default `maxPayloadBytes`.
+   */
+  maxIntentPayloadBytes?: number;
   /** Connection limits (config `api.*`); each bounds what a slow, idle or flooding client can hold. */
   limits: ApiConnectionLimits;
   backend: ApiBackend;
@@ -105,6 +111,10 @@ export class ApiServer {
   /** Bound to every interface with no allow-list: names cannot be known, so Host is not checked. */
   private anyHost = false;
 
+  private get maxIntentPayloadBytes(): number {
+    return this.opts.maxIntentPayloadBytes ?? this.opts.maxPayloadBytes;
+  }
+
   constructor(private readonly opts: ApiServerOptions) {
     // Our own payload check (400 naming `payload`) must fire before the transport limit.
     const { limits } = opts;
@@ -116,8 +126,8 @@ export class ApiServer {
       http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: checkIntervalMs(limits) },
     });
     this.app.server.maxConnections = limits.maxConnections;
-    this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) =>
-      this.onError(err, reply),
+    this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) =>
+      this.onError(err, reply, req.url),
     );
     this.app.setNotFoundHandler((req, reply) =>
       reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?', 1)[0]}`)),
@@ -208,15 +218,25 @@ export class ApiServer {
     await reply.code(401).send(errorBody('UNAUTHORIZED', 'missing or wrong bearer token', 'authorization'));
   }
 
-  private onError(err: Error & { statusCode?: number; code?: string }, reply: FastifyReply): void {
+  private onError(err: Error & { statusCode?: number; code?: string }, reply: FastifyReply, url = ''): void {
     if (err instanceof NetSyncError && err.code === 'INPUT_INVALID') {
       void reply.code(400).send(errorBody(err.code, err.message, err.field));
+    } else if (err instanceof NetSyncError && err.code === 'PAYLOAD_TOO_LARGE') {
+      void reply.code(413).send(errorBody(err.code, err.message, err.field));
     } else if (err instanceof NetSyncError && err.code === 'IDEMPOTENCY_CONFLICT') {
       void reply.code(422).send(errorBody(err.code, err.message, err.field));
     } else if (err instanceof NetSyncError && err.code === 'NOT_A_MEMBER') {
       void reply.code(403).send(errorBody(err.code, err.message, err.field));
     } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       void reply.code(415).send(errorBody('INPUT_INVALID', 'content-type: must be application/json', 'content-type'));
+    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && url.split('?', 1)[0] === '/v1/intents') {
+      // The intent route's limit is the payload limit plus room for the subject: the payload is what is too large.
+      const max = this.maxIntentPayloadBytes;
+      void reply
+        .code(413)
+        .send(
+          errorBody('PAYLOAD_TOO_LARGE', `payload: the request is larger than the limit of ${max} bytes`, 'payload'),
+        );
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       void reply
         .code(413)
@@ -232,7 +252,7 @@ export class ApiServer {
 
   private routes(): void {
     const { backend } = this.opts;
-    this.app.post('/v1/intents', async (req, reply) => {
+    this.app.post('/v1/intents', { bodyLimit: this.maxIntentPayloadBytes + 65_536 }, async (req, reply) => {
       const header = req.headers.traceparent;
       const tp = typeof header === 'string' ? header : undefined;
       // `intent.accept` continues the agent's trace; the row's traceparent becomes its child.

@@ -10,3 +10,4 @@ export { migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from './migration
 export type { SynchronousLevel } from './open-database.js';
 export { SqliteAppliedCommands } from './sqlite-applied-commands.js';
 export { SqliteAppliedAcks, SqliteReceivedEvents } from './sqlite-federation-ledger.js';
+export { SqlitePayloadStore } from './sqlite-payload-store.js';

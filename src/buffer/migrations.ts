@@ -182,6 +182,25 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE outbox;
     `,
   },
+  {
+    version: 5,
+    name: 'payloads stored by reference',
+    // The bytes of a payload too large to carry inline (docs/payloads.md), written durably before
+    // its command's row, kept until that row is pruned: the committer uploads them to the Object
+    // Store before it publishes the command; with consensus a proposer uploads them at once, since
+    // another node may commit (uploaded_at_ms set once the object is there).
+    sql: `
+      CREATE TABLE payloads (
+        correlation_id  TEXT    PRIMARY KEY,
+        bytes           BLOB    NOT NULL,
+        digest          TEXT    NOT NULL,
+        stored_at_ms    INTEGER NOT NULL,
+        uploaded_at_ms  INTEGER
+      );
+      CREATE INDEX payloads_stored_at ON payloads (stored_at_ms);
+      CREATE INDEX payloads_not_uploaded ON payloads (stored_at_ms) WHERE uploaded_at_ms IS NULL;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

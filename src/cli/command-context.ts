@@ -37,6 +37,8 @@ export interface CommandContext {
   logger: Logger;
   /** Aborted on the first SIGINT/SIGTERM: long-running commands stop cleanly and return. */
   signal: AbortSignal;
+  /** A test-only fault to arm (`NETSYNC_TEST_FAULT`, docs/payloads.md); never set in production. */
+  testFault?: string;
 }
 
 /**

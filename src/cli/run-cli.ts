@@ -25,6 +25,12 @@ function reportError(out: Output, err: unknown): number {
   return ExitCode.Failure;
 }
 
+/**
+ * Test-only fault hook (docs/payloads.md#testing-the-crash-window), read by `start`. Outside the
+ * `NET_SYNC_` prefix on purpose: it is no config key, and `config print` never shows it.
+ */
+export const TEST_FAULT_ENV = 'NETSYNC_TEST_FAULT';
+
 async function runCommand(spec: CommandSpec, command: Command, io: CliIo, signal: AbortSignal): Promise<number> {
   const globals = command.optsWithGlobals();
   const json = globals['json'] === true;
@@ -33,7 +39,9 @@ async function runCommand(spec: CommandSpec, command: Command, io: CliIo, signal
   try {
     const config = loadConfig({ env: io.env, ...configInputFrom(globals) });
     const logger = (io.createLogger ?? createLogger)(config.log.level);
-    return await spec.handler({ config, json, tty, out, logger, signal }, handlerOptions(spec, command));
+    const testFault = io.env[TEST_FAULT_ENV];
+    const ctx = { config, json, tty, out, logger, signal, ...(testFault ? { testFault } : {}) };
+    return await spec.handler(ctx, handlerOptions(spec, command));
   } catch (err) {
     return reportError(out, err);
   }

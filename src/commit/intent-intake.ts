@@ -7,6 +7,7 @@ import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
 import { parseIntentInput, type IntentLimits } from '../core/intent-input.js';
 import type { IntentState } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
+import type { PayloadRef } from '../core/payload-ref.js';
 import { childTraceparent } from '../core/trace-context.js';
 import type { CommitMetrics } from './metrics.js';
 
@@ -23,6 +24,11 @@ export interface IntentIntakeOptions {
   /** Called after each durable accept (e.g. the committer's wake). */
   onAccepted: (correlationId: string) => void;
   metrics?: CommitMetrics;
+  /**
+   * Stores a payload too large to carry inline and returns its reference (durable when it
+   * resolves), or undefined to keep it inline (docs/payloads.md). Absent: every payload is inline.
+   */
+  externalise?: (correlationId: string, payload: unknown, payloadBytes: number) => Promise<PayloadRef | undefined>;
 }
 
 /** The answer to an accepted submission. */
@@ -46,10 +52,13 @@ export class IntentIntake {
       assertSameIntent(known.body, input.subject, input.payload);
       return { correlationId, state: known.state };
     }
+    // The payload's bytes go to disk before its row, so a stored row always finds them.
+    const payloadRef = await this.opts.externalise?.(correlationId, input.payload, input.payloadBytes);
     const row = buildCommandRow({
       correlationId,
       subject: input.subject,
       payload: input.payload,
+      ...(payloadRef === undefined ? {} : { payloadRef, payloadDigest: payloadRef.digest }),
       origin: this.opts.origin,
       traceparent: childTraceparent(traceparent, this.opts.randomHex),
       createdAtMs: now,

@@ -9,6 +9,7 @@ import { MAX_INTENT_TTL_MS } from '../core/intent.js';
 import { defaultStreams, StreamSpecSchema } from '../core/stream-spec.js';
 import { zBytes, zDurationMs } from '../core/units.js';
 import { FederationSchema } from './federation-schema.js';
+import { PayloadsSchema } from './payloads-schema.js';
 
 const hostPort = z
   .string()
@@ -416,6 +417,11 @@ export const InboxSchema = z
     processingTimeoutMs: zDurationMs.default(60_000),
     /** Deliver only commands whose endorsements verify against this node's cohort and quorum (consensus on). */
     verify: z.boolean().default(true),
+    /**
+     * Deliver a command whose payload is stored by reference (docs/payloads.md) with the payload
+     * fetched from the bucket and checked against its digest; false: with the `payloadRef` as is.
+     */
+    resolvePayloads: z.boolean().default(true),
   })
   .strict()
   .refine((i) => i.processingTimeoutMs >= i.ackWaitMs, {
@@ -443,6 +449,8 @@ export const ConfigSchema = z
     subjects: SubjectsSchema.default(SubjectsSchema.parse({})),
     log: LogSchema.default(LogSchema.parse({})),
     inbox: InboxSchema.default(InboxSchema.parse({})),
+    /** Payloads above `inlineMaxBytes` go to an Object Store bucket by reference (docs/payloads.md). */
+    payloads: PayloadsSchema.default(PayloadsSchema.parse({})),
     /** Signed events to partner organisations (docs/federation.md). Off without `federation.name`. */
     federation: FederationSchema.default(FederationSchema.parse({})),
     /** Declarative streams. Default: the root.solar taxonomy under `subjects.prefix`. */
@@ -494,6 +502,7 @@ export type MeshConfig = Config['mesh'];
 export type ConsensusConfig = Config['consensus'];
 export type TelemetryConfig = Config['telemetry'];
 export type { FederationConfig } from './federation-schema.js';
+export type { PayloadsConfig } from './payloads-schema.js';
 
 /** Config keys whose values are secrets, masked by `config print`. */
 export const SECRET_KEYS: ReadonlyArray<string> = ['nats.pass', 'nats.token', 'api.token'];

@@ -23,6 +23,7 @@ import {
 } from './federation-message.js';
 import { FEDERATION_REASONS } from './federation-trust.js';
 import type { DeliveryDeadLetterBody, InboxCommand } from './inbox.js';
+import { PayloadRefSchema } from './payload-ref.js';
 import { SCHEMA_FILE } from './schema-names.js';
 import type { TelemetrySummary } from './telemetry-summary.js';
 
@@ -36,7 +37,8 @@ export const CommandBodySchema = z
     schemaVersion: z.literal(1),
     correlationId: ulid,
     subject,
-    payload: z.json(),
+    payload: z.json().optional().meta({ description: 'The agent payload; absent when payloadRef is set' }),
+    payloadRef: PayloadRefSchema.optional(),
     origin: peerId,
     proposedAt: isoTime,
     payloadDigest: digest.optional(),
@@ -226,6 +228,7 @@ export const SCHEMA_SOURCES: ReadonlyArray<{ file: string; schema: z.ZodType }> 
   { file: SCHEMA_FILE.federationEventPayload, schema: FederationEventPayloadSchema },
   { file: SCHEMA_FILE.federationAck, schema: FederationAckSchema },
   { file: SCHEMA_FILE.federationAckPayload, schema: FederationAckPayloadSchema },
+  { file: SCHEMA_FILE.payloadRef, schema: PayloadRefSchema },
   // The gossip envelope (not a NATS body), generated the same way.
   { file: 'envelope.v1.json', schema: EnvelopeSchema },
 ];

@@ -3,6 +3,7 @@
  * and the header set of docs/contracts.md. Built once, stored in the outbox, republished byte for byte.
  */
 import type { NewOutboxRow } from './intent.js';
+import type { PayloadRef } from './payload-ref.js';
 import { SCHEMA_FILE } from './schema-names.js';
 
 /** Version of the command body and of the `Net-Sync-Schema-Version` header. */
@@ -23,6 +24,8 @@ export const HEADER = {
   schema: 'Net-Sync-Schema',
   /** The home shard that endorsed a fleet member's command (`shard-<i>-of-<n>`); absent for a cohort. */
   shard: 'Net-Sync-Shard',
+  /** `<bucket>/<name>` of the object holding the payload, on a command that carries a `payloadRef`. */
+  payloadRef: 'Net-Sync-Payload-Ref',
 } as const;
 
 /** One endorsement: a peer's signature over (correlationId, payload digest). */
@@ -38,8 +41,10 @@ export interface CommandBody {
   schemaVersion: number;
   correlationId: string;
   subject: string;
-  /** The agent's payload, unchanged. */
-  payload: unknown;
+  /** The agent's payload, unchanged; absent when the body carries `payloadRef` instead. */
+  payload?: unknown;
+  /** Where the payload is when it was too large to carry inline (docs/payloads.md). */
+  payloadRef?: PayloadRef;
   /** Peer ID of the proposer. */
   origin: string;
   /** ISO-8601 time the intent was accepted. */
@@ -57,6 +62,8 @@ export interface CommandInput {
   correlationId: string;
   subject: string;
   payload: unknown;
+  /** Set for a payload stored by reference: the body carries it instead of `payload`. */
+  payloadRef?: PayloadRef;
   origin: string;
   traceparent: string;
   createdAtMs: number;
@@ -81,7 +88,7 @@ export function buildCommandRow(input: CommandInput): NewOutboxRow {
     schemaVersion: COMMAND_SCHEMA_VERSION,
     correlationId: input.correlationId,
     subject: input.subject,
-    payload: input.payload,
+    ...(input.payloadRef === undefined ? { payload: input.payload } : { payloadRef: input.payloadRef }),
     origin: input.origin,
     proposedAt: new Date(input.createdAtMs).toISOString(),
     ...(input.payloadDigest === undefined ? {} : { payloadDigest: input.payloadDigest }),
@@ -99,6 +106,8 @@ export function buildCommandRow(input: CommandInput): NewOutboxRow {
   if (endorsements.length > 0) headers[HEADER.endorsers] = endorsements.map((e) => e.peerId).join(',');
   else if (input.soleEndorser === true) headers[HEADER.endorsers] = input.origin;
   if (input.shard != null) headers[HEADER.shard] = input.shard;
+  if (input.payloadRef !== undefined)
+    headers[HEADER.payloadRef] = `${input.payloadRef.bucket}/${input.payloadRef.name}`;
   return {
     correlationId: input.correlationId,
     subject: input.subject,

@@ -4,6 +4,7 @@
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'INPUT_INVALID'
+  | 'PAYLOAD_TOO_LARGE'
   | 'IDEMPOTENCY_CONFLICT'
   | 'NOT_A_MEMBER'
   | 'NATS_DISCONNECTED'

@@ -55,7 +55,7 @@ export function keyedCorrelationId(key: string): string {
  * carries the same subject and payload as this request.
  */
 export function assertSameIntent(body: Uint8Array, subject: string, payload: unknown): void {
-  let stored: { subject?: unknown; payload?: unknown };
+  let stored: { subject?: unknown; payload?: unknown; payloadRef?: { digest?: unknown } };
   try {
     stored = JSON.parse(decoder.decode(body)) as typeof stored;
   } catch {
@@ -63,7 +63,9 @@ export function assertSameIntent(body: Uint8Array, subject: string, payload: unk
   }
   let same = false;
   try {
-    same = stored.subject === subject && payloadDigest(stored.payload) === payloadDigest(payload);
+    // A payload stored by reference is compared by its digest (the same canonical JSON digest).
+    const storedDigest = stored.payloadRef === undefined ? payloadDigest(stored.payload) : stored.payloadRef.digest;
+    same = stored.subject === subject && storedDigest === payloadDigest(payload);
   } catch {
     same = false; // not a command body we can read: not this intent
   }

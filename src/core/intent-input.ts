@@ -17,6 +17,7 @@ export interface IntentInput {
 /** Limits that apply to a submission. */
 export interface IntentLimits {
   prefix: string;
+  /** Largest payload (compact JSON bytes); a larger one is refused with PAYLOAD_TOO_LARGE (HTTP 413). */
   maxPayloadBytes: number;
 }
 
@@ -44,7 +45,11 @@ export function parseIntentInput(body: unknown, limits: IntentLimits): IntentInp
   }
   const payloadBytes = encoder.encode(JSON.stringify(record['payload'])).length;
   if (payloadBytes > limits.maxPayloadBytes) {
-    throw invalid('payload', `is ${payloadBytes} bytes, over the limit of ${limits.maxPayloadBytes}`);
+    throw new NetSyncError(
+      'PAYLOAD_TOO_LARGE',
+      `payload: is ${payloadBytes} bytes, over the limit of ${limits.maxPayloadBytes}`,
+      { field: 'payload' },
+    );
   }
   return { subject: record['subject'] as string, payload: record['payload'], payloadBytes };
 }

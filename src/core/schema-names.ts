@@ -28,6 +28,8 @@ export const SCHEMA_FILE = {
   federationAck: 'federation-ack.v1.json',
   /** The payload inside a receipt's envelope, once base64-decoded. */
   federationAckPayload: 'federation-ack-payload.v1.json',
+  /** A command payload stored in an Object Store: the `payloadRef` of a command (and an inbox push). */
+  payloadRef: 'payload-ref.v1.json',
 } as const;
 
 /** One of {@link SCHEMA_FILE}'s file names. */

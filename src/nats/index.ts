@@ -14,3 +14,10 @@ export { effectiveSpec, fromStreamConfig, IMMUTABLE_STREAM_FIELDS, toStreamConfi
 export { StreamManager, type StreamApplyResult, type StreamManagerOptions } from './stream-manager.js';
 export { isSubjectSubset, subjectMatches } from './subject-filter.js';
 export { inboxConsumerName, JetStreamInboxSource, type InboxConsumerOptions } from './inbox-consumer.js';
+export {
+  JetStreamObjectStore,
+  objectStoreStream,
+  type BucketSpec,
+  type JetStreamObjectStoreOptions,
+} from './jetstream-object-store.js';
+export { resolvePayloadRef, type ResolvePayloadOptions } from './resolve-payload-ref.js';

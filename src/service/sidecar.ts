@@ -28,6 +28,7 @@ import { deadLetterNotices } from './dead-letters.js';
 import { buildInbox } from './inbox-wiring.js';
 import { readiness, withShard } from './readiness.js';
 import { consensusWanted, meshWanted, MeshWiring } from './mesh-wiring.js';
+import { PayloadWiring, type PayloadFaults } from './payload-wiring.js';
 import { ReadyPublisher } from './ready-publisher.js';
 import { TelemetryWiring } from './telemetry-wiring.js';
 import { buildFederation, federationBackend, loadFederationSigner } from './federation-wiring.js';
@@ -61,6 +62,8 @@ export class Sidecar {
   readonly inbox: InboxService | null;
   /** Signed events to partners; null while federation is off (docs/federation.md). */
   readonly federation: FederationWiring | null;
+  /** Payloads above `payloads.inlineMaxBytes`, stored by reference (docs/payloads.md). */
+  readonly payloads: PayloadWiring;
   private readonly lifecycle: Lifecycle;
   private stopping: Promise<void> | null = null;
   /** When the committer last committed (or the sidecar started): readiness judges a stall by it. */
@@ -80,6 +83,7 @@ export class Sidecar {
     private readonly log: Logger,
     privateKey: PrivateKey,
     federationSigner: DsseSigner | null = null,
+    faults: PayloadFaults = {},
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'net_sync_process_' });
     const commitMetrics = this.commitMetrics;
@@ -87,13 +91,24 @@ export class Sidecar {
     registerOutboxGauges(this.registry, this.outbox, this.clock);
     const natsMetrics = createNatsMetrics(this.registry);
     this.connector = new NatsConnector({ config: config.nats, logger: log, metrics: natsMetrics });
+    this.payloads = new PayloadWiring({
+      config,
+      outbox: this.outbox,
+      connector: this.connector,
+      clock: this.clock,
+      logger: log,
+      registry: this.registry,
+      faults,
+    });
     this.publisher = new ReadyPublisher(
-      new JetStreamPublisher({
-        connector: this.connector,
-        timeoutMs: config.nats.publishTimeoutMs,
-        logger: log,
-        metrics: natsMetrics,
-      }),
+      this.payloads.publisher(
+        new JetStreamPublisher({
+          connector: this.connector,
+          timeoutMs: config.nats.publishTimeoutMs,
+          logger: log,
+          metrics: natsMetrics,
+        }),
+      ),
     );
     this.reader = new JetStreamReader({ connector: this.connector, unsafeRetention: unsafeRetention(config) });
     this.streams = new StreamManager({ connector: this.connector, logger: log });
@@ -130,10 +145,11 @@ export class Sidecar {
       clock: this.clock,
       origin: peerId,
       metrics: commitMetrics,
-      limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
+      limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.payloads.maxBytes },
       newId: (now) => newId(now),
       randomHex,
       onAccepted: () => this.committer.wake(),
+      externalise: (id, payload, bytes) => this.payloads.intake.externalise(id, payload, bytes),
     });
     this.federation = buildFederation({
       config,
@@ -167,6 +183,7 @@ export class Sidecar {
       token: config.api.token,
       allowedHosts: config.api.allowedHosts,
       maxPayloadBytes: config.api.maxPayloadBytes,
+      maxIntentPayloadBytes: config.payloads.maxBytes,
       limits: {
         headersTimeoutMs: config.api.headersTimeoutMs,
         requestTimeoutMs: config.api.requestTimeoutMs,
@@ -220,6 +237,7 @@ export class Sidecar {
         { name: 'federation', start: () => this.federation?.start(), stop: () => this.federation?.close() },
         { name: 'committer', start: () => this.committer.start(), stop: () => this.committer.stop() },
         { name: 'pruner', start: () => this.pruner?.start(), stop: () => this.pruner?.stop() },
+        { name: 'payloads', start: () => this.payloads.start(), stop: () => this.payloads.stop() },
         { name: 'mesh', start: () => this.mesh?.start(), stop: () => this.mesh?.stop() },
         { name: 'telemetry', start: () => this.telemetry.start(), stop: () => this.telemetry.stop() },
         { name: 'inbox', start: () => this.inbox?.start(), stop: () => this.inbox?.stop() },
@@ -281,7 +299,7 @@ export class Sidecar {
   }
 
   /** Builds the parts; opens the outbox and loads (or creates) the identity. */
-  static async create(config: Config, log: Logger): Promise<Sidecar> {
+  static async create(config: Config, log: Logger, faults: PayloadFaults = {}): Promise<Sidecar> {
     const identity = await loadOrCreateIdentity(config.mesh.keyFile);
     if (identity.created) log.info({ keyFile: config.mesh.keyFile, peerId: identity.peerId }, 'created identity');
     // Like ssh, warn rather than refuse: the key is still this node's, but others may copy it.
@@ -291,7 +309,7 @@ export class Sidecar {
         'identity file is readable or writable by group or others; chmod 600 it',
       );
     const federationSigner = await loadFederationSigner(config, identity.privateKey);
-    return new Sidecar(config, identity.peerId, log, identity.privateKey, federationSigner);
+    return new Sidecar(config, identity.peerId, log, identity.privateKey, federationSigner, faults);
   }
 
   /** Starts NATS (without waiting for it), the streams check, the committer, the use cases and the API. */

@@ -3,16 +3,19 @@
  * committed without republishing, the rest are published; `--verify` also checks committed
  * rows are still there. With federation on, it also reports the gaps per partner (events
  * committed without a receipt after `federation.ackTimeoutMs`). Exit 0 when aligned and no gap,
- * 1 otherwise.
+ * 1 otherwise. `--verify` also checks that each committed command's payload object (docs/payloads.md)
+ * exists with its digest.
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { SqliteOutbox } from '../../buffer/index.js';
 import type { FederationStatus } from '../../core/federation-receipt.js';
+import type { PayloadRefReport } from '../../payloads/index.js';
 import type { ReconcileReport } from '../../reconcile/reconciler.js';
 import { SystemClock } from '../../runtime/system-clock.js';
 import { openAdminSession } from '../../service/admin-session.js';
 import { deadLetterNotices } from '../../service/dead-letters.js';
 import { offlineFederationStatus } from '../../service/federation-wiring.js';
+import { PayloadWiring } from '../../service/payload-wiring.js';
 import { reconcileOutbox } from '../../service/reconcile-outbox.js';
 import type { CommandContext } from '../command-context.js';
 
@@ -36,11 +39,19 @@ export async function runReconcile(ctx: CommandContext, options: ReconcileOption
       : null;
   try {
     const session = await openAdminSession(ctx.config, ctx.logger, 10_000, ctx.signal);
+    // Commands stored by reference get their object uploaded first, as the sidecar does it.
+    const payloads = new PayloadWiring({
+      config: ctx.config,
+      outbox,
+      connector: session.connector,
+      clock,
+      logger: ctx.logger,
+    });
     try {
       let phase = '';
       const report = await reconcileOutbox({
         outbox,
-        publisher: session.publisher,
+        publisher: payloads.publisher(session.publisher),
         reader: session.reader,
         clock,
         logger: ctx.logger,
@@ -65,8 +76,11 @@ export async function runReconcile(ctx: CommandContext, options: ReconcileOption
       });
       bar?.stop();
       const federation = offlineFederationStatus(ctx.config, outbox, clock);
-      print(ctx, report, federation);
-      return report.aligned && (federation?.gaps.length ?? 0) === 0 ? 0 : 1;
+      const payloadRefs = options.verify ? await payloads.verify(ctx.signal) : undefined;
+      print(ctx, report, federation, payloadRefs);
+      return report.aligned && (federation?.gaps.length ?? 0) === 0 && (payloadRefs?.problems.length ?? 0) === 0
+        ? 0
+        : 1;
     } finally {
       await session.close();
     }
@@ -76,12 +90,18 @@ export async function runReconcile(ctx: CommandContext, options: ReconcileOption
   }
 }
 
-function print(ctx: CommandContext, r: ReconcileReport, federation: FederationStatus | undefined): void {
+function print(
+  ctx: CommandContext,
+  r: ReconcileReport,
+  federation: FederationStatus | undefined,
+  payloadRefs: PayloadRefReport | undefined,
+): void {
+  const withRefs = payloadRefs === undefined ? r : { ...r, payloadRefs };
   const doc =
     federation === undefined
-      ? r
+      ? withRefs
       : {
-          ...r,
+          ...withRefs,
           federation: {
             partners: federation.partners.map((p) => ({
               name: p.name,
@@ -106,8 +126,16 @@ function print(ctx: CommandContext, r: ReconcileReport, federation: FederationSt
         ['acknowledged but lost', r.lost.length],
         ['removed by retention', r.retentionExpired],
         ['dead (refused by NATS)', r.dead.length],
+        ...(payloadRefs === undefined
+          ? []
+          : [
+              ['payload objects checked', payloadRefs.checked],
+              ['payload objects missing or not matching', payloadRefs.problems.length],
+            ]),
       ],
     );
+    for (const p of payloadRefs?.problems ?? [])
+      ctx.out.text(`PAYLOAD ${p.correlationId} ${p.bucket}/${p.name}: ${p.problem}`);
     for (const d of r.dead) ctx.out.text(`dead ${d.correlationId} ${d.subject}: ${d.reason}`);
     for (const l of r.lost)
       ctx.out.text(`LOST ${l.correlationId} ${l.subject} ${l.stream ?? '?'}#${l.seq ?? '?'} (${l.kind})`);

@@ -3,6 +3,7 @@
  * when enabled) until SIGINT/SIGTERM, then stops in reverse order within a bounded time. SIGHUP
  * reloads the fleet's member list (`consensus.membersFile`) and re-plans the shards.
  */
+import type { PayloadFaults } from '../../service/payload-wiring.js';
 import { Sidecar } from '../../service/sidecar.js';
 import type { CommandContext } from '../command-context.js';
 
@@ -12,13 +13,27 @@ import type { CommandContext } from '../command-context.js';
  */
 export type StartOptions = Record<string, never>;
 
+/**
+ * The test-only fault (`NETSYNC_TEST_FAULT`, docs/payloads.md#testing-the-crash-window):
+ * `kill-after-payload-upload` SIGKILLs the process right after a payload object is uploaded,
+ * before its command is published.
+ */
+function testFaults(ctx: CommandContext): PayloadFaults {
+  const fault = ctx.testFault;
+  if (fault === undefined) return {};
+  if (fault !== 'kill-after-payload-upload')
+    throw new Error(`NETSYNC_TEST_FAULT: unknown fault ${JSON.stringify(fault)}`);
+  ctx.logger.warn({ fault }, 'test fault armed: this process kills itself after the next payload upload');
+  return { afterUpload: () => process.kill(process.pid, 'SIGKILL') };
+}
+
 /** How long SIGTERM may take to drain in-flight publishes before we exit anyway. */
 const DRAIN_TIMEOUT_MS = 15_000;
 
 /** Runs `net-sync start`; returns the exit code once stopped by a signal. */
 export async function runStart(ctx: CommandContext, options: StartOptions): Promise<number> {
   void options;
-  const sidecar = await Sidecar.create(ctx.config, ctx.logger);
+  const sidecar = await Sidecar.create(ctx.config, ctx.logger, testFaults(ctx));
   try {
     await sidecar.start();
   } catch (err) {

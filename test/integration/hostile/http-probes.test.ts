@@ -41,6 +41,9 @@ beforeAll(async () => {
       NET_SYNC_API_KEEP_ALIVE_TIMEOUT_MS: String(KEEP_ALIVE_TIMEOUT_MS),
       NET_SYNC_API_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
       NET_SYNC_BUFFER_SYNCHRONOUS: 'NORMAL',
+      // Small limits, so the probes past them stay small (docs/payloads.md).
+      NET_SYNC_PAYLOADS_INLINE_MAX_BYTES: '65536',
+      NET_SYNC_PAYLOADS_MAX_BYTES: '131072',
     },
   });
   await writeIdentity(sidecar.keyFile, await generateIdentity());
@@ -102,8 +105,8 @@ describe('hostile HTTP: the probes of issue 16', () => {
       ['unknown field', () => post(`{"subject":"${SUBJECT}","payload":1,"extra":1}`), 400, 'extra'],
       ['empty-named field', () => post(`{"subject":"${SUBJECT}","payload":1,"":1}`), 400, '[""]'],
       ['no payload', () => post(`{"subject":"${SUBJECT}"}`), 400, 'payload'],
-      ['payload over 64 KiB', () => post(intent(JSON.stringify('x'.repeat(70_000)))), 400, 'payload'],
-      ['body over the transport limit', () => post(intent(JSON.stringify('x'.repeat(400_000)))), 413, 'body'],
+      ['payload over payloads.maxBytes', () => post(intent(JSON.stringify('x'.repeat(140_000)))), 413, 'payload'],
+      ['body over the transport limit', () => post(intent(JSON.stringify('x'.repeat(400_000)))), 413, 'payload'],
       ['text/plain', () => post(intent('1'), { 'content-type': 'text/plain' }), 415, 'content-type'],
       [
         'form encoding',

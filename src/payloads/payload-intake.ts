@@ -1,0 +1,35 @@
+/**
+ * The accept side of payloads by reference: a payload above `inlineMaxBytes` is encoded as its
+ * object (canonical JSON), stored durably in the outbox file, and replaced by a reference.
+ */
+import { encodePayload, type PayloadRef, type PayloadStore } from '../core/payload-ref.js';
+import type { Clock } from '../core/ports.js';
+import type { PayloadMetrics } from './metrics.js';
+
+/** Options of {@link PayloadIntake}. */
+export interface PayloadIntakeOptions {
+  store: PayloadStore;
+  clock: Clock;
+  /** `payloads.inlineMaxBytes`: larger payloads (compact JSON bytes) go by reference. */
+  inlineMaxBytes: number;
+  /** `payloads.bucket`. */
+  bucket: string;
+  metrics?: PayloadMetrics;
+}
+
+/** Decides inline or by reference, and stores what goes by reference. */
+export class PayloadIntake {
+  constructor(private readonly opts: PayloadIntakeOptions) {}
+
+  /**
+   * The reference to carry instead of `payload` (its bytes durable in the outbox file when this
+   * resolves), or undefined when the payload stays inline. `payloadBytes` is its compact JSON size.
+   */
+  async externalise(correlationId: string, payload: unknown, payloadBytes: number): Promise<PayloadRef | undefined> {
+    if (payloadBytes <= this.opts.inlineMaxBytes) return undefined;
+    const { bytes, digest } = encodePayload(payload);
+    await this.opts.store.put(correlationId, bytes, digest, this.opts.clock.now());
+    this.opts.metrics?.stored.inc();
+    return { bucket: this.opts.bucket, name: correlationId, size: bytes.length, digest };
+  }
+}
