@@ -4,6 +4,7 @@
  */
 import type { CohortFederation } from '../core/federation-cohort.js';
 import type { CommitItem, EndorsementItem, ProposeItem } from '../core/envelope.js';
+import type { PayloadRef } from '../core/payload-ref.js';
 import type { IntentLimits } from '../core/intent-input.js';
 import type { Clock, Gossip, Membership, Outbox, StreamReader } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
@@ -31,6 +32,11 @@ export interface ConsensusDriverOptions {
   emit: (event: ConsensusEvent, data: Record<string, unknown>) => void;
   /** Submission limits and the subject prefix (allow-list `<prefix>.command.`). */
   limits: IntentLimits;
+  /**
+   * Stores a local payload too large for gossip and returns its reference (durable when it
+   * resolves), or undefined to gossip it inline (docs/payloads.md). Absent: always inline.
+   */
+  externalise?: (correlationId: string, payload: unknown, payloadBytes: number) => Promise<PayloadRef | undefined>;
   /** Endorsements needed (resolved: see `resolveQuorum`). Ignored when `membership` is given. */
   quorum?: number;
   /** Peers allowed to endorse; empty = open mode. Ignored when `membership` is given. */

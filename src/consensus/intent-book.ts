@@ -10,13 +10,17 @@ import type { EndorsementItem, ProposeItem } from '../core/envelope.js';
 import { promotedEventRow, proposedEventRow } from '../core/federation-cohort.js';
 import { proposedEventOf } from '../core/federation-message.js';
 import { MAX_INTENT_TTL_MS, type OutboxRow } from '../core/intent.js';
+import type { PayloadRef } from '../core/payload-ref.js';
 import type { Outbox } from '../core/ports.js';
 
 /** What the driver holds for an intent whose local row is `proposed`. */
 export interface TrackedIntent {
   correlationId: string;
   subject: string;
+  /** The payload; undefined when it goes by reference (the body stays in the proposer's outbox file). */
   payload: unknown;
+  /** Set for a payload stored by reference (docs/payloads.md). */
+  payloadRef?: PayloadRef;
   payloadDigest: string;
   origin: string;
   createdAtMs: number;
@@ -148,7 +152,9 @@ export function proposeItemOf(t: TrackedIntent): ProposeItem {
   return {
     correlationId: t.correlationId,
     subject: t.subject,
-    payload: t.payload as ProposeItem['payload'],
+    ...(t.payloadRef === undefined
+      ? { payload: t.payload as ProposeItem['payload'] }
+      : { payloadRef: t.payloadRef as ProposeItem['payloadRef'] }),
     payloadDigest: t.payloadDigest,
     createdAtMs: t.createdAtMs,
     ttlMs: t.ttlMs,
@@ -163,6 +169,7 @@ export function trackFromProposal(item: ProposeItem, origin: string): TrackedInt
     correlationId: item.correlationId,
     subject: item.subject,
     payload: item.payload,
+    ...(item.payloadRef === undefined ? {} : { payloadRef: item.payloadRef }),
     payloadDigest: item.payloadDigest,
     origin,
     createdAtMs: item.createdAtMs,
@@ -203,6 +210,7 @@ export function rowOf(
     correlationId: t.correlationId,
     subject: t.subject,
     payload: t.payload,
+    ...(t.payloadRef === undefined ? {} : { payloadRef: t.payloadRef }),
     origin: t.origin,
     traceparent: t.traceparent,
     createdAtMs: t.createdAtMs,
@@ -228,6 +236,7 @@ function trackFromRow(row: OutboxRow, ttlMs: number): TrackedIntent | undefined 
     correlationId: row.correlationId,
     subject: row.subject,
     payload: body.payload,
+    ...(body.payloadRef === undefined ? {} : { payloadRef: body.payloadRef }),
     payloadDigest: body.payloadDigest,
     origin: body.origin,
     createdAtMs: row.createdAtMs,

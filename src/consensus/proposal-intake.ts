@@ -73,11 +73,14 @@ export class ProposalIntake {
       assertSameIntent(known.body, input.subject, input.payload);
       return { correlationId, state: known.state };
     }
+    // A payload too large for gossip is stored here and goes by reference (docs/payloads.md).
+    const payloadRef = await opts.externalise?.(correlationId, input.payload, input.payloadBytes);
     const t: TrackedIntent = {
       correlationId,
       subject: input.subject,
-      payload: input.payload,
-      payloadDigest: payloadDigest(input.payload),
+      payload: payloadRef === undefined ? input.payload : undefined,
+      ...(payloadRef === undefined ? {} : { payloadRef }),
+      payloadDigest: payloadRef?.digest ?? payloadDigest(input.payload),
       origin: self,
       createdAtMs: now,
       ttlMs: Math.min(opts.ttlMs, MAX_INTENT_TTL_MS),
@@ -249,10 +252,16 @@ export class ProposalIntake {
     if (!endorsesIn(shard, self)) return 'self-not-in-shard';
     if (!proposeDigestMatches(item)) return 'digest-mismatch';
     // A federation event: this node's own partners and rules decide (they bound its size too).
-    if (item.federation !== undefined)
-      return opts.federation === undefined ? 'federation-off' : opts.federation.check(item, origin);
+    if (item.federation !== undefined) {
+      // A federation event always carries its payload inline (its DSSE payload text).
+      if (item.payload === undefined) return 'digest-mismatch';
+      return opts.federation === undefined
+        ? 'federation-off'
+        : opts.federation.check({ ...item, payload: item.payload }, origin);
+    }
     if (checkSubject(item.subject, opts.limits.prefix, 'command') !== null) return 'subject-not-allowed';
-    if (encoder.encode(JSON.stringify(item.payload)).length > opts.limits.maxPayloadBytes) return 'payload-too-large';
+    const size = item.payloadRef?.size ?? encoder.encode(JSON.stringify(item.payload)).length;
+    if (size > opts.limits.maxPayloadBytes) return 'payload-too-large';
     return null;
   }
 
@@ -300,7 +309,9 @@ export class ProposalIntake {
     opts.emit('intent:endorsement-requested', {
       correlationId: item.correlationId,
       subject: item.subject,
-      payload: item.payload,
+      // By reference: the agent fetches the object itself if it must see it (docs/payloads.md).
+      ...(item.payloadRef === undefined ? { payload: item.payload } : { payloadRef: item.payloadRef }),
+      payloadDigest: item.payloadDigest,
       origin,
       timeoutMs: opts.agentTimeoutMs,
     });

@@ -152,7 +152,8 @@ export const InboxCommandSchema = z
   .looseObject({
     correlationId: text,
     subject: text,
-    payload: z.json(),
+    payload: z.json().optional().meta({ description: 'The payload; absent when payloadRef is given instead' }),
+    payloadRef: PayloadRefSchema.optional(),
     streamSeq: z.number().int().positive(),
     deliveryCount: z.number().int().positive(),
     publishedAt: isoTime,

@@ -6,6 +6,7 @@
 import { COMMAND_SCHEMA_VERSION, HEADER, type CommandBody } from './command-message.js';
 import { resolveQuorum, verifyEndorsement, type QuorumSetting } from './consensus.js';
 import { payloadDigest } from './digest.js';
+import { payloadRefOf } from './payload-ref.js';
 import type { SignatureVerifier } from './envelope-validation.js';
 import { planShards, shardQuorum } from './shards.js';
 
@@ -176,7 +177,7 @@ function readBody(raw: CommittedMessage['body']): CommandBody | null {
     b.schemaVersion !== COMMAND_SCHEMA_VERSION ||
     typeof b.correlationId !== 'string' ||
     !endorsementsOk ||
-    !('payload' in b)
+    !('payload' in b || 'payloadRef' in b)
   )
     return null;
   return b as CommandBody;
@@ -206,7 +207,9 @@ function checkHeaders(body: CommandBody, headers: CommittedMessage['headers'], p
 function checkDigest(body: CommandBody, problems: CommitProblem[]): string | null {
   let actual: string | null = null;
   try {
-    actual = payloadDigest(body.payload);
+    // A payload stored by reference: the reference's digest is what was signed; the object's bytes
+    // are checked against it when they are fetched (resolvePayloadRef, docs/payloads.md).
+    actual = body.payloadRef === undefined ? payloadDigest(body.payload) : (payloadRefOf(body)?.digest ?? null);
   } catch {
     actual = null;
   }

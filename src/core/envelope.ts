@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { payloadDigest } from './digest.js';
 import { MAX_INTENT_TTL_MS } from './intent.js';
+import { PayloadRefSchema } from './payload-ref.js';
 import {
   ENVELOPE_SCHEMA_VERSION,
   digest,
@@ -68,28 +69,38 @@ export const ENVELOPE_KINDS = [
 export type EnvelopeKind = (typeof ENVELOPE_KINDS)[number];
 
 /** One intent inside a batched `intent.propose`. */
-export const ProposeItemSchema = z.object({
-  /** ULID assigned by the proposer; also the JetStream `Nats-Msg-Id`. */
-  correlationId: ulid,
-  /** Target command subject, e.g. `root.solar.command.sentiment.set`. */
-  subject,
-  /** The agent's JSON payload, unchanged. */
-  payload: z.json(),
-  /** `payloadDigest(payload)`: hex SHA-256 of its canonical JSON. */
-  payloadDigest: digest,
-  /** Proposer's wall clock when it accepted the intent, ms since epoch. */
-  createdAtMs: msSinceEpoch,
-  /** How long the intent may wait for quorum, ms (at most a day). */
-  ttlMs: z.number().int().positive().max(MAX_INTENT_TTL_MS),
-  /** W3C trace context of the agent's request. */
-  traceparent,
-  /**
-   * Present on a federation event (docs/federation.md, Sending with consensus on): `payload` is
-   * then the event's DSSE payload as JSON text, fixed by the proposer, and `subject` the
-   * partner's events subject. Nodes without federation strip it and refuse the subject.
-   */
-  federation: z.object({ partner: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a partner name') }).optional(),
-});
+export const ProposeItemSchema = z
+  .object({
+    /** ULID assigned by the proposer; also the JetStream `Nats-Msg-Id`. */
+    correlationId: ulid,
+    /** Target command subject, e.g. `root.solar.command.sentiment.set`. */
+    subject,
+    /** The agent's JSON payload, unchanged; absent when `payloadRef` is given (docs/payloads.md). */
+    payload: z.json().optional(),
+    /**
+     * A payload above the inline limit: its object in the bucket (named by the correlation ID), with
+     * its size and digest; the body itself never crosses the mesh.
+     */
+    payloadRef: PayloadRefSchema.optional(),
+    /** `payloadDigest(payload)`: hex SHA-256 of its canonical JSON (the `payloadRef`'s digest when by reference). */
+    payloadDigest: digest,
+    /** Proposer's wall clock when it accepted the intent, ms since epoch. */
+    createdAtMs: msSinceEpoch,
+    /** How long the intent may wait for quorum, ms (at most a day). */
+    ttlMs: z.number().int().positive().max(MAX_INTENT_TTL_MS),
+    /** W3C trace context of the agent's request. */
+    traceparent,
+    /**
+     * Present on a federation event (docs/federation.md, Sending with consensus on): `payload` is
+     * then the event's DSSE payload as JSON text, fixed by the proposer, and `subject` the
+     * partner's events subject. Nodes without federation strip it and refuse the subject.
+     */
+    federation: z.object({ partner: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a partner name') }).optional(),
+  })
+  .refine((item) => (item.payload === undefined) !== (item.payloadRef === undefined), {
+    message: 'exactly one of payload and payloadRef',
+    path: ['payload'],
+  });
 
 /**
  * `intent.propose`: a node asks the cohort to endorse its intents, batched to save messages
@@ -239,9 +250,21 @@ export function envelopeAuthor(envelope: Envelope): string {
   }
 }
 
-/** True when a proposed intent's `payloadDigest` is the digest of its `payload`. */
-export function proposeDigestMatches(item: Pick<ProposeItem, 'payload' | 'payloadDigest'>): boolean {
+/**
+ * True when a proposed intent's `payloadDigest` is the digest of its `payload`; or, by reference,
+ * when it carries no payload and its reference names its own correlation ID with that digest.
+ */
+export function proposeDigestMatches(
+  item: Pick<ProposeItem, 'payload' | 'payloadDigest' | 'payloadRef'> & { correlationId?: string },
+): boolean {
+  if (item.payloadRef !== undefined)
+    return (
+      item.payload === undefined &&
+      item.payloadRef.digest === item.payloadDigest &&
+      (item.correlationId === undefined || item.payloadRef.name === item.correlationId)
+    );
   try {
+    if (item.payload === undefined) return false;
     return payloadDigest(item.payload) === item.payloadDigest;
   } catch {
     return false;

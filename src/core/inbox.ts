@@ -5,6 +5,7 @@
  */
 import { HEADER } from './command-message.js';
 import type { NewOutboxRow } from './intent.js';
+import { type PayloadRef, payloadRefOf } from './payload-ref.js';
 import { DEAD_LETTER_ID_PREFIX, DEAD_LETTER_SCHEMA_VERSION, deadLetterSubject } from './dead-letter.js';
 import { SCHEMA_FILE } from './schema-names.js';
 
@@ -57,7 +58,10 @@ export function retryDelayMs(deliveryCount: number, backoffMs: readonly number[]
 export interface InboxCommand {
   correlationId: string;
   subject: string;
-  payload: unknown;
+  /** The payload; absent when the command carries `payloadRef` and `inbox.resolvePayloads` is false. */
+  payload?: unknown;
+  /** Where the payload is stored (docs/payloads.md), given as is with `inbox.resolvePayloads: false`. */
+  payloadRef?: PayloadRef;
   streamSeq: number;
   /** 1 on the first delivery. */
   deliveryCount: number;
@@ -96,12 +100,14 @@ export function inboxCommand(m: InboxMessageView, verified: boolean): InboxComma
     parsed = lenient.decode(m.data);
   }
   const body = parsed as { schemaVersion?: unknown; payload?: unknown; endorsements?: unknown } | null;
-  const isCommandBody = typeof body === 'object' && body !== null && 'payload' in body && 'schemaVersion' in body;
+  const isCommandBody =
+    typeof body === 'object' && body !== null && ('payload' in body || 'payloadRef' in body) && 'schemaVersion' in body;
+  const payloadRef = isCommandBody ? payloadRefOf(body) : undefined;
   const endorsements = isCommandBody && Array.isArray(body.endorsements) ? body.endorsements : undefined;
   return {
     correlationId: inboxKey(m),
     subject: m.subject,
-    payload: isCommandBody ? body.payload : parsed,
+    ...(payloadRef === undefined ? { payload: isCommandBody ? body.payload : parsed } : { payloadRef }),
     streamSeq: m.streamSeq,
     deliveryCount: m.deliveryCount,
     publishedAt: new Date(m.publishedAtMs).toISOString(),

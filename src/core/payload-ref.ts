@@ -43,10 +43,13 @@ export interface EncodedPayload {
   digest: string;
 }
 
-/** Encodes a JSON payload as its object: canonical JSON, UTF-8, and the digest of those bytes. */
-export function encodePayload(payload: unknown): EncodedPayload {
+/**
+ * Encodes a JSON payload as its object: canonical JSON, UTF-8, and the digest of those bytes.
+ * `sha256` may be a faster implementation of the same hash (the sidecar passes node:crypto's).
+ */
+export function encodePayload(payload: unknown, sha256: (bytes: Uint8Array) => string = sha256Hex): EncodedPayload {
   const bytes = encoder.encode(canonicalJson(payload));
-  return { bytes, digest: sha256Hex(bytes) };
+  return { bytes, digest: sha256(bytes) };
 }
 
 /**
@@ -140,6 +143,10 @@ export interface PayloadStore {
   put(correlationId: string, bytes: Uint8Array, digest: string, atMs: number): Promise<void>;
   /** The stored bytes, or undefined. */
   get(correlationId: string): Uint8Array | undefined;
+  /** Up to `limit` stored payloads whose object is not known to be in the bucket yet, oldest first. */
+  notUploaded(limit: number): Array<{ correlationId: string; digest: string; size: number }>;
+  /** Records that a payload's object is in the bucket (a lost mark only costs one more info request). */
+  markUploaded(correlationId: string, atMs: number): void;
   /** Deletes payloads whose outbox row is gone (pruned), stored before `beforeMs`; returns how many. */
   pruneOrphans(beforeMs: number, limit: number): number;
 }

@@ -23,6 +23,7 @@ import {
   retryDelayMs,
 } from '../core/inbox.js';
 import type { NewOutboxRow } from '../core/intent.js';
+import type { PayloadRef } from '../core/payload-ref.js';
 import type { Clock } from '../core/ports.js';
 import { SCHEMA_FILE } from '../core/schema-names.js';
 import type { Logger } from '../observability/logger.js';
@@ -64,6 +65,11 @@ export interface InboxServiceOptions {
    * Checks a command's endorsements; null: commands are delivered unverified (`inbox.verify: false` or consensus off).
    */
   verify: ((d: InboxDelivery) => Promise<InboxVerification>) | null;
+  /**
+   * Fetches and checks the payload of a command stored by reference (docs/payloads.md); null: the
+   * agent gets the `payloadRef` as is (`inbox.resolvePayloads: false`). A failure is a retry.
+   */
+  resolvePayload?: ((ref: PayloadRef) => Promise<unknown>) | null;
   settings: InboxSettings;
   clock: Clock;
   logger: Logger;
@@ -159,7 +165,8 @@ export class InboxService {
       const batch = await this.opts.source.fetch(max, Math.max(0, left), this.halt.signal);
       for (const d of batch) {
         const verified = await this.screen(d);
-        if (verified !== null) out.push(this.pulled.add(d, inboxCommand(d, verified)));
+        const command = verified === null ? null : await this.withPayload(d, inboxCommand(d, verified));
+        if (command !== null) out.push(this.pulled.add(d, command));
       }
       if (left <= 0) break;
       // NATS away: fetch returns at once; wait a little instead of spinning until the deadline.
@@ -216,7 +223,8 @@ export class InboxService {
 
   private async pushToAgent(d: InboxDelivery, verified: boolean): Promise<void> {
     const { settings, clock } = this.opts;
-    const command = inboxCommand(d, verified);
+    const command = await this.withPayload(d, inboxCommand(d, verified));
+    if (command === null) return;
     const abort = new AbortController();
     const limit = setTimeout(() => abort.abort(), settings.processingTimeoutMs);
     const started = clock.now();
@@ -227,6 +235,22 @@ export class InboxService {
       await this.settle(d, verdict, reason);
     } finally {
       clearTimeout(limit);
+    }
+  }
+
+  // The command with its payload fetched when it is stored by reference; null when that failed
+  // (the object not there yet, NATS away, bytes not matching the digest): retried with backoff.
+  private async withPayload(d: InboxDelivery, command: InboxCommand): Promise<InboxCommand | null> {
+    const resolve = this.opts.resolvePayload;
+    if (command.payloadRef === undefined || resolve == null) return command;
+    try {
+      const { payloadRef, ...rest } = command;
+      return { ...rest, payload: await resolve(payloadRef) };
+    } catch (err) {
+      const reason = `payload ${command.payloadRef.bucket}/${command.payloadRef.name} not resolved: ${String(err)}`;
+      this.opts.logger.warn({ err, correlationId: command.correlationId }, 'command payload not resolved; retrying');
+      await this.settle(d, 'retry', reason.slice(0, 300));
+      return null;
     }
   }
 

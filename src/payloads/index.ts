@@ -8,3 +8,4 @@ export { createPayloadMetrics, type PayloadMetrics } from './metrics.js';
 export { PayloadIntake, type PayloadIntakeOptions } from './payload-intake.js';
 export { PayloadRefPublisher, type PayloadRefPublisherOptions } from './payload-ref-publisher.js';
 export { type PayloadRefProblemRow, type PayloadRefReport, verifyPayloadRefs } from './verify-payload-refs.js';
+export { PayloadUploader, type PayloadUploaderOptions } from './payload-uploader.js';

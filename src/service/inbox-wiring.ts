@@ -8,6 +8,7 @@ import { SqliteAppliedCommands, type SqliteOutbox } from '../buffer/index.js';
 import type { Config } from '../config/schema.js';
 import { verifyCommit } from '../core/commit-verification.js';
 import { buildDeliveryDeadLetterRow, serverMaxDeliver } from '../core/inbox.js';
+import type { PayloadRef } from '../core/payload-ref.js';
 import type { Clock } from '../core/ports.js';
 import { createInboxMetrics, InboxService, type InboxVerification } from '../inbox/index.js';
 import { verifyPeerSignature } from '../mesh/peer-signature.js';
@@ -28,6 +29,8 @@ export interface InboxWiringOptions {
   registry: Registry;
   /** Wakes the committer after a notice was stored. */
   wakeCommitter: () => void;
+  /** Fetches a command's payload stored by reference; absent or `inbox.resolvePayloads: false`: not resolved. */
+  resolvePayload?: (ref: PayloadRef) => Promise<unknown>;
   /** The fleet's current member list (it may be reloaded), when `consensus.members` configures a fleet. */
   members?: () => readonly string[] | undefined;
 }
@@ -71,6 +74,7 @@ export function buildInbox(opts: InboxWiringOptions): { service: InboxService; s
     hasNotice: noticesCaptured ? (id) => opts.outbox.get(id) !== undefined : () => false,
     notice: (m, consumer, reason, atMs) => buildDeliveryDeadLetterRow(m, consumer, reason, atMs, prefix),
     verify: ic.verify && consensusWanted(config) ? verifier(config, opts.members) : null,
+    resolvePayload: ic.resolvePayloads ? (opts.resolvePayload ?? null) : null,
     settings: {
       ackWaitMs: ic.ackWaitMs,
       maxDeliver: ic.maxDeliver,

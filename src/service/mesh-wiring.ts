@@ -15,6 +15,7 @@ import { fleetConfigured, summariseMode, type Config } from '../config/schema.js
 import { consensusEnabled, resolveQuorum } from '../core/consensus.js';
 import type { CohortFederation } from '../core/federation-cohort.js';
 import type { Clock, Outbox, StreamReader } from '../core/ports.js';
+import type { PayloadRef } from '../core/payload-ref.js';
 import { takeoverLookupAfterMs } from '../core/retention-hazard.js';
 import { createFleetMetrics, FleetMembership, type Replan, ShardHealth, type ShardStatus } from '../fleet/index.js';
 import { createMeshMetrics, MeshNode } from '../mesh/index.js';
@@ -37,6 +38,11 @@ export interface MeshWiringOptions {
   reader: StreamReader;
   /** Federation's checks and signatures of events (consensus on, federation on). */
   federation?: CohortFederation | null;
+  /**
+   * Stores a payload too large for gossip and returns its reference (docs/payloads.md); the
+   * caller also starts its upload, since another node may commit it.
+   */
+  externalise?: (correlationId: string, payload: unknown, payloadBytes: number) => Promise<PayloadRef | undefined>;
 }
 
 /** True when `config` asks for consensus (and so for the mesh). */
@@ -161,7 +167,8 @@ export class MeshWiring {
       logger: logger.child({ component: 'consensus' }),
       wakeCommitter: () => opts.committer.promoted(),
       emit: (event, data) => opts.events.publish(event, data),
-      limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.api.maxPayloadBytes },
+      limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.payloads.maxBytes },
+      ...(opts.externalise === undefined ? {} : { externalise: opts.externalise }),
       ...(this.fleet === null
         ? { quorum: this.quorum ?? 1, cohort: config.consensus.cohort }
         : { membership: this.fleet }),

@@ -2,6 +2,7 @@
  * Payloads by reference, wired (docs/payloads.md): the store in the outbox file, the Object Store
  * bucket, the intake's hook and the publisher that uploads an object before its command.
  */
+import { createHash } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { SqlitePayloadStore, type SqliteOutbox } from '../buffer/index.js';
 import type { Config } from '../config/schema.js';
@@ -14,6 +15,7 @@ import {
   PayloadIntake,
   type PayloadRefReport,
   PayloadRefPublisher,
+  PayloadUploader,
   verifyPayloadRefs,
 } from '../payloads/index.js';
 import { PeriodicTask } from '../runtime/periodic-task.js';
@@ -34,6 +36,11 @@ export interface PayloadWiringOptions {
   /** Where the metrics go; absent: nowhere (a one-off CLI run). */
   registry?: Registry;
   faults?: PayloadFaults;
+  /**
+   * Upload stored payloads at once and every second until each is in the bucket (consensus on:
+   * another node may commit the command, and it has no copy). Off: the committer uploads.
+   */
+  uploadEagerly?: boolean;
 }
 
 // Payloads whose row is gone are deleted this long after they were stored, checked hourly.
@@ -45,7 +52,10 @@ export class PayloadWiring {
   readonly objects: JetStreamObjectStore;
   readonly intake: PayloadIntake;
   private readonly pruner: PeriodicTask;
+  private readonly uploadTask: PeriodicTask | null;
   private readonly metrics;
+  private guard: PayloadRefPublisher | null = null;
+  private uploader: PayloadUploader | null = null;
 
   constructor(private readonly opts: PayloadWiringOptions) {
     const { config } = opts;
@@ -65,6 +75,7 @@ export class PayloadWiring {
       inlineMaxBytes: config.payloads.inlineMaxBytes,
       bucket: config.payloads.bucket,
       metrics: this.metrics,
+      sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
     });
     this.pruner = new PeriodicTask({
       clock: opts.clock,
@@ -74,18 +85,43 @@ export class PayloadWiring {
       failureMessage: 'payload prune failed',
       round: async () => this.store.pruneOrphans(opts.clock.now() - ORPHAN_GRACE_MS, 1_000),
     });
+    this.uploadTask =
+      opts.uploadEagerly === true
+        ? new PeriodicTask({
+            clock: opts.clock,
+            logger: opts.logger,
+            periodMs: 1_000,
+            runAtStart: true,
+            failureMessage: 'payload upload round failed',
+            round: async () => this.uploader?.kick(),
+          })
+        : null;
+  }
+
+  /** Starts uploading a newly stored payload now, when uploads are eager (consensus on). */
+  uploadSoon(): void {
+    if (this.uploadTask !== null) void this.uploader?.kick();
   }
 
   /** `inner` with the object upload in front of every command that carries a reference. */
   publisher(inner: CommandPublisher): CommandPublisher {
-    return new PayloadRefPublisher({
+    this.guard = new PayloadRefPublisher({
       inner,
       objects: this.objects,
       store: this.store,
       logger: this.opts.logger.child({ component: 'payloads' }),
       metrics: this.metrics,
       ...(this.opts.faults?.afterUpload === undefined ? {} : { afterUpload: this.opts.faults.afterUpload }),
+      now: () => this.opts.clock.now(),
     });
+    this.uploader = new PayloadUploader({
+      store: this.store,
+      uploads: this.guard,
+      bucket: this.opts.config.payloads.bucket,
+      state: () => inner.state,
+      logger: this.opts.logger.child({ component: 'payloads' }),
+    });
+    return this.guard;
   }
 
   /** `reconcile --verify`: the objects of the committed commands that carry a reference. */
@@ -103,9 +139,11 @@ export class PayloadWiring {
 
   start(): void {
     this.pruner.start();
+    this.uploadTask?.start();
   }
 
-  stop(): Promise<void> {
-    return this.pruner.stop();
+  async stop(): Promise<void> {
+    await this.uploadTask?.stop();
+    await this.pruner.stop();
   }
 }

@@ -99,6 +99,7 @@ export class Sidecar {
       logger: log,
       registry: this.registry,
       faults,
+      uploadEagerly: consensusWanted(config),
     });
     this.publisher = new ReadyPublisher(
       this.payloads.publisher(
@@ -176,6 +177,7 @@ export class Sidecar {
         registry: this.registry,
         wakeCommitter: () => this.committer.wake(),
         members: () => this.mesh?.fleet?.members,
+        resolvePayload: (ref) => this.payloads.objects.resolve(ref),
       })?.service ?? null;
     this.ops = new SidecarOps(this, log);
     this.api = new ApiServer({
@@ -207,6 +209,13 @@ export class Sidecar {
           randomHex,
           reader: this.reader,
           federation: this.federation?.cohort,
+          // Proposals must fit a gossip envelope: larger payloads go by reference, uploaded at once.
+          externalise: async (id, payload, bytes) => {
+            const inline = Math.min(config.payloads.inlineMaxBytes, config.api.maxPayloadBytes);
+            const ref = await this.payloads.intake.externalise(id, payload, bytes, inline);
+            if (ref !== undefined) this.payloads.uploadSoon();
+            return ref;
+          },
         })
       : null;
     this.telemetry = new TelemetryWiring({

@@ -73,10 +73,16 @@ async function post(sidecar: SidecarProcess, body: string) {
 }
 
 describe('payloads by reference (real nats-server, sidecar process, SQLite)', () => {
-  it('accepts 20 MiB while NATS is down, commits it once with a reference, and refuses past payloads.maxBytes', async () => {
+  it('accepts 20 MiB while NATS is down, commits it once with a reference, and refuses past payloads.maxBytes', {
+    timeout: 240_000,
+  }, async () => {
     const port = await freePort();
     const url = `nats://127.0.0.1:${port}`;
-    const sidecar = new SidecarProcess({ natsUrl: url, env: { NET_SYNC_PAYLOADS_MAX_BYTES: '24MiB' } });
+    const sidecar = new SidecarProcess({
+      natsUrl: url,
+      readyTimeoutMs: 60_000,
+      env: { NET_SYNC_PAYLOADS_MAX_BYTES: '24MiB' },
+    });
     await sidecar.start();
     registerCleanup(() => sidecar.dispose());
 
@@ -128,11 +134,15 @@ describe('payloads by reference (real nats-server, sidecar process, SQLite)', ()
     await expect(resolvePayloadRef(nc, { ...body.payloadRef, name: 'nope' })).rejects.toBeInstanceOf(PayloadRefError);
   });
 
-  it('leaves one command and one object after a SIGKILL between upload and publish', async () => {
+  it('leaves one command and one object after a SIGKILL between upload and publish', { timeout: 180_000 }, async () => {
     const nats = await NatsServerProcess.start({ port: await freePort() });
     registerCleanup(() => nats.dispose());
     const url = nats.url;
-    const first = new SidecarProcess({ natsUrl: url, env: { NETSYNC_TEST_FAULT: 'kill-after-payload-upload' } });
+    const first = new SidecarProcess({
+      natsUrl: url,
+      readyTimeoutMs: 60_000,
+      env: { NETSYNC_TEST_FAULT: 'kill-after-payload-upload' },
+    });
     await first.start();
     registerCleanup(() => first.dispose());
 
@@ -149,7 +159,7 @@ describe('payloads by reference (real nats-server, sidecar process, SQLite)', ()
     expect((await readStream(url)).idCounts.get(id), 'command not yet published').toBeUndefined();
 
     // The same buffer file and key, without the fault: the row is in-flight, looked up, then sent.
-    const second = new SidecarProcess({ natsUrl: url, dir: first.dir });
+    const second = new SidecarProcess({ natsUrl: url, dir: first.dir, readyTimeoutMs: 60_000 });
     await second.start();
     registerCleanup(() => second.dispose());
     await waitFor(

@@ -10,7 +10,7 @@ import {
 } from '../../../src/core/payload-ref.js';
 import type { CommandPublisher, OutboundMessage, PublishResult } from '../../../src/core/ports.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { PayloadIntake, PayloadRefPublisher, verifyPayloadRefs } from '../../../src/payloads/index.js';
+import { PayloadIntake, PayloadRefPublisher, PayloadUploader, verifyPayloadRefs } from '../../../src/payloads/index.js';
 import { ManualClock } from '../../support/manual-clock.js';
 
 class MemoryObjects implements PayloadObjects {
@@ -40,6 +40,19 @@ class MemoryObjects implements PayloadObjects {
 
 class MemoryPayloads implements PayloadStore {
   readonly rows = new Map<string, Uint8Array>();
+  readonly uploaded = new Set<string>();
+  notUploaded() {
+    return [...this.rows]
+      .filter(([id]) => !this.uploaded.has(id))
+      .map(([correlationId, bytes]) => ({
+        correlationId,
+        size: bytes.length,
+        digest: encodePayload(JSON.parse(new TextDecoder().decode(bytes))).digest,
+      }));
+  }
+  markUploaded(id: string) {
+    this.uploaded.add(id);
+  }
   async put(id: string, bytes: Uint8Array) {
     if (!this.rows.has(id)) this.rows.set(id, bytes);
   }
@@ -153,6 +166,25 @@ describe('PayloadRefPublisher', () => {
     const { msg } = await t.message('F', big);
     await Promise.all([t.publisher.publish(msg), t.publisher.publish(msg)]);
     expect(t.objects.puts).toBe(1);
+  });
+
+  it('the uploader uploads what the publisher has not, once', async () => {
+    const t = await setup();
+    await t.message('K', big);
+    await t.message('L', big);
+    const uploader = new PayloadUploader({
+      store: t.store,
+      uploads: t.publisher,
+      bucket: 'NET_SYNC_PAYLOADS',
+      state: () => 'connected',
+      logger: silentLogger(),
+    });
+    await uploader.kick();
+    expect([...t.objects.objects.keys()].sort()).toEqual(['K', 'L']);
+    expect(t.store.notUploaded()).toEqual([]);
+    await uploader.kick();
+    expect(t.objects.puts).toBe(2);
+    expect(t.inner.sent).toHaveLength(0);
   });
 
   it('verify reports missing and mismatched objects of committed references', async () => {
