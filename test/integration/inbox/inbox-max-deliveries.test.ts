@@ -96,7 +96,12 @@ describe('inbox, a command whose last delivery is cut short by a SIGKILL', () =>
     expect(String(notice['reason'])).toMatch(/^max-deliver: 3 deliveries, no answer( \(advisory\))?$/);
     const seen = agent.received.filter((r) => r.correlationId === failing).map((r) => r.deliveryCount);
     console.log(`[inbox] ${failing}: agent saw deliveries ${seen.join(',')}; notice: ${String(notice['reason'])}`);
-    expect(seen, `deliveries of ${failing}`).toEqual([1, 2, 3]);
+    // nats-server 2.9.10 may hand the exhausted message out again as a first delivery before its
+    // advisory reaches the sidecar (docs/inbox.md): the agent may then see one more delivery 1,
+    // still one notice and nothing applied (settleAndCheck). Nothing else is allowed.
+    const advisory = String(notice['reason']).endsWith('(advisory)');
+    expect(seen.slice(0, 3), `deliveries of ${failing}`).toEqual([1, 2, 3]);
+    expect(seen.slice(3), `deliveries of ${failing} after the last`).toEqual(advisory && seen.length > 3 ? [1] : []);
   });
 
   it('held on its last delivery is dead-lettered once, in band, from the backstop delivery after the restart', async () => {
