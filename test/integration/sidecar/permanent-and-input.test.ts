@@ -23,7 +23,9 @@ beforeAll(async () => {
   // Only sentiment commands have a stream: root.solar.command.orphan.* has none.
   writeFileSync(
     config,
-    'streams:\n  - { name: SENTIMENT, subjects: ["root.solar.command.sentiment.>"], maxAge: 1h, maxBytes: 64MB }\n',
+    'streams:\n  - { name: SENTIMENT, subjects: ["root.solar.command.sentiment.>"], maxAge: 1h, maxBytes: 64MB }\n' +
+      // Inline up to 60 KiB (so the 10 KB payload below meets the server's 4 KiB max_payload), nothing over 64 KiB.
+      'payloads: { inlineMaxBytes: 61440, maxBytes: 65536 }\n',
   );
   Object.assign(sidecar, { opts: { natsUrl, configFile: config } });
   await sidecar.start();
@@ -84,11 +86,6 @@ describe('permanent failures', () => {
 describe('bad input', () => {
   const cases: Array<[string, string, string]> = [
     ['a body that is not JSON', '{"subject": "root.solar.command.a.b", "payload": ', 'body'],
-    [
-      'a payload over the API limit',
-      JSON.stringify({ subject: 'root.solar.command.a.b', payload: 'x'.repeat(70_000) }),
-      'payload',
-    ],
     ['a subject outside the prefix', JSON.stringify({ subject: 'other.command.a.b', payload: 1 }), 'subject'],
     ['a subject too deep', JSON.stringify({ subject: 'root.solar.command.a.b.c.d', payload: 1 }), 'subject'],
     ['a missing payload', JSON.stringify({ subject: 'root.solar.command.a.b' }), 'payload'],
@@ -102,6 +99,16 @@ describe('bad input', () => {
       expect(r.json.error.message).toContain(field);
     });
   }
+
+  it('answers 413 naming "payload" for a payload over payloads.maxBytes', async () => {
+    const r = await sidecar.post(
+      '/v1/intents',
+      JSON.stringify({ subject: 'root.solar.command.a.b', payload: 'x'.repeat(70_000) }),
+    );
+    expect(r.status).toBe(413);
+    expect(r.json.error.field).toBe('payload');
+    expect(r.json.error.message).toContain('payload');
+  });
 
   it('refuses bodies a browser could send cross-origin without a preflight (415 naming content-type)', async () => {
     const json = JSON.stringify({ subject: 'root.solar.command.sentiment.set', payload: { csrf: true } });
