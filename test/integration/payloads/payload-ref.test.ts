@@ -64,13 +64,25 @@ interface CommandJson {
   payloadDigest: string;
 }
 
-async function post(sidecar: SidecarProcess, body: string) {
-  const res = await fetch(`${sidecar.url}/v1/intents`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
+// One connection per request (no keep-alive): fetch's second multi-MiB POST on its pooled
+// connection failed with EPIPE in one full-suite run (never alone); the cause is not proven.
+function post(sidecar: SidecarProcess, body: string): Promise<{ status: number; json: Answer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${sidecar.url}/v1/intents`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Answer }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
-  return { status: res.status, json: (await res.json()) as Answer };
 }
 
 // A request that declares `bytes` of body and sends only its start: the server answers from the
