@@ -38,17 +38,20 @@ export interface MarkRecord {
 }
 
 /** A row's state as derived: everything of an {@link OutboxRow} that is not appended once. */
-export interface RowState {
-  state: IntentState;
-  attempts: number;
-  firstAttemptAtMs: number | null;
-  lastAttemptAtMs: number | null;
-  lastError: string | null;
-  updatedAtMs: number;
-  stream: string | null;
-  streamSeq: number | null;
-  committedAtMs: number | null;
-  reason: string | null;
+export interface RowState
+  extends Pick<
+    OutboxRow,
+    | 'state'
+    | 'attempts'
+    | 'firstAttemptAtMs'
+    | 'lastAttemptAtMs'
+    | 'lastError'
+    | 'updatedAtMs'
+    | 'stream'
+    | 'streamSeq'
+    | 'committedAtMs'
+    | 'reason'
+  > {
   /** True when the state comes from the row's mark (and every change must go there). */
   marked: boolean;
 }

@@ -6,6 +6,7 @@
 import { isExpired } from '../core/consensus.js';
 import { endorsesIn } from '../core/membership.js';
 import { payloadDigest } from '../core/digest.js';
+import type { CohortEvent } from '../core/federation-cohort.js';
 import { NetSyncError } from '../core/errors.js';
 import { encodeSignature, endorsementBytes, proposeDigestMatches, type ProposeItem } from '../core/envelope.js';
 import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
@@ -26,16 +27,7 @@ const REFUSED_CAP = 10_000;
 const encoder = new TextEncoder();
 
 /** A federation event of the local agent, its DSSE payload text fixed (docs/federation.md). */
-export interface LocalEvent {
-  eventId: string;
-  partner: string;
-  /** The partner's events subject. */
-  subject: string;
-  /** The event's DSSE payload: UTF-8 JSON text in the contract's form. */
-  text: string;
-  traceparent: string;
-  createdAtMs: number;
-}
+export type LocalEvent = CohortEvent;
 
 /** Takes intents in, from the local agent and from peers. */
 export class ProposalIntake {

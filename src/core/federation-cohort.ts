@@ -29,6 +29,18 @@ export interface CohortFederation {
 }
 
 /** The fields of a proposal the endorser's check reads. */
+/** A federation event handed to the cohort: its DSSE payload text fixed once, for every endorser. */
+export interface CohortEvent {
+  eventId: string;
+  partner: string;
+  /** The partner's events subject. */
+  subject: string;
+  /** The event's DSSE payload: UTF-8 JSON text in the contract's form (docs/federation.md). */
+  text: string;
+  traceparent: string;
+  createdAtMs: number;
+}
+
 export interface CohortEventProposal {
   correlationId: string;
   subject: string;

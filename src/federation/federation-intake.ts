@@ -20,6 +20,7 @@ import { type DsseSigner, signEnvelope } from '../core/federation-trust.js';
 import type { IntentState } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
 import { childTraceparent } from '../core/trace-context.js';
+import type { CohortEvent } from '../core/federation-cohort.js';
 import type { FederationMetrics } from './metrics.js';
 
 /** A partner we may send to, and the subject its events go to. */
@@ -56,17 +57,7 @@ export interface FederationIntakeOptions {
   cohort?: (event: CohortEvent) => Promise<IntentState>;
 }
 
-/** An event handed to the cohort: its DSSE payload text is fixed here, once, for every endorser. */
-export interface CohortEvent {
-  eventId: string;
-  partner: string;
-  /** The partner's events subject. */
-  subject: string;
-  /** The DSSE payload: UTF-8 JSON text in the contract's form. */
-  text: string;
-  traceparent: string;
-  createdAtMs: number;
-}
+export type { CohortEvent };
 
 const decoder = new TextDecoder();
 
