@@ -5,7 +5,7 @@
  * node:crypto alone: it imports no net-sync code, so it cannot share a bug with the product.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import { reapOnExit } from '../../../src/devkit/child-reaper.js';
 import { NATS_SERVER_BINARY } from '../../../src/devkit/nats-server-process.js';
 import { registerCleanup } from '../../support/nats-fixture.js';
 import { runCliProcess } from '../../support/sidecar-process.js';
+import { ed25519KeyFromPeerId, paeOf } from '../../support/independent-dsse.js';
 
 /** Starts nats-server on `configText` (written to `dir`), waits until it is ready; stopped at cleanup. */
 export async function startNatsFromConfig(
@@ -89,25 +90,6 @@ export async function startAgent(): Promise<{ url: string; pushes: Push[]; serve
 }
 
 // --- The independent DSSE verifier.
-const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-
-/** The Ed25519 public key inside a libp2p peer ID (identity multihash of the protobuf key). */
-export function ed25519KeyFromPeerId(peerId: string): ReturnType<typeof createPublicKey> {
-  let n = 0n;
-  for (const c of peerId) n = n * 58n + BigInt(B58.indexOf(c));
-  const bytes = Buffer.from(n.toString(16).padStart(76, '0'), 'hex'); // 00 24 08 01 12 20 ‖ key
-  if (bytes.subarray(0, 6).toString('hex') !== '002408011220') throw new Error(`${peerId}: not an Ed25519 peer ID`);
-  return createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: bytes.subarray(6).toString('base64url') },
-    format: 'jwk',
-  });
-}
-
-function paeOf(type: string, body: Buffer): Buffer {
-  const t = Buffer.from(type, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
-}
-
 /** An opened envelope: its type, payload bytes and JSON, the keyids listed and those whose signature verifies. */
 export interface Opened {
   payloadType: string;

@@ -6,7 +6,7 @@
 // sidecar's ledger covers every event (sent = acked), whichever member committed it. An event for a
 // partner that is not allow-listed is a 400 naming `partner`; one for a partner only the proposer
 // allows gathers no quorum and is never committed. `federation verify` (threshold: the quorum) exits 0.
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, verify } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js'
 import { readStream } from '../../support/stream-contents.js';
 import { tempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
+import { ed25519KeyFromPeerId, paeOf } from '../../support/independent-dsse.js';
 
 const EVENT_TYPE = 'application/vnd.root-solar.federation.event.v1+json';
 const ACK_TYPE = 'application/vnd.root-solar.federation.ack.v1+json';
@@ -27,24 +28,6 @@ const ACKS = 'root.solar.federation.inbound.acks.acme';
 const PER_SIDECAR = 15;
 
 // --- An independent DSSE verifier: node:crypto and the specs (DSSE, libp2p peer IDs), nothing else.
-const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-
-function ed25519KeyFromPeerId(peerId: string): ReturnType<typeof createPublicKey> {
-  let n = 0n;
-  for (const c of peerId) n = n * 58n + BigInt(B58.indexOf(c));
-  const bytes = Buffer.from(n.toString(16).padStart(76, '0'), 'hex'); // 00 24 08 01 12 20 ‖ key
-  expect(bytes.subarray(0, 6).toString('hex'), peerId).toBe('002408011220');
-  return createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: bytes.subarray(6).toString('base64url') },
-    format: 'jwk',
-  });
-}
-
-function paeOf(type: string, body: Buffer): Buffer {
-  const t = Buffer.from(type, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
-}
-
 /** The distinct keyids whose signatures verify over PAE, the payload bytes and their JSON. */
 function openEnvelope(data: Uint8Array): {
   payloadType: string;

@@ -5,7 +5,7 @@
 // straight onto the events subject are never delivered and each gets one signed `rejected`
 // receipt with its reason; a byte copy under a new message ID is absorbed; none of their
 // receipts changes an event at org.
-import { createHash, createPublicKey, verify } from 'node:crypto';
+import { createHash, verify } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js'
 import { readStream } from '../../support/stream-contents.js';
 import { tempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
+import { ed25519KeyFromPeerId, paeOf } from '../../support/independent-dsse.js';
 
 const EVENT_TYPE = 'application/vnd.root-solar.federation.event.v1+json';
 const ACK_TYPE = 'application/vnd.root-solar.federation.ack.v1+json';
@@ -28,23 +29,6 @@ const EVENTS = 'root.solar.federation.outbound.events.acme';
 const ACKS = 'root.solar.federation.inbound.acks.acme';
 
 // --- An independent DSSE verifier: node:crypto and the specs (DSSE, libp2p peer IDs), nothing else.
-const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-
-function ed25519KeyFromPeerId(peerId: string): ReturnType<typeof createPublicKey> {
-  let n = 0n;
-  for (const c of peerId) n = n * 58n + BigInt(B58.indexOf(c));
-  const bytes = Buffer.from(n.toString(16).padStart(76, '0'), 'hex');
-  return createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: bytes.subarray(6).toString('base64url') },
-    format: 'jwk',
-  });
-}
-
-function paeOf(type: string, body: Buffer): Buffer {
-  const t = Buffer.from(type, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
-}
-
 function openEnvelope(data: Uint8Array): {
   payloadType: string;
   body: Buffer;

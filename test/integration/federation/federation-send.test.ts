@@ -1,9 +1,9 @@
 // Federation, sending side, consensus off (issue 20's foundations): a real sidecar process signs
 // events for a partner and commits each exactly once on the partner's events subject; the stream
-// is read back and every envelope is checked by a DSSE verifier written here with node:crypto
-// alone (no net-sync code), as a partner's would be. A sidecar whose key is not among
+// is read back and every envelope is checked with node:crypto alone (no net-sync code;
+// test/support/independent-dsse.ts), as a partner's would be. A sidecar whose key is not among
 // `federation.signers` refuses to start (exit 2, naming federation.keyFile).
-import { createPublicKey, verify } from 'node:crypto';
+import { verify } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,29 +13,12 @@ import { runCliProcess, SidecarProcess } from '../../support/sidecar-process.js'
 import { readStream } from '../../support/stream-contents.js';
 import { tempDir } from '../../support/temp-dir.js';
 import { waitFor } from '../../support/wait-for.js';
+import { ed25519KeyFromPeerId, paeOf } from '../../support/independent-dsse.js';
 
 const EVENT_TYPE = 'application/vnd.root-solar.federation.event.v1+json';
 const SUBJECT = 'root.solar.federation.outbound.events.acme';
 
 // --- An independent DSSE verifier: node:crypto and the specs (DSSE, libp2p peer IDs), nothing else.
-const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-
-function ed25519KeyFromPeerId(peerId: string): ReturnType<typeof createPublicKey> {
-  let n = 0n;
-  for (const c of peerId) n = n * 58n + BigInt(B58.indexOf(c));
-  const bytes = Buffer.from(n.toString(16).padStart(76, '0'), 'hex'); // 38 bytes; the leading 0x00 is the identity code
-  expect(bytes.subarray(0, 6).toString('hex'), peerId).toBe('002408011220'); // identity multihash of an Ed25519 key
-  return createPublicKey({
-    key: { kty: 'OKP', crv: 'Ed25519', x: bytes.subarray(6).toString('base64url') },
-    format: 'jwk',
-  });
-}
-
-function paeOf(type: string, body: Buffer): Buffer {
-  const t = Buffer.from(type, 'utf8');
-  return Buffer.concat([Buffer.from(`DSSEv1 ${t.length} `), t, Buffer.from(` ${body.length} `), body]);
-}
-
 /** The keyids whose signatures verify over PAE, and the parsed payload. */
 function verifyEnvelope(data: Uint8Array): { signers: string[]; payloadType: string; event: Record<string, unknown> } {
   const env = JSON.parse(Buffer.from(data).toString('utf8')) as {
