@@ -4,17 +4,14 @@
  * and an independent DSSE verifier written from the specs (DSSE PAE, libp2p peer IDs) with
  * node:crypto alone: it imports no net-sync code, so it cannot share a bug with the product.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, verify } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { expect } from 'vitest';
-import { reapOnExit } from '../../../src/devkit/child-reaper.js';
-import { NATS_SERVER_BINARY } from '../../../src/devkit/nats-server-process.js';
 import { registerCleanup } from '../../support/nats-fixture.js';
 import { runCliProcess } from '../../support/sidecar-process.js';
+import { spawnNatsFromConfig } from '../../support/federation-servers.js';
 import { ed25519KeyFromPeerId, paeOf } from '../../support/independent-dsse.js';
 
 /** Starts nats-server on `configText` (written to `dir`), waits until it is ready; stopped at cleanup. */
@@ -24,33 +21,9 @@ export async function startNatsFromConfig(
   configText: string,
   env: Record<string, string>,
 ): Promise<ChildProcess> {
-  const file = join(dir, `${name}.conf`);
-  writeFileSync(file, configText);
-  const child: ChildProcess = spawn(NATS_SERVER_BINARY, ['-c', file], {
-    env: { PATH: process.env['PATH'] ?? '', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  reapOnExit(child);
-  registerCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await gone;
-    }
-  });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} not ready: ${log.slice(-2000)}`)), 20_000);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      log = (log + d).slice(-20_000);
-      if (log.includes('Server is ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited ${code}: ${log.slice(-2000)}`)));
-  });
-  return child;
+  const nats = await spawnNatsFromConfig(dir, name, configText, env);
+  registerCleanup(nats.stop);
+  return nats.child;
 }
 
 /** A new key from `net-sync keygen`; returns its peer ID. */
