@@ -37,6 +37,11 @@ export interface ConsensusDriverOptions {
    * resolves), or undefined to gossip it inline (docs/payloads.md). Absent: always inline.
    */
   externalise?: (correlationId: string, payload: unknown, payloadBytes: number) => Promise<PayloadRef | undefined>;
+  /**
+   * `payloads.bucket`: a proposal whose `payloadRef` names another bucket is refused
+   * (`payload-ref-bucket`), since this node's committer would look for the object there. Absent: not checked.
+   */
+  payloadBucket?: string;
   /** Endorsements needed (resolved: see `resolveQuorum`). Ignored when `membership` is given. */
   quorum?: number;
   /** Peers allowed to endorse; empty = open mode. Ignored when `membership` is given. */

@@ -11,6 +11,34 @@ export type ConsensusOutcome = 'committed' | 'expired' | 'rejected';
 /** Every outcome, for pre-registering the label values. */
 export const CONSENSUS_OUTCOMES: readonly ConsensusOutcome[] = ['committed', 'expired', 'rejected'];
 
+/** Why this node declined to endorse a proposal, as counted by `net_sync_consensus_refusals_total`. */
+export type ProposalRefusal =
+  | 'expired'
+  | 'origin-not-a-member'
+  | 'self-not-in-shard'
+  | 'digest-mismatch'
+  | 'federation-off'
+  | 'subject-not-allowed'
+  | 'payload-too-large'
+  | 'payload-ref-bucket'
+  | 'agent-declined'
+  /** A federation event refused by this node's partners and rules (their own reasons are logged). */
+  | 'federation-refused';
+
+/** Every refusal reason, for pre-registering the label values. */
+export const PROPOSAL_REFUSALS: readonly ProposalRefusal[] = [
+  'expired',
+  'origin-not-a-member',
+  'self-not-in-shard',
+  'digest-mismatch',
+  'federation-off',
+  'subject-not-allowed',
+  'payload-too-large',
+  'payload-ref-bucket',
+  'agent-declined',
+  'federation-refused',
+];
+
 /** The consensus driver's metrics. */
 export interface ConsensusMetrics {
   /**
@@ -20,6 +48,8 @@ export interface ConsensusMetrics {
    * vetoed or abstained; counted once per intent).
    */
   intents: Counter<'outcome'>;
+  /** Proposals this node declined to endorse, by reason (once per intent, like `rejected`). */
+  refusals?: Counter<'reason'>;
   /** Promotions by an endorser of rank ≥ 1, i.e. after the higher-ranked ones' slots passed. */
   takeovers: Counter;
   /** Endorsements whose signature failed the committer's check (dropped, never committed). */
@@ -36,6 +66,12 @@ export function createConsensusMetrics(register: Registry): ConsensusMetrics {
       labelNames: ['outcome'],
       registers,
     }),
+    refusals: new Counter({
+      name: 'net_sync_consensus_refusals_total',
+      help: 'Proposals this node declined to endorse, by reason (counted once per intent)',
+      labelNames: ['reason'],
+      registers,
+    }),
     takeovers: new Counter({
       name: 'net_sync_consensus_takeovers_total',
       help: 'Commits promoted by an endorser of rank 1 or lower after the higher ranks did not commit',
@@ -48,5 +84,6 @@ export function createConsensusMetrics(register: Registry): ConsensusMetrics {
     }),
   };
   for (const outcome of CONSENSUS_OUTCOMES) metrics.intents.inc({ outcome }, 0);
+  for (const reason of PROPOSAL_REFUSALS) metrics.refusals?.inc({ reason }, 0);
   return metrics;
 }

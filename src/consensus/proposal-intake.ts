@@ -18,6 +18,7 @@ import { childTraceparent } from '../core/trace-context.js';
 import type { ConsensusContext } from './consensus-context.js';
 import type { CommitSettlement } from './commit-settlement.js';
 import type { EndorsementQuorum } from './endorsement-quorum.js';
+import type { ProposalRefusal } from './metrics.js';
 import { endorsementItemOf, proposeItemOf, rowOf, trackFromProposal, type TrackedIntent } from './intent-book.js';
 
 /** Longest wait for a proposal's gossip send before the 202, ms (one batch delay is ~20 ms). */
@@ -202,13 +203,13 @@ export class ProposalIntake {
     const refusal = this.checkProposal(item, origin);
     if (refusal !== null) {
       opts.logger.debug({ correlationId: id, origin, refusal }, 'proposal not endorsed');
-      return this.countRefusal(id);
+      return this.countRefusal(id, refusal.reason);
     }
     this.inProgress.add(id);
     try {
       if (opts.policy === 'agent' && !(await this.askAgent(item, origin))) {
         opts.logger.info({ correlationId: id, origin }, 'agent vetoed or abstained');
-        return this.countRefusal(id);
+        return this.countRefusal(id, 'agent-declined');
       }
       await this.endorse(trackFromProposal(item, origin));
     } finally {
@@ -235,25 +236,30 @@ export class ProposalIntake {
     }
   }
 
-  private checkProposal(item: ProposeItem, origin: string): string | null {
+  private checkProposal(item: ProposeItem, origin: string): { reason: ProposalRefusal; detail?: string } | null {
     const { opts, self, membership } = this.ctx;
-    if (isExpired(item.createdAtMs, item.ttlMs, opts.clock.now())) return 'expired';
+    const no = (reason: ProposalRefusal, detail?: string) => (detail === undefined ? { reason } : { reason, detail });
+    if (isExpired(item.createdAtMs, item.ttlMs, opts.clock.now())) return no('expired');
     const shard = membership.shardOf(origin);
-    if (shard === undefined) return 'origin-not-a-member';
+    if (shard === undefined) return no('origin-not-a-member');
     // A member endorses its own shard's intents only (a cohort is one shard).
-    if (!endorsesIn(shard, self)) return 'self-not-in-shard';
-    if (!proposeDigestMatches(item)) return 'digest-mismatch';
+    if (!endorsesIn(shard, self)) return no('self-not-in-shard');
+    if (!proposeDigestMatches(item)) return no('digest-mismatch');
     // A federation event: this node's own partners and rules decide (they bound its size too).
     if (item.federation !== undefined) {
       // A federation event always carries its payload inline (its DSSE payload text).
-      if (item.payload === undefined) return 'digest-mismatch';
-      return opts.federation === undefined
-        ? 'federation-off'
-        : opts.federation.check({ ...item, payload: item.payload }, origin);
+      if (item.payload === undefined) return no('digest-mismatch');
+      if (opts.federation === undefined) return no('federation-off');
+      const refused = opts.federation.check({ ...item, payload: item.payload }, origin);
+      return refused === null ? null : no('federation-refused', refused);
     }
-    if (checkSubject(item.subject, opts.limits.prefix, 'command') !== null) return 'subject-not-allowed';
-    const size = item.payloadRef?.size ?? encoder.encode(JSON.stringify(item.payload)).length;
-    if (size > opts.limits.maxPayloadBytes) return 'payload-too-large';
+    if (checkSubject(item.subject, opts.limits.prefix, 'command') !== null) return no('subject-not-allowed');
+    // This node's committer (or inbox) looks for the object in its own bucket: another is refused.
+    const ref = item.payloadRef;
+    if (ref !== undefined && opts.payloadBucket !== undefined && ref.bucket !== opts.payloadBucket)
+      return no('payload-ref-bucket', `payloadRef.bucket ${ref.bucket} is not payloads.bucket ${opts.payloadBucket}`);
+    const size = ref?.size ?? encoder.encode(JSON.stringify(item.payload)).length;
+    if (size > opts.limits.maxPayloadBytes) return no('payload-too-large');
     return null;
   }
 
@@ -287,11 +293,12 @@ export class ProposalIntake {
     if (own !== undefined) this.ctx.endorsements.add(endorsementItemOf(t, own, this.ctx.self));
   }
 
-  private countRefusal(id: string): void {
+  private countRefusal(id: string, reason: ProposalRefusal): void {
     if (this.refused.has(id)) return;
     if (this.refused.size >= REFUSED_CAP) this.refused.delete(this.refused.values().next().value!);
     this.refused.add(id);
     this.ctx.opts.metrics?.intents.inc({ outcome: 'rejected' });
+    this.ctx.opts.metrics?.refusals?.inc({ reason });
   }
 
   private async askAgent(item: ProposeItem, origin: string): Promise<boolean> {

@@ -28,6 +28,26 @@ import { SCHEMA_FILE } from './schema-names.js';
 import type { TelemetrySummary } from './telemetry-summary.js';
 
 const isoTime = z.iso.datetime();
+
+/**
+ * A body carries its payload inline or by reference, never both, never neither: the issue names
+ * the field that should go (`payloadRef`) or come (`payload`). In the JSON Schema it is a `oneOf`.
+ */
+function exactlyOnePayload(body: { payload?: unknown; payloadRef?: unknown }, ctx: z.RefinementCtx): void {
+  const inline = 'payload' in body && body.payload !== undefined;
+  const byRef = 'payloadRef' in body && body.payloadRef !== undefined;
+  if (inline && byRef)
+    ctx.addIssue({ code: 'custom', path: ['payloadRef'], message: 'payloadRef: must be absent when payload is given' });
+  else if (!inline && !byRef)
+    ctx.addIssue({ code: 'custom', path: ['payload'], message: 'payload: is required (or payloadRef instead)' });
+}
+// Each branch names its property too, as ajv's strict mode wants (`strictRequired`).
+const ONE_PAYLOAD = {
+  oneOf: [
+    { properties: { payload: {} }, required: ['payload'] },
+    { properties: { payloadRef: {} }, required: ['payloadRef'] },
+  ],
+};
 const count = z.number().int().nonnegative();
 const text = z.string().min(1);
 
@@ -48,7 +68,12 @@ export const CommandBodySchema = z
       .regex(/^shard-\d+-of-\d+$/)
       .optional(),
   })
-  .meta({ title: 'net-sync command', description: 'The body of a committed command on <prefix>.command.*' });
+  .superRefine(exactlyOnePayload)
+  .meta({
+    title: 'net-sync command',
+    description: 'The body of a committed command on <prefix>.command.*',
+    ...ONE_PAYLOAD,
+  });
 
 /** A telemetry summary (docs/contracts.md#telemetry-summary); the fields after `tags` are extras. */
 export const TelemetrySummarySchema = z
@@ -160,7 +185,12 @@ export const InboxCommandSchema = z
     verified: z.boolean(),
     endorsers: z.array(z.string()).optional(),
   })
-  .meta({ title: 'net-sync inbox command', description: 'A committed command as the agent receives it' });
+  .superRefine(exactlyOnePayload)
+  .meta({
+    title: 'net-sync inbox command',
+    description: 'A committed command as the agent receives it',
+    ...ONE_PAYLOAD,
+  });
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be standard base64');
 const orgName = z.string().regex(ORG_NAME);

@@ -177,7 +177,8 @@ function readBody(raw: CommittedMessage['body']): CommandBody | null {
     b.schemaVersion !== COMMAND_SCHEMA_VERSION ||
     typeof b.correlationId !== 'string' ||
     !endorsementsOk ||
-    !('payload' in b || 'payloadRef' in b)
+    // Exactly one: with both, a reader could take the inline payload the signed reference does not cover.
+    'payload' in b === 'payloadRef' in b
   )
     return null;
   return b as CommandBody;

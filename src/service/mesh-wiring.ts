@@ -169,6 +169,7 @@ export class MeshWiring {
       emit: (event, data) => opts.events.publish(event, data),
       limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.payloads.maxBytes },
       ...(opts.externalise === undefined ? {} : { externalise: opts.externalise }),
+      payloadBucket: config.payloads.bucket,
       ...(this.fleet === null
         ? { quorum: this.quorum ?? 1, cohort: config.consensus.cohort }
         : { membership: this.fleet }),

@@ -2,6 +2,7 @@
 // a manual clock, and a small fake committer over one shared stream with Nats-Msg-Id dedupe.
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ConsensusDriverOptions } from '../../../src/consensus/consensus-context.js';
 import { ConsensusDriver, type ConsensusEvent } from '../../../src/consensus/consensus-driver.js';
 import {
   createConsensusMetrics,
@@ -54,7 +55,14 @@ afterEach(async () => {
   drivers = [];
 });
 
-async function cluster(n: number, opts: { quorum: number; policy?: (i: number) => 'auto' | 'agent' }) {
+async function cluster(
+  n: number,
+  opts: {
+    quorum: number;
+    policy?: (i: number) => 'auto' | 'agent';
+    extra?: (i: number) => Partial<ConsensusDriverOptions>;
+  },
+) {
   const clock = new ManualClock();
   const bus = await MemoryGossipBus.create(n);
   const cohort = bus.nodes.map((g) => g.peerId);
@@ -126,6 +134,7 @@ async function cluster(n: number, opts: { quorum: number; policy?: (i: number) =
       agentTimeoutMs: 2_000,
       newId: () => `01J${String(++idSeq).padStart(23, '0')}`,
       randomHex: (b) => 'a'.repeat(b * 2),
+      ...opts.extra?.(i),
     });
     node.driver.start();
     drivers.push(node.driver);
@@ -456,6 +465,39 @@ describe('ConsensusDriver', () => {
     await c.step(100);
     expect(c.stream.has(third.correlationId)).toBe(false);
     expect(await outcomes(b, 'rejected'), 'silence and veto, each counted once').toBe(2);
+  });
+
+  it('an endorser refuses a payloadRef to another bucket than payloads.bucket, counted by reason', async () => {
+    // A's payloads.bucket is OTHER (misconfigured); B and C look for objects in NET_SYNC_PAYLOADS.
+    const c = await cluster(3, {
+      quorum: 2,
+      extra: (i) => ({
+        payloadBucket: i === 0 ? 'OTHER' : 'NET_SYNC_PAYLOADS',
+        externalise: async (name: string) => ({
+          bucket: i === 0 ? 'OTHER' : 'NET_SYNC_PAYLOADS',
+          name,
+          size: 30_000,
+          digest: 'c'.repeat(64),
+        }),
+      }),
+    });
+    const [a, b, cc] = c.nodes as [TestNode, TestNode, TestNode];
+    const refusals = async (n: TestNode, reason: string): Promise<number> =>
+      (await n.metrics.refusals!.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    const wrong = await propose(a, { big: true });
+    await c.step(500);
+    expect(c.stream.has(wrong.correlationId), 'no quorum: nobody else endorses').toBe(false);
+    expect(b.outbox.get(wrong.correlationId)).toBeUndefined();
+    for (const n of [b, cc]) {
+      expect(await refusals(n, 'payload-ref-bucket')).toBe(1);
+      expect(await outcomes(n, 'rejected')).toBe(1);
+    }
+    // The same reference to the configured bucket is endorsed and committed.
+    const right = await propose(b, { big: true });
+    await c.step(500);
+    expect(c.stream.get(right.correlationId)?.row.body).toBeDefined();
+    expect(await refusals(cc, 'payload-ref-bucket'), 'not counted again').toBe(1);
+    expect(await refusals(cc, 'expired')).toBe(0);
   });
 
   it('quorum 1 with two nodes: the views settle on one committer', async () => {

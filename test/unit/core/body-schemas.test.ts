@@ -2,7 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { jsonSchemaText, SCHEMA_SOURCES } from '../../../src/core/body-schemas.js';
+import {
+  CommandBodySchema,
+  InboxCommandSchema,
+  jsonSchemaText,
+  SCHEMA_SOURCES,
+} from '../../../src/core/body-schemas.js';
+import { buildCommandRow } from '../../../src/core/command-message.js';
 import { COMMAND_SCHEMA_VERSION } from '../../../src/core/command-message.js';
 import { DEAD_LETTER_SCHEMA_VERSION } from '../../../src/core/dead-letter.js';
 import { base64Encode } from '../../../src/core/dsse.js';
@@ -77,5 +83,51 @@ describe('schemas/', () => {
     const decoded = JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as unknown;
     expect(validate(decoded), JSON.stringify(validate.errors)).toBe(true);
     expect(validate({ ...ack, status: 'maybe' })).toBe(false);
+  });
+
+  it('a command or inbox body has exactly one of payload and payloadRef (the error names the field)', () => {
+    const ajv = new Ajv2020({ strict: true, allErrors: true });
+    addFormats.default(ajv);
+    for (const { file } of SCHEMA_SOURCES) ajv.addSchema(JSON.parse(readFileSync(new URL(file, dir), 'utf8')), file);
+    const ref = { bucket: 'NET_SYNC_PAYLOADS', name: '01JAAAAAAAAAAAAAAAAAAAAAAA', size: 9, digest: 'a'.repeat(64) };
+    const row = buildCommandRow({
+      correlationId: '01JAAAAAAAAAAAAAAAAAAAAAAA',
+      subject: 'root.solar.command.files.attach',
+      payload: undefined,
+      payloadRef: ref,
+      payloadDigest: ref.digest,
+      origin: `12D3KooW${'A'.repeat(44)}`,
+      traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+      createdAtMs: 0,
+      soleEndorser: true,
+    });
+    const byRef = JSON.parse(new TextDecoder().decode(row.body)) as Record<string, unknown>;
+    const { payloadRef: _, ...bare } = byRef;
+    const inline = { ...bare, payload: null };
+    const both = { ...byRef, payload: { n: 1 } };
+    const command = ajv.getSchema(SCHEMA_FILE.command)!;
+    expect(command(byRef), JSON.stringify(command.errors)).toBe(true);
+    expect(command(inline), 'a null payload is a payload').toBe(true);
+    expect(command(both), 'both').toBe(false);
+    expect(command(bare), 'neither').toBe(false);
+    const fields = (v: unknown) => CommandBodySchema.safeParse(v).error?.issues.map((i) => i.path.join('.'));
+    expect(CommandBodySchema.safeParse(byRef).success).toBe(true);
+    expect(CommandBodySchema.safeParse(inline).success).toBe(true);
+    expect(fields(both)).toEqual(['payloadRef']);
+    expect(fields(bare)).toEqual(['payload']);
+    const push = {
+      correlationId: 'c',
+      subject: 's',
+      streamSeq: 1,
+      deliveryCount: 1,
+      publishedAt: new Date(0).toISOString(),
+      verified: true,
+    };
+    const inbox = ajv.getSchema(SCHEMA_FILE.inboxCommand)!;
+    expect(inbox({ ...push, payload: 1 })).toBe(true);
+    expect(inbox({ ...push, payloadRef: ref })).toBe(true);
+    expect(inbox({ ...push, payload: 1, payloadRef: ref })).toBe(false);
+    expect(inbox(push)).toBe(false);
+    expect(InboxCommandSchema.safeParse(push).error?.issues[0]?.message).toMatch(/^payload: is required/);
   });
 });

@@ -2,7 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildCommandRow } from '../../../src/core/command-message.js';
+import { buildCommandRow, type CommandBody } from '../../../src/core/command-message.js';
 import { verifyCommit } from '../../../src/core/commit-verification.js';
 import {
   committerRank,
@@ -180,6 +180,12 @@ describe('endorsements and verifyCommit', () => {
       'endorsers-header-mismatch',
     ]);
     expect(await codes({ body: new TextEncoder().encode('not json') })).toEqual(['malformed-body']);
+    // A payload inline beside a reference: the signed digest would cover only one of them.
+    const ok = JSON.parse(new TextDecoder().decode((await message([0, 1])).body)) as CommandBody;
+    const ref = { bucket: 'NET_SYNC_PAYLOADS', name: ok.correlationId, size: 2, digest: ok.payloadDigest! };
+    expect(await codes({ body: { ...ok, payloadRef: ref } })).toEqual(['malformed-body']);
+    const { payload: _, ...bare } = ok;
+    expect(await codes({ body: bare })).toEqual(['malformed-body']);
     // Signed for another intent: the correlation ID is part of what is signed.
     const replayed = await sign(1, digest, '01J00000000000000000000002');
     expect(await codes(await message([], { endorsements: [await sign(0), replayed] }))).toEqual([
