@@ -25,6 +25,8 @@ export interface CliSidecarOptions {
   cpuProfDir?: string;
   /** How long to wait for /healthz. Default 30 s. */
   readyTimeoutMs?: number;
+  /** Arguments after `start`, e.g. `['--config', file]`. */
+  args?: string[];
 }
 
 /** One running sidecar process. */
@@ -47,7 +49,7 @@ export class CliSidecar {
     const logPath = join(opts.dir, 'sidecar.log');
     const log = createWriteStream(logPath, { flags: 'a' });
     const prof = opts.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`];
-    const child = spawn(process.execPath, [...prof, CLI, 'start'], {
+    const child = spawn(process.execPath, [...prof, CLI, 'start', ...(opts.args ?? [])], {
       cwd: opts.dir,
       env: {
         PATH: process.env['PATH'] ?? '',
