@@ -105,23 +105,21 @@ export async function startFederationServers(dir: string, examplesDir: string): 
     await leaf.stop();
   };
   try {
+    // The hub tells every leaf its leaf URL in INFO whatever no_advertise says (that option only
+    // keeps it from cluster routes), and a leaf cut at the proxy reconnects to it directly: the
+    // hub must advertise the proxy. (Older copies of hub.conf had no `advertise` line.)
+    let hub = readFileSync(join(examplesDir, 'hub.conf'), 'utf8')
+      .replace('127.0.0.1:4222', `127.0.0.1:${hubPort}`)
+      .replace('listen: 127.0.0.1:7422', `listen: 127.0.0.1:${leafPort}`)
+      .replace('/var/lib/nats/org-hub', join(dir, 'hub'));
+    hub = /^\s*advertise: 127\.0\.0\.1:7422$/m.test(hub)
+      ? hub.replace('advertise: 127.0.0.1:7422', `advertise: 127.0.0.1:${leaf.port}`)
+      : hub.replace(
+          `listen: 127.0.0.1:${leafPort}`,
+          `listen: 127.0.0.1:${leafPort}\n  advertise: 127.0.0.1:${leaf.port}`,
+        );
     started.push(
-      await spawnNatsFromConfig(
-        dir,
-        'hub',
-        `${readFileSync(join(examplesDir, 'hub.conf'), 'utf8')
-          .replace('127.0.0.1:4222', `127.0.0.1:${hubPort}`)
-          .replace('127.0.0.1:7422', `127.0.0.1:${leafPort}`)
-          // The hub tells every leaf its own leaf URL in INFO whatever no_advertise says (that
-          // option only keeps the URL from cluster routes), and a leaf cut at the proxy then
-          // reconnects to it directly; advertising the proxy keeps the leaf on it.
-          .replace(
-            `listen: 127.0.0.1:${leafPort}`,
-            `listen: 127.0.0.1:${leafPort}\n  advertise: 127.0.0.1:${leaf.port}`,
-          )
-          .replace('/var/lib/nats/org-hub', join(dir, 'hub'))}\nhttp: 127.0.0.1:${hubMon}\n`,
-        { ...FEDERATION_SECRETS },
-      ),
+      await spawnNatsFromConfig(dir, 'hub', `${hub}\nhttp: 127.0.0.1:${hubMon}\n`, { ...FEDERATION_SECRETS }),
     );
     started.push(
       await spawnNatsFromConfig(
