@@ -25,6 +25,7 @@ export function verifyCommit(message: CommittedMessage, opts: VerifyOptions = {}
 export { verifyPeerSignature };
 export { type InboxMessage, NetSyncClient, type NetSyncClientOptions, type NetSyncEvent } from './api/client.js';
 export type { IntentView } from './api/api-server.js';
+export type { BatchAnswer, BatchItemError, BatchItemResult } from './core/intent-batch.js';
 export type {
   CommitProblem,
   CommitProblemCode,

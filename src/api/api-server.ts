@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { NetSyncError } from '../core/errors.js';
 import { checkIdempotencyKey } from '../core/idempotency.js';
+import { batchStatus, type BatchAnswer } from '../core/intent-batch.js';
 import { parseJsonBody } from '../core/json-body.js';
 import type { Logger } from '../observability/logger.js';
 import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
@@ -25,6 +26,11 @@ export interface ApiBackend {
     traceparent: string | undefined,
     idempotencyKey?: string,
   ): Promise<{ correlationId: string; state: string }>;
+  /**
+   * The batch form (docs/contracts.md#batches): every item validated, the valid ones durable in one
+   * transaction, one result per item in request order. Throws only for the batch as a whole.
+   */
+  acceptIntents?(items: readonly unknown[], traceparent: string | undefined): Promise<BatchAnswer>;
   /** The intent named by an `Idempotency-Key`, if this node holds it. */
   getIntentByKey?(idempotencyKey: string): IntentView | undefined;
   getIntent(correlationId: string): IntentView | undefined;
@@ -62,6 +68,8 @@ export interface ApiServerOptions {
    * 64 KiB, and a larger one gets 413 naming `payload`. Default `maxPayloadBytes`.
    */
   maxIntentPayloadBytes?: number;
+  /** Largest batch body (`api.maxBatchBytes`), bytes; a larger one gets 413 naming the key. Default 4 MiB. */
+  maxBatchBytes?: number;
   /** Connection limits (config `api.*`); each bounds what a slow, idle or flooding client can hold. */
   limits: ApiConnectionLimits;
   backend: ApiBackend;
@@ -101,6 +109,8 @@ function errorBody(
   return { error: { code, message, ...(field === undefined ? {} : { field }) } };
 }
 
+const DEFAULT_MAX_BATCH_BYTES = 4 * 1_024 * 1_024;
+
 /** The HTTP API. start() binds, stop() closes SSE streams and the listener (safe twice). */
 export class ApiServer {
   readonly events = new SseHub();
@@ -111,8 +121,15 @@ export class ApiServer {
   /** Bound to every interface with no allow-list: names cannot be known, so Host is not checked. */
   private anyHost = false;
 
+  /** Bytes of each parsed JSON body, for the batch limit. */
+  private readonly bodyBytes = new WeakMap<FastifyRequest, number>();
+
   private get maxIntentPayloadBytes(): number {
     return this.opts.maxIntentPayloadBytes ?? this.opts.maxPayloadBytes;
+  }
+
+  private get maxBatchBytes(): number {
+    return this.opts.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
   }
 
   constructor(private readonly opts: ApiServerOptions) {
@@ -138,8 +155,9 @@ export class ApiServer {
     // Our own JSON parser: invalid UTF-8, numbers a double cannot hold and prototype keys are
     // refused naming the field, where the default one altered the first two silently.
     this.app.removeContentTypeParser('application/json');
-    this.app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    this.app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
       try {
+        this.bodyBytes.set(req, (body as Buffer).length);
         done(null, parseJsonBody(body as Buffer));
       } catch (err) {
         done(err as Error, undefined);
@@ -221,7 +239,7 @@ export class ApiServer {
   private onError(err: Error & { statusCode?: number; code?: string }, reply: FastifyReply, url = ''): void {
     if (err instanceof NetSyncError && err.code === 'INPUT_INVALID') {
       void reply.code(400).send(errorBody(err.code, err.message, err.field));
-    } else if (err instanceof NetSyncError && err.code === 'PAYLOAD_TOO_LARGE') {
+    } else if (err instanceof NetSyncError && (err.code === 'PAYLOAD_TOO_LARGE' || err.code === 'BATCH_TOO_LARGE')) {
       void reply.code(413).send(errorBody(err.code, err.message, err.field));
     } else if (err instanceof NetSyncError && err.code === 'IDEMPOTENCY_CONFLICT') {
       void reply.code(422).send(errorBody(err.code, err.message, err.field));
@@ -230,12 +248,16 @@ export class ApiServer {
     } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       void reply.code(415).send(errorBody('INPUT_INVALID', 'content-type: must be application/json', 'content-type'));
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && url.split('?', 1)[0] === '/v1/intents') {
-      // The intent route's limit is the payload limit plus room for the subject: the payload is what is too large.
-      const max = this.maxIntentPayloadBytes;
+      // The intent route's limit is the larger of the payload limit (plus room for the subject) and the batch limit.
+      const max = this.intentRouteLimit;
       void reply
         .code(413)
         .send(
-          errorBody('PAYLOAD_TOO_LARGE', `payload: the request is larger than the limit of ${max} bytes`, 'payload'),
+          errorBody(
+            'PAYLOAD_TOO_LARGE',
+            `payload: the request is larger than the limit of ${max} bytes (payloads.maxBytes for one intent, api.maxBatchBytes for a batch)`,
+            'payload',
+          ),
         );
     } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       void reply
@@ -250,9 +272,50 @@ export class ApiServer {
     }
   }
 
+  private get intentRouteLimit(): number {
+    return Math.max(this.maxIntentPayloadBytes + 65_536, this.maxBatchBytes);
+  }
+
+  // The batch form of POST /v1/intents: 202 when every item was accepted, 207 when any was refused.
+  private async acceptBatch(req: FastifyRequest, reply: FastifyReply, items: unknown[]): Promise<FastifyReply> {
+    const { backend } = this.opts;
+    if (req.headers['idempotency-key'] !== undefined)
+      throw new NetSyncError(
+        'INPUT_INVALID',
+        'idempotency-key: a batch carries a key per item (its idempotencyKey field), not the header',
+        { field: 'idempotency-key' },
+      );
+    const bytes = this.bodyBytes.get(req) ?? 0;
+    if (bytes > this.maxBatchBytes)
+      throw new NetSyncError(
+        'BATCH_TOO_LARGE',
+        `body: the batch is ${bytes} bytes, over the limit of ${this.maxBatchBytes} (api.maxBatchBytes); split it`,
+        { field: 'body' },
+      );
+    if (backend.acceptIntents === undefined)
+      return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'batches are not enabled'));
+    const header = req.headers.traceparent;
+    const tp = typeof header === 'string' ? header : undefined;
+    const span = startSpan('intent.accept', tp, SpanKind.SERVER, {
+      'http.request.method': 'POST',
+      'http.route': '/v1/intents',
+      'net_sync.batch.size': items.length,
+    });
+    try {
+      const answer = await backend.acceptIntents(items, traceparentOf(span) ?? tp);
+      span.setAttribute('net_sync.batch.refused', answer.refused);
+      endSpan(span);
+      return reply.code(batchStatus(answer)).send(answer);
+    } catch (err) {
+      endSpan(span, err instanceof NetSyncError ? err.code : 'INTERNAL');
+      throw err;
+    }
+  }
+
   private routes(): void {
     const { backend } = this.opts;
-    this.app.post('/v1/intents', { bodyLimit: this.maxIntentPayloadBytes + 65_536 }, async (req, reply) => {
+    this.app.post('/v1/intents', { bodyLimit: this.intentRouteLimit }, async (req, reply) => {
+      if (Array.isArray(req.body)) return this.acceptBatch(req, reply, req.body);
       const header = req.headers.traceparent;
       const tp = typeof header === 'string' ? header : undefined;
       // `intent.accept` continues the agent's trace; the row's traceparent becomes its child.

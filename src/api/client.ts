@@ -5,6 +5,7 @@
 import { NetSyncError } from '../core/errors.js';
 import type { FederationEventView } from '../core/federation-message.js';
 import type { InboxCommand } from '../core/inbox.js';
+import type { BatchAnswer } from '../core/intent-batch.js';
 import type { IntentView } from './api-server.js';
 
 /** Options of {@link NetSyncClient}. */
@@ -53,6 +54,21 @@ export class NetSyncClient {
       correlationId: string;
       state: string;
     };
+  }
+
+  /**
+   * The batch form of `POST /v1/intents` (docs/contracts.md#batches): resolves once every accepted
+   * item is stored (one transaction), with one result per item in request order, `{index,
+   * correlationId, state}` or `{index, error: {code, field, message}}` (field `[i].subject`…);
+   * `errors` is true when any item was refused (HTTP 207, else 202). Each item may carry its own
+   * `idempotencyKey`. Throws (INPUT_INVALID) only for the batch as a whole: empty, over
+   * `api.maxBatchItems` or `api.maxBatchBytes` (413).
+   */
+  async proposeBatch(
+    items: ReadonlyArray<{ subject: string; payload: unknown; idempotencyKey?: string }>,
+    signal?: AbortSignal,
+  ): Promise<BatchAnswer> {
+    return (await this.request('POST', '/v1/intents', items, signal)) as BatchAnswer;
   }
 
   /** `GET /v1/intents/:id`, or undefined when the sidecar does not know the ID. */

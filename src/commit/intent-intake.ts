@@ -4,8 +4,15 @@
  */
 import { buildCommandRow } from '../core/command-message.js';
 import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
-import { parseIntentInput, type IntentLimits } from '../core/intent-input.js';
-import type { IntentState } from '../core/intent.js';
+import {
+  batchAnswer,
+  itemError,
+  parseIntentBatch,
+  type BatchAnswer,
+  type BatchItemResult,
+} from '../core/intent-batch.js';
+import { parseIntentInput, type IntentInput, type IntentLimits } from '../core/intent-input.js';
+import type { IntentState, NewOutboxRow } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
 import type { PayloadRef } from '../core/payload-ref.js';
 import { childTraceparent } from '../core/trace-context.js';
@@ -52,18 +59,7 @@ export class IntentIntake {
       assertSameIntent(known.body, input.subject, input.payload);
       return { correlationId, state: known.state };
     }
-    // The payload's bytes go to disk before its row, so a stored row always finds them.
-    const payloadRef = await this.opts.externalise?.(correlationId, input.payload, input.payloadBytes);
-    const row = buildCommandRow({
-      correlationId,
-      subject: input.subject,
-      payload: input.payload,
-      ...(payloadRef === undefined ? {} : { payloadRef, payloadDigest: payloadRef.digest }),
-      origin: this.opts.origin,
-      traceparent: childTraceparent(traceparent, this.opts.randomHex),
-      createdAtMs: now,
-      soleEndorser: true,
-    });
+    const row = await this.rowOf(correlationId, input, traceparent, now);
     await this.opts.outbox.append([row]);
     if (idempotencyKey !== undefined) {
       // Two requests with one key raced: the first stored wins, and the other must match it.
@@ -75,4 +71,86 @@ export class IntentIntake {
     this.opts.onAccepted(correlationId);
     return { correlationId, state: row.state };
   }
+
+  /**
+   * The batch form (docs/contracts.md#batches): validates every item, stores the valid new ones in
+   * ONE transaction and resolves once it is durable, with one result per item in request order. An
+   * item already held under its `idempotencyKey` answers with that intent. Throws for the batch as a
+   * whole only: INPUT_INVALID (empty), BATCH_TOO_LARGE, OUTBOX_IO (nothing stored).
+   */
+  async acceptBatch(body: readonly unknown[], traceparent?: string): Promise<BatchAnswer> {
+    const items = parseIntentBatch(body, this.opts.limits);
+    const started = performance.now();
+    const now = this.opts.clock.now();
+    const results = new Map<number, BatchItemResult>();
+    const fresh: Array<{ index: number; key: string | undefined; input: IntentInput; row: NewOutboxRow }> = [];
+    for (const item of items) {
+      if ('error' in item) results.set(item.index, item);
+      if (!('input' in item)) continue;
+      const { index, input, idempotencyKey: key } = item;
+      const correlationId = key === undefined ? this.opts.newId(now) : keyedCorrelationId(key);
+      const known = key === undefined ? undefined : this.opts.outbox.get(correlationId);
+      if (known !== undefined) {
+        results.set(index, this.replayed(index, known, input));
+        continue;
+      }
+      fresh.push({ index, key, input, row: await this.rowOf(correlationId, input, traceparent, now) });
+    }
+    if (fresh.length > 0) await this.opts.outbox.append(fresh.map((f) => f.row));
+    for (const { index, key, input, row } of fresh) {
+      // A concurrent request with the same key stored first: that intent is the answer, if it matches.
+      const stored = key === undefined ? undefined : this.opts.outbox.get(row.correlationId);
+      const ours = stored === undefined || sameBytes(stored.body, row.body);
+      results.set(
+        index,
+        ours ? { index, correlationId: row.correlationId, state: row.state } : this.replayed(index, stored, input),
+      );
+      if (ours) this.opts.onAccepted(row.correlationId);
+    }
+    if (fresh.length > 0) {
+      this.opts.metrics?.acceptLatency.observe((performance.now() - started) / 1000);
+      this.opts.metrics?.accepted.inc({ kind: 'command' }, fresh.length);
+    }
+    return batchAnswer(items, results);
+  }
+
+  // The result of an item whose key names a stored intent: that intent, or a conflict.
+  private replayed(
+    index: number,
+    stored: { correlationId: string; body: Uint8Array; state: IntentState },
+    input: IntentInput,
+  ): BatchItemResult {
+    try {
+      assertSameIntent(stored.body, input.subject, input.payload);
+    } catch (err) {
+      return { index, error: itemError(index, err) };
+    }
+    return { index, correlationId: stored.correlationId, state: stored.state };
+  }
+
+  private async rowOf(
+    correlationId: string,
+    input: IntentInput,
+    traceparent: string | undefined,
+    now: number,
+  ): Promise<NewOutboxRow> {
+    // The payload's bytes go to disk before its row, so a stored row always finds them.
+    const payloadRef = await this.opts.externalise?.(correlationId, input.payload, input.payloadBytes);
+    return buildCommandRow({
+      correlationId,
+      subject: input.subject,
+      payload: input.payload,
+      ...(payloadRef === undefined ? {} : { payloadRef, payloadDigest: payloadRef.digest }),
+      origin: this.opts.origin,
+      traceparent: childTraceparent(traceparent, this.opts.randomHex),
+      createdAtMs: now,
+      soleEndorser: true,
+    });
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -92,6 +92,16 @@ export const ApiSchema = z
      * limit of 1,024 open files, which SQLite, NATS and the mesh share.
      */
     maxConnections: z.number().int().positive().default(256),
+    /**
+     * Most intents in one batch `POST /v1/intents` (a JSON array); more is 413 naming this key. 1,000 is
+     * one group-commit transaction (`buffer.groupCommitMaxRows`' default), about 35 ms of work here.
+     */
+    maxBatchItems: z.number().int().positive().max(100_000).default(1_000),
+    /**
+     * Largest batch body in bytes; larger is 413 naming this key. A batch is parsed and validated in one
+     * event-loop turn: 4 MiB (about 40 ms) keeps other requests waiting no longer than a group commit.
+     */
+    maxBatchBytes: zBytes.default(4 * 1_024 * 1_024),
   })
   .strict()
   .refine((a) => a.headersTimeoutMs <= a.requestTimeoutMs, {

@@ -30,6 +30,7 @@ import {
   type ProposeItem,
 } from '../core/envelope.js';
 import type { IntentState, StreamLocation } from '../core/intent.js';
+import type { BatchAnswer } from '../core/intent-batch.js';
 import { CommitSettlement } from './commit-settlement.js';
 import type { ConsensusContext, ConsensusDriverOptions } from './consensus-context.js';
 import { EndorsementQuorum } from './endorsement-quorum.js';
@@ -144,6 +145,11 @@ export class ConsensusDriver {
     idempotencyKey?: string,
   ): Promise<{ correlationId: string; state: IntentState }> {
     return this.intake.accept(body, traceparent, idempotencyKey);
+  }
+
+  /** The batch form of {@link accept} (docs/contracts.md#batches): one transaction, one result per item. */
+  acceptBatch(body: readonly unknown[], traceparent?: string): Promise<BatchAnswer> {
+    return this.intake.acceptBatch(body, traceparent);
   }
 
   /**

@@ -10,7 +10,14 @@ import type { CohortEvent } from '../core/federation-cohort.js';
 import { NetSyncError } from '../core/errors.js';
 import { encodeSignature, endorsementBytes, proposeDigestMatches, type ProposeItem } from '../core/envelope.js';
 import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
-import { parseIntentInput } from '../core/intent-input.js';
+import {
+  batchAnswer,
+  itemError,
+  parseIntentBatch,
+  type BatchAnswer,
+  type BatchItemResult,
+} from '../core/intent-batch.js';
+import { parseIntentInput, type IntentInput } from '../core/intent-input.js';
 import { MAX_INTENT_TTL_MS, type IntentState } from '../core/intent.js';
 import { checkSubject } from '../core/subject.js';
 import type { EndorsingShard } from '../core/ports.js';
@@ -66,22 +73,7 @@ export class ProposalIntake {
       assertSameIntent(known.body, input.subject, input.payload);
       return { correlationId, state: known.state };
     }
-    // A payload too large for gossip is stored here and goes by reference (docs/payloads.md).
-    const payloadRef = await opts.externalise?.(correlationId, input.payload, input.payloadBytes);
-    const t: TrackedIntent = {
-      correlationId,
-      subject: input.subject,
-      payload: payloadRef === undefined ? input.payload : undefined,
-      ...(payloadRef === undefined ? {} : { payloadRef }),
-      payloadDigest: payloadRef?.digest ?? payloadDigest(input.payload),
-      origin: self,
-      createdAtMs: now,
-      ttlMs: Math.min(opts.ttlMs, MAX_INTENT_TTL_MS),
-      traceparent: childTraceparent(traceparent, opts.randomHex),
-      endorsements: new Map(),
-      quorumAtMs: null,
-      lastProposedAtMs: now,
-    };
+    const t = await this.trackOwn(correlationId, input, traceparent, now);
     const signature = encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest)));
     if (endorsesIn(home, self)) t.endorsements.set(self, signature);
     const row = rowOf(t, 'proposed', undefined, home.name);
@@ -95,6 +87,74 @@ export class ProposalIntake {
       }
     }
     return { correlationId, state: await this.propose(t, signature) };
+  }
+
+  /**
+   * The batch form (docs/contracts.md#batches): each valid item is an intent proposed as
+   * {@link accept} proposes one, but all of the batch's new rows are stored in ONE transaction,
+   * durable before any proposal is queued. One result per item, in request order; an item held
+   * under its `idempotencyKey` answers with that intent. Throws for the batch as a whole only.
+   */
+  async acceptBatch(body: readonly unknown[], traceparent?: string): Promise<BatchAnswer> {
+    const { opts, self } = this.ctx;
+    const items = parseIntentBatch(body, opts.limits);
+    const home = this.homeShard();
+    const now = opts.clock.now();
+    const results = new Map<number, BatchItemResult>();
+    const fresh: Array<{ index: number; key: string | undefined; input: IntentInput; t: TrackedIntent }> = [];
+    for (const item of items) {
+      if ('error' in item) results.set(item.index, item);
+      if (!('input' in item)) continue;
+      const { index, input, idempotencyKey: key } = item;
+      const correlationId = key === undefined ? opts.newId(now) : keyedCorrelationId(key);
+      const known = key === undefined ? undefined : opts.outbox.get(correlationId);
+      if (known !== undefined) results.set(index, replayed(index, known, input));
+      else fresh.push({ index, key, input, t: await this.trackOwn(correlationId, input, traceparent, now) });
+    }
+    const signatures = await Promise.all(
+      fresh.map(async ({ t }) =>
+        encodeSignature(await opts.gossip.sign(endorsementBytes(t.correlationId, t.payloadDigest))),
+      ),
+    );
+    const rows = fresh.map(({ t }, i) => {
+      if (endorsesIn(home, self)) t.endorsements.set(self, signatures[i]!);
+      return rowOf(t, 'proposed', undefined, home.name);
+    });
+    if (rows.length > 0) await opts.outbox.append(rows);
+    const proposed = fresh.map(async ({ index, key, input, t }, i) => {
+      // Two requests with one key raced (or a peer's proposal of it arrived): the first stored wins.
+      const stored = key === undefined ? undefined : opts.outbox.get(t.correlationId);
+      if (stored !== undefined && !sameBytes(stored.body, rows[i]!.body))
+        return results.set(index, replayed(index, stored, input));
+      results.set(index, { index, correlationId: t.correlationId, state: await this.propose(t, signatures[i]!) });
+    });
+    await Promise.all(proposed);
+    return batchAnswer(items, results);
+  }
+
+  // An own intent to track, its payload stored by reference when too large for gossip (docs/payloads.md).
+  private async trackOwn(
+    correlationId: string,
+    input: IntentInput,
+    traceparent: string | undefined,
+    now: number,
+  ): Promise<TrackedIntent> {
+    const { opts, self } = this.ctx;
+    const payloadRef = await opts.externalise?.(correlationId, input.payload, input.payloadBytes);
+    return {
+      correlationId,
+      subject: input.subject,
+      payload: payloadRef === undefined ? input.payload : undefined,
+      ...(payloadRef === undefined ? {} : { payloadRef }),
+      payloadDigest: payloadRef?.digest ?? payloadDigest(input.payload),
+      origin: self,
+      createdAtMs: now,
+      ttlMs: Math.min(opts.ttlMs, MAX_INTENT_TTL_MS),
+      traceparent: childTraceparent(traceparent, opts.randomHex),
+      endorsements: new Map(),
+      quorumAtMs: null,
+      lastProposedAtMs: now,
+    };
   }
 
   /**
@@ -331,4 +391,18 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+// The result of a batch item whose key names a stored intent: that intent, or a conflict.
+function replayed(
+  index: number,
+  stored: { correlationId: string; body: Uint8Array; state: IntentState },
+  input: IntentInput,
+): BatchItemResult {
+  try {
+    assertSameIntent(stored.body, input.subject, input.payload);
+  } catch (err) {
+    return { index, error: itemError(index, err) };
+  }
+  return { index, correlationId: stored.correlationId, state: stored.state };
 }

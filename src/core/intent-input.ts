@@ -19,6 +19,8 @@ export interface IntentLimits {
   prefix: string;
   /** Largest payload (compact JSON bytes); a larger one is refused with PAYLOAD_TOO_LARGE (HTTP 413). */
   maxPayloadBytes: number;
+  /** Most intents in one batch (`api.maxBatchItems`); more is refused with BATCH_TOO_LARGE (HTTP 413). Default 1,000. */
+  maxBatchItems?: number;
 }
 
 const encoder = new TextEncoder();
@@ -34,6 +36,8 @@ export function parseIntentInput(body: unknown, limits: IntentLimits): IntentInp
   }
   const record = body as Record<string, unknown>;
   for (const key of Object.keys(record)) {
+    if (key === 'idempotencyKey')
+      throw invalid(key, 'not a field of a single intent: send the Idempotency-Key header (a batch item carries it)');
     if (key !== 'subject' && key !== 'payload')
       throw invalid(keyField(key), 'unknown field (expected subject, payload)');
   }

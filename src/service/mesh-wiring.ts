@@ -167,7 +167,11 @@ export class MeshWiring {
       logger: logger.child({ component: 'consensus' }),
       wakeCommitter: () => opts.committer.promoted(),
       emit: (event, data) => opts.events.publish(event, data),
-      limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.payloads.maxBytes },
+      limits: {
+        prefix: config.subjects.prefix,
+        maxPayloadBytes: config.payloads.maxBytes,
+        maxBatchItems: config.api.maxBatchItems,
+      },
       ...(opts.externalise === undefined ? {} : { externalise: opts.externalise }),
       payloadBucket: config.payloads.bucket,
       ...(this.fleet === null

@@ -102,6 +102,15 @@ export class SidecarOps {
         this.noteRecent(accepted.correlationId);
         return accepted;
       },
+      ...(backend.acceptIntents === undefined
+        ? {}
+        : {
+            acceptIntents: async (items, tp) => {
+              const answer = await backend.acceptIntents!(items, tp);
+              for (const item of answer.items) if ('correlationId' in item) this.noteRecent(item.correlationId);
+              return answer;
+            },
+          }),
       status: () => this.status(),
       statusPage: () => this.page(),
     };

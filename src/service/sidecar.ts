@@ -146,7 +146,11 @@ export class Sidecar {
       clock: this.clock,
       origin: peerId,
       metrics: commitMetrics,
-      limits: { prefix: config.subjects.prefix, maxPayloadBytes: config.payloads.maxBytes },
+      limits: {
+        prefix: config.subjects.prefix,
+        maxPayloadBytes: config.payloads.maxBytes,
+        maxBatchItems: config.api.maxBatchItems,
+      },
       newId: (now) => newId(now),
       randomHex,
       onAccepted: () => this.committer.wake(),
@@ -186,6 +190,7 @@ export class Sidecar {
       allowedHosts: config.api.allowedHosts,
       maxPayloadBytes: config.api.maxPayloadBytes,
       maxIntentPayloadBytes: config.payloads.maxBytes,
+      maxBatchBytes: config.api.maxBatchBytes,
       limits: {
         headersTimeoutMs: config.api.headersTimeoutMs,
         requestTimeoutMs: config.api.requestTimeoutMs,
@@ -343,6 +348,7 @@ export class Sidecar {
     return {
       acceptTelemetry: (body) => this.telemetry.accept(body),
       acceptIntent: (body, tp, key) => this.mesh?.driver?.accept(body, tp, key) ?? this.intake.accept(body, tp, key),
+      acceptIntents: (items, tp) => this.mesh?.driver?.acceptBatch(items, tp) ?? this.intake.acceptBatch(items, tp),
       getIntentByKey: (key) => this.view(keyedCorrelationId(key)),
       getIntent: (id) => this.view(id),
       answerEndorsement: (id, endorse) => this.mesh?.driver?.answerEndorsement(id, endorse) ?? false,

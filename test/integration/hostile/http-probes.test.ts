@@ -240,8 +240,20 @@ describe('hostile HTTP: seeded random bodies', () => {
     for (const [i, a] of answers.entries()) {
       byStatus.set(a.status, (byStatus.get(a.status) ?? 0) + 1);
       const what = `body ${i} (seed ${seed}): ${Buffer.from(bodies[i]!.bytes).toString('latin1').slice(0, 200)}`;
-      expect([202, 400, 413, 415, 422], `${what} → ${a.status} ${JSON.stringify(a.json)}`).toContain(a.status);
-      if (a.status === 202) {
+      expect([202, 207, 400, 413, 415, 422], `${what} → ${a.status} ${JSON.stringify(a.json)}`).toContain(a.status);
+      if (a.status === 207) {
+        // A random JSON array is a batch (docs/contracts.md#batches): each refused item names its field.
+        const items = ((a.json as { items?: unknown[] } | undefined)?.items ?? []) as Array<{
+          error?: { field?: string; message?: string };
+        }>;
+        expect(items.length, `${what} → ${JSON.stringify(a.json)}`).toBeGreaterThan(0);
+        for (const item of items) {
+          const field = item.error?.field ?? '';
+          expect(/^\[\d+\]/.test(field) && item.error?.message?.startsWith(`${field}:`), `${what}: ${field}`).toBe(
+            true,
+          );
+        }
+      } else if (a.status === 202) {
         accepted.set(a.json?.correlationId ?? '', JSON.parse(Buffer.from(bodies[i]!.bytes).toString('utf8')).payload);
       } else {
         const field = a.json?.error?.field;

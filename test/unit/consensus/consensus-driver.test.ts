@@ -235,6 +235,30 @@ describe('ConsensusDriver', () => {
     for (const n of c.nodes) expect(await outcomes(n, 'committed'), `${n.name} counts its copy committed once`).toBe(1);
   });
 
+  it('a batch: valid items stored in one append, each proposed and committed once; a bad item refused', async () => {
+    const c = await cluster(3, { quorum: 2 });
+    const node = c.nodes[0]!;
+    const appendsBefore = node.outbox.appendCalls;
+    const answer = await node.driver.acceptBatch([
+      { subject: SUBJECT, payload: { v: 1 } },
+      { subject: SUBJECT, payload: { v: 2 }, idempotencyKey: 'batch-2' },
+      { subject: 'root.solar.nope', payload: 1 },
+      { subject: SUBJECT, payload: { v: 2 }, idempotencyKey: 'batch-2' },
+    ]);
+    expect(node.outbox.appendCalls - appendsBefore, 'one transaction for the batch').toBe(1);
+    expect(answer).toMatchObject({ errors: true, accepted: 3, refused: 1 });
+    expect(answer.items[2]).toMatchObject({ error: { code: 'INPUT_INVALID', field: '[2].subject' } });
+    const ids = answer.items.flatMap((r) => ('correlationId' in r ? [r.correlationId] : []));
+    expect(ids[1]).toBe(ids[2]);
+    await c.step(100);
+    expect(c.stream.size).toBe(2);
+    for (const id of new Set(ids)) expect(c.stream.has(id), `${id} committed`).toBe(true);
+    const replay = await c.nodes[1]!.driver.acceptBatch([
+      { subject: SUBJECT, payload: { v: 2 }, idempotencyKey: 'batch-2' },
+    ]);
+    expect(replay.items[0]).toMatchObject({ correlationId: ids[1], state: 'committed' });
+  });
+
   it('announces intents only: a dead-letter notice committed in the same round does not sink the commit batch', async () => {
     const c = await cluster(3, { quorum: 2 });
     const notice = {
