@@ -14,7 +14,8 @@ import type { NewOutboxRow, OutboxRow, RowKind, StreamLocation } from '../core/i
 import { LeaseCoverage, LeaseTerms } from '../core/lease-coverage.js';
 import type { CommandPublisher, Outbox, PublishResult } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
-import { endSpan, SpanKind, startSpan } from '../observability/tracing.js';
+import { sendMessage } from '../core/send-message.js';
+import { endSpan, type Span, SpanKind, startSpan } from '../observability/tracing.js';
 import type { CommitMetrics } from './metrics.js';
 import { PublishFeed } from './publish-feed.js';
 
@@ -95,6 +96,20 @@ export interface PassOptions {
 interface Claimed {
   row: OutboxRow;
   coverage: LeaseCoverage;
+  /** The `intent.commit` span while its publish is under way. */
+  span?: Span | undefined;
+}
+
+const COMMITTED = { result: 'committed' } as const;
+const DUPLICATE = { result: 'duplicate' } as const;
+const KIND_LABELS = new Map<RowKind, { kind: RowKind }>();
+// One label object per kind, not one per PubAck.
+function kindLabel(kind: RowKind): { kind: RowKind } {
+  const l = KIND_LABELS.get(kind);
+  if (l !== undefined) return l;
+  const made = { kind };
+  KIND_LABELS.set(kind, made);
+  return made;
 }
 
 /** Runs one pass over the publishable rows. */
@@ -126,6 +141,8 @@ class Pass {
   private retry: Claimed[] = [];
   private lastError: string | null = null;
   private inflight = 0;
+  // PubAcks not yet counted in the `commits` metric.
+  private readonly tally = { committed: 0, duplicate: 0 };
   private waiter: (() => void) | null = null;
   private readonly wakeLoop = (): void => {
     const w = this.waiter;
@@ -278,23 +295,32 @@ class Pass {
     const { row } = claimed;
     const { opts } = this;
     // `intent.commit`: one publish, a child of the trace the agent started (no-op without an SDK).
-    const span = startSpan('intent.commit', row.headers['traceparent'], SpanKind.PRODUCER, {
+    claimed.span = startSpan('intent.commit', row.headers['traceparent'], SpanKind.PRODUCER, {
       'messaging.system': 'nats',
       'messaging.destination.name': row.subject,
       'net_sync.correlation_id': row.correlationId,
     });
     this.inflight++;
-    void opts.publisher
-      .publish({ subject: row.subject, body: row.body, msgId: row.correlationId, headers: row.headers }, opts.signal)
-      .then((r) => {
-        endSpan(span, r.kind === 'failed' ? r.code : undefined);
-        this.record(claimed, r);
-      })
-      .finally(() => {
-        this.inflight--;
-        this.wakeLoop();
-      });
+    // No promise per message: `published` hears the outcome, with the claim as its context.
+    sendMessage(
+      opts.publisher,
+      { subject: row.subject, body: row.body, msgId: row.correlationId, headers: row.headers },
+      claimed,
+      this.published,
+      opts.signal,
+    );
   }
+
+  private readonly published = (claimed: Claimed, r: PublishResult): void => {
+    if (claimed.span !== undefined) endSpan(claimed.span, r.kind === 'failed' ? r.code : undefined);
+    claimed.span = undefined;
+    try {
+      this.record(claimed, r);
+    } finally {
+      this.inflight--;
+      this.wakeLoop();
+    }
+  };
 
   private record(claimed: Claimed, r: PublishResult): void {
     const { row } = claimed;
@@ -308,10 +334,10 @@ class Pass {
         kind: row.kind,
         createdAtMs: row.createdAtMs,
       });
-      opts.metrics?.commits.inc({ result: r.duplicate ? 'duplicate' : 'committed' });
+      this.tally[r.duplicate ? 'duplicate' : 'committed']++;
       // A dead-letter notice is no intent: its latency would skew the command SLA.
-      if (!isDeadLetterId(row.correlationId))
-        opts.metrics?.commitLatency.observe({ kind: row.kind }, Math.max(0, opts.now() - row.createdAtMs) / 1000);
+      if (opts.metrics !== undefined && !isDeadLetterId(row.correlationId))
+        opts.metrics.commitLatency.observe(kindLabel(row.kind), Math.max(0, opts.now() - row.createdAtMs) / 1000);
     } else if (!r.retryable) {
       this.dead.push({ correlationId: row.correlationId, reason: `${r.code}: ${r.reason}`, row });
       opts.logger.error(
@@ -361,6 +387,11 @@ class Pass {
   }
 
   private announce(committed: PassResult['committed'], dead: PassResult['dead']): void {
+    // PubAcks are counted when they are written, not one by one.
+    const { tally } = this;
+    if (tally.committed > 0) this.opts.metrics?.commits.inc(COMMITTED, tally.committed);
+    if (tally.duplicate > 0) this.opts.metrics?.commits.inc(DUPLICATE, tally.duplicate);
+    tally.committed = tally.duplicate = 0;
     if (committed.length === 0 && dead.length === 0) return;
     this.result.committed.push(...committed);
     this.result.dead.push(...dead);

@@ -200,10 +200,20 @@ export type ConnectionListener = (state: ConnectionState) => void;
 /** NATS connection state as the use cases see it. */
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
+/** Receives the outcome of one {@link CommandPublisher.send}, with the caller's own context. */
+export type PublishDone<C> = (ctx: C, result: PublishResult) => void;
+
 /** Publishes to JetStream and waits for the PubAck. Implemented by `JetStreamPublisher`. */
 export interface CommandPublisher {
   /** Publishes one message; resolves with the PubAck or a classified failure. */
   publish(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult>;
+  /**
+   * The same publish without a promise: calls `done(ctx, result)` exactly once, possibly before
+   * returning (a refusal before sending). The commit path's hot path: one shared callback and
+   * the caller's own context per message, nothing else. Optional; {@link sendMessage} falls back
+   * to `publish`.
+   */
+  send?<C>(msg: OutboundMessage, ctx: C, done: PublishDone<C>, signal?: AbortSignal): void;
   /** Current connection state. */
   readonly state: ConnectionState;
   /** Subscribes to state changes; returns an unsubscribe function. */

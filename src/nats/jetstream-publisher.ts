@@ -2,31 +2,21 @@
  * Publishes outbox rows to JetStream with `Nats-Msg-Id` and the Net-Sync headers, and turns
  * every outcome into a PublishResult value.
  */
-import {
-  createInbox,
-  headers as natsHeaders,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type NatsError,
-  type Subscription,
-} from 'nats';
+import type { NatsConnection } from 'nats';
 import type {
   CommandPublisher,
   ConnectionListener,
   ConnectionState,
   OutboundMessage,
+  PublishDone,
   PublishResult,
 } from '../core/ports.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import {
-  classifyNoResponders,
-  classifyPublishError,
-  type PublishFailure,
-  protocolProblem,
-} from './classify-publish-error.js';
+import { classifyNoResponders, type PublishFailure, protocolProblem } from './classify-publish-error.js';
 import type { NatsMetrics, PublishResultLabel } from './metrics.js';
 import type { NatsConnector } from './nats-connector.js';
+import { type Outcome, type OutcomeSink, PubAckInbox, TIMED_OUT } from './pub-ack-inbox.js';
+import { EncodedHeaders, HeaderBlocks } from './wire-format.js';
 
 /** Options of {@link JetStreamPublisher}. */
 export interface JetStreamPublisherOptions {
@@ -74,6 +64,13 @@ export class JetStreamPublisher implements CommandPublisher {
   private readonly log: Logger;
   private readonly streamChecks = new Map<string, { atMs: number; exists: Promise<boolean | undefined> }>();
   private inbox: PubAckInbox | undefined;
+  // Subjects and header names that passed the full protocol check.
+  private readonly checked = new Set<string>();
+  private readonly names = new Set<string>();
+  private readonly blocks = new HeaderBlocks();
+  private readonly headers = new EncodedHeaders();
+  private readonly tallied: Record<PublishResultLabel, number> = { acked: 0, duplicate: 0, retryable: 0, permanent: 0 };
+  private tallyQueued = false;
 
   constructor(opts: JetStreamPublisherOptions) {
     this.connector = opts.connector;
@@ -94,44 +91,106 @@ export class JetStreamPublisher implements CommandPublisher {
   }
 
   /** Publishes one message and waits for its PubAck; see the class table for failures. */
-  async publish(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult> {
-    const started = performance.now();
-    const result = await this.send(msg, signal);
-    this.metrics?.publishDuration.observe((performance.now() - started) / 1_000);
-    this.metrics?.publishTotal.inc({ result: label(result) });
-    if (result.kind === 'failed') {
-      this.log.debug(
-        { subject: msg.subject, msgId: msg.msgId, code: result.code, reason: result.reason },
-        'publish failed',
-      );
-    }
-    return result;
+  publish(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult> {
+    return new Promise<PublishResult>((resolve) => this.send(msg, resolve, resolvePromise, signal));
   }
 
-  private async send(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult> {
-    if (signal?.aborted) return { ...NOT_CONNECTED, code: 'ABORTED', reason: 'aborted before sending' };
-    const nc = this.connector.connection;
-    if (nc === undefined || this.connector.jetstream === undefined || this.connector.state !== 'connected')
+  /**
+   * Sends one message; `done(ctx, result)` hears its outcome (see the class table), from the
+   * PubAck inbox's callback, or before `send` returns when nothing was sent. No promise, timer or
+   * header object per message: the header block is written into a shared slab.
+   */
+  send<C>(msg: OutboundMessage, ctx: C, done: PublishDone<C>, signal?: AbortSignal): void {
+    const startedAt = performance.now();
+    const refused = this.refusal(msg, signal);
+    if (refused !== null) {
+      this.complete(msg, ctx, done, startedAt, refused);
+      return;
+    }
+    const nc = this.connector.connection!;
+    const inbox = this.inbox?.nc === nc ? this.inbox : this.newInbox(nc);
+    this.headers.bytes = this.blocks.encode(msg.msgId, msg.headers);
+    const now = inbox.send(msg, this.headers.asHeaders(), ctx, done, startedAt, signal);
+    if (now !== undefined) this.complete(msg, ctx, done, startedAt, now);
+  }
+
+  // Why `msg` cannot be sent now, or null.
+  private refusal(msg: OutboundMessage, signal: AbortSignal | undefined): PublishFailure | null {
+    if (signal?.aborted) return ABORTED_BEFORE;
+    if (
+      this.connector.connection === undefined ||
+      this.connector.jetstream === undefined ||
+      this.connector.state !== 'connected'
+    )
       return NOT_CONNECTED;
     // Never put on the wire what makes the server drop the connection (see protocolProblem).
+    return this.checked.has(msg.subject) && plainHeaders(msg.msgId, msg.headers, this.names) ? null : this.check(msg);
+  }
+
+  // The full protocol check; subjects and header names that pass it are remembered.
+  private check(msg: OutboundMessage): PublishFailure | null {
     const refused = protocolProblem(msg.subject, { ...msg.headers, [MSG_ID]: msg.msgId });
     if (refused !== null) return refused;
-    const h = natsHeaders();
-    h.set(MSG_ID, msg.msgId);
-    for (const k in msg.headers) h.set(k, msg.headers[k]!);
-    const outcome = await this.inboxFor(nc).publish(msg.subject, msg.body, h, signal);
-    // Given up on: the message may still be on its way (in the kernel's queue, behind a cut
-    // link). Reset the connection before anyone may publish it again (socket-fence.ts).
-    if (outcome !== 'no-responders' && outcome.kind === 'failed' && outcome.outcomeUnknown)
-      this.connector.fence(outcome === TIMED_OUT ? 'pubAck-timeout' : 'outcome-unknown');
-    if (outcome !== 'no-responders') return outcome;
-    return classifyNoResponders(msg.subject, await this.streamExists(msg.subject));
+    if (this.checked.size >= 1_000) this.checked.clear();
+    this.checked.add(msg.subject);
+    if (this.names.size >= 1_000) this.names.clear();
+    for (const k in msg.headers) this.names.add(k);
+    return null;
   }
 
   // One PubAck inbox per connection; a new connection (after an unexpected close) gets a new one.
-  private inboxFor(nc: NatsConnection): PubAckInbox {
-    if (this.inbox?.nc !== nc) this.inbox = new PubAckInbox(nc, this.timeoutMs);
+  private newInbox(nc: NatsConnection): PubAckInbox {
+    this.inbox = new PubAckInbox(nc, this.timeoutMs, this.onOutcome);
     return this.inbox;
+  }
+
+  private readonly onOutcome: OutcomeSink = (msg, ctx, done, startedAt, o) =>
+    this.complete(msg, ctx, done as PublishDone<unknown>, startedAt, o);
+
+  // A 503 is judged by whether a stream captures the subject; a publish given up on fences the connection.
+  private complete<C>(msg: OutboundMessage, ctx: C, done: PublishDone<C>, startedAt: number, o: Outcome): void {
+    if (o === 'no-responders') {
+      void this.streamExists(msg.subject).then((exists) =>
+        this.finish(msg, ctx, done, startedAt, classifyNoResponders(msg.subject, exists)),
+      );
+      return;
+    }
+    // Given up on: the message may still be on its way (in the kernel's queue, behind a cut
+    // link). Reset the connection before anyone may publish it again (socket-fence.ts).
+    if (o.kind === 'failed' && o.outcomeUnknown)
+      this.connector.fence(o === TIMED_OUT ? 'pubAck-timeout' : 'outcome-unknown');
+    this.finish(msg, ctx, done, startedAt, o);
+  }
+
+  private finish<C>(msg: OutboundMessage, ctx: C, done: PublishDone<C>, startedAt: number, r: PublishResult): void {
+    if (this.metrics !== undefined) {
+      this.metrics.publishDuration.observe((performance.now() - startedAt) / 1_000);
+      this.tally(label(r));
+    }
+    if (r.kind === 'failed')
+      this.log.debug({ subject: msg.subject, msgId: msg.msgId, code: r.code, reason: r.reason }, 'publish failed');
+    try {
+      done(ctx, r);
+    } catch (err) {
+      // A caller's bug: logged, never thrown into nats.js's subscription callback.
+      this.log.error({ err, msgId: msg.msgId }, 'publish outcome handler threw');
+    }
+  }
+
+  // Publish counts by result, added to the counter once per burst of outcomes (a microtask later).
+  private tally(l: PublishResultLabel): void {
+    this.tallied[l]++;
+    if (this.tallyQueued) return;
+    this.tallyQueued = true;
+    queueMicrotask(() => {
+      this.tallyQueued = false;
+      for (const k of LABELS) {
+        const n = this.tallied[k];
+        if (n === 0) continue;
+        this.tallied[k] = 0;
+        this.metrics?.publishTotal.inc({ result: k }, n);
+      }
+    });
   }
 
   // Whether a stream captures `subject`, single-flight and cached; undefined when unknown.
@@ -166,172 +225,20 @@ function label(r: PublishResult): PublishResultLabel {
 }
 
 const MSG_ID = 'Nats-Msg-Id';
-const decoder = new TextDecoder();
-const TIMED_OUT: PublishFailure = {
-  kind: 'failed',
-  retryable: true,
-  outcomeUnknown: true,
-  code: 'NATS_TIMEOUT',
-  reason: 'no PubAck before the timeout',
-};
-const ABORTED_WAITING: PublishFailure = {
-  kind: 'failed',
-  retryable: true,
-  outcomeUnknown: true,
-  code: 'ABORTED',
-  reason: 'aborted while waiting for the PubAck',
-};
-
-type Outcome = PublishResult | 'no-responders';
-
-interface Pending {
-  subject: string;
-  deadline: number;
-  signal: AbortSignal | undefined;
-  settle(outcome: Outcome): void;
-}
+const ABORTED_BEFORE: PublishFailure = { ...NOT_CONNECTED, code: 'ABORTED', reason: 'aborted before sending' };
+const LABELS: readonly PublishResultLabel[] = ['acked', 'duplicate', 'retryable', 'permanent'];
+const resolvePromise: PublishDone<(r: PublishResult) => void> = (resolve, r) => resolve(r);
 
 /**
- * Pipelined publishing on one connection: each message is a core publish whose reply subject
- * is `<inbox>.<token>`, and every PubAck arrives on ONE wildcard subscription. This is what
- * `js.publish()` does underneath, minus its per-message request object, timer, cancellation
- * error (with a stack trace) and abort listener: one timeout sweep and one abort listener per
- * signal serve every message in flight. Outcomes mirror `js.publish()`: a PubAck or its API
- * error, a 503 (no responders), a publish permission error (matched by subject, oldest
- * first, as nats.js does), a synchronous refusal (max_payload), a timeout, a closed connection.
+ * True when the header set needs no full check: every name already passed one, and neither a
+ * value nor the message ID holds a line break (protocolProblem's rules, on the fast path).
  */
-class PubAckInbox {
-  private readonly prefix: string;
-  private readonly pending = new Map<string, Pending>();
-  private readonly bySignal = new WeakMap<AbortSignal, Set<string>>();
-  private readonly sub: Subscription;
-  private sweeper: NodeJS.Timeout | undefined;
-  private next = 0;
-
-  constructor(
-    readonly nc: NatsConnection,
-    private readonly timeoutMs: number,
-  ) {
-    this.prefix = `${createInbox()}.`;
-    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, m) => this.onAck(err, m) });
-    void this.watchPermissions();
-    void nc.closed().then(() => this.failAll({ code: 'CONNECTION_CLOSED', message: 'connection closed' }));
-  }
-
-  /** Sends one message and resolves with its outcome; never rejects. */
-  publish(subject: string, body: Uint8Array, h: MsgHdrs, signal: AbortSignal | undefined): Promise<Outcome> {
-    const token = (this.next++).toString(36);
-    try {
-      this.nc.publish(subject, body, { reply: this.prefix + token, headers: h });
-    } catch (err) {
-      // Refused before sending (max_payload, bad subject, closed): nothing reached the server.
-      const verdict = classifyPublishError(err);
-      return Promise.resolve(verdict === 'no-responders' ? verdict : { ...verdict, outcomeUnknown: false });
-    }
-    return new Promise<Outcome>((resolve) => {
-      this.pending.set(token, { subject, deadline: performance.now() + this.timeoutMs, signal, settle: resolve });
-      if (signal !== undefined) this.track(signal, token);
-      this.sweeper ??= setInterval(() => this.sweep(), Math.max(5, Math.min(100, this.timeoutMs / 10))).unref();
-    });
-  }
-
-  private take(token: string): Pending | undefined {
-    const p = this.pending.get(token);
-    if (p === undefined) return undefined;
-    this.pending.delete(token);
-    if (p.signal !== undefined) this.bySignal.get(p.signal)?.delete(token);
-    if (this.pending.size === 0 && this.sweeper !== undefined) {
-      clearInterval(this.sweeper);
-      this.sweeper = undefined;
-    }
-    return p;
-  }
-
-  private onAck(err: NatsError | null, m: Msg): void {
-    if (err !== null) {
-      this.failAll(err);
-      return;
-    }
-    const p = this.take(m.subject.slice(this.prefix.length));
-    if (p === undefined) return; // late: already timed out or aborted
-    p.settle(parseAck(m));
-  }
-
-  // Publish permission errors come as connection status events naming the subject.
-  private async watchPermissions(): Promise<void> {
-    for await (const s of this.nc.status()) {
-      const ctx = s.permissionContext;
-      if (s.type !== 'error' || ctx?.operation !== 'publish') continue;
-      for (const [token, p] of this.pending) {
-        if (p.subject !== ctx.subject) continue;
-        this.take(token)?.settle(
-          classify({ code: 'PERMISSIONS_VIOLATION', message: `Permissions Violation for Publish to "${ctx.subject}"` }),
-        );
-        break;
-      }
-    }
-  }
-
-  private track(signal: AbortSignal, token: string): void {
-    let tokens = this.bySignal.get(signal);
-    if (tokens === undefined) {
-      const set = new Set<string>();
-      tokens = set;
-      this.bySignal.set(signal, set);
-      signal.addEventListener(
-        'abort',
-        () => {
-          for (const t of [...set]) this.take(t)?.settle(ABORTED_WAITING);
-        },
-        { once: true },
-      );
-    }
-    tokens.add(token);
-  }
-
-  // Deadlines grow with insertion order (one timeout for all), so the sweep stops at the first live one.
-  private sweep(): void {
-    const now = performance.now();
-    for (const [token, p] of this.pending) {
-      if (p.deadline > now) break;
-      this.take(token)?.settle(TIMED_OUT);
-    }
-  }
-
-  private failAll(err: unknown): void {
-    const outcome = classify(err);
-    for (const token of [...this.pending.keys()]) this.take(token)?.settle(outcome);
-    if (this.nc.isClosed()) this.sub.unsubscribe();
-  }
+function plainHeaders(msgId: string, headers: Readonly<Record<string, string>>, names: ReadonlySet<string>): boolean {
+  if (hasLineBreak(msgId)) return false;
+  for (const k in headers) if (!names.has(k) || hasLineBreak(headers[k]!)) return false;
+  return true;
 }
 
-function classify(err: unknown): Outcome {
-  return classifyPublishError(err);
-}
-
-// A PubAck, a JetStream API error, or a status message (503 = no responders).
-function parseAck(m: Msg): Outcome {
-  if (m.data.length === 0 && m.headers?.hasError) {
-    return m.headers.code === 503
-      ? 'no-responders'
-      : classify({ code: String(m.headers.code), message: m.headers.description });
-  }
-  let ack: {
-    stream?: string;
-    seq?: number;
-    duplicate?: boolean;
-    error?: { code?: number; err_code?: number; description?: string };
-  };
-  try {
-    ack = JSON.parse(decoder.decode(m.data)) as typeof ack;
-  } catch (err) {
-    return classify({ code: 'BAD_JSON', message: `unreadable PubAck: ${String(err)}` });
-  }
-  if (ack.error !== undefined && (ack.error.code ?? 0) >= 300) {
-    return classify({ code: String(ack.error.code), message: ack.error.description, api_error: ack.error });
-  }
-  if (typeof ack.stream !== 'string' || ack.stream === '' || typeof ack.seq !== 'number') {
-    return classify({ code: 'BAD_JSON', message: 'invalid PubAck' });
-  }
-  return { kind: 'acked', stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate === true };
+function hasLineBreak(v: string): boolean {
+  return v.indexOf('\r') >= 0 || v.indexOf('\n') >= 0;
 }

@@ -20,6 +20,7 @@ import { isTraceparent } from '../core/trace-context.js';
 export const TRACER_NAME = 'net-sync';
 
 export { SpanKind };
+export type { Span };
 
 /**
  * Starts span `name` as a child of `traceparent` (a remote parent), or as a new root when it

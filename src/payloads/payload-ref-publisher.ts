@@ -21,8 +21,10 @@ import type {
   ConnectionListener,
   ConnectionState,
   OutboundMessage,
+  PublishDone,
   PublishResult,
 } from '../core/ports.js';
+import { sendMessage } from '../core/send-message.js';
 import type { Logger } from '../observability/logger.js';
 import type { PayloadMetrics } from './metrics.js';
 
@@ -61,6 +63,12 @@ export class PayloadRefPublisher implements CommandPublisher {
 
   onState(listener: ConnectionListener): () => void {
     return this.opts.inner.onState(listener);
+  }
+
+  /** Without a reference, straight through to the inner publisher; with one, after the object is ensured. */
+  send<C>(msg: OutboundMessage, ctx: C, done: PublishDone<C>, signal?: AbortSignal): void {
+    if (msg.headers[HEADER.payloadRef] === undefined) sendMessage(this.opts.inner, msg, ctx, done, signal);
+    else void this.publish(msg, signal).then((r) => done(ctx, r));
   }
 
   async publish(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult> {

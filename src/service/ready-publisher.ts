@@ -7,8 +7,10 @@ import type {
   ConnectionListener,
   ConnectionState,
   OutboundMessage,
+  PublishDone,
   PublishResult,
 } from '../core/ports.js';
+import { sendMessage } from '../core/send-message.js';
 
 /** Gate over a publisher: connected = inner connected AND `open()` was called since. */
 export class ReadyPublisher implements CommandPublisher {
@@ -40,6 +42,10 @@ export class ReadyPublisher implements CommandPublisher {
 
   publish(msg: OutboundMessage, signal?: AbortSignal): Promise<PublishResult> {
     return this.inner.publish(msg, signal);
+  }
+
+  send<C>(msg: OutboundMessage, ctx: C, done: PublishDone<C>, signal?: AbortSignal): void {
+    sendMessage(this.inner, msg, ctx, done, signal);
   }
 
   private emit(): void {

@@ -1,8 +1,9 @@
 import { connect } from 'nats';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { OutboundMessage } from '../../../src/core/ports.js';
+import type { OutboundMessage, PublishResult } from '../../../src/core/ports.js';
 import { JetStreamPublisher } from '../../../src/nats/jetstream-publisher.js';
+import { headerRecord } from '../../../src/nats/message-headers.js';
 import { createNatsMetrics } from '../../../src/nats/metrics.js';
 import type { NatsConnector } from '../../../src/nats/nats-connector.js';
 import { useNatsCluster, useNatsServer } from '../../support/nats-fixture.js';
@@ -48,6 +49,44 @@ describe('JetStreamPublisher against nats-server 2.9.10', () => {
     expect(text).toContain('net_sync_jetstream_publish_total{result="acked"} 1');
     expect(text).toContain('net_sync_jetstream_publish_total{result="duplicate"} 1');
     expect(text).toContain('net_sync_jetstream_publish_duration_seconds_count 2');
+  });
+
+  it('send(): 3,000 in flight at once, each outcome once through one callback, headers stored exactly', async () => {
+    const nats = await useNatsServer();
+    const connector = await useConnector([nats.url]);
+    await addStream(connector, 'CMD', ['cmd.>']);
+    const publisher = new JetStreamPublisher({ connector });
+    const outcomes = new Map<number, PublishResult[]>();
+    const done = (i: number, r: PublishResult): void => {
+      outcomes.set(i, [...(outcomes.get(i) ?? []), r]);
+    };
+    const count = 3_000;
+    const msgs = Array.from({ length: count }, (_, i) => ({
+      ...message('cmd.many', `{"i":${i}}`, `many-${i}`),
+      headers: { 'Net-Sync-Correlation-Id': `many-${i}`, 'Net-Sync-Schema-Version': '1', 'Net-Sync-Origin': ' p ' },
+    }));
+    // Sent in one synchronous run: the ring of waiting messages grows past its first 1,024.
+    for (const [i, m] of msgs.entries()) publisher.send(m, i, done);
+    publisher.send(msgs[7]!, count, done); // a duplicate, in flight with the first copy
+    await waitFor('every outcome', () => outcomes.size === count + 1);
+    const seqs = new Set<number>();
+    for (let i = 0; i < count; i++) {
+      const [r, ...more] = outcomes.get(i)!;
+      expect(more).toEqual([]);
+      expect(r).toMatchObject({ kind: 'acked', stream: 'CMD', duplicate: false });
+      seqs.add((r as { seq: number }).seq);
+    }
+    expect(seqs.size).toBe(count);
+    expect(outcomes.get(count)).toEqual([{ kind: 'acked', stream: 'CMD', seq: 8, duplicate: true }]);
+    const stored = await connector.manager!.streams.getMessage('CMD', { seq: 2_500 });
+    const id = stored.header.get('Nats-Msg-Id');
+    expect(headerRecord(stored.header)).toEqual({
+      'Nats-Msg-Id': id,
+      'Net-Sync-Correlation-Id': id,
+      'Net-Sync-Schema-Version': '1',
+      'Net-Sync-Origin': 'p',
+    });
+    expect(new TextDecoder().decode(stored.data)).toBe(`{"i":${id.slice('many-'.length)}}`);
   });
 
   it('a subject past the control line, or not concrete, is refused before sending: the connection stays up', async () => {
