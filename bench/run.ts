@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, client in the same process as the sidecar.',
     '(d) is timed from the publisher being ready again after the restart; reconnectMs and rateFromServerUp show the outage tail.',
     "(g) times an acme sidecar from its first push until every pre-stored envelope (signed by two of org's keys, threshold 2) is verified, recorded, receipted (signed, committed) and pushed to a 204 agent; (g raw) decodes the same envelopes and verifies their signatures with node:crypto in-process, nothing else.",
-    '(w) is a probe, not a net-sync path: the outbox on a worker thread and a bare pipelined publish on the main thread, the upper bound of moving SQLite off the event loop.',
+    "(w) is a probe, not a net-sync path: the outbox on a worker thread and only the row building and net-sync's publisher (send) on the main thread, the upper bound of moving SQLite off the event loop.",
   );
   process.stdout.write(`${renderTable(results)}\n`);
   const file = writeResults(results, args.out);

@@ -3,17 +3,20 @@
  * two threads. net-sync's SqliteOutbox runs on a worker thread (durable appends that claim their
  * rows and non-durable commit marks, as in (b″)); the main thread builds each command row as the
  * intake does, hands rows over in batches of at most 256 (so the threads overlap), and publishes
- * each row as (a′) does once its append is durable. Nothing else of net-sync runs (no lease
- * bookkeeping, lookups, metrics or API), so the rate bounds from above what moving SQLite off
- * the event loop could give (c). Each thread's event-loop utilisation shows which one limits, and
+ * each row once its append is durable through net-sync's own `JetStreamPublisher.send` (core
+ * publish, PubAcks on one inbox, as (a′)). Nothing else of net-sync runs (no lease bookkeeping,
+ * lookups, metrics or API), so the rate bounds from above what moving SQLite off the event loop
+ * could give (c). Each thread's event-loop utilisation shows which one limits, and
  * nats-server's CPU (cores busy) what is left of the machine.
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
-import { createInbox, headers as natsHeaders, type NatsConnection } from 'nats';
 import { ConfigSchema } from '../src/config/schema.js';
 import type { NewOutboxRow, StreamLocation } from '../src/core/intent.js';
+import type { PublishResult } from '../src/core/ports.js';
+import { JetStreamPublisher } from '../src/nats/jetstream-publisher.js';
+import { NatsConnector } from '../src/nats/nats-connector.js';
 import { connectRaw } from './baselines.js';
 import {
   benchCommandRow,
@@ -36,8 +39,11 @@ const HANDOVER_ROWS = 256;
 export function measureWorkerProbe(sizes: Sizes): Promise<Sample> {
   return withNats((server) =>
     withTempDir(async (dir) => {
+      // The raw connection creates the stream; the probe publishes on a connector of its own.
       const nc = await connectRaw(server.url);
-      const probe = new TwoThreadPath(nc, join(dir, 'probe.db'));
+      const connector = new NatsConnector({ config: ConfigSchema.parse({ nats: { servers: [server.url] } }).nats });
+      await connector.start();
+      const probe = new TwoThreadPath(new JetStreamPublisher({ connector }), join(dir, 'probe.db'));
       try {
         await within('(w) warm-up', budgetMs(sizes.warmup), probe.run(sizes.warmup));
         const mainElu = performance.eventLoopUtilization();
@@ -60,6 +66,7 @@ export function measureWorkerProbe(sizes: Sizes): Promise<Sample> {
         return sample;
       } finally {
         await probe.close();
+        await connector.stop();
         await nc.close();
       }
     }),
@@ -83,12 +90,9 @@ class TwoThreadPath {
   readonly worker: Worker;
   committed = 0;
   claimed = 0;
-  private readonly nc: NatsConnection;
-  private readonly inbox = createInbox();
+  private readonly publisher: JetStreamPublisher;
   private readonly batchRows = ConfigSchema.parse({}).commit.batchRows;
   private readonly handedOver = new Map<number, { rows: NewOutboxRow[]; resolve: Array<() => void> }>();
-  private readonly sent = new Map<string, string>();
-  private readonly decoder = new TextDecoder();
   private rows: NewOutboxRow[] = [];
   private resolve: Array<() => void> = [];
   private handover: NodeJS.Immediate | undefined;
@@ -96,21 +100,19 @@ class TwoThreadPath {
   private markFlush: NodeJS.Immediate | undefined;
   private nextId = 0;
   private nextMsg = 0;
-  private nextReply = 0;
   private acked = 0;
   private failure: Error | null = null;
   private waiter: ((r: ProbeReply) => void) | null = null;
   private exited = false;
 
-  constructor(nc: NatsConnection, path: string) {
-    this.nc = nc;
+  constructor(publisher: JetStreamPublisher, path: string) {
+    this.publisher = publisher;
     this.worker = new Worker(new URL('./worker-probe-thread.js', import.meta.url), {
       workerData: { path, synchronous: ConfigSchema.parse({}).buffer.synchronous },
     });
     this.worker.on('message', (r: ProbeReply) => this.onReply(r));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => this.fail(new Error(`(w) worker exited (code ${code})`)));
-    nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => this.onAck(err, msg.subject, msg.data) });
   }
 
   /** Accepts `count` intents with {@link WINDOW} outstanding; resolves once all are marked committed. */
@@ -173,32 +175,22 @@ class TwoThreadPath {
     const batch = this.handedOver.get(r.id);
     this.handedOver.delete(r.id);
     for (const [i, row] of (batch?.rows ?? []).entries()) {
-      const h = natsHeaders();
-      h.set('Nats-Msg-Id', row.correlationId);
-      for (const [k, v] of Object.entries(row.headers)) h.set(k, v);
-      const reply = `${this.inbox}.${this.nextReply++}`;
-      this.sent.set(reply, row.correlationId);
-      this.nc.publish(row.subject, row.body, { reply, headers: h });
+      const msg = { subject: row.subject, body: row.body, msgId: row.correlationId, headers: row.headers };
+      this.publisher.send(msg, row.correlationId, this.onAck);
       batch?.resolve[i]?.();
     }
   }
 
-  private onAck(err: Error | null, subject: string, data: Uint8Array): void {
-    const correlationId = this.sent.get(subject);
-    this.sent.delete(subject);
-    const ack =
-      err === null && data.length > 0
-        ? (JSON.parse(this.decoder.decode(data)) as { stream?: string; seq?: number })
-        : {};
-    if (correlationId === undefined || ack.stream === undefined || ack.seq === undefined) {
-      this.failure ??= err ?? new Error(`(w) bad PubAck on ${subject}: ${this.decoder.decode(data)}`);
+  private readonly onAck = (correlationId: string, r: PublishResult): void => {
+    if (r.kind !== 'acked') {
+      this.failure ??= new Error(`(w) ${correlationId} not published: ${r.code} ${r.reason}`);
       return;
     }
     this.acked++;
-    this.marks.push({ correlationId, stream: ack.stream, seq: ack.seq });
+    this.marks.push({ correlationId, stream: r.stream, seq: r.seq });
     if (this.marks.length >= this.batchRows) this.flushMarks();
     else this.markFlush ??= setImmediate(() => this.flushMarks());
-  }
+  };
 
   private flushMarks(): void {
     if (this.markFlush !== undefined) clearImmediate(this.markFlush);

@@ -1,4 +1,4 @@
-// A/B of two builds in one process: the bench's own (a), (b″), (c) and (d) from build A and
+// A/B of two builds in one process: the bench's own (a), (b″), (c), (d) and (w) from build A and
 // build B, interleaved (A then B, then B then A), with the process CPU per message, which a loaded
 // machine distorts less than the rates. Usage (both trees built with `npx tsc -p tsconfig.json`):
 //   AB_A=/path/to/before/dist AB_B=/path/to/after/dist REPS=3 SCALE=0.2 \
@@ -12,13 +12,15 @@ if (!process.env.AB_A || !process.env.AB_B) throw new Error('set AB_A and AB_B t
 const reps = Number(process.env.REPS ?? 3),
   scale = Number(process.env.SCALE ?? 0.3);
 const parts = (process.env.PARTS ?? 'a,b2,c,d').split(',');
-const [common, baseA, netA, netB, floorA, floorB] = await Promise.all([
+const [common, baseA, netA, netB, floorA, floorB, probeA, probeB] = await Promise.all([
   import(`${B}/common.js`),
   import(`${B}/baselines.js`),
   import(`${A}/netsync.js`),
   import(`${B}/netsync.js`),
   import(`${A}/outbox-floor.js`),
   import(`${B}/outbox-floor.js`),
+  import(`${A}/worker-probe.js`),
+  import(`${B}/worker-probe.js`),
 ]);
 const F = common.FULL_SIZES,
   n = (x) => Math.max(1000, Math.round(x * scale));
@@ -47,19 +49,20 @@ for (let r = 0; r < reps; r++) {
   const order =
     r % 2 === 0
       ? [
-          ['A', netA, floorA],
-          ['B', netB, floorB],
+          ['A', netA, floorA, probeA],
+          ['B', netB, floorB, probeB],
         ]
       : [
-          ['B', netB, floorB],
-          ['A', netA, floorA],
+          ['B', netB, floorB, probeB],
+          ['A', netA, floorA, probeA],
         ];
   if (parts.includes('a')) await timed('a', sizes.natsJs, () => baseA.measureNatsJs(sizes));
-  for (const [name, net, floor] of order) {
+  for (const [name, net, floor, probe] of order) {
     if (parts.includes('b2'))
       await timed(`b2 ${name}`, sizes.netsync, () => common.withTempDir((d) => floor.measureOutboxFloor(sizes, d)));
     if (parts.includes('c')) await timed(`c ${name}`, sizes.netsync, () => net.measureLibrary(sizes));
     if (parts.includes('d')) await timed(`d ${name}`, sizes.replay, () => net.measureReplay(sizes));
+    if (parts.includes('w')) await timed(`w ${name}`, sizes.netsync, () => probe.measureWorkerProbe(sizes));
   }
   if (parts.includes('a')) await timed('a', sizes.natsJs, () => baseA.measureNatsJs(sizes));
 }
