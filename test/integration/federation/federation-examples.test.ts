@@ -79,7 +79,7 @@ describe('examples/federation: hub and partner on nats-server 2.9.10', () => {
     const [hubPort, leafPort, acmePort] = [await freePort(), await freePort(), await freePort()];
     const hubConf = readFileSync(join(EXAMPLES, 'hub.conf'), 'utf8')
       .replace('127.0.0.1:4222', `127.0.0.1:${hubPort}`)
-      .replace('127.0.0.1:7422', `127.0.0.1:${leafPort}`)
+      .replaceAll('127.0.0.1:7422', `127.0.0.1:${leafPort}`)
       .replace('/var/lib/nats/org-hub', join(dir, 'hub'));
     const partnerConf = readFileSync(join(EXAMPLES, 'partner.conf'), 'utf8')
       .replace('127.0.0.1:4223', `127.0.0.1:${acmePort}`)
