@@ -174,6 +174,16 @@ export class SqliteAppliedAcks implements AppliedAcks {
     return io('write', () => withDurability(this.db, this.synchronous, true, () => this.insert.run(row).changes > 0));
   }
 
+  applyMany(list: readonly AppliedAck[]): boolean[] {
+    if (list.length === 0) return [];
+    const rows = list.map((a) => ({ ...a, reason: a.reason ?? null, signers: JSON.stringify(a.signers) }));
+    return io('write', () =>
+      withDurability(this.db, this.synchronous, true, () =>
+        this.db.transaction(() => rows.map((row) => this.insert.run(row).changes > 0))(),
+      ),
+    );
+  }
+
   list(partner?: string): AppliedAck[] {
     return io('read', () => (partner === undefined ? this.listAll.all() : this.listPartner.all(partner))).map(applied);
   }

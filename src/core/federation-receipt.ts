@@ -231,6 +231,11 @@ export interface AppliedAcks {
   get(eventId: string): AppliedAck | undefined;
   /** Stores the receipt unless one is there for the event; true when it was stored. */
   apply(a: AppliedAck): boolean;
+  /**
+   * {@link apply} for several receipts in one durable transaction (one fsync); for each, in order,
+   * true when it was stored (false for an event that had one, also earlier in the same list).
+   */
+  applyMany(list: readonly AppliedAck[]): boolean[];
   /** Every receipt applied, by partner. */
   list(partner?: string): AppliedAck[];
 }

@@ -66,6 +66,10 @@ export class MemoryAppliedAcks implements AppliedAcks {
     return true;
   }
 
+  applyMany(list: readonly AppliedAck[]): boolean[] {
+    return list.map((a) => this.apply(a));
+  }
+
   list(partner?: string): AppliedAck[] {
     return [...this.rows.values()].filter((a) => partner === undefined || a.partner === partner);
   }

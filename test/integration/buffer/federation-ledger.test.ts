@@ -78,6 +78,15 @@ describe('migration 3: federation ledgers', () => {
     };
     expect(acks.apply(applied)).toBe(true);
     expect(acks.apply({ ...applied, status: 'accepted' })).toBe(false);
+    // Several in one transaction: a known event and a repeat within the list are left as they are.
+    const x2 = { ...applied, eventId: 'X2', ackMsgId: 'ack-X2-bbbb', appliedAtMs: 6 };
+    const x3 = { ...applied, eventId: 'X3', ackMsgId: 'ack-X3-cccc', appliedAtMs: 7 };
+    expect(acks.applyMany([{ ...applied, status: 'accepted' }, x2, x3, { ...x3, status: 'accepted' }])).toEqual([
+      false,
+      true,
+      true,
+      false,
+    ]);
     await ob.close();
 
     ob = SqliteOutbox.open({ path });
@@ -91,7 +100,7 @@ describe('migration 3: federation ledgers', () => {
       ]),
     );
     expect(acks.get('X1')).toEqual(applied);
-    expect(acks.list('acme')).toEqual([applied]);
+    expect(acks.list('acme')).toEqual([applied, x2, x3]);
     expect(acks.list('beta')).toEqual([]);
     await ob.close();
   });

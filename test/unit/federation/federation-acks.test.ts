@@ -198,4 +198,37 @@ describe('FederationAcks', () => {
     expect(await member.onDelivery(acme, { ...last, deliveryCount: 3 })).toBe('unknown-event');
     expect(last.calls).toEqual(['ack']);
   });
+
+  it('applies the receipts verified in one turn in one transaction, a repeat among them once', async () => {
+    await sendEvent('E2');
+    await sendEvent('E3');
+    const batches: string[][] = [];
+    const applyMany = ledger.applyMany.bind(ledger);
+    ledger.applyMany = (list) => {
+      batches.push(list.map((a) => a.eventId));
+      return applyMany(list);
+    };
+    const ds = [
+      delivery(await receipt({ eventId: 'E1' })),
+      delivery(await receipt({ eventId: 'E2' })),
+      delivery(await receipt({ eventId: 'E3' })),
+      delivery(await receipt({ eventId: 'E2' })),
+    ];
+    const results = await Promise.all(ds.map((d) => acks.onDelivery(acme, d)));
+    expect(results).toEqual(['applied', 'applied', 'applied', 'duplicate']);
+    expect(batches).toEqual([['E1', 'E2', 'E3', 'E2']]);
+    for (const d of ds) expect(d.calls).toEqual(['ack']);
+    expect([...ledger.rows.keys()].sort()).toEqual(['E1', 'E2', 'E3']);
+  });
+
+  it('acks nothing of a batch whose transaction failed', async () => {
+    await sendEvent('E2');
+    ledger.applyMany = () => {
+      throw new Error('disk full');
+    };
+    const ds = [delivery(await receipt({ eventId: 'E1' })), delivery(await receipt({ eventId: 'E2' }))];
+    const results = await Promise.allSettled(ds.map((d) => acks.onDelivery(acme, d)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    for (const d of ds) expect(d.calls).toEqual([]);
+  });
 });
