@@ -167,7 +167,9 @@ export async function ourRoundTrip(link: FederationLink, rate: number, seconds: 
           });
           json = (await res.json()) as { eventId?: string };
         } catch (err) {
-          return refuse(err instanceof Error ? err.name : String(err));
+          // fetch() fails with a TypeError whose cause names the socket error.
+          const cause = (err as { cause?: { code?: string } }).cause?.code;
+          return refuse(err instanceof Error ? `${err.name}${cause === undefined ? '' : ` ${cause}`}` : String(err));
         }
         if (res.status !== 202 || json.eventId === undefined) return refuse(`HTTP ${res.status}`);
         scheduled.set(json.eventId, at);

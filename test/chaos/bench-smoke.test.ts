@@ -1,6 +1,7 @@
 /**
- * Smoke tests of `npm run bench` and `npm run bench:fleet`: the compiled benchmarks run small
- * (`--quick`; a fleet of 3 at one short rate) and write JSON results with every figure present.
+ * Smoke tests of `npm run bench`, `npm run bench:fleet` and `npm run bench:federation`: the
+ * compiled benchmarks run small (`--quick`; a fleet of 3 at one short rate) and write JSON results
+ * with every figure present.
  * Rates are not asserted against anything: they are numbers for people, not pass/fail criteria;
  * what the stream shows (nothing lost, nothing twice) is.
  *
@@ -116,4 +117,44 @@ describe('bench:fleet, 3 sidecars at one short rate', () => {
     expect(json.runs[0]!.rawNats.p50Ms).toBeGreaterThan(0);
     expect(r.stdout).toContain('fleet CPU ms/intent');
   });
+});
+
+describe('bench:federation --quick', () => {
+  it('measures (h) and (i) with nothing lost, the leaf really cut and the ledger seeing it', async () => {
+    const dir = join(out, 'federation');
+    const r = await runBench(['--quick', '--out', dir], 280_000, 'dist/bench/federation-edge.js');
+    expect(r.code, r.stderr.slice(-2_000)).toBe(0);
+    const files = readdirSync(dir).filter((f) => f.startsWith('federation-edge-') && f.endsWith('.json'));
+    expect(files).toHaveLength(1);
+    type Loop = { sent: number; accepted: number; lost: number; p50Ms: number; p99Ms: number };
+    type CatchUp = {
+      count: number;
+      catchUpMs: number;
+      valid: boolean;
+      leafzDuringCut: number[];
+      unackedDuringCut?: number;
+    };
+    const json = JSON.parse(readFileSync(join(dir, files[0]!), 'utf8')) as {
+      roundTrip: { ours: { loop: Loop }; oursLowRate: { loop: Loop }; raw: Array<{ loop: Loop }>; ratioP99: number };
+      catchUp: { ours: CatchUp; raw: CatchUp[]; ratio: number };
+    };
+    const { roundTrip: h, catchUp: i } = json;
+    for (const loop of [h.ours.loop, h.oursLowRate.loop, ...h.raw.map((x) => x.loop)]) {
+      expect(loop.accepted).toBeGreaterThan(0);
+      expect(loop.lost, 'every accepted event came back').toBe(0);
+      expect(loop.p99Ms).toBeGreaterThan(0);
+    }
+    expect(h.raw).toHaveLength(2);
+    expect(h.ratioP99).toBeGreaterThan(0);
+    // The leaf stayed cut (hub /leafz at 0, nothing at acme before the heal) on every run.
+    for (const c of [i.ours, ...i.raw]) {
+      expect(c.valid, JSON.stringify(c)).toBe(true);
+      expect(c.leafzDuringCut.length).toBeGreaterThan(0);
+      expect(c.count).toBe(200);
+      expect(c.catchUpMs).toBeGreaterThan(0);
+    }
+    expect(i.ours.unackedDuringCut, "ORG's ledger sees what NATS's lag does not").toBe(200);
+    expect(i.ratio).toBeGreaterThan(0);
+    expect(r.stdout).toContain('(i) catch-up');
+  }, 300_000);
 });
