@@ -201,6 +201,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX payloads_not_uploaded ON payloads (stored_at_ms) WHERE uploaded_at_ms IS NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'payload files beside the outbox; upload marks apart',
+    // New payloads' bytes go to files under <outbox>.payloads/ (fsync'd before their row here):
+    // SQLite writes a 32 MiB blob as 8,192 WAL frames and again at the checkpoint. Upload marks
+    // get their own table, since SQLite rewrites a whole row on UPDATE, overflow pages included.
+    // The payloads table and its uploaded_at_ms stay for payloads stored before (read, then pruned).
+    sql: `
+      CREATE TABLE payload_files (
+        correlation_id  TEXT    PRIMARY KEY,
+        digest          TEXT    NOT NULL,
+        size            INTEGER NOT NULL,
+        stored_at_ms    INTEGER NOT NULL
+      );
+      CREATE INDEX payload_files_stored_at ON payload_files (stored_at_ms);
+      CREATE TABLE payload_uploads (
+        correlation_id  TEXT    PRIMARY KEY,
+        uploaded_at_ms  INTEGER NOT NULL
+      );
+      INSERT INTO payload_uploads (correlation_id, uploaded_at_ms)
+        SELECT correlation_id, uploaded_at_ms FROM payloads WHERE uploaded_at_ms IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code reads and writes. */

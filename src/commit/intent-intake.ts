@@ -35,7 +35,12 @@ export interface IntentIntakeOptions {
    * Stores a payload too large to carry inline and returns its reference (durable when it
    * resolves), or undefined to keep it inline (docs/payloads.md). Absent: every payload is inline.
    */
-  externalise?: (correlationId: string, payload: unknown, payloadBytes: number) => Promise<PayloadRef | undefined>;
+  externalise?: (
+    correlationId: string,
+    payload: unknown,
+    payloadBytes: number,
+    canonical?: Uint8Array,
+  ) => Promise<PayloadRef | undefined>;
 }
 
 /** The answer to an accepted submission. */
@@ -135,7 +140,12 @@ export class IntentIntake {
     now: number,
   ): Promise<NewOutboxRow> {
     // The payload's bytes go to disk before its row, so a stored row always finds them.
-    const payloadRef = await this.opts.externalise?.(correlationId, input.payload, input.payloadBytes);
+    const payloadRef = await this.opts.externalise?.(
+      correlationId,
+      input.payload,
+      input.payloadBytes,
+      input.payloadJson,
+    );
     return buildCommandRow({
       correlationId,
       subject: input.subject,

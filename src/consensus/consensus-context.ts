@@ -36,7 +36,12 @@ export interface ConsensusDriverOptions {
    * Stores a local payload too large for gossip and returns its reference (durable when it
    * resolves), or undefined to gossip it inline (docs/payloads.md). Absent: always inline.
    */
-  externalise?: (correlationId: string, payload: unknown, payloadBytes: number) => Promise<PayloadRef | undefined>;
+  externalise?: (
+    correlationId: string,
+    payload: unknown,
+    payloadBytes: number,
+    canonical?: Uint8Array,
+  ) => Promise<PayloadRef | undefined>;
   /**
    * `payloads.bucket`: a proposal whose `payloadRef` names another bucket is refused
    * (`payload-ref-bucket`), since this node's committer would look for the object there. Absent: not checked.

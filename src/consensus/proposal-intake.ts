@@ -140,7 +140,7 @@ export class ProposalIntake {
     now: number,
   ): Promise<TrackedIntent> {
     const { opts, self } = this.ctx;
-    const payloadRef = await opts.externalise?.(correlationId, input.payload, input.payloadBytes);
+    const payloadRef = await opts.externalise?.(correlationId, input.payload, input.payloadBytes, input.payloadJson);
     return {
       correlationId,
       subject: input.subject,

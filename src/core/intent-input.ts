@@ -2,7 +2,7 @@
  * Validation of an agent's intent submission (`POST /v1/intents`). Errors name the field.
  */
 import { NetSyncError } from './errors.js';
-import { keyField } from './json-body.js';
+import { canonicalPayloadBytes, keyField, utf8Length } from './json-body.js';
 import { exceedsDepth, MAX_PAYLOAD_DEPTH } from './json-depth.js';
 import { checkSubject } from './subject.js';
 
@@ -12,6 +12,8 @@ export interface IntentInput {
   payload: unknown;
   /** Size of the payload as compact JSON, bytes. */
   payloadBytes: number;
+  /** The payload's canonical JSON bytes, when the request's own were canonical (they are stored as they are). */
+  payloadJson?: Uint8Array;
 }
 
 /** Limits that apply to a submission. */
@@ -22,8 +24,6 @@ export interface IntentLimits {
   /** Most intents in one batch (`api.maxBatchItems`); more is refused with BATCH_TOO_LARGE (HTTP 413). Default 1,000. */
   maxBatchItems?: number;
 }
-
-const encoder = new TextEncoder();
 
 function invalid(field: string, message: string): NetSyncError {
   return new NetSyncError('INPUT_INVALID', `${field}: ${message}`, { field });
@@ -47,7 +47,9 @@ export function parseIntentInput(body: unknown, limits: IntentLimits): IntentInp
   if (exceedsDepth(record['payload'], MAX_PAYLOAD_DEPTH)) {
     throw invalid('payload', `nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
   }
-  const payloadBytes = encoder.encode(JSON.stringify(record['payload'])).length;
+  // Canonical request bytes are compact: their length is the size, with no second serialisation.
+  const payloadJson = canonicalPayloadBytes(record);
+  const payloadBytes = payloadJson?.length ?? utf8Length(JSON.stringify(record['payload']));
   if (payloadBytes > limits.maxPayloadBytes) {
     throw new NetSyncError(
       'PAYLOAD_TOO_LARGE',
@@ -55,5 +57,10 @@ export function parseIntentInput(body: unknown, limits: IntentLimits): IntentInp
       { field: 'payload' },
     );
   }
-  return { subject: record['subject'] as string, payload: record['payload'], payloadBytes };
+  return {
+    subject: record['subject'] as string,
+    payload: record['payload'],
+    payloadBytes,
+    ...(payloadJson === undefined ? {} : { payloadJson }),
+  };
 }

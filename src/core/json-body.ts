@@ -88,15 +88,53 @@ function numberProblem(literal: string): string | null {
 
 /** End (exclusive) of the string literal opening at `start`; -1 when the text ends inside it. */
 function stringEnd(text: string, start: number): number {
-  let j = start + 1;
-  while (j < text.length) {
-    const c = text.charCodeAt(j);
-    if (c === 92) j += 2;
-    else if (c === 34) return j + 1;
-    else j++;
+  // Native search for the next quote; it closes the string unless an odd run of backslashes escapes it.
+  for (let j = start + 1; ; ) {
+    const q = text.indexOf('"', j);
+    if (q < 0) return -1;
+    let b = q - 1;
+    while (text.charCodeAt(b) === 92) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    j = q + 1;
   }
-  return -1;
 }
+
+/** UTF-8 length of `text` (well-formed UTF-16; a lone surrogate counts 3, as TextEncoder writes U+FFFD). */
+export function utf8Length(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a pair: 2 code units, 4 bytes
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
+const payloadBytesOf = new WeakMap<object, Uint8Array>();
+
+/**
+ * The bytes of a body's top-level `payload` value, when `parseJsonBody` found them already in
+ * canonical JSON (compact, keys sorted, strings and numbers as JSON.stringify writes them): the
+ * object a payload by reference is stored as, taken from the request without serialising it again.
+ */
+export function canonicalPayloadBytes(body: object): Uint8Array | undefined {
+  return payloadBytesOf.get(body);
+}
+
+/** The top-level `payload` value's text span, and whether it is canonical JSON. */
+interface PayloadSpan {
+  start: number;
+  end: number;
+  canonical: boolean;
+  /** Inside the span: the previous key of each open object, to check the order. */
+  keys: Array<string | undefined>;
+}
+
+const WHITESPACE = /[ \t\n\r]/;
 
 function keyProblem(frames: readonly Frame[], key: string): string | null {
   if (key === '__proto__')
@@ -110,18 +148,41 @@ function keyProblem(frames: readonly Frame[], key: string): string | null {
 /** What a walk found: a problem at a path, or (for a prefix) the path of the value left open. */
 type WalkResult = { problem: { field: string; message: string } } | { openPath: string };
 
-/** Walks JSON text (valid, or a valid prefix) keeping the path of the current value. */
-function walk(text: string): WalkResult {
+/**
+ * Walks JSON text (valid, or a valid prefix) keeping the path of the current value. With `span`,
+ * also finds the top-level `payload` value's span and whether it is canonical JSON.
+ */
+function walk(text: string, span?: PayloadSpan): WalkResult {
   const frames: Frame[] = [];
   let i = 0;
+  // The span is open while frames.length > 1, or at the payload's own primitive value.
+  const atPayload = (): boolean => {
+    const top = frames[0];
+    return (
+      span !== undefined &&
+      span.start < 0 &&
+      frames.length === 1 &&
+      top !== undefined &&
+      !top.array &&
+      !top.expectKey &&
+      top.key === 'payload'
+    );
+  };
+  const inSpan = (): boolean => span !== undefined && span.start >= 0 && span.end < 0;
   while (i < text.length) {
     const ch = text[i] as string;
     const top = frames[frames.length - 1];
     if (ch === '{' || ch === '[') {
+      if (atPayload()) span!.start = i;
       frames.push({ array: ch === '[', key: undefined, index: 0, expectKey: ch === '{' });
+      if (inSpan()) span!.keys.push(undefined);
       i++;
     } else if (ch === '}' || ch === ']') {
       frames.pop();
+      if (inSpan()) {
+        span!.keys.pop();
+        if (frames.length === 1) span!.end = i + 1;
+      }
       i++;
     } else if (ch === ',') {
       if (top?.array === true) top.index++;
@@ -134,20 +195,50 @@ function walk(text: string): WalkResult {
       const end = stringEnd(text, i);
       const isKey = top !== undefined && !top.array && top.expectKey;
       if (end < 0) return { openPath: pathOf(frames, isKey ? frames.length - 1 : frames.length) };
+      const primitive = atPayload();
+      if (primitive) span!.start = i;
       if (isKey) {
         top.key = JSON.parse(text.slice(i, end)) as string;
         const problem = keyProblem(frames, top.key);
         if (problem !== null) return { problem: { field: pathOf(frames), message: problem } };
+        // A second top-level `payload`: JSON.parse keeps the last, the span is the first.
+        if (span !== undefined && frames.length === 1 && top.key === 'payload' && span.start >= 0)
+          span.canonical = false;
       }
+      if (inSpan()) {
+        const literal = text.slice(i, end);
+        // Without a backslash a literal is as JSON.stringify writes it; with one, compare.
+        if (literal.includes('\\') && JSON.stringify(JSON.parse(literal)) !== literal) span!.canonical = false;
+        if (isKey) {
+          const keys = span!.keys;
+          const previous = keys[keys.length - 1];
+          if (previous !== undefined && !(previous < (top.key as string))) span!.canonical = false;
+          keys[keys.length - 1] = top.key as string;
+        }
+      }
+      if (primitive) span!.end = end;
       i = end;
     } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
       let j = i + 1;
       while (j < text.length && /[0-9eE.+-]/.test(text[j] as string)) j++;
-      const problem = numberProblem(text.slice(i, j));
+      const literal = text.slice(i, j);
+      const problem = numberProblem(literal);
       if (problem !== null) return { problem: { field: pathOf(frames), message: problem } };
+      const primitive = atPayload();
+      if (primitive) span!.start = i;
+      if (inSpan() && String(Number(literal)) !== literal) span!.canonical = false;
+      if (primitive) span!.end = j;
+      i = j;
+    } else if (ch === 't' || ch === 'f' || ch === 'n') {
+      const j = i + (ch === 'f' ? 5 : 4); // true, false, null (the text is JSON)
+      if (atPayload()) {
+        span!.start = i;
+        span!.end = j;
+      }
       i = j;
     } else {
-      i++; // whitespace, true, false, null
+      if (inSpan() && WHITESPACE.test(ch)) span!.canonical = false;
+      i++; // whitespace
     }
   }
   return { openPath: pathOf(frames) };
@@ -190,7 +281,14 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
   } catch (err) {
     throw invalid('body', `is not valid JSON (${(err as Error).message})`);
   }
-  const result = walk(text);
+  const span: PayloadSpan = { start: -1, end: -1, canonical: true, keys: [] };
+  const result = walk(text, span);
   if ('problem' in result) throw invalid(result.problem.field, result.problem.message);
+  if (span.canonical && span.start >= 0 && span.end > span.start && typeof value === 'object' && value !== null) {
+    // Byte offsets from the (short) text around the payload: the subject and the braces.
+    const start = utf8Length(text.slice(0, span.start));
+    const end = bytes.length - utf8Length(text.slice(span.end));
+    payloadBytesOf.set(value, bytes.subarray(start, end));
+  }
   return value;
 }

@@ -131,6 +131,7 @@ export interface PayloadObjects {
   /**
    * Stores `bytes` under the reference's name only if no object has that name yet (create-only:
    * an object that appeared meanwhile is left alone, and its info returned). Rejects on failure.
+   * `bytes` must hash to `ref.digest`: the caller checks, and the object's info carries that digest.
    */
   putIfAbsent(ref: PayloadRef, bytes: Uint8Array, signal?: AbortSignal): Promise<StoredObjectInfo>;
   /** The object's bytes, or null when there is none. */

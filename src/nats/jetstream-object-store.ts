@@ -2,10 +2,21 @@
  * The payload bucket over a JetStream Object Store (nats.js `js.views.os`): create-only puts,
  * infos without reading the object, and reads checked against the reference (docs/payloads.md).
  */
-import { nanos, type NatsConnection, type ObjectStore, StorageType } from 'nats';
+import {
+  headers,
+  JsHeaders,
+  type JetStreamClient,
+  nanos,
+  type NatsConnection,
+  nuid,
+  type ObjectStore,
+  type PubAck,
+  StorageType,
+} from 'nats';
 import { NetSyncError } from '../core/errors.js';
 import {
   decodePayload,
+  objectStoreDigest,
   type PayloadObjects,
   PayloadRefError,
   type PayloadRef,
@@ -30,6 +41,14 @@ export interface JetStreamObjectStoreOptions {
   timeoutMs?: number;
 }
 
+/** nats.js' default chunk size (and the raw baseline's): 128 KiB, or the server's max_payload if lower. */
+const MAX_CHUNK_BYTES = 128 * 1024;
+
+/** The subject of an object's info: nats.js' `_metaSubject` (the name in padded base64url). */
+function metaSubject(bucket: string, name: string): string {
+  return `$O.${bucket}.M.${btoa(name).replaceAll('+', '-').replaceAll('/', '_')}`;
+}
+
 /** Name of the stream behind an Object Store bucket. */
 export function objectStoreStream(bucket: string): string {
   return `OBJ_${bucket}`;
@@ -39,6 +58,7 @@ export function objectStoreStream(bucket: string): string {
 export class JetStreamObjectStore implements PayloadObjects {
   private readonly timeoutMs: number;
   private bound: { nc: NatsConnection; stores: Map<string, Promise<ObjectStore | null>> } | undefined;
+  private js: { nc: NatsConnection; js: JetStreamClient } | undefined;
 
   constructor(private readonly opts: JetStreamObjectStoreOptions) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
@@ -51,15 +71,53 @@ export class JetStreamObjectStore implements PayloadObjects {
     return info === null || info.deleted ? null : { size: info.size, digest: info.digest };
   }
 
+  /**
+   * Writes the object as nats.js' `put` does (chunks of 128 KiB on `$O.<bucket>.C.<nuid>`, all in
+   * flight at once, then the info on `$O.<bucket>.M.<name>` with `Nats-Rollup: sub`), except that
+   * the info's digest is the reference's: `bytes` must hash to `ref.digest` (the caller checked),
+   * so the bytes are not hashed a second time by nats.js' pure-JS SHA-256 (docs/payloads.md).
+   */
   async putIfAbsent(ref: PayloadRef, bytes: Uint8Array): Promise<StoredObjectInfo> {
     const os = await this.store(ref.bucket);
     if (os === null) throw new NetSyncError('NATS_NO_STREAM', `payload bucket ${ref.bucket} does not exist`);
+    const { nc, js } = this.client();
+    const timeout = this.timeoutMs;
+    const chunkBytes = Math.min(MAX_CHUNK_BYTES, nc.info?.max_payload ?? 1024);
+    const id = nuid.next();
+    const chunkSubject = `$O.${ref.bucket}.C.${id}`;
     try {
-      // previousRevision 0: the server refuses the object's metadata if the name already has any
-      // (Nats-Expected-Last-Subject-Sequence), so a racing or retried upload replaces nothing.
-      const info = await os.putBlob({ name: ref.name }, bytes, { previousRevision: 0, timeout: this.timeoutMs });
+      const acks: Array<Promise<PubAck>> = [];
+      for (let at = 0; at < bytes.length; at += chunkBytes)
+        acks.push(js.publish(chunkSubject, bytes.subarray(at, at + chunkBytes), { timeout }));
+      await Promise.all(acks);
+      const info = {
+        bucket: ref.bucket,
+        nuid: id,
+        size: bytes.length,
+        chunks: acks.length,
+        name: ref.name,
+        description: '',
+        options: { max_chunk_size: chunkBytes },
+        mtime: new Date().toISOString(),
+        digest: objectStoreDigest(ref.digest),
+        deleted: false,
+      };
+      // Create-only: the server refuses the info if the name already has any
+      // (Nats-Expected-Last-Subject-Sequence 0), so a racing or retried upload replaces nothing.
+      const h = headers();
+      h.set('Nats-Expected-Last-Subject-Sequence', '0');
+      h.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
+      await js.publish(metaSubject(ref.bucket, ref.name), new TextEncoder().encode(JSON.stringify(info)), {
+        headers: h,
+        timeout,
+      });
       return { size: info.size, digest: info.digest };
     } catch (err) {
+      // Chunks without an info are no object; remove them, as nats.js does.
+      await nc
+        .jetstreamManager({ checkAPI: false, timeout })
+        .then((jsm) => jsm.streams.purge(objectStoreStream(ref.bucket), { filter: chunkSubject }))
+        .catch(() => undefined);
       const now = await os.info(ref.name).catch(() => null);
       if (now !== null && !now.deleted) return { size: now.size, digest: now.digest };
       throw err;
@@ -76,6 +134,14 @@ export class JetStreamObjectStore implements PayloadObjects {
     const bytes = await this.get(ref);
     if (bytes === null) throw new PayloadRefError('missing', `object ${ref.bucket}/${ref.name} does not exist`);
     return decodePayload(bytes, ref);
+  }
+
+  // The connection's JetStream client, made once per connection.
+  private client(): { nc: NatsConnection; js: JetStreamClient } {
+    const nc = this.opts.connection();
+    if (nc === undefined || nc.isClosed()) throw new NetSyncError('NATS_DISCONNECTED', 'not connected to NATS');
+    if (this.js?.nc !== nc) this.js = { nc, js: nc.jetstream({ timeout: this.timeoutMs }) };
+    return this.js;
   }
 
   private store(bucket: string): Promise<ObjectStore | null> {

@@ -42,7 +42,12 @@ export interface MeshWiringOptions {
    * Stores a payload too large for gossip and returns its reference (docs/payloads.md); the
    * caller also starts its upload, since another node may commit it.
    */
-  externalise?: (correlationId: string, payload: unknown, payloadBytes: number) => Promise<PayloadRef | undefined>;
+  externalise?: (
+    correlationId: string,
+    payload: unknown,
+    payloadBytes: number,
+    canonical?: Uint8Array,
+  ) => Promise<PayloadRef | undefined>;
 }
 
 /** True when `config` asks for consensus (and so for the mesh). */

@@ -43,6 +43,8 @@ export interface PayloadWiringOptions {
   uploadEagerly?: boolean;
 }
 
+const nodeSha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
 // Payloads whose row is gone are deleted this long after they were stored, checked hourly.
 const ORPHAN_GRACE_MS = 3_600_000;
 
@@ -75,7 +77,7 @@ export class PayloadWiring {
       inlineMaxBytes: config.payloads.inlineMaxBytes,
       bucket: config.payloads.bucket,
       metrics: this.metrics,
-      sha256: (bytes) => createHash('sha256').update(bytes).digest('hex'),
+      sha256: nodeSha256,
     });
     this.pruner = new PeriodicTask({
       clock: opts.clock,
@@ -113,6 +115,7 @@ export class PayloadWiring {
       metrics: this.metrics,
       ...(this.opts.faults?.afterUpload === undefined ? {} : { afterUpload: this.opts.faults.afterUpload }),
       now: () => this.opts.clock.now(),
+      sha256: nodeSha256,
     });
     this.uploader = new PayloadUploader({
       store: this.store,

@@ -154,7 +154,8 @@ export class Sidecar {
       newId: (now) => newId(now),
       randomHex,
       onAccepted: () => this.committer.wake(),
-      externalise: (id, payload, bytes) => this.payloads.intake.externalise(id, payload, bytes),
+      externalise: (id, payload, bytes, canonical) =>
+        this.payloads.intake.externalise(id, payload, bytes, canonical === undefined ? {} : { canonical }),
     });
     this.federation = buildFederation({
       config,
@@ -215,9 +216,12 @@ export class Sidecar {
           reader: this.reader,
           federation: this.federation?.cohort,
           // Proposals must fit a gossip envelope: larger payloads go by reference, uploaded at once.
-          externalise: async (id, payload, bytes) => {
-            const inline = Math.min(config.payloads.inlineMaxBytes, config.api.maxPayloadBytes);
-            const ref = await this.payloads.intake.externalise(id, payload, bytes, inline);
+          externalise: async (id, payload, bytes, canonical) => {
+            const inlineMaxBytes = Math.min(config.payloads.inlineMaxBytes, config.api.maxPayloadBytes);
+            const ref = await this.payloads.intake.externalise(id, payload, bytes, {
+              inlineMaxBytes,
+              ...(canonical === undefined ? {} : { canonical }),
+            });
             if (ref !== undefined) this.payloads.uploadSoon();
             return ref;
           },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hasCode } from '../../../src/core/errors.js';
-import { firstInvalidUtf8, parseJsonBody } from '../../../src/core/json-body.js';
+import { canonicalJson } from '../../../src/core/digest.js';
+import { canonicalPayloadBytes, firstInvalidUtf8, parseJsonBody, utf8Length } from '../../../src/core/json-body.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const bytes = (...parts: Array<string | number[]>): Uint8Array =>
@@ -73,5 +74,83 @@ describe('firstInvalidUtf8', () => {
     expect(firstInvalidUtf8(new Uint8Array([0xc0, 0x80]))).toBe(0); // overlong
     expect(firstInvalidUtf8(new Uint8Array([0x61, 0xe2, 0x82]))).toBe(1); // cut short
     expect(firstInvalidUtf8(new Uint8Array([0xf4, 0x90, 0x80, 0x80]))).toBe(0); // past U+10FFFF
+  });
+});
+
+describe('canonicalPayloadBytes', () => {
+  const dec = new TextDecoder();
+  const payloadOf = (text: string): string | undefined => {
+    const body = parseJsonBody(enc(text)) as object;
+    const b = canonicalPayloadBytes(body);
+    return b === undefined ? undefined : dec.decode(b);
+  };
+
+  it('hands back the request bytes of a canonical payload, and nothing for any other', () => {
+    expect(payloadOf('{"subject":"s","payload":{"a":1,"b":[true,null,"x"]}}')).toBe('{"a":1,"b":[true,null,"x"]}');
+    expect(payloadOf('{"payload":"héllo 😀","subject":"s"}')).toBe('"héllo 😀"');
+    expect(payloadOf('{ "subject" : "s" , "payload" : 12.5 }'), 'space outside the payload is fine').toBe('12.5');
+    expect(payloadOf('{"subject":"é","payload":["\\n\\"",false]}')).toBe('["\\n\\"",false]');
+    expect(payloadOf('{"payload":{"b":1,"a":2}}'), 'keys out of order').toBeUndefined();
+    expect(payloadOf('{"payload":{"a":1, "b":2}}'), 'space inside').toBeUndefined();
+    expect(payloadOf('{"payload":{"a":1,"a":2}}'), 'a duplicate key').toBeUndefined();
+    expect(payloadOf('{"payload":1e2}'), 'a number JSON.stringify writes otherwise').toBeUndefined();
+    expect(payloadOf('{"payload":"\\u0041"}'), 'an escape JSON.stringify does not write').toBeUndefined();
+    expect(payloadOf('{"payload":"\\/"}')).toBeUndefined();
+    expect(payloadOf('{"payload":1,"payload":2}'), 'JSON.parse keeps the second').toBeUndefined();
+    expect(payloadOf('{"subject":"s"}')).toBeUndefined();
+  });
+
+  it('whenever it answers, the bytes are canonicalJson of the parsed payload (random bodies)', () => {
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    const atoms = [
+      '0',
+      '-0',
+      '1',
+      '1.5',
+      '1e3',
+      '1E+2',
+      '-12',
+      'true',
+      'false',
+      'null',
+      '"a"',
+      '"\\u00e9"',
+      '"é"',
+      '"\\""',
+      '"\\u001f"',
+      '"\\b"',
+      '"😀"',
+      '"\\ud800"',
+      '"\\uD800"',
+    ];
+    const keys = ['a', 'b', 'B', '10', '9', 'é', '', 'a b'];
+    const value = (depth: number): string => {
+      const k = rnd(depth > 2 ? 1 : 3);
+      const ws = () => (rnd(8) === 0 ? ' ' : '');
+      if (k === 0) return atoms[rnd(atoms.length)]!;
+      if (k === 1) return `[${Array.from({ length: rnd(3) }, () => ws() + value(depth + 1)).join(',')}]`;
+      const n = rnd(4);
+      return `{${Array.from({ length: n }, () => `${JSON.stringify(keys[rnd(keys.length)])}:${ws()}${value(depth + 1)}`).join(',')}}`;
+    };
+    let answered = 0;
+    for (let t = 0; t < 3_000; t++) {
+      const payload = value(0);
+      const text = rnd(2) === 0 ? `{"subject":"s","payload":${payload}}` : `{"payload":${payload} ,"subject":"s"}`;
+      const body = parseJsonBody(enc(text)) as { payload: unknown };
+      const b = canonicalPayloadBytes(body);
+      if (b === undefined) continue;
+      answered++;
+      expect(dec.decode(b), text).toBe(canonicalJson(body.payload));
+    }
+    expect(answered, 'enough canonical cases to mean something').toBeGreaterThan(300);
+  });
+
+  it('utf8Length is TextEncoder’s length', () => {
+    for (const s of ['', 'abc', 'é', '€', '😀', 'a\ud800b', '\udc00', 'x😀é€'])
+      expect(utf8Length(s), JSON.stringify(s)).toBe(enc(s).length);
   });
 });

@@ -161,6 +161,18 @@ describe('PayloadRefPublisher', () => {
     expect(t.inner.sent).toHaveLength(0);
   });
 
+  it('refuses for good a local copy whose bytes do not hash to the reference (the put trusts the digest)', async () => {
+    const t = await setup();
+    const { msg } = await t.message('G', big);
+    const copy = t.store.rows.get('G')!;
+    const flipped = copy.slice();
+    flipped[10] = flipped[10]! ^ 1; // same size, other bytes: a damaged file
+    t.store.rows.set('G', flipped);
+    expect(await t.publisher.publish(msg)).toMatchObject({ kind: 'failed', retryable: false, code: 'PAYLOAD_CORRUPT' });
+    expect(t.objects.puts).toBe(0);
+    expect(t.inner.sent).toHaveLength(0);
+  });
+
   it('uploads one object when two sends of one command race', async () => {
     const t = await setup();
     const { msg } = await t.message('F', big);
