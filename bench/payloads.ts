@@ -3,10 +3,12 @@
  * (HTTP POST to a sidecar → durable in SQLite → Object Store put → command published) against a
  * raw nats.js Object Store `put` of the same bytes, in the same run on the same nats-server.
  * Goal: net-sync ≥ 0.7× raw. Runs alternate, so load drifts hit both; the median of `--reps` counts.
+ * net-sync must also make the payload durable before its 202, which the raw put does not: the
+ * `durable` column times that alone (one write and fsync of the same bytes beside the outbox).
  *
  *   npm run bench:payloads [-- --reps 3 --sizes 1,8,32 --out bench/results]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect } from 'nats';
@@ -24,6 +26,10 @@ interface Row {
   ratio: number;
   netSyncMs: number[];
   rawMs: number[];
+  /** One write + fsync of the same bytes in the outbox's directory: the work the raw put does not do. */
+  durableMs: number[];
+  /** Median durable write over median net-sync time. */
+  durableShare: number;
 }
 
 function args(): { reps: number; sizes: number[]; out: string } {
@@ -71,7 +77,16 @@ async function main(): Promise<void> {
         });
         const raw = await nc.jetstream({ timeout: 30_000 }).views.os('BENCH_RAW', { max_bytes: -1 });
         for (const size of sizes) {
-          const row: Row = { sizeMiB: size, netSyncMiBs: 0, rawMiBs: 0, ratio: 0, netSyncMs: [], rawMs: [] };
+          const row: Row = {
+            sizeMiB: size,
+            netSyncMiBs: 0,
+            rawMiBs: 0,
+            ratio: 0,
+            netSyncMs: [],
+            rawMs: [],
+            durableMs: [],
+            durableShare: 0,
+          };
           for (let rep = 0; rep < reps; rep++) {
             const payload = payloadOf(size * MiB, size * 1_000 + rep);
             const text = JSON.stringify({ subject: SUBJECT, payload });
@@ -93,15 +108,26 @@ async function main(): Promise<void> {
             const id = accepted.correlationId;
             await waitUntil(`${size} MiB intent ${id} committed`, () => committedIds.has(id), 120_000, 2);
             row.netSyncMs.push(performance.now() - t0);
+            // The durable write alone, as the store does it (write, fsync; the rename is not timed).
+            const probe = join(dir, `durable-${size}-${rep}`);
+            t0 = performance.now();
+            const fd = openSync(probe, 'w', 0o600);
+            for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+            fsyncSync(fd);
+            closeSync(fd);
+            row.durableMs.push(performance.now() - t0);
+            rmSync(probe);
           }
           row.rawMiBs = size / (median(row.rawMs) / 1_000);
           row.netSyncMiBs = size / (median(row.netSyncMs) / 1_000);
           row.ratio = row.netSyncMiBs / row.rawMiBs;
+          row.durableShare = median(row.durableMs) / median(row.netSyncMs);
           rows.push(row);
           console.log(
             `${String(size).padStart(3)} MiB  net-sync ${row.netSyncMiBs.toFixed(1).padStart(6)} MiB/s  ` +
               `raw put ${row.rawMiBs.toFixed(1).padStart(6)} MiB/s  ratio ${row.ratio.toFixed(2)}×  ` +
-              `(median of ${reps}; ms net-sync ${row.netSyncMs.map((m) => m.toFixed(0)).join('/')}, raw ${row.rawMs.map((m) => m.toFixed(0)).join('/')})`,
+              `durable write ${(row.durableShare * 100).toFixed(0)}% of net-sync  ` +
+              `(median of ${reps}; ms net-sync ${row.netSyncMs.map((m) => m.toFixed(0)).join('/')}, raw ${row.rawMs.map((m) => m.toFixed(0)).join('/')}, durable ${row.durableMs.map((m) => m.toFixed(0)).join('/')})`,
           );
         }
       } finally {
