@@ -2,7 +2,7 @@
  * net-sync end to end: (c) through the library API, (c′) through HTTP, (d) replay of a
  * backlog accumulated while NATS was down. Each on a fresh nats-server and SQLite file.
  */
-import { Agent, request } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import type { NatsServerProcess } from '../src/devkit/nats-server-process.js';
 import {
   budgetMs,
@@ -16,10 +16,15 @@ import {
   type Sample,
   type Sizes,
 } from './common.js';
+import type { HttpClientJob } from './http-client-thread.js';
 import { intentBody, startBenchSidecar } from './sidecar-harness.js';
 
 /** Concurrent HTTP requests (and keep-alive sockets) of (c′). */
 export const HTTP_CONCURRENCY = 64;
+/** Intents per request of (c″), the batch form. */
+export const HTTP_BATCH_SIZE = 256;
+/** Batches in flight in (c″): 4 × 256 = 1,024 intents outstanding, (c)'s window. */
+export const HTTP_BATCH_CONCURRENCY = 4;
 
 /** (c) `intake.accept()` with ~1,024 outstanding, timed until every row is committed. */
 export function measureLibrary(sizes: Sizes): Promise<Sample> {
@@ -41,28 +46,76 @@ export function measureLibrary(sizes: Sizes): Promise<Sample> {
   );
 }
 
-/** (c′) POST /v1/intents over node:http with a keep-alive Agent and 64 requests in flight. */
+/**
+ * Sends `count` POSTs of `body` from a client thread (the agent is another process in a deployment,
+ * so its HTTP client must not share the sidecar's event loop), `concurrency` in flight.
+ */
+function postFromThread(address: string | null, body: Buffer, count: number, concurrency: number): Promise<void> {
+  const [host, port] = splitAddress(address);
+  const job: HttpClientJob = { host, port, body, count, concurrency };
+  const worker = new Worker(new URL('./http-client-thread.js', import.meta.url), { workerData: job });
+  return new Promise<void>((resolve, reject) => {
+    worker.once('message', (m: { done?: true; error?: string }) =>
+      m.done === true ? resolve() : reject(new Error(m.error ?? 'client thread failed')),
+    );
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`client thread exited with ${code}`)));
+  }).finally(() => void worker.terminate());
+}
+
+/** (c′) POST /v1/intents, one intent per request, 64 in flight from a client thread, keep-alive. */
 export function measureHttp(sizes: Sizes): Promise<Sample> {
   return withNats((server) =>
     withTempDir(async (dir) => {
       const bench = await startBenchSidecar(dir, server.url, true);
-      const agent = new Agent({ keepAlive: true, maxSockets: HTTP_CONCURRENCY });
       try {
-        const [host, port] = splitAddress(bench.sidecar.api.boundAddress);
+        const address = bench.sidecar.api.boundAddress;
         const body = Buffer.from(JSON.stringify(intentBody()));
-        const post = (): Promise<void> => postIntent(agent, host, port, body);
-        await within('(c′) warm-up', budgetMs(sizes.warmup), closedLoop(sizes.warmup, HTTP_CONCURRENCY, post));
+        const post = (n: number): Promise<void> => postFromThread(address, body, n, HTTP_CONCURRENCY);
+        await within('(c′) warm-up', budgetMs(sizes.warmup), post(sizes.warmup));
         await bench.waitCommitted(sizes.warmup, budgetMs(sizes.warmup));
         const started = performance.now();
-        await within('(c′) requests', budgetMs(sizes.http, 500), closedLoop(sizes.http, HTTP_CONCURRENCY, post));
+        await within('(c′) requests', budgetMs(sizes.http, 500), post(sizes.http));
         const acceptSeconds = (performance.now() - started) / 1_000;
         await bench.waitCommitted(sizes.warmup + sizes.http, budgetMs(sizes.http, 500));
         return sampleSince(sizes.http, started, {
           acceptOnlyRate: Math.round(sizes.http / acceptSeconds),
-          client: `node:http Agent keepAlive, ${HTTP_CONCURRENCY} in flight`,
+          client: `node:http Agent keepAlive on a thread, ${HTTP_CONCURRENCY} in flight`,
         });
       } finally {
-        agent.destroy();
+        await bench.stop();
+      }
+    }),
+  );
+}
+
+/**
+ * (c″) The batch form: POST /v1/intents with a JSON array of 256 intents, 4 requests in flight from
+ * a client thread, timed until every row is committed. Each request must answer 202 (all accepted).
+ */
+export function measureHttpBatch(sizes: Sizes): Promise<Sample> {
+  return withNats((server) =>
+    withTempDir(async (dir) => {
+      const bench = await startBenchSidecar(dir, server.url, true);
+      try {
+        const address = bench.sidecar.api.boundAddress;
+        const body = Buffer.from(JSON.stringify(Array.from({ length: HTTP_BATCH_SIZE }, intentBody)));
+        const post = (n: number): Promise<void> => postFromThread(address, body, n, HTTP_BATCH_CONCURRENCY);
+        const batches = (n: number): number => Math.max(1, Math.round(n / HTTP_BATCH_SIZE));
+        const warm = batches(sizes.warmup);
+        await within('(c″) warm-up', budgetMs(sizes.warmup), post(warm));
+        await bench.waitCommitted(warm * HTTP_BATCH_SIZE, budgetMs(sizes.warmup));
+        const n = batches(sizes.netsync);
+        const count = n * HTTP_BATCH_SIZE;
+        const started = performance.now();
+        await within('(c″) requests', budgetMs(count), post(n));
+        const acceptSeconds = (performance.now() - started) / 1_000;
+        await bench.waitCommitted((warm + n) * HTTP_BATCH_SIZE, budgetMs(count));
+        return sampleSince(count, started, {
+          acceptOnlyRate: Math.round(count / acceptSeconds),
+          client: `node:http Agent keepAlive on a thread, ${HTTP_BATCH_CONCURRENCY} batches of ${HTTP_BATCH_SIZE} in flight`,
+        });
+      } finally {
         await bench.stop();
       }
     }),
@@ -73,30 +126,6 @@ function splitAddress(address: string | null): [string, number] {
   if (address === null) throw new Error('API not bound');
   const idx = address.lastIndexOf(':');
   return [address.slice(0, idx), Number(address.slice(idx + 1))];
-}
-
-function postIntent(agent: Agent, host: string, port: number, body: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        agent,
-        host,
-        port,
-        method: 'POST',
-        path: '/v1/intents',
-        headers: { 'content-type': 'application/json', 'content-length': body.length },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode === 202 ? resolve() : reject(new Error(`POST /v1/intents: HTTP ${res.statusCode}`)),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /**

@@ -15,7 +15,7 @@ import type { LatencyResult } from './latency.js';
 import type { RssReport } from './rss-child.js';
 
 /** Row keys, in table order. */
-export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd', 'f', 'g', 'g1', 'gr', 'w'] as const;
+export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'c3', 'd', 'f', 'g', 'g1', 'gr', 'w'] as const;
 export type RowKey = (typeof ROWS)[number];
 
 /** What each row measures. */
@@ -26,7 +26,8 @@ export const ROW_LABELS: Record<RowKey, string> = {
   b1: '(b) better-sqlite3 insert, 1 row/txn (context)',
   b2: '(b″) net-sync outbox alone: append claiming its rows + commit mark (context)',
   c: '(c) net-sync library accept → committed',
-  c2: '(c′) net-sync HTTP POST → committed',
+  c2: '(c′) net-sync HTTP POST → committed, 1 intent/request, 64 in flight',
+  c3: '(c″) net-sync HTTP batch POST → committed, 256 intents/request, 4 in flight',
   d: '(d) net-sync replay of backlog after outage',
   f: '(f) federation event: accept → DSSE-signed → committed',
   g: '(g) federation receive: verify 2 sigs, record, receipt, push (maxAckPending 64)',
@@ -43,6 +44,8 @@ export const GOALS: ReadonlyArray<{ name: string; num: RowKey; den: RowKey; min:
   { name: '(f)/(c)', num: 'f', den: 'c', min: 0.5 },
   { name: '(g)/(g raw)', num: 'g', den: 'gr', min: 0.5 },
   { name: '(g at 1)/(g raw)', num: 'g1', den: 'gr', min: null },
+  { name: '(c′)/(c)', num: 'c2', den: 'c', min: 0.5 },
+  { name: '(c″)/(c)', num: 'c3', den: 'c', min: 0.9 },
   { name: '(c′)/(a)', num: 'c2', den: 'a', min: null },
   { name: '(b″)/(a)', num: 'b2', den: 'a', min: null },
   { name: '(c)/(b″)', num: 'c', den: 'b2', min: null },

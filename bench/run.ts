@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: net-sync's throughput and latency as ratios to raw baselines, measured
  * side by side in one run. Flags: `--quick` (small counts, smoke test), `--only a,a2,c`
- * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), d, f (signed federation events), g (federation
+ * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), c3 (c″, the HTTP batch form), d, f (signed federation events), g (federation
  * receive, with its raw verification baseline), w (the two-thread probe),
  * latency, rss), `--out DIR` (default bench/results), `--scale F` (the full counts times F, e.g. 0.2 on a
  * loaded machine; repetitions unchanged).
@@ -16,7 +16,7 @@ import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample, type S
 import { measureLatency } from './latency.js';
 import { measureFederation } from './federation.js';
 import { measureFederationReceive } from './federation-receive.js';
-import { measureHttp, measureLibrary, measureReplay } from './netsync.js';
+import { measureHttp, measureHttpBatch, measureLibrary, measureReplay } from './netsync.js';
 import { measureOutboxFloor } from './outbox-floor.js';
 import {
   addRow,
@@ -30,9 +30,17 @@ import {
 import { measureRss } from './rss.js';
 import { measureWorkerProbe } from './worker-probe.js';
 
-const ALL = ['a', 'a2', 'b', 'c', 'c2', 'd', 'f', 'g', 'w', 'latency', 'rss'] as const;
+const ALL = ['a', 'a2', 'b', 'c', 'c2', 'c3', 'd', 'f', 'g', 'w', 'latency', 'rss'] as const;
 type Part = (typeof ALL)[number];
-const ALIASES: Record<string, Part> = { "a'": 'a2', 'a′': 'a2', "c'": 'c2', 'c′': 'c2', lat: 'latency' };
+const ALIASES: Record<string, Part> = {
+  "a'": 'a2',
+  'a′': 'a2',
+  "c'": 'c2',
+  'c′': 'c2',
+  "c''": 'c3',
+  'c″': 'c3',
+  lat: 'latency',
+};
 
 interface Args {
   quick: boolean;
@@ -58,7 +66,7 @@ function parseArgs(argv: string[]): Args {
       else args.only = new Set(v.split(',').map((s) => toPart(s.trim())));
     } else
       throw new Error(
-        `unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,d,f,g,w,latency,rss, --out DIR)`,
+        `unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,c3,d,f,g,w,latency,rss, --out DIR)`,
       );
   }
   return args;
@@ -123,6 +131,7 @@ async function main(): Promise<void> {
     }
     if (parts.has('c')) push('c', await measureLibrary(sizes));
     if (parts.has('c2')) push('c2', await measureHttp(sizes));
+    if (parts.has('c3')) push('c3', await measureHttpBatch(sizes));
     if (parts.has('d')) push('d', await measureReplay(sizes));
     if (parts.has('f')) push('f', await measureFederation(sizes));
     if (parts.has('g')) {
@@ -149,7 +158,7 @@ async function main(): Promise<void> {
   results.notes.push(
     'Payloads are 256 bytes: the raw body for (a)/(a′)/(b), the agent JSON payload for (c)/(c′)/(d); net-sync publishes it inside its command body with the Net-Sync headers.',
     '(f) is (c) for federation events: the same payload and window, plus one Ed25519 signature (node:crypto) over the DSSE PAE per event, on the event loop.',
-    '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, client in the same process as the sidecar.',
+    '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, client in the same process as the sidecar; (c″) the same client with a JSON array of 256 intents per request, 4 requests in flight (1,024 intents outstanding, as (c)).',
     '(d) is timed from the publisher being ready again after the restart; reconnectMs and rateFromServerUp show the outage tail.',
     "(g) times an acme sidecar from its first push until every pre-stored envelope (signed by two of org's keys, threshold 2) is verified, recorded, receipted (signed, committed) and pushed to a 204 agent; (g raw) decodes the same envelopes and verifies their signatures with node:crypto in-process, nothing else.",
     "(w) is a probe, not a net-sync path: the outbox on a worker thread and only the row building and net-sync's publisher (send) on the main thread, the upper bound of moving SQLite off the event loop.",
