@@ -51,10 +51,14 @@ export const NatsSchema = z
       })
       .strict()
       .default({}),
-    /** Base wait between reconnect attempts; nats.js adds jitter. 2 s is the nats.js default. */
-    reconnectWaitMs: zDurationMs.default(2_000),
+    /**
+     * Base wait between reconnect attempts (our own loop, nats-connector.ts). 250 ms, not nats.js'
+     * 2 s: the wait is the replay's head start after an outage (issue 15: first replayed commit
+     * within 1 s of NATS returning), and a refused dial costs the server next to nothing.
+     */
+    reconnectWaitMs: zDurationMs.default(250),
     /** Jitter added to each reconnect wait, so a fleet does not reconnect in lockstep. */
-    reconnectJitterMs: zDurationMs.default(1_000),
+    reconnectJitterMs: zDurationMs.default(250),
     /** PubAck wait. 5 s is nats.js' default and seed 000's ack budget (docs/seeds.md). */
     publishTimeoutMs: zDurationMs.default(5_000),
   })

@@ -3,11 +3,13 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, nkeys } from 'nats';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { ConnectionState } from '../../../src/core/ports.js';
 import { freePort } from '../../../src/devkit/nats-server-process.js';
 import { createNatsMetrics } from '../../../src/nats/metrics.js';
+import { NatsSchema } from '../../../src/config/schema.js';
 import { NatsConnector } from '../../../src/nats/nats-connector.js';
 import { resetSocket } from '../../../src/nats/socket-fence.js';
 import { registerCleanup, useNatsServer } from '../../support/nats-fixture.js';
@@ -141,6 +143,36 @@ describe('NatsConnector', () => {
     await connector.stop();
     expect(connector.state).toBe('closed');
     expect(seen.at(-1)).toBe('closed');
+  });
+
+  // Issue 15: replay starts once we are connected again, so the default wait is the head start
+  // of the first replayed commit after an outage (goal: within 1 s of NATS returning).
+  it('with the default settings, dials every 0.25–0.5 s while down and is connected soon after the return', async () => {
+    const nats = await useNatsServer();
+    const failures: number[] = [];
+    const logger = pino(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          if (line.includes('nats connect failed')) failures.push(performance.now());
+        },
+      },
+    );
+    const connector = new NatsConnector({ config: NatsSchema.parse({ servers: [nats.url] }), logger });
+    await connector.start();
+    registerCleanup(() => connector.stop());
+    expect(connector.state).toBe('connected');
+    nats.kill('SIGKILL');
+    await nats.waitExit();
+    await waitFor('disconnected', () => connector.state === 'disconnected');
+    const down = performance.now();
+    await new Promise((r) => setTimeout(r, 2_000));
+    // nats.js' 2 s (+ 1 s jitter) would dial at most once in these 2 s.
+    expect(failures.filter((t) => t >= down).length).toBeGreaterThanOrEqual(3);
+    await nats.restart();
+    const back = performance.now();
+    await connector.waitConnected(10_000);
+    expect(performance.now() - back).toBeLessThan(1_500);
   });
 
   it('reports a frozen server (SIGSTOP: no RST, no FIN) as disconnected within 5 s, connected once it answers', async () => {
