@@ -38,6 +38,11 @@ export interface Sizes {
   rssIntents: number;
   /** Event envelopes received per (g) repetition. */
   federationReceive: number;
+  /** Messages of (l), leaf ingest (and of its latency pass). */
+  leaf: number;
+  /** Messages (intents) sent across an outage (leaf and ours), and how long the server stays down. */
+  outage: number;
+  outageSeconds: number;
   repeats: number;
 }
 
@@ -54,6 +59,9 @@ export const FULL_SIZES: Sizes = {
   latencySeconds: 4,
   rssIntents: 1_000_000,
   federationReceive: 1_000,
+  leaf: 100_000,
+  outage: 40_000,
+  outageSeconds: 3,
   repeats: 3,
 };
 
@@ -70,6 +78,9 @@ export const QUICK_SIZES: Sizes = {
   latencySeconds: 1,
   rssIntents: 5_000,
   federationReceive: 300,
+  leaf: 2_000,
+  outage: 2_000,
+  outageSeconds: 1,
   repeats: 1,
 };
 

@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { NATS_SERVER_BINARY } from '../src/devkit/nats-server-process.js';
 import { medianSample, type Sample, type Sizes } from './common.js';
 import type { LatencyResult } from './latency.js';
+import { leafTableRows, type LeafReport } from './leaf-report.js';
 import type { RssReport } from './rss-child.js';
 
 /** Row keys, in table order. */
-export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'c3', 'd', 'f', 'g', 'g1', 'gr', 'w'] as const;
+export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'c3', 'd', 'f', 'g', 'g1', 'gr', 'w', 'l', 'la'] as const;
 export type RowKey = (typeof ROWS)[number];
 
 /** What each row measures. */
@@ -34,6 +35,8 @@ export const ROW_LABELS: Record<RowKey, string> = {
   g1: '(g) the same at maxAckPending 1, the default (context)',
   gr: '(g raw) node:crypto: decode + verify 2 sigs per envelope, in-process',
   w: '(w) probe: outbox on a worker thread + pipelined publish (context)',
+  l: '(l) leaf node: js.publish to the leaf (own JetStream domain), window 1024',
+  la: '(l→hub) the same messages stored at the hub stream that sources the leaf',
 };
 
 /** The goals (docs/benchmarks.md): numerator / denominator ≥ min. */
@@ -50,6 +53,10 @@ export const GOALS: ReadonlyArray<{ name: string; num: RowKey; den: RowKey; min:
   { name: '(b″)/(a)', num: 'b2', den: 'a', min: null },
   { name: '(c)/(b″)', num: 'c', den: 'b2', min: null },
   { name: '(w)/(a)', num: 'w', den: 'a', min: null },
+  { name: '(c′)/(l)', num: 'c2', den: 'l', min: 0.5 },
+  { name: '(c″)/(l)', num: 'c3', den: 'l', min: 1.0 },
+  { name: '(c)/(l)', num: 'c', den: 'l', min: null },
+  { name: '(l)/(a)', num: 'l', den: 'a', min: null },
 ];
 
 /** Everything one run produced. */
@@ -63,6 +70,8 @@ export interface BenchResults {
   ratios?: Record<string, { value: number; goal: number | null; met: boolean | null }>;
   latency?: LatencyResult;
   rss?: RssReport;
+  /** The leaf-node comparison beyond its rate rows (bench/leaf.ts). */
+  leaf?: LeafReport;
   notes: string[];
 }
 
@@ -159,6 +168,7 @@ export function renderTable(results: BenchResults): string {
       `max accept ${ms(l.acceptMaxMs)} / commit ${ms(l.commitMaxMs)} ms`,
     ]);
   }
+  if (results.leaf !== undefined) for (const row of leafTableRows(results.leaf)) t.push(row);
   const r = results.rss;
   if (r !== undefined) {
     const mib = (b: number): string => `${(b / 1_048_576).toFixed(0)} MiB`;

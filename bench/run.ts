@@ -2,7 +2,8 @@
  * `npm run bench`: net-sync's throughput and latency as ratios to raw baselines, measured
  * side by side in one run. Flags: `--quick` (small counts, smoke test), `--only a,a2,c`
  * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), c3 (c″, the HTTP batch form), d, f (signed federation events), g (federation
- * receive, with its raw verification baseline), w (the two-thread probe),
+ * receive, with its raw verification baseline), w (the two-thread probe), l (a leaf-node nats-server
+ * sourced by a hub: ingest, arrival, hub outage), o (net-sync's own NATS outage),
  * latency, rss), `--out DIR` (default bench/results), `--scale F` (the full counts times F, e.g. 0.2 on a
  * loaded machine; repetitions unchanged).
  * Repetitions are interleaved (a, a′, … then again) so drifting load on a shared machine
@@ -16,6 +17,8 @@ import { FULL_SIZES, medianSample, QUICK_SIZES, withTempDir, type Sample, type S
 import { measureLatency } from './latency.js';
 import { measureFederation } from './federation.js';
 import { measureFederationReceive } from './federation-receive.js';
+import { measureLeaf, measureOurOutage, type LeafSample, type OutageFigures } from './leaf.js';
+import { leafReport } from './leaf-report.js';
 import { measureHttp, measureHttpBatch, measureLibrary, measureReplay } from './netsync.js';
 import { measureOutboxFloor } from './outbox-floor.js';
 import {
@@ -30,7 +33,7 @@ import {
 import { measureRss } from './rss.js';
 import { measureWorkerProbe } from './worker-probe.js';
 
-const ALL = ['a', 'a2', 'b', 'c', 'c2', 'c3', 'd', 'f', 'g', 'w', 'latency', 'rss'] as const;
+const ALL = ['a', 'a2', 'b', 'c', 'c2', 'c3', 'd', 'f', 'g', 'w', 'l', 'o', 'latency', 'rss'] as const;
 type Part = (typeof ALL)[number];
 const ALIASES: Record<string, Part> = {
   "a'": 'a2',
@@ -40,6 +43,8 @@ const ALIASES: Record<string, Part> = {
   "c''": 'c3',
   'c″': 'c3',
   lat: 'latency',
+  leaf: 'l',
+  outage: 'o',
 };
 
 interface Args {
@@ -66,7 +71,7 @@ function parseArgs(argv: string[]): Args {
       else args.only = new Set(v.split(',').map((s) => toPart(s.trim())));
     } else
       throw new Error(
-        `unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,c3,d,f,g,w,latency,rss, --out DIR)`,
+        `unknown argument ${a} (use --quick, --scale F, --only a,a2,b,c,c2,c3,d,f,g,w,l,o,latency,rss, --out DIR)`,
       );
   }
   return args;
@@ -93,6 +98,8 @@ function scaled(sizes: Sizes, f: number): Sizes {
     http: n(sizes.http),
     replay: n(sizes.replay),
     rssIntents: n(sizes.rssIntents),
+    leaf: n(sizes.leaf),
+    outage: n(sizes.outage),
   };
 }
 
@@ -115,6 +122,8 @@ async function main(): Promise<void> {
   const parts = new Set(args.only);
   if (parts.has('latency')) parts.add('c');
   const samples = new Map<RowKey, Sample[]>();
+  const leafSamples: LeafSample[] = [];
+  const ourOutages: OutageFigures[] = [];
   const push = (k: RowKey, s: Sample): void => {
     samples.set(k, [...(samples.get(k) ?? []), s]);
     progress(`${k}: ${Math.round(s.rate).toLocaleString('en-US')}/s (${s.count} in ${s.seconds.toFixed(2)} s)`);
@@ -141,9 +150,23 @@ async function main(): Promise<void> {
       push('g1', (await measureFederationReceive(sizes, 1)).g);
     }
     if (parts.has('w')) push('w', await measureWorkerProbe(sizes));
+    if (parts.has('l')) {
+      const l = await measureLeaf(sizes);
+      leafSamples.push(l);
+      push('l', l.ingest);
+      push('la', l.arrival);
+      progress(`leaf outage: first ${l.outage.firstAfterReturnMs} ms, last ${l.outage.lastAfterReturnMs} ms`);
+    }
+    if (parts.has('o')) {
+      const o = await measureOurOutage(sizes);
+      ourOutages.push(o);
+      progress(`our outage: first ${o.firstAfterReturnMs} ms, last ${o.lastAfterReturnMs} ms`);
+    }
   }
   for (const [k, s] of samples) addRow(results, k, s);
   computeRatios(results);
+  const leaf = leafReport(leafSamples, ourOutages);
+  if (leaf !== undefined) results.leaf = leaf;
   const c = samples.get('c');
   if (parts.has('latency') && c !== undefined) {
     progress('latency at half of (c)');
@@ -161,6 +184,8 @@ async function main(): Promise<void> {
     '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, client in the same process as the sidecar; (c″) the same client with a JSON array of 256 intents per request, 4 requests in flight (1,024 intents outstanding, as (c)).',
     '(d) is timed from the publisher being ready again after the restart; reconnectMs and rateFromServerUp show the outage tail.',
     "(g) times an acme sidecar from its first push until every pre-stored envelope (signed by two of org's keys, threshold 2) is verified, recorded, receipted (signed, committed) and pushed to a 204 agent; (g raw) decodes the same envelopes and verifies their signatures with node:crypto in-process, nothing else.",
+    "(l) is a leaf-node nats-server (JetStream domain leaf) whose stream the hub (domain hub) sources; on 2.9.10 the leaf acks before fsync (sync_interval 2 min), a weaker promise than net-sync's outbox (synchronous=FULL), so the comparison favours the leaf. (l→hub) latency: stored at the hub minus stored at the leaf, by the servers' timestamps (one host clock).",
+    'Outages: the server is SIGKILLed a quarter into sizes.outage messages, stays down outageSeconds, and is restarted on the same store; times run from its return (ready, client port open). net-sync runs with the default nats settings.',
     "(w) is a probe, not a net-sync path: the outbox on a worker thread and only the row building and net-sync's publisher (send) on the main thread, the upper bound of moving SQLite off the event loop.",
   );
   process.stdout.write(`${renderTable(results)}\n`);

@@ -38,10 +38,15 @@ export function intentBody(): { subject: string; payload: string } {
 
 /**
  * Creates and starts a sidecar. With `expectNats` it waits until the streams are ready, so
- * that measurements start with a publishable committer.
+ * that measurements start with a publishable committer. `config` replaces {@link benchConfig}.
  */
-export async function startBenchSidecar(dir: string, natsUrl: string, expectNats: boolean): Promise<BenchSidecar> {
-  const sidecar = await Sidecar.create(benchConfig(dir, natsUrl), silentLogger());
+export async function startBenchSidecar(
+  dir: string,
+  natsUrl: string,
+  expectNats: boolean,
+  config: Config = benchConfig(dir, natsUrl),
+): Promise<BenchSidecar> {
+  const sidecar = await Sidecar.create(config, silentLogger());
   let committed = 0;
   sidecar.committer.on('intent:committed', (rows) => (committed += rows.length));
   await sidecar.start();

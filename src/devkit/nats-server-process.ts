@@ -23,6 +23,8 @@ export interface NatsServerOptions {
   host?: string;
   /** JetStream store dir. Default: a new temp dir, removed by `dispose()`. */
   storeDir?: string;
+  /** JetStream domain (a hub or a leaf node with its own JetStream). Default: none. */
+  jetstreamDomain?: string;
   /**
    * Extra config text appended to the generated file (authorization, tls, max_payload,
    * cluster…). `host`, `port`, `server_name`, `jetstream` and `http` are generated: don't repeat them.
@@ -141,11 +143,13 @@ export class NatsServerProcess {
     const work = await mkdtemp(join(tmpdir(), 'net-sync-nats-'));
     this.storeDirValue = this.opts.storeDir ?? join(work, 'store');
     this.configFile = join(work, 'nats-server.conf');
+    const d = this.opts.jetstreamDomain;
+    const domain = d === undefined ? '' : `, domain: ${JSON.stringify(d)}`;
     const lines = [
       `host: ${this.host}`,
       `port: ${this.portValue}`,
       `server_name: ${JSON.stringify(this.opts.serverName ?? `ns-${this.portValue}`)}`,
-      `jetstream { store_dir: ${JSON.stringify(this.storeDirValue)} }`,
+      `jetstream { store_dir: ${JSON.stringify(this.storeDirValue)}${domain} }`,
       ...(this.httpPortValue === undefined ? [] : [`http: "${this.host}:${this.httpPortValue}"`]),
       this.opts.config ?? '',
     ];

@@ -54,7 +54,7 @@ describe('bench --quick', () => {
       encoding: 'utf8',
     });
     expect(tsc.status, `${tsc.stdout}${tsc.stderr}`).toBe(0);
-    const r = await runBench(['--quick', '--out', out], 110_000);
+    const r = await runBench(['--quick', '--out', out], 150_000);
     expect(r.code, r.stderr.slice(-2_000)).toBe(0);
     const files = readdirSync(out).filter((f) => f.endsWith('.json'));
     expect(files).toHaveLength(1);
@@ -64,19 +64,42 @@ describe('bench --quick', () => {
       ratios: Record<string, { value: number }>;
       latency: Record<string, number>;
       rss: { rssBytes: number; pending: number; count: number };
+      leaf: {
+        arrivalP50Ms: number;
+        leafOutage: { firstAfterReturnMs: number; lastAfterReturnMs: number };
+        ourOutage: { firstAfterReturnMs: number; lastAfterReturnMs: number; backlogAtReturn: number };
+      };
     };
     expect(json.machine.cpus).toBeGreaterThan(0);
     expect(json.machine.natsServer).toMatch(/v2\./);
-    for (const key of ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'd', 'f', 'w']) {
+    for (const key of ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'c3', 'd', 'f', 'w', 'l', 'la']) {
       const row = json.rows[key];
       expect(row, `row ${key}`).toBeDefined();
       expect(row!.medianRate, `row ${key}`).toBeGreaterThan(0);
       expect(row!.samples.length, `row ${key}`).toBeGreaterThan(0);
     }
-    for (const name of ['(c)/(a)', '(c)/(a′)', '(d)/(a)', '(f)/(c)', '(c′)/(a)', '(b″)/(a)', '(c)/(b″)', '(w)/(a)'])
+    for (const name of [
+      '(c)/(a)',
+      '(c)/(a′)',
+      '(d)/(a)',
+      '(f)/(c)',
+      '(c′)/(a)',
+      '(b″)/(a)',
+      '(c)/(b″)',
+      '(w)/(a)',
+      '(c′)/(l)',
+      '(c″)/(l)',
+      '(c)/(l)',
+    ])
       expect(json.ratios[name]?.value, name).toBeGreaterThan(0);
     for (const k of ['acceptP50Ms', 'acceptP99Ms', 'commitP50Ms', 'commitP99Ms'])
       expect(json.latency[k], k).toBeGreaterThan(0);
+    expect(json.leaf.arrivalP50Ms).toBeGreaterThan(0);
+    for (const o of [json.leaf.leafOutage, json.leaf.ourOutage]) {
+      expect(o.firstAfterReturnMs).toBeGreaterThan(0);
+      expect(o.lastAfterReturnMs).toBeGreaterThanOrEqual(o.firstAfterReturnMs);
+    }
+    expect(json.leaf.ourOutage.backlogAtReturn).toBeGreaterThan(0);
     expect(json.rss.pending).toBe(json.rss.count);
     expect(json.rss.rssBytes).toBeGreaterThan(0);
     expect(r.stdout).toContain('(c)/(a)');
