@@ -22,6 +22,7 @@ import {
   judgeAck,
   type SentEvent,
 } from '../core/federation-receipt.js';
+import { judgeInboundEvent } from '../core/federation-inbound.js';
 import type { SignatureVerifier, TrustedKey } from '../core/federation-trust.js';
 import type { InboxDelivery, InboxSource } from '../core/inbox.js';
 import type { Clock, Outbox } from '../core/ports.js';
@@ -35,6 +36,21 @@ export interface AckPartner {
   threshold: number;
   /** The durable consumer of its acks subject. */
   source: InboxSource;
+  /** Our events subject to it (where {@link FederationAcksOptions.stored} looks events up). */
+  eventsSubject?: string;
+}
+
+/** Our own stream read back, for the receipts of events a cohort member does not hold as stored. */
+export interface OurStoredEvents {
+  /** `federation.signers`, and the valid signatures of ours an event needs (the consensus quorum). */
+  signers: readonly TrustedKey[];
+  threshold: number;
+  /**
+   * The first message stored on `subject` at or after `sinceMs` with `Nats-Msg-Id` = `msgId`
+   * (the one the cohort committed: a later one under that ID is a copy or an equivocation), or
+   * undefined. Throws when the stream cannot be read.
+   */
+  first(subject: string, msgId: string, sinceMs: number): Promise<{ data: Uint8Array; timeMs: number } | undefined>;
 }
 
 /** A receipt that was not applied, as listed. */
@@ -70,7 +86,19 @@ export interface FederationAcksOptions {
    * `maxDeliver`, and only then counted `unknown-event`. Absent: counted at once.
    */
   unknownEventRetry?: { delayMs: number; maxDeliver: number };
+  /**
+   * Consensus on: a receipt naming an event this member never held (its proposal did not reach
+   * it: counted `unknown-event` after the retries above), or holds with another digest (a keyed
+   * event was posted to two members at once and the other's copy was committed), is checked
+   * against the event our stream stored first under that ID, and applied when that event is ours
+   * (`threshold` of `signers`, from us to the partner, ID = message ID) with the receipt's digest.
+   * So every member's ledger covers every event the cohort committed.
+   */
+  stored?: OurStoredEvents;
 }
+
+/** How far before a held event's creation its stored copy is looked for (clock skew between members), ms. */
+const STORED_LOOKBACK_MS = 60_000;
 
 const KEEP_REFUSED = 200;
 
@@ -124,7 +152,7 @@ export class FederationAcks {
   async onDelivery(p: AckPartner, d: InboxDelivery): Promise<AckResult | 'later'> {
     const result = await this.judge(p, d);
     if (result === 'later') {
-      d.nak(this.opts.unknownEventRetry?.delayMs ?? 0);
+      d.nak(this.opts.unknownEventRetry?.delayMs ?? 2_000);
       return result;
     }
     this.opts.metrics?.acks.inc({ partner: p.name, result });
@@ -169,6 +197,11 @@ export class FederationAcks {
     const retry = opts.unknownEventRetry;
     if (result === 'unknown-event' && sent === undefined && retry !== undefined && d.deliveryCount < retry.maxDeliver)
       return 'later';
+    if ((result === 'unknown-event' && sent === undefined) || (result === 'digest-mismatch' && !sent!.acked)) {
+      const found = await this.storedMatches(p, ack.eventId, ack.msgId, ack.digest);
+      if (found === 'later') return 'later';
+      if (found === 'yes') result = 'applied';
+    }
     if (result === 'applied') {
       const now = opts.clock.now();
       const stored = await this.applyBatched({
@@ -219,6 +252,40 @@ export class FederationAcks {
       return;
     }
     for (const [i, b] of batch.entries()) b.resolve(stored[i] === true);
+  }
+
+  // Whether our stream's first event under `eventId` is ours, to `p`, with `digest`; `later` when
+  // the stream could not be read (the receipt is redelivered).
+  private async storedMatches(
+    p: AckPartner,
+    eventId: string,
+    msgId: string,
+    digest: string,
+  ): Promise<'yes' | 'no' | 'later'> {
+    const { stored, outbox, verifier, logger, us } = this.opts;
+    if (stored === undefined || p.eventsSubject === undefined || msgId !== eventId) return 'no';
+    // A held copy bounds the scan; an event never held here is looked for in the whole subject.
+    const held = outbox.get(eventId);
+    const sinceMs = held === undefined ? 0 : Math.max(0, held.createdAtMs - STORED_LOOKBACK_MS);
+    let found: { data: Uint8Array; timeMs: number } | undefined;
+    try {
+      found = await stored.first(p.eventsSubject, eventId, sinceMs);
+    } catch (err) {
+      logger.warn({ err, partner: p.name, eventId }, 'federation receipt: our stream could not be read; later');
+      return 'later';
+    }
+    if (found === undefined) return 'no';
+    // federation verify's rule for our events: the receiver's rule with the roles turned round.
+    const verdict = await judgeInboundEvent(found.data, {
+      partner: us,
+      us: p.name,
+      keys: stored.signers,
+      threshold: stored.threshold,
+      storedAtMs: found.timeMs,
+      msgId: eventId,
+      verifier,
+    });
+    return verdict.accepted && verdict.digest === digest ? 'yes' : 'no';
   }
 
   private sentEvent(eventId: string): SentEvent | undefined {

@@ -18,7 +18,13 @@ export {
   type ReceivePartner,
   type ReceiveSettings,
 } from './federation-receiver.js';
-export { type AckPartner, FederationAcks, type FederationAcksOptions, type RefusedAck } from './federation-acks.js';
+export {
+  type AckPartner,
+  FederationAcks,
+  type FederationAcksOptions,
+  type OurStoredEvents,
+  type RefusedAck,
+} from './federation-acks.js';
 export {
   type AuditScanner,
   type VerifyFederationOptions,

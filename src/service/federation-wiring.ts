@@ -14,6 +14,7 @@ import type { FederationBackend } from '../api/index.js';
 import { SqliteAppliedAcks, type SqliteOutbox, SqliteReceivedEvents } from '../buffer/index.js';
 import type { Config } from '../config/schema.js';
 import { federationEnabled, federationKeyFile, signerIds, trustedKeys } from '../config/federation-schema.js';
+import { ourThreshold } from '../config/federation-threshold.js';
 import { NetSyncError } from '../core/errors.js';
 import type { FederationStatus } from '../core/federation-receipt.js';
 import type { DsseSigner } from '../core/federation-trust.js';
@@ -31,6 +32,7 @@ import {
   FederationLedger,
   type FederationMetrics,
   FederationReceiver,
+  type OurStoredEvents,
   registerFederationGauges,
 } from '../federation/index.js';
 import { identityPeerId, loadIdentity } from '../mesh/identity.js';
@@ -86,6 +88,13 @@ export interface FederationWiringOptions {
   randomHex: (bytes: number) => string;
   committer: OutboxCommitter;
   registry: Registry;
+  /** Reads our stream back (consensus on: receipts of events a member does not hold as stored). */
+  reader?: {
+    scanAll(
+      subject: string,
+      sinceMs: number,
+    ): AsyncIterable<{ msgId: string | undefined; data: Uint8Array; timeMs: number }>;
+  };
   /** Consensus on: the driver that takes the events (bound late: the mesh is built after federation). */
   cohort?: () => { acceptEvent(e: CohortEvent): Promise<IntentState> } | null | undefined;
 }
@@ -312,6 +321,7 @@ function buildAcks(
       keys: trustedKeys(p),
       threshold: p.threshold,
       source: consumer(opts, partnerSubjects(prefix, p).acks, federationDurable(opts.peerId, 'acks', p.name), log),
+      eventsSubject: partnerSubjects(prefix, p).events,
     })),
     us: config.federation.name!,
     outbox: opts.outbox,
@@ -326,7 +336,25 @@ function buildAcks(
     ...(consensusWanted(config)
       ? { unknownEventRetry: { delayMs: UNKNOWN_EVENT_RETRY_MS, maxDeliver: config.inbox.maxDeliver } }
       : {}),
+    // ...and one it never holds (or holds with another digest) is checked against our stream.
+    ...(consensusWanted(config) && opts.reader !== undefined ? { stored: storedEvents(opts, opts.reader) } : {}),
   });
+}
+
+// Our events as the stream stored them: the first message under an ID on a partner's events subject.
+function storedEvents(
+  opts: FederationWiringOptions,
+  reader: NonNullable<FederationWiringOptions['reader']>,
+): OurStoredEvents {
+  return {
+    signers: trustedKeys({ keys: opts.config.federation.signers }),
+    threshold: ourThreshold(opts.config),
+    first: async (subject, msgId, sinceMs) => {
+      for await (const m of reader.scanAll(subject, sinceMs))
+        if (m.msgId === msgId) return { data: m.data, timeMs: m.timeMs };
+      return undefined;
+    },
+  };
 }
 
 /** The API's view of federation. */

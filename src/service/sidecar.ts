@@ -161,6 +161,7 @@ export class Sidecar {
       config,
       signer: federationSigner,
       peerId,
+      reader: this.reader,
       outbox: this.outbox,
       connector: this.connector,
       clock: this.clock,

@@ -8,8 +8,8 @@
  * the four lists are empty, 1 otherwise, 2 on a usage or config error.
  */
 import { federationEnabled, type PartnerConfig, trustedKeys } from '../../config/federation-schema.js';
-import { type Config, fleetConfigured } from '../../config/schema.js';
-import { consensusEnabled, resolveQuorum } from '../../core/consensus.js';
+import { ourThreshold } from '../../config/federation-threshold.js';
+import type { Config } from '../../config/schema.js';
 import { NetSyncError } from '../../core/errors.js';
 import type { FederationAuditReport } from '../../core/federation-audit.js';
 import { partnerSubjects } from '../../core/federation-message.js';
@@ -31,15 +31,6 @@ export type FederationVerifyDocument = FederationAuditReport & { ok: boolean; th
 
 function usage(field: string, message: string): NetSyncError {
   return new NetSyncError('CONFIG_INVALID', `${field}: ${message}`, { field });
-}
-
-/** Valid signatures of ours an event needs: the consensus quorum (of a shard in a fleet), 1 with consensus off. */
-export function ourThreshold(config: Config): number {
-  const { consensus } = config;
-  if (!consensusEnabled(consensus.quorum, config.mesh.enabled)) return 1;
-  if (fleetConfigured(consensus))
-    return consensus.quorum === 'majority' ? Math.floor(consensus.shardSize / 2) + 1 : consensus.quorum;
-  return resolveQuorum(consensus.quorum, consensus.cohort);
 }
 
 /** The partners audited: every `send` partner, or the one `--partner` names. */

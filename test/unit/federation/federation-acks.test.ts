@@ -10,10 +10,16 @@ import {
   FEDERATION_EVENT_TYPE,
   type FederationAckPayload,
 } from '../../../src/core/federation-message.js';
+import { sha256Hex } from '../../../src/core/digest.js';
 import { ackPayloadBytes, eventDigest } from '../../../src/core/federation-receipt.js';
 import { signEnvelope } from '../../../src/core/federation-trust.js';
 import type { InboxDelivery } from '../../../src/core/inbox.js';
-import { type AckPartner, createFederationMetrics, FederationAcks } from '../../../src/federation/index.js';
+import {
+  type AckPartner,
+  createFederationMetrics,
+  FederationAcks,
+  type OurStoredEvents,
+} from '../../../src/federation/index.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { ed25519Verifier, Ed25519Signer } from '../../../src/runtime/ed25519-keys.js';
 import { MemoryAppliedAcks } from '../../support/memory-federation-ledger.js';
@@ -34,22 +40,26 @@ async function signer(): Promise<Ed25519Signer> {
   return new Ed25519Signer(peerIdFromPrivateKey(key).toString(), key.raw);
 }
 
-async function sendEvent(eventId: string, partner = 'acme'): Promise<void> {
-  const body = eventPayloadBytes({
+function eventBody(eventId: string, partner = 'acme', createdAt = '2026-12-07T10:00:00.000Z'): Uint8Array {
+  return eventPayloadBytes({
     schemaVersion: 1,
     eventId,
     from: 'org',
     to: partner,
     type: 't',
     payload: { eventId },
-    createdAt: '2026-12-07T10:00:00.000Z',
+    createdAt,
     origin: orgSigner.keyid,
   });
+}
+
+async function sendEvent(eventId: string, partner = 'acme', signers = [orgSigner], createdAt?: string): Promise<void> {
+  const body = eventBody(eventId, partner, createdAt);
   const row = buildFederationEventRow({
     eventId,
     partner,
     subject: `root.solar.federation.outbound.events.${partner}`,
-    envelope: await signEnvelope(FEDERATION_EVENT_TYPE, body, [orgSigner]),
+    envelope: await signEnvelope(FEDERATION_EVENT_TYPE, body, signers),
     origin: orgSigner.keyid,
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     createdAtMs: 1,
@@ -230,5 +240,118 @@ describe('FederationAcks', () => {
     const results = await Promise.allSettled(ds.map((d) => acks.onDelivery(acme, d)));
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     for (const d of ds) expect(d.calls).toEqual([]);
+  });
+
+  describe('with consensus on, a receipt checked against our stream', () => {
+    let org2: Ed25519Signer;
+    let stored: Map<string, Uint8Array>;
+    let reads: Array<{ subject: string; msgId: string; sinceMs: number }>;
+    let failing: boolean;
+    let member: FederationAcks;
+    const storedEvent = async (eventId: string, signers: Ed25519Signer[], partner = 'acme', createdAt?: string) => {
+      const body = eventBody(eventId, partner, createdAt);
+      stored.set(eventId, encodeEnvelope(await signEnvelope(FEDERATION_EVENT_TYPE, body, signers)));
+      return sha256Hex(body);
+    };
+    const acmeHere = (): AckPartner => ({ ...acme, eventsSubject: 'root.solar.federation.outbound.events.acme' });
+
+    beforeEach(async () => {
+      org2 ??= await signer();
+      stored = new Map();
+      reads = [];
+      failing = false;
+      const ours: OurStoredEvents = {
+        signers: [{ id: orgSigner.keyid }, { id: org2.keyid }],
+        threshold: 2,
+        first: async (subject, msgId, sinceMs) => {
+          reads.push({ subject, msgId, sinceMs });
+          if (failing) throw new Error('NATS away');
+          const data = stored.get(msgId);
+          return data === undefined ? undefined : { data, timeMs: Date.parse('2026-12-07T10:00:00.500Z') };
+        },
+      };
+      member = new FederationAcks({
+        partners: [acmeHere()],
+        us: 'org',
+        outbox,
+        acks: ledger,
+        verifier: ed25519Verifier,
+        concurrency: 10,
+        clock: new ManualClock(Date.parse('2026-12-07T10:00:03Z')),
+        logger: silentLogger(),
+        unknownEventRetry: { delayMs: 2_000, maxDeliver: 3 },
+        stored: ours,
+      });
+    });
+
+    it('applies, at the last delivery, the receipt of a committed event this member never held', async () => {
+      const digest = await storedEvent('E5', [orgSigner, org2]);
+      const early = delivery(await receipt({ eventId: 'E5', msgId: 'E5', digest }));
+      expect(await member.onDelivery(acmeHere(), early)).toBe('later');
+      expect(reads).toEqual([]); // the proposal may still be on its way: no read yet
+      const last = delivery(await receipt({ eventId: 'E5', msgId: 'E5', digest }));
+      expect(await member.onDelivery(acmeHere(), { ...last, deliveryCount: 3 })).toBe('applied');
+      expect(reads).toEqual([{ subject: 'root.solar.federation.outbound.events.acme', msgId: 'E5', sinceMs: 0 }]);
+      expect(ledger.get('E5')).toMatchObject({ partner: 'acme', status: 'accepted' });
+    });
+
+    it('never applies one whose stored event is not ours, not to this partner, or has another digest', async () => {
+      const cases: Array<[string, string, Uint8Array]> = [
+        [
+          'one signature of two',
+          'N1',
+          await receipt({ eventId: 'N1', msgId: 'N1', digest: await storedEvent('N1', [orgSigner]) }),
+        ],
+        [
+          'to another partner',
+          'N2',
+          await receipt({ eventId: 'N2', msgId: 'N2', digest: await storedEvent('N2', [orgSigner, org2], 'beta') }),
+        ],
+        [
+          'another digest',
+          'N3',
+          await receipt({
+            eventId: 'N3',
+            msgId: 'N3',
+            digest: (await storedEvent('N3', [orgSigner, org2])).replace(/^./, (c) => (c === '0' ? '1' : '0')),
+          }),
+        ],
+        ['not stored', 'N4', await receipt({ eventId: 'N4', msgId: 'N4' })],
+        [
+          'about another message',
+          'N5',
+          await receipt({ eventId: 'N5', msgId: 'COPY', digest: await storedEvent('N5', [orgSigner, org2]) }),
+        ],
+      ];
+      for (const [name, , data] of cases)
+        expect(await member.onDelivery(acmeHere(), { ...delivery(data), deliveryCount: 3 }), name).toBe(
+          'unknown-event',
+        );
+      expect(ledger.rows.size).toBe(0);
+    });
+
+    it('applies the receipt of a keyed event whose other copy was committed (digest of the stored one)', async () => {
+      // This member's copy of E6 (its own proposal of the same key, created a moment later) lost the race.
+      await sendEvent('E6', 'acme', [orgSigner], '2026-12-07T10:00:00.200Z');
+      const committed = await storedEvent('E6', [orgSigner, org2]);
+      expect(committed).not.toBe(digests.get('E6'));
+      const d = delivery(await receipt({ eventId: 'E6', msgId: 'E6', digest: committed }));
+      expect(await member.onDelivery(acmeHere(), d)).toBe('applied');
+      expect(reads.map((r) => r.sinceMs)).toEqual([0]); // from its copy's creation (ms 1) less a minute
+      // A receipt with a digest matching neither stays a digest mismatch.
+      await sendEvent('E7');
+      await storedEvent('E7', [orgSigner, org2], 'acme', '2026-12-07T10:00:00.300Z');
+      const wrong = delivery(await receipt({ eventId: 'E7', msgId: 'E7', digest: '0'.repeat(64) }));
+      expect(await member.onDelivery(acmeHere(), wrong)).toBe('digest-mismatch');
+    });
+
+    it('reads the receipt again later when our stream cannot be read', async () => {
+      await sendEvent('E8');
+      failing = true;
+      const d = delivery(await receipt({ eventId: 'E8', msgId: 'E8', digest: '0'.repeat(64) }));
+      expect(await member.onDelivery(acmeHere(), d)).toBe('later');
+      expect(d.calls).toEqual(['nak:2000']);
+      expect(member.refusedCount('acme')).toBe(0);
+    });
   });
 });
