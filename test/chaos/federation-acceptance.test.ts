@@ -296,6 +296,20 @@ describe('issue 20 acceptance: federation edge sync across two servers', () => {
 
     // ORG's stream: each event once, >= 2 ORG signatures; after the rotation never the old key.
     const orgEvents = (await readStream(hubUrl, EVENTS, ORG_AUTH)).messages;
+    const copies = new Map<string, typeof orgEvents>();
+    for (const m of orgEvents) copies.set(m.msgId!, [...(copies.get(m.msgId!) ?? []), m]);
+    const storedTwice = [...copies].filter(([, ms]) => ms.length > 1);
+    figures['storedTwice'] = storedTwice.map(([id, ms]) => ({
+      id,
+      ...sent.get(id),
+      copies: ms.map((m) => ({
+        seq: m.seq,
+        atMs: m.timeMs - t0,
+        endorsers: m.headers['Net-Sync-Endorsers'],
+        sameBytes: Buffer.from(m.data).equals(Buffer.from(ms[0]!.data)),
+      })),
+    }));
+    expect(storedTwice.length, `stored twice: ${JSON.stringify(figures['storedTwice'])}`).toBe(0);
     expect(orgEvents.length).toBe(3 * PER_PHASE);
     const digests = new Map<string, string>();
     let withRotated = 0;
