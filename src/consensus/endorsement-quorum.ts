@@ -102,9 +102,24 @@ export class EndorsementQuorum {
     if (t.rankMemo?.key !== key) t.rankMemo = { key, rank: committerRank(t.correlationId, counting, self) };
     const rank = t.rankMemo.rank;
     const complete = shard.members.size > 0 && counting.length >= shard.members.size;
-    const settleMs = complete ? 0 : (opts.settleMs ?? 2 * (opts.batchDelayMs ?? 20));
+    const settleMs = complete ? 0 : this.settleMs(t);
     if (rank >= 0 && now >= takeoverAtMs(t.quorumAtMs, rank, this.delays.stepMs(), settleMs))
       this.promote(t, rank, now);
+  }
+
+  /**
+   * How long rank 0 waits, once quorum is held with an incomplete set, for the endorsements still
+   * in flight, so that every node ranks the same set. A command's: two gossip batches. A federation
+   * event's: a takeover step. Under load an endorsement can arrive seconds late; a node that ranked
+   * a smaller set may find itself rank 0 beside another rank 0, both look the event up before
+   * either copy is stored, and a `FEDERATION` stream with a short duplicate window keeps both
+   * (a command's stream keeps 2 minutes and drops the second). An event with every member's
+   * endorsement is promoted at once, as before.
+   */
+  private settleMs(t: TrackedIntent): number {
+    const { opts } = this.ctx;
+    const batches = opts.settleMs ?? 2 * (opts.batchDelayMs ?? 20);
+    return t.federation === undefined ? batches : Math.max(batches, this.delays.stepMs());
   }
 
   /** Endorsements held from the intent's shard, sorted by peer ID: the set a promoted row carries. */

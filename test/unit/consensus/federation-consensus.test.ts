@@ -128,7 +128,7 @@ async function cohort(n: number, quorum: number, allows: (i: number) => string[]
       }),
     };
   };
-  return { nodes, stream, step, propose, signers, fedKeys };
+  return { nodes, stream, step, propose, signers, fedKeys, bus };
 }
 
 const rejected = async (n: Node): Promise<number> =>
@@ -191,5 +191,17 @@ describe('federation events through consensus', () => {
     expect(stored, `${id} committed`).toBeDefined();
     const env = decodeEnvelope(stored!.row.body);
     expect(env.ok && env.envelope.signatures.map((s) => s.keyid).includes(d.fedKeys[2]!)).toBe(false);
+  });
+
+  it('with an incomplete set of endorsements, waits a takeover step before promoting (every node ranks one set)', async () => {
+    const c = await cohort(3, 2, () => ['acme']);
+    c.bus.partition([c.bus.nodes[0]!, c.bus.nodes[1]!], [c.bus.nodes[2]!]);
+    const id = '01JEVENT000000000000000004';
+    await c.propose(c.nodes[0]!, id).state;
+    // Quorum (2 of 3) is held within a few gossip batches; a command would be promoted then.
+    await c.step(1_000);
+    expect(c.stream.has(id), 'promoted before the third endorsement could arrive').toBe(false);
+    await c.step(3_000); // takeoverMs 3 s: the step passed, still 2 of 3, promoted
+    expect(c.stream.has(id), `${id} committed`).toBe(true);
   });
 });
