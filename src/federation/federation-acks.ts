@@ -87,12 +87,10 @@ export interface FederationAcksOptions {
    */
   unknownEventRetry?: { delayMs: number; maxDeliver: number };
   /**
-   * Consensus on: a receipt naming an event this member never held (its proposal did not reach
-   * it: counted `unknown-event` after the retries above), or holds with another digest (a keyed
-   * event was posted to two members at once and the other's copy was committed), is checked
-   * against the event our stream stored first under that ID, and applied when that event is ours
-   * (`threshold` of `signers`, from us to the partner, ID = message ID) with the receipt's digest.
-   * So every member's ledger covers every event the cohort committed.
+   * Consensus on: a receipt naming an event this member holds with another digest (a keyed event
+   * was posted to two members at once and the other's copy was committed) is checked against the
+   * event our stream stored first under that ID, and applied when that event is ours (`threshold`
+   * of `signers`, from us to the partner, ID = message ID) with the receipt's digest.
    */
   stored?: OurStoredEvents;
 }
@@ -197,7 +195,10 @@ export class FederationAcks {
     const retry = opts.unknownEventRetry;
     if (result === 'unknown-event' && sent === undefined && retry !== undefined && d.deliveryCount < retry.maxDeliver)
       return 'later';
-    if ((result === 'unknown-event' && sent === undefined) || (result === 'digest-mismatch' && !sent!.acked)) {
+    // Only for an event this member holds (it was proposed in the cohort): an ID it never held may
+    // be anyone's, and a message on our subject signed by keys this member still trusts (a key
+    // retired in a config it has not reloaded) is not thereby an event the cohort committed.
+    if (result === 'digest-mismatch' && !sent!.acked) {
       const found = await this.storedMatches(p, ack.eventId, ack.msgId, ack.digest);
       if (found === 'later') return 'later';
       if (found === 'yes') result = 'applied';
@@ -264,7 +265,7 @@ export class FederationAcks {
   ): Promise<'yes' | 'no' | 'later'> {
     const { stored, outbox, verifier, logger, us } = this.opts;
     if (stored === undefined || p.eventsSubject === undefined || msgId !== eventId) return 'no';
-    // A held copy bounds the scan; an event never held here is looked for in the whole subject.
+    // The held copy bounds the scan.
     const held = outbox.get(eventId);
     const sinceMs = held === undefined ? 0 : Math.max(0, held.createdAtMs - STORED_LOOKBACK_MS);
     let found: { data: Uint8Array; timeMs: number } | undefined;
