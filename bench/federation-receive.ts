@@ -73,6 +73,7 @@ function keyOf(peerId: string): KeyObject {
 /** (gr) The raw baseline: decode each envelope and verify its two signatures over PAE with node:crypto. */
 function rawVerify(list: ReadonlyArray<{ data: Uint8Array }>, keys: Map<string, KeyObject>): Sample {
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   let ok = 0;
   for (const { data } of list) {
     const env = JSON.parse(Buffer.from(data).toString('utf8')) as {
@@ -89,7 +90,9 @@ function rawVerify(list: ReadonlyArray<{ data: Uint8Array }>, keys: Map<string, 
   }
   const seconds = (performance.now() - started) / 1_000;
   if (ok !== list.length) throw new Error(`(gr): ${list.length - ok} envelopes did not verify`);
-  return { rate: list.length / seconds, count: list.length, seconds };
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMsPerEvent = Number(((cpu.user + cpu.system) / 1_000 / list.length).toFixed(3));
+  return { rate: list.length / seconds, count: list.length, seconds, extra: { cpuMsPerEvent } };
 }
 
 /** (g) and (gr) in one run on one fresh server: net-sync's receive rate, and the raw verification rate. */
@@ -122,11 +125,15 @@ export function measureFederationReceive(sizes: Sizes, maxAckPending: number): P
       let pushes = 0;
       let firstPushMs = 0;
       let lastPushMs = 0;
+      let firstPushCpu = process.cpuUsage();
       const agent = createServer((req, res) => {
         req.resume();
         req.on('end', () => {
           lastPushMs = performance.now();
-          if (pushes++ === 0) firstPushMs = lastPushMs;
+          if (pushes++ === 0) {
+            firstPushMs = lastPushMs;
+            firstPushCpu = process.cpuUsage();
+          }
           res.writeHead(204);
           res.end();
         });
@@ -152,8 +159,15 @@ export function measureFederationReceive(sizes: Sizes, maxAckPending: number): P
         await waitUntil(`${n} pushes`, () => pushes >= n, budget, 2);
         await waitUntil(`${n} receipts committed`, () => sidecar.outbox.counts('command').committed >= n, budget, 20);
         const seconds = (performance.now() - firstPushMs) / 1_000;
+        // This process's CPU (every thread: the sidecar, its workers, and the stand-in agent) per event.
+        const cpu = process.cpuUsage(firstPushCpu);
+        const cpuMsPerEvent = Number(((cpu.user + cpu.system) / 1_000 / n).toFixed(3));
+        if (process.env['BENCH_FEDERATION_PROFILE'] !== undefined)
+          console.error(
+            `[profile] (g) maxAckPending ${maxAckPending}: --from ${(firstPushMs / 1_000).toFixed(1)} --to ${(performance.now() / 1_000).toFixed(1)}`,
+          );
         if (pushes !== n) throw new Error(`(g): ${pushes} pushes for ${n} events`);
-        return { g: { rate: (n - 1) / seconds, count: n, seconds, extra: { maxAckPending } }, gr };
+        return { g: { rate: (n - 1) / seconds, count: n, seconds, extra: { maxAckPending, cpuMsPerEvent } }, gr };
       } finally {
         await sidecar.stop();
         await new Promise<void>((r) => agent.close(() => r()));

@@ -1,9 +1,13 @@
 /**
- * Pushes a command to the agent's endpoint with Node's fetch: `POST <pushUrl>`, JSON body,
+ * Pushes a command to the agent's endpoint: `POST <pushUrl>`, JSON body,
  * `Net-Sync-Correlation-Id` and `traceparent`. Every outcome is an {@link AgentAnswer} value.
  * Federation pushes received events through it too (`federation.pushUrl`): the body is any JSON
- * object.
+ * object. With `node:http(s)` and kept-alive connections rather than `fetch`: a push through
+ * `fetch` cost about three times the CPU (web streams, a WebAssembly parser), a large share of a
+ * receiving sidecar's time (docs/benchmarks.md, row g). Idle connections do not hold the process.
  */
+import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AgentAnswer, AgentPusher, InboxCommand } from '../core/inbox.js';
 
 /** Options of {@link HttpAgentPusher}. */
@@ -14,34 +18,65 @@ export interface HttpAgentPusherOptions {
 
 /** {@link AgentPusher} over HTTP. */
 export class HttpAgentPusher implements AgentPusher {
-  constructor(private readonly opts: HttpAgentPusherOptions) {}
+  private readonly url: URL;
+  private readonly request: typeof httpRequest;
+  private readonly agent: HttpAgent;
 
-  async push(
+  constructor(opts: HttpAgentPusherOptions) {
+    this.url = new URL(opts.url);
+    const https = this.url.protocol === 'https:';
+    this.request = https ? httpsRequest : httpRequest;
+    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  }
+
+  push(
     command: InboxCommand | object,
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
   ): Promise<AgentAnswer> {
-    let res: Response;
-    try {
-      res = await fetch(this.opts.url, {
+    const body = Buffer.from(JSON.stringify(command));
+    return new Promise<AgentAnswer>((resolve) => {
+      let done = false;
+      const answer = (a: AgentAnswer): void => {
+        if (done) return;
+        done = true;
+        resolve(a);
+      };
+      if (signal.aborted) return answer({ kind: 'timeout' });
+      const req = this.request(this.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify(command),
+        agent: this.agent,
         signal,
+        headers: { 'content-type': 'application/json', 'content-length': body.length, ...headers },
       });
-    } catch (err) {
-      if (signal.aborted) return { kind: 'timeout' };
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      return { kind: 'unreachable', reason: cause?.code ?? cause?.message ?? String(err) };
-    }
-    let body: unknown;
-    try {
-      const text = await res.text();
-      body = text.length === 0 ? undefined : JSON.parse(text);
-    } catch {
-      if (signal.aborted) return { kind: 'timeout' };
-      body = undefined; // an answer that is not JSON counts by its status alone
-    }
-    return { kind: 'response', status: res.status, body };
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        answer(signal.aborted ? { kind: 'timeout' } : { kind: 'unreachable', reason: err.code ?? err.message }),
+      );
+      req.on('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        // An answer cut short counts by its status alone, as one that is not JSON.
+        res.on('error', () =>
+          answer(signal.aborted ? { kind: 'timeout' } : { kind: 'response', status, body: undefined }),
+        );
+        res.on('end', () => answer({ kind: 'response', status, body: parseBody(chunks) }));
+        res.on('close', () =>
+          answer(signal.aborted ? { kind: 'timeout' } : { kind: 'response', status, body: undefined }),
+        );
+      });
+      req.end(body);
+    });
+  }
+}
+
+function parseBody(chunks: readonly Buffer[]): unknown {
+  if (chunks.length === 0) return undefined;
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // an answer that is not JSON counts by its status alone
   }
 }

@@ -108,10 +108,10 @@ export class SqliteReceivedEvents implements ReceivedEvents {
     io('write', () => withDurability(this.db, this.synchronous, true, () => this.insert.run(e)));
   }
 
-  recordMany(events: readonly ReceivedEvent[]): void {
+  recordMany(events: readonly ReceivedEvent[], opts: { durable?: boolean } = {}): void {
     if (events.length === 0) return;
     io('write', () =>
-      withDurability(this.db, this.synchronous, true, () =>
+      withDurability(this.db, this.synchronous, opts.durable ?? true, () =>
         this.db.transaction(() => {
           for (const e of events) this.insert.run(e);
         })(),
@@ -119,11 +119,14 @@ export class SqliteReceivedEvents implements ReceivedEvents {
     );
   }
 
-  settleMany(items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>): void {
+  settleMany(
+    items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>,
+    opts: { durable?: boolean } = {},
+  ): void {
     if (items.length === 0) return;
     const now = Date.now();
     io('write', () =>
-      withDurability(this.db, this.synchronous, true, () =>
+      withDurability(this.db, this.synchronous, opts.durable ?? true, () =>
         this.db.transaction(() => {
           for (const i of items) this.settleStmt.run(i.state, now, i.partner, i.eventId);
         })(),

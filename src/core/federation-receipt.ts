@@ -204,12 +204,19 @@ export interface ReceivedEvents {
   byDigest(partner: string, digest: string): ReceivedEvent | undefined;
   /** Durably records an accepted event (on disk when it returns); a known (partner, eventId) is left as it is. */
   record(e: ReceivedEvent): void;
-  /** Durably records several accepted events in one transaction (one fsync); known ones are left as they are. */
-  recordMany(events: readonly ReceivedEvent[]): void;
+  /**
+   * Records several accepted events in one transaction; known ones are left as they are. Durably
+   * (one fsync) unless `durable` is false: then the next durable write to the same file makes it
+   * durable too (SQLite's WAL is one ordered log), and the caller must make one before relying on it.
+   */
+  recordMany(events: readonly ReceivedEvent[], opts?: { durable?: boolean }): void;
   /** Moves a recorded event to `state`. */
   settle(partner: string, eventId: string, state: ReceivedState): void;
-  /** Moves several recorded events, durably, in one transaction. */
-  settleMany(items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>): void;
+  /** Moves several recorded events in one transaction; durably unless `durable` is false (as `recordMany`). */
+  settleMany(
+    items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>,
+    opts?: { durable?: boolean },
+  ): void;
   /** Counts by partner: accepted events received. */
   countByPartner(): Map<string, number>;
 }

@@ -42,6 +42,8 @@ export interface DsseSigner {
 export interface SignatureVerifier {
   /** True when `signature` over `message` verifies against `keyid`'s key; false, never a throw, otherwise. */
   verify(keyid: string, message: Uint8Array, signature: Uint8Array): boolean | Promise<boolean>;
+  /** Releases what the verifier holds (a worker thread); optional, safe twice. */
+  close?(): Promise<void>;
 }
 
 /** Where a key stands at a time. */
@@ -66,9 +68,11 @@ export type ThresholdVerdict =
 /**
  * DSSE's (t, n) check: counts the distinct key IDs that are among `keys`, valid at `atMs`, and
  * whose signature over PAE(type, body) verifies; stops once `threshold` are counted. Signatures
- * by unknown or out-of-window keys are never verified. When fewer than `threshold` hold, the
- * reason is `below-threshold` if any held (or none was there), else the worst seen of
- * `bad-signature`, `retired-key`, `untrusted-key` (a key not yet valid counts as untrusted).
+ * by unknown or out-of-window keys are never verified. As many signatures as are still needed are
+ * verified at once (an asynchronous verifier checks them together), in the envelope's order. When
+ * fewer than `threshold` hold, the reason is `below-threshold` if any held (or none was there),
+ * else the worst seen of `bad-signature`, `retired-key`, `untrusted-key` (a key not yet valid
+ * counts as untrusted).
  */
 export async function checkThreshold(
   envelope: DecodedEnvelope,
@@ -78,24 +82,37 @@ export async function checkThreshold(
   verifier: SignatureVerifier,
 ): Promise<ThresholdVerdict> {
   const byId = new Map(keys.map((k) => [k.id, k]));
-  const signers: string[] = [];
-  let bad = false;
   let retired = false;
   let untrusted = false;
-  let message: Uint8Array | undefined;
+  // The signatures whose key is valid at `atMs`.
+  const candidates: Array<{ keyid: string; sig: Uint8Array }> = [];
   for (const s of envelope.signatures) {
-    if (signers.includes(s.keyid)) continue;
     const key = byId.get(s.keyid);
     const standing = key === undefined ? 'not-yet-valid' : keyStanding(key, atMs);
     if (standing === 'retired') retired = true;
-    if (standing !== 'valid') {
-      untrusted ||= standing === 'not-yet-valid';
-      continue;
+    if (standing === 'valid') candidates.push(s);
+    else untrusted ||= standing === 'not-yet-valid';
+  }
+  const signers: string[] = [];
+  let bad = false;
+  let message: Uint8Array | undefined;
+  for (let next = 0; next < candidates.length && signers.length < threshold; ) {
+    // The next signatures of keys not counted yet, one per key, as many as are still needed.
+    const round: Array<{ keyid: string; sig: Uint8Array }> = [];
+    while (next < candidates.length && round.length < threshold - signers.length) {
+      const c = candidates[next]!;
+      if (round.some((r) => r.keyid === c.keyid)) break;
+      next++;
+      if (!signers.includes(c.keyid)) round.push(c);
     }
+    if (round.length === 0) continue;
     message ??= pae(envelope.payloadType, envelope.body);
-    if (await verifier.verify(s.keyid, message, s.sig)) signers.push(s.keyid);
-    else bad = true;
-    if (signers.length >= threshold) return { ok: true, signers };
+    const m = message;
+    const held = await Promise.all(round.map((s) => verifier.verify(s.keyid, m, s.sig)));
+    for (const [i, ok] of held.entries()) {
+      if (ok) signers.push(round[i]!.keyid);
+      else bad = true;
+    }
   }
   if (signers.length >= threshold) return { ok: true, signers };
   if (signers.length > 0 || envelope.signatures.length === 0) return { ok: false, reason: 'below-threshold', signers };

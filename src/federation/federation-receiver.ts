@@ -124,6 +124,7 @@ export class FederationReceiver {
   /** Settlements (delivered, dropped, dead) waiting to be written together. */
   private settles: Array<{ partner: string; eventId: string; state: ReceivedState; done: (err?: unknown) => void }> =
     [];
+  private settlesScheduled = false;
   /** Pushes to the agent, one at a time per partner and event ID. */
   private readonly pushing = new KeyedSerial();
   private readonly counts = new Map<string, { received: number; refused: number }>();
@@ -143,11 +144,12 @@ export class FederationReceiver {
     }
   }
 
-  /** Stops taking deliveries; unanswered ones are redelivered after the ack wait. Safe twice. */
+  /** Stops taking deliveries (unanswered ones are redelivered after the ack wait), then releases the verifier. Safe twice. */
   async stop(): Promise<void> {
     this.halt.abort();
     await Promise.all(this.loops);
     this.loops = [];
+    await this.opts.verifier.close?.();
   }
 
   /** Messages received since start, by partner: accepted (new events) and refused. */
@@ -216,11 +218,16 @@ export class FederationReceiver {
       }
     } finally {
       this.draining.delete(p.name);
+      // Settlements no batch took along.
+      this.scheduleSettles();
     }
   }
 
-  // Decides a batch (receive-decisions.ts), then writes it: the new events recorded before their
-  // receipts are stored, so an `accepted` receipt always has its record.
+  // Decides a batch (receive-decisions.ts), then writes it with one fsync: the receipts are signed
+  // first; then, back to back, the new events are recorded and the settlements waiting are written
+  // without an fsync of their own, and the receipts appended with one. SQLite's WAL is one ordered
+  // log, so the append's fsync makes the records durable with it: an `accepted` receipt is never
+  // on disk without its record, and is queued only once both are.
   private async decide(p: ReceivePartner, batch: readonly Pending[]): Promise<Outcome[]> {
     const { opts } = this;
     const decided = decideBatch(
@@ -238,11 +245,22 @@ export class FederationReceiver {
       },
       batch,
     );
-    opts.received.recordMany(decided.records);
     if (decided.receipts.length > 0) {
       const rows = await Promise.all(decided.receipts.map((r) => this.receiptRow(p, r.d, r.ack)));
-      await opts.outbox.append(rows);
+      const settles = this.settles.splice(0);
+      try {
+        opts.received.recordMany(decided.records, { durable: false });
+        opts.received.settleMany(settles, { durable: false });
+        await opts.outbox.append(rows);
+      } catch (err) {
+        for (const s of settles) s.done(err);
+        throw err;
+      }
+      for (const s of settles) s.done();
       opts.onReceipt();
+    } else {
+      // Only copies: nothing new to record (a new event always has a receipt).
+      opts.received.recordMany(decided.records);
     }
     for (const f of decided.after) f();
     return decided.outcomes;
@@ -342,17 +360,27 @@ export class FederationReceiver {
     });
   }
 
-  // Durable before the ack to NATS; the settlements of one event-loop turn share one transaction.
+  // Durable before the ack to NATS. While a partner's batches are being written, settlements ride
+  // along with the next batch's fsync; otherwise those of one event-loop turn share one transaction.
   private settle(partner: string, eventId: string, state: ReceivedState): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.settles.length === 0) setImmediate(() => this.flushSettles());
       this.settles.push({ partner, eventId, state, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      this.scheduleSettles();
+    });
+  }
+
+  private scheduleSettles(): void {
+    if (this.settlesScheduled || this.settles.length === 0 || this.draining.size > 0) return;
+    this.settlesScheduled = true;
+    setImmediate(() => {
+      this.settlesScheduled = false;
+      if (this.draining.size === 0) this.flushSettles();
     });
   }
 
   private flushSettles(): void {
-    const batch = this.settles;
-    this.settles = [];
+    const batch = this.settles.splice(0);
+    if (batch.length === 0) return;
     try {
       this.opts.received.settleMany(batch);
     } catch (err) {

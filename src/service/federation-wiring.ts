@@ -40,6 +40,7 @@ import { JetStreamInboxSource, type NatsConnector } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
 import { ed25519Verifier } from '../runtime/ed25519-keys.js';
 import { WorkerEd25519Signer } from '../runtime/worker-signer.js';
+import { WorkerEd25519Verifier } from '../runtime/worker-verifier.js';
 import { consensusWanted } from './mesh-wiring.js';
 
 /** Wait before a member reads again a receipt of an event it does not hold yet (consensus on), ms. */
@@ -287,7 +288,8 @@ function buildReceiver(
     received: new SqliteReceivedEvents(opts.outbox.database, config.buffer.synchronous),
     outbox: opts.outbox,
     signers: [signer],
-    verifier: ed25519Verifier,
+    // Off the event loop: two or more verifications an event (docs/benchmarks.md, row g).
+    verifier: new WorkerEd25519Verifier(),
     pusher: { push: (event, headers, signal) => http.push(event, headers, signal) },
     settings: {
       ackWaitMs: ic.ackWaitMs,

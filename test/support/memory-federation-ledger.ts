@@ -32,11 +32,14 @@ export class MemoryReceivedEvents implements ReceivedEvents {
     this.journal?.push(`record:${e.eventId}`);
   }
 
-  recordMany(events: readonly ReceivedEvent[]): void {
+  recordMany(events: readonly ReceivedEvent[], _opts?: { durable?: boolean }): void {
     for (const e of events) this.record(e);
   }
 
-  settleMany(items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>): void {
+  settleMany(
+    items: ReadonlyArray<{ partner: string; eventId: string; state: ReceivedState }>,
+    _opts?: { durable?: boolean },
+  ): void {
     for (const i of items) this.settle(i.partner, i.eventId, i.state);
   }
 

@@ -108,6 +108,38 @@ describe('t-of-n (DSSE multi-signature rule)', () => {
     expect(v).toEqual({ ok: false, reason: 'below-threshold', signers: [ids[1]] });
   });
 
+  it('verifies as many signatures at once as are still needed, then the next ones if some fail', async () => {
+    const env = await envelope(signers.slice(0, 3));
+    const rounds: string[][] = [];
+    let open: Array<{ keyid: string; resolve: (ok: boolean) => void }> = [];
+    const bad = new Set([ids[1]!]);
+    const deferred = {
+      verify: (keyid: string) => new Promise<boolean>((resolve) => open.push({ keyid, resolve })),
+    };
+    const verdict = checkThreshold(env, trust(), 2, T0, deferred);
+    // Answer each round only once everything it asked for is asked: what was asked together is a round.
+    for (let i = 0; i < 10 && rounds.length < 2; i++) {
+      await new Promise((r) => setImmediate(r));
+      if (open.length === 0) continue;
+      const round = open;
+      open = [];
+      rounds.push(round.map((o) => o.keyid));
+      for (const o of round) o.resolve(!bad.has(o.keyid));
+    }
+    expect(rounds).toEqual([[ids[0], ids[1]], [ids[2]]]);
+    expect(await verdict).toEqual({ ok: true, signers: [ids[0], ids[2]] });
+  });
+
+  it('counts a key whose first signature is bad and a later one holds', async () => {
+    const env = await envelope([signers[0]!, signers[0]!, signers[1]!]);
+    const first = env.signatures[0]!;
+    const broken = { ...env, signatures: [{ ...first, sig: first.sig.map((b) => b ^ 1) }, ...env.signatures.slice(1)] };
+    expect(await checkThreshold(broken, trust(), 2, T0, ed25519Verifier)).toEqual({
+      ok: true,
+      signers: [ids[0], ids[1]],
+    });
+  });
+
   it('never verifies a signature by a key it does not trust', async () => {
     let calls = 0;
     const counting = {
