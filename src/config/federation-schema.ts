@@ -86,6 +86,12 @@ export const FederationSchema = z
     signers: z.array(SignerSchema).default([]),
     /** An event without a valid receipt after this is a gap. 60 s: a minute covers a partner's restart. */
     ackTimeoutMs: zDurationMs.default(60_000),
+    /**
+     * Events of one receive partner in flight at once (its consumer's max ack pending): they are
+     * verified, recorded and receipted together in batches. Pushes to the agent stay at most
+     * `inbox.maxAckPending` at once.
+     */
+    maxAckPending: z.number().int().min(1).max(10_000).default(256),
     /** Where events received from partners are pushed (the inbox's convention). */
     pushUrl: z
       .string()

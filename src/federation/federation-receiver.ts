@@ -14,13 +14,11 @@ import {
   FEDERATION_ACK_TYPE,
   FEDERATION_SCHEMA_VERSION,
   type FederationAckPayload,
-  type FederationEventPayload,
 } from '../core/federation-message.js';
 import { type InboundVerdict, judgeInboundEvent } from '../core/federation-inbound.js';
 import {
   ackPayloadBytes,
   buildFederationAckRow,
-  type ReceivedEvent,
   type ReceivedEvents,
   type ReceivedState,
 } from '../core/federation-receipt.js';
@@ -78,7 +76,10 @@ export interface FederationPusher {
 export interface ReceiveSettings {
   ackWaitMs: number;
   maxDeliver: number;
+  /** Deliveries of one partner in flight at once (`federation.maxAckPending`). */
   maxAckPending: number;
+  /** Pushes to the agent at once, per partner (`inbox.maxAckPending`); default `maxAckPending`. */
+  maxPushes?: number;
   backoffMs: readonly number[];
   processingTimeoutMs: number;
 }
@@ -127,6 +128,8 @@ export class FederationReceiver {
   private settlesScheduled = false;
   /** Pushes to the agent, one at a time per partner and event ID. */
   private readonly pushing = new KeyedSerial();
+  /** Per partner, pushes under way and pushes waiting for a slot (at most `maxPushes` at once). */
+  private readonly slots = new Map<string, { busy: number; waiting: Array<() => void> }>();
   private readonly counts = new Map<string, { received: number; refused: number }>();
 
   constructor(private readonly opts: FederationReceiverOptions) {}
@@ -170,7 +173,7 @@ export class FederationReceiver {
         await d.ack();
         return;
       }
-      await this.deliver(p, d, outcome.record, outcome.event, outcome.signers);
+      await this.deliver(p, d, outcome);
     } finally {
       clearInterval(keepAlive);
     }
@@ -266,25 +269,46 @@ export class FederationReceiver {
     return decided.outcomes;
   }
 
-  private async deliver(
-    p: ReceivePartner,
-    d: InboxDelivery,
-    record: ReceivedEvent,
-    event: FederationEventPayload | undefined,
-    signers: string[],
-  ): Promise<void> {
-    await this.pushing.run(`${p.name}\n${record.eventId}`, () => this.pushOnce(p, d, record, event, signers));
+  private async deliver(p: ReceivePartner, d: InboxDelivery, o: Extract<Outcome, { kind: 'deliver' }>): Promise<void> {
+    await this.pushing.run(`${p.name}\n${o.record.eventId}`, async () => {
+      await this.slot(p.name);
+      try {
+        await this.pushOnce(p, d, o);
+      } finally {
+        this.release(p.name);
+      }
+    });
   }
 
-  private async pushOnce(
-    p: ReceivePartner,
-    d: InboxDelivery,
-    record: ReceivedEvent,
-    event: FederationEventPayload | undefined,
-    signers: string[],
-  ): Promise<void> {
+  // A push slot of `partner`, in the order asked (FIFO).
+  private slot(partner: string): Promise<void> {
+    let s = this.slots.get(partner);
+    if (s === undefined) {
+      s = { busy: 0, waiting: [] };
+      this.slots.set(partner, s);
+    }
+    const max = this.opts.settings.maxPushes ?? this.opts.settings.maxAckPending;
+    if (s.busy < max) {
+      s.busy++;
+      return Promise.resolve();
+    }
+    const slots = s;
+    return new Promise<void>((resolve) => slots.waiting.push(resolve));
+  }
+
+  private release(partner: string): void {
+    const s = this.slots.get(partner);
+    if (s === undefined) return;
+    const next = s.waiting.shift();
+    if (next === undefined) s.busy--;
+    else next(); // the slot passes on
+  }
+
+  private async pushOnce(p: ReceivePartner, d: InboxDelivery, o: Extract<Outcome, { kind: 'deliver' }>): Promise<void> {
     const { opts } = this;
-    const now = opts.received.get(p.name, record.eventId) ?? record;
+    const { record, event, signers } = o;
+    // A redelivery may find its event settled meanwhile (pushes of one event run one at a time).
+    const now = o.fresh ? record : (opts.received.get(p.name, record.eventId) ?? record);
     if (now.state !== 'accepted' || event === undefined) {
       // Settled before (delivered, dropped, out of deliveries): only the ack to NATS was missing.
       await d.ack();

@@ -21,7 +21,14 @@ export type AckFields = Pick<FederationAckPayload, 'eventId' | 'msgId' | 'digest
 export type Outcome =
   | { kind: 'refused'; reason: FederationReason }
   | { kind: 'copy' }
-  | { kind: 'deliver'; record: ReceivedEvent; event: FederationEventPayload | undefined; signers: string[] };
+  | {
+      kind: 'deliver';
+      record: ReceivedEvent;
+      event: FederationEventPayload | undefined;
+      signers: string[];
+      /** Recorded by this batch: nothing can have settled it yet (no need to read the record again). */
+      fresh: boolean;
+    };
 
 /** What one batch decided: an outcome per delivery, and what to write for them. */
 export interface BatchDecisions {
@@ -112,7 +119,7 @@ export function decideBatch(
     byDigest.set(digest, record);
     out.receipts.push({ d, ack: { eventId: event.eventId, msgId: name, digest, status: 'accepted' } });
     out.after.push(ctx.accepted);
-    out.outcomes.push({ kind: 'deliver', record, event, signers: verdict.signers });
+    out.outcomes.push({ kind: 'deliver', record, event, signers: verdict.signers, fresh: true });
   }
   return out;
 }
@@ -141,5 +148,5 @@ function again(
   });
   ctx.metrics?.inbound.inc({ partner: ctx.partner, result: 'duplicate', reason: 'redelivery' });
   // The bytes were accepted when recorded; read the event again even if a key has retired since.
-  return { kind: 'deliver', record: known, event: event ?? eventOfEnvelope(d.data), signers };
+  return { kind: 'deliver', record: known, event: event ?? eventOfEnvelope(d.data), signers, fresh: false };
 }

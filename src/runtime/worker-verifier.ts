@@ -36,6 +36,9 @@ parentPort.on('message', (batch) => {
 });
 `;
 
+/** Peers whose key is kept; past this the cache starts over (a fleet and its partners are far smaller). */
+const MAX_CACHED_KEYS = 10_000;
+
 interface Pending {
   peerId: string;
   x: string;
@@ -51,6 +54,7 @@ export class WorkerEd25519Verifier implements SignatureVerifier {
   private readonly inFlight = new Map<number, Pending[]>();
   private nextBatch = 0;
   private scheduled = false;
+  private readonly keys = new Map<string, string | null>();
 
   constructor() {
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
@@ -61,16 +65,26 @@ export class WorkerEd25519Verifier implements SignatureVerifier {
   }
 
   verify(keyid: string, message: Uint8Array, signature: Uint8Array): boolean | Promise<boolean> {
-    const raw = ed25519KeyOfPeerId(keyid);
-    if (raw === null || signature.length !== 64) return false;
+    const x = this.keyOf(keyid);
+    if (x === null || signature.length !== 64) return false;
     if (this.worker === null) return verifyEd25519(keyid, message, signature);
-    const x = Buffer.from(raw).toString('base64url');
     return new Promise((resolve) => {
       this.queued.push({ peerId: keyid, x, message, sig: signature, resolve });
       if (this.scheduled) return;
       this.scheduled = true;
       setImmediate(() => this.flush());
     });
+  }
+
+  // The key inside `peerId` as the worker takes it (base64url), or null for another kind of ID.
+  private keyOf(peerId: string): string | null {
+    let x = this.keys.get(peerId);
+    if (x !== undefined) return x;
+    const raw = ed25519KeyOfPeerId(peerId);
+    x = raw === null ? null : Buffer.from(raw).toString('base64url');
+    if (this.keys.size >= MAX_CACHED_KEYS) this.keys.clear();
+    this.keys.set(peerId, x);
+    return x;
   }
 
   /** Ends the worker; requests still open are verified on this thread. Safe twice. */

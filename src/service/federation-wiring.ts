@@ -235,7 +235,13 @@ function noReceiverWithCohort(opts: FederationWiringOptions): null {
   return null;
 }
 
-function consumer(opts: FederationWiringOptions, subject: string, durable: string, log: Logger): JetStreamInboxSource {
+function consumer(
+  opts: FederationWiringOptions,
+  subject: string,
+  durable: string,
+  log: Logger,
+  maxAckPending = opts.config.inbox.maxAckPending,
+): JetStreamInboxSource {
   const ic = opts.config.inbox;
   return new JetStreamInboxSource({
     connector: opts.connector,
@@ -243,7 +249,7 @@ function consumer(opts: FederationWiringOptions, subject: string, durable: strin
     durable,
     ackWaitMs: ic.ackWaitMs,
     maxDeliver: ic.maxDeliver,
-    maxAckPending: ic.maxAckPending,
+    maxAckPending,
     deliverPolicy: 'all',
     logger: log,
   });
@@ -279,7 +285,7 @@ function buildReceiver(
         name: p.name,
         keys: trustedKeys(p),
         threshold: p.threshold,
-        source: consumer(opts, subjects.events, federationDurable(opts.peerId, 'events', p.name), log),
+        source: consumer(opts, subjects.events, federationDurable(opts.peerId, 'events', p.name), log, f.maxAckPending),
         acksSubject: subjects.acks,
       };
     }),
@@ -294,7 +300,8 @@ function buildReceiver(
     settings: {
       ackWaitMs: ic.ackWaitMs,
       maxDeliver: ic.maxDeliver,
-      maxAckPending: ic.maxAckPending,
+      maxAckPending: f.maxAckPending,
+      maxPushes: ic.maxAckPending,
       backoffMs: ic.backoffMs,
       processingTimeoutMs: ic.processingTimeoutMs,
     },

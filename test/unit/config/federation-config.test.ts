@@ -35,8 +35,13 @@ beforeAll(async () => {
 describe('config section federation', () => {
   it('is off by default, with the contract defaults', () => {
     const c = loadConfig({ env: {} });
-    expect(c.federation).toEqual({ signers: [], ackTimeoutMs: 60_000, partners: [] });
+    expect(c.federation).toEqual({ signers: [], ackTimeoutMs: 60_000, maxAckPending: 256, partners: [] });
     expect(federationKeyFile(c)).toBe(c.mesh.keyFile);
+  });
+
+  it('refuses a federation.maxAckPending outside 1-10,000, naming it', () => {
+    for (const bad of [0, 10_001, 1.5]) expect(() => load({ maxAckPending: bad })).toThrow(/federation\.maxAckPending/);
+    expect(load({ maxAckPending: 1 }).federation.maxAckPending).toBe(1);
   });
 
   it('reads the contract keys; a key is a peer ID or {id, notBefore?, notAfter?}', () => {

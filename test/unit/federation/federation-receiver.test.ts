@@ -280,6 +280,51 @@ describe('FederationReceiver', () => {
     expect(received.get('org', 'E2')?.state).toBe('dead');
   });
 
+  it('decides many deliveries together but pushes at most maxPushes at once, in the order decided', async () => {
+    let open = 0;
+    let most = 0;
+    const order: string[] = [];
+    const narrow = new FederationReceiver({
+      partners: [partner],
+      us: 'acme',
+      origin: acmeSigner.keyid,
+      received,
+      outbox,
+      signers: [acmeSigner],
+      verifier: ed25519Verifier,
+      pusher: {
+        push: async (event) => {
+          open++;
+          most = Math.max(most, open);
+          order.push(event.eventId);
+          await new Promise((r) => setTimeout(r, 2));
+          open--;
+          return { kind: 'response', status: 204, body: undefined };
+        },
+      },
+      settings: {
+        ackWaitMs: 5_000,
+        maxDeliver: 3,
+        maxAckPending: 20,
+        maxPushes: 1,
+        backoffMs: [100],
+        processingTimeoutMs: 5_000,
+      },
+      clock: new ManualClock(Date.parse('2026-12-07T10:00:02Z')),
+      logger: silentLogger(),
+      randomHex: (n) => 'ab'.repeat(n),
+      onReceipt: () => undefined,
+    });
+    const ids = Array.from({ length: 8 }, (_, i) => `P${i}`);
+    const ds = await Promise.all(ids.map(async (id, i) => delivery(await envelope(eventBytes(id)), i + 1, id)));
+    await Promise.all(ds.map((d) => narrow.onDelivery(partner, d)));
+    expect(most).toBe(1);
+    expect(order).toEqual(ids);
+    expect(ds.map((d) => d.calls)).toEqual(ids.map(() => ['ack']));
+    // One batch: one append for the eight receipts.
+    expect(journal.filter((j) => j.startsWith('receipt:')).length).toBe(1);
+  });
+
   it('refuses each forgery with one signed rejected receipt naming its reason, never pushing it', async () => {
     const cases: Array<[string, Uint8Array, string | undefined, string]> = [
       [
