@@ -5,7 +5,9 @@
  * signatures, records each event, signs and commits its `accepted` receipt and pushes it to a
  * node:http agent answering 204. Timed from the first push to the moment every event is pushed
  * and every receipt committed. The raw baseline (gr), in the same run: the same N envelopes
- * decoded and their 2·N signatures verified with node:crypto in-process, nothing else.
+ * decoded and their 2·N signatures verified with node:crypto in-process, nothing else. Each
+ * sample records the process's CPU per event. With `BENCH_FEDERATION_PROFILE` set (and node run
+ * with `--cpu-prof`), the measured window is printed for `bench/cpu-profile-summary.ts --from/--to`.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:http';
