@@ -7,7 +7,6 @@
  * receiving sidecar's time (docs/benchmarks.md, row g). Idle connections do not hold the process.
  */
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AgentAnswer, AgentPusher, InboxCommand } from '../core/inbox.js';
 
 /** Options of {@link HttpAgentPusher}. */
@@ -19,22 +18,29 @@ export interface HttpAgentPusherOptions {
 /** {@link AgentPusher} over HTTP. */
 export class HttpAgentPusher implements AgentPusher {
   private readonly url: URL;
-  private readonly request: typeof httpRequest;
-  private readonly agent: HttpAgent;
+  private client: Promise<{ request: typeof httpRequest; agent: HttpAgent }> | undefined;
 
   constructor(opts: HttpAgentPusherOptions) {
     this.url = new URL(opts.url);
-    const https = this.url.protocol === 'https:';
-    this.request = https ? httpsRequest : httpRequest;
-    this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   }
 
-  push(
+  // node:https only when the URL asks for it, on the first push: loading it (TLS) made a sidecar's
+  // start seconds slower on a loaded machine.
+  private transport(): Promise<{ request: typeof httpRequest; agent: HttpAgent }> {
+    this.client ??=
+      this.url.protocol === 'https:'
+        ? import('node:https').then((m) => ({ request: m.request, agent: new m.Agent({ keepAlive: true }) }))
+        : Promise.resolve({ request: httpRequest, agent: new HttpAgent({ keepAlive: true }) });
+    return this.client;
+  }
+
+  async push(
     command: InboxCommand | object,
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
   ): Promise<AgentAnswer> {
     const body = Buffer.from(JSON.stringify(command));
+    const { request, agent } = await this.transport();
     return new Promise<AgentAnswer>((resolve) => {
       let done = false;
       const answer = (a: AgentAnswer): void => {
@@ -43,9 +49,9 @@ export class HttpAgentPusher implements AgentPusher {
         resolve(a);
       };
       if (signal.aborted) return answer({ kind: 'timeout' });
-      const req = this.request(this.url, {
+      const req = request(this.url, {
         method: 'POST',
-        agent: this.agent,
+        agent,
         signal,
         headers: { 'content-type': 'application/json', 'content-length': body.length, ...headers },
       });
