@@ -31,6 +31,8 @@ export interface FleetOptions {
   shardSize: number;
   /** How many sidecars start at once; each start costs about a second of CPU. */
   startConcurrency?: number;
+  /** Sidecar 1 writes a V8 CPU profile here when it stops (`--cpu-prof`). */
+  profileDir?: string;
 }
 
 /** One sidecar of the fleet. */
@@ -43,13 +45,20 @@ export interface FleetSidecar {
   /** Its intents can commit: a cohort member (`cohort`), every sidecar (`shards`). */
   proposer: boolean;
   env: Record<string, string>;
+  /** Node flags before the CLI (a CPU profile). */
+  nodeArgs: string[];
   child?: ChildProcess;
+  /** `performance.now()` when it was spawned. */
+  startedAt?: number;
 }
 
 /** Mesh state of one sidecar, from `/v1/status`. */
 export interface MeshState {
   connected: number;
+  /** Topic mesh peers: of the home shard's topic for a fleet member, of the fleet topic otherwise. */
   meshPeers: number;
+  /** Fleet member: its shard's size and the members it reaches (itself included). */
+  shard?: { members: number; connected: number };
 }
 
 /** N sidecars against one nats-server. */
@@ -73,6 +82,11 @@ export class FleetCluster {
     return cluster;
   }
 
+  /** Seconds since sidecar `i` was spawned (a profile's time axis). */
+  uptimeSeconds(i: number): number {
+    return (performance.now() - (this.sidecars[i]?.startedAt ?? 0)) / 1000;
+  }
+
   /** PIDs of the running sidecars, in index order. */
   pids(): number[] {
     return this.sidecars.map((s) => s.child?.pid ?? -1);
@@ -84,8 +98,18 @@ export class FleetCluster {
       this.sidecars.map(async (s) => {
         try {
           const res = await fetch(`http://${s.api}/v1/status`, { signal: AbortSignal.timeout(5_000) });
-          const st = (await res.json()) as { peers?: { connected?: string[]; meshPeers?: number } };
-          return { connected: st.peers?.connected?.length ?? 0, meshPeers: st.peers?.meshPeers ?? 0 };
+          const st = (await res.json()) as {
+            peers?: { connected?: string[]; meshPeers?: number };
+            mesh?: { homeMeshPeers?: number };
+            shard?: { members?: string[]; connectedMembers?: number };
+          };
+          const connected = st.peers?.connected?.length ?? 0;
+          if (st.shard === undefined) return { connected, meshPeers: st.peers?.meshPeers ?? 0 };
+          return {
+            connected,
+            meshPeers: st.mesh?.homeMeshPeers ?? 0,
+            shard: { members: st.shard.members?.length ?? 0, connected: st.shard.connectedMembers ?? 0 },
+          };
         } catch {
           return { connected: 0, meshPeers: 0 };
         }
@@ -94,17 +118,24 @@ export class FleetCluster {
   }
 
   /**
-   * Waits until every sidecar is connected to all others and has at least `min(N − 1, 4)` topic
-   * mesh peers (gossipsub keeps about 6), at most `timeoutMs`. Returns whether it formed and the
-   * last states: a mesh that does not form is a finding to report, not a reason to stop.
+   * Waits until the mesh is formed, at most `timeoutMs`: a fleet member reaches all its shard
+   * mates and has them all (up to 4) in its home topic's mesh (a member connects to its mates and
+   * a few others, not to every sidecar); a cohort sidecar is connected to all others and has at
+   * least `min(N − 1, 4)` topic mesh peers. Returns whether it formed and the last states: a mesh
+   * that does not form is a finding to report, not a reason to stop.
    */
   async waitMesh(timeoutMs: number): Promise<{ formed: boolean; states: MeshState[] }> {
     const n = this.sidecars.length;
+    const formed = (s: MeshState): boolean =>
+      s.shard === undefined
+        ? s.connected >= n - 1 && s.meshPeers >= Math.min(n - 1, 4)
+        : s.shard.members > 0 &&
+          s.shard.connected >= s.shard.members &&
+          s.meshPeers >= Math.min(s.shard.members - 1, 4);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const states = await this.meshStates();
-      if (states.every((s) => s.connected >= n - 1 && s.meshPeers >= Math.min(n - 1, 4)))
-        return { formed: true, states };
+      if (states.every(formed)) return { formed: true, states };
       if (Date.now() > deadline) return { formed: false, states };
       await sleep(500);
     }
@@ -133,7 +164,9 @@ async function prepare(opts: FleetOptions): Promise<FleetSidecar[]> {
     await writeIdentity(join(dir, 'net-sync.key'), key);
     const api = `127.0.0.1:${await port()}`;
     meshPorts.push(await port());
-    sidecars.push({ index: i, peerId: identityPeerId(key), api, dir, proposer: true, env: {} });
+    const nodeArgs =
+      i === 0 && opts.profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+    sidecars.push({ index: i, peerId: identityPeerId(key), api, dir, proposer: true, env: {}, nodeArgs });
   }
   const addr = (j: number): string => `/ip4/127.0.0.1/tcp/${meshPorts[j]}/p2p/${sidecars[j]!.peerId}`;
   const consensus = consensusEnv(opts, sidecars);
@@ -178,7 +211,12 @@ function consensusEnv(opts: FleetOptions, sidecars: FleetSidecar[]): Record<stri
 
 async function launch(s: FleetSidecar, timeoutMs: number): Promise<void> {
   const log = openSync(join(s.dir, 'sidecar.log'), 'a');
-  const child = spawn(process.execPath, [CLI, 'start'], { cwd: s.dir, env: s.env, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [...s.nodeArgs, CLI, 'start'], {
+    cwd: s.dir,
+    env: s.env,
+    stdio: ['ignore', log, log],
+  });
+  s.startedAt = performance.now();
   closeSync(log);
   reapOnExit(child);
   s.child = child;

@@ -7,6 +7,7 @@
  * over the idle window and the unsaturated steps), idle CPU and RSS per sidecar, gossip envelopes
  * per node per intent, and the raw `js.publish` round trip on the same server. Table and JSON
  * (bench/results/fleet-<mode>-<time>.json); see docs/benchmarks.md and docs/fleet.md.
+ * `BENCH_FLEET_RATES=0` measures the idle window only; `BENCH_FLEET_PROFILE=<dir>` profiles sidecar 1.
  */
 import '../src/polyfills.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,6 +62,8 @@ const opts = {
   drainMs: Number(process.env['BENCH_FLEET_DRAIN_MS'] ?? 10_000),
   rawSeconds: Number(process.env['BENCH_FLEET_RAW_SECONDS'] ?? 5),
   rawGossip: args['skip-raw-gossip'] !== true,
+  /** `BENCH_FLEET_PROFILE=<dir>`: sidecar 1 runs with `--cpu-prof` into <dir> (see bench/cpu-profile-summary.ts). */
+  profileDir: process.env['BENCH_FLEET_PROFILE'],
 };
 const cores = cpus().length;
 const outDir = resolve(args.out ?? resolve(import.meta.dirname, '../../bench/results'));
@@ -93,7 +96,14 @@ async function runSize(nats: NatsServerProcess, nc: NatsConnection, size: number
   let cluster: FleetCluster | undefined;
   let watch: StreamWatch | undefined;
   try {
-    cluster = await FleetCluster.start({ dir, natsUrl: nats.url, size, ...opts });
+    const { profileDir } = opts;
+    cluster = await FleetCluster.start({
+      dir,
+      natsUrl: nats.url,
+      size,
+      ...opts,
+      ...(profileDir === undefined ? {} : { profileDir: resolve(profileDir) }),
+    });
     run.startSeconds = (performance.now() - t0) / 1000;
     run.proposers = cluster.sidecars.filter((s) => s.proposer).map((s) => s.index);
     log(`N=${size}: ${size} sidecars up in ${run.startSeconds.toFixed(1)} s; waiting for the mesh`);
@@ -110,10 +120,16 @@ async function runSize(nats: NatsServerProcess, nc: NatsConnection, size: number
     watch = await StreamWatch.start(nc, subject);
     const targets = cluster.sidecars.filter((s) => opts.targets === 'all' || s.proposer);
     const ctx: StepContext = { cluster, watch, subject, targets };
-    // Warm-up: JIT, grafts, the stream's first writes; then quiet before the idle window.
-    await loadStep(ctx, Math.min(...opts.rates), opts.warmupMs / 2, 5_000);
+    // Warm-up: JIT, grafts, the stream's first writes; then quiet before the idle window. With no
+    // rates (`BENCH_FLEET_RATES=0`) the run is idle only: no warm-up load, no steps.
+    if (opts.rates.length > 0) await loadStep(ctx, Math.min(...opts.rates), opts.warmupMs / 2, 5_000);
     await sleep(opts.warmupMs / 2);
+    const idleAt = cluster.uptimeSeconds(0);
     run.idle = await idleWindow(cluster, opts.idleMs);
+    if (opts.profileDir !== undefined)
+      log(
+        `N=${size}: idle window from ${idleAt.toFixed(1)} s to ${cluster.uptimeSeconds(0).toFixed(1)} s of sidecar 1`,
+      );
     log(`N=${size}: idle ${((run.idle.fleetCpuPerSecond * 1000) / size).toFixed(1)} ms/s per sidecar`);
     run.rawNatsUnderIdleFleet = await rawNatsRoundTrip(nc, 20, opts.rawSeconds);
     for (const rate of opts.rates) {
