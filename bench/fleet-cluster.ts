@@ -31,6 +31,8 @@ export interface FleetOptions {
   shardSize: number;
   /** How many sidecars start at once; each start costs about a second of CPU. */
   startConcurrency?: number;
+  /** How long one sidecar may take to answer /healthz, ms. Default 60 s + 2 s × size. */
+  startTimeoutMs?: number;
   /** Sidecar 1 writes a V8 CPU profile here when it stops (`--cpu-prof`). */
   profileDir?: string;
 }
@@ -72,7 +74,8 @@ export class FleetCluster {
     try {
       const queue = [...sidecars];
       const worker = async (): Promise<void> => {
-        for (let s = queue.shift(); s !== undefined; s = queue.shift()) await launch(s, 60_000 + 2_000 * opts.size);
+        for (let s = queue.shift(); s !== undefined; s = queue.shift())
+          await launch(s, opts.startTimeoutMs ?? 60_000 + 2_000 * opts.size);
       };
       await Promise.all(Array.from({ length: opts.startConcurrency ?? 4 }, worker));
     } catch (err) {

@@ -64,6 +64,11 @@ const opts = {
   rawGossip: args['skip-raw-gossip'] !== true,
   /** `BENCH_FLEET_PROFILE=<dir>`: sidecar 1 runs with `--cpu-prof` into <dir> (see bench/cpu-profile-summary.ts). */
   profileDir: process.env['BENCH_FLEET_PROFILE'],
+  /** `BENCH_FLEET_START_TIMEOUT_MS`: how long one sidecar may take to start (a loaded machine). */
+  startTimeoutMs:
+    process.env['BENCH_FLEET_START_TIMEOUT_MS'] === undefined
+      ? undefined
+      : Number(process.env['BENCH_FLEET_START_TIMEOUT_MS']),
 };
 const cores = cpus().length;
 const outDir = resolve(args.out ?? resolve(import.meta.dirname, '../../bench/results'));
@@ -102,6 +107,7 @@ async function runSize(nats: NatsServerProcess, nc: NatsConnection, size: number
       natsUrl: nats.url,
       size,
       ...opts,
+      startTimeoutMs: opts.startTimeoutMs,
       ...(profileDir === undefined ? {} : { profileDir: resolve(profileDir) }),
     });
     run.startSeconds = (performance.now() - t0) / 1000;
