@@ -17,8 +17,13 @@ import { PublishFeed } from './publish-feed.js';
 import { runPublishPass, type PassOptions, type PassResult } from './publish-pass.js';
 import { resolveUnknownOutcomes } from './unknown-outcomes.js';
 
-/** Idle poll period: appends, promotions and reconnects wake the loop sooner, so this only bounds a missed wake. */
-export const DEFAULT_IDLE_MS = 1_000;
+/**
+ * Idle poll period: appends, promotions and reconnects wake the loop sooner, so this only bounds a
+ * missed wake (and a lease held by another owner), and renews the lease: at most a third of the
+ * lease's lifetime, so that an idle round always finds its lease unbroken. Each round is a SQLite
+ * write; at 1 s it was a measurable part of an idle sidecar (docs/benchmarks.md, fleet).
+ */
+export const DEFAULT_IDLE_MS = 3_000;
 
 /** New rows held in memory: 8 windows of the default 1,024, a few MB, before the outbox is read instead. */
 export const DEFAULT_MEMORY_ROWS = 8_192;
@@ -66,7 +71,7 @@ export interface OutboxCommitterOptions {
   leaseTtlMs?: number;
   /** See `PassOptions.deadLetter`: the notice stored with each row going `dead`. Default: none. */
   deadLetter?: PassOptions['deadLetter'];
-  /** Idle poll period when nothing wakes the loop. Default 1 s (`DEFAULT_IDLE_MS`). */
+  /** Idle poll period when nothing wakes the loop. Default 3 s (`DEFAULT_IDLE_MS`), capped at a third of the lease's lifetime. */
   idleMs?: number;
   /**
    * New rows held in memory to publish without reading them back from the outbox; past it the
@@ -194,7 +199,7 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
   /** One round; returns how long to wait before the next (0 = go on at once). */
   private async round(signal: AbortSignal): Promise<number> {
     const { outbox, publisher, clock } = this.opts;
-    const idleMs = this.opts.idleMs ?? DEFAULT_IDLE_MS;
+    const idleMs = this.opts.idleMs ?? Math.min(DEFAULT_IDLE_MS, Math.floor(this.lease.ttlMs / 3));
     if (publisher.state !== 'connected') return idleMs;
     const now = clock.now();
     if (!outbox.tryLease(this.opts.leaseOwner, this.lease.ttlMs, now)) {
