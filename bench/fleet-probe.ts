@@ -36,7 +36,8 @@ export function rssBytes(pid: number): number {
  * Gossip envelopes one sidecar has handled so far, from `net_sync_gossip_messages_total`
  * (`in`: accepted from peers, `out`: published) and `net_sync_gossip_rejected_total`
  * (refused by the validator, e.g. `not-in-cohort`). Keys are `in:<kind>`, `out:<kind>`,
- * `rejected:<reason>`.
+ * `rejected:<reason>`, and `verify:endorsement` (endorsement signatures checked,
+ * `net_sync_consensus_signature_checks_total`).
  */
 export type GossipCounts = Record<string, number>;
 
@@ -46,6 +47,10 @@ const LABEL = /(\w+)="([^"]*)"/g;
 export function parseGossip(text: string): GossipCounts {
   const out: GossipCounts = {};
   for (const line of text.split('\n')) {
+    if (line.startsWith('net_sync_consensus_signature_checks_total ')) {
+      out['verify:endorsement'] = Number(line.slice(line.lastIndexOf(' ') + 1));
+      continue;
+    }
     const messages = line.startsWith('net_sync_gossip_messages_total{');
     if (!messages && !line.startsWith('net_sync_gossip_rejected_total{')) continue;
     const labels = Object.fromEntries(

@@ -73,6 +73,8 @@ export interface FleetSummary {
   /** Envelopes a node validates per committed intent (slope ÷ N) and per idle second. */
   gossipPerNodePerIntent?: number;
   idleGossipPerNodePerSecond?: number;
+  /** Endorsement signatures verified fleet-wide per committed intent, over every load step (issue 21, step 4). */
+  signatureChecksPerIntent?: number;
   rssMiB: { mean: number; max: number };
   lost: number;
   lostAtProposers: number;
@@ -112,6 +114,8 @@ export function summarise(run: FleetRun, cores: number): FleetSummary {
   const idle = run.idle?.sidecarCpuMsPerSecond;
   const raw = run.rawNatsUnderIdleFleet ?? run.rawNats;
   const first = run.steps[0];
+  const committed = run.steps.reduce((a, s) => a + s.committed, 0);
+  const checks = run.steps.reduce((a, s) => a + (s.gossip['verify:endorsement'] ?? 0), 0);
   return {
     size: run.size,
     ...(cpu === undefined ? {} : { fleetCpuMsPerIntent: cpu.slope * 1000, fleetCpuFit: cpu }),
@@ -123,6 +127,7 @@ export function summarise(run: FleetRun, cores: number): FleetSummary {
       : { idleCpuMsPerSidecar: { mean: mean(idle), min: Math.min(...idle), max: Math.max(...idle) } }),
     ...(gossip === undefined ? {} : { gossipPerNodePerIntent: gossip.slope / run.size }),
     ...(run.idle === undefined ? {} : { idleGossipPerNodePerSecond: run.idle.gossipReceivedPerSecond / run.size }),
+    ...optional('signatureChecksPerIntent', committed > 0 ? checks / committed : undefined),
     rssMiB: { mean: mean(run.rssBytes) / 1_048_576, max: Math.max(0, ...run.rssBytes) / 1_048_576 },
     lost: run.steps.reduce((a, s) => a + s.lost, 0),
     lostAtProposers: run.steps.reduce((a, s) => a + s.lostAtProposers, 0),

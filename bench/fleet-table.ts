@@ -51,6 +51,7 @@ export function renderFleet(runs: readonly FleetRun[], summaries: readonly Fleet
       'RSS MiB mean/max',
       'gossip/node/intent',
       'idle gossip/node/s',
+      'sig checks/intent',
       'commit p50 ÷ raw NATS p50',
       'mesh peers min–max',
     ],
@@ -70,6 +71,7 @@ export function renderFleet(runs: readonly FleetRun[], summaries: readonly Fleet
       `${f0(s.rssMiB.mean)} / ${f0(s.rssMiB.max)}`,
       f2(s.gossipPerNodePerIntent),
       f2(s.idleGossipPerNodePerSecond),
+      f2(s.signatureChecksPerIntent),
       f1(s.commitP50OverRawNats),
       `${r.mesh.meshPeersMin}–${r.mesh.meshPeersMax}${r.mesh.formed ? '' : ' (not formed)'}`,
     ]);

@@ -215,6 +215,7 @@ export class EndorsementQuorum {
     for (const [peer, signature] of t.endorsements) {
       if (done.has(peer) || shard === undefined || !endorsesIn(shard, peer)) continue;
       const sig = decodeSignature(signature);
+      if (sig !== null) opts.metrics?.signatureChecks?.inc();
       if (sig !== null && (await opts.gossip.verify(peer, bytes, sig)) && (await this.dsseHolds(t, peer)))
         done.add(peer);
       else bad.push(peer);

@@ -54,6 +54,8 @@ export interface ConsensusMetrics {
   takeovers: Counter;
   /** Endorsements whose signature failed the committer's check (dropped, never committed). */
   badEndorsements?: Counter;
+  /** Endorsement signatures verified on this node (each endorsement of an intent at most once). */
+  signatureChecks?: Counter;
 }
 
 /** Registers the consensus metrics on `register`. Label values are pre-initialised to 0. */
@@ -80,6 +82,11 @@ export function createConsensusMetrics(register: Registry): ConsensusMetrics {
     badEndorsements: new Counter({
       name: 'net_sync_consensus_bad_endorsements_total',
       help: 'Endorsements dropped because their signature did not verify when their intent was promoted',
+      registers,
+    }),
+    signatureChecks: new Counter({
+      name: 'net_sync_consensus_signature_checks_total',
+      help: 'Endorsement signatures verified on this node (each endorsement of an intent at most once)',
       registers,
     }),
   };
