@@ -5,5 +5,5 @@
  * rules are pure (core/shards.ts); the mesh and the consensus driver see the core `Membership` port.
  */
 export { FleetMembership, type FleetMembershipOptions, type Replan } from './fleet-membership.js';
-export { ShardHealth, type ShardHealthOptions, type ShardStatus } from './shard-health.js';
+export { meshNeeded, ShardHealth, type ShardHealthOptions, type ShardStatus } from './shard-health.js';
 export { createFleetMetrics } from './metrics.js';

@@ -26,6 +26,19 @@ export interface ShardHealthOptions {
   self: string;
   /** Peers subscribed to this node's home shard topic now. */
   subscribers: () => readonly string[];
+  /**
+   * Peers in this node's gossipsub mesh of the home topic (grafted: connected, subscribed, scored
+   * well). When given, readiness also waits for {@link meshNeeded} of them.
+   */
+  meshPeers?: () => readonly string[];
+}
+
+/**
+ * Grafted mates readiness waits for: quorum − 1 (a quorum with this node), at most 4 (gossipsub's
+ * D_lo, which bounds the mesh of a large shard; the rest is reached by flood publish).
+ */
+export function meshNeeded(quorum: number): number {
+  return Math.max(0, Math.min(quorum - 1, 4));
 }
 
 /** Computes the shard's status on demand (status, readiness, metric scrapes). */
@@ -51,11 +64,22 @@ export class ShardHealth {
     };
   }
 
-  /** `/readyz`'s `shard` check: true, or why the shard cannot commit. */
+  /**
+   * `/readyz`'s `shard` check: true, or why the shard cannot commit yet: too few members reachable,
+   * or (with `meshPeers`) the home topic's mesh still forming, in which a node that takes
+   * intents sees its first ones wait.
+   */
   readiness(): true | string {
     const s = this.status();
     if (s.name === null) return 'this node is not a member of the fleet (consensus.members)';
-    if (s.quorumReachable) return true;
-    return `${s.name}: ${s.connectedMembers} of ${s.members.length} members connected, quorum ${s.quorum}; intents wait`;
+    if (!s.quorumReachable)
+      return `${s.name}: ${s.connectedMembers} of ${s.members.length} members connected, quorum ${s.quorum}; intents wait`;
+    const meshPeers = this.opts.meshPeers;
+    if (meshPeers === undefined || s.quorum === null) return true;
+    const mates = new Set(s.members);
+    const grafted = meshPeers().filter((p) => mates.has(p)).length;
+    const needed = meshNeeded(s.quorum);
+    if (grafted >= needed) return true;
+    return `${s.name}: home mesh forming, ${grafted} of ${needed} mates grafted; intents wait`;
   }
 }

@@ -127,6 +127,7 @@ export class MeshWiring {
       self: this.mesh.peerId,
       // Subscribed or grafted: gossipsub can hold a grafted mate whose subscription it has not recorded.
       subscribers: () => [...this.mesh.homeGossip.peers(), ...this.mesh.homeMeshPeers()],
+      meshPeers: () => this.mesh.homeMeshPeers(),
     });
     createFleetMetrics(registry, health);
     fleet.onChange(() => {

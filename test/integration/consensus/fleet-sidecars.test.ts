@@ -106,7 +106,8 @@ describe(`a fleet of ${SIDECARS} sidecars and one more member, shards of ${SHARD
         quorum: 3,
         quorumReachable: true,
       });
-      expect((await s.get('/readyz')).status, `readyz of ${peer}`).toBe(200);
+      // Ready once its home topic's mesh has formed too (quorum − 1 mates grafted).
+      await waitFor(async () => (await s.get('/readyz')).status === 200, `readyz of ${peer}`, 15_000, 100);
     }
 
     phase('shardsUp');

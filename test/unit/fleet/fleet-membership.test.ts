@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hasCode } from '../../../src/core/errors.js';
 import { planShards } from '../../../src/core/shards.js';
-import { FleetMembership, ShardHealth, type Replan } from '../../../src/fleet/index.js';
+import { FleetMembership, meshNeeded, ShardHealth, type Replan } from '../../../src/fleet/index.js';
 
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `12D3KooWmember${String(i).padStart(3, '0')}`);
 const BASE = '/root-solar/sentiment/1.0.0';
@@ -76,5 +76,27 @@ describe('ShardHealth', () => {
       subscribers: () => [],
     });
     expect(outsider.readiness()).toMatch(/not a member/);
+  });
+
+  it('with the home mesh read, waits for quorum − 1 grafted mates (at most 4) before it is ready', () => {
+    const members = ids(10);
+    const m = membership(members);
+    const home = m.home()!;
+    const mates = home.members.filter((p) => p !== members[0]);
+    let grafted: string[] = [];
+    const health = new ShardHealth({
+      membership: m,
+      self: members[0]!,
+      subscribers: () => mates,
+      meshPeers: () => grafted,
+    });
+    expect(health.status()).toMatchObject({ connectedMembers: 5, quorumReachable: true });
+    expect(health.readiness()).toBe(`${home.name}: home mesh forming, 0 of 2 mates grafted; intents wait`);
+    const stranger = planShards(members, 5).shards.find((s) => s.name !== home.name)!.members[0]!;
+    grafted = [mates[0]!, stranger];
+    expect(health.readiness()).toMatch(/1 of 2 mates grafted/);
+    grafted = mates.slice(0, 2);
+    expect(health.readiness()).toBe(true);
+    expect([1, 2, 3, 5, 9].map(meshNeeded)).toEqual([0, 1, 2, 4, 4]);
   });
 });
