@@ -122,8 +122,7 @@ export class FleetCluster {
 
   /**
    * Waits until the mesh is formed, at most `timeoutMs`: a fleet member reaches all its shard
-   * mates and has them all (up to 4) in its home topic's mesh (a member connects to its mates and
-   * a few others, not to every sidecar); a cohort sidecar is connected to all others and has at
+   * mates and has them all (up to 4) in its home topic's mesh; a cohort sidecar is connected to all others and has at
    * least `min(N − 1, 4)` topic mesh peers. Returns whether it formed and the last states: a mesh
    * that does not form is a finding to report, not a reason to stop.
    */
