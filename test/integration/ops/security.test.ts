@@ -220,10 +220,14 @@ describe('API and files', () => {
     expect((await fetch(`${bridge.url}/?token=${API_TOKEN}`)).status).toBe(200);
   });
 
-  it('keeps the identity key and the database files at mode 0600', () => {
+  it('keeps the identity key and the database files at mode 0600, the payload directory at 0700', () => {
     const files = readdirSync(bridge.dir).filter((f) => f === 'net-sync.key' || f.startsWith('net-sync.db'));
     expect(files).toEqual(expect.arrayContaining(['net-sync.key', 'net-sync.db']));
-    for (const f of files) expect((statSync(join(bridge.dir, f)).mode & 0o777).toString(8), f).toBe('600');
+    for (const f of files) {
+      const st = statSync(join(bridge.dir, f));
+      // Payloads over inlineMaxBytes live in `<buffer.path>.payloads/` (docs/payloads.md).
+      expect((st.mode & 0o777).toString(8), f).toBe(st.isDirectory() ? '700' : '600');
+    }
   });
 
   it('logs neither secrets nor payloads over the whole run (info level)', async () => {
