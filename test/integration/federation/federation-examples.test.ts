@@ -168,6 +168,8 @@ describe('examples/federation: hub and partner on nats-server 2.9.10', () => {
       'five receipts sourced back and applied at org',
       30_000,
     );
+    // A receipt says "recorded", not "pushed" (docs/federation.md): the pushes may finish after it.
+    await waitFor(() => pushes.length >= ids.length, 'five pushes to the agent', 30_000);
     expect([...pushes].sort()).toEqual([...ids].sort());
     const orgNc = await connect({ servers: hubUrl, user: 'org', pass: SECRETS.ORG_PASSWORD });
     registerCleanup(async () => void (await orgNc.close()));
