@@ -6,8 +6,8 @@ import { buildCommandRow } from '../core/command-message.js';
 import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
 import {
   batchAnswer,
-  itemError,
   parseIntentBatch,
+  replayedItem,
   type BatchAnswer,
   type BatchItemResult,
 } from '../core/intent-batch.js';
@@ -96,7 +96,7 @@ export class IntentIntake {
       const correlationId = key === undefined ? this.opts.newId(now) : keyedCorrelationId(key);
       const known = key === undefined ? undefined : this.opts.outbox.get(correlationId);
       if (known !== undefined) {
-        results.set(index, this.replayed(index, known, input));
+        results.set(index, replayedItem(index, known, input));
         continue;
       }
       fresh.push({ index, key, input, row: await this.rowOf(correlationId, input, traceparent, now) });
@@ -108,7 +108,7 @@ export class IntentIntake {
       const ours = stored === undefined || sameBytes(stored.body, row.body);
       results.set(
         index,
-        ours ? { index, correlationId: row.correlationId, state: row.state } : this.replayed(index, stored, input),
+        ours ? { index, correlationId: row.correlationId, state: row.state } : replayedItem(index, stored, input),
       );
       if (ours) this.opts.onAccepted(row.correlationId);
     }
@@ -117,20 +117,6 @@ export class IntentIntake {
       this.opts.metrics?.accepted.inc({ kind: 'command' }, fresh.length);
     }
     return batchAnswer(items, results);
-  }
-
-  // The result of an item whose key names a stored intent: that intent, or a conflict.
-  private replayed(
-    index: number,
-    stored: { correlationId: string; body: Uint8Array; state: IntentState },
-    input: IntentInput,
-  ): BatchItemResult {
-    try {
-      assertSameIntent(stored.body, input.subject, input.payload);
-    } catch (err) {
-      return { index, error: itemError(index, err) };
-    }
-    return { index, correlationId: stored.correlationId, state: stored.state };
   }
 
   private async rowOf(

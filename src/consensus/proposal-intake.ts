@@ -12,8 +12,8 @@ import { encodeSignature, endorsementBytes, proposeDigestMatches, type ProposeIt
 import { assertSameIntent, keyedCorrelationId } from '../core/idempotency.js';
 import {
   batchAnswer,
-  itemError,
   parseIntentBatch,
+  replayedItem,
   type BatchAnswer,
   type BatchItemResult,
 } from '../core/intent-batch.js';
@@ -108,7 +108,7 @@ export class ProposalIntake {
       const { index, input, idempotencyKey: key } = item;
       const correlationId = key === undefined ? opts.newId(now) : keyedCorrelationId(key);
       const known = key === undefined ? undefined : opts.outbox.get(correlationId);
-      if (known !== undefined) results.set(index, replayed(index, known, input));
+      if (known !== undefined) results.set(index, replayedItem(index, known, input));
       else fresh.push({ index, key, input, t: await this.trackOwn(correlationId, input, traceparent, now) });
     }
     const signatures = await Promise.all(
@@ -125,7 +125,7 @@ export class ProposalIntake {
       // Two requests with one key raced (or a peer's proposal of it arrived): the first stored wins.
       const stored = key === undefined ? undefined : opts.outbox.get(t.correlationId);
       if (stored !== undefined && !sameBytes(stored.body, rows[i]!.body))
-        return results.set(index, replayed(index, stored, input));
+        return results.set(index, replayedItem(index, stored, input));
       results.set(index, { index, correlationId: t.correlationId, state: await this.propose(t, signatures[i]!) });
     });
     await Promise.all(proposed);
@@ -391,18 +391,4 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-// The result of a batch item whose key names a stored intent: that intent, or a conflict.
-function replayed(
-  index: number,
-  stored: { correlationId: string; body: Uint8Array; state: IntentState },
-  input: IntentInput,
-): BatchItemResult {
-  try {
-    assertSameIntent(stored.body, input.subject, input.payload);
-  } catch (err) {
-    return { index, error: itemError(index, err) };
-  }
-  return { index, correlationId: stored.correlationId, state: stored.state };
 }

@@ -7,7 +7,7 @@
 import { payloadDigest } from './digest.js';
 import { NetSyncError, type ErrorCode } from './errors.js';
 import { keyField } from './json-body.js';
-import { checkIdempotencyKey } from './idempotency.js';
+import { assertSameIntent, checkIdempotencyKey } from './idempotency.js';
 import { parseIntentInput, type IntentInput, type IntentLimits } from './intent-input.js';
 import type { IntentState } from './intent.js';
 
@@ -141,6 +141,20 @@ export function parseIntentBatch(body: readonly unknown[], limits: IntentLimits)
  * Puts the results in request order: `results` holds one per item that is not `sameAs`; a `sameAs`
  * item gets its first item's result under its own index. Counts accepted and refused items.
  */
+/** The result of a batch item whose key names a stored intent: that intent, or a conflict. */
+export function replayedItem(
+  index: number,
+  stored: { correlationId: string; body: Uint8Array; state: IntentState },
+  input: IntentInput,
+): BatchItemResult {
+  try {
+    assertSameIntent(stored.body, input.subject, input.payload);
+  } catch (err) {
+    return { index, error: itemError(index, err) };
+  }
+  return { index, correlationId: stored.correlationId, state: stored.state };
+}
+
 export function batchAnswer(items: readonly BatchItem[], results: ReadonlyMap<number, BatchItemResult>): BatchAnswer {
   const out: BatchItemResult[] = new Array(items.length);
   let refused = 0;
