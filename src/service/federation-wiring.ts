@@ -13,7 +13,7 @@ import { HttpAgentPusher } from '../agent/index.js';
 import type { FederationBackend } from '../api/index.js';
 import { SqliteAppliedAcks, type SqliteOutbox, SqliteReceivedEvents } from '../buffer/index.js';
 import type { Config } from '../config/schema.js';
-import { federationEnabled, federationKeyFile, signerIds, trustedKeys } from '../config/federation-schema.js';
+import { federationEnabled, federationKeyFile, signerIds, trustedKeys } from '../config/schema/federation.js';
 import { ourThreshold } from '../config/federation-threshold.js';
 import { NetSyncError } from '../core/errors.js';
 import type { FederationStatus } from '../core/federation-receipt.js';

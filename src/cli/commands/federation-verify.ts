@@ -7,7 +7,7 @@
  * `{events, verified, acked, rejected, gaps, badEvents, badAcks, duplicates}`. Exit 0 only when
  * the four lists are empty, 1 otherwise, 2 on a usage or config error.
  */
-import { federationEnabled, type PartnerConfig, trustedKeys } from '../../config/federation-schema.js';
+import { federationEnabled, type PartnerConfig, trustedKeys } from '../../config/schema/federation.js';
 import { ourThreshold } from '../../config/federation-threshold.js';
 import type { Config } from '../../config/schema.js';
 import { NetSyncError } from '../../core/errors.js';

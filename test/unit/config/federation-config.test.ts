@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
-import { federationKeyFile, trustedKeys } from '../../../src/config/federation-schema.js';
+import { federationKeyFile, trustedKeys } from '../../../src/config/schema/federation.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'net-sync-federation-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
  * bucket, and the command carries a reference (docs/payloads.md).
  */
 import { z } from 'zod';
-import { zBytes, zDurationMs } from '../core/units.js';
+import { zBytes, zDurationMs } from '../../core/units.js';
 
 const MiB = 1_048_576;
 

@@ -3,10 +3,10 @@
  * and its partners with their pinned keys. Federation is off while `name` is unset.
  */
 import { z } from 'zod';
-import { ORG_NAME } from '../core/federation-message.js';
-import type { TrustedKey } from '../core/federation-trust.js';
-import { isEd25519PeerId } from '../core/peer-key.js';
-import { zDurationMs } from '../core/units.js';
+import { ORG_NAME } from '../../core/federation-message.js';
+import type { TrustedKey } from '../../core/federation-trust.js';
+import { isEd25519PeerId } from '../../core/peer-key.js';
+import { zDurationMs } from '../../core/units.js';
 
 // Keys are Ed25519 peer IDs: the key ID of a DSSE signature, with the public key inside it.
 const ed25519PeerId = z.string().refine(isEd25519PeerId, 'must be an Ed25519 peer ID (12D3KooW…)');
