@@ -15,6 +15,7 @@ import { parseIntentInput, type IntentInput, type IntentLimits } from '../core/i
 import type { IntentState, NewOutboxRow } from '../core/intent.js';
 import type { Clock, Outbox } from '../core/ports.js';
 import type { PayloadRef } from '../core/payload-ref.js';
+import { sameBytes } from '../core/same-bytes.js';
 import { childTraceparent } from '../core/trace-context.js';
 import type { CommitMetrics } from './metrics.js';
 
@@ -143,10 +144,4 @@ export class IntentIntake {
       soleEndorser: true,
     });
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -18,6 +18,7 @@ import {
   type BatchItemResult,
 } from '../core/intent-batch.js';
 import { parseIntentInput, type IntentInput } from '../core/intent-input.js';
+import { sameBytes } from '../core/same-bytes.js';
 import { MAX_INTENT_TTL_MS, type IntentState } from '../core/intent.js';
 import { checkSubject } from '../core/subject.js';
 import type { EndorsingShard } from '../core/ports.js';
@@ -385,10 +386,4 @@ export class ProposalIntake {
       this.asks.delete(item.correlationId);
     }
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
