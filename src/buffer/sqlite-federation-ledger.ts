@@ -148,6 +148,7 @@ export class SqliteReceivedEvents implements ReceivedEvents {
 
 /** {@link AppliedAcks} over the outbox's database handle. */
 export class SqliteAppliedAcks implements AppliedAcks {
+  private readonly amongStmt: Statement<[string]>;
   private readonly getStmt: Statement<[string], AckRow>;
   private readonly insert: Statement;
   private readonly listAll: Statement<[], AckRow>;
@@ -158,6 +159,9 @@ export class SqliteAppliedAcks implements AppliedAcks {
     private readonly synchronous: SynchronousLevel = 'FULL',
   ) {
     this.getStmt = db.prepare('SELECT * FROM federation_acks WHERE event_id = ?');
+    this.amongStmt = db
+      .prepare('SELECT event_id FROM federation_acks WHERE event_id IN (SELECT value FROM json_each(?))')
+      .pluck();
     this.insert = db.prepare(
       `INSERT INTO federation_acks (event_id, partner, status, reason, signers, ack_msg_id, applied_at_ms)
        VALUES (@eventId, @partner, @status, @reason, @signers, @ackMsgId, @appliedAtMs)
@@ -170,6 +174,11 @@ export class SqliteAppliedAcks implements AppliedAcks {
   get(eventId: string): AppliedAck | undefined {
     const r = io('read', () => this.getStmt.get(eventId));
     return r === undefined ? undefined : applied(r);
+  }
+
+  appliedAmong(eventIds: readonly string[]): Set<string> {
+    if (eventIds.length === 0) return new Set();
+    return new Set(io('read', () => this.amongStmt.all(JSON.stringify(eventIds)) as string[]));
   }
 
   apply(a: AppliedAck): boolean {

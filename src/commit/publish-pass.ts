@@ -27,8 +27,19 @@ const MAX_BATCHES_PER_PASS = 64;
 
 /** What a pass did. */
 export interface PassResult {
-  /** Committed rows; `kind` and `createdAtMs` spare listeners a read of the row. */
-  committed: Array<{ correlationId: string; rowSeq?: number; kind?: RowKind; createdAtMs?: number } & StreamLocation>;
+  /**
+   * Committed rows; `kind`, `createdAtMs` and `headers` (the row's own object, not a copy) spare
+   * listeners a read of the row.
+   */
+  committed: Array<
+    {
+      correlationId: string;
+      rowSeq?: number;
+      kind?: RowKind;
+      createdAtMs?: number;
+      headers?: Readonly<Record<string, string>>;
+    } & StreamLocation
+  >;
   dead: Array<{ correlationId: string; reason: string }>;
   /** Set when a retryable failure stopped the pass. */
   retryableError: string | null;
@@ -333,6 +344,7 @@ class Pass {
         seq: r.seq,
         kind: row.kind,
         createdAtMs: row.createdAtMs,
+        headers: row.headers,
       });
       this.tally[r.duplicate ? 'duplicate' : 'committed']++;
       // A dead-letter notice is no intent: its latency would skew the command SLA.

@@ -236,6 +236,8 @@ export interface AppliedAck {
 /** The sender's ledger of receipts applied, durable in the outbox file. */
 export interface AppliedAcks {
   get(eventId: string): AppliedAck | undefined;
+  /** Those of `eventIds` that have a receipt applied (one read for all of them). */
+  appliedAmong(eventIds: readonly string[]): Set<string>;
   /** Stores the receipt unless one is there for the event; true when it was stored. */
   apply(a: AppliedAck): boolean;
   /**

@@ -88,11 +88,21 @@ export class FederationIntake {
     }
   }
 
-  /** The committer committed these rows: counts the events among them. */
-  committed(ids: Iterable<string>): void {
-    for (const id of ids) {
+  /**
+   * The committer committed these rows: counts the events among them. A row that comes with its
+   * `headers` is told apart without a read.
+   */
+  committed(rows: Iterable<{ correlationId: string; headers?: Readonly<Record<string, string>> }>): void {
+    for (const { correlationId: id, headers } of rows) {
+      if (headers !== undefined && headers[HEADER.kind] !== FEDERATION_KIND.event) continue;
       // With consensus on, this node's committer also publishes events other members accepted.
-      const partner = this.open.get(id) ?? (this.opts.cohort === undefined ? undefined : this.partnerOf(id));
+      const partner =
+        this.open.get(id) ??
+        (this.opts.cohort === undefined
+          ? undefined
+          : headers === undefined
+            ? this.partnerOf(id)
+            : (headers[PARTNER_HEADER] ?? ''));
       if (partner === undefined) continue;
       this.open.delete(id);
       this.opts.metrics?.events.inc({ partner, result: 'committed' });

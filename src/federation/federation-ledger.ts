@@ -55,19 +55,29 @@ export class FederationLedger {
     }
   }
 
-  /** The committer committed these rows: the events among them now wait for receipts. */
-  committed(rows: ReadonlyArray<{ correlationId: string; seq: number }>): void {
+  /**
+   * The committer committed these rows: the events among them now wait for receipts. A row that
+   * comes with its `headers` (the committer's own announcements) is told apart without a read, and
+   * the receipts already applied (one came before the commit was announced) are read once for all.
+   */
+  committed(
+    rows: ReadonlyArray<{ correlationId: string; seq: number; headers?: Readonly<Record<string, string>> }>,
+  ): void {
     const now = this.opts.clock.now();
+    const events: Array<{ id: string; seq: number; partner: string; at: number }> = [];
     for (const r of rows) {
-      if (this.unacked.has(r.correlationId) || this.opts.acks?.get(r.correlationId) !== undefined) continue;
-      const row = this.opts.outbox.get(r.correlationId);
-      if (row === undefined || row.headers[HEADER.kind] !== FEDERATION_KIND.event) continue;
-      this.unacked.set(r.correlationId, {
-        partner: row.headers[PARTNER_HEADER] ?? '',
-        streamSeq: r.seq,
-        committedAtMs: row.committedAtMs ?? now,
-      });
+      if (this.unacked.has(r.correlationId)) continue;
+      const row = r.headers === undefined ? this.opts.outbox.get(r.correlationId) : undefined;
+      const headers = r.headers ?? row?.headers;
+      if (headers === undefined || headers[HEADER.kind] !== FEDERATION_KIND.event) continue;
+      const at = row?.committedAtMs ?? now;
+      events.push({ id: r.correlationId, seq: r.seq, partner: headers[PARTNER_HEADER] ?? '', at });
     }
+    if (events.length === 0) return;
+    const acked = this.opts.acks?.appliedAmong(events.map((e) => e.id));
+    for (const e of events)
+      if (acked?.has(e.id) !== true)
+        this.unacked.set(e.id, { partner: e.partner, streamSeq: e.seq, committedAtMs: e.at });
   }
 
   /** A receipt was applied to `eventId`. */

@@ -211,7 +211,7 @@ export function buildFederation(opts: FederationWiringOptions): FederationWiring
     (p) => tracked.waiting(p),
   );
   opts.committer.on('intent:committed', (rows) => {
-    intake.committed(rows.map((r) => r.correlationId));
+    intake.committed(rows);
     tracked.committed(rows);
   });
   return new FederationWiring(intake, receiver, acks, ledger, cohort);

@@ -63,6 +63,10 @@ export class MemoryAppliedAcks implements AppliedAcks {
     return this.rows.get(eventId);
   }
 
+  appliedAmong(eventIds: readonly string[]): Set<string> {
+    return new Set(eventIds.filter((id) => this.rows.has(id)));
+  }
+
   apply(a: AppliedAck): boolean {
     if (this.rows.has(a.eventId)) return false;
     this.rows.set(a.eventId, { ...a });

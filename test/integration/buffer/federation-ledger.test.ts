@@ -102,6 +102,8 @@ describe('migration 3: federation ledgers', () => {
     expect(acks.get('X1')).toEqual(applied);
     expect(acks.list('acme')).toEqual([applied, x2, x3]);
     expect(acks.list('beta')).toEqual([]);
+    expect(acks.appliedAmong(['X3', 'nope', 'X1'])).toEqual(new Set(['X3', 'X1']));
+    expect(acks.appliedAmong([])).toEqual(new Set());
     await ob.close();
   });
 });

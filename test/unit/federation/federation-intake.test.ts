@@ -108,8 +108,9 @@ describe('FederationIntake', () => {
     const a = await intake.accept({ partner: 'acme', type: 't', payload: 1 });
     const b = await intake.accept({ partner: 'acme', type: 't', payload: 2 });
     const restarted = new FederationIntake({ ...options, metrics });
-    intake.committed([a.eventId, 'some-command', a.eventId]);
-    restarted.committed([b.eventId]);
+    const ids = (...list: string[]) => list.map((correlationId) => ({ correlationId }));
+    intake.committed(ids(a.eventId, 'some-command', a.eventId));
+    restarted.committed(ids(b.eventId));
     const counted = (await registry.getSingleMetricAsString('net_sync_federation_events_total')).split('\n');
     expect(counted).toContain('net_sync_federation_events_total{partner="acme",result="committed"} 2');
   });

@@ -120,4 +120,38 @@ describe('FederationLedger', () => {
     expect(again.rejected).toEqual([]);
     expect(make().waiting('acme')).toEqual({ unacked: 1, oldestAgeMs: 60_000 });
   });
+
+  it("tells events from the committer's headers without reading the outbox", () => {
+    const outbox = new MemoryOutbox();
+    let reads = 0;
+    const get = outbox.get.bind(outbox);
+    outbox.get = (id) => {
+      reads++;
+      return get(id);
+    };
+    const clock = new ManualClock(T0);
+    const acks = new MemoryAppliedAcks();
+    // E2's receipt was applied before its commit was announced: it never waits.
+    acks.apply({ eventId: 'E2', partner: 'acme', status: 'accepted', signers: ['k'], ackMsgId: 'x', appliedAtMs: T0 });
+    const ledger = new FederationLedger({
+      partners: [{ name: 'acme', send: true, receive: false }],
+      outbox,
+      acks,
+      received: null,
+      ackTimeoutMs: 1_000,
+      clock,
+      acksRefused: () => 0,
+      refused: () => 0,
+    });
+    const event = eventRow('E1', 'acme');
+    ledger.committed([
+      { correlationId: 'E1', seq: 7, headers: event.headers },
+      { correlationId: 'E2', seq: 10, headers: eventRow('E2', 'acme').headers },
+      { correlationId: 'C1', seq: 8, headers: newRow(1).headers },
+      { correlationId: 'K1', seq: 9, headers: { 'Net-Sync-Kind': 'federation-ack' } },
+    ]);
+    expect(reads).toBe(0);
+    clock.advance(1_000);
+    expect(ledger.status().gaps).toEqual([{ partner: 'acme', eventId: 'E1', streamSeq: 7, ageMs: 1_000 }]);
+  });
 });
