@@ -3,16 +3,18 @@
  * stored in FEDERATION on acme's events subject; then an in-process acme sidecar (consensus
  * off, partner org with threshold 2) reads them with its durable consumer, verifies both
  * signatures, records each event, signs and commits its `accepted` receipt and pushes it to a
- * node:http agent answering 204. Timed from the first push to the moment every event is pushed
- * and every receipt committed. The raw baseline (gr), in the same run: the same N envelopes
- * decoded and their 2·N signatures verified with node:crypto in-process, nothing else. Each
- * sample records the process's CPU per event. With `BENCH_FEDERATION_PROFILE` set (and node run
- * with `--cpu-prof`), the measured window is printed for `bench/cpu-profile-summary.ts --from/--to`.
+ * node:http agent answering 204, in a process of its own (bench/push-agent-child.ts), as a real
+ * agent runs. Timed from the first push to the moment every event is pushed and every receipt
+ * committed. The raw baseline (gr), in the same run: the same N envelopes decoded and their 2·N
+ * signatures verified with node:crypto in-process, nothing else. Each sample records the
+ * sidecar process's CPU per event and the agent's apart. With `BENCH_FEDERATION_PROFILE` set (and
+ * node run with `--cpu-prof`), the measured window is printed for
+ * `bench/cpu-profile-summary.ts --from/--to`.
  */
+import { fork } from 'node:child_process';
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { connect, headers as natsHeaders } from 'nats';
 import { ConfigSchema } from '../src/config/schema.js';
 import { encodeEnvelope } from '../src/core/dsse.js';
@@ -25,6 +27,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { Ed25519Signer } from '../src/runtime/ed25519-keys.js';
 import { Sidecar } from '../src/service/sidecar.js';
 import { jsonPayload, PREFIX, type Sample, type Sizes, waitUntil, withNats, withTempDir } from './common.js';
+import type { PushAgentMessage, PushAgentReport } from './push-agent-child.js';
 import { benchConfig } from './sidecar-harness.js';
 
 const EVENTS = `${PREFIX}.federation.outbound.events.acme`;
@@ -97,6 +100,54 @@ function rawVerify(list: ReadonlyArray<{ data: Uint8Array }>, keys: Map<string, 
   return { rate: list.length / seconds, count: list.length, seconds, extra: { cpuMsPerEvent } };
 }
 
+/** The stand-in agent's process: its push URL, when the first and the `expect`-th push came, its report. */
+interface PushAgent {
+  url: string;
+  /** `performance.now()` here when the agent told of its first push, or 0. */
+  firstAt(): number;
+  /** This process's CPU usage when the agent told of its first push. */
+  firstCpu(): NodeJS.CpuUsage;
+  /** `performance.now()` here when the agent told of its `expect`-th push, or 0. */
+  reachedAt(): number;
+  report(): Promise<PushAgentReport>;
+  stop(): Promise<void>;
+}
+
+async function startPushAgent(expect: number): Promise<PushAgent> {
+  const child = fork(fileURLToPath(new URL('./push-agent-child.js', import.meta.url)), ['--expect', String(expect)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let first = 0;
+  let firstCpu = process.cpuUsage();
+  let reached = 0;
+  let reports: Array<(r: PushAgentReport) => void> = [];
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`push agent exited with ${code} before listening`)));
+    child.on('message', (m: PushAgentMessage) => {
+      if ('port' in m) resolve(m.port);
+      else if ('first' in m) {
+        first = performance.now();
+        firstCpu = process.cpuUsage();
+      } else if ('reached' in m) reached = performance.now();
+      else for (const r of reports.splice(0)) r(m);
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}/federation`,
+    firstAt: () => first,
+    firstCpu: () => firstCpu,
+    reachedAt: () => reached,
+    report: () => new Promise<PushAgentReport>((r) => reports.push(r) === 1 && child.send('report')),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.send('stop');
+      reports = [];
+      await exited;
+    },
+  };
+}
+
 /** (g) and (gr) in one run on one fresh server: net-sync's receive rate, and the raw verification rate. */
 export function measureFederationReceive(sizes: Sizes, maxAckPending: number): Promise<{ g: Sample; gr: Sample }> {
   const n = sizes.federationReceive;
@@ -124,55 +175,53 @@ export function measureFederationReceive(sizes: Sizes, maxAckPending: number): P
         await nc.close();
       }
 
-      let pushes = 0;
-      let firstPushMs = 0;
-      let lastPushMs = 0;
-      let firstPushCpu = process.cpuUsage();
-      const agent = createServer((req, res) => {
-        req.resume();
-        req.on('end', () => {
-          lastPushMs = performance.now();
-          if (pushes++ === 0) {
-            firstPushMs = lastPushMs;
-            firstPushCpu = process.cpuUsage();
-          }
-          res.writeHead(204);
-          res.end();
-        });
-      });
-      await new Promise<void>((r) => agent.listen(0, '127.0.0.1', r));
-      const acmeKey = await generateIdentity();
-      await writeIdentity(join(dir, 'bench.key'), acmeKey);
-      const config = ConfigSchema.parse({
-        ...benchConfig(dir, server.url),
-        streams: undefined,
-        inbox: { maxAckPending },
-        federation: {
-          name: 'acme',
-          signers: [identityPeerId(acmeKey)],
-          pushUrl: `http://127.0.0.1:${(agent.address() as AddressInfo).port}/federation`,
-          partners: [{ name: 'org', receive: true, keys: signers.map((s) => s.keyid), threshold: 2 }],
-        },
-      });
-      const sidecar = await Sidecar.create(config, silentLogger());
+      const agent = await startPushAgent(n);
       try {
-        await sidecar.start();
-        const budget = 120_000 + n * 100;
-        await waitUntil(`${n} pushes`, () => pushes >= n, budget, 2);
-        await waitUntil(`${n} receipts committed`, () => sidecar.outbox.counts('command').committed >= n, budget, 20);
-        const seconds = (performance.now() - firstPushMs) / 1_000;
-        // This process's CPU (every thread: the sidecar, its workers, and the stand-in agent) per event.
-        const cpu = process.cpuUsage(firstPushCpu);
-        const cpuMsPerEvent = Number(((cpu.user + cpu.system) / 1_000 / n).toFixed(3));
-        if (process.env['BENCH_FEDERATION_PROFILE'] !== undefined)
-          console.error(
-            `[profile] (g) maxAckPending ${maxAckPending}: --from ${(firstPushMs / 1_000).toFixed(1)} --to ${(performance.now() / 1_000).toFixed(1)}`,
-          );
-        if (pushes !== n) throw new Error(`(g): ${pushes} pushes for ${n} events`);
-        return { g: { rate: (n - 1) / seconds, count: n, seconds, extra: { maxAckPending, cpuMsPerEvent } }, gr };
+        const acmeKey = await generateIdentity();
+        await writeIdentity(join(dir, 'bench.key'), acmeKey);
+        const config = ConfigSchema.parse({
+          ...benchConfig(dir, server.url),
+          streams: undefined,
+          inbox: { maxAckPending },
+          federation: {
+            name: 'acme',
+            signers: [identityPeerId(acmeKey)],
+            pushUrl: agent.url,
+            partners: [{ name: 'org', receive: true, keys: signers.map((s) => s.keyid), threshold: 2 }],
+          },
+        });
+        const sidecar = await Sidecar.create(config, silentLogger());
+        try {
+          await sidecar.start();
+          const budget = 120_000 + n * 100;
+          await waitUntil(`${n} pushes`, () => agent.reachedAt() > 0, budget, 2);
+          await waitUntil(`${n} receipts committed`, () => sidecar.outbox.counts('command').committed >= n, budget, 20);
+          const end = performance.now();
+          const seconds = (end - agent.firstAt()) / 1_000;
+          // The sidecar's process (every thread: the sidecar and its workers) and the agent's, per event.
+          const cpu = process.cpuUsage(agent.firstCpu());
+          const cpuMsPerEvent = Number(((cpu.user + cpu.system) / 1_000 / n).toFixed(3));
+          const report = await agent.report();
+          const agentCpuMsPerEvent = Number((report.cpuMs / n).toFixed(3));
+          if (process.env['BENCH_FEDERATION_PROFILE'] !== undefined)
+            console.error(
+              `[profile] (g) maxAckPending ${maxAckPending}: --from ${(agent.firstAt() / 1_000).toFixed(1)} --to ${(end / 1_000).toFixed(1)}`,
+            );
+          if (report.pushes !== n) throw new Error(`(g): ${report.pushes} pushes for ${n} events`);
+          return {
+            g: {
+              rate: (n - 1) / seconds,
+              count: n,
+              seconds,
+              extra: { maxAckPending, cpuMsPerEvent, agentCpuMsPerEvent },
+            },
+            gr,
+          };
+        } finally {
+          await sidecar.stop();
+        }
       } finally {
-        await sidecar.stop();
-        await new Promise<void>((r) => agent.close(() => r()));
+        await agent.stop();
       }
     }),
   );
