@@ -4,6 +4,7 @@
  * score), delivers the accepted ones to listeners, enforces the size limit on publish too, and
  * keeps configured static peers connected.
  */
+import { createHash } from 'node:crypto';
 import type { GossipSub, Message, TopicValidatorResult } from '@libp2p/gossipsub';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
@@ -23,6 +24,7 @@ import type { MeshLibp2p } from './libp2p-factory.js';
 import type { MeshMetrics, PublishFailureLabel } from './metrics.js';
 import { StaleConnectionGuard } from './stale-connections.js';
 import { StaticPeerKeeper, type StaticPeer } from './static-peers.js';
+import { SubscriptionWatch } from './subscription-watch.js';
 import { verifyPeerSignature } from './peer-signature.js';
 import { withCachedSigner } from './signing-key.js';
 import { meshScoreParams } from './score-params.js';
@@ -48,6 +50,18 @@ export interface MeshNodeOptions {
    * behind one address keeps its mesh (docs/fleet.md). Default: nobody.
    */
   colocationExempt?: (peerId: string) => boolean;
+  /**
+   * With a home shard: how many configured static peers outside it are kept connected besides
+   * the shard mates ({@link keptStaticPeers}); the rest of `mesh.peers` only tells addresses.
+   * Default: every static peer is kept (a cohort, open membership).
+   */
+  bridges?: number;
+  /**
+   * Subscribe to the fleet topic (`mesh.topic`). Default true. A fleet member summarising its
+   * telemetry at the origin publishes nothing there and hears nothing it needs, so it stays off
+   * and neither relays it nor keeps a gossipsub mesh for it (docs/fleet.md).
+   */
+  fleetTopic?: boolean;
   metrics?: MeshMetrics;
   logger?: Logger;
   clock?: Clock;
@@ -57,7 +71,14 @@ export interface MeshNodeOptions {
 interface GossipSubInternals {
   getMeshPeers(topic: string): string[];
   getScore(peerId: string): number;
+  readonly peers: Map<string, unknown>;
+  readonly streamsOutbound: Map<string, unknown>;
+  readonly streamsInbound: Map<string, unknown>;
+  readonly topics: Map<string, Set<string>>;
 }
+
+/** How often connected shard mates' home-topic subscriptions are checked (subscription-watch.ts), ms. */
+const SUBSCRIPTION_CHECK_MS = 5_000;
 
 // The libp2p stack (libp2p, TCP, Noise, Yamux, gossipsub) is loaded when a node first starts:
 // about half of the modules `net-sync start` loads, which a sidecar without a mesh never needs.
@@ -107,6 +128,7 @@ export class MeshNode implements Gossip {
   private readonly inFlight = new Set<Promise<unknown>>();
   private node: MeshLibp2p | undefined;
   private keeper: StaticPeerKeeper | undefined;
+  private watchTimer: ReturnType<typeof setInterval> | undefined;
   private stopping: Promise<void> | undefined;
   private home: { topic: string; members: ReadonlySet<string>; validation: EnvelopeValidationContext } | null = null;
   private readonly homeListeners = new Set<EnvelopeListener>();
@@ -283,19 +305,21 @@ export class MeshNode implements Gossip {
       if (this.home?.members.has(evt.detail.peerId.toString()) === true) void this.keepMates();
     });
     await node.start();
-    pubsub.subscribe(this.topic);
+    if (this.opts.fleetTopic !== false) pubsub.subscribe(this.topic);
     if (this.home !== null) this.joinHome(pubsub);
     for (const topic of this.sideTopics.keys()) this.subscribeSide(pubsub, topic);
     this.node = node;
+    const kept = this.keptStatics(statics);
     for (const p of statics) {
-      // A tag keeps the connection manager from pruning static peers under connection pressure.
+      // Every static peer's address is remembered (a mate after a re-plan is dialled from it);
+      // a tag keeps the connection manager from pruning the kept ones under connection pressure.
       await node.peerStore.merge(peerIdFromString(p.peerId), {
         multiaddrs: [multiaddr(p.addr)],
-        tags: { 'net-sync-static': { value: 100 } },
+        ...(kept.includes(p) ? { tags: { 'net-sync-static': { value: 100 } } } : {}),
       });
     }
     this.keeper = new StaticPeerKeeper({
-      peers: statics,
+      peers: kept,
       dial: async (addr, signal) => {
         await node.dial(multiaddr(addr), { signal });
       },
@@ -309,10 +333,54 @@ export class MeshNode implements Gossip {
     });
     this.keeper.start();
     void this.keepMates();
+    this.watchSubscriptions(node);
     this.log.info(
-      { peerId: this.peerId, addrs: this.multiaddrs(), topic: this.topic, staticPeers: statics.length },
+      {
+        peerId: this.peerId,
+        addrs: this.multiaddrs(),
+        topic: this.topic,
+        staticPeers: statics.length,
+        keptPeers: kept.length,
+      },
       'mesh started',
     );
+  }
+
+  // A connected mate whose home-topic subscription gossipsub lost is reconnected (subscription-watch.ts).
+  private watchSubscriptions(node: MeshLibp2p): void {
+    const connected = (id: string): boolean => node.getConnections(peerIdFromString(id)).length > 0;
+    const watch = new SubscriptionWatch({
+      mates: () => (this.home === null ? [] : [...this.home.members].filter((m) => m !== this.peerId)),
+      connected,
+      subscribers: () => this.subscribers(this.home?.topic),
+      hangUp: async (id) => {
+        await node.hangUp(peerIdFromString(id), { signal: AbortSignal.timeout(5_000) });
+      },
+      describe: (id) => {
+        const g = this.internals();
+        return {
+          known: g?.peers.has(id),
+          outbound: g?.streamsOutbound.has(id),
+          inbound: g?.streamsInbound.has(id),
+          topics: [...(g?.topics ?? [])].filter(([, peers]) => peers.has(id)).map(([t]) => t),
+          connections: node.getConnections(peerIdFromString(id)).length,
+        };
+      },
+      onRepair: () => this.opts.metrics?.subscriptionRepairs.inc(),
+      clock: this.opts.clock ?? new SystemClock(),
+      log: this.log,
+    });
+    this.watchTimer = setInterval(() => {
+      if (this.home !== null && node.status === 'started') void watch.check();
+    }, SUBSCRIPTION_CHECK_MS);
+    this.watchTimer.unref();
+  }
+
+  // Static peers given redial loops: all of them, or, with a home shard and `bridges`, the mates and a few others.
+  private keptStatics(statics: StaticPeer[]): StaticPeer[] {
+    const bridges = this.opts.bridges;
+    if (bridges === undefined || this.home === null) return statics;
+    return keptStaticPeers(statics, this.peerId, this.home.members, bridges);
   }
 
   /** Stops the redial loops, waits for in-flight publishes, stops libp2p. Safe to call twice. */
@@ -324,6 +392,7 @@ export class MeshNode implements Gossip {
   private async doStop(): Promise<void> {
     const node = this.node;
     if (node === undefined) return;
+    clearInterval(this.watchTimer);
     await this.keeper?.stop();
     await Promise.allSettled([...this.inFlight]);
     await node.stop();
@@ -528,6 +597,29 @@ export class MeshNode implements Gossip {
   private internals(): GossipSubInternals | undefined {
     return this.pubsub() as unknown as GossipSubInternals | undefined;
   }
+}
+
+/**
+ * The static peers a fleet member keeps connected: its shard mates, and `bridges` others chosen by
+ * rendezvous hashing on (self, peer), so that each member picks its own few, the choices spread
+ * over the fleet, and the graph of shards stays connected without every member dialling every
+ * other (each connection costs both ends pings and gossipsub upkeep, whether or not it carries
+ * anything). A member is also dialled by the few that picked it: about mates + 2 × bridges each.
+ */
+export function keptStaticPeers(
+  statics: readonly StaticPeer[],
+  self: string,
+  mates: ReadonlySet<string>,
+  bridges: number,
+): StaticPeer[] {
+  const weight = (p: StaticPeer): string => createHash('sha256').update(`${self}\n${p.peerId}`).digest('hex');
+  const others = statics
+    .filter((p) => !mates.has(p.peerId))
+    .map((p) => ({ p, w: weight(p) }))
+    .sort((a, b) => (a.w < b.w ? 1 : a.w > b.w ? -1 : 0))
+    .slice(0, Math.max(0, bridges))
+    .map((x) => x.p);
+  return statics.filter((p) => mates.has(p.peerId) || others.includes(p));
 }
 
 /** Parses `mesh.peers` into static peers, dropping this node's own entry (shared cohort configs list everyone). */

@@ -26,6 +26,8 @@ export interface MeshMetrics {
   redials: Counter<'outcome'>;
   /** Half-open connections aborted because the peer answered on a newer one. */
   staleConnections: Counter;
+  /** Connected shard mates reconnected because gossipsub had lost their home-topic subscription. */
+  subscriptionRepairs: Counter;
 }
 
 /** Registers the mesh adapter's metrics on `register`. Label values are pre-initialised to 0. */
@@ -69,6 +71,11 @@ export function createMeshMetrics(register: Registry): MeshMetrics {
     staleConnections: new Counter({
       name: 'net_sync_mesh_stale_connections_total',
       help: 'Half-open connections aborted because the peer came back on a newer connection',
+      registers: [register],
+    }),
+    subscriptionRepairs: new Counter({
+      name: 'net_sync_mesh_subscription_repairs_total',
+      help: 'Connected shard mates reconnected because gossipsub had lost their home-topic subscription',
       registers: [register],
     }),
   };

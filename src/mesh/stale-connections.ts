@@ -8,7 +8,10 @@
  *
  * Here: when a second connection to a peer opens, each older one is probed with a ping stream.
  * Healthy duplicates (simultaneous dials) answer and are kept. If one does not answer within
- * `probeTimeoutMs`, it is aborted and we hang up on the peer altogether, then dial it again:
+ * `probeTimeoutMs`, nor within `retryTimeoutMs` on a second try (a loaded host: at a load of
+ * 25-30 on 2 cores a healthy connection missed the 2 s alone, and repairing a healthy duplicate
+ * is what loses gossipsub state, see subscription-watch.ts), it is aborted and we hang up on the
+ * peer altogether, then dial it again:
  * gossipsub then sees a clean disconnect and a clean connect on both sides, which re-sends
  * subscriptions both ways. (Aborting only the stale connection is not enough: gossipsub reacts
  * to the dead inbound stream by dropping the peer's state, including its live streams, and
@@ -54,6 +57,7 @@ export class StaleConnectionGuard {
     private readonly log: Logger,
     private readonly metrics: MeshMetrics | undefined,
     private readonly probeTimeoutMs = 2_000,
+    private readonly retryTimeoutMs = 5_000,
   ) {}
 
   /** Listener for libp2p's `connection:open`. Never throws. */
@@ -75,9 +79,15 @@ export class StaleConnectionGuard {
 
   private async check(fresh: Connection): Promise<void> {
     const results = await Promise.all(
-      this.older(fresh).map(async (c) => ({ c, ok: await probeConnection(c, this.probeTimeoutMs) })),
+      this.older(fresh).map(async (c) => ({
+        c,
+        ok:
+          (await probeConnection(c, this.probeTimeoutMs)) ||
+          (c.status === 'open' && (await probeConnection(c, this.retryTimeoutMs))),
+      })),
     );
-    const stale = results.filter((r) => !r.ok).map((r) => r.c);
+    // A connection closed meanwhile is gone already; only open ones that never answered are stale.
+    const stale = results.filter((r) => !r.ok && r.c.status === 'open').map((r) => r.c);
     if (stale.length === 0 || fresh.status !== 'open') return;
     const peer = fresh.remotePeer;
     for (const c of stale) c.abort(new Error('stale connection: peer answered on a newer one'));

@@ -21,6 +21,9 @@ import { createFleetMetrics, FleetMembership, type Replan, ShardHealth, type Sha
 import { createMeshMetrics, MeshNode } from '../mesh/index.js';
 import type { Logger } from '../observability/logger.js';
 
+/** Static peers outside its home shard a fleet member keeps connected (docs/fleet.md, "Connections"). */
+export const FLEET_BRIDGES = 2;
+
 /** What {@link MeshWiring} is built from. */
 export interface MeshWiringOptions {
   config: Config;
@@ -111,6 +114,9 @@ export class MeshWiring {
       cohort: fleet?.members ?? config.consensus.cohort,
       // Members (or cohort members) keep their score on a crowded IP; open membership exempts nobody.
       colocationExempt: fleet !== null ? (p) => fleet.isMember(p) : (p) => cohort.has(p),
+      // A member keeps its shard mates and a few others connected, not every peer it is given,
+      // and stays off the fleet topic unless scouts summarise telemetry (docs/fleet.md).
+      ...(fleet === null ? {} : { bridges: FLEET_BRIDGES, fleetTopic: summariseMode(config.telemetry) === 'scouts' }),
       metrics: createMeshMetrics(opts.registry),
       logger,
       clock: opts.clock,

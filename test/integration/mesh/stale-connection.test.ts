@@ -55,7 +55,7 @@ class FreezableProxy {
 
 afterEach(disposeAll);
 
-async function exchange(a: TestNode, b: TestNode, what: string): Promise<void> {
+async function exchange(a: TestNode, b: TestNode, what: string, timeoutMs = 8_000): Promise<void> {
   const t0 = Date.now();
   await waitFor(
     async () => {
@@ -63,7 +63,7 @@ async function exchange(a: TestNode, b: TestNode, what: string): Promise<void> {
       return a.received.some((r) => r.from === b.node.peerId && r.atMs >= t0);
     },
     `${what}: a hears b`,
-    8_000,
+    timeoutMs,
     50,
   );
   await waitFor(
@@ -72,7 +72,7 @@ async function exchange(a: TestNode, b: TestNode, what: string): Promise<void> {
       return b.received.some((r) => r.from === a.node.peerId && r.atMs >= t0);
     },
     `${what}: b hears a`,
-    8_000,
+    timeoutMs,
     50,
   );
 }
@@ -91,9 +91,10 @@ describe('peer returns while its old connection is half-open', () => {
       expect(a.node.peers()).toContain(b.node.peerId);
       b = await startNode({ key: b.key, peers: [viaProxy] });
       const t0 = Date.now();
-      await exchange(a, b, 'new connection beside the stale one');
+      // The old connection is probed twice (2 s, then 5 s) before it is judged stale.
+      await exchange(a, b, 'new connection beside the stale one', 15_000);
       console.log(
-        `stale connection: gossip both ways again ${Date.now() - t0} ms after the peer restarted (probe timeout 2 s)`,
+        `stale connection: gossip both ways again ${Date.now() - t0} ms after the peer restarted (probes of 2 s and 5 s)`,
       );
       expect(await counter(a, 'net_sync_mesh_stale_connections_total')).toBe(1);
       proxy.killFrozen(); // the stale socket finally dies (A already aborted it): nothing changes
