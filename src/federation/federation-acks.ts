@@ -73,6 +73,8 @@ export interface FederationAcksOptions {
   outbox: Outbox;
   acks: AppliedAcks;
   verifier: SignatureVerifier;
+  /** Lower-case hex SHA-256 of an event's payload (its digest); default the pure one. */
+  sha256?: (bytes: Uint8Array) => string;
   /** Unanswered receipts at once per partner. */
   concurrency: number;
   clock: Clock;
@@ -297,7 +299,7 @@ export class FederationAcks {
     return {
       eventId,
       partner: row.headers[PARTNER_HEADER] ?? '',
-      digest: payload === undefined ? eventDigest(row.body) : sha256Hex(payload),
+      digest: payload === undefined ? eventDigest(row.body) : (this.opts.sha256 ?? sha256Hex)(payload),
       acked: this.opts.acks.get(eventId) !== undefined,
     };
   }

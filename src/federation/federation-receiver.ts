@@ -96,6 +96,8 @@ export interface FederationReceiverOptions {
   /** Receipts are signed with these (consensus off: this sidecar's federation key). */
   signers: readonly DsseSigner[];
   verifier: SignatureVerifier;
+  /** Lower-case hex SHA-256 of an event's payload (its digest); default the pure one. */
+  sha256?: (bytes: Uint8Array) => string;
   pusher: FederationPusher;
   settings: ReceiveSettings;
   clock: Clock;
@@ -193,6 +195,7 @@ export class FederationReceiver {
       storedAtMs: d.publishedAtMs,
       msgId,
       verifier: opts.verifier,
+      ...(opts.sha256 === undefined ? {} : { sha256: opts.sha256 }),
     });
     return new Promise<Outcome>((resolve, reject) => {
       const queue = this.queues.get(p.name) ?? [];

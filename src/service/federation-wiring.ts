@@ -39,6 +39,7 @@ import { identityPeerId, loadIdentity } from '../mesh/identity.js';
 import { JetStreamInboxSource, type NatsConnector } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
 import { ed25519Verifier } from '../runtime/ed25519-keys.js';
+import { sha256HexNode } from '../runtime/sha256.js';
 import { WorkerEd25519Signer } from '../runtime/worker-signer.js';
 import { WorkerEd25519Verifier } from '../runtime/worker-verifier.js';
 import { consensusWanted } from './mesh-wiring.js';
@@ -296,6 +297,7 @@ function buildReceiver(
     signers: [signer],
     // Off the event loop: two or more verifications an event (docs/benchmarks.md, row g).
     verifier: new WorkerEd25519Verifier(),
+    sha256: sha256HexNode,
     pusher: { push: (event, headers, signal) => http.push(event, headers, signal) },
     settings: {
       ackWaitMs: ic.ackWaitMs,
@@ -336,6 +338,7 @@ function buildAcks(
     outbox: opts.outbox,
     acks: applied,
     verifier: ed25519Verifier,
+    sha256: sha256HexNode,
     concurrency: config.inbox.maxAckPending,
     clock: opts.clock,
     logger: log,
