@@ -100,14 +100,16 @@ export class SqlitePayloadStore implements PayloadStore {
       'INSERT OR IGNORE INTO payload_uploads (correlation_id, uploaded_at_ms) VALUES (?, ?)',
     );
     // A payload whose row is gone: its intent was pruned, or never stored (a crash between the two writes).
-    const orphan = `stored_at_ms < ? AND NOT EXISTS (SELECT 1 FROM outbox_log o WHERE o.correlation_id = p.correlation_id)`;
+    const orphan =
+      'stored_at_ms < ? AND NOT EXISTS (SELECT 1 FROM outbox_log o WHERE o.correlation_id = p.correlation_id)';
     this.orphanBlobs = db.prepare(
       `DELETE FROM payloads WHERE correlation_id IN (SELECT p.correlation_id FROM payloads p WHERE ${orphan} LIMIT ?)`,
     );
     this.orphanFiles = db.prepare(`SELECT p.correlation_id FROM payload_files p WHERE ${orphan} LIMIT ?`);
     this.deleteFileRow = db.prepare('DELETE FROM payload_files WHERE correlation_id = ?');
     this.pruneMarks = db.prepare(
-      `DELETE FROM payload_uploads WHERE NOT EXISTS (SELECT 1 FROM payloads p WHERE p.correlation_id = payload_uploads.correlation_id)
+      `DELETE FROM payload_uploads
+         WHERE NOT EXISTS (SELECT 1 FROM payloads p WHERE p.correlation_id = payload_uploads.correlation_id)
          AND NOT EXISTS (SELECT 1 FROM payload_files f WHERE f.correlation_id = payload_uploads.correlation_id)`,
     );
     this.fileRows = db.prepare('SELECT correlation_id FROM payload_files');

@@ -101,9 +101,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   defineCommand({
     name: 'federation verify',
     summary:
-      'Audit the stream: our events signed by federation.signers, receipts by the partner, paired; exit 1 on any finding',
+      'Audit the stream: our events signed by federation.signers, receipts by the partner, paired; ' +
+      'exit 1 on any finding',
     help:
-      '\nReads JetStream only (no outbox, no key file). Lists bad events (on our events subjects, not signed by us),\n' +
+      '\nReads JetStream only (no outbox, no key file). ' +
+      'Lists bad events (on our events subjects, not signed by us),\n' +
       'bad acks (invalid, or naming no event of ours, or another digest, or a second time), duplicates (an event\n' +
       'stored more than once) and gaps (verified events without a valid receipt after federation.ackTimeoutMs).',
     options: [

@@ -68,7 +68,8 @@ export const ConfigSchema = z
   )
   .refine((c) => c.consensus.cohort.length === 0 || !fleetConfigured(c.consensus), {
     message:
-      'set consensus.members (or consensus.membersFile) or consensus.cohort, not both: a cohort is one shard of a fleet',
+      'set consensus.members (or consensus.membersFile) or consensus.cohort, not both: ' +
+      'a cohort is one shard of a fleet',
     path: ['consensus', 'cohort'],
   })
   .refine(

@@ -130,7 +130,9 @@ export function parseIntentBatch(body: readonly unknown[], limits: IntentLimits)
           error: {
             code: 'IDEMPOTENCY_CONFLICT',
             field: `[${i}].idempotencyKey`,
-            message: `[${i}].idempotencyKey: item [${first.index}] of this batch has the same key with another subject or payload`,
+            message:
+              `[${i}].idempotencyKey: item [${first.index}] of this batch ` +
+              'has the same key with another subject or payload',
           },
         };
   }

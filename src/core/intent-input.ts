@@ -21,7 +21,10 @@ export interface IntentLimits {
   prefix: string;
   /** Largest payload (compact JSON bytes); a larger one is refused with PAYLOAD_TOO_LARGE (HTTP 413). */
   maxPayloadBytes: number;
-  /** Most intents in one batch (`api.maxBatchItems`); more is refused with BATCH_TOO_LARGE (HTTP 413). Default 1,000. */
+  /**
+   * Most intents in one batch (`api.maxBatchItems`); more is refused with BATCH_TOO_LARGE (HTTP 413).
+   * Default 1,000.
+   */
   maxBatchItems?: number;
 }
 

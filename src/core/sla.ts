@@ -79,7 +79,8 @@ export function judgeLag(
     breaches.push(`oldest pending ${kind} row is ${oldestPendingAgeMs} ms old (SLA < ${slaMs} ms)`);
   if (recent.commits > 0 && recent.overSla > recent.commits * (1 - SLA_QUANTILE)) {
     breaches.push(
-      `${recent.overSla} of ${recent.commits} ${kind} commits in the last ${Math.round(recent.windowMs / 1000)} s took ≥ ${slaMs} ms (p99 ≤ ${recent.p99Ms} ms)`,
+      `${recent.overSla} of ${recent.commits} ${kind} commits in the last ${Math.round(recent.windowMs / 1000)} s ` +
+        `took ≥ ${slaMs} ms (p99 ≤ ${recent.p99Ms} ms)`,
     );
   }
   return { kind, slaMs, oldestPendingAgeMs, pending, recent, ok: breaches.length === 0, breaches };

@@ -36,7 +36,10 @@ export const StreamSourceSchema = z
       })
       .strict()
       .optional(),
-    /** A stream in another JetStream domain reachable here (a leaf node): short for `external.api: $JS.<domain>.API`. */
+    /**
+     * A stream in another JetStream domain reachable here (a leaf node): short for
+     * `external.api: $JS.<domain>.API`.
+     */
     domain: streamName.optional(),
   })
   .strict()

@@ -158,7 +158,8 @@ const declaredSeries = wireSeries({
   packed: {
     ts: declaredPacked(
       msSinceEpoch,
-      `Base64 (RFC 4648 §4, padded) of 1 to ${MAX_TELEMETRY_POINTS} little-endian IEEE 754 float64s: integer ms since epoch, 0 to 2^53-1`,
+      `Base64 (RFC 4648 §4, padded) of 1 to ${MAX_TELEMETRY_POINTS} little-endian IEEE 754 float64s: ` +
+        'integer ms since epoch, 0 to 2^53-1',
     ),
     v: declaredPacked(
       z.number(),

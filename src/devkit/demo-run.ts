@@ -87,7 +87,8 @@ async function showEndorsers(s: DemoSidecar, id: string, say: (line: string) => 
   const view = (await res.json()) as { state: string; streamSeq?: number; endorsements: Array<{ peerId: string }> };
   const who = view.endorsements.map((e) => e.peerId.slice(-8)).join(', ');
   say(
-    `         intent ${id} on ${s.name}: ${view.state} at COMMANDS#${view.streamSeq ?? '?'}, endorsed by [${who || 'itself (consensus off)'}]`,
+    `         intent ${id} on ${s.name}: ${view.state} at COMMANDS#${view.streamSeq ?? '?'}, ` +
+      `endorsed by [${who || 'itself (consensus off)'}]`,
   );
 }
 
@@ -148,7 +149,8 @@ async function tellStory(
   say(`nats-server ${nats.url} (JetStream, store ${join(dir, 'jetstream')}) and ${sidecars.length} sidecars up`);
   if (opts.mesh)
     say(
-      `libp2p mesh on /root-solar/sentiment/1.0.0: every intent needs a majority of the ${sidecars.length} cohort members`,
+      'libp2p mesh on /root-solar/sentiment/1.0.0: ' +
+        `every intent needs a majority of the ${sidecars.length} cohort members`,
     );
   for (const s of sidecars) say(`  ${s.name}  ${s.peerId}  http://${s.api}`);
   await waitUntil(
@@ -163,7 +165,8 @@ async function tellStory(
   await waitUntil(async () => (await openRows(sidecars)).open === 0, 'steady-state commits', 120_000);
   phases.push({ phase: 'NATS up', accepted: first.length, committed: first.length, seconds: (Date.now() - t) / 1000 });
   say(
-    `phase 1: ${first.length} intents accepted${opts.mesh ? ', endorsed' : ''} and committed in ${phases[0]!.seconds.toFixed(2)} s`,
+    `phase 1: ${first.length} intents accepted${opts.mesh ? ', endorsed' : ''} ` +
+      `and committed in ${phases[0]!.seconds.toFixed(2)} s`,
   );
   await showEndorsers(sidecars[0]!, first[0]!, say);
 

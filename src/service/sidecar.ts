@@ -337,7 +337,8 @@ export class Sidecar {
     if (!consensusWanted(this.config) && this.config.consensus.cohort.length > 0) {
       this.log.warn(
         { cohort: this.config.consensus.cohort.length },
-        'consensus.cohort is set but consensus is off (quorum 1, mesh.enabled false): this node neither proposes nor endorses',
+        'consensus.cohort is set but consensus is off (quorum 1, mesh.enabled false): ' +
+          'this node neither proposes nor endorses',
       );
     }
     this.log.info({ peerId: this.peerId, api: this.api.boundAddress, nats: this.connector.state }, 'sidecar started');

@@ -248,7 +248,9 @@ export class TelemetryScout {
   // Adds a series chunk to its window; returns the points summarised (0 when the window was decided here already).
   private merge(env: TelemetryEnvelope, s: TelemetrySeries, now: number): number {
     const tags = s.tags ?? {};
-    const base = `${env.origin}\u0000${env.epoch}\u0000${s.metric}\u0000${tagsKey(tags)}\u0000${s.window}\u0000${env.windowMs}\u0000${s.part}\u0000${s.late === true ? 'L' : ''}`;
+    const base =
+      `${env.origin}\u0000${env.epoch}\u0000${s.metric}\u0000${tagsKey(tags)}\u0000` +
+      `${s.window}\u0000${env.windowMs}\u0000${s.part}\u0000${s.late === true ? 'L' : ''}`;
     let w = this.windows.get(base);
     const closeAtMs = this.closeAt(s.window, env.windowMs);
     // With watermarks a window is decided by its batches, not by the timer: one that comes late

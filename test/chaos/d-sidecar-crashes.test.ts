@@ -1,4 +1,5 @@
-// Scenario D (full): the sidecar SIGKILLed during writes and replay, restarted each time. See scenarios/d-sidecar-crashes.ts.
+// Scenario D (full): the sidecar SIGKILLed during writes and replay, restarted each time.
+// See scenarios/d-sidecar-crashes.ts.
 import { describe, it } from 'vitest';
 import { chaosSeeds } from './harness/prng.js';
 import { D_FULL, scenarioD } from './scenarios/d-sidecar-crashes.js';

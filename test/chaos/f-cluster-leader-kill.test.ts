@@ -1,4 +1,5 @@
-// Scenario F: R3 stream on a 3-node cluster, stream leader SIGKILLed under load. See scenarios/f-cluster-leader-kill.ts.
+// Scenario F: R3 stream on a 3-node cluster, stream leader SIGKILLed under load.
+// See scenarios/f-cluster-leader-kill.ts.
 import { describe, it } from 'vitest';
 import { chaosSeeds } from './harness/prng.js';
 import { F_FULL, scenarioF } from './scenarios/f-cluster-leader-kill.js';

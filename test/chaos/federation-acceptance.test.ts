@@ -191,7 +191,8 @@ describe('issue 20 acceptance: federation edge sync across two servers', () => {
         ).catch(async (err) => {
           const p = await Promise.all(org.map(async (o) => (await o.get('/v1/federation/partners')).json.partners[0]));
           throw new Error(
-            `${String(err)}\n${JSON.stringify(p)}\n${[...org, acme].map((o) => `--- ${o.name}:${o.port}\n${o.logTail(15)}`).join('\n')}`,
+            `${String(err)}\n${JSON.stringify(p)}\n` +
+              [...org, acme].map((o) => `--- ${o.name}:${o.port}\n${o.logTail(15)}`).join('\n'),
           );
         });
     };

@@ -5,6 +5,6 @@ import { G_FULL, scenarioG } from './scenarios/g-soak.js';
 
 describe('chaos G: soak', () => {
   for (const seed of chaosSeeds())
-    it(`${G_FULL.loadMs / 1000} s at ${G_FULL.ratePerSec}/s with a ${G_FULL.outageMs / 1000} s outage (seed ${seed})`, () =>
+    it(`${G_FULL.loadMs / 1000} s at ${G_FULL.ratePerSec}/s, a ${G_FULL.outageMs / 1000} s outage (seed ${seed})`, () =>
       scenarioG(seed, G_FULL));
 });

@@ -44,7 +44,8 @@ interface Args {
 
 function usage(message: string): never {
   process.stderr.write(
-    `${message}\nusage: node dist/test/chaos/run.js [--scenario A,B,…] [--seed N | --seeds N,M,…] [--fast] [--cli PATH]\n`,
+    `${message}\nusage: node dist/test/chaos/run.js ` +
+      '[--scenario A,B,…] [--seed N | --seeds N,M,…] [--fast] [--cli PATH]\n',
   );
   process.exit(2);
 }

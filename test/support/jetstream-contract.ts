@@ -44,7 +44,7 @@ export function describeJetStreamContract(name: string, factory: JetStreamFactor
   describe(`JetStream contract: ${name}`, () => {
     const make = (duplicateWindowMs = 120_000): Promise<JetStreamFixture> => factory({ duplicateWindowMs });
 
-    it('acks each new message with the stream and the next sequence, in the order the publishes were made', async () => {
+    it('acks each new message with the stream and the next sequence, in the order of the publishes', async () => {
       const js = await make();
       const msgs = [message(`${js.prefix}.a`), message(`${js.prefix}.b`), message(`${js.prefix}.a`)];
       // The pass does not wait for one PubAck before the next publish: a window is in flight.
@@ -59,7 +59,7 @@ export function describeJetStreamContract(name: string, factory: JetStreamFactor
       );
     });
 
-    it('a repeated Nats-Msg-Id within the window is a duplicate PubAck with the first sequence, on any subject, stored once', async () => {
+    it('a Nats-Msg-Id repeated in the window: duplicate PubAck, first sequence, any subject, stored once', async () => {
       const js = await make();
       const first = message(`${js.prefix}.a`);
       expect(await js.publisher.publish(first)).toEqual({ kind: 'acked', stream: js.stream, seq: 1, duplicate: false });
@@ -142,7 +142,7 @@ export function describeJetStreamContract(name: string, factory: JetStreamFactor
       expect(await js.publisher.publish(message(`${js.prefix}.a`))).toMatchObject({ seq: 1 });
     });
 
-    it('while disconnected: NATS_DISCONNECTED with nothing sent, lookups refused; back, acked and onState says so', async () => {
+    it('disconnected: NATS_DISCONNECTED, nothing sent, lookups refused; back: acked, onState says so', async () => {
       const js = await make();
       const seen: ConnectionState[] = [];
       const off = js.publisher.onState((s) => seen.push(s));

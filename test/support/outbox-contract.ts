@@ -206,7 +206,7 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(seen).toHaveLength(3);
     });
 
-    it('claimAppends stores up to room publishable rows in-flight, renewing the lease, and hands them out so', async () => {
+    it('claimAppends stores up to room publishable rows in-flight, renewing the lease, hands them out so', async () => {
       const ob = await make();
       const seen: Array<{ id: string; state: string; attempts: number; at: number | null }> = [];
       ob.onAppended((rows) =>
@@ -266,7 +266,7 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.get(id(1))).toMatchObject({ state: 'pending-commit', attempts: 0 });
     });
 
-    it('claimAppends claims nothing while another owner holds the lease, with no room, or with no listener', async () => {
+    it('claimAppends claims nothing while another owner holds the lease, with no room or no listener', async () => {
       const ob = await make();
       let room = 5;
       ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0 + 10, room: () => room });
@@ -363,7 +363,7 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       ob.markCommitted([], T0);
     });
 
-    it('pruneSettled deletes old committed, expired and rejected rows only, oldest first, within the limit', async () => {
+    it('pruneSettled deletes only old committed, expired and rejected rows, oldest first, to the limit', async () => {
       const ob = await make();
       await ob.append(range(1, 9).map((n) => newRow(n)));
       await ob.append([newRow(10, { state: 'proposed' }), newRow(11, { state: 'proposed' })]);

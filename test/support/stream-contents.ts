@@ -38,7 +38,10 @@ export interface Accepted {
   state: string;
 }
 
-/** One answer of {@link postMany}: `json` is {@link Accepted} on a 202 (check `status` first), or the request failed. */
+/**
+ * One answer of {@link postMany}: `json` is {@link Accepted} on a 202 (check `status` first), or
+ * the request failed.
+ */
 export type PostAnswer = { status: number; json: Accepted } | { error: string };
 
 /** Posts `n` bodies with at most `concurrency` requests in flight; returns the 202 answers in order. */

@@ -78,7 +78,10 @@ export async function emitPoints(
   return out;
 }
 
-/** Summaries of metrics `<metricPrefix>.*` in the stream, with the stored messages (headers) and copies per Nats-Msg-Id. */
+/**
+ * Summaries of metrics `<metricPrefix>.*` in the stream, with the stored messages (headers) and
+ * copies per Nats-Msg-Id.
+ */
 export async function readSummaries(
   natsUrl: string,
   metricPrefix: string,

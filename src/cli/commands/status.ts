@@ -49,7 +49,8 @@ function render(ctx: CommandContext, doc: StatusDoc, ok: boolean): void {
     mesh:
       doc.peers === undefined || !doc.peers.enabled
         ? 'off (single node)'
-        : `${doc.peers.connected.length} peers connected, ${doc.peers.meshPeers} in mesh${doc.peers.quorum === undefined ? '' : `, quorum ${doc.peers.quorum}`}`,
+        : `${doc.peers.connected.length} peers connected, ${doc.peers.meshPeers} in mesh` +
+          (doc.peers.quorum === undefined ? '' : `, quorum ${doc.peers.quorum}`),
   });
   const states = Object.keys(doc.outbox.command);
   out.table(

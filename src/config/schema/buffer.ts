@@ -30,7 +30,8 @@ export const BufferSchema = z
     retainSettledMs: zDurationMs
       .refine(
         (v) => v === 0 || v >= MIN_RETAIN_SETTLED_MS,
-        `must be 0 (keep forever) or at least ${MIN_RETAIN_SETTLED_MS / 3_600_000} h (the longest intent TTL, 24 h, plus 1 h of clock skew)`,
+        `must be 0 (keep forever) or at least ${MIN_RETAIN_SETTLED_MS / 3_600_000} h ` +
+          '(the longest intent TTL, 24 h, plus 1 h of clock skew)',
       )
       .default(2 * 86_400_000),
   })

@@ -180,14 +180,16 @@ export function judgeKeyed(attempts: readonly Attempt[], entries: readonly Strea
     if (allAcked && ids.size === 1) report.sameIdEverywhere++;
     else if (report.problems.length < MAX_EXAMPLES)
       report.problems.push(
-        `${key}: answered ${list.map((a) => `${a.target} ${a.outcome} ${a.correlationId ?? a.error ?? a.httpStatus}`).join(', ')}`,
+        `${key}: answered ` +
+          list.map((a) => `${a.target} ${a.outcome} ${a.correlationId ?? a.error ?? a.httpStatus}`).join(', '),
       );
     const stored = copies.get(key) ?? [];
     const id = list.find((a) => a.correlationId !== null)?.correlationId ?? null;
     if (stored.length === 1 && stored[0]!.msgId === id) report.storedOnce++;
     else if (report.problems.length < MAX_EXAMPLES)
       report.problems.push(
-        `${key}: stored ${stored.length} times (${stored.map((e) => `${e.msgId}@${e.seq}`).join(', ')}), acknowledged as ${id}`,
+        `${key}: stored ${stored.length} times ` +
+          `(${stored.map((e) => `${e.msgId}@${e.seq}`).join(', ')}), acknowledged as ${id}`,
       );
   }
   return report;
@@ -229,7 +231,8 @@ export function compareOutbox(rows: readonly OutboxEntry[], entries: readonly St
     const e = stored.get(r.correlationId);
     if (r.state !== 'committed')
       diffs.push(
-        `${r.correlationId}: outbox state ${r.state}${e === undefined ? '' : `, stream has it at ${e.stream}#${e.seq}`}`,
+        `${r.correlationId}: outbox state ${r.state}` +
+          (e === undefined ? '' : `, stream has it at ${e.stream}#${e.seq}`),
       );
     else if (e === undefined)
       diffs.push(`${r.correlationId}: committed at ${r.stream}#${r.seq} in the outbox, absent from the stream`);

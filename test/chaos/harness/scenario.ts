@@ -252,7 +252,10 @@ export class ScenarioRun {
     recoveryMs: number | null;
     drainMs: number;
     entries?: StreamEntry[];
-    /** Messages of other streams the outboxes commit to (dead-letter notices): compared with the outboxes, not judged. */
+    /**
+     * Messages of other streams the outboxes commit to (dead-letter notices): compared with the
+     * outboxes, not judged.
+     */
     noticeEntries?: StreamEntry[];
   }): Promise<ScenarioResult> {
     for (const s of opts.sidecars) this.extra[`${s.name}StopCode`] = await s.stop();
@@ -307,7 +310,8 @@ export async function withRun(
   } catch (err) {
     run.keepDir = true;
     console.log(
-      `[chaos] scenario ${scenario}/${variant} seed ${seed} FAILED; logs kept in ${run.dir}; re-run with NET_SYNC_CHAOS_SEED=${seed}`,
+      `[chaos] scenario ${scenario}/${variant} seed ${seed} FAILED; logs kept in ${run.dir}; ` +
+        `re-run with NET_SYNC_CHAOS_SEED=${seed}`,
     );
     throw err;
   } finally {
@@ -315,7 +319,10 @@ export async function withRun(
   }
 }
 
-/** The acceptance every scenario ends with: nothing lost, duplicated or unexpected; reconcile aligned; outbox == stream. */
+/**
+ * The acceptance every scenario ends with: nothing lost, duplicated or unexpected; reconcile
+ * aligned; outbox == stream.
+ */
 export function assertClean(r: ScenarioResult): void {
   const o = r.oracle;
   expect(o.lost, `lost: ${o.examples.lost.join('; ')}`).toBe(0);

@@ -125,7 +125,8 @@ export class Workload {
 
   private async submit(proposer: string, n: number, index: number, rng: Prng): Promise<void> {
     const key = `${this.opts.runId}/${proposer}/${n}`;
-    const subject = `${this.opts.subjectPrefix ?? 'root.solar.command'}.${proposer}.${rng.pick(['set', 'move', 'scan', 'hold'])}`;
+    const verb = rng.pick(['set', 'move', 'scan', 'hold']);
+    const subject = `${this.opts.subjectPrefix ?? 'root.solar.command'}.${proposer}.${verb}`;
     await this.send(
       this.newAttempt(key, null, proposer, n, subject, this.opts.target(index)),
       this.payloadOf(key, proposer, n),

@@ -280,7 +280,8 @@ async function unsettledCopies(w: Workload, entries: StreamEntry[], minority: Si
     const view = await intentView(s, a.correlationId);
     if (view?.state !== 'committed' || view.streamSeq !== seqOf.get(a.key))
       out.push(
-        `${a.correlationId} on ${s.name}: ${view?.state ?? 'no answer'} at ${view?.streamSeq}, stream ${seqOf.get(a.key)}`,
+        `${a.correlationId} on ${s.name}: ${view?.state ?? 'no answer'} at ${view?.streamSeq}, ` +
+          `stream ${seqOf.get(a.key)}`,
       );
   }
   return out;

@@ -18,7 +18,8 @@ function writeVersion3File(path: string): void {
   for (const m of MIGRATIONS.filter((m) => m.version <= 3)) raw.exec(m.sql);
   raw.pragma('user_version = 3');
   const insert = raw.prepare(`INSERT INTO outbox (correlation_id, subject, body, headers, kind, state, created_at_ms,
-    updated_at_ms, attempts, first_attempt_at_ms, last_attempt_at_ms, last_error, stream, stream_seq, committed_at_ms, reason)
+    updated_at_ms, attempts, first_attempt_at_ms, last_attempt_at_ms, last_error, stream, stream_seq, committed_at_ms,
+    reason)
     VALUES (@id, @subject, @body, @headers, @kind, @state, @created, @updated, @attempts, @first, @last, @error,
       @stream, @streamSeq, @committedAt, @reason)`);
   const row = (n: number, over: Record<string, unknown>): void => {

@@ -4,7 +4,7 @@ import { runCliProcess } from '../../support/sidecar-process.js';
 import { tempDir } from '../../support/temp-dir.js';
 
 describe('net-sync demo', () => {
-  it('commits, buffers through a NATS outage, replays, loops one intent back to an agent, and proves exactly once', async () => {
+  it('commits, buffers through a NATS outage, replays, loops an intent to an agent, proves exactly once', async () => {
     const dir = tempDir('demo-test');
     const r = await runCliProcess(
       ['demo', '--intents', '60', '--outage-intents', '40', '--json'],

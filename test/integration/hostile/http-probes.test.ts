@@ -154,7 +154,8 @@ describe('hostile HTTP: slow, idle and surplus connections', () => {
       slowClient(
         sidecar.port,
         [
-          `POST /v1/intents HTTP/1.1\r\nHost: 127.0.0.1:${sidecar.port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n`,
+          `POST /v1/intents HTTP/1.1\r\nHost: 127.0.0.1:${sidecar.port}\r\n` +
+            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n',
           ...Array.from({ length: 99 }, () => ' '),
         ],
         100,
@@ -163,7 +164,8 @@ describe('hostile HTTP: slow, idle and surplus connections', () => {
       slowClient(sidecar.port, [healthz], 100, giveUp),
     ]);
     console.log(
-      `hostile: idle closed after ${idle.closedAfterMs.toFixed(0)} ms, slow headers ${slowHeaders.closedAfterMs.toFixed(0)} ms, ` +
+      `hostile: idle closed after ${idle.closedAfterMs.toFixed(0)} ms, ` +
+        `slow headers ${slowHeaders.closedAfterMs.toFixed(0)} ms, ` +
         `slow body ${slowBody.closedAfterMs.toFixed(0)} ms, idle keep-alive ${keptAlive.closedAfterMs.toFixed(0)} ms`,
     );
     for (const [what, o, bound] of [
@@ -262,7 +264,8 @@ describe('hostile HTTP: seeded random bodies', () => {
       }
     }
     console.log(
-      `hostile: ${BODIES} bodies in ${(elapsedMs / 1000).toFixed(1)} s, by status ${JSON.stringify(Object.fromEntries(byStatus))}`,
+      `hostile: ${BODIES} bodies in ${(elapsedMs / 1000).toFixed(1)} s, ` +
+        `by status ${JSON.stringify(Object.fromEntries(byStatus))}`,
     );
     expect(sidecar.running, 'the sidecar is still running').toBe(true);
     expect(accepted.size).toBeGreaterThan(BODIES * 0.25);

@@ -50,7 +50,8 @@ async function startMesh(natsUrl: string): Promise<SidecarProcess[]> {
     writeFileSync(
       config,
       'streams:\n' +
-        '  - { name: COMMANDS, subjects: ["root.solar.command.>"], maxAge: 1h, maxBytes: 64MB, duplicateWindow: 1s }\n' +
+        '  - { name: COMMANDS, subjects: ["root.solar.command.>"],\n' +
+        '      maxAge: 1h, maxBytes: 64MB, duplicateWindow: 1s }\n' +
         '  - { name: DEADLETTER, subjects: ["root.solar.deadletter.>"], maxAge: 1h, maxBytes: 64MB }\n',
     );
     return new SidecarProcess({

@@ -75,7 +75,7 @@ async function setup(maxDeliver: number, backoffMs: number, maxAckPending = 1) {
 }
 
 describe('inbox, a command whose last delivery is cut short by a SIGKILL', () => {
-  it('that the agent always fails is dead-lettered once when its sidecar was down as the delivery after the last came due', async () => {
+  it('the agent always fails: dead-lettered once when its sidecar was down as the backstop came due', async () => {
     const { agent, sidecar, post, settleAndCheck } = await setup(3, 200, 8);
     // The agent takes up the last delivery only after the SIGKILL: the sidecar never sees its 500.
     const last = agent.hold((p) => p.mode === 'fail' && p.deliveryCount === 3);
@@ -104,7 +104,7 @@ describe('inbox, a command whose last delivery is cut short by a SIGKILL', () =>
     expect(seen.slice(3), `deliveries of ${failing} after the last`).toEqual(advisory && seen.length > 3 ? [1] : []);
   });
 
-  it('held on its last delivery is dead-lettered once, in band, from the backstop delivery after the restart', async () => {
+  it('held on its last delivery: dead-lettered once, in band, by the backstop delivery after restart', async () => {
     const { agent, sidecar, post, settleAndCheck } = await setup(2, 200);
     const hung = await post('hang');
     // Delivery 1 times out (processing timeout) and is retried; delivery 2 is the last.

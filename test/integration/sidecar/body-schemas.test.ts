@@ -74,7 +74,7 @@ function configYaml(me: string, partner: string, agentUrl: string): string {
 }
 
 describe('body schemas', () => {
-  it('every message a sidecar publishes validates against the schema file its Net-Sync-Schema header names', async () => {
+  it('every message a sidecar publishes validates against the schema its Net-Sync-Schema header names', async () => {
     const nats = await useNatsServer();
     const agent = await startAgent();
     const dir = tempDir('body-schemas');

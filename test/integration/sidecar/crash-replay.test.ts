@@ -116,7 +116,8 @@ describe('crashes during replay (real processes, duplicate window 1 s)', () => {
     );
     console.log(`[crash-replay] kills=${KILLS} unsettledAtKill=${unsettledAtKill.join(',')} lookups=${lookups}`);
     console.log(
-      `[crash-replay] attempted=${attempted.size} acked=${acked.size} inStream=${stream.messages.length} lost=${lost.length} duplicated=${duplicates.length} unexpected=${unexpected.length}`,
+      `[crash-replay] attempted=${attempted.size} acked=${acked.size} inStream=${stream.messages.length} ` +
+        `lost=${lost.length} duplicated=${duplicates.length} unexpected=${unexpected.length}`,
     );
     expect(duplicates).toEqual([]);
     expect(lost).toEqual([]);

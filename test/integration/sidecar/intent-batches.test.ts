@@ -55,7 +55,8 @@ describe('POST /v1/intents with a batch (real processes)', () => {
     const config = join(sidecar.dir, 'net-sync.yaml');
     writeFileSync(
       config,
-      'streams:\n  - { name: COMMANDS, subjects: ["root.solar.command.>"], maxAge: 1h, maxBytes: 64MB, duplicateWindow: 1s }\n',
+      'streams:\n' +
+        '  - { name: COMMANDS, subjects: ["root.solar.command.>"], maxAge: 1h, maxBytes: 64MB, duplicateWindow: 1s }\n',
     );
     Object.assign(sidecar, { opts: { ...(sidecar as unknown as { opts: object }).opts, configFile: config } });
     registerCleanup(async () => void (await sidecar.kill('SIGKILL')));

@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 
 describe('permanent failures', () => {
-  it('sends no-stream and too-large intents to dead with a reason, keeps going, and reconcile reports them', async () => {
+  it('sends no-stream and too-large intents to dead with a reason, keeps going; reconcile reports them', async () => {
     const noStream = await sidecar.post('/v1/intents', { subject: 'root.solar.command.orphan.x', payload: { a: 1 } });
     const tooLarge = await sidecar.post('/v1/intents', {
       subject: 'root.solar.command.sentiment.set',

@@ -14,7 +14,8 @@ import { waitFor } from '../../support/wait-for.js';
 
 const streamsYaml = (retention: string, duplicateWindow: string): string =>
   'streams:\n' +
-  `  - { name: COMMANDS, subjects: ["root.solar.command.>"], retention: ${retention}, maxAge: 1h, maxBytes: 64MB, duplicateWindow: ${duplicateWindow} }\n` +
+  `  - { name: COMMANDS, subjects: ["root.solar.command.>"], retention: ${retention},\n` +
+  `      maxAge: 1h, maxBytes: 64MB, duplicateWindow: ${duplicateWindow} }\n` +
   '  - { name: DEADLETTER, subjects: ["root.solar.deadletter.>"], maxAge: 1h, maxBytes: 64MB }\n';
 
 describe('WorkQueue streams on our subjects', () => {

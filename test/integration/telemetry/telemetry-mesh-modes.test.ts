@@ -31,7 +31,7 @@ describe('telemetry on the configurations the defaults lead to', () => {
     expect(await metric(solo, 'net_sync_telemetry_points_unrouted_total')).toBe(0);
   });
 
-  it('on a consensus mesh every sidecar summarises its own points exactly, gossiping no telemetry and no heartbeat', async () => {
+  it('consensus mesh: each sidecar summarises its own points exactly, gossips no telemetry or heartbeat', async () => {
     const nats = await useNatsServer();
     const { dirs, peerIds, meshEnv } = await meshIdentities(3, 'origin-mode');
     // Sidecar 0 is a scout as configured before telemetry.summarise (which it implies: scouts);
@@ -95,7 +95,7 @@ describe('telemetry on the configurations the defaults lead to', () => {
     );
   });
 
-  it('with summarise: scouts, sidecars with mesh.peers and quorum 1 gossip telemetry to a scout; intents skip consensus', async () => {
+  it('summarise: scouts, mesh.peers and quorum 1: telemetry gossiped to a scout; intents skip consensus', async () => {
     const nats = await useNatsServer();
     const { dirs, peerIds, meshEnv } = await meshIdentities(2, 'peers-only');
     const sidecars = dirs.map((dir, i) => {
@@ -150,7 +150,7 @@ describe('telemetry on the configurations the defaults lead to', () => {
     );
   });
 
-  it('with summarise: scouts and no scout anywhere, the gossiped points count as unrouted, not lost quietly', async () => {
+  it('summarise: scouts with no scout anywhere: gossiped points count as unrouted, not lost quietly', async () => {
     const nats = await useNatsServer();
     const { dirs, meshEnv } = await meshIdentities(2, 'no-scout');
     const sidecars = dirs.map((dir, i) => {

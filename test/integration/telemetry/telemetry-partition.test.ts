@@ -27,7 +27,9 @@ const SIDES = [
 const SCOUTS = [0, 2];
 const HEARTBEAT_MS = 1_000;
 const BEFORE_MS = 2_000; // emitting, connected
-const CUT_MS = 7_000; // emitting, partitioned: past the 3-heartbeat liveness limit (the split shows ~3 s after the cut), then ~4 s of whole windows, so a late split still leaves one (longer cuts grow the redial backoff)
+// Emitting, partitioned: past the 3-heartbeat liveness limit (the split shows ~3 s after the cut),
+// then ~4 s of whole windows, so a late split still leaves one (longer cuts grow the redial backoff).
+const CUT_MS = 7_000;
 const AFTER_MS = 3_000; // emitting, healed
 const POINTS_PER_S = 800;
 
@@ -43,7 +45,7 @@ function when(cond: () => Promise<boolean>, what: string, timeoutMs: number): Pr
 }
 
 describe('telemetry partition over 4 real sidecars, a scout on each side of a TCP partition', () => {
-  it('each side publishes the origins it hears; after the heal no (origin, window, metric) is counted twice and counts are exact', async () => {
+  it('each side publishes the origins it hears; healed, no (origin, window, metric) twice, counts exact', async () => {
     const nats = await useNatsServer();
     const { sidecars, links, peerIds } = await startProxiedMesh({
       natsUrl: nats.url,
@@ -141,11 +143,13 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
       .filter((k) => (counted.get(k) ?? 0) !== (emitted.byWindow.get(k) ?? 0))
       .map(
         (k) =>
-          `${k}: counted ${counted.get(k) ?? 0} of ${emitted.byWindow.get(k) ?? 0} (window at ${Number(k.split('/')[1]) - started} ms)`,
+          `${k}: counted ${counted.get(k) ?? 0} of ${emitted.byWindow.get(k) ?? 0} ` +
+          `(window at ${Number(k.split('/')[1]) - started} ms)`,
       );
     expect(
       wrong,
-      `windows miscounted (cut at ${cutAt - started} ms, split by ${splitAt - started} ms, heal at ${healAt - started} ms, joined by ${joinedAt - started} ms)`,
+      `windows miscounted (cut at ${cutAt - started} ms, split by ${splitAt - started} ms, ` +
+        `heal at ${healAt - started} ms, joined by ${joinedAt - started} ms)`,
     ).toEqual([]);
     // Nothing counted twice: one copy per Nats-Msg-Id, one summary per key, aligned windows, no
     // per-scout straggler IDs, and the total.
@@ -169,9 +173,12 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
       }),
     );
     console.log(
-      `[telemetry-partition] ${emitted.accepted} points (per origin ${emitted.byOrigin.join('/')}) → ${got.list.length} summaries, ${got.messages.length} stored, 0 keys twice; ` +
-        `cut at ${cutAt - started} ms, sides split ${splitAt - cutAt} ms later, heal at ${healAt - started} ms, rejoined ${joinedAt - healAt} ms later; ` +
-        `during the cut side 0 published ${perSide[0]!.length} summaries, side 1 ${perSide[1]!.length}; scout windows by outcome ${outcomes.join(' ')}`,
+      `[telemetry-partition] ${emitted.accepted} points (per origin ${emitted.byOrigin.join('/')}) → ` +
+        `${got.list.length} summaries, ${got.messages.length} stored, 0 keys twice; ` +
+        `cut at ${cutAt - started} ms, sides split ${splitAt - cutAt} ms later, ` +
+        `heal at ${healAt - started} ms, rejoined ${joinedAt - healAt} ms later; ` +
+        `during the cut side 0 published ${perSide[0]!.length} summaries, side 1 ${perSide[1]!.length}; ` +
+        `scout windows by outcome ${outcomes.join(' ')}`,
     );
   });
 });

@@ -69,7 +69,7 @@ async function startCluster(n: number): Promise<Cluster> {
 }
 
 describe(`telemetry over ${SIDECARS} real sidecars, ${SCOUTS} scouts`, () => {
-  it(`summarises ${POINTS} points exactly once, publishes peer health and pipeline lag, survives a scout SIGKILL`, async () => {
+  it(`summarises ${POINTS} points exactly once, publishes peer health and lag, survives a scout SIGKILL`, async () => {
     const { natsUrl, sidecars, peerIds } = await startCluster(SIDECARS);
 
     // 1. Exact accounting: every sidecar's agent emits.
@@ -142,7 +142,8 @@ describe(`telemetry over ${SIDECARS} real sidecars, ${SCOUTS} scouts`, () => {
     assertExact(got.list, got.ids, failoverPoints);
     const takenOver = await metric(survivor, 'net_sync_telemetry_summaries_total{outcome="taken-over"}');
     console.log(
-      `[telemetry] failover: scout ${victim} owned ${owned[victim]} origins; dead scout dropped after ${detectedMs} ms; survivor took over ${takenOver} held windows`,
+      `[telemetry] failover: scout ${victim} owned ${owned[victim]} origins; ` +
+        `dead scout dropped after ${detectedMs} ms; survivor took over ${takenOver} held windows`,
     );
     expect(detectedMs).toBeLessThanOrEqual(3 * HEARTBEAT_MS + 1_500);
   });

@@ -38,7 +38,7 @@ describe('consensus.members and consensus.shardSize', () => {
     expect(fleetConfigured(loadConfig({ env: {} }).consensus)).toBe(false);
   });
 
-  it('members or a members file satisfy the membership rule; without either or a cohort the error names the keys', () => {
+  it('members or a members file satisfy the membership rule; with none nor a cohort the error names keys', () => {
     const err = errorOf(() => loadConfig({ env: { NET_SYNC_CONSENSUS_QUORUM: '2' } }));
     expect(err).toMatchObject({ code: 'CONFIG_INVALID', field: 'consensus.cohort' });
     expect(String((err as Error).message)).toMatch(/consensus\.members.*consensus\.membersFile.*consensus\.cohort/s);

@@ -181,7 +181,8 @@ describe('loadConfig precedence', () => {
   const path = (): string =>
     file(
       'p.yaml',
-      'api: { listen: 127.0.0.1:1000 }\nbuffer: { path: file.db }\nnats: { name: from-file, tls: { caFile: /file-ca } }\n',
+      'api: { listen: 127.0.0.1:1000 }\nbuffer: { path: file.db }\n' +
+        'nats: { name: from-file, tls: { caFile: /file-ca } }\n',
     );
 
   it('file < env < flags, merging nested sections key by key', () => {
@@ -241,7 +242,8 @@ describe('loadConfig errors name the key', () => {
       25 * 3_600_000,
     );
     expect(issuesOf({ env: { NET_SYNC_BUFFER_RETAIN_SETTLED_MS: '1h' } }).message).toContain(
-      'buffer.retainSettledMs (from NET_SYNC_BUFFER_RETAIN_SETTLED_MS): must be 0 (keep forever) or at least 25 h (the longest intent TTL, 24 h, plus 1 h of clock skew)',
+      'buffer.retainSettledMs (from NET_SYNC_BUFFER_RETAIN_SETTLED_MS): must be 0 (keep forever) or at least 25 h ' +
+        '(the longest intent TTL, 24 h, plus 1 h of clock skew)',
     );
     expect(issuesOf({ file: file('r.yaml', 'buffer:\n  retainSettledMs: 24h\n'), env: {} }).message).toContain(
       'buffer.retainSettledMs: must be 0',

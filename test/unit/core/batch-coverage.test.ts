@@ -40,7 +40,7 @@ describe('BatchCoverage', () => {
     expect(c.coverage(T0, END(T0))).toBe('incomplete');
   });
 
-  test('a gap restarts the run at the first batch past it: earlier windows are incomplete here, later ones complete', () => {
+  test('a gap restarts the run at the first batch past it: earlier windows incomplete here, later complete', () => {
     const c = new BatchCoverage(0, at(0));
     for (let seq = 1; seq <= 20; seq++) c.batch(seq, at(seq), 0); // up to T0 + 2,000
     // A cut: 21..59 never arrive; after the heal 60.. do (T0 + 6,000 on).

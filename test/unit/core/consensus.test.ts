@@ -194,7 +194,7 @@ describe('endorsements and verifyCommit', () => {
     ]);
   });
 
-  it('reports a consensus-off message (the origin named as sole endorser, unsigned) as unendorsed, headers consistent', async () => {
+  it('reports a consensus-off message (origin sole endorser, unsigned) as unendorsed, headers consistent', async () => {
     const row = buildCommandRow({
       correlationId: ID,
       subject: 'root.solar.command.sentiment.set',

@@ -41,7 +41,7 @@ const command = (payload: unknown): OutboxRow =>
 const bodyOf = (row: NewOutboxRow): DeadLetterBody => JSON.parse(new TextDecoder().decode(row.body)) as DeadLetterBody;
 
 describe('dead-letter notice', () => {
-  it('describes the refused message under <prefix>.deadletter.<kind>, with its own ID and the dead one as correlation', () => {
+  it('describes the refused message under <prefix>.deadletter.<kind>, own ID, the dead one as correlation', () => {
     const notice = buildDeadLetterRow(command({ v: 1 }), 'NATS_NO_STREAM: no stream', 5_000, 'root.solar')!;
     expect(notice).toMatchObject({
       correlationId: 'dl-01JDEAD',

@@ -46,7 +46,8 @@ describe('receipt payload and row', () => {
     expect(new TextDecoder().decode(ackPayloadBytes(ack))).toBe(
       '{"schemaVersion":1,"eventId":"E1","msgId":"E1","digest":"' +
         DIGEST +
-        '","status":"rejected","reason":"bad-signature","from":"acme","to":"org","receivedAt":"2026-12-07T10:00:00.000Z"}',
+        '","status":"rejected","reason":"bad-signature",' +
+        '"from":"acme","to":"org","receivedAt":"2026-12-07T10:00:00.000Z"}',
     );
     const { reason: _, ...accepted } = { ...ack, status: 'accepted' as const };
     const text = new TextDecoder().decode(ackPayloadBytes(accepted));

@@ -203,7 +203,7 @@ describe('buildDeliveryDeadLetterRow', () => {
     expect(a.correlationId).toBe(deliveryDeadLetterId(m.stream, m.streamSeq));
   });
 
-  it('falls back to the message ID or stream place for the correlation header, and copies no missing traceparent', () => {
+  it('falls back to the message ID or stream place for the correlation header; copies no missing traceparent', () => {
     const row = buildDeliveryDeadLetterRow(view({ headers: { 'Nats-Msg-Id': 'foreign-7' } }), 'c', 'r', 1, 'x.y');
     expect(row.subject).toBe('x.y.deadletter.command');
     expect(row.headers).toEqual({

@@ -134,7 +134,8 @@ describe('canonicalPayloadBytes', () => {
       if (k === 0) return atoms[rnd(atoms.length)]!;
       if (k === 1) return `[${Array.from({ length: rnd(3) }, () => ws() + value(depth + 1)).join(',')}]`;
       const n = rnd(4);
-      return `{${Array.from({ length: n }, () => `${JSON.stringify(keys[rnd(keys.length)])}:${ws()}${value(depth + 1)}`).join(',')}}`;
+      const member = (): string => `${JSON.stringify(keys[rnd(keys.length)])}:${ws()}${value(depth + 1)}`;
+      return `{${Array.from({ length: n }, member).join(',')}}`;
     };
     let answered = 0;
     for (let t = 0; t < 3_000; t++) {

@@ -62,7 +62,8 @@ describe('numberColumn', () => {
   });
 });
 
-describe('telemetry decode: the columns fast path, array form (older origins; packed form in packed-column.test.ts)', () => {
+// The packed form is in packed-column.test.ts.
+describe('telemetry decode: the columns fast path, array form (older origins)', () => {
   test('errors name the field path: series, index, column, element', () => {
     expect(detailOf(telemetry([T0, 'x'], [1, 2]))).toBe(
       'series.0.ts.1: must be an integer ms since epoch (0 to 2^53-1), received string',
@@ -114,7 +115,7 @@ describe('telemetry decode: the columns fast path, array form (older origins; pa
     }
   });
 
-  test('nesting inside a column is refused as schema (the depth walk skips the columns); elsewhere in a series as too deep', () => {
+  test('nesting in a column is refused as schema (the depth walk skips columns); elsewhere as too deep', () => {
     const deep = JSON.parse(`${'['.repeat(MAX_ENVELOPE_DEPTH + 5)}1${']'.repeat(MAX_ENVELOPE_DEPTH + 5)}`) as unknown;
     expect(detailOf(telemetry([T0], [deep]))).toBe('series.0.v.0: must be a finite number, received array');
     expect(detailOf(telemetry([deep], [1]))).toBe(

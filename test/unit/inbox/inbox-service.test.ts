@@ -117,7 +117,7 @@ describe('InboxService, push mode', () => {
     await inbox.stop();
   });
 
-  it('never pushes two copies of a command at once: a redelivery that overtook the first waits, then is acked', async () => {
+  it('never pushes two copies of a command at once: a redelivery overtaking the first waits, then acked', async () => {
     let answer!: () => void;
     const pushed: string[] = [];
     const gated: AgentPusher = {
@@ -174,7 +174,7 @@ describe('InboxService, push mode', () => {
     await inbox.stop();
   });
 
-  it('dead-letters the backstop delivery past the last one without pushing it (its sidecar died holding the last)', async () => {
+  it('dead-letters the backstop delivery past the last unpushed (its sidecar died holding the last)', async () => {
     const { inbox, source, agent, notices, journal } = pushRig({ c1: RETRY });
     const backstop = source.delivery({ streamSeq: 4, correlationId: 'c1', deliveryCount: SETTINGS.maxDeliver + 1 });
     await source.push(backstop);
@@ -188,7 +188,7 @@ describe('InboxService, push mode', () => {
     await inbox.stop();
   });
 
-  it('terminates a redelivery of a command already dead-lettered (its term went missing): no push, no second notice', async () => {
+  it('terminates a redelivery of a dead-lettered command (its term went missing): no push, no 2nd notice', async () => {
     const { inbox, source, agent, notices } = pushRig({ c1: DROP, c2: RETRY });
     await source.push(source.delivery({ streamSeq: 1, correlationId: 'c1' }));
     await source.push(source.delivery({ streamSeq: 2, correlationId: 'c2', deliveryCount: SETTINGS.maxDeliver }));
@@ -456,7 +456,7 @@ describe('InboxService, pull mode', () => {
     await inbox.stop();
   });
 
-  it('dead-letters a last delivery the agent leaves unanswered, since JetStream will not deliver it again', async () => {
+  it('dead-letters a last delivery the agent leaves unanswered: JetStream will not deliver it again', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { inbox, source, notices, journal } = pullRig();
     const last = source.delivery({ streamSeq: 7, correlationId: 'c7', deliveryCount: SETTINGS.maxDeliver });

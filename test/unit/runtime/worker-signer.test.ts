@@ -20,7 +20,8 @@ describe('WorkerEd25519Signer', () => {
       const here = new Ed25519Signer(id, raw);
       for (let i = 0; i < messages.length; i++) {
         expect(verify(null, messages[i]!, ed25519PublicKey(id)!, sigs[i]!), `message ${i}`).toBe(true);
-        expect(Buffer.from(sigs[i]!), `message ${i}`).toEqual(Buffer.from(await here.sign(messages[i]!))); // Ed25519 is deterministic
+        // Ed25519 is deterministic.
+        expect(Buffer.from(sigs[i]!), `message ${i}`).toEqual(Buffer.from(await here.sign(messages[i]!)));
       }
     } finally {
       await signer.close();

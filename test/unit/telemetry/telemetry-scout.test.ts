@@ -200,7 +200,7 @@ describe('TelemetryScout', () => {
     expect(takenOver.length).toBeGreaterThan(0);
   });
 
-  test('partition: both sides publish what they hear, overlapping windows share IDs and bodies, none counted twice after the heal', async () => {
+  test('partition: each side publishes what it hears; shared windows share IDs and bodies, none twice', async () => {
     const clock = new ManualClock(T0);
     const nodes = cluster(clock, ['A', 'B', 'C', 'D'], ['A', 'B']);
     heartbeats(nodes, clock);
@@ -276,7 +276,7 @@ describe('TelemetryScout', () => {
     );
   });
 
-  test('a real partition (batches and heartbeats cut): each side publishes its own origins; after the heal every window once, with all its points', async () => {
+  test('real partition (batches, heartbeats cut): each side its origins; healed, each window once, whole', async () => {
     const clock = new ManualClock(T0);
     const nodes = cluster(clock, ['A', 'B', 'C', 'D'], ['A', 'B'], WINDOW.maxPoints, [
       ['A', 'C'],
@@ -310,7 +310,7 @@ describe('TelemetryScout', () => {
     expect(a['incomplete']! + b['incomplete']!).toBeGreaterThan(0); // far-side windows around the cut and the heal
   });
 
-  test('a cut shorter than the liveness limit: the owner misses batches; a scout with the whole window publishes it too', async () => {
+  test('cut under the liveness limit: the owner misses batches; a scout with the whole window publishes', async () => {
     const clock = new ManualClock(T0);
     const nodes = cluster(clock, ['A', 'B', 'C', 'D'], ['A', 'B'], WINDOW.maxPoints, [
       ['A', 'C'],
@@ -334,7 +334,7 @@ describe('TelemetryScout', () => {
     expect(a['incomplete']! + b['incomplete']!).toBeGreaterThan(0);
   });
 
-  test('an origin that dies: its last windows are published from what reached the scouts (no other scout went silent)', async () => {
+  test('an origin that dies: its last windows are published from what reached the scouts (none silent)', async () => {
     const clock = new ManualClock(T0);
     const nodes = cluster(clock, ['A', 'B', 'C'], ['A', 'B']);
     await step(clock, nodes, 3_000); // scouts know each other as steady since before the first window
@@ -353,7 +353,7 @@ describe('TelemetryScout', () => {
     for (const x of list) expect([...x.by].sort()).toEqual(['A', 'B']);
   });
 
-  test('the owner alone misses a batch while every heartbeat is steady: the runner-up publishes the window whole', async () => {
+  test('the owner alone misses a batch, every heartbeat steady: the runner-up publishes the window whole', async () => {
     const clock = new ManualClock(T0);
     const nodes = cluster(clock, ['A', 'B', 'C'], ['A', 'B']);
     await step(clock, nodes, 3_000);
@@ -428,7 +428,7 @@ describe('an origin that summarises its own points (telemetry.summarise: origin)
       .map((r) => ({ id: r.correlationId, subject: r.subject, body: decoder.decode(r.body) }))
       .sort((a, b) => a.id.localeCompare(b.id));
 
-  test('writes the same IDs, subjects and bodies a scout hearing its batches writes; a clean stop closes its windows', async () => {
+  test('writes the IDs, subjects, bodies a scout hearing its batches writes; a clean stop closes windows', async () => {
     const clock = new ManualClock(T0 + 300);
     const localOutbox = new MemoryOutbox();
     const scoutOutbox = new MemoryOutbox();
