@@ -19,6 +19,14 @@ import Table from 'cli-table3';
 import { connect } from 'nats';
 import { type DemoSidecar, startDemoCluster, stopSidecars } from '../src/devkit/demo-cluster.js';
 import { quantile } from './common.js';
+import {
+  type BenchTimes,
+  type HopSummary,
+  readProbes,
+  type ResourceSummary,
+  summariseHops,
+  summariseResources,
+} from './consensus-timeline.js';
 import { machineFacts } from './report.js';
 
 const SUBJECT = 'root.solar.command.bench.consensus';
@@ -34,6 +42,15 @@ const MAX_RATE = 800;
  */
 const PROFILE_DIR = process.env['BENCH_CONSENSUS_PROFILE'];
 let profiledSince = 0;
+/**
+ * The per-intent timeline and the sidecars' stalls, GC and SQLite writes (bench/consensus-probe.ts,
+ * loaded into each consensus sidecar with `--import`); `BENCH_CONSENSUS_PROBE=0` leaves it out.
+ */
+const PROBE = process.env['BENCH_CONSENSUS_PROBE'] !== '0';
+const PROBE_MODULE = resolve(import.meta.dirname, 'consensus-probe.js');
+let probeDir: string | undefined;
+/** Wall clock with sub-ms precision, as the probes record it. */
+const nowAbs = (): number => performance.timeOrigin + performance.now();
 const BUDGET_MS = 500;
 /** The failover step of the consensus run (committer SIGKILLed), once measured. */
 let failover: StepResult | undefined;
@@ -58,6 +75,10 @@ interface StepResult {
   takeoversPerIntent: number;
   /** Gossip messages per intent per node by `direction kind` (JSON only). */
   gossipPerIntentPerNodeByKind: Record<string, number>;
+  /** Per-hop p50/p99 of the intents' path, and the slowest 1%'s time per hop (with the probe). */
+  timeline?: HopSummary[];
+  /** The sidecars' event-loop stalls, GC pauses and SQLite write transactions during the step. */
+  resources?: ResourceSummary;
 }
 
 interface GossipCounts {
@@ -116,6 +137,7 @@ async function step(
   arrivals: Map<string, number>,
   rate: number,
   midway?: () => void,
+  arrivalsAbs?: Map<string, number>,
 ): Promise<StepResult> {
   const n = Math.round((rate * STEP_MS) / 1000);
   const pids = sidecars.map((s) => s.child!.pid!);
@@ -127,6 +149,7 @@ async function step(
   let accepted = 0;
   const t0 = performance.now() + 50;
   const wall0 = Date.now() + 50;
+  const times = new Map<string, BenchTimes>();
   const inflight: Array<Promise<void>> = [];
   for (let i = 0; i < n; i++) {
     if (i === Math.floor(n / 3)) midway?.();
@@ -147,6 +170,7 @@ async function step(
           accepted++;
           accepts.push(performance.now() - at);
           scheduled.set(body.correlationId, schedWall);
+          times.set(body.correlationId, { scheduledAt: performance.timeOrigin + at, repliedAt: nowAbs() });
         })
         .catch(() => undefined),
     );
@@ -170,7 +194,21 @@ async function step(
       byKind[k] = (byKind[k] ?? 0) + (n - (g0[i]!.byKind[k] ?? 0)) / Math.max(1, accepted) / sidecars.length;
   const commits = [...scheduled].filter(([id]) => arrivals.has(id)).map(([id, at]) => arrivals.get(id)! - at);
   const cpuTotal = cpu1.reduce((a, c, i) => a + c - cpu0[i]!, 0);
+  let probed: Pick<StepResult, 'timeline' | 'resources'> = {};
+  if (probeDir !== undefined && arrivalsAbs !== undefined) {
+    await sleep(700); // the probes append every 500 ms
+    const probes = readProbes(probeDir);
+    for (const [id, t] of times) {
+      const s = arrivalsAbs.get(id);
+      if (s !== undefined) t.streamAt = s;
+    }
+    probed = {
+      timeline: summariseHops(probes, times),
+      resources: summariseResources(probes, performance.timeOrigin + t0, nowAbs()),
+    };
+  }
   return {
+    ...probed,
     rate,
     sent: n,
     accepted,
@@ -193,19 +231,25 @@ async function runCluster(label: string, count: number, mesh: boolean, rates: nu
   const dir = mkdtempSync(join(tmpdir(), `net-sync-bench-${label}-`));
   const profile = mesh && PROFILE_DIR !== undefined;
   profiledSince = performance.now();
+  probeDir = mesh && PROBE ? mkdtempSync(join(tmpdir(), 'net-sync-bench-probe-')) : undefined;
+  const probeEnv: Record<string, string> = probeDir === undefined ? {} : { BENCH_PROBE_DIR: probeDir };
+  const probeArgs = probeDir === undefined ? [] : ['--import', PROBE_MODULE];
   const { nats, sidecars } = await startDemoCluster(
     dir,
     count,
     mesh,
-    () => ({}),
-    (i) => (profile && i === 1 ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : []),
+    () => probeEnv,
+    (i) => [...probeArgs, ...(profile && i === 1 ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE_DIR)}`] : [])],
   );
   const nc = await connect({ servers: nats.url });
   const arrivals = new Map<string, number>();
+  const arrivalsAbs = new Map<string, number>();
   const sub = nc.subscribe(`${SUBJECT}`, {
     callback: (_err, m) => {
       const id = m.headers?.get('Net-Sync-Correlation-Id');
-      if (id !== undefined && id !== '' && !arrivals.has(id)) arrivals.set(id, Date.now());
+      if (id === undefined || id === '' || arrivals.has(id)) return;
+      arrivals.set(id, Date.now());
+      arrivalsAbs.set(id, nowAbs());
     },
   });
   const out: StepResult[] = [];
@@ -214,7 +258,7 @@ async function runCluster(label: string, count: number, mesh: boolean, rates: nu
     // Warm-up: JIT, first grafts, the stream's first writes.
     await step(sidecars, arrivals, 10);
     for (const rate of rates) {
-      const r = await step(sidecars, arrivals, rate);
+      const r = await step(sidecars, arrivals, rate, undefined, arrivalsAbs);
       out.push(r);
       console.error(
         `[${label}] ${rate}/s commit p99 ${r.commitP99.toFixed(0)} ms, lost ${r.lost}, CPU ${r.cpuMsPerIntentPerNode.toFixed(2)} ms/intent/node, takeovers ${r.takeoversPerIntent.toFixed(2)}/intent`,
@@ -231,7 +275,7 @@ async function runCluster(label: string, count: number, mesh: boolean, rates: nu
       }
       // Failover: at 20/s over sidecars 2-5, sidecar 1 (the committer of about a fifth of the
       // intents) is SIGKILLed a third of the way in; its ranks are taken over.
-      const r = await step(sidecars.slice(1), arrivals, 20, () => sidecars[0]!.child?.kill('SIGKILL'));
+      const r = await step(sidecars.slice(1), arrivals, 20, () => sidecars[0]!.child?.kill('SIGKILL'), arrivalsAbs);
       failover = r;
       console.error(`[${label}] failover at 20/s: commit p99 ${r.commitP99.toFixed(0)} ms, lost ${r.lost}`);
     }
@@ -241,6 +285,8 @@ async function runCluster(label: string, count: number, mesh: boolean, rates: nu
     await stopSidecars(sidecars);
     await nats.dispose();
     rmSync(dir, { recursive: true, force: true });
+    if (probeDir !== undefined) rmSync(probeDir, { recursive: true, force: true });
+    probeDir = undefined;
   }
   return out;
 }
@@ -349,6 +395,7 @@ async function main(): Promise<void> {
     ]);
   }
   console.log(table.toString());
+  printTimelines(consensus);
   const at20 = consensus.find((r) => r.rate === 20);
   const g20 = gossip.find((r) => r.rate === 20);
   const sustained = consensus.filter((r) => r.commitP99 <= BUDGET_MS && r.lost === 0).map((r) => r.rate);
@@ -373,6 +420,24 @@ async function main(): Promise<void> {
     `${JSON.stringify({ machine: machineFacts(), stepMs: STEP_MS, consensus, failover, single, gossip, goals }, null, 2)}\n`,
   );
   console.log(`wrote ${file}`);
+}
+
+// Per rate: where an intent's time went, hop by hop, and what the sidecars' event loops lost.
+function printTimelines(steps: StepResult[]): void {
+  for (const r of steps) {
+    if (r.timeline === undefined || r.resources === undefined) continue;
+    const t = new Table({ head: [`${r.rate}/s hop`, 'n', 'p50 ms', 'p99 ms', 'slowest 1% mean ms'] });
+    for (const h of r.timeline) t.push([h.what, h.n, h.p50.toFixed(1), h.p99.toFixed(1), h.tailMean.toFixed(1)]);
+    console.log(t.toString());
+    const x = r.resources;
+    console.log(
+      `${r.rate}/s, 5 sidecars: ${x.stalls} loop stalls > 10 ms (p99 ${x.stallP99Ms.toFixed(0)}, max ${x.stallMaxMs.toFixed(0)}, ` +
+        `total ${x.stallTotalMs.toFixed(0)} ms, of which in a SQLite write ${x.stallInTxMs.toFixed(0)}, in GC ${x.stallInGcMs.toFixed(0)}); ` +
+        `GC ${x.gcPauses} pauses (max ${x.gcMaxMs.toFixed(1)}, total ${x.gcTotalMs.toFixed(0)} ms); ` +
+        `SQLite writes ${x.txCount} (p50 ${x.txP50Ms.toFixed(2)}, p99 ${x.txP99Ms.toFixed(1)}, max ${x.txMaxMs.toFixed(0)}, ` +
+        `total ${x.txTotalMs.toFixed(0)} ms; COMMIT p99 ${x.commitP99Ms.toFixed(1)} ms)`,
+    );
+  }
 }
 
 await main();

@@ -15,6 +15,7 @@ import { LeaseCoverage, LeaseTerms } from '../core/lease-coverage.js';
 import type { CommandPublisher, Outbox, PublishResult } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import { sendMessage } from '../core/send-message.js';
+import { intentHop } from '../observability/intent-hops.js';
 import { endSpan, type Span, SpanKind, startSpan } from '../observability/tracing.js';
 import type { CommitMetrics } from './metrics.js';
 import { PublishFeed } from './publish-feed.js';
@@ -241,6 +242,7 @@ class Pass {
       ours = rows.filter((r) => r.state === 'in-flight' || movedIds.has(r.correlationId));
     }
     const send = ours.filter((r) => !this.lookupFirst(r, atMs));
+    for (const r of send) intentHop(r.correlationId, 'claimed');
     this.result.lookupFirst += ours.length - send.length;
     return send.map((r) => this.covered(r, atMs));
   }
@@ -312,6 +314,7 @@ class Pass {
       'net_sync.correlation_id': row.correlationId,
     });
     this.inflight++;
+    intentHop(row.correlationId, 'publish');
     // No promise per message: `published` hears the outcome, with the claim as its context.
     sendMessage(
       opts.publisher,
@@ -337,6 +340,7 @@ class Pass {
     const { row } = claimed;
     const { opts, result } = this;
     if (r.kind === 'acked') {
+      intentHop(row.correlationId, 'puback');
       this.acked.push({
         correlationId: row.correlationId,
         rowSeq: row.seq,

@@ -23,6 +23,7 @@ import { MAX_INTENT_TTL_MS, type IntentState } from '../core/intent.js';
 import { checkSubject } from '../core/subject.js';
 import type { EndorsingShard } from '../core/ports.js';
 import { childTraceparent } from '../core/trace-context.js';
+import { hopNow, intentHop } from '../observability/intent-hops.js';
 import type { ConsensusContext } from './consensus-context.js';
 import type { CommitSettlement } from './commit-settlement.js';
 import type { EndorsementQuorum } from './endorsement-quorum.js';
@@ -64,10 +65,12 @@ export class ProposalIntake {
     idempotencyKey?: string,
   ): Promise<{ correlationId: string; state: IntentState }> {
     const { opts, self } = this.ctx;
+    const receivedAt = hopNow();
     const input = parseIntentInput(body, opts.limits);
     const home = this.homeShard();
     const now = opts.clock.now();
     const correlationId = idempotencyKey === undefined ? opts.newId(now) : keyedCorrelationId(idempotencyKey);
+    intentHop(correlationId, 'accept', receivedAt);
     // A keyed intent this node already holds (proposed here, or endorsed for a peer): the same intent.
     const known = idempotencyKey === undefined ? undefined : opts.outbox.get(correlationId);
     if (known !== undefined) {
@@ -79,6 +82,7 @@ export class ProposalIntake {
     if (endorsesIn(home, self)) t.endorsements.set(self, signature);
     const row = rowOf(t, 'proposed', undefined, home.name);
     await opts.outbox.append([row]);
+    intentHop(correlationId, 'durable');
     if (idempotencyKey !== undefined) {
       // Two requests with one key raced (or a peer's proposal of it arrived): the first stored wins.
       const stored = opts.outbox.get(correlationId);
@@ -230,13 +234,17 @@ export class ProposalIntake {
     // The row is durable already. Also wait (briefly) for the proposal to leave this node, so
     // that peers can commit it even if this node dies right after the 202. Real time, bounded.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([sent, new Promise<void>((r) => (timer = setTimeout(r, PROPOSAL_SEND_WAIT_MS)))]);
+    await Promise.race([
+      sent.then(() => intentHop(t.correlationId, 'proposal-sent')),
+      new Promise<void>((r) => (timer = setTimeout(r, PROPOSAL_SEND_WAIT_MS))),
+    ]);
     clearTimeout(timer);
     // gossipsub's publish resolves once the RPC is handed to each peer's outbound stream; a
     // write the stream layers below finish in queued microtasks is done after one macrotask, so
     // the proposal's bytes reach the socket before the 202's do (a write held by backpressure
     // still waits: then the row's re-proposal after a restart covers it).
     await new Promise<void>((r) => setImmediate(r));
+    intentHop(t.correlationId, 'replied');
     return opts.outbox.get(t.correlationId)?.state ?? 'proposed';
   }
 
@@ -257,6 +265,7 @@ export class ProposalIntake {
   async onPropose(item: ProposeItem, origin: string): Promise<void> {
     const { opts, book } = this.ctx;
     const id = item.correlationId;
+    intentHop(id, 'propose-in');
     if (this.inProgress.has(id)) return;
     const known = book.find(id);
     if (known === 'done') return this.settlement.answerDone(id);
@@ -337,6 +346,7 @@ export class ProposalIntake {
     }
     t.endorsements.set(self, signature);
     await opts.outbox.append([rowOf(t, 'proposed', undefined, this.ctx.membership.shardOf(t.origin)?.name)]);
+    intentHop(t.correlationId, 'endorser-durable');
     if (opts.outbox.get(t.correlationId)?.state !== 'proposed') return; // settled meanwhile
     book.track(t);
     this.ctx.endorsements.add(endorsementItemOf(t, signature, self));
