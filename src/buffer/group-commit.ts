@@ -17,20 +17,34 @@ export interface GroupCommitOptions<T> {
    * than this gets a transaction of its own.
    */
   readonly maxItems: number;
-  /** Writes `items` in ONE transaction; throws when nothing was stored. */
-  readonly write: (items: T[]) => void;
+  /**
+   * Writes `items` in ONE transaction; throws when nothing was stored. With `sync`, the
+   * transaction need not be durable itself: its callers are answered once `sync` has made it so.
+   * Returns what `written` is called with once the batch is durable (after `sync`, if any).
+   */
+  readonly write: (items: T[]) => (() => void) | undefined;
+  /**
+   * Makes every transaction written so far durable (an fsync of the WAL, off the event loop).
+   * Unset: `write` is durable when it returns. One sync covers every batch written before it
+   * started; batches written while one runs wait for the next (group commit across fsyncs).
+   */
+  readonly sync?: () => Promise<void>;
 }
 
 /**
  * Queues items and writes them in batches from a `setImmediate` callback, so every caller
  * that enqueued during the same event-loop turn shares a transaction. One batch is written
  * per turn; if more are queued the next batch is scheduled on the following turn, which
- * keeps the event loop responsive under sustained load.
+ * keeps the event loop responsive under sustained load. With `sync`, callers are answered only
+ * once a sync that started after their batch was written has completed.
  */
 export class GroupCommit<T> {
   private readonly opts: GroupCommitOptions<T>;
   private queue: Waiter<T>[] = [];
   private timer: NodeJS.Immediate | undefined;
+  /** Batches written, waiting for the next sync; and whether one is running. */
+  private unsynced: Array<{ batch: Waiter<T>[]; written: (() => void) | undefined }> = [];
+  private syncing: Promise<void> | null = null;
 
   constructor(opts: GroupCommitOptions<T>) {
     this.opts = opts;
@@ -52,11 +66,19 @@ export class GroupCommit<T> {
     });
   }
 
-  /** Writes everything queued now, synchronously, batch after batch. Used by close. */
+  /**
+   * Writes everything queued now, synchronously, batch after batch. Used by close: with `sync`,
+   * the callers are answered by the syncs still to run (see {@link settled}).
+   */
   flushAll(): void {
     if (this.timer !== undefined) clearImmediate(this.timer);
     this.timer = undefined;
     while (this.queue.length > 0) this.flushOne();
+  }
+
+  /** Resolves once no written batch waits for a sync (immediately without `sync`). */
+  async settled(): Promise<void> {
+    while (this.syncing !== null) await this.syncing;
   }
 
   private schedule(): void {
@@ -83,12 +105,42 @@ export class GroupCommit<T> {
     const batch = this.takeBatch();
     if (batch.length === 0) return;
     const items = batch.length === 1 ? [...batch[0]!.items] : batch.flatMap((w) => w.items);
+    let written: (() => void) | undefined;
     try {
-      this.opts.write(items);
+      written = this.opts.write(items);
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;
     }
-    for (const w of batch) w.resolve();
+    if (this.opts.sync === undefined) {
+      written?.();
+      for (const w of batch) w.resolve();
+      return;
+    }
+    this.unsynced.push({ batch, written });
+    if (this.syncing === null) this.syncing = this.syncLoop(this.opts.sync);
+  }
+
+  // Syncs until no written batch is left unsynced: each round answers the batches written before it began.
+  private async syncLoop(sync: () => Promise<void>): Promise<void> {
+    while (this.unsynced.length > 0) {
+      const round = this.unsynced;
+      this.unsynced = [];
+      let failure: { err: unknown } | null = null;
+      try {
+        await sync();
+      } catch (err) {
+        failure = { err };
+      }
+      for (const { batch, written } of round) {
+        if (failure !== null) {
+          for (const w of batch) w.reject(failure.err);
+          continue;
+        }
+        written?.();
+        for (const w of batch) w.resolve();
+      }
+    }
+    this.syncing = null;
   }
 }

@@ -25,6 +25,12 @@ export interface OutboxAppenderOptions {
   telemetryCap: number;
   /** Soft cap on rows per group-commit transaction. */
   groupCommitMaxRows: number;
+  /**
+   * Off-loop durability: each transaction runs inside `relaxed` (no fsync at its COMMIT) and its
+   * callers are answered, and listeners told, only after `sync` (an fsync of the WAL on libuv's
+   * thread pool) has completed. Unset: every transaction is fsync'd at COMMIT, on the event loop.
+   */
+  offLoopSync?: { relaxed: <R>(fn: () => R) => R; sync: () => Promise<void> };
 }
 
 /** Appends rows in group-committed transactions. Owned by `SqliteOutbox`. */
@@ -43,7 +49,12 @@ export class OutboxAppender {
 
   constructor(opts: OutboxAppenderOptions) {
     this.opts = opts;
-    this.commits = new GroupCommit({ maxItems: opts.groupCommitMaxRows, write: (rows) => this.writeBatch(rows) });
+    const off = opts.offLoopSync;
+    this.commits = new GroupCommit({
+      maxItems: opts.groupCommitMaxRows,
+      write: off === undefined ? (rows) => this.writeBatch(rows) : (rows) => off.relaxed(() => this.writeBatch(rows)),
+      ...(off === undefined ? {} : { sync: off.sync }),
+    });
   }
 
   /** Queues `rows`; resolves once their transaction committed. */
@@ -54,6 +65,11 @@ export class OutboxAppender {
   /** Writes everything queued, synchronously (before the file closes). */
   flushAll(): void {
     this.commits.flushAll();
+  }
+
+  /** Resolves once every written transaction is durable and its callers answered. */
+  settled(): Promise<void> {
+    return this.commits.settled();
   }
 
   /** See `Outbox.claimAppends`. */
@@ -67,7 +83,8 @@ export class OutboxAppender {
     return () => this.listeners.delete(listener);
   }
 
-  private writeBatch(rows: NewOutboxRow[]): void {
+  // Writes one transaction; returns what to do once it is durable (tell the listeners).
+  private writeBatch(rows: NewOutboxRow[]): (() => void) | undefined {
     const { db, outboxLog, log, metrics } = this.opts;
     const started = process.hrtime.bigint();
     const stored = { command: 0, telemetry: 0 };
@@ -102,7 +119,8 @@ export class OutboxAppender {
     if (stored.telemetry > 0) metrics.appendRowsTotal.inc({ kind: 'telemetry' }, stored.telemetry);
     if (dropped.size > 0) this.recordDropped(dropped.size);
     log.debug({ rows: rows.length, seconds }, 'outbox group commit');
-    if (appended !== null && appended.length > 0) this.notify(appended);
+    const handOut = appended;
+    return handOut !== null && handOut.length > 0 ? () => this.notify(handOut) : undefined;
   }
 
   // Inside the append transaction: how many publishable rows to store claimed, and when. Renews

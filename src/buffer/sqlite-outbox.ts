@@ -2,6 +2,8 @@
  * The `Outbox` port on one SQLite file. Appends are group-committed; every state change is
  * a guarded UPDATE so a sidecar and a `net-sync reconcile` on the same file stay consistent.
  */
+import { open as openFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
@@ -27,6 +29,13 @@ export interface SqliteOutboxOptions {
   synchronous?: SynchronousLevel;
   /** Soft cap on rows per group-commit transaction. Default 1,000. */
   groupCommitMaxRows?: number;
+  /**
+   * Appends fsync off the event loop (at `synchronous=FULL` only): each group-commit transaction
+   * commits without its fsync, then the WAL is fsync'd on libuv's thread pool, and the append
+   * resolves (and its rows are handed to listeners) only after that. Same durability for what an
+   * append acknowledges; the event loop no longer waits out the fsync. Default false.
+   */
+  fsyncOffLoop?: boolean;
   /** Cap on buffered (open) telemetry rows; past it the oldest unsent ones are dropped. Default 100,000. */
   telemetryCap?: number;
   /** How long a write waits for another process's lock, in ms. Default 5,000. */
@@ -63,7 +72,36 @@ export class SqliteOutbox implements Outbox {
       metrics: opts.metrics ?? createBufferMetrics(new Registry()),
       telemetryCap: opts.telemetryCap ?? 100_000,
       groupCommitMaxRows: opts.groupCommitMaxRows ?? 1_000,
+      ...(opts.fsyncOffLoop === true && this.synchronous === 'FULL' && opts.path !== ':memory:'
+        ? { offLoopSync: { relaxed: (fn) => this.withDurability(false, fn), sync: () => this.syncWal() } }
+        : {}),
     });
+  }
+
+  private walDirSynced = false;
+
+  // fsync of the `-wal` file (and once, of its directory) on the thread pool: makes every
+  // transaction committed so far durable, as `synchronous=FULL` would have at each COMMIT.
+  private async syncWal(): Promise<void> {
+    try {
+      const wal = await openFile(`${this.path}-wal`, 'r');
+      try {
+        await wal.sync();
+      } finally {
+        await wal.close();
+      }
+      if (!this.walDirSynced) {
+        const dir = await openFile(dirname(this.path), 'r');
+        try {
+          await dir.sync();
+        } finally {
+          await dir.close();
+        }
+        this.walDirSynced = true;
+      }
+    } catch (err) {
+      throw toOutboxError('append', err);
+    }
   }
 
   /**
@@ -124,6 +162,8 @@ export class SqliteOutbox implements Outbox {
   private async closeNow(): Promise<void> {
     try {
       this.appender.flushAll();
+      // Appends written but not yet fsync'd are answered by their sync before the file closes.
+      await this.appender.settled().catch(() => undefined);
     } finally {
       this.db.close();
       this.logger.info({ path: this.path }, 'outbox closed');

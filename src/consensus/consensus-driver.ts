@@ -128,6 +128,7 @@ export class ConsensusDriver {
     if (!this.task.running) return;
     await this.task.stop();
     this.unsubscribe?.();
+    this.quorum.stop();
     await this.quorum.flush();
     this.intake.abstainAll();
     const { proposals, endorsements, commits } = this.ctx;

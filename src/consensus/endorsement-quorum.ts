@@ -11,6 +11,7 @@ import { committerRank, isExpired, takeoverAtMs } from '../core/consensus.js';
 import { decodeSignature, type EndorsementItem, endorsementBytes } from '../core/envelope.js';
 import { endorsesIn } from '../core/membership.js';
 import type { EndorsingShard, PromoteItem } from '../core/ports.js';
+import { intentHop } from '../observability/intent-hops.js';
 import type { ConsensusContext } from './consensus-context.js';
 import { rowOf, type TrackedIntent } from './intent-book.js';
 
@@ -22,6 +23,9 @@ export class EndorsementQuorum {
   private readonly verified = new Map<string, Set<string>>();
   /** Quorum → peer's commit seen here: the takeover step grows with it (core/commit-delay.ts). */
   private readonly delays: CommitDelayEstimate;
+  /** Intents with a timer armed for this node's rank-0 slot (the settle wait). */
+  private readonly slotArmed = new Set<string>();
+  private stopped = false;
 
   constructor(private readonly ctx: ConsensusContext) {
     this.delays = new CommitDelayEstimate({ takeoverMs: ctx.opts.takeoverMs });
@@ -58,6 +62,7 @@ export class EndorsementQuorum {
       t.federation.dsse.set(peerId, item.dsse);
     }
     t.endorsements.set(peerId, item.signature);
+    intentHop(t.correlationId, 'endorsement-in');
     opts.emit('intent:endorsed', {
       correlationId: t.correlationId,
       peerId,
@@ -97,14 +102,37 @@ export class EndorsementQuorum {
     if (t.quorumAtMs === null) {
       if (isExpired(t.createdAtMs, t.ttlMs, now)) return;
       t.quorumAtMs = now;
+      intentHop(t.correlationId, 'quorum');
     }
     const key = counting.join(' ');
     if (t.rankMemo?.key !== key) t.rankMemo = { key, rank: committerRank(t.correlationId, counting, self) };
     const rank = t.rankMemo.rank;
     const complete = shard.members.size > 0 && counting.length >= shard.members.size;
     const settleMs = complete ? 0 : this.settleMs(t);
-    if (rank >= 0 && now >= takeoverAtMs(t.quorumAtMs, rank, this.delays.stepMs(), settleMs))
-      this.promote(t, rank, now);
+    if (rank < 0) return;
+    const slotAtMs = takeoverAtMs(t.quorumAtMs, rank, this.delays.stepMs(), settleMs);
+    if (now >= slotAtMs) this.promote(t, rank, now);
+    // Rank 0's settle wait is short (two batch delays): wake for it, not at the next tick, which
+    // added up to one `tickMs` (100 ms) to every commit whose endorsements were not all in.
+    else if (rank === 0) this.armSlot(t, slotAtMs - now);
+  }
+
+  /** Slot timers that fire from now on do nothing (the driver stops; each is ≤ a settle wait). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private armSlot(t: TrackedIntent, waitMs: number): void {
+    const id = t.correlationId;
+    if (this.slotArmed.has(id) || this.stopped) return;
+    this.slotArmed.add(id);
+    this.ctx.opts.clock.sleep(waitMs).then(
+      () => {
+        this.slotArmed.delete(id);
+        if (!this.stopped && this.ctx.book.tracked(id) === t && t.quorumAtMs !== null) this.evaluate(t);
+      },
+      () => this.slotArmed.delete(id),
+    );
   }
 
   /**
@@ -137,6 +165,7 @@ export class EndorsementQuorum {
   private promote(t: TrackedIntent, rank: number, now: number): void {
     if (this.queued.has(t.correlationId)) return;
     this.queued.add(t.correlationId);
+    intentHop(t.correlationId, 'promote-queued');
     // A federation event is always looked up first: its stream may keep a 1 s duplicate window
     // (docs/federation.md), shorter than a slow rank 0's publish after a takeover's.
     const lookupFirst =
@@ -185,7 +214,11 @@ export class EndorsementQuorum {
     if (items.length === 0) return;
     let moved: Set<string>;
     try {
-      moved = new Set(opts.outbox.promoteMany(items, opts.clock.now()));
+      // Not fsync'd here: nothing leaves this node on the strength of the promotion alone. A
+      // `pending-commit` row is claimed (an fsync'd transaction, which makes this one durable
+      // too: one WAL) before it is published; an `in-flight` one is looked up first. Lost to a
+      // power cut, the row is `proposed` again, as if the node had died just before promoting.
+      moved = new Set(opts.outbox.promoteMany(items, opts.clock.now(), { durable: false }));
     } catch (err) {
       // Never thrown into the void (callers do not await): the rows stay `proposed` on disk and
       // a restart reloads them; readiness reports the outbox error meanwhile.
@@ -194,6 +227,7 @@ export class EndorsementQuorum {
     }
     for (const p of promoted) {
       if (!moved.has(p.t.correlationId)) continue;
+      intentHop(p.t.correlationId, 'promoted');
       if (p.rank > 0) opts.metrics?.takeovers.inc();
       opts.logger.debug({ correlationId: p.t.correlationId, rank: p.rank }, 'intent promoted');
     }

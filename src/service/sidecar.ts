@@ -87,7 +87,14 @@ export class Sidecar {
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'net_sync_process_' });
     const commitMetrics = this.commitMetrics;
-    this.outbox = SqliteOutbox.open({ ...config.buffer, logger: log, metrics: createBufferMetrics(this.registry) });
+    this.outbox = SqliteOutbox.open({
+      ...config.buffer,
+      // With consensus on, five nodes' fsyncs share a disk and each stalled the event loop
+      // (gossip, timers, HTTP) for its whole length: appends fsync on the thread pool instead.
+      fsyncOffLoop: consensusWanted(config),
+      logger: log,
+      metrics: createBufferMetrics(this.registry),
+    });
     registerOutboxGauges(this.registry, this.outbox, this.clock);
     const natsMetrics = createNatsMetrics(this.registry);
     this.connector = new NatsConnector({ config: config.nats, logger: log, metrics: natsMetrics });

@@ -32,6 +32,20 @@ describeOutboxContract('SqliteOutbox', async ({ telemetryCap }) => {
   };
 });
 
+// Appends fsync'd on the thread pool (consensus on): the same contract.
+describeOutboxContract('SqliteOutbox, fsyncOffLoop', async ({ telemetryCap }) => {
+  const tmp = await tempDir();
+  const outbox = SqliteOutbox.open({ path: join(tmp.dir, 'outbox.db'), telemetryCap, fsyncOffLoop: true });
+  return {
+    outbox,
+    dropped: () => outbox.droppedTelemetryTotal,
+    dispose: async () => {
+      await outbox.close();
+      await tmp.dispose();
+    },
+  };
+});
+
 describe('SqliteOutbox on a real file', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
@@ -63,6 +77,28 @@ describe('SqliteOutbox on a real file', () => {
     for (const p of [path, `${path}-wal`, `${path}-shm`]) {
       expect((await stat(p)).mode & 0o777, p).toBe(0o600);
     }
+  });
+
+  it('fsyncOffLoop: an append resolves after its WAL fsync, listeners told then, synchronous stays FULL', async () => {
+    const path = await dbPath();
+    const ob = open({ path, fsyncOffLoop: true });
+    const order: string[] = [];
+    ob.onAppended((rows) => order.push(`listener ${rows.length}`));
+    const [a, b, c] = [newRow(1), newRow(2), newRow(3)];
+    const appends = [ob.append([a]), ob.append([b])];
+    // Written in this turn's transaction already, not yet answered: the fsync runs on the thread pool.
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    expect(ob.get(a.correlationId)?.state).toBe('pending-commit');
+    await Promise.all(appends.map((p) => p.then(() => order.push('resolved'))));
+    expect(order).toEqual(['listener 2', 'resolved', 'resolved']);
+    expect(ob.database.pragma('synchronous', { simple: true })).toBe(2);
+    // Closing waits for the syncs still running; the rows are there on reopen.
+    const late = ob.append([c]);
+    await ob.close();
+    await late;
+    const again = open({ path });
+    expect(again.get(c.correlationId)).toBeDefined();
   });
 
   it('runs in WAL with synchronous FULL by default, NORMAL when asked, and a busy timeout', async () => {
