@@ -2,7 +2,7 @@
  * Loaded into each sidecar of `npm run bench:consensus` with `node --import` (never by the
  * sidecar itself): records, into `$BENCH_PROBE_DIR/probe-<pid>.jsonl`,
  * - every intent hop the sidecar publishes (`src/observability/intent-hops.ts`),
- * - event-loop stalls: a 2 ms interval timer that fires late by more than 10 ms marks the loop
+ * - event-loop stalls: a 5 ms interval timer that fires late by more than 10 ms marks the loop
  *   blocked (or starved of CPU) for that long, with its end time,
  * - every GC pause (`PerformanceObserver('gc')`),
  * - every SQLite write transaction (better-sqlite3 `transaction().immediate`, the form every
@@ -32,8 +32,8 @@ if (dir !== undefined && dir !== '') {
     put({ k: 'hop', id: h.id, hop: h.hop, at: h.atMs });
   });
 
-  // Stalls: the loop should run this every 2 ms; lateness past 10 ms is a stall that long.
-  const TICK_MS = 2;
+  // Stalls: the loop should run this every 5 ms; lateness past 10 ms is a stall that long.
+  const TICK_MS = 5;
   let last = now();
   setInterval(() => {
     const t = now();
