@@ -58,7 +58,18 @@ describe('crashes during replay (real processes, duplicate window 1 s)', () => {
           acked.set(a.json.correlationId, (bodies[i] as { payload: { nonce: number } }).payload.nonce);
       });
     };
-    await submit(BACKLOG);
+    // The backlog goes in batches of 1,000 (one request and one transaction each): what is under
+    // test is the replay, and the writes the kills land in are the single posts below.
+    for (let start = 0; start < BACKLOG; start += 1_000) {
+      const bodies = Array.from({ length: Math.min(1_000, BACKLOG - start) }, () => {
+        attempted.add(nonce);
+        return { subject: 'root.solar.command.sentiment.set', payload: { nonce: nonce++ } };
+      });
+      const res = await sidecar.post('/v1/intents', bodies);
+      expect(res.status, JSON.stringify(res.json).slice(0, 500)).toBe(202);
+      for (const item of res.json.items as Array<{ index: number; correlationId?: string }>)
+        if (item.correlationId !== undefined) acked.set(item.correlationId, bodies[item.index]!.payload.nonce);
+    }
     expect(acked.size).toBe(BACKLOG);
     await sidecar.kill('SIGKILL');
     const nats = await NatsServerProcess.start({ port });
