@@ -3,15 +3,15 @@
  * Loopback by default; an optional bearer token guards every route but /healthz.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { NetSyncError } from '../core/errors.js';
 import { checkIdempotencyKey } from '../core/idempotency.js';
-import { batchStatus, type BatchAnswer } from '../core/intent-batch.js';
+import type { BatchAnswer } from '../core/intent-batch.js';
 import { parseJsonBody } from '../core/json-body.js';
 import type { Logger } from '../observability/logger.js';
-import { endSpan, SpanKind, startSpan, traceparentOf } from '../observability/tracing.js';
 import { type FederationBackend, registerFederationRoutes } from './federation-routes.js';
 import { type InboxBackend, registerInboxRoutes } from './inbox-routes.js';
+import { errorBody, IntentRoute, type IntentRouteLimits, leanIntentHandler } from './intent-route.js';
 import type { IntentView } from './intent-view.js';
 import { SseHub } from './sse-hub.js';
 import { renderStatusPage, renderUnauthorizedPage, type StatusPageModel } from './status-page.js';
@@ -101,14 +101,6 @@ function sameSecret(presented: unknown, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-function errorBody(
-  code: string,
-  message: string,
-  field?: string,
-): { error: { code: string; message: string; field?: string } } {
-  return { error: { code, message, ...(field === undefined ? {} : { field }) } };
-}
-
 const DEFAULT_MAX_BATCH_BYTES = 4 * 1_024 * 1_024;
 
 /** The HTTP API. start() binds, stop() closes SSE streams and the listener (safe twice). */
@@ -120,6 +112,10 @@ export class ApiServer {
   private hosts = new Set<string>();
   /** Bound to every interface with no allow-list: names cannot be known, so Host is not checked. */
   private anyHost = false;
+  /** Set by stop(): the lean path leaves requests to fastify, which answers 503 while closing. */
+  private closing = false;
+  private readonly intents: IntentRoute;
+  private readonly routeLimits: IntentRouteLimits;
 
   /** Bytes of each parsed JSON body, for the batch limit. */
   private readonly bodyBytes = new WeakMap<FastifyRequest, number>();
@@ -135,12 +131,35 @@ export class ApiServer {
   constructor(private readonly opts: ApiServerOptions) {
     // Our own payload check (400 naming `payload`) must fire before the transport limit.
     const { limits } = opts;
+    this.routeLimits = {
+      otherRoutesBodyLimit: opts.maxPayloadBytes * 4 + 65_536,
+      intentRouteLimit: this.intentRouteLimit,
+      maxBatchBytes: this.maxBatchBytes,
+    };
+    this.intents = new IntentRoute(opts.backend, this.routeLimits, opts.logger);
+    const lean = leanIntentHandler(this.intents, this.routeLimits, {
+      open: () => !this.closing,
+      admits: (headers) => this.admits(headers),
+    });
     this.app = Fastify({
       logger: false,
-      bodyLimit: opts.maxPayloadBytes * 4 + 65_536,
+      bodyLimit: this.routeLimits.otherRoutesBodyLimit,
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
-      http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: checkIntervalMs(limits) },
+      // fastify's own server, as it would build it (lib/server.js), with the plain `POST /v1/intents`
+      // answered first by the lean path (src/api/intent-route.ts); everything else goes to fastify.
+      serverFactory: (handler) => {
+        const server = createServer(
+          { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: checkIntervalMs(limits) },
+          (req, res) => {
+            if (!lean(req, res)) handler(req, res);
+          },
+        );
+        server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+        server.requestTimeout = limits.requestTimeoutMs;
+        server.setTimeout(0);
+        return server;
+      },
     });
     this.app.server.maxConnections = limits.maxConnections;
     this.app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) =>
@@ -191,18 +210,19 @@ export class ApiServer {
   async stop(): Promise<void> {
     if (this.address === null) return;
     this.address = null;
+    this.closing = true;
     this.events.closeAll();
     await this.app.close();
   }
 
   // Without a token, loopback is the only guard: a page on another origin, or under a name that
   // resolves to 127.0.0.1 (DNS rebinding), must not reach the API.
-  private foreign(req: FastifyRequest): string | null {
+  private foreign(headers: IncomingHttpHeaders): string | null {
     if (this.opts.token !== undefined || this.anyHost) return null;
-    const host = (req.headers.host ?? '').toLowerCase();
+    const host = (headers.host ?? '').toLowerCase();
     const known = (h: string): boolean => this.hosts.has(h) || this.hosts.has(h.replace(/:\d+$/, ''));
     if (!known(host)) return `host: ${host || '(none)'} is not an address of this API (api.allowedHosts)`;
-    const origin = req.headers.origin;
+    const origin = headers.origin;
     if (origin !== undefined && origin !== 'null') {
       let o: URL | undefined;
       try {
@@ -217,8 +237,15 @@ export class ApiServer {
     return null;
   }
 
+  // What authorize() lets through on a route other than / and /healthz, without answering.
+  private admits(headers: IncomingHttpHeaders): boolean {
+    if (this.foreign(headers) !== null) return false;
+    const token = this.opts.token;
+    return token === undefined || sameSecret(headers.authorization, `Bearer ${token}`);
+  }
+
   private async authorize(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const refused = this.foreign(req);
+    const refused = this.foreign(req.headers);
     if (refused !== null) {
       await reply.code(403).send(errorBody('FORBIDDEN', refused, refused.split(':', 1)[0]));
       return;
@@ -237,103 +264,20 @@ export class ApiServer {
   }
 
   private onError(err: Error & { statusCode?: number; code?: string }, reply: FastifyReply, url = ''): void {
-    if (err instanceof NetSyncError && err.code === 'INPUT_INVALID') {
-      void reply.code(400).send(errorBody(err.code, err.message, err.field));
-    } else if (err instanceof NetSyncError && (err.code === 'PAYLOAD_TOO_LARGE' || err.code === 'BATCH_TOO_LARGE')) {
-      void reply.code(413).send(errorBody(err.code, err.message, err.field));
-    } else if (err instanceof NetSyncError && err.code === 'IDEMPOTENCY_CONFLICT') {
-      void reply.code(422).send(errorBody(err.code, err.message, err.field));
-    } else if (err instanceof NetSyncError && err.code === 'NOT_A_MEMBER') {
-      void reply.code(403).send(errorBody(err.code, err.message, err.field));
-    } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      void reply.code(415).send(errorBody('INPUT_INVALID', 'content-type: must be application/json', 'content-type'));
-    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && url.split('?', 1)[0] === '/v1/intents') {
-      // The intent route's limit is the larger of the payload limit (plus room for the subject) and the batch limit.
-      const max = this.intentRouteLimit;
-      void reply
-        .code(413)
-        .send(
-          errorBody(
-            'PAYLOAD_TOO_LARGE',
-            `payload: the request is larger than the limit of ${max} bytes (payloads.maxBytes for one intent, api.maxBatchBytes for a batch)`,
-            'payload',
-          ),
-        );
-    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      void reply
-        .code(413)
-        .send(errorBody('INPUT_INVALID', `body: larger than ${this.opts.maxPayloadBytes * 4 + 65_536} bytes`, 'body'));
-    } else if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      void reply.code(err.statusCode).send(errorBody('INPUT_INVALID', `body: ${err.message}`, 'body'));
-    } else {
-      this.opts.logger.error({ err }, 'api request failed');
-      const code = err instanceof NetSyncError ? err.code : 'INTERNAL';
-      void reply.code(503).send(errorBody(code, err.message));
-    }
+    const answer = this.intents.errorAnswer(err, url);
+    void reply.code(answer.status).send(answer.body);
   }
 
   private get intentRouteLimit(): number {
     return Math.max(this.maxIntentPayloadBytes + 65_536, this.maxBatchBytes);
   }
 
-  // The batch form of POST /v1/intents: 202 when every item was accepted, 207 when any was refused.
-  private async acceptBatch(req: FastifyRequest, reply: FastifyReply, items: unknown[]): Promise<FastifyReply> {
-    const { backend } = this.opts;
-    if (req.headers['idempotency-key'] !== undefined)
-      throw new NetSyncError(
-        'INPUT_INVALID',
-        'idempotency-key: a batch carries a key per item (its idempotencyKey field), not the header',
-        { field: 'idempotency-key' },
-      );
-    const bytes = this.bodyBytes.get(req) ?? 0;
-    if (bytes > this.maxBatchBytes)
-      throw new NetSyncError(
-        'BATCH_TOO_LARGE',
-        `body: the batch is ${bytes} bytes, over the limit of ${this.maxBatchBytes} (api.maxBatchBytes); split it`,
-        { field: 'body' },
-      );
-    if (backend.acceptIntents === undefined)
-      return reply.code(501).send(errorBody('NOT_IMPLEMENTED', 'batches are not enabled'));
-    const header = req.headers.traceparent;
-    const tp = typeof header === 'string' ? header : undefined;
-    const span = startSpan('intent.accept', tp, SpanKind.SERVER, {
-      'http.request.method': 'POST',
-      'http.route': '/v1/intents',
-      'net_sync.batch.size': items.length,
-    });
-    try {
-      const answer = await backend.acceptIntents(items, traceparentOf(span) ?? tp);
-      span.setAttribute('net_sync.batch.refused', answer.refused);
-      endSpan(span);
-      return reply.code(batchStatus(answer)).send(answer);
-    } catch (err) {
-      endSpan(span, err instanceof NetSyncError ? err.code : 'INTERNAL');
-      throw err;
-    }
-  }
-
   private routes(): void {
     const { backend } = this.opts;
+    // The same route as the lean path's, for the requests that path leaves to fastify.
     this.app.post('/v1/intents', { bodyLimit: this.intentRouteLimit }, async (req, reply) => {
-      if (Array.isArray(req.body)) return this.acceptBatch(req, reply, req.body);
-      const header = req.headers.traceparent;
-      const tp = typeof header === 'string' ? header : undefined;
-      // `intent.accept` continues the agent's trace; the row's traceparent becomes its child.
-      const span = startSpan('intent.accept', tp, SpanKind.SERVER, {
-        'http.request.method': 'POST',
-        'http.route': '/v1/intents',
-      });
-      try {
-        const keyHeader = req.headers['idempotency-key'];
-        const key = keyHeader === undefined ? undefined : checkIdempotencyKey(keyHeader);
-        const accepted = await backend.acceptIntent(req.body, traceparentOf(span) ?? tp, key);
-        span.setAttribute('net_sync.correlation_id', accepted.correlationId);
-        endSpan(span);
-        return reply.code(202).send(accepted);
-      } catch (err) {
-        endSpan(span, err instanceof NetSyncError ? err.code : 'INTERNAL');
-        throw err;
-      }
+      const answer = await this.intents.post(req.body, req.headers, this.bodyBytes.get(req) ?? 0);
+      return reply.code(answer.status).send(answer.body);
     });
     this.app.get<{ Querystring: { idempotencyKey?: string } }>('/v1/intents', async (req, reply) => {
       const key = checkIdempotencyKey(req.query.idempotencyKey);
