@@ -56,7 +56,9 @@ async function run(job: HttpClientJob): Promise<void> {
   }
 }
 
+const elu0 = performance.eventLoopUtilization();
 run(workerData as HttpClientJob).then(
-  () => parentPort?.postMessage({ done: true }),
+  // The client's own busy share, so a reader can tell a client-bound run from a server-bound one.
+  () => parentPort?.postMessage({ done: true, clientBusy: performance.eventLoopUtilization(elu0).utilization }),
   (err: unknown) => parentPort?.postMessage({ error: err instanceof Error ? err.message : String(err) }),
 );

@@ -2,6 +2,9 @@
  * net-sync end to end: (c) through the library API, (c′) through HTTP, (d) replay of a
  * backlog accumulated while NATS was down. Each on a fresh nats-server and SQLite file.
  */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { NatsServerProcess } from '../src/devkit/nats-server-process.js';
 import {
@@ -50,17 +53,98 @@ export function measureLibrary(sizes: Sizes): Promise<Sample> {
  * Sends `count` POSTs of `body` from a client thread (the agent is another process in a deployment,
  * so its HTTP client must not share the sidecar's event loop), `concurrency` in flight.
  */
-function postFromThread(address: string | null, body: Buffer, count: number, concurrency: number): Promise<void> {
+export function postFromThread(
+  address: string | null,
+  body: Buffer,
+  count: number,
+  concurrency: number,
+): Promise<{ clientBusy: number }> {
   const [host, port] = splitAddress(address);
   const job: HttpClientJob = { host, port, body, count, concurrency };
   const worker = new Worker(new URL('./http-client-thread.js', import.meta.url), { workerData: job });
-  return new Promise<void>((resolve, reject) => {
-    worker.once('message', (m: { done?: true; error?: string }) =>
-      m.done === true ? resolve() : reject(new Error(m.error ?? 'client thread failed')),
+  return new Promise<{ clientBusy: number }>((resolve, reject) => {
+    worker.once('message', (m: { done?: true; clientBusy?: number; error?: string }) =>
+      m.done === true
+        ? resolve({ clientBusy: m.clientBusy ?? Number.NaN })
+        : reject(new Error(m.error ?? 'client thread failed')),
     );
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`client thread exited with ${code}`)));
   }).finally(() => void worker.terminate());
+}
+
+/**
+ * CPU time of the main thread (the server's event loop), µs, from /proc (Linux; NaN elsewhere):
+ * unlike the loop's busy share it does not count the time the thread waited for a core.
+ */
+export function mainThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15 of stat, in clock ticks of 10 ms.
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Times `count` POSTs from a client thread: the rate, and CPU µs per request of the main thread
+ * (the server) and of every other thread (mostly the client; also libuv's and V8's helpers).
+ */
+async function timedPosts(
+  address: string | null,
+  body: Buffer,
+  count: number,
+  concurrency: number,
+): Promise<{ started: number; serverCpuUs: number; otherCpuUs: number }> {
+  const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuUs();
+  const started = performance.now();
+  await postFromThread(address, body, count, concurrency);
+  const main = mainThreadCpuUs() - main0;
+  const cpu = process.cpuUsage(cpu0);
+  const round = (us: number): number => Math.round(us / count);
+  return { started, serverCpuUs: round(main), otherCpuUs: round(cpu.user + cpu.system - main) };
+}
+
+/** What every bench server answers: the accepted answer of one intent. */
+const RAW_ANSWER = JSON.stringify({ correlationId: '01JBENCHBENCHBENCHBENCH0000', state: 'pending-commit' });
+
+/**
+ * (h) The raw HTTP baseline of (c′): a bare node:http server on the main thread that reads each
+ * body, JSON-parses it and answers 202 with a correlation ID, fed by the same client thread, one
+ * intent per request, 64 in flight. No durability, no NATS: what node:http costs on its own.
+ */
+export async function measureRawHttp(sizes: Sizes): Promise<Sample> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      res.writeHead(202, { 'content-type': 'application/json; charset=utf-8', 'content-length': RAW_ANSWER.length });
+      res.end(RAW_ANSWER);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const body = Buffer.from(JSON.stringify(intentBody()));
+    await within('(h) warm-up', budgetMs(sizes.warmup), postFromThread(address, body, sizes.warmup, HTTP_CONCURRENCY));
+    const t = await within(
+      '(h) requests',
+      budgetMs(sizes.http, 500),
+      timedPosts(address, body, sizes.http, HTTP_CONCURRENCY),
+    );
+    return sampleSince(sizes.http, t.started, {
+      serverCpuUs: t.serverCpuUs,
+      otherCpuUs: t.otherCpuUs,
+      client: `node:http Agent keepAlive on a thread, ${HTTP_CONCURRENCY} in flight`,
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
 }
 
 /** (c′) POST /v1/intents, one intent per request, 64 in flight from a client thread, keep-alive. */
@@ -71,15 +155,20 @@ export function measureHttp(sizes: Sizes): Promise<Sample> {
       try {
         const address = bench.sidecar.api.boundAddress;
         const body = Buffer.from(JSON.stringify(intentBody()));
-        const post = (n: number): Promise<void> => postFromThread(address, body, n, HTTP_CONCURRENCY);
+        const post = (n: number): Promise<unknown> => postFromThread(address, body, n, HTTP_CONCURRENCY);
         await within('(c′) warm-up', budgetMs(sizes.warmup), post(sizes.warmup));
         await bench.waitCommitted(sizes.warmup, budgetMs(sizes.warmup));
-        const started = performance.now();
-        await within('(c′) requests', budgetMs(sizes.http, 500), post(sizes.http));
-        const acceptSeconds = (performance.now() - started) / 1_000;
+        const t = await within(
+          '(c′) requests',
+          budgetMs(sizes.http, 500),
+          timedPosts(address, body, sizes.http, HTTP_CONCURRENCY),
+        );
+        const acceptSeconds = (performance.now() - t.started) / 1_000;
         await bench.waitCommitted(sizes.warmup + sizes.http, budgetMs(sizes.http, 500));
-        return sampleSince(sizes.http, started, {
+        return sampleSince(sizes.http, t.started, {
           acceptOnlyRate: Math.round(sizes.http / acceptSeconds),
+          serverCpuUs: t.serverCpuUs,
+          otherCpuUs: t.otherCpuUs,
           client: `node:http Agent keepAlive on a thread, ${HTTP_CONCURRENCY} in flight`,
         });
       } finally {
@@ -100,7 +189,7 @@ export function measureHttpBatch(sizes: Sizes): Promise<Sample> {
       try {
         const address = bench.sidecar.api.boundAddress;
         const body = Buffer.from(JSON.stringify(Array.from({ length: HTTP_BATCH_SIZE }, intentBody)));
-        const post = (n: number): Promise<void> => postFromThread(address, body, n, HTTP_BATCH_CONCURRENCY);
+        const post = (n: number): Promise<unknown> => postFromThread(address, body, n, HTTP_BATCH_CONCURRENCY);
         const batches = (n: number): number => Math.max(1, Math.round(n / HTTP_BATCH_SIZE));
         const warm = batches(sizes.warmup);
         await within('(c″) warm-up', budgetMs(sizes.warmup), post(warm));

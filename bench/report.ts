@@ -16,7 +16,25 @@ import { leafTableRows, type LeafReport } from './leaf-report.js';
 import type { RssReport } from './rss-child.js';
 
 /** Row keys, in table order. */
-export const ROWS = ['a', 'a2', 'b', 'b1', 'b2', 'c', 'c2', 'c3', 'd', 'f', 'g', 'g1', 'gr', 'w', 'l', 'la'] as const;
+export const ROWS = [
+  'a',
+  'a2',
+  'b',
+  'b1',
+  'b2',
+  'c',
+  'c2',
+  'h',
+  'c3',
+  'd',
+  'f',
+  'g',
+  'g1',
+  'gr',
+  'w',
+  'l',
+  'la',
+] as const;
 export type RowKey = (typeof ROWS)[number];
 
 /** What each row measures. */
@@ -29,6 +47,7 @@ export const ROW_LABELS: Record<RowKey, string> = {
   c: '(c) net-sync library accept → committed',
   c2: '(c′) net-sync HTTP POST → committed, 1 intent/request, 64 in flight',
   c3: '(c″) net-sync HTTP batch POST → committed, 256 intents/request, 4 in flight',
+  h: '(h) raw node:http 202 (parse, no durability), (c′)’s client, 64 in flight',
   d: '(d) net-sync replay of backlog after outage',
   f: '(f) federation event: accept → DSSE-signed → committed',
   g: '(g) federation receive: verify 2 sigs, record, receipt, push (maxAckPending 64)',
@@ -49,6 +68,8 @@ export const GOALS: ReadonlyArray<{ name: string; num: RowKey; den: RowKey; min:
   { name: '(g at 1)/(g raw)', num: 'g1', den: 'gr', min: null },
   { name: '(c′)/(c)', num: 'c2', den: 'c', min: 0.5 },
   { name: '(c″)/(c)', num: 'c3', den: 'c', min: 0.9 },
+  { name: '(c′)/(h)', num: 'c2', den: 'h', min: null },
+  { name: '(h)/(c)', num: 'h', den: 'c', min: null },
   { name: '(c′)/(a)', num: 'c2', den: 'a', min: null },
   { name: '(b″)/(a)', num: 'b2', den: 'a', min: null },
   { name: '(c)/(b″)', num: 'c', den: 'b2', min: null },
