@@ -2,7 +2,7 @@
  * The floor under (c′) (issue 15, step 4), a probe beside `npm run bench`: the same client thread,
  * 64 in flight, one intent per request, against servers that do more and more of the sidecar's
  * work, interleaved:
- *   (h)    node:http alone: read the body, JSON.parse, answer 202 (bench/netsync.ts);
+ *   (c′ raw) node:http alone: read the body, JSON.parse, answer 202 (bench/netsync.ts);
  *   api    the real ApiServer (lean path, auth, body check, errors) whose backend answers at once;
  *   (c′)   the sidecar: durable append by group commit, publish, mark (bench/netsync.ts).
  * Each with the CPU µs per request of the server (main) thread and of the other threads (the client).
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     const raw = await measureRawHttp(sizes);
     const api = await measureApiNoop(sizes);
     const c2 = args.includes('--no-sidecar') ? 'skipped' : fmt(await measureHttp(sizes));
-    process.stdout.write(`rep ${i + 1}: (h) raw node:http ${fmt(raw)}; ApiServer no-op ${fmt(api)}; (c′) ${c2}\n`);
+    process.stdout.write(`rep ${i + 1}: (c′ raw) node:http ${fmt(raw)}; ApiServer no-op ${fmt(api)}; (c′) ${c2}\n`);
   }
 }
 

@@ -112,7 +112,7 @@ async function timedPosts(
 const RAW_ANSWER = JSON.stringify({ correlationId: '01JBENCHBENCHBENCHBENCH0000', state: 'pending-commit' });
 
 /**
- * (h) The raw HTTP baseline of (c′): a bare node:http server on the main thread that reads each
+ * (c′ raw) The raw HTTP baseline of (c′): a bare node:http server on the main thread that reads each
  * body, JSON-parses it and answers 202 with a correlation ID, fed by the same client thread, one
  * intent per request, 64 in flight. No durability, no NATS: what node:http costs on its own.
  */
@@ -130,9 +130,13 @@ export async function measureRawHttp(sizes: Sizes): Promise<Sample> {
   try {
     const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     const body = Buffer.from(JSON.stringify(intentBody()));
-    await within('(h) warm-up', budgetMs(sizes.warmup), postFromThread(address, body, sizes.warmup, HTTP_CONCURRENCY));
+    await within(
+      '(c′ raw) warm-up',
+      budgetMs(sizes.warmup),
+      postFromThread(address, body, sizes.warmup, HTTP_CONCURRENCY),
+    );
     const t = await within(
-      '(h) requests',
+      '(c′ raw) requests',
       budgetMs(sizes.http, 500),
       timedPosts(address, body, sizes.http, HTTP_CONCURRENCY),
     );

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: net-sync's throughput and latency as ratios to raw baselines, measured
  * side by side in one run. Flags: `--quick` (small counts, smoke test), `--only a,a2,c`
- * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), c3 (c″, the HTTP batch form), h (the raw node:http baseline of c′, always with c2), d, f (signed federation events), g (federation
+ * (rows: a, a2 (a′), b (also b″, the outbox alone), c, c2 (c′), c3 (c″, the HTTP batch form), c2raw (the raw node:http baseline of c′, always with c2), d, f (signed federation events), g (federation
  * receive, with its raw verification baseline), w (the two-thread probe), l (a leaf-node nats-server
  * sourced by a hub: ingest, arrival, hub outage), o (net-sync's own NATS outage),
  * latency, rss), `--out DIR` (default bench/results), `--scale F` (the full counts times F, e.g. 0.2 on a
@@ -33,7 +33,7 @@ import {
 import { measureRss } from './rss.js';
 import { measureWorkerProbe } from './worker-probe.js';
 
-const ALL = ['a', 'a2', 'b', 'c', 'c2', 'c3', 'h', 'd', 'f', 'g', 'w', 'l', 'o', 'latency', 'rss'] as const;
+const ALL = ['a', 'a2', 'b', 'c', 'c2', 'c3', 'c2raw', 'd', 'f', 'g', 'w', 'l', 'o', 'latency', 'rss'] as const;
 type Part = (typeof ALL)[number];
 const ALIASES: Record<string, Part> = {
   "a'": 'a2',
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   const parts = new Set(args.only);
   if (parts.has('latency')) parts.add('c');
   // (c′) is read against its raw HTTP baseline, measured beside it.
-  if (parts.has('c2')) parts.add('h');
+  if (parts.has('c2')) parts.add('c2raw');
   const samples = new Map<RowKey, Sample[]>();
   const leafSamples: LeafSample[] = [];
   const ourOutages: OutageFigures[] = [];
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     }
     if (parts.has('c')) push('c', await measureLibrary(sizes));
     if (parts.has('c2')) push('c2', await measureHttp(sizes));
-    if (parts.has('h')) push('h', await measureRawHttp(sizes));
+    if (parts.has('c2raw')) push('c2raw', await measureRawHttp(sizes));
     if (parts.has('c3')) push('c3', await measureHttpBatch(sizes));
     if (parts.has('d')) push('d', await measureReplay(sizes));
     if (parts.has('f')) push('f', await measureFederation(sizes));
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
   results.notes.push(
     'Payloads are 256 bytes: the raw body for (a)/(a′)/(b), the agent JSON payload for (c)/(c′)/(d); net-sync publishes it inside its command body with the Net-Sync headers.',
     '(f) is (c) for federation events: the same payload and window, plus one Ed25519 signature (node:crypto) over the DSSE PAE per event, on the event loop.',
-    '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, the client on a worker thread of the bench process; (c″) the same client with a JSON array of 256 intents per request, 4 requests in flight (1,024 intents outstanding, as (c)); (h) the same client as (c′) against a bare node:http server that parses each body and answers 202 (no durability, no NATS). serverCpuUs: CPU µs per request of the main thread (the server); otherCpuUs: of every other thread (mostly the client).',
+    '(c′) uses node:http with a keep-alive Agent, 64 requests in flight, the client on a worker thread of the bench process; (c″) the same client with a JSON array of 256 intents per request, 4 requests in flight (1,024 intents outstanding, as (c)); (c′ raw) the same client as (c′) against a bare node:http server that parses each body and answers 202 (no durability, no NATS). serverCpuUs: CPU µs per request of the main thread (the server); otherCpuUs: of every other thread (mostly the client).',
     '(d) is timed from the publisher being ready again after the restart; reconnectMs and rateFromServerUp show the outage tail.',
     "(g) times an acme sidecar from its first push until every pre-stored envelope (signed by two of org's keys, threshold 2) is verified, recorded, receipted (signed, committed) and pushed to a 204 agent; (g raw) decodes the same envelopes and verifies their signatures with node:crypto in-process, nothing else.",
     "(l) is a leaf-node nats-server (JetStream domain leaf) whose stream the hub (domain hub) sources; on 2.9.10 the leaf acks before fsync (sync_interval 2 min), a weaker promise than net-sync's outbox (synchronous=FULL), so the comparison favours the leaf. (l→hub) latency: stored at the hub minus stored at the leaf, by the servers' timestamps (one host clock).",
