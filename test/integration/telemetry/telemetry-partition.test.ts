@@ -28,7 +28,7 @@ const SCOUTS = [0, 2];
 const HEARTBEAT_MS = 1_000;
 const BEFORE_MS = 2_000; // emitting, connected
 // Emitting, partitioned: past the 3-heartbeat liveness limit (the split shows ~3 s after the cut),
-// then ~4 s of whole windows, so a late split still leaves one (longer cuts grow the redial backoff).
+// then ~4 s of whole windows, so a late split still leaves one.
 const CUT_MS = 7_000;
 const AFTER_MS = 3_000; // emitting, healed
 const POINTS_PER_S = 800;
@@ -58,6 +58,9 @@ describe('telemetry partition over 4 real sidecars, a scout on each side of a TC
         NET_SYNC_TELEMETRY_SUMMARISE: 'scouts',
         NET_SYNC_TELEMETRY_HEARTBEAT_MS: String(HEARTBEAT_MS),
         NET_SYNC_TELEMETRY_EXPECTED_SCOUTS: String(SCOUTS.length),
+        // Redial a cut peer every second at most (the floor), not up to 10 s: the sides rejoin while
+        // the agents still emit, and the test does not wait out a grown backoff after the heal.
+        NET_SYNC_MESH_REDIAL_MAX_MS: '1000',
       }),
     });
     for (const i of SCOUTS)
