@@ -2,7 +2,7 @@
  * The `Outbox` port on one SQLite file. Appends are group-committed; every state change is
  * a guarded UPDATE so a sidecar and a `net-sync reconcile` on the same file stay consistent.
  */
-import { open as openFile } from 'node:fs/promises';
+import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import { pino, type Logger } from 'pino';
@@ -78,30 +78,30 @@ export class SqliteOutbox implements Outbox {
     });
   }
 
-  private walDirSynced = false;
+  /** The `-wal` file, opened at the first off-loop sync and kept (SQLite keeps it while we are open). */
+  private walFd: number | null = null;
 
-  // fsync of the `-wal` file (and once, of its directory) on the thread pool: makes every
-  // transaction committed so far durable, as `synchronous=FULL` would have at each COMMIT.
-  private async syncWal(): Promise<void> {
-    try {
-      const wal = await openFile(`${this.path}-wal`, 'r');
+  // fsync of the `-wal` file on the thread pool: makes every transaction committed so far durable,
+  // as `synchronous=FULL` would have at each COMMIT. One thread-pool round trip (one loop turn) per
+  // sync: the file and, the first time, its directory are opened and synced once.
+  private syncWal(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       try {
-        await wal.sync();
-      } finally {
-        await wal.close();
-      }
-      if (!this.walDirSynced) {
-        const dir = await openFile(dirname(this.path), 'r');
-        try {
-          await dir.sync();
-        } finally {
-          await dir.close();
+        if (this.walFd === null) {
+          const dirFd = openSync(dirname(this.path), 'r');
+          try {
+            fsyncSync(dirFd);
+          } finally {
+            closeSync(dirFd);
+          }
+          this.walFd = openSync(`${this.path}-wal`, 'r');
         }
-        this.walDirSynced = true;
+      } catch (err) {
+        reject(toOutboxError('append', err));
+        return;
       }
-    } catch (err) {
-      throw toOutboxError('append', err);
-    }
+      fsync(this.walFd, (err) => (err === null ? resolve() : reject(toOutboxError('append', err))));
+    });
   }
 
   /**
@@ -164,6 +164,8 @@ export class SqliteOutbox implements Outbox {
       this.appender.flushAll();
       // Appends written but not yet fsync'd are answered by their sync before the file closes.
       await this.appender.settled().catch(() => undefined);
+      if (this.walFd !== null) closeSync(this.walFd);
+      this.walFd = null;
     } finally {
       this.db.close();
       this.logger.info({ path: this.path }, 'outbox closed');
