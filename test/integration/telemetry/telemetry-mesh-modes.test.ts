@@ -155,7 +155,9 @@ describe('telemetry on the configurations the defaults lead to', () => {
     const { dirs, meshEnv } = await meshIdentities(2, 'no-scout');
     const sidecars = dirs.map((dir, i) => {
       const { NET_SYNC_MESH_ENABLED: _enabled, ...mesh } = meshEnv(i);
-      return new SidecarProcess({ natsUrl: nats.url, dir, env: { ...mesh, NET_SYNC_TELEMETRY_SUMMARISE: 'scouts' } });
+      // Heartbeats every 250 ms: a node concludes that no scout answers after 3 of them, not after 3 s.
+      const env = { ...mesh, NET_SYNC_TELEMETRY_SUMMARISE: 'scouts', NET_SYNC_TELEMETRY_HEARTBEAT_MS: '250' };
+      return new SidecarProcess({ natsUrl: nats.url, dir, env });
     });
     for (const s of sidecars) registerCleanup(async () => void (await s.kill('SIGKILL')));
     await Promise.all(sidecars.map((s) => s.start()));
