@@ -27,7 +27,7 @@ function median(values: number[]): number {
 
 // Median of each field over the repetitions.
 function medianOutage(samples: readonly OutageFigures[]): OutageFigures {
-  const m = (k: Exclude<keyof OutageFigures, 'readyAfterReturnMs' | 'cpuToFirstMs'>): number =>
+  const m = (k: Exclude<keyof OutageFigures, 'readyAfterReturnMs' | 'cpuToFirstMs' | 'timeline'>): number =>
     median(samples.map((s) => s[k]));
   return {
     sent: m('sent'),

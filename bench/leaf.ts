@@ -30,6 +30,8 @@ import {
   type Sample,
   type Sizes,
 } from './common.js';
+import type { LookupReport } from '../src/commit/outbox-committer.js';
+import type { CommandPublisher, OutboundMessage, PublishDone, PublishResult } from '../src/core/ports.js';
 import { startBenchSidecar } from './sidecar-harness.js';
 
 const LEAF_SUBJECT = 'leaf.bench.msg';
@@ -59,6 +61,29 @@ export interface OutageFigures {
   readyAfterReturnMs?: number;
   /** net-sync only: CPU time of this process (the sidecar) from the return to the first commit. */
   cpuToFirstMs?: number;
+  /** net-sync only: the steps from the return to the first commit, ms after the return. */
+  timeline?: OutageTimeline;
+}
+
+/**
+ * Our first replayed commit, step by step (ms after NATS' return): the connection up, the
+ * streams checked (publisher open), the lookup of the rows in flight at the kill over (and what
+ * it did with them), the first publish of the replay, its first PubAck, the first commit heard.
+ */
+export interface OutageTimeline {
+  connectedMs: number;
+  openMs: number;
+  lookupEndedMs: number;
+  lookupMs: number;
+  lookupRows: number;
+  lookupFound: number;
+  lookupResent: number;
+  lookupMovedBack: number;
+  /** Why the lookup's resend stopped short, if it did. */
+  resendFailure?: string;
+  firstSendMs: number;
+  firstPubAckMs: number;
+  firstCommitMs: number;
 }
 
 interface LeafPair {
@@ -288,6 +313,21 @@ export function measureOurOutage(sizes: Sizes, nats: Record<string, unknown> = {
         const off = bench.sidecar.publisher.onState((st) => {
           if (st === 'connected' && Number.isNaN(readyAt)) readyAt = performance.now();
         });
+        const t = { connected: Number.NaN, lookupEnded: Number.NaN, firstSend: Number.NaN, firstPubAck: Number.NaN };
+        let lookup: LookupReport | undefined;
+        const offConnector = bench.sidecar.connector.onState((st) => {
+          if (st === 'connected' && Number.isNaN(t.connected)) t.connected = performance.now();
+        });
+        const onLookup = (r: LookupReport): void => {
+          if (lookup !== undefined) return;
+          lookup = r;
+          t.lookupEnded = performance.now();
+        };
+        bench.sidecar.committer.on('lookup:ended', onLookup);
+        const unwatch = watchFirstSend(bench.sidecar.publisher, (what) => {
+          if (what === 'send') t.firstSend = performance.now();
+          else t.firstPubAck = performance.now();
+        });
         const onCommitted = (): void => {
           const now = performance.now();
           if (Number.isNaN(firstAt) && bench.committed() > atKill) {
@@ -303,7 +343,11 @@ export function measureOurOutage(sizes: Sizes, nats: Record<string, unknown> = {
         const atReturn = bench.committed();
         await bench.waitCommitted(total, budgetMs(sizes.outage));
         bench.sidecar.committer.off('intent:committed', onCommitted);
+        bench.sidecar.committer.off('lookup:ended', onLookup);
         off();
+        offConnector();
+        unwatch();
+        const after = (x: number): number => Math.round(x - back);
         return {
           sent: sizes.outage,
           backlogAtReturn: total - atReturn,
@@ -313,10 +357,61 @@ export function measureOurOutage(sizes: Sizes, nats: Record<string, unknown> = {
           readyAfterReturnMs: Math.round(readyAt - back),
           cpuToFirstMs:
             cpuToFirst === undefined ? Number.NaN : Math.round((cpuToFirst.user + cpuToFirst.system) / 1_000),
+          timeline: {
+            connectedMs: after(t.connected),
+            openMs: after(readyAt),
+            lookupEndedMs: after(t.lookupEnded),
+            lookupMs: Math.round(lookup?.durationMs ?? Number.NaN),
+            lookupRows: lookup?.rows ?? 0,
+            lookupFound: lookup?.found ?? 0,
+            lookupResent: lookup?.resent ?? 0,
+            lookupMovedBack: lookup?.movedBack ?? 0,
+            ...(lookup?.resendFailure === undefined ? {} : { resendFailure: lookup.resendFailure }),
+            firstSendMs: after(t.firstSend),
+            firstPubAckMs: after(t.firstPubAck),
+            firstCommitMs: after(firstAt),
+          },
         };
       } finally {
         await bench.stop();
       }
     }),
   );
+}
+
+/**
+ * Stamps the first publish through `publisher` after the call (any caller: a lookup's resend or a
+ * pass) and its first PubAck, by wrapping its `send` until then; returns the undo.
+ */
+function watchFirstSend(publisher: CommandPublisher, stamp: (what: 'send' | 'pubAck') => void): () => void {
+  const own = Object.getOwnPropertyDescriptor(publisher, 'send');
+  const original = publisher.send;
+  if (original === undefined) return () => undefined;
+  const undo = (): void => {
+    if (own === undefined) delete (publisher as { send?: unknown }).send;
+    else Object.defineProperty(publisher, 'send', own);
+  };
+  let sent = false;
+  let acked = false;
+  publisher.send = <C>(msg: OutboundMessage, ctx: C, done: PublishDone<C>, signal?: AbortSignal): void => {
+    if (!sent) {
+      sent = true;
+      stamp('send');
+    }
+    (original as (m: OutboundMessage, c: C, d: PublishDone<C>, s?: AbortSignal) => void).call(
+      publisher,
+      msg,
+      ctx,
+      (c: C, r: PublishResult) => {
+        if (!acked && r.kind === 'acked') {
+          acked = true;
+          stamp('pubAck');
+          undo();
+        }
+        done(c, r);
+      },
+      signal,
+    );
+  };
+  return undo;
 }

@@ -163,7 +163,9 @@ async function main(): Promise<void> {
     if (parts.has('o')) {
       const o = await measureOurOutage(sizes);
       ourOutages.push(o);
-      progress(`our outage: first ${o.firstAfterReturnMs} ms, last ${o.lastAfterReturnMs} ms`);
+      progress(
+        `our outage: first ${o.firstAfterReturnMs} ms, last ${o.lastAfterReturnMs} ms; ${JSON.stringify(o.timeline)}`,
+      );
     }
   }
   for (const [k, s] of samples) addRow(results, k, s);

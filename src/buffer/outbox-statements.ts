@@ -4,6 +4,7 @@
  * whose state no batch can say has an `outbox_marks` row. The guards that used to live in WHERE
  * clauses are checked against the derived state (outbox-states.ts) inside the same transaction.
  */
+import { MAX_BATCH_SPAN } from '../core/seq-runs.js';
 import type { Database, Statement } from 'better-sqlite3';
 
 /** The single lease row's name. */
@@ -40,6 +41,7 @@ type StatementName =
   | 'oldestOpenMark'
   | 'oldestOpenMarkByKind'
   | 'batchesNear'
+  | 'lastClaimedFrom'
   | 'insertBatch'
   | 'commitBatches'
   | 'deleteBatch'
@@ -98,6 +100,10 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
     // Batches that may cover a row in [@lo, @hi]: a batch spans at most MAX_BATCH_SPAN rows.
     batchesNear: s(`SELECT id, what, lo, hi, at_ms, stream, runs FROM outbox_batches
       WHERE lo BETWEEN @from AND @hi AND hi >= @lo ORDER BY id`),
+    // The last row a claim may cover after @from: claim batches starting after @from − MAX_BATCH_SPAN, rows their append claimed.
+    lastClaimedFrom: s(`SELECT max(
+      coalesce((SELECT max(hi) FROM outbox_batches WHERE lo >= @from - ${MAX_BATCH_SPAN} AND what = 'claim'), 0),
+      coalesce((SELECT max(seq) FROM outbox_log WHERE seq > @from AND claimed_at_ms IS NOT NULL), 0)) AS hi`),
     insertBatch: s(`INSERT INTO outbox_batches (what, lo, hi, at_ms, stream, runs)
       VALUES (@what, @lo, @hi, @at, @stream, @runs)`),
     // Commit batches in row order, paged by (lo, id).

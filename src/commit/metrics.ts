@@ -7,7 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 export interface CommitMetrics {
   /** Rows by publish outcome: committed, duplicate, dead, retry, unknown. */
   commits: Counter<'result'>;
-  /** Rows whose unknown outcome was resolved by reading the stream: found or missing. */
+  /** Rows whose unknown outcome was resolved: found by reading the stream, missing there, or resent within the duplicate window. */
   lookups: Counter<'result'>;
   /** From acceptance to PubAck, by row kind (`command`, `telemetry`). */
   commitLatency: Histogram<'kind'>;
@@ -31,7 +31,7 @@ export function createCommitMetrics(register: Registry): CommitMetrics {
     }),
     lookups: new Counter({
       name: 'net_sync_commit_lookups_total',
-      help: 'Unknown-outcome rows resolved by a stream scan',
+      help: 'Unknown-outcome rows resolved: found or missing by a stream scan, or resent within the duplicate window',
       labelNames: ['result'],
       registers,
     }),

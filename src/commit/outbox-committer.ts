@@ -8,14 +8,14 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { backoffDelayMs, type BackoffPolicy } from '../core/backoff.js';
 import { hasCode } from '../core/errors.js';
-import { LeaseTerms } from '../core/lease-coverage.js';
+import { type LeaseCoverage, LeaseTerms } from '../core/lease-coverage.js';
 import type { Clock, CommandPublisher, Outbox, StreamReader } from '../core/ports.js';
 import type { Logger } from '../observability/logger.js';
 import { CommitterState, type LookupEnd } from './committer-state.js';
 import type { CommitMetrics } from './metrics.js';
 import { PublishFeed } from './publish-feed.js';
 import { runPublishPass, type PassOptions, type PassResult } from './publish-pass.js';
-import { resolveUnknownOutcomes } from './unknown-outcomes.js';
+import { type ResendLookup, resolveUnknownOutcomes } from './unknown-outcomes.js';
 
 /**
  * Idle poll period: appends, promotions and reconnects wake the loop sooner, so this only bounds a
@@ -71,6 +71,13 @@ export interface OutboxCommitterOptions {
   leaseTtlMs?: number;
   /** See `PassOptions.deadLetter`: the notice stored with each row going `dead`. Default: none. */
   deadLetter?: PassOptions['deadLetter'];
+  /**
+   * The shortest duplicate window of the streams the rows go to, as last read from the server, or
+   * undefined while unknown: rows whose outcome is unknown and whose every copy that window still
+   * covers (with half of it to spare) are resent under their own ID instead of looked up by a read
+   * of the stream (unknown-outcomes.ts). Default: always read the stream.
+   */
+  duplicateWindowMs?: () => number | undefined;
   /** Idle poll period when nothing wakes the loop. Default 3 s (`DEFAULT_IDLE_MS`), capped at a third of the lease's lifetime. */
   idleMs?: number;
   /**
@@ -81,10 +88,25 @@ export interface OutboxCommitterOptions {
   random?: () => number;
 }
 
-/** Events: `intent:committed` and `intent:dead` with lists of rows. */
+/** What one lookup of unknown outcomes did (`lookup:ended`), for timelines and benches. */
+export interface LookupReport {
+  status: LookupEnd;
+  /** Unknown rows looked up, and of them: found in the stream by a scan, resent under their own ID, moved back. */
+  rows: number;
+  found: number;
+  resent: number;
+  movedBack: number;
+  /** Why a resend stopped short, if one did (its rows were then read from the stream). */
+  resendFailure?: string;
+  /** Clock time the lookup took. */
+  durationMs: number;
+}
+
+/** Events: `intent:committed` and `intent:dead` with lists of rows; `lookup:ended` after each lookup. */
 export interface CommitterEvents {
   'intent:committed': [PassResult['committed']];
   'intent:dead': [Array<{ correlationId: string; reason: string }>];
+  'lookup:ended': [LookupReport];
 }
 
 /** Drains the outbox into JetStream. start() once, stop() to drain and release the lease. */
@@ -273,7 +295,9 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
     const { outbox, clock } = this.opts;
     let held = this.lease.renewedAt(renewedAt);
     this.state.lookupStarted();
+    const startedAt = clock.now();
     let end: LookupEnd = 'thrown';
+    let report: Omit<LookupReport, 'status' | 'durationMs'> = { rows: 0, found: 0, resent: 0, movedBack: 0 };
     try {
       const result = await resolveUnknownOutcomes({
         outbox,
@@ -290,15 +314,33 @@ export class OutboxCommitter extends EventEmitter<CommitterEvents> {
           return true;
         },
         onCommitted: (rows) => this.announce(rows, []),
+        resend: this.resendLookup(() => held),
         signal,
       });
       // Rows went back to pending below the feed's cursor: read the outbox from its start.
       if (result.movedBack > 0) this.feed.invalidate();
       end = result.status;
+      const { rows, found, resent, movedBack, resendFailure } = result;
+      report = { rows, found, resent, movedBack, ...(resendFailure === undefined ? {} : { resendFailure }) };
       return end === 'resolved';
     } finally {
       this.state.lookupEnded(end);
+      this.emit('lookup:ended', { status: end, ...report, durationMs: clock.now() - startedAt });
     }
+  }
+
+  // The resend path of a lookup, while the duplicate window is known; `held` is the lease as last renewed.
+  private resendLookup(held: () => LeaseCoverage): ResendLookup | undefined {
+    const windowMs = this.opts.duplicateWindowMs?.();
+    if (windowMs === undefined || !(windowMs > 0)) return undefined;
+    const { clock } = this.opts;
+    return {
+      publisher: this.opts.publisher,
+      withinMs: windowMs / 2,
+      sendMarginMs: this.lease.sendMarginMs,
+      window: this.opts.window,
+      mayStillSend: () => held().holdsWithMargin(clock.now()),
+    };
   }
 
   private announce(committed: PassResult['committed'], dead: PassResult['dead']): void {

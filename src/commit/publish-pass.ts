@@ -26,6 +26,13 @@ import { PublishFeed } from './publish-feed.js';
  */
 const MAX_BATCHES_PER_PASS = 64;
 
+/**
+ * The first claim of a pass takes at most this many rows, and the pass writes their PubAcks as soon
+ * as the first arrives: the first commit after an outage or a restart then waits for one small
+ * claim and one round trip, not for a window of PubAcks behind three claims (docs/benchmarks.md).
+ */
+export const FIRST_CLAIM_ROWS = 32;
+
 /** What a pass did. */
 export interface PassResult {
   /**
@@ -184,6 +191,7 @@ class Pass {
 
   async run(): Promise<PassResult> {
     const maxClaimed = this.opts.batchRows * MAX_BATCHES_PER_PASS;
+    let first = true;
     while (!this.stopped() && this.result.claimed < maxClaimed) {
       if (this.dead.length > 0 || this.retry.length > 0) this.settle();
       // Each claim costs an fsync: while half the window is still in flight, wait until a full
@@ -191,7 +199,7 @@ class Pass {
       const rows =
         this.inflight >= this.opts.window / 2 && this.feed.ready < this.opts.batchRows
           ? []
-          : this.feed.take(this.opts.batchRows);
+          : this.feed.take(first ? Math.min(FIRST_CLAIM_ROWS, this.opts.batchRows) : this.opts.batchRows);
       if (rows.length === 0) {
         if (this.inflight === 0) break;
         // Nothing to claim: write the PubAcks so far (listeners hear now), then wait for more.
@@ -202,6 +210,12 @@ class Pass {
       const claimed = this.claim(rows);
       if (claimed === null) break;
       await this.send(claimed);
+      if (first) {
+        // The first PubAck of the pass is written (and heard) at once; later ones with the next claim.
+        first = false;
+        while (this.acked.length === 0 && this.inflight > 0 && !this.stopped()) await this.wait();
+        this.settle();
+      }
       // Rows claimed on append bring no claim transaction to carry their PubAcks: write them now and then.
       if (this.acked.length >= this.opts.batchRows) this.settle();
     }

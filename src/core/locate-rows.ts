@@ -15,10 +15,12 @@ import type { StreamReader } from './ports.js';
  */
 export const SHARED_ID_LOOKBACK_MS = 60_000;
 
-// The earliest time the stream may hold `row`. A command from its creation, not this node's first
-// attempt: with consensus another endorser may have published it first (a takeover's first
-// attempt can come seconds after the peer's copy was stored).
-function earliest(row: OutboxRow): number {
+/**
+ * The earliest time the stream may hold `row`. A command from its creation, not this node's first
+ * attempt: with consensus another endorser may have published it first (a takeover's first
+ * attempt can come seconds after the peer's copy was stored).
+ */
+export function earliestStoreMs(row: OutboxRow): number {
   return row.kind === 'telemetry' ? row.createdAtMs - SHARED_ID_LOOKBACK_MS : row.createdAtMs;
 }
 
@@ -39,7 +41,7 @@ export async function locateRows(
   }
   const found = new Map<string, StreamLocation>();
   for (const [subject, list] of bySubject) {
-    const sinceMs = fromMs ?? list.reduce((min, r) => Math.min(min, earliest(r)), Infinity) - skewMs;
+    const sinceMs = fromMs ?? list.reduce((min, r) => Math.min(min, earliestStoreMs(r)), Infinity) - skewMs;
     const ids = new Set(list.map((r) => r.correlationId));
     const hits = await reader.findMsgIds(subject, Math.max(0, sinceMs), ids, signal);
     for (const [id, loc] of hits) found.set(id, loc);

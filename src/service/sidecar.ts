@@ -65,6 +65,8 @@ export class Sidecar {
   /** Payloads above `payloads.inlineMaxBytes`, stored by reference (docs/payloads.md). */
   readonly payloads: PayloadWiring;
   private readonly lifecycle: Lifecycle;
+  // The streams' shortest duplicate window as last read by the stream guard (built after the committer).
+  private streamWindowMs: () => number | undefined = () => undefined;
   private stopping: Promise<void> | null = null;
   /** When the committer last committed (or the sidecar started): readiness judges a stall by it. */
   private readonly progress = { lastCommitAtMs: Date.now() };
@@ -134,6 +136,8 @@ export class Sidecar {
       leaseOwner: `sidecar:${peerId}`,
       sendMarginMs: config.nats.publishTimeoutMs,
       sharedIdLookupAfterMs: sharedIdLookupAfterMs(config.streams),
+      // Read on every connect before publishing opens (StreamGuard), so the lookup after an outage has it.
+      duplicateWindowMs: () => this.streamWindowMs(),
       commandLookupAfterMs: consensusWanted(config) ? takeoverLookupAfterMs(config.streams) : undefined,
       deadLetter: deadLetterNotices(config),
     });
@@ -246,20 +250,22 @@ export class Sidecar {
       registry: this.registry,
       reduction: this.ops.telemetryReduction,
     });
+    const streamGuard = new StreamGuard({
+      config,
+      connector: this.connector,
+      streams: this.streams,
+      publisher: this.publisher,
+      clock: this.clock,
+      logger: log,
+      onFatal: (err) => this.failFatal(err),
+    });
+    this.streamWindowMs = () => streamGuard.duplicateWindowMs;
     this.lifecycle = new Lifecycle(
       [
         { name: 'outbox', stop: () => this.outbox.close() },
         { name: 'events', ...this.subscriptions() },
         { name: 'nats', start: () => this.connector.start(), stop: () => this.connector.stop() },
-        new StreamGuard({
-          config,
-          connector: this.connector,
-          streams: this.streams,
-          publisher: this.publisher,
-          clock: this.clock,
-          logger: log,
-          onFatal: (err) => this.failFatal(err),
-        }),
+        streamGuard,
         { name: 'federation', start: () => this.federation?.start(), stop: () => this.federation?.close() },
         { name: 'committer', start: () => this.committer.start(), stop: () => this.committer.stop() },
         { name: 'pruner', start: () => this.pruner?.start(), stop: () => this.pruner?.stop() },

@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import { backoffDelayMs } from '../core/backoff.js';
 import { NetSyncError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
-import { retentionRefusal, windowsWithinFence } from '../core/retention-hazard.js';
+import { retentionRefusal, shortestDuplicateWindowMs, windowsWithinFence } from '../core/retention-hazard.js';
 import type { NatsConnector, StreamManager } from '../nats/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { ReadyPublisher } from './ready-publisher.js';
@@ -33,8 +33,17 @@ export class StreamGuard {
   private readonly halt = new AbortController();
   private ensuring: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
+  private windowMs: number | undefined;
 
   constructor(private readonly opts: StreamGuardOptions) {}
+
+  /**
+   * The shortest duplicate window among the declared streams and those the server holds under
+   * the prefix, as read by the last check that opened publishing; undefined before one.
+   */
+  get duplicateWindowMs(): number | undefined {
+    return this.windowMs;
+  }
 
   start(): void {
     this.unsubscribe = this.opts.connector.onState((s) => {
@@ -95,6 +104,10 @@ export class StreamGuard {
         this.opts.onFatal(new NetSyncError('CONFIG_INVALID', refusal, { field: 'streams' }));
         return true;
       }
+      this.windowMs = shortestDuplicateWindowMs([
+        ...config.streams,
+        ...live.map((st) => ({ duplicateWindow: st.duplicateWindowMs })),
+      ]);
       const drifted = plan.filter((d) => d.action === 'update').map((d) => d.stream);
       if (drifted.length > 0)
         log.warn({ streams: drifted }, 'streams drift from the spec; run `net-sync streams apply`');

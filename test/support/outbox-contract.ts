@@ -174,6 +174,30 @@ export function describeOutboxContract(name: string, factory: OutboxFactory): vo
       expect(ob.claim({ ids: [], atMs: T0 + 30, committed: [] })).toEqual([]);
     });
 
+    it('lists in-flight rows wherever they lie in a pending backlog: claimed, claimed on append, put back and claimed again', async () => {
+      const ob = await make();
+      await ob.append(range(1, 40).map((n) => newRow(n)));
+      // A claim of 1-4 committed in part, then one of 20-21 past pending rows, and a retried row claimed again.
+      ob.claim({ ids: range(1, 4).map(id), atMs: T0 + 10, committed: [] });
+      ob.markCommitted([{ correlationId: id(1), stream: 'CMD', seq: 1 }], T0 + 11);
+      ob.claim({ ids: [id(20), id(21)], atMs: T0 + 12, committed: [] });
+      ob.markRetry([id(3)], 'not found', T0 + 13);
+      ob.claim({ ids: [id(3)], atMs: T0 + 14, committed: [] });
+      // Rows claimed by their append, behind 40 pending ones.
+      ob.onAppended(() => undefined);
+      ob.claimAppends({ owner: 'sidecar', ttlMs: 1_000, now: () => T0 + 20, room: () => 2 });
+      await ob.append([newRow(41), newRow(42), newRow(43)]);
+      ob.claimAppends(null);
+      const inFlight = (limit: number, after?: number): number[] =>
+        ob.listByState(['in-flight'], limit, after).map((r) => Number(r.correlationId.slice(6)));
+      expect(inFlight(100)).toEqual([2, 3, 4, 20, 21, 41, 42]);
+      expect(inFlight(3)).toEqual([2, 3, 4]);
+      const listed = ob.listByState(['in-flight'], 100);
+      expect(listed[3]).toMatchObject({ correlationId: id(20), subject: newRow(20).subject, attempts: 1 });
+      expect(new TextDecoder().decode(listed[3]!.body)).toBe(JSON.stringify({ n: 20 }));
+      expect(ob.listByState(['pending-commit'], 100).length).toBe(43 - 1 - 7);
+    });
+
     it('claim moves nothing while another owner holds the lease, but records commits', async () => {
       const ob = await make();
       await ob.append([newRow(1), newRow(2)]);

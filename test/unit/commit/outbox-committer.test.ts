@@ -18,7 +18,7 @@ afterEach(async () => {
   while (stops.length > 0) await stops.pop()!();
 });
 
-function rows(n: number, subject = 'root.solar.command.a.b') {
+function rows(n: number, subject = 'root.solar.command.a.b', createdAtMs = clock.now()) {
   return Array.from({ length: n }, (_, i) =>
     buildCommandRow({
       correlationId: `id-${String(i).padStart(5, '0')}`,
@@ -26,7 +26,7 @@ function rows(n: number, subject = 'root.solar.command.a.b') {
       payload: { i },
       origin: 'me',
       traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01`,
-      createdAtMs: clock.now(),
+      createdAtMs,
     }),
   );
 }
@@ -39,6 +39,8 @@ function setup(
     clock?: Clock;
     deadLetter?: PassOptions['deadLetter'];
     commandLookupAfterMs?: number;
+    /** The duplicate window the committer is told of (resend instead of a scan); default: none. */
+    streamWindowMs?: number;
   } = {},
 ) {
   const clk = opts.clock ?? clock;
@@ -58,6 +60,7 @@ function setup(
     idleMs: opts.idleMs ?? 20,
     ...(opts.deadLetter === undefined ? {} : { deadLetter: opts.deadLetter }),
     commandLookupAfterMs: opts.commandLookupAfterMs,
+    ...(opts.streamWindowMs === undefined ? {} : { duplicateWindowMs: () => opts.streamWindowMs }),
   });
   stops.push(() => committer.stop());
   return { outbox, js, committer };
@@ -273,6 +276,71 @@ describe('OutboxCommitter', () => {
       js,
       batch.map((r) => r.correlationId),
     );
+  });
+
+  it('resends rows left in-flight under their own IDs while the duplicate window covers them, without a scan', async () => {
+    const { outbox, js, committer } = setup({ streamWindowMs: 120_000 });
+    const batch = rows(40);
+    await outbox.append(batch);
+    outbox.markInFlight(
+      batch.map((r) => r.correlationId),
+      clock.now(),
+    );
+    // A previous process published the first 6, then died before recording the acks.
+    for (const r of batch.slice(0, 6))
+      await js.publish({ subject: r.subject, body: r.body, msgId: r.correlationId, headers: r.headers });
+    const lookups: Array<{ rows: number; resent: number; found: number }> = [];
+    committer.on('lookup:ended', (r) => lookups.push(r));
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 40, '40 committed');
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
+    expect(js.scans).toBe(0);
+    // The stream's answer to a copy it held names that copy.
+    expect(outbox.get('id-00003')).toMatchObject({ state: 'committed', stream: 'FAKE', streamSeq: 4 });
+    expect(lookups[0]).toMatchObject({ rows: 40, resent: 40, found: 0 });
+  });
+
+  it('reads the stream instead of resending once a row is older than half the duplicate window', async () => {
+    const { outbox, js, committer } = setup({ streamWindowMs: 120_000 });
+    const batch = rows(10, undefined, clock.now() - 58_000);
+    await outbox.append(batch);
+    outbox.markInFlight(
+      batch.map((r) => r.correlationId),
+      clock.now(),
+    );
+    for (const r of batch.slice(0, 6))
+      await js.publish({ subject: r.subject, body: r.body, msgId: r.correlationId, headers: r.headers });
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 10, '10 committed');
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
+    // 58 s old + the 5 s send margin + 1 s skew is past 60 s: the lookup is a scan.
+    expect(js.scans).toBeGreaterThan(0);
+  });
+
+  it('reads the stream for the rows a resend did not settle', async () => {
+    const { outbox, js, committer } = setup({ streamWindowMs: 120_000 });
+    const batch = rows(10);
+    await outbox.append(batch);
+    outbox.markInFlight(
+      batch.map((r) => r.correlationId),
+      clock.now(),
+    );
+    for (const r of batch.slice(0, 6))
+      await js.publish({ subject: r.subject, body: r.body, msgId: r.correlationId, headers: r.headers });
+    js.faults = ['disconnected'];
+    committer.start();
+    await waitFor(() => outbox.counts().committed === 10, '10 committed');
+    expectExactlyOnce(
+      js,
+      batch.map((r) => r.correlationId),
+    );
+    expect(js.scans).toBeGreaterThan(0);
   });
 
   it('has appends claim their rows while it keeps up, so they cost no claim transaction of their own', async () => {
