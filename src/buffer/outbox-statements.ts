@@ -100,7 +100,8 @@ export function prepareOutboxStatements(db: Database): OutboxStatements {
     // Batches that may cover a row in [@lo, @hi]: a batch spans at most MAX_BATCH_SPAN rows.
     batchesNear: s(`SELECT id, what, lo, hi, at_ms, stream, runs FROM outbox_batches
       WHERE lo BETWEEN @from AND @hi AND hi >= @lo ORDER BY id`),
-    // The last row a claim may cover after @from: claim batches starting after @from − MAX_BATCH_SPAN, rows their append claimed.
+    // The last row a claim may cover after @from: claim batches starting after @from − MAX_BATCH_SPAN,
+    // and rows their append claimed.
     lastClaimedFrom: s(`SELECT max(
       coalesce((SELECT max(hi) FROM outbox_batches WHERE lo >= @from - ${MAX_BATCH_SPAN} AND what = 'claim'), 0),
       coalesce((SELECT max(seq) FROM outbox_log WHERE seq > @from AND claimed_at_ms IS NOT NULL), 0)) AS hi`),

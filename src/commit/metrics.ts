@@ -7,7 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 export interface CommitMetrics {
   /** Rows by publish outcome: committed, duplicate, dead, retry, unknown. */
   commits: Counter<'result'>;
-  /** Rows whose unknown outcome was resolved: found by reading the stream, missing there, or resent within the duplicate window. */
+  /** Unknown outcomes resolved: found or missing by a stream read, or resent within the duplicate window. */
   lookups: Counter<'result'>;
   /** From acceptance to PubAck, by row kind (`command`, `telemetry`). */
   commitLatency: Histogram<'kind'>;

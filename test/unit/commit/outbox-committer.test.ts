@@ -278,7 +278,7 @@ describe('OutboxCommitter', () => {
     );
   });
 
-  it('resends rows left in-flight under their own IDs while the duplicate window covers them, without a scan', async () => {
+  it('resends in-flight rows under their own IDs while the duplicate window covers them, without a scan', async () => {
     const { outbox, js, committer } = setup({ streamWindowMs: 120_000 });
     const batch = rows(40);
     await outbox.append(batch);
