@@ -39,6 +39,11 @@ export interface Libp2pFactoryOptions {
   maxEnvelopeBytes: number;
   /** More topics scored and allowed like `topic` (a home shard's); more can be added later ({@link allowTopic} in gossip-topics.ts). */
   extraTopics?: readonly string[];
+  /**
+   * How often libp2p's connection monitor pings each connection (its RTT, and its abort of a
+   * connection that stops answering), ms. Default libp2p's 10 s.
+   */
+  pingIntervalMs?: number;
   /** Gossipsub's application-specific score (P5, weight 1) of a peer; default 0. */
   appSpecificScore?: (peerId: string) => number;
 }
@@ -88,6 +93,7 @@ export async function buildLibp2p(opts: Libp2pFactoryOptions): Promise<MeshLibp2
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    ...(opts.pingIntervalMs === undefined ? {} : { connectionMonitor: { pingInterval: opts.pingIntervalMs } }),
     // Bootstrap dials once at start (docs/libp2p.md, pitfall 5); static peers have their own redial loop.
     peerDiscovery: opts.bootstrap.length > 0 ? [bootstrap({ list: [...opts.bootstrap] })] : [],
     services: {

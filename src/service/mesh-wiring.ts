@@ -24,6 +24,13 @@ import type { Logger } from '../observability/logger.js';
 /** Static peers outside its home shard a fleet member keeps connected (docs/fleet.md, "Connections"). */
 export const FLEET_BRIDGES = 2;
 
+/**
+ * libp2p's connection-monitor ping period on a fleet member, ms (libp2p's default 10 s): each ping
+ * is a new stream on both ends. A closed connection is seen at once anyway; only a connection that
+ * goes silent without closing is found later (docs/fleet.md).
+ */
+export const FLEET_PING_INTERVAL_MS = 30_000;
+
 /** What {@link MeshWiring} is built from. */
 export interface MeshWiringOptions {
   config: Config;
@@ -116,7 +123,14 @@ export class MeshWiring {
       colocationExempt: fleet !== null ? (p) => fleet.isMember(p) : (p) => cohort.has(p),
       // A member keeps its shard mates and a few others connected, not every peer it is given,
       // and stays off the fleet topic unless scouts summarise telemetry (docs/fleet.md).
-      ...(fleet === null ? {} : { bridges: FLEET_BRIDGES, fleetTopic: summariseMode(config.telemetry) === 'scouts' }),
+      // Its connections are pinged every 30 s rather than libp2p's 10 s.
+      ...(fleet === null
+        ? {}
+        : {
+            bridges: FLEET_BRIDGES,
+            fleetTopic: summariseMode(config.telemetry) === 'scouts',
+            pingIntervalMs: FLEET_PING_INTERVAL_MS,
+          }),
       metrics: createMeshMetrics(opts.registry),
       logger,
       clock: opts.clock,
