@@ -129,9 +129,15 @@ describe(`consensus over ${SIDECARS} real sidecars (quorum ${QUORUM})`, () => {
       expect(v.problems, `verification of ${m.msgId}`).toEqual([]);
       endorsers += v.validEndorsers.length;
     }
-    const view = (await mesh.sidecars[1]!.get(`/v1/intents/${ids[0]}`)).json;
-    expect(view).toMatchObject({ correlationId: ids[0], state: 'committed' });
-    expect(view.endorsements.length).toBeGreaterThanOrEqual(2);
+    // Every sidecar answers for the intent; each shows the endorsements its own copy holds (a
+    // member that learned the commit before it endorsed may hold fewer), the committer's a quorum.
+    let most = 0;
+    for (const s of mesh.sidecars) {
+      const view = (await s.get(`/v1/intents/${ids[0]}`)).json;
+      expect(view).toMatchObject({ correlationId: ids[0], state: 'committed' });
+      most = Math.max(most, view.endorsements.length);
+    }
+    expect(most).toBeGreaterThanOrEqual(2);
 
     const cli = await runCliProcess(['verify', '--json'], { ...mesh.sidecars[0]!.env() }, mesh.sidecars[0]!.dir);
     expect(cli.code, cli.stderr).toBe(0);

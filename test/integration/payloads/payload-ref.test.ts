@@ -141,7 +141,8 @@ describe('payloads by reference (real nats-server, sidecar process, SQLite)', ()
     const nats = await NatsServerProcess.start({ port });
     registerCleanup(() => nats.dispose());
     await waitFor(
-      async () => (await sidecar.get(`/v1/intents/${id}`)).json.state === 'committed',
+      // A kept-alive connection the server closed as it was reused reads ECONNRESET: ask again.
+      async () => (await sidecar.get(`/v1/intents/${id}`).catch(() => null))?.json.state === 'committed',
       `intent ${id} committed after NATS came up`,
       90_000,
       100,
