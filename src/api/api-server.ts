@@ -6,12 +6,17 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { checkIdempotencyKey } from '../core/idempotency.js';
-import type { BatchAnswer } from '../core/intent-batch.js';
 import { parseJsonBody } from '../core/json-body.js';
 import type { Logger } from '../observability/logger.js';
 import { type FederationBackend, registerFederationRoutes } from './federation-routes.js';
 import { type InboxBackend, registerInboxRoutes } from './inbox-routes.js';
-import { errorBody, IntentRoute, type IntentRouteLimits, leanIntentHandler } from './intent-route.js';
+import {
+  errorBody,
+  IntentRoute,
+  type IntentRouteBackend,
+  type IntentRouteLimits,
+  leanIntentHandler,
+} from './intent-route.js';
 import type { IntentView } from './intent-view.js';
 import { SseHub } from './sse-hub.js';
 import { renderStatusPage, renderUnauthorizedPage, type StatusPageModel } from './status-page.js';
@@ -19,18 +24,7 @@ import { renderStatusPage, renderUnauthorizedPage, type StatusPageModel } from '
 export type { IntentView };
 
 /** The use cases the API calls. Implemented in the composition root. */
-export interface ApiBackend {
-  /** Validates and durably accepts; throws INPUT_INVALID naming the field. */
-  acceptIntent(
-    body: unknown,
-    traceparent: string | undefined,
-    idempotencyKey?: string,
-  ): Promise<{ correlationId: string; state: string }>;
-  /**
-   * The batch form (docs/contracts.md#batches): every item validated, the valid ones durable in one
-   * transaction, one result per item in request order. Throws only for the batch as a whole.
-   */
-  acceptIntents?(items: readonly unknown[], traceparent: string | undefined): Promise<BatchAnswer>;
+export interface ApiBackend extends IntentRouteBackend {
   /** The intent named by an `Idempotency-Key`, if this node holds it. */
   getIntentByKey?(idempotencyKey: string): IntentView | undefined;
   getIntent(correlationId: string): IntentView | undefined;

@@ -28,11 +28,16 @@ export function errorBody(
 
 /** What the intent route calls (a part of `ApiBackend`). */
 export interface IntentRouteBackend {
+  /** Validates and durably accepts; throws INPUT_INVALID naming the field. */
   acceptIntent(
     body: unknown,
     traceparent: string | undefined,
     idempotencyKey?: string,
   ): Promise<{ correlationId: string; state: string }>;
+  /**
+   * The batch form (docs/contracts.md#batches): every item validated, the valid ones durable in one
+   * transaction, one result per item in request order. Throws only for the batch as a whole.
+   */
   acceptIntents?(items: readonly unknown[], traceparent: string | undefined): Promise<BatchAnswer>;
 }
 

@@ -12,39 +12,33 @@ import {
 } from '../../../src/buffer/index.js';
 import { NetSyncError } from '../../../src/core/errors.js';
 import type { NewOutboxRow } from '../../../src/core/intent.js';
-import { describeOutboxContract, newRow } from '../../support/outbox-contract.js';
+import { describeOutboxContract, newRow, type OutboxFixture } from '../../support/outbox-contract.js';
 
 async function tempDir(): Promise<{ dir: string; dispose: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'net-sync-outbox-'));
   return { dir, dispose: () => rm(dir, { recursive: true, force: true }) };
 }
 
-describeOutboxContract('SqliteOutbox', async ({ telemetryCap }) => {
-  const tmp = await tempDir();
-  const outbox = SqliteOutbox.open({ path: join(tmp.dir, 'outbox.db'), telemetryCap });
-  return {
-    outbox,
-    dropped: () => outbox.droppedTelemetryTotal,
-    dispose: async () => {
-      await outbox.close();
-      await tmp.dispose();
-    },
+// One real file per contract run; `fsyncOffLoop` as the sidecar sets it with consensus on.
+function onFile(fsyncOffLoop: boolean) {
+  return async ({ telemetryCap }: { telemetryCap?: number }): Promise<OutboxFixture> => {
+    const tmp = await tempDir();
+    const outbox = SqliteOutbox.open({ path: join(tmp.dir, 'outbox.db'), telemetryCap, fsyncOffLoop });
+    return {
+      outbox,
+      dropped: () => outbox.droppedTelemetryTotal,
+      dispose: async () => {
+        await outbox.close();
+        await tmp.dispose();
+      },
+    };
   };
-});
+}
+
+describeOutboxContract('SqliteOutbox', onFile(false));
 
 // Appends fsync'd on the thread pool (consensus on): the same contract.
-describeOutboxContract('SqliteOutbox, fsyncOffLoop', async ({ telemetryCap }) => {
-  const tmp = await tempDir();
-  const outbox = SqliteOutbox.open({ path: join(tmp.dir, 'outbox.db'), telemetryCap, fsyncOffLoop: true });
-  return {
-    outbox,
-    dropped: () => outbox.droppedTelemetryTotal,
-    dispose: async () => {
-      await outbox.close();
-      await tmp.dispose();
-    },
-  };
-});
+describeOutboxContract('SqliteOutbox, fsyncOffLoop', onFile(true));
 
 describe('SqliteOutbox on a real file', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
