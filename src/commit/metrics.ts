@@ -39,7 +39,7 @@ export function createCommitMetrics(register: Registry): CommitMetrics {
       name: 'net_sync_commit_latency_seconds',
       help: 'Time from acceptance to PubAck, by kind',
       labelNames: ['kind'],
-      // 0.5 and 2 are seed 000's SLAs (commands, telemetry; docs/seeds.md): `status` reads them exactly.
+      // 0.5 and 2 are the commit SLAs (commands, telemetry; docs/seeds.md): `status` reads them exactly.
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10, 30, 60, 300],
       registers,
     }),

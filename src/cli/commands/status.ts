@@ -1,6 +1,6 @@
 /**
  * `net-sync status`: asks a running sidecar for its state over the local API and reports it:
- * peers and mesh, NATS and JetStream, outbox depth, and commit lag against seed 000's SLAs
+ * peers and mesh, NATS and JetStream, outbox depth, and commit lag against the SLAs (docs/seeds.md): commands 0.5 s, telemetry 2 s
  * (commands < 500 ms, telemetry < 2 s; see src/core/sla.ts and docs/seeds.md). Exit 1 when the sidecar is
  * unreachable, not ready, or any figure is outside its SLA.
  */

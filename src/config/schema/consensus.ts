@@ -44,7 +44,7 @@ export const ConsensusSchema = z
     ttlMs: zDurationMs.default(60_000),
     /**
      * Wait before the next-ranked endorser takes over the commit: rank k after k × this. 500 ms
-     * keeps a dead committer inside seed 001's 500 ms-to-1 s commit budget; a live but slow one
+     * keeps a dead committer inside the 500 ms-to-1 s commit budget (docs/seeds.md); a live but slow one
      * costs only the taker's stream lookup, since it reads the stream before any publish.
      */
     takeoverMs: zDurationMs.default(500),

@@ -26,9 +26,9 @@ export const InboxSchema = z
       .string()
       .regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL')
       .optional(),
-    /** Time the agent has to answer before JetStream redelivers (seed 000, docs/seeds.md: ack within 5 s). */
+    /** Time the agent has to answer before JetStream redelivers (the 5 s ack budget, docs/seeds.md). */
     ackWaitMs: zDurationMs.default(5_000),
-    /** Deliveries before a command is dead-lettered (seed 004's MaxDeliver 5, docs/seeds.md). */
+    /** Deliveries before a command is dead-lettered (the 5-delivery limit, docs/seeds.md). */
     maxDeliver: z.number().int().min(1).default(5),
     /** Deliveries awaiting the agent's answer at once; 1 keeps stream order per consumer. */
     maxAckPending: z.number().int().min(1).default(1),
